@@ -1,0 +1,334 @@
+#include "canopy/sketch.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace canopy {
+namespace {
+
+constexpr uint8_t kFormatVersion = 1;
+constexpr uint8_t kFlagFractionalCounts = 1;
+// Largest count written as a varint: every integer up to it is a double.
+constexpr double kMaxVarintCount = 9007199254740992.0;  // 2^53
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void PutDouble(double d, std::string* out) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof bits);
+  for (int i = 0; i < 8; ++i) {
+    out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+  }
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+
+int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+// Reads the format back; every Get fails (returns false) past the end.
+class Reader {
+ public:
+  explicit Reader(absl::string_view bytes) : rest_(bytes) {}
+
+  bool GetByte(uint8_t* b) {
+    if (rest_.empty()) return false;
+    *b = static_cast<uint8_t>(rest_[0]);
+    rest_.remove_prefix(1);
+    return true;
+  }
+
+  bool GetVarint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t b;
+      if (!GetByte(&b)) return false;
+      if (shift == 63 && b > 1) return false;  // more than 64 bits
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool GetDouble(double* d) {
+    if (rest_.size() < 8) return false;
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; ++i) {
+      bits |= static_cast<uint64_t>(static_cast<uint8_t>(rest_[i])) << (8 * i);
+    }
+    rest_.remove_prefix(8);
+    std::memcpy(d, &bits, sizeof bits);
+    return true;
+  }
+
+  bool done() const { return rest_.empty(); }
+
+ private:
+  absl::string_view rest_;
+};
+
+bool IsIntegralCount(double c) {
+  return c >= 0 && c <= kMaxVarintCount && std::floor(c) == c;
+}
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("bad sketch: ", what));
+}
+
+}  // namespace
+
+Sketch::Sketch(double relative_accuracy)
+    : alpha_(std::clamp(std::isnan(relative_accuracy)
+                            ? kDefaultRelativeAccuracy
+                            : relative_accuracy,
+                        kMinRelativeAccuracy, kMaxRelativeAccuracy)),
+      log_gamma_(std::log((1 + alpha_) / (1 - alpha_))),
+      min_(std::numeric_limits<double>::infinity()),
+      max_(-std::numeric_limits<double>::infinity()) {}
+
+int32_t Sketch::IndexOf(double magnitude) const {
+  return static_cast<int32_t>(std::ceil(std::log(magnitude) / log_gamma_));
+}
+
+double Sketch::ValueOf(int32_t index) const {
+  // The middle of (gamma^(i-1), gamma^i] in relative terms.
+  const double gamma = std::exp(log_gamma_);
+  return std::exp(index * log_gamma_) * (2 / (1 + gamma));
+}
+
+void Sketch::AddToStore(Store* store, int32_t index, double count) {
+  auto it = std::lower_bound(
+      store->begin(), store->end(), index,
+      [](const Bucket& b, int32_t i) { return b.index < i; });
+  if (it != store->end() && it->index == index) {
+    it->count += count;
+    return;
+  }
+  store->insert(it, Bucket{index, count});
+  if (store->size() > kMaxBuckets) Collapse(store);
+}
+
+void Sketch::Collapse(Store* store) {
+  if (store->size() <= kMaxBuckets) return;
+  const size_t drop = store->size() - kMaxBuckets;
+  double folded = 0;
+  for (size_t i = 0; i < drop; ++i) folded += (*store)[i].count;
+  (*store)[drop].count += folded;
+  store->erase(store->begin(), store->begin() + drop);
+}
+
+void Sketch::Add(double value, double weight) {
+  if (!std::isfinite(value) || !std::isfinite(weight) || !(weight > 0)) return;
+  const double magnitude = std::fabs(value);
+  if (magnitude < DBL_MIN) {
+    zero_count_ += weight;
+  } else if (value > 0) {
+    AddToStore(&positive_, IndexOf(magnitude), weight);
+  } else {
+    AddToStore(&negative_, IndexOf(magnitude), weight);
+  }
+  count_ += weight;
+  sum_ += value * weight;
+  min_ = std::min(min_, value);
+  max_ = std::max(max_, value);
+}
+
+absl::Status Sketch::Merge(const Sketch& other) {
+  if (other.alpha_ != alpha_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot merge sketches of relative accuracy ", alpha_,
+                     " and ", other.alpha_));
+  }
+  if (other.empty()) return absl::OkStatus();
+  if (&other == this) {
+    const Sketch copy = other;
+    return Merge(copy);
+  }
+  auto merge_store = [](Store* into, const Store& from) {
+    if (from.empty()) return;
+    Store merged;
+    merged.reserve(into->size() + from.size());
+    auto a = into->begin();
+    auto b = from.begin();
+    while (a != into->end() || b != from.end()) {
+      if (b == from.end() || (a != into->end() && a->index < b->index)) {
+        merged.push_back(*a++);
+      } else if (a == into->end() || b->index < a->index) {
+        merged.push_back(*b++);
+      } else {
+        merged.push_back(Bucket{a->index, a->count + b->count});
+        ++a;
+        ++b;
+      }
+    }
+    Collapse(&merged);
+    *into = std::move(merged);
+  };
+  merge_store(&positive_, other.positive_);
+  merge_store(&negative_, other.negative_);
+  zero_count_ += other.zero_count_;
+  count_ += other.count_;
+  sum_ += other.sum_;
+  min_ = std::min(min_, other.min_);
+  max_ = std::max(max_, other.max_);
+  return absl::OkStatus();
+}
+
+double Sketch::Quantile(double q) const {
+  if (empty()) return std::numeric_limits<double>::quiet_NaN();
+  if (std::isnan(q)) return std::numeric_limits<double>::quiet_NaN();
+  if (q <= 0) return min_;
+  if (q >= 1) return max_;
+  auto clamp = [this](double v) { return std::clamp(v, min_, max_); };
+  const double rank = q * (count_ - 1);
+  double seen = 0;
+  // Ascending values: negatives from the largest magnitude down, zero, then
+  // positives from the smallest magnitude up.
+  for (auto it = negative_.rbegin(); it != negative_.rend(); ++it) {
+    seen += it->count;
+    if (seen > rank) return clamp(-ValueOf(it->index));
+  }
+  seen += zero_count_;
+  if (seen > rank) return clamp(0);
+  for (const Bucket& b : positive_) {
+    seen += b.count;
+    if (seen > rank) return clamp(ValueOf(b.index));
+  }
+  return max_;  // rounding left the rank just past the last bucket
+}
+
+size_t Sketch::bucket_count() const {
+  return positive_.size() + negative_.size() + (zero_count_ > 0 ? 1 : 0);
+}
+
+void Sketch::Clear() { *this = Sketch(alpha_); }
+
+void Sketch::Serialize(std::string* out) const {
+  bool integral = IsIntegralCount(zero_count_);
+  for (const Store* store : {&positive_, &negative_}) {
+    for (const Bucket& b : *store) integral = integral && IsIntegralCount(b.count);
+  }
+  auto put_count = [&](double c) {
+    if (integral) {
+      PutVarint(static_cast<uint64_t>(c), out);
+    } else {
+      PutDouble(c, out);
+    }
+  };
+  out->push_back(static_cast<char>(kFormatVersion));
+  out->push_back(static_cast<char>(integral ? 0 : kFlagFractionalCounts));
+  PutDouble(alpha_, out);
+  PutDouble(min_, out);
+  PutDouble(max_, out);
+  PutDouble(sum_, out);
+  put_count(zero_count_);
+  for (const Store* store : {&positive_, &negative_}) {
+    PutVarint(store->size(), out);
+    int64_t previous = 0;
+    for (size_t i = 0; i < store->size(); ++i) {
+      const Bucket& b = (*store)[i];
+      if (i == 0) {
+        PutVarint(ZigZag(b.index), out);
+      } else {
+        PutVarint(static_cast<uint64_t>(b.index - previous - 1), out);
+      }
+      previous = b.index;
+      put_count(b.count);
+    }
+  }
+}
+
+absl::StatusOr<Sketch> Sketch::Deserialize(absl::string_view bytes) {
+  Reader in(bytes);
+  uint8_t version, flags;
+  if (!in.GetByte(&version)) return Corrupt("empty");
+  if (version != kFormatVersion) {
+    return Corrupt(absl::StrCat("unknown version ", version));
+  }
+  if (!in.GetByte(&flags)) return Corrupt("truncated");
+  if ((flags & ~kFlagFractionalCounts) != 0) return Corrupt("unknown flags");
+  const bool fractional = (flags & kFlagFractionalCounts) != 0;
+  double alpha, min, max, sum;
+  if (!in.GetDouble(&alpha) || !in.GetDouble(&min) || !in.GetDouble(&max) ||
+      !in.GetDouble(&sum)) {
+    return Corrupt("truncated");
+  }
+  if (!(alpha >= kMinRelativeAccuracy && alpha <= kMaxRelativeAccuracy)) {
+    return Corrupt("relative accuracy out of range");
+  }
+  Sketch s(alpha);
+  auto get_count = [&](double* c) {
+    if (fractional) {
+      return in.GetDouble(c) && std::isfinite(*c) && *c >= 0;
+    }
+    uint64_t v;
+    if (!in.GetVarint(&v) || v > static_cast<uint64_t>(kMaxVarintCount)) {
+      return false;
+    }
+    *c = static_cast<double>(v);
+    return true;
+  };
+  if (!get_count(&s.zero_count_)) return Corrupt("bad zero count");
+  double total = s.zero_count_;
+  const int64_t lowest = s.IndexOf(DBL_MIN);
+  const int64_t highest = s.IndexOf(DBL_MAX);
+  for (Store* store : {&s.positive_, &s.negative_}) {
+    uint64_t n;
+    if (!in.GetVarint(&n)) return Corrupt("truncated");
+    if (n > kMaxBuckets) return Corrupt("too many buckets");
+    store->reserve(n);
+    int64_t index = 0;
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t v;
+      if (!in.GetVarint(&v)) return Corrupt("truncated");
+      if (i == 0) {
+        index = UnZigZag(v);
+      } else {
+        if (v > static_cast<uint64_t>(highest - lowest)) {
+          return Corrupt("bucket index out of range");
+        }
+        index += static_cast<int64_t>(v) + 1;
+      }
+      if (index < lowest || index > highest) {
+        return Corrupt("bucket index out of range");
+      }
+      double c;
+      if (!get_count(&c) || !(c > 0)) return Corrupt("bad bucket count");
+      store->push_back(Bucket{static_cast<int32_t>(index), c});
+      total += c;
+    }
+  }
+  if (!in.done()) return Corrupt("trailing bytes");
+  if (!std::isfinite(total)) return Corrupt("count overflows");
+  if (total > 0) {
+    if (!std::isfinite(min) || !std::isfinite(max) || min > max ||
+        std::isnan(sum)) {
+      return Corrupt("bad min, max or sum");
+    }
+    s.count_ = total;
+    s.min_ = min;
+    s.max_ = max;
+    s.sum_ = sum;
+  }
+  return s;
+}
+
+}  // namespace canopy

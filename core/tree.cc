@@ -1,0 +1,580 @@
+#include "canopy/tree.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace canopy {
+namespace {
+
+constexpr size_t kNameBlockBytes = 64 * 1024;
+constexpr size_t kMaxMarkersPerNode = 16;
+
+bool ByName(const Node* a, const Node* b) { return a->name() < b->name(); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- Node
+
+Action Node::EffectiveAction() const {
+  for (const Node* n = this; n != nullptr; n = n->parent_) {
+    if (n->own_action_ != Action::kInherit) return n->own_action_;
+  }
+  return Action::kLast;
+}
+
+std::vector<const Node*> Node::SortedChildren() const {
+  std::vector<const Node*> out;
+  if (!children_) return out;
+  out.reserve(children_->size());
+  for (const auto& [name, child] : *children_) out.push_back(child);
+  std::sort(out.begin(), out.end(), ByName);
+  return out;
+}
+
+const Node* Node::FindChild(absl::string_view name) const {
+  if (!children_) return nullptr;
+  auto it = children_->find(name);
+  return it == children_->end() ? nullptr : it->second;
+}
+
+LiveValue Node::Live(Action action, int64_t now, int step) const {
+  LiveValue v;
+  if (!has_value_) return v;
+  v.has = true;
+  if (is_text_) {
+    v.is_text = true;
+    v.text = extra_->text;
+    return v;
+  }
+  switch (action) {
+    case Action::kAdd: {
+      v.value = total_;
+      v.has_rate = true;
+      uint32_t now_w = static_cast<uint32_t>(now / step);
+      if (cur_.index + 1 == now_w) {
+        v.rate = cur_.sum / step;
+      } else if (cur_.index == now_w && prev_index_ + 1 == now_w) {
+        v.rate = prev_ / step;
+      }
+      break;
+    }
+    case Action::kAvg:
+    case Action::kTimer:
+      v.value = cur_.count ? cur_.sum / cur_.count : cur_.last;
+      break;
+    case Action::kMax:
+      v.value = cur_.max;
+      break;
+    case Action::kMin:
+      v.value = cur_.min;
+      break;
+    default:
+      v.value = cur_.last;
+      break;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- Aggregator
+
+void Aggregator::Add(double v) {
+  switch (action_) {
+    case Action::kAdd:
+    case Action::kAvg:
+      acc_ += v;
+      break;
+    case Action::kMax:
+      acc_ = n_ == 0 ? v : std::max(acc_, v);
+      break;
+    case Action::kMin:
+      acc_ = n_ == 0 ? v : std::min(acc_, v);
+      break;
+    default:
+      return;
+  }
+  ++n_;
+}
+
+bool Aggregator::has() const {
+  switch (action_) {
+    case Action::kAdd:
+    case Action::kAvg:
+    case Action::kMax:
+    case Action::kMin:
+      return n_ > 0;
+    default:
+      return false;
+  }
+}
+
+double Aggregator::value() const {
+  return action_ == Action::kAvg && n_ > 0 ? acc_ / n_ : acc_;
+}
+
+// ---------------------------------------------------------------- Tree
+
+Tree::Tree(Options options) : options_(options) {
+  if (options_.step_seconds <= 0) options_.step_seconds = 10;
+  root_.reset(new Node(Intern(""), nullptr));
+  root_->own_action_ = Action::kLast;
+}
+
+Tree::~Tree() {
+  // Delete iteratively so that a deep tree cannot overflow the stack.
+  std::vector<Node*> todo;
+  if (root_->children_) {
+    for (auto& [name, child] : *root_->children_) todo.push_back(child);
+  }
+  while (!todo.empty()) {
+    Node* n = todo.back();
+    todo.pop_back();
+    if (n->children_) {
+      for (auto& [name, child] : *n->children_) todo.push_back(child);
+    }
+    delete n;
+  }
+}
+
+const char* Tree::Intern(absl::string_view name) {
+  auto it = names_.find(name);
+  if (it != names_.end()) return it->data() - 1;
+  size_t need = name.size() + 1;
+  if (name_blocks_.empty() || block_used_ + need > kNameBlockBytes) {
+    name_blocks_.emplace_back(new char[kNameBlockBytes]);
+    block_used_ = 0;
+  }
+  char* p = name_blocks_.back().get() + block_used_;
+  block_used_ += need;
+  interned_bytes_ += need;
+  p[0] = static_cast<char>(name.size());
+  std::memcpy(p + 1, name.data(), name.size());
+  names_.insert(absl::string_view(p + 1, name.size()));
+  return p;
+}
+
+Node* Tree::Child(Node* parent, absl::string_view name, bool* created) {
+  if (!parent->children_) {
+    parent->children_ = std::make_unique<Node::ChildMap>();
+  } else {
+    auto it = parent->children_->find(name);
+    if (it != parent->children_->end()) return it->second;
+  }
+  Node* child = new Node(Intern(name), parent);
+  parent->children_->emplace(child->name(), child);
+  ++node_count_;
+  if (created) *created = true;
+  if (observer_ != nullptr && observer_->WantsCreates()) {
+    observer_->OnNodeCreated(child);
+  }
+  return child;
+}
+
+void Tree::Touch(Node* leaf) {
+  leaf->seq_ = seq_;
+  Propagate(leaf);
+}
+
+void Tree::Propagate(Node* node) {
+  for (Node* n = node; n != nullptr && n->max_seq_ != seq_; n = n->parent_) {
+    n->max_seq_ = seq_;
+    if (n->extra_ && n->extra_->watch && observer_ != nullptr) {
+      observer_->OnChange(n->extra_->watch);
+    }
+  }
+}
+
+void Tree::Sample(Node* leaf, Action action, double value, int64_t now) {
+  if (!leaf->has_value_) {
+    leaf->has_value_ = true;
+    ++leaf_count_;
+  }
+  if (leaf->is_text_) {
+    leaf->is_text_ = false;
+    leaf->extra_->text.clear();
+    leaf->extra_->text.shrink_to_fit();
+  }
+  uint32_t w = static_cast<uint32_t>(now / options_.step_seconds);
+  Window& cur = leaf->cur_;
+  // A sample dated before the open window counts in the open window: the
+  // live view shows the latest figures; history places it (see docs).
+  if (w > cur.index) {
+    if (cur.count > 0) {
+      leaf->prev_index_ = cur.index;
+      leaf->prev_ = cur.sum;
+    }
+    cur = Window{};
+    cur.index = w;
+  }
+  if (cur.count == 0) {
+    cur.min = cur.max = value;
+  } else {
+    cur.min = std::min(cur.min, value);
+    cur.max = std::max(cur.max, value);
+  }
+  ++cur.count;
+  cur.sum += value;
+  cur.last = value;
+  leaf->total_ += value;
+  (void)action;
+}
+
+void Tree::SetText(Node* leaf, absl::string_view text) {
+  if (!leaf->has_value_) {
+    leaf->has_value_ = true;
+    ++leaf_count_;
+  }
+  leaf->is_text_ = true;
+  leaf->MutableExtra()->text.assign(text.data(), text.size());
+}
+
+void Tree::AddMarker(Node* node, absl::string_view text, int64_t time) {
+  std::vector<Marker>& m = node->MutableExtra()->markers;
+  if (m.size() >= kMaxMarkersPerNode) m.erase(m.begin());
+  m.push_back(Marker{time, std::string(text)});
+}
+
+size_t Tree::CountNewNodes(const Push& push) const {
+  // Rarely needed: only when a push might cross max_nodes. Walks the ops
+  // against the tree, naming nodes that do not exist yet by their path.
+  struct Level {
+    const Node* node;  // nullptr when the node does not exist yet
+    size_t path_size;
+  };
+  std::vector<Level> stack{{root_.get(), 0}};
+  std::string path;
+  absl::flat_hash_set<std::string> created;
+  auto visit = [&](absl::string_view name) -> Level {
+    const Level& top = stack.back();
+    path.resize(top.path_size);
+    path.push_back(',');
+    path.append(name.data(), name.size());
+    const Node* child = top.node ? top.node->FindChild(name) : nullptr;
+    if (child == nullptr) created.insert(path);
+    return Level{child, path.size()};
+  };
+  for (const PushOp& op : push.ops) {
+    switch (op.kind) {
+      case PushOp::Kind::kEnter:
+        stack.push_back(visit(op.name));
+        break;
+      case PushOp::Kind::kLeave:
+        stack.resize(stack.size() - op.count);
+        break;
+      case PushOp::Kind::kSample:
+      case PushOp::Kind::kText:
+        visit(op.name);
+        break;
+      default:
+        break;
+    }
+  }
+  return created.size();
+}
+
+absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
+  if (node_count_ + push.node_refs > options_.max_nodes) {
+    size_t fresh = CountNewNodes(push);
+    if (node_count_ + fresh > options_.max_nodes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the push would grow the tree to ", node_count_ + fresh,
+          " nodes, past --max_nodes=", options_.max_nodes));
+    }
+  }
+  ++seq_;
+  size_t before = node_count_;
+  struct Level {
+    Node* node;
+    Action action;  // effective action at this node
+  };
+  std::vector<Level> stack;
+  stack.reserve(16);
+  stack.push_back({root_.get(), root_->EffectiveAction()});
+  int64_t time = now;
+  size_t leaves = 0;
+  for (const PushOp& op : push.ops) {
+    switch (op.kind) {
+      case PushOp::Kind::kEnter: {
+        Node* child = Child(stack.back().node, op.name, nullptr);
+        if (op.action != Action::kInherit) child->own_action_ = op.action;
+        Action a = child->own_action_ != Action::kInherit ? child->own_action_
+                                                          : stack.back().action;
+        stack.push_back({child, a});
+        break;
+      }
+      case PushOp::Kind::kLeave:
+        stack.resize(stack.size() - op.count);
+        break;
+      case PushOp::Kind::kSample: {
+        Node* leaf = Child(stack.back().node, op.name, nullptr);
+        if (op.action != Action::kInherit) leaf->own_action_ = op.action;
+        Action a = leaf->own_action_ != Action::kInherit ? leaf->own_action_
+                                                         : stack.back().action;
+        Sample(leaf, a, op.value, time);
+        Touch(leaf);
+        ++leaves;
+        break;
+      }
+      case PushOp::Kind::kText: {
+        Node* leaf = Child(stack.back().node, op.name, nullptr);
+        if (op.action != Action::kInherit) leaf->own_action_ = op.action;
+        SetText(leaf, op.text);
+        Touch(leaf);
+        ++leaves;
+        break;
+      }
+      case PushOp::Kind::kMarker:
+        AddMarker(stack.back().node, op.text, time);
+        break;
+      case PushOp::Kind::kTime:
+        time = static_cast<int64_t>(op.value);
+        break;
+    }
+  }
+  for (const Push::KeyMarker& km : push.key_markers) {
+    Node* n = root_.get();
+    for (absl::string_view seg : km.key) n = Child(n, seg, nullptr);
+    AddMarker(n, km.text, time);
+  }
+  if (stats != nullptr) {
+    stats->leaves = leaves;
+    stats->nodes_created = node_count_ - before;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
+                             Action action, double value, int64_t now) {
+  if (segments.empty()) {
+    return absl::InvalidArgumentError("the root holds no value");
+  }
+  if (node_count_ + segments.size() > options_.max_nodes &&
+      Find(segments) == nullptr) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the tree is full (--max_nodes=", options_.max_nodes,
+                     ")"));
+  }
+  Node* n = root_.get();
+  Action eff = n->own_action_;
+  for (absl::string_view seg : segments) {
+    n = Child(n, seg, nullptr);
+    if (n->own_action_ != Action::kInherit) eff = n->own_action_;
+  }
+  if (n->own_action_ == Action::kInherit && action != Action::kInherit) {
+    n->own_action_ = action;
+    eff = action;
+  }
+  Sample(n, eff, value, now);
+  Touch(n);
+  return absl::OkStatus();
+}
+
+absl::Status Tree::SetAction(const KeySegments& segments, Action action) {
+  Node* n = root_.get();
+  for (absl::string_view seg : segments) n = Child(n, seg, nullptr);
+  n->own_action_ = action;
+  return absl::OkStatus();
+}
+
+const Node* Tree::Find(absl::Span<const absl::string_view> segments) const {
+  const Node* n = root_.get();
+  for (absl::string_view seg : segments) {
+    n = n->FindChild(seg);
+    if (n == nullptr) return nullptr;
+  }
+  return n;
+}
+
+std::string Tree::KeyOf(const Node* node) const {
+  std::vector<absl::string_view> names;
+  for (const Node* n = node; n != nullptr && n->parent_ != nullptr;
+       n = n->parent_) {
+    names.push_back(n->name());
+  }
+  std::reverse(names.begin(), names.end());
+  return JoinKey(names);
+}
+
+void Tree::DeleteSubtree(Node* node, std::string* path, size_t* leaves) {
+  // Iterative post-order would be longer; depth is bounded by kMaxSegments.
+  size_t keep = path->size();
+  if (node->children_) {
+    for (auto& [name, child] : *node->children_) {
+      path->push_back(',');
+      path->append(name.data(), name.size());
+      DeleteSubtree(child, path, leaves);
+      path->resize(keep);
+    }
+  }
+  if (node->has_value_) {
+    ++*leaves;
+    --leaf_count_;
+    tombstones_.push_back(Tombstone{seq_, *path});
+  }
+  if (node->extra_ && node->extra_->watch && observer_ != nullptr) {
+    observer_->OnWatchRemoved(node->extra_->watch);
+  }
+  --node_count_;
+  delete node;
+}
+
+absl::StatusOr<size_t> Tree::Remove(const KeySegments& segments) {
+  if (segments.empty()) {
+    return absl::InvalidArgumentError("the root cannot be removed");
+  }
+  Node* node = const_cast<Node*>(Find(segments));
+  if (node == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no node \"", JoinKey(segments).substr(0, 200), "\""));
+  }
+  ++seq_;
+  Node* parent = node->parent_;
+  parent->children_->erase(node->name());
+  std::string path = JoinKey(segments);
+  size_t leaves = 0;
+  DeleteSubtree(node, &path, &leaves);
+  Propagate(parent);
+  while (tombstones_.size() > options_.max_tombstones) {
+    tombstone_floor_ = tombstones_.front().seq;
+    tombstones_.pop_front();
+  }
+  return leaves;
+}
+
+void Tree::SetWatch(Node* node, void* watch) {
+  if (watch == nullptr && !node->extra_) return;
+  node->MutableExtra()->watch = watch;
+}
+
+LiveValue Tree::ValueOf(const Node* node, Action action, int64_t now) const {
+  if (node->child_count() == 0) {
+    return node->Live(action, now, options_.step_seconds);
+  }
+  Aggregator agg(action);
+  for (const auto& [name, child] : *node->children_) {
+    Action a = child->own_action_ != Action::kInherit ? child->own_action_
+                                                      : action;
+    LiveValue v = ValueOf(child, a, now);
+    if (v.has && !v.is_text) agg.Add(v.value);
+  }
+  LiveValue out;
+  if (agg.has()) {
+    out.has = true;
+    out.value = agg.value();
+  }
+  return out;
+}
+
+namespace {
+
+struct MatchContext {
+  const std::vector<Pattern::Segment>* pattern;
+  uint64_t since;
+  std::vector<const Node*>* matched;
+};
+
+void FindMatches(const MatchContext& ctx, const Node* node, size_t pi) {
+  if (node->max_seq() <= ctx.since) return;
+  const std::vector<Pattern::Segment>& pat = *ctx.pattern;
+  if (pi == pat.size()) {
+    ctx.matched->push_back(node);
+    return;
+  }
+  const Pattern::Segment& seg = pat[pi];
+  switch (seg.kind) {
+    case Pattern::Kind::kLiteral:
+      if (const Node* c = node->FindChild(seg.text)) {
+        FindMatches(ctx, c, pi + 1);
+      }
+      return;
+    case Pattern::Kind::kAnyDepth:
+      FindMatches(ctx, node, pi + 1);
+      for (const Node* c : node->SortedChildren()) FindMatches(ctx, c, pi);
+      return;
+    case Pattern::Kind::kAnyOne:
+      for (const Node* c : node->SortedChildren()) FindMatches(ctx, c, pi + 1);
+      return;
+    case Pattern::Kind::kGlob:
+      for (const Node* c : node->SortedChildren()) {
+        if (GlobMatch(seg.text, c->name())) FindMatches(ctx, c, pi + 1);
+      }
+      return;
+  }
+}
+
+// Emits the leaves of a subtree changed after `since`, in key order.
+bool EmitSubtree(const Node* node, Action action, uint64_t since,
+                 std::string* key,
+                 const std::function<bool(const LeafView&)>& fn) {
+  if (node->max_seq() <= since) return true;
+  if (node->has_value() && node->seq() > since) {
+    if (!fn(LeafView{*key, node, action})) return false;
+  }
+  if (node->child_count() == 0) return true;
+  size_t keep = key->size();
+  for (const Node* c : node->SortedChildren()) {
+    if (c->max_seq() <= since) continue;
+    if (!key->empty()) key->push_back(',');
+    key->append(c->name().data(), c->name().size());
+    Action a =
+        c->own_action() != Action::kInherit ? c->own_action() : action;
+    bool go_on = EmitSubtree(c, a, since, key, fn);
+    key->resize(keep);
+    if (!go_on) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Tree::Collect(const Pattern& pattern, uint64_t since,
+                   const std::function<bool(const LeafView&)>& fn) const {
+  std::vector<const Node*> matched;
+  MatchContext ctx{&pattern.segments(), since, &matched};
+  FindMatches(ctx, root_.get(), 0);
+  if (matched.size() > 1) {
+    // "**" can reach a node twice, or a node and its ancestor: keep each
+    // subtree once.
+    absl::flat_hash_set<const Node*> set(matched.begin(), matched.end());
+    std::vector<const Node*> kept;
+    absl::flat_hash_set<const Node*> emitted;
+    for (const Node* n : matched) {
+      bool under = false;
+      for (const Node* p = n->parent(); p != nullptr; p = p->parent()) {
+        if (set.contains(p)) {
+          under = true;
+          break;
+        }
+      }
+      if (!under && emitted.insert(n).second) kept.push_back(n);
+    }
+    matched.swap(kept);
+  }
+  std::string key;
+  for (const Node* n : matched) {
+    key = KeyOf(n);
+    if (!EmitSubtree(n, n->EffectiveAction(), since, &key, fn)) return false;
+  }
+  return true;
+}
+
+void Tree::CollectRemoved(
+    const Pattern& pattern, uint64_t since,
+    const std::function<void(absl::string_view key)>& fn) const {
+  size_t first = tombstones_.size();
+  while (first > 0 && tombstones_[first - 1].seq > since) --first;
+  for (size_t i = first; i < tombstones_.size(); ++i) {
+    const std::string& key = tombstones_[i].key;
+    absl::StatusOr<KeySegments> segs = SplitKey(key);
+    if (!segs.ok()) continue;
+    for (size_t len = 0; len <= segs->size(); ++len) {
+      if (pattern.Matches(absl::MakeConstSpan(segs->data(), len))) {
+        fn(key);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace canopy

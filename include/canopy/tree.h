@@ -1,0 +1,289 @@
+// The live metric tree: every node canopy knows, its action, its live value
+// and its open window, and the sequence numbers that let a watcher ask "what
+// changed under K since S" without visiting what did not.
+//
+//   canopy::Tree tree(canopy::Tree::Options{.step_seconds = 10});
+//   canopy::Push push;
+//   canopy::TextPosition where;
+//   ParseJsonPush(R"({"br,ie": {"7": 3}, "defaultaction": "add"})", &push,
+//                 &where);
+//   tree.Apply(push, /*now=*/1700000000);
+//   tree.Collect(*canopy::Pattern::Parse("br"), /*since=*/0,
+//                [](const canopy::LeafView& leaf) {
+//                  // leaf.key == "br,ie,7", leaf.value == 3
+//                  return true;
+//                });
+//
+// Vocabulary: a node is any point of the tree; a leaf is a node that holds a
+// value (a node may hold a value and have children too, as in Graphite,
+// where "web.hits" and "web.hits.total" can both exist). The seq is a global
+// counter bumped once per applied push (or removal); every leaf records the
+// seq of its last change and every node the largest seq in its subtree.
+//
+// Threads: a Tree is not thread-safe. In canopyd the event-loop thread owns
+// it; everything here runs on that thread.
+#ifndef CANOPY_TREE_H_
+#define CANOPY_TREE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "canopy/action.h"
+#include "canopy/json_push.h"
+#include "canopy/key.h"
+
+namespace canopy {
+
+class Node;
+
+// Told about changes so that long-poll waiters can be woken. Each node may
+// carry one opaque watch handle set by the observer (Tree::SetWatch).
+class TreeObserver {
+ public:
+  virtual ~TreeObserver() = default;
+  // A change happened at or under a node whose watch is `watch`. Called at
+  // most once per watch per seq.
+  virtual void OnChange(void* watch) = 0;
+  // The node carrying `watch` is being removed; the handle is dropped.
+  virtual void OnWatchRemoved(void* watch) = 0;
+  // True if OnNodeCreated should be called (some watch waits for a node
+  // that does not exist yet).
+  virtual bool WantsCreates() const = 0;
+  virtual void OnNodeCreated(Node* node) = 0;
+};
+
+// A marker: a short text with a time, shown on charts.
+struct Marker {
+  int64_t time;
+  std::string text;
+};
+
+// The figures of one window of samples.
+struct Window {
+  uint32_t index = 0;  // window number: epoch seconds / step; 0 = none yet
+  uint32_t count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  double last = 0;
+};
+
+// What a node shows now.
+struct LiveValue {
+  bool has = false;
+  bool is_text = false;
+  double value = 0;
+  absl::string_view text;
+  bool has_rate = false;  // add leaves: per second over the last window
+  double rate = 0;
+};
+
+class Node {
+ public:
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  absl::string_view name() const {
+    return absl::string_view(name_ + 1, static_cast<unsigned char>(name_[0]));
+  }
+  Node* parent() const { return parent_; }
+  Action own_action() const { return own_action_; }
+  // The own action or the nearest ancestor's; kLast at the root by default.
+  Action EffectiveAction() const;
+  uint64_t seq() const { return seq_; }
+  uint64_t max_seq() const { return max_seq_; }
+  bool has_value() const { return has_value_; }
+  bool is_text() const { return is_text_; }
+  size_t child_count() const { return children_ ? children_->size() : 0; }
+  const Window& window() const { return cur_; }
+  double total() const { return total_; }
+  const std::vector<Marker>* markers() const {
+    return extra_ ? &extra_->markers : nullptr;
+  }
+
+  // Children sorted by name (allocates; for reads).
+  std::vector<const Node*> SortedChildren() const;
+  const Node* FindChild(absl::string_view name) const;
+
+  // The live value of this node as a leaf under `action` at time `now`.
+  LiveValue Live(Action action, int64_t now, int step) const;
+
+ private:
+  friend class Tree;
+  struct Extra {
+    std::string text;
+    std::vector<Marker> markers;
+    void* watch = nullptr;
+  };
+  using ChildMap = absl::flat_hash_map<absl::string_view, Node*>;
+
+  Node(const char* name, Node* parent) : name_(name), parent_(parent) {}
+
+  Extra* MutableExtra() {
+    if (!extra_) extra_ = std::make_unique<Extra>();
+    return extra_.get();
+  }
+
+  const char* name_;  // interned: one length byte, then the bytes
+  Node* parent_;
+  std::unique_ptr<ChildMap> children_;
+  std::unique_ptr<Extra> extra_;
+  uint64_t seq_ = 0;
+  uint64_t max_seq_ = 0;
+  Window cur_;
+  uint32_t prev_index_ = 0;  // the window `prev_` summarises
+  Action own_action_ = Action::kInherit;
+  bool has_value_ = false;
+  bool is_text_ = false;
+  double prev_ = 0;   // the figure of the last closed window with samples
+  double total_ = 0;  // running total of all samples (the add value)
+};
+
+// Folds children's values into an interior node's aggregate.
+class Aggregator {
+ public:
+  explicit Aggregator(Action action) : action_(action) {}
+  void Add(double v);
+  // False when the action has no aggregate or nothing was added.
+  bool has() const;
+  double value() const;
+
+ private:
+  Action action_;
+  size_t n_ = 0;
+  double acc_ = 0;
+};
+
+// A leaf handed to a Collect callback. Views are valid during the call.
+struct LeafView {
+  absl::string_view key;
+  const Node* node;
+  Action action;
+};
+
+class Tree {
+ public:
+  struct Options {
+    int step_seconds = 10;     // the window, the first step of --retention
+    size_t max_nodes = 10000000;
+    size_t max_tombstones = 100000;
+  };
+
+  // Counts of what one Apply did.
+  struct ApplyStats {
+    size_t leaves = 0;
+    size_t nodes_created = 0;
+  };
+
+  explicit Tree(Options options);
+  ~Tree();
+  Tree(const Tree&) = delete;
+  Tree& operator=(const Tree&) = delete;
+
+  // Applies a parsed push whole. Fails with ResourceExhausted, changing
+  // nothing, if the push would grow the tree past max_nodes.
+  absl::Status Apply(const Push& push, int64_t now, ApplyStats* stats = nullptr);
+
+  // One sample for one key, for the line protocols. `segments` must be a
+  // valid key. The leaf gets `action` as its own action if it has none yet
+  // (a StatsD "c" makes an add leaf). All samples between one BeginChange()
+  // and the next share a seq. Fails with ResourceExhausted past max_nodes.
+  uint64_t BeginChange() { return ++seq_; }
+  absl::Status AddSample(absl::Span<const absl::string_view> segments,
+                         Action action, double value, int64_t now);
+
+  // The value of `node` under `action`: its live value if it has no
+  // children, else the aggregate of its children's values (add: sum, avg:
+  // mean, max, min; last, timer and set nodes have none).
+  LiveValue ValueOf(const Node* node, Action action, int64_t now) const;
+
+  // Removes the node named by `segments` and its subtree, recording a
+  // tombstone for each leaf removed. Returns the number of leaves removed, or
+  // NotFound. The root cannot be removed.
+  absl::StatusOr<size_t> Remove(const KeySegments& segments);
+
+  // Sets the own action of a node (creating it if needed).
+  absl::Status SetAction(const KeySegments& segments, Action action);
+
+  const Node* Find(absl::Span<const absl::string_view> segments) const;
+  Node* root() { return root_.get(); }
+  const Node* root() const { return root_.get(); }
+
+  // Calls `fn` for every leaf under a node matched by `pattern` whose seq is
+  // above `since`, in key order, until `fn` returns false. Returns false if
+  // stopped early.
+  bool Collect(const Pattern& pattern, uint64_t since,
+               const std::function<bool(const LeafView&)>& fn) const;
+
+  // Calls `fn` with each key removed after `since` that lies under a node
+  // matched by `pattern` (oldest first).
+  void CollectRemoved(const Pattern& pattern, uint64_t since,
+                      const std::function<void(absl::string_view key)>& fn) const;
+
+  // True if a change list since `since` is complete: `since` is not from the
+  // future and no tombstone after it has been forgotten.
+  bool CanAnswerSince(uint64_t since) const {
+    return since <= seq_ && since >= tombstone_floor_;
+  }
+
+  void SetObserver(TreeObserver* observer) { observer_ = observer; }
+  void SetWatch(Node* node, void* watch);
+  void* GetWatch(const Node* node) const {
+    return node->extra_ ? node->extra_->watch : nullptr;
+  }
+
+  // The full key of a node ("" for the root).
+  std::string KeyOf(const Node* node) const;
+
+  uint64_t seq() const { return seq_; }
+  size_t node_count() const { return node_count_; }
+  size_t leaf_count() const { return leaf_count_; }
+  int step_seconds() const { return options_.step_seconds; }
+  const Options& options() const { return options_; }
+  // Bytes held by interned segment names.
+  size_t interned_bytes() const { return interned_bytes_; }
+
+ private:
+  Node* Child(Node* parent, absl::string_view name, bool* created);
+  void Sample(Node* leaf, Action action, double value, int64_t now);
+  void SetText(Node* leaf, absl::string_view text);
+  void Touch(Node* leaf);
+  void Propagate(Node* node);
+  void AddMarker(Node* node, absl::string_view text, int64_t time);
+  const char* Intern(absl::string_view name);
+  void DeleteSubtree(Node* node, std::string* path, size_t* leaves);
+  size_t CountNewNodes(const Push& push) const;
+
+  Options options_;
+  std::unique_ptr<Node> root_;
+  TreeObserver* observer_ = nullptr;
+  uint64_t seq_ = 0;
+  size_t node_count_ = 1;
+  size_t leaf_count_ = 0;
+
+  // Segment names, stored once each in blocks that live as long as the tree.
+  absl::flat_hash_set<absl::string_view> names_;
+  std::vector<std::unique_ptr<char[]>> name_blocks_;
+  size_t block_used_ = 0;
+  size_t interned_bytes_ = 0;
+
+  struct Tombstone {
+    uint64_t seq;
+    std::string key;
+  };
+  std::deque<Tombstone> tombstones_;
+  uint64_t tombstone_floor_ = 0;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_TREE_H_
