@@ -136,9 +136,9 @@ void Hll::AddToRegisters(uint64_t hash) {
   const int q = 64 - precision_;
   const uint64_t index = hash >> q;
   const uint64_t rest = hash << precision_;
-  const uint8_t rank =
-      rest == 0 ? static_cast<uint8_t>(q + 1)
-                : static_cast<uint8_t>(absl::countl_zero(rest) + 1);
+  const uint8_t rank = rest == 0
+                           ? static_cast<uint8_t>(q + 1)
+                           : static_cast<uint8_t>(absl::countl_zero(rest) + 1);
   uint8_t& r = registers_[index];
   if (rank > r) r = rank;
 }
@@ -198,7 +198,10 @@ double Hll::Estimate() const {
   for (int k = q; k >= 1; --k) z = 0.5 * (z + histogram[k]);
   z += m * Sigma(histogram[0] / m);
   constexpr double kAlphaInf = 0.721347520444481703680;  // 1 / (2 ln 2)
-  return kAlphaInf * m * m / z;
+  // Every register saturated (z == 0) means "more than a 64-bit hash can
+  // tell apart": answer 2^64 rather than infinity.
+  constexpr double kMaxEstimate = 18446744073709551616.0;
+  return std::min(kAlphaInf * m * m / z, kMaxEstimate);
 }
 
 void Hll::Clear() { *this = Hll(precision_); }

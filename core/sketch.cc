@@ -96,9 +96,8 @@ absl::Status Corrupt(absl::string_view what) {
 }  // namespace
 
 Sketch::Sketch(double relative_accuracy)
-    : alpha_(std::clamp(std::isnan(relative_accuracy)
-                            ? kDefaultRelativeAccuracy
-                            : relative_accuracy,
+    : alpha_(std::clamp(std::isnan(relative_accuracy) ? kDefaultRelativeAccuracy
+                                                      : relative_accuracy,
                         kMinRelativeAccuracy, kMaxRelativeAccuracy)),
       log_gamma_(std::log((1 + alpha_) / (1 - alpha_))),
       min_(std::numeric_limits<double>::infinity()),
@@ -115,9 +114,9 @@ double Sketch::ValueOf(int32_t index) const {
 }
 
 void Sketch::AddToStore(Store* store, int32_t index, double count) {
-  auto it = std::lower_bound(
-      store->begin(), store->end(), index,
-      [](const Bucket& b, int32_t i) { return b.index < i; });
+  auto it =
+      std::lower_bound(store->begin(), store->end(), index,
+                       [](const Bucket& b, int32_t i) { return b.index < i; });
   if (it != store->end() && it->index == index) {
     it->count += count;
     return;
@@ -224,7 +223,8 @@ void Sketch::Clear() { *this = Sketch(alpha_); }
 void Sketch::Serialize(std::string* out) const {
   bool integral = IsIntegralCount(zero_count_);
   for (const Store* store : {&positive_, &negative_}) {
-    for (const Bucket& b : *store) integral = integral && IsIntegralCount(b.count);
+    for (const Bucket& b : *store)
+      integral = integral && IsIntegralCount(b.count);
   }
   auto put_count = [&](double c) {
     if (integral) {

@@ -1,1 +1,158 @@
-// placeholder
+// canopyd: the canopy server. See docs/CONFIGURATION.md for every flag.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "server/log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Read flags from this file: one flag=value per line, # comments; "
+          "flags on the command line win.");
+ABSL_FLAG(std::string, http, "127.0.0.1:7575",
+          "HTTP address (HOST:PORT, port 0 picks a free one), or off.");
+ABSL_FLAG(std::string, data_dir, "./var/canopy", "Where canopyd keeps its data.");
+ABSL_FLAG(std::string, ready_file, "",
+          "Once listening, write the bound ports here (http=P udp=P tcp=P).");
+ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
+          "Trend steps and how long each is kept; the first step is the "
+          "window of the live values.");
+ABSL_FLAG(int64_t, max_body, 32 << 20, "Largest HTTP body accepted (413).");
+ABSL_FLAG(int64_t, max_nodes, 10000000,
+          "Most nodes the tree may hold; a push past it gets 507.");
+ABSL_FLAG(int64_t, max_waiters, 18000,
+          "Most parked /pull and /stream requests; more get 503.");
+ABSL_FLAG(std::string, write_token, "",
+          "If set, every HTTP write needs Authorization: Bearer TOKEN.");
+ABSL_FLAG(std::string, read_token, "",
+          "If set, every HTTP read but /healthz needs this token.");
+
+namespace {
+
+// Parses one "STEP:KEEP" duration such as "10s", "1m", "2d", "10y".
+bool ParseDuration(absl::string_view text, int64_t* seconds) {
+  if (text.empty()) return false;
+  int64_t unit = 1;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    case 'y': unit = 365 * 86400; break;
+    default: return false;
+  }
+  int64_t n;
+  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n <= 0) {
+    return false;
+  }
+  *seconds = n * unit;
+  return true;
+}
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "canopyd: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// Prepends the flags of --config=FILE to argv so the command line wins.
+std::vector<std::string> WithConfigFile(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (absl::ConsumePrefix(&a, "--config=")) path = std::string(a);
+    if (a == "--config" && i + 1 < argc) path = argv[i + 1];
+  }
+  if (path.empty()) return args;
+  std::ifstream f(path);
+  if (!f) Die(absl::StrCat("cannot read --config=", path));
+  std::vector<std::string> from_file;
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    ++n;
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    absl::ConsumePrefix(&l, "--");
+    if (l.find('=') == absl::string_view::npos) {
+      Die(absl::StrCat(path, ":", n, ": expected flag=value"));
+    }
+    from_file.push_back(absl::StrCat("--", l));
+  }
+  args.insert(args.begin() + 1, from_file.begin(), from_file.end());
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "canopy's server: a live metric tree pushed over HTTP and watched by "
+      "long-poll.\n\nUsage: canopyd [--http=127.0.0.1:7575] "
+      "[--data_dir=./var/canopy] [--config=FILE] ...\n\nEndpoints: POST /push, "
+      "GET /get, /pull, /stream, /api/q/<key>.json, /diff/<a>/<b>, /metrics, "
+      "/healthz; pages at /realtime/. See docs/.");
+  std::vector<std::string> args = WithConfigFile(argc, argv);
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  if (rest.size() > 1) {
+    Die(absl::StrCat("unexpected argument \"", rest[1],
+                     "\" (flags are --name=value)"));
+  }
+
+  canopy::ServerOptions options;
+  options.http = absl::GetFlag(FLAGS_http);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.ready_file = absl::GetFlag(FLAGS_ready_file);
+  int64_t max_body = absl::GetFlag(FLAGS_max_body);
+  int64_t max_nodes = absl::GetFlag(FLAGS_max_nodes);
+  int64_t max_waiters = absl::GetFlag(FLAGS_max_waiters);
+  if (max_body <= 0) Die("--max_body must be positive");
+  if (max_nodes <= 0) Die("--max_nodes must be positive");
+  if (max_waiters < 0) Die("--max_waiters must not be negative");
+  options.max_body = static_cast<size_t>(max_body);
+  options.max_nodes = static_cast<size_t>(max_nodes);
+  options.max_waiters = static_cast<size_t>(max_waiters);
+  options.write_token = absl::GetFlag(FLAGS_write_token);
+  options.read_token = absl::GetFlag(FLAGS_read_token);
+
+  // The retention's steps: validated whole; the first is the live window.
+  std::string retention = absl::GetFlag(FLAGS_retention);
+  int64_t first_step = 0, previous_step = 0;
+  for (absl::string_view part : absl::StrSplit(retention, ',')) {
+    std::vector<absl::string_view> sk = absl::StrSplit(part, ':');
+    int64_t step, keep;
+    if (sk.size() != 2 || !ParseDuration(sk[0], &step) ||
+        !ParseDuration(sk[1], &keep) || keep < step) {
+      Die(absl::StrCat("bad --retention part \"", part,
+                       "\" (expected STEP:KEEP such as 10s:2d)"));
+    }
+    if (previous_step != 0 && (step <= previous_step || step % previous_step)) {
+      Die(absl::StrCat("bad --retention: step ", sk[0],
+                       " must be a multiple of the step before it"));
+    }
+    if (first_step == 0) first_step = step;
+    previous_step = step;
+  }
+  if (first_step > 86400) Die("--retention: the first step is at most 1d");
+  options.step_seconds = static_cast<int>(first_step);
+
+  canopy::Server server(options);
+  if (absl::Status s = server.Start(); !s.ok()) {
+    Die(std::string(s.message()));
+  }
+  return server.Run();
+}

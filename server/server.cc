@@ -1,1 +1,506 @@
-// placeholder
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/web.h"
+
+namespace canopy {
+namespace {
+
+// The connections evhttp has handed us, for the cap and the close callback.
+absl::flat_hash_set<evhttp_connection*>& KnownConnections() {
+  static auto* known = new absl::flat_hash_set<evhttp_connection*>();
+  return *known;
+}
+
+absl::Status SplitHostPort(absl::string_view addr, std::string* host,
+                           int* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(addr.substr(colon + 1), port) || *port < 0 ||
+      *port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad address \"", addr, "\" (expected HOST:PORT)"));
+  }
+  *host = std::string(addr.substr(0, colon));
+  if (absl::StartsWith(*host, "[") && absl::EndsWith(*host, "]")) {
+    *host = host->substr(1, host->size() - 2);
+  }
+  return absl::OkStatus();
+}
+
+int BoundPort(evutil_socket_t fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  if (ss.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  }
+  return 0;
+}
+
+size_t ResidentBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return static_cast<size_t>(resident) * sysconf(_SC_PAGESIZE);
+}
+
+// A sample value as Prometheus reads it: integers in full, others with
+// enough digits to round-trip.
+std::string PromNumber(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9e15 &&
+      v < 9e15) {
+    return absl::StrCat(static_cast<int64_t>(v));
+  }
+  return absl::StrFormat("%.17g", v);
+}
+
+std::string PromEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  Tree::Options t;
+  t.step_seconds = options_.step_seconds;
+  t.max_nodes = options_.max_nodes;
+  tree_ = std::make_unique<Tree>(t);
+  stats_.start_time = time(nullptr);
+}
+
+Server::~Server() {
+  hub_.reset();
+  if (sigterm_) event_free(sigterm_);
+  if (sigint_) event_free(sigint_);
+  if (http_) evhttp_free(http_);
+  if (base_) event_base_free(base_);
+}
+
+absl::Status Server::Start() {
+  // Waiters each hold a socket: take every file descriptor we may.
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    stats_.fd_limit = rl.rlim_cur;
+    // Keep room for listeners, files and a burst of short requests.
+    size_t room = rl.rlim_cur > 256 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
+    options_.max_waiters = std::min(options_.max_waiters, room);
+    options_.max_connections = std::min(options_.max_connections, room + 128);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create --data_dir=", options_.data_dir, ": ", ec.message()));
+  }
+
+  event_config* cfg = event_config_new();
+  event_config_require_features(cfg, EV_FEATURE_EARLY_CLOSE);
+  base_ = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  if (base_ == nullptr) base_ = event_base_new();
+  if (base_ == nullptr) return absl::InternalError("cannot create event base");
+  // 0: signals; 1 (default): sockets and timers; 2: the comet flush, which
+  // thus runs after every ready socket of an iteration has been served.
+  event_base_priority_init(base_, 3);
+  hub_ = std::make_unique<Hub>(base_, tree_.get(), &stats_, &options_);
+
+  if (options_.http != "off") {
+    http_ = evhttp_new(base_);
+    evhttp_set_max_body_size(http_, static_cast<ev_ssize_t>(options_.max_body));
+    evhttp_set_max_headers_size(http_, 64 * 1024);
+    evhttp_set_allowed_methods(
+        http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+                   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    evhttp_set_timeout(http_, 60);
+    evhttp_set_gencb(http_, &Server::OnRequest, this);
+    std::string host;
+    int port = 0;
+    if (absl::Status s = SplitHostPort(options_.http, &host, &port); !s.ok()) {
+      return s;
+    }
+    evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(
+        http_, host.c_str(), static_cast<ev_uint16_t>(port));
+    if (bound == nullptr) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on http ", options_.http, ": ", std::strerror(errno)));
+    }
+    http_port_ = BoundPort(evhttp_bound_socket_get_fd(bound));
+    listener_ = evhttp_bound_socket_get_listener(bound);
+    // Out of file descriptors, libevent 2.1 would retry accept() in a busy
+    // loop: pause accepting instead and try again shortly.
+    evconnlistener_set_error_cb(listener_, &Server::OnAcceptError);
+    CANOPY_LOG("canopyd listening on http://%s:%d/", host, http_port_);
+  }
+
+  sigterm_ = evsignal_new(base_, SIGTERM, &Server::OnSignal, this);
+  sigint_ = evsignal_new(base_, SIGINT, &Server::OnSignal, this);
+  event_priority_set(sigterm_, 0);
+  event_priority_set(sigint_, 0);
+  event_add(sigterm_, nullptr);
+  event_add(sigint_, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!options_.ready_file.empty()) {
+    std::string tmp = options_.ready_file + ".tmp";
+    {
+      std::ofstream f(tmp);
+      f << "http=" << http_port_ << " udp=0 tcp=0\n";
+      if (!f) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot write --ready_file=", options_.ready_file));
+      }
+    }
+    std::rename(tmp.c_str(), options_.ready_file.c_str());
+  }
+  return absl::OkStatus();
+}
+
+int Server::Run() {
+  event_base_dispatch(base_);
+  CANOPY_LOG("canopyd stopping: %d waiters released, %d leaves in the tree",
+             static_cast<int>(hub_->waiters()),
+             static_cast<int>(tree_->leaf_count()));
+  hub_->CloseAll();
+  return 0;
+}
+
+void Server::OnSignal(int sig, short, void* arg) {
+  Server* self = static_cast<Server*>(arg);
+  CANOPY_LOG("canopyd got %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  event_base_loopexit(self->base_, nullptr);
+}
+
+void Server::OnAcceptError(evconnlistener* listener, void* arg) {
+  // The listener's arg is evhttp's; find ourselves through the base.
+  (void)arg;
+  int err = EVUTIL_SOCKET_ERROR();
+  static RateLimit limit;
+  if (limit.Allow()) {
+    CANOPY_LOG("accept failed: %s; pausing accepts for 100 ms",
+               evutil_socket_error_to_string(err));
+  }
+  evconnlistener_disable(listener);
+  event_base* base = evconnlistener_get_base(listener);
+  struct timeval tv = {0, 100 * 1000};
+  event_base_once(
+      base, -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* l) {
+        evconnlistener_enable(static_cast<evconnlistener*>(l));
+      },
+      listener, &tv);
+}
+
+void Server::OnConnectionClosed(evhttp_connection* evcon, void* arg) {
+  Server* self = static_cast<Server*>(arg);
+  if (KnownConnections().erase(evcon) > 0) --self->connections_;
+  self->hub_->ConnectionClosed(evcon);
+}
+
+void Server::OnRequest(evhttp_request* req, void* arg) {
+  static_cast<Server*>(arg)->Handle(req);
+}
+
+absl::Status Server::Authorize(evhttp_request* req, const Request& request,
+                               bool write) const {
+  const std::string& token = write ? options_.write_token : options_.read_token;
+  if (token.empty()) return absl::OkStatus();
+  std::string given = request.Param("token");
+  std::string auth = RequestHeader(req, "Authorization");
+  if (absl::StartsWith(auth, "Bearer ")) given = auth.substr(7);
+  if (given.empty()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "this server needs a ", write ? "write" : "read",
+        " token: send Authorization: Bearer <token> or ?token=<token>"));
+  }
+  // Compare in constant time so the token cannot be guessed byte by byte.
+  unsigned char diff = given.size() != token.size();
+  for (size_t i = 0; i < given.size() && i < token.size(); ++i) {
+    diff |= static_cast<unsigned char>(given[i] ^ token[i]);
+  }
+  if (diff != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("wrong ", write ? "write" : "read", " token"));
+  }
+  return absl::OkStatus();
+}
+
+void Server::Send(evhttp_request* req, const Response& response) {
+  ++stats_.http_by_status[absl::StrCat(response.status)];
+  SendResponse(req, response);
+}
+
+void Server::Handle(evhttp_request* req) {
+  ++stats_.http_requests;
+  evhttp_connection* evcon = evhttp_request_get_connection(req);
+  if (KnownConnections().insert(evcon).second) {
+    ++connections_;
+    evhttp_connection_set_closecb(evcon, &Server::OnConnectionClosed, this);
+    if (connections_ > options_.max_connections) {
+      ++stats_.connections_refused;
+      Response r = ErrorResponse(
+          absl::UnavailableError("too many connections; try again later"));
+      r.headers.emplace_back("Connection", "close");
+      Send(req, r);
+      return;
+    }
+  }
+  absl::StatusOr<Request> parsed = ToRequest(req);
+  if (!parsed.ok()) {
+    Send(req, ErrorResponse(parsed.status()));
+    return;
+  }
+  const Request& request = *parsed;
+  const std::string& path = request.path;
+  const std::string& method = request.method;
+  HandlerContext ctx{tree_.get(), &stats_, &options_,
+                     static_cast<int64_t>(time(nullptr))};
+
+  if (path == "/healthz") {
+    Response r;
+    r.content_type = "text/plain";
+    r.body = "OK\n";
+    Send(req, r);
+    return;
+  }
+  bool write = method == "POST" || method == "PUT" || method == "DELETE";
+  if (absl::Status s = Authorize(req, request, write); !s.ok()) {
+    ++stats_.rejected["http"]["auth"];
+    Send(req, ErrorResponse(s));
+    return;
+  }
+
+  absl::StatusOr<Response> result;
+  auto only = [&](const char* allowed) -> bool {
+    if (method == allowed || (method == "HEAD" && !strcmp(allowed, "GET"))) {
+      return true;
+    }
+    result = absl::UnimplementedError(
+        absl::StrCat(method, " is not allowed on ", path.substr(0, 100),
+                     " (use ", allowed, ")"));
+    return false;
+  };
+
+  if (path == "/push" || path == "/push/") {
+    if (only("POST")) result = HandlePush(request, ctx);
+  } else if (path == "/get" || path == "/get/") {
+    if (only("GET")) result = HandleGet(request, ctx);
+  } else if (path == "/pull" || path == "/pull/" || path == "/stream" ||
+             path == "/stream/") {
+    if (only("GET")) {
+      absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
+      bool stream = absl::StartsWith(path, "/stream");
+      std::string since_text = request.Param("since");
+      if (stream && since_text.empty()) {
+        since_text = RequestHeader(req, "Last-Event-ID");
+      }
+      uint64_t since = 0;
+      int timeout = 30;
+      if (!patterns.ok()) {
+        result = patterns.status();
+      } else if (!since_text.empty() && !absl::SimpleAtoi(since_text, &since)) {
+        result = absl::InvalidArgumentError(
+            "since must be a seq returned by the server");
+      } else if (request.HasParam("timeout") &&
+                 (!absl::SimpleAtoi(request.Param("timeout"), &timeout) ||
+                  timeout < 0 || timeout > options_.max_pull_timeout)) {
+        result = absl::InvalidArgumentError(absl::StrCat(
+            "timeout must be 0 to ", options_.max_pull_timeout, " seconds"));
+      } else if (hub_->Full()) {
+        ++stats_.waiters_refused;
+        result = absl::UnavailableError(absl::StrCat(
+            "too many waiters (", hub_->waiters(), "); try again later"));
+      } else if (stream) {
+        hub_->Stream(req, std::move(*patterns), !since_text.empty(), since);
+        return;
+      } else {
+        hub_->Pull(req, std::move(*patterns), !since_text.empty(), since,
+                   timeout);
+        return;
+      }
+    }
+  } else if (absl::StartsWith(path, "/api/q/")) {
+    if (method == "DELETE") {
+      result = HandleDelete(request, ctx);
+    } else if (only("GET")) {
+      result = HandleQuery(request, ctx);
+    }
+  } else if (absl::StartsWith(path, "/diff/") && path != "/diff/") {
+    if (only("GET")) result = HandleDiff(request, ctx);
+  } else if (path == "/metrics") {
+    if (only("GET")) {
+      Response r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = MetricsText(request);
+      result = r;
+    }
+  } else if (path == "/") {
+    Response r;
+    r.status = 302;
+    r.content_type = "text/plain";
+    r.body = "/realtime/\n";
+    r.headers.emplace_back("Location", "/realtime/");
+    result = r;
+  } else if (const WebAsset* asset = FindWebAsset(path)) {
+    Response r;
+    r.content_type = std::string(asset->content_type);
+    r.body = std::string(asset->body);
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    result = r;
+  } else {
+    result = absl::NotFoundError(
+        absl::StrCat("no such endpoint: ", path.substr(0, 100)));
+  }
+  if (!result.ok()) {
+    if (result.status().code() == absl::StatusCode::kInvalidArgument &&
+        method == "POST") {
+      // Counted by the handler when it was a parse error.
+    }
+    Send(req, ErrorResponse(result.status()));
+    return;
+  }
+  Send(req, *result);
+}
+
+std::string Server::MetricsText(const Request& request) {
+  std::string out;
+  auto gauge = [&](const char* name, const char* help, double v) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                     " gauge\n", name, " ", PromNumber(v), "\n");
+  };
+  auto counter = [&](const char* name, const char* help, double v) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                     " counter\n", name, " ", PromNumber(v), "\n");
+  };
+  gauge("canopy_nodes", "Nodes in the live tree.",
+        static_cast<double>(tree_->node_count()));
+  gauge("canopy_leaves", "Nodes that hold a value.",
+        static_cast<double>(tree_->leaf_count()));
+  gauge("canopy_seq", "The tree's change counter.",
+        static_cast<double>(tree_->seq()));
+  gauge("canopy_interned_bytes", "Bytes of interned segment names.",
+        static_cast<double>(tree_->interned_bytes()));
+  gauge("canopy_waiters", "Parked /pull and /stream requests.",
+        static_cast<double>(hub_->waiters()));
+  gauge("canopy_streams", "Open /stream connections.",
+        static_cast<double>(hub_->streams()));
+  gauge("canopy_watch_lists", "Nodes watched by waiters.",
+        static_cast<double>(hub_->watch_lists()));
+  gauge("canopy_connections", "Open HTTP connections.",
+        static_cast<double>(connections_));
+  gauge("canopy_max_waiters", "Waiters allowed before 503.",
+        static_cast<double>(options_.max_waiters));
+  gauge("canopy_fd_limit", "The process's open file limit.",
+        static_cast<double>(stats_.fd_limit));
+  gauge("canopy_resident_memory_bytes", "Resident set size.",
+        static_cast<double>(ResidentBytes()));
+  gauge("canopy_uptime_seconds", "Seconds since start.",
+        static_cast<double>(time(nullptr) - stats_.start_time));
+  counter("canopy_pushes_total", "Pushes applied.",
+          static_cast<double>(stats_.pushes));
+  counter("canopy_pull_replies_total", "Long-poll replies with changes.",
+          static_cast<double>(stats_.pull_replies));
+  counter("canopy_pull_timeouts_total", "Long-polls that timed out.",
+          static_cast<double>(stats_.pull_timeouts));
+  counter("canopy_waiters_gone_total", "Waiters whose client hung up.",
+          static_cast<double>(stats_.waiters_gone));
+  counter("canopy_waiters_refused_total", "Waiters refused with 503.",
+          static_cast<double>(stats_.waiters_refused));
+  counter("canopy_stream_events_total", "Server-sent events written.",
+          static_cast<double>(stats_.stream_events));
+  counter("canopy_connections_refused_total", "Connections refused (cap).",
+          static_cast<double>(stats_.connections_refused));
+
+  absl::StrAppend(&out,
+                  "# HELP canopy_http_requests_total HTTP replies by code.\n"
+                  "# TYPE canopy_http_requests_total counter\n");
+  for (const auto& [code, n] : stats_.http_by_status) {
+    absl::StrAppend(&out, "canopy_http_requests_total{code=\"", code, "\"} ",
+                    n, "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP canopy_ingest_accepted_total Leaves accepted, by "
+                  "protocol.\n# TYPE canopy_ingest_accepted_total counter\n");
+  for (const char* proto : {"http", "udp", "tcp"}) {
+    auto it = stats_.accepted.find(proto);
+    absl::StrAppend(&out, "canopy_ingest_accepted_total{protocol=\"", proto,
+                    "\"} ", it == stats_.accepted.end() ? 0 : it->second,
+                    "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP canopy_ingest_rejected_total Inputs rejected, by "
+                  "protocol and reason.\n"
+                  "# TYPE canopy_ingest_rejected_total counter\n");
+  for (const auto& [proto, reasons] : stats_.rejected) {
+    for (const auto& [reason, n] : reasons) {
+      absl::StrAppend(&out, "canopy_ingest_rejected_total{protocol=\"", proto,
+                      "\",reason=\"", reason, "\"} ", n, "\n");
+    }
+  }
+  std::vector<std::string> keys = request.Params("key");
+  if (!keys.empty()) {
+    absl::StrAppend(&out,
+                    "# HELP canopy_value Live value of a leaf.\n"
+                    "# TYPE canopy_value gauge\n");
+    int64_t now = time(nullptr);
+    for (const std::string& k : keys) {
+      absl::StatusOr<Pattern> p = Pattern::Parse(k);
+      if (!p.ok()) continue;
+      size_t n = 0;
+      tree_->Collect(*p, 0, [&](const LeafView& leaf) {
+        LiveValue v = leaf.node->Live(leaf.action, now, tree_->step_seconds());
+        if (v.has && !v.is_text) {
+          absl::StrAppend(&out, "canopy_value{key=\"", PromEscape(leaf.key),
+                          "\"} ", PromNumber(v.value), "\n");
+        }
+        return ++n < options_.get_limit;
+      });
+    }
+  }
+  return out;
+}
+
+}  // namespace canopy

@@ -1,1 +1,897 @@
-// placeholder
+// canopy: the command-line client of canopyd.
+//
+//   canopy get host,web1,cpu,user            # the leaves under a key, now
+//   canopy watch 'host,*,load'               # their changes, as they come
+//   canopy push web,hits=1 --action=add      # write leaves
+//   canopy tree host,web1 --depth=2          # the subtree, drawn like tree(1)
+//   canopy diff br,ie br,webkit              # two subtrees side by side
+//   canopy rm host,old                       # remove a subtree
+//
+// Every subcommand is one or a few requests through canopy::HttpClient against
+// the HTTP API in API.md ("Reading", "Pushing data"); replies are read with
+// RapidJSON. Errors print one line, "canopy: <what went wrong>", and the exit
+// code is 1 (2 for a usage error). Single-threaded.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "canopy/http_client.h"
+#include "canopy/key.h"
+#include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+ABSL_FLAG(std::string, server, "http://127.0.0.1:7575",
+          "canopyd's HTTP address, http://HOST:PORT");
+ABSL_FLAG(std::string, token, "",
+          "sent as 'Authorization: Bearer TOKEN' (canopyd --write_token or "
+          "--read_token)");
+ABSL_FLAG(double, timeout, 10, "seconds to wait for a reply");
+ABSL_FLAG(std::string, config, "",
+          "a file of flag=value lines (# comments); the command line wins");
+ABSL_FLAG(bool, json, false, "print the server's JSON reply as it is");
+ABSL_FLAG(int, limit, 0, "get: at most this many leaves (0: server default)");
+ABSL_FLAG(int, count, 0, "watch: stop after this many replies with changes");
+ABSL_FLAG(int64_t, since, -1,
+          "watch: start after this seq (-1: from now; 0: every leaf first)");
+ABSL_FLAG(std::string, action, "",
+          "push: the action of the pushed keys (add, avg, max, min, last, "
+          "timer, set)");
+ABSL_FLAG(std::string, file, "",
+          "push: send this JSON file as it is ('-' for stdin)");
+ABSL_FLAG(int, depth, -1, "tree: how many levels below the key (-1: all)");
+ABSL_FLAG(bool, actions, false, "tree: show each node's action");
+
+namespace canopy {
+namespace cli {
+namespace {
+
+constexpr char kUsage[] =
+    R"usage(canopy: the command-line client of canopyd.
+
+Usage: canopy [flags] COMMAND [ARGS...]
+
+Commands:
+  get KEY...           the leaves under KEY now, as "key value" lines
+  watch KEY...         print changed leaves as they change (long-poll);
+                       "key (removed)" for removed leaves; Ctrl-C stops
+  push key=value...    write leaves (numbers stay numbers, else text);
+  push - | --file=F    send a JSON tree from stdin or a file as it is
+  tree [KEY]           the subtree under KEY (default: the root), drawn
+  diff A B             the subtrees A and B aligned by relative path
+  rm KEY               remove the subtree KEY
+  help                 this text
+
+Keys are segments joined by commas: host,web1,cpu,user. In get and watch a
+segment may be * (any one), a glob (web*), or ** (any depth).
+
+Flags:
+  --server=URL     canopyd's address (default http://127.0.0.1:7575)
+  --token=T        sent as "Authorization: Bearer T"
+  --timeout=S      seconds to wait for a reply (default 10)
+  --config=FILE    flag=value lines, overridden by the command line
+  --json           print the server's JSON reply as it is (get, watch, tree,
+                   diff; watch prints one reply per line)
+  --limit=N        get: at most N leaves
+  --count=N        watch: stop after N replies with changes
+  --since=S        watch: start after seq S (default: from now; 0: all)
+  --action=A       push: action of the pushed keys (add, avg, max, ...)
+  --file=F         push: a JSON file to send ('-' for stdin)
+  --depth=N        tree: levels below the key
+  --actions        tree: show each node's action
+
+Examples:
+  canopy push web,hits=1 web,host=web1 --action=add
+  canopy get 'host,*,load,1'
+  canopy watch host,web1,cpu --count=1
+  canopy tree host,web1 --depth=2 --actions
+)usage";
+
+// Exit codes.
+constexpr int kOk = 0;
+constexpr int kFailed = 1;
+constexpr int kUsageError = 2;
+
+// How long a watch asks the server to hold each /pull.
+constexpr int kPollSeconds = 30;
+
+int Fail(absl::string_view message) {
+  std::cout.flush();
+  std::cerr << "canopy: " << message << std::endl;
+  return kFailed;
+}
+
+int UsageError(absl::string_view message) {
+  std::cout.flush();
+  std::cerr << "canopy: " << message << " (see canopy --help)" << std::endl;
+  return kUsageError;
+}
+
+// ---------------------------------------------------------------------------
+// Talking to the server.
+
+class Server {
+ public:
+  explicit Server(HttpClient client, std::string token, double timeout)
+      : client_(std::move(client)), token_(std::move(token)), timeout_(timeout) {}
+
+  // Sends a request and turns a non-2xx reply into an error carrying the
+  // server's {"error": ...} message. `timeout` overrides --timeout.
+  absl::StatusOr<HttpReply> Call(absl::string_view method,
+                                 absl::string_view target,
+                                 absl::string_view body = "",
+                                 absl::string_view content_type = "",
+                                 double timeout = 0) const {
+    HttpHeaders headers;
+    if (!token_.empty()) {
+      headers.emplace_back("Authorization", absl::StrCat("Bearer ", token_));
+    }
+    if (!content_type.empty()) {
+      headers.emplace_back("Content-Type", std::string(content_type));
+    }
+    HttpClient client(client_.host(), client_.port(),
+                      timeout > 0 ? timeout : timeout_);
+    absl::StatusOr<HttpReply> reply =
+        client.Request(method, target, body, headers);
+    if (!reply.ok()) return Explain(reply.status());
+    if (reply->status < 200 || reply->status > 299) {
+      return ErrorFromReply(*reply);
+    }
+    return reply;
+  }
+
+  std::string address() const {
+    return absl::StrCat(client_.host(), ":", client_.port());
+  }
+
+ private:
+  // Turns a transport error into a line that says what to check.
+  absl::Status Explain(const absl::Status& s) const {
+    if (absl::IsDeadlineExceeded(s)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("no reply from ", address(), " within ",
+                       absl::StrFormat("%g", timeout_), "s (see --timeout)"));
+    }
+    if (absl::StrContains(s.message(), "cannot connect")) {
+      return absl::UnavailableError(
+          absl::StrCat(s.message(), " (is canopyd running? see --server)"));
+    }
+    return absl::Status(s.code(), absl::StrCat(address(), ": ", s.message()));
+  }
+
+  static absl::Status ErrorFromReply(const HttpReply& reply) {
+    std::string message;
+    rapidjson::Document doc;
+    doc.Parse(reply.body.data(), reply.body.size());
+    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("error") &&
+        doc["error"].IsString()) {
+      message = doc["error"].GetString();
+      if (doc.HasMember("line") && doc["line"].IsUint64() &&
+          doc["line"].GetUint64() > 0) {
+        absl::StrAppend(&message, " (line ", doc["line"].GetUint64());
+        if (doc.HasMember("column") && doc["column"].IsUint64()) {
+          absl::StrAppend(&message, ", column ", doc["column"].GetUint64());
+        }
+        message += ")";
+      }
+    } else {
+      absl::string_view first_line = reply.body;
+      first_line = first_line.substr(0, first_line.find('\n'));
+      first_line = absl::StripAsciiWhitespace(first_line);
+      if (first_line.size() > 200) first_line = first_line.substr(0, 200);
+      message = absl::StrCat("HTTP ", reply.status,
+                             first_line.empty() ? "" : ": ", first_line);
+    }
+    absl::StatusCode code = absl::StatusCode::kUnknown;
+    if (reply.status == 400) code = absl::StatusCode::kInvalidArgument;
+    if (reply.status == 401 || reply.status == 403) {
+      code = absl::StatusCode::kPermissionDenied;
+    }
+    if (reply.status == 404) code = absl::StatusCode::kNotFound;
+    if (reply.status == 413 || reply.status == 507) {
+      code = absl::StatusCode::kResourceExhausted;
+    }
+    if (reply.status == 502 || reply.status == 503 || reply.status == 504) {
+      code = absl::StatusCode::kUnavailable;
+    }
+    return absl::Status(code, message);
+  }
+
+  HttpClient client_;
+  std::string token_;
+  double timeout_;
+};
+
+absl::StatusOr<rapidjson::Document> ParseReply(const HttpReply& reply) {
+  rapidjson::Document doc;
+  doc.Parse(reply.body.data(), reply.body.size());
+  if (doc.HasParseError()) {
+    return absl::DataLossError(absl::StrCat(
+        "the server's reply is not JSON: ",
+        rapidjson::GetParseError_En(doc.GetParseError()), " at byte ",
+        doc.GetErrorOffset()));
+  }
+  if (!doc.IsObject()) {
+    return absl::DataLossError("the server's reply is not a JSON object");
+  }
+  return doc;
+}
+
+// "key=a&key=b" for the query string.
+std::string KeyQuery(const std::vector<std::string>& keys) {
+  std::vector<std::string> parts;
+  for (const std::string& k : keys) {
+    parts.push_back(absl::StrCat("key=", UrlEncode(k)));
+  }
+  return absl::StrJoin(parts, "&");
+}
+
+absl::Status CheckPatterns(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) {
+    absl::StatusOr<Pattern> p = Pattern::Parse(k);
+    if (!p.ok()) return p.status();
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Printing.
+
+// The shortest decimal text that reads back as `d`.
+std::string NumberText(double d) {
+  for (int precision = 1; precision < 17; ++precision) {
+    std::string text = absl::StrFormat("%.*g", precision, d);
+    if (std::strtod(text.c_str(), nullptr) == d) return text;
+  }
+  return absl::StrFormat("%.17g", d);
+}
+
+// A value as a person reads it: numbers in their shortest form, text as it
+// is, null as "(removed)", anything else (a timer's figures) as compact JSON.
+std::string ValueText(const rapidjson::Value& v) {
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (v.IsNull()) return "(removed)";
+  if (v.IsInt64()) return absl::StrCat(v.GetInt64());
+  if (v.IsUint64()) return absl::StrCat(v.GetUint64());
+  if (v.IsDouble()) return NumberText(v.GetDouble());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
+  v.Accept(writer);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// Display width of UTF-8 text: one column per code point.
+size_t Width(absl::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string Pad(absl::string_view s, size_t width) {
+  std::string out(s);
+  size_t w = Width(s);
+  if (w < width) out.append(width - w, ' ');
+  return out;
+}
+
+// Prints rows of columns, each column padded to its widest cell; the last
+// column is not padded.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], Width(row[i]));
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i + 1 < row.size()) {
+        absl::StrAppend(&line, Pad(row[i], widths[i]), "  ");
+      } else {
+        line += row[i];
+      }
+    }
+    std::cout << absl::StripTrailingAsciiWhitespace(line) << '\n';
+  }
+}
+
+// The {"key": value} pairs of an "items" array, in order.
+std::vector<std::pair<std::string, const rapidjson::Value*>> Items(
+    const rapidjson::Document& doc) {
+  std::vector<std::pair<std::string, const rapidjson::Value*>> out;
+  auto it = doc.FindMember("items");
+  if (it == doc.MemberEnd() || !it->value.IsArray()) return out;
+  for (const rapidjson::Value& item : it->value.GetArray()) {
+    if (!item.IsObject()) continue;
+    for (const auto& m : item.GetObject()) {
+      out.emplace_back(std::string(m.name.GetString(), m.name.GetStringLength()),
+                       &m.value);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The commands. Each returns the process's exit code.
+
+int PrintRaw(const HttpReply& reply) {
+  std::cout << reply.body;
+  if (reply.body.empty() || reply.body.back() != '\n') std::cout << '\n';
+  return kOk;
+}
+
+int Get(const Server& server, const std::vector<std::string>& keys) {
+  if (keys.empty()) return UsageError("get needs at least one KEY");
+  if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());
+  std::string target = absl::StrCat("/get?", KeyQuery(keys));
+  if (int limit = absl::GetFlag(FLAGS_limit); limit > 0) {
+    absl::StrAppend(&target, "&limit=", limit);
+  }
+  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+  if (!doc.ok()) return Fail(doc.status().message());
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [key, value] : Items(*doc)) {
+    rows.push_back({key, ValueText(*value)});
+  }
+  PrintTable(rows);
+  auto truncated = doc->FindMember("truncated");
+  if (truncated != doc->MemberEnd() && truncated->value.IsTrue()) {
+    std::cout.flush();
+    std::cerr << "canopy: truncated after " << rows.size()
+              << " leaves (see --limit)" << std::endl;
+  }
+  return kOk;
+}
+
+// Retries with exponential backoff and jitter while the server is away, and
+// says so once per outage on stderr.
+class Backoff {
+ public:
+  void Wait(const absl::Status& why) {
+    if (failures_ == 0) {
+      std::cerr << "canopy: " << why.message() << "; retrying" << std::endl;
+    }
+    double base = std::min(kMaxSeconds, 0.25 * (1 << std::min(failures_, 8)));
+    std::uniform_real_distribution<double> jitter(0.5, 1.5);
+    double seconds = std::min(kMaxSeconds, base * jitter(rng_));
+    ++failures_;
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        static_cast<int64_t>(seconds * 1000)));
+  }
+
+  void Succeeded() {
+    if (failures_ > 0) std::cerr << "canopy: reconnected" << std::endl;
+    failures_ = 0;
+  }
+
+ private:
+  static constexpr double kMaxSeconds = 30;
+  int failures_ = 0;
+  std::mt19937 rng_{std::random_device{}()};
+};
+
+// True for the errors a watch outlives: the server is down, restarting,
+// overloaded, or the connection broke.
+bool Transient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+         absl::IsDataLoss(s);
+}
+
+int Watch(const Server& server, const std::vector<std::string>& keys) {
+  if (keys.empty()) return UsageError("watch needs at least one KEY");
+  if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());
+  const std::string query = KeyQuery(keys);
+  const bool json = absl::GetFlag(FLAGS_json);
+  const int count = absl::GetFlag(FLAGS_count);
+  Backoff backoff;
+
+  // Without --since, start from the seq of now so that no change between
+  // this request and the first /pull is lost.
+  int64_t since = absl::GetFlag(FLAGS_since);
+  while (since < 0) {
+    absl::StatusOr<HttpReply> reply =
+        server.Call("GET", absl::StrCat("/get?", query, "&limit=1"));
+    if (!reply.ok()) {
+      if (!Transient(reply.status())) return Fail(reply.status().message());
+      backoff.Wait(reply.status());
+      continue;
+    }
+    absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+    if (!doc.ok()) return Fail(doc.status().message());
+    auto seq = doc->FindMember("seq");
+    if (seq == doc->MemberEnd() || !seq->value.IsInt64()) {
+      return Fail("the server's /get reply has no seq");
+    }
+    since = seq->value.GetInt64();
+    backoff.Succeeded();
+  }
+
+  // The leaves seen so far, to report those gone when the server resets us.
+  absl::flat_hash_set<std::string> known;
+  int replies = 0;
+  while (count <= 0 || replies < count) {
+    std::string target = absl::StrCat("/pull?", query, "&since=", since,
+                                      "&timeout=", kPollSeconds);
+    absl::StatusOr<HttpReply> reply =
+        server.Call("GET", target, "", "",
+                    kPollSeconds + absl::GetFlag(FLAGS_timeout));
+    if (!reply.ok()) {
+      if (!Transient(reply.status())) return Fail(reply.status().message());
+      backoff.Wait(reply.status());
+      continue;
+    }
+    backoff.Succeeded();
+    absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+    if (!doc.ok()) return Fail(doc.status().message());
+    auto seq = doc->FindMember("seq");
+    if (seq == doc->MemberEnd() || !seq->value.IsInt64()) {
+      return Fail("the server's /pull reply has no seq");
+    }
+    since = seq->value.GetInt64();
+    auto reset_member = doc->FindMember("reset");
+    bool reset =
+        reset_member != doc->MemberEnd() && reset_member->value.IsTrue();
+    std::vector<std::pair<std::string, const rapidjson::Value*>> items =
+        Items(*doc);
+    if (items.empty() && !reset) continue;  // the poll timed out
+
+    if (json) {
+      std::string line = reply->body;
+      line.erase(std::remove(line.begin(), line.end(), '\n'), line.end());
+      std::cout << line << std::endl;
+    } else {
+      std::vector<std::vector<std::string>> rows;
+      if (reset) {
+        // Every leaf under the keys follows; those we knew that are not
+        // among them are gone.
+        absl::flat_hash_set<std::string> now;
+        for (const auto& item : items) now.insert(item.first);
+        std::vector<std::string> gone;
+        for (const std::string& k : known) {
+          if (!now.contains(k)) gone.push_back(k);
+        }
+        std::sort(gone.begin(), gone.end());
+        for (std::string& k : gone) rows.push_back({std::move(k), "(removed)"});
+        known.clear();
+      }
+      for (const auto& [key, value] : items) {
+        rows.push_back({key, ValueText(*value)});
+      }
+      PrintTable(rows);
+      std::cout.flush();
+    }
+    for (const auto& [key, value] : items) {
+      if (value->IsNull()) {
+        known.erase(key);
+      } else {
+        known.insert(key);
+      }
+    }
+    ++replies;
+  }
+  return kOk;
+}
+
+// True if `s` is a number in JSON's grammar, so that it can be sent as is.
+bool IsJsonNumber(absl::string_view s) {
+  size_t i = 0;
+  auto digits = [&]() {
+    size_t start = i;
+    while (i < s.size() && absl::ascii_isdigit(s[i])) ++i;
+    return i - start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+absl::StatusOr<std::string> ReadInput(const std::string& file) {
+  std::string data;
+  if (file == "-") {
+    data.assign(std::istreambuf_iterator<char>(std::cin),
+                std::istreambuf_iterator<char>());
+    if (std::cin.bad()) return absl::DataLossError("cannot read stdin");
+    return data;
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", file, ": ", std::strerror(errno)));
+  }
+  data.assign(std::istreambuf_iterator<char>(in),
+              std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", file));
+  return data;
+}
+
+// {"key": value, ..., "defaultaction": A} from key=value arguments.
+absl::StatusOr<std::string> BuildPush(const std::vector<std::string>& args,
+                                      const std::string& action) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
+  writer.StartObject();
+  for (const std::string& arg : args) {
+    size_t eq = arg.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", arg, "\" is not key=value"));
+    }
+    absl::string_view key = absl::string_view(arg).substr(0, eq);
+    absl::string_view value = absl::string_view(arg).substr(eq + 1);
+    absl::StatusOr<KeySegments> segments = SplitKey(key);
+    if (!segments.ok()) return segments.status();
+    if (segments->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", arg, "\" has no key before '='"));
+    }
+    writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    if (IsJsonNumber(value)) {
+      writer.RawValue(value.data(), value.size(), rapidjson::kNumberType);
+    } else {
+      writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    }
+  }
+  if (!action.empty()) {
+    writer.Key("defaultaction");
+    writer.String(action.data(), static_cast<rapidjson::SizeType>(action.size()));
+  }
+  writer.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+int Push(const Server& server, const std::vector<std::string>& args) {
+  std::string file = absl::GetFlag(FLAGS_file);
+  const std::string action = absl::GetFlag(FLAGS_action);
+  if (args.size() == 1 && args[0] == "-") {
+    if (!file.empty()) return UsageError("give either - or --file, not both");
+    file = "-";
+  }
+  std::string body;
+  if (!file.empty()) {
+    if (file != "-" && !args.empty()) {
+      return UsageError("give either --file or key=value arguments, not both");
+    }
+    if (!action.empty()) {
+      return UsageError(
+          "--action applies to key=value pushes; put \"defaultaction\" in the "
+          "JSON instead");
+    }
+    absl::StatusOr<std::string> data = ReadInput(file);
+    if (!data.ok()) return Fail(data.status().message());
+    body = *std::move(data);
+  } else {
+    if (args.empty()) {
+      return UsageError("push needs key=value arguments, - or --file");
+    }
+    absl::StatusOr<std::string> built = BuildPush(args, action);
+    if (!built.ok()) return Fail(built.status().message());
+    body = *std::move(built);
+  }
+  absl::StatusOr<HttpReply> reply =
+      server.Call("POST", "/push", body, "application/json");
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+  if (!doc.ok()) return Fail(doc.status().message());
+  auto accepted = doc->FindMember("accepted");
+  if (accepted == doc->MemberEnd() || !accepted->value.IsNumber()) {
+    return Fail("the server's /push reply has no \"accepted\"");
+  }
+  std::cout << "accepted " << ValueText(accepted->value) << std::endl;
+  return kOk;
+}
+
+// Draws a node of /api/q/K.json?meta=1 and its children like tree(1).
+class TreePrinter {
+ public:
+  explicit TreePrinter(bool actions) : actions_(actions) {}
+
+  void Print(const rapidjson::Value& node, const std::string& label) {
+    std::cout << Line(label, node) << '\n';
+    Children(node, "");
+    std::cout << '\n'
+              << nodes_ << (nodes_ == 1 ? " node, " : " nodes, ") << leaves_
+              << (leaves_ == 1 ? " leaf" : " leaves") << '\n';
+  }
+
+ private:
+  std::string Line(absl::string_view name, const rapidjson::Value& node) {
+    ++nodes_;
+    std::string line(name);
+    if (!node.IsObject()) {  // a bare value, should a server send one
+      absl::StrAppend(&line, "  ", ValueText(node));
+      ++leaves_;
+      return line;
+    }
+    auto children = node.FindMember("children");
+    if (children == node.MemberEnd() || !children->value.IsObject() ||
+        children->value.ObjectEmpty()) {
+      ++leaves_;
+    }
+    auto value = node.FindMember("value");
+    if (value != node.MemberEnd() && !value->value.IsNull()) {
+      absl::StrAppend(&line, "  ", ValueText(value->value));
+    }
+    auto rate = node.FindMember("rate");
+    if (rate != node.MemberEnd() && rate->value.IsNumber()) {
+      absl::StrAppend(&line, "  ", NumberText(rate->value.GetDouble()), "/s");
+    }
+    auto action = node.FindMember("action");
+    if (actions_ && action != node.MemberEnd() && action->value.IsString()) {
+      absl::StrAppend(&line, "  [", action->value.GetString(), "]");
+    }
+    auto markers = node.FindMember("markers");
+    if (markers != node.MemberEnd() && markers->value.IsArray() &&
+        !markers->value.Empty()) {
+      const rapidjson::Value& last = markers->value[markers->value.Size() - 1];
+      auto text = last.IsObject() ? last.FindMember("text") : last.MemberEnd();
+      if (last.IsObject() && text != last.MemberEnd() && text->value.IsString()) {
+        absl::StrAppend(&line, "  \u2691 ", text->value.GetString());
+        if (markers->value.Size() > 1) {
+          absl::StrAppend(&line, " (+", markers->value.Size() - 1, ")");
+        }
+      }
+    }
+    return line;
+  }
+
+  void Children(const rapidjson::Value& node, const std::string& indent) {
+    if (!node.IsObject()) return;
+    auto children = node.FindMember("children");
+    if (children == node.MemberEnd() || !children->value.IsObject()) return;
+    const auto& obj = children->value;
+    size_t left = obj.MemberCount();
+    for (const auto& child : obj.GetObject()) {
+      bool last = --left == 0;
+      absl::string_view name(child.name.GetString(),
+                             child.name.GetStringLength());
+      std::cout << indent << (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ")
+                << Line(name, child.value) << '\n';
+      Children(child.value, indent + (last ? "    " : "\u2502   "));
+    }
+  }
+
+  bool actions_;
+  size_t nodes_ = 0;
+  size_t leaves_ = 0;
+};
+
+int Tree(const Server& server, const std::vector<std::string>& args) {
+  if (args.size() > 1) return UsageError("tree takes at most one KEY");
+  std::string key = args.empty() ? "" : args[0];
+  if (absl::StatusOr<KeySegments> s = SplitKey(key); !s.ok()) {
+    return Fail(s.status().message());
+  }
+  std::string target = absl::StrCat("/api/q/", UrlEncode(key), ".json?meta=1");
+  if (int depth = absl::GetFlag(FLAGS_depth); depth >= 0) {
+    absl::StrAppend(&target, "&depth=", depth);
+  }
+  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+  if (!doc.ok()) return Fail(doc.status().message());
+  TreePrinter printer(absl::GetFlag(FLAGS_actions));
+  printer.Print(*doc, key.empty() ? "." : key);
+  return kOk;
+}
+
+std::string DeltaText(const rapidjson::Value& v) {
+  if (!v.IsNumber()) return "";
+  double d = v.GetDouble();
+  return absl::StrCat(d > 0 ? "+" : "", NumberText(d));
+}
+
+int Diff(const Server& server, const std::vector<std::string>& args) {
+  if (args.size() != 2) return UsageError("diff takes two KEYs");
+  for (const std::string& key : args) {
+    if (absl::StatusOr<KeySegments> s = SplitKey(key); !s.ok()) {
+      return Fail(s.status().message());
+    }
+  }
+  std::string target =
+      absl::StrCat("/diff/", UrlEncode(args[0]), "/", UrlEncode(args[1]));
+  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+  if (!doc.ok()) return Fail(doc.status().message());
+
+  auto field = [](const rapidjson::Value& entry, const char* name) {
+    static const rapidjson::Value kNull;
+    if (!entry.IsObject()) return &kNull;
+    auto it = entry.FindMember(name);
+    return it == entry.MemberEnd() ? &kNull : &it->value;
+  };
+  auto entries = [&](const char* name) {
+    std::vector<const rapidjson::Value*> out;
+    auto it = doc->FindMember(name);
+    if (it == doc->MemberEnd() || !it->value.IsArray()) return out;
+    for (const auto& e : it->value.GetArray()) out.push_back(&e);
+    return out;
+  };
+  std::vector<std::vector<std::string>> rows;
+  rows.push_back({"PATH", args[0], args[1], "DELTA"});
+  for (const rapidjson::Value* e : entries("both")) {
+    rows.push_back({ValueText(*field(*e, "path")), ValueText(*field(*e, "a")),
+                    ValueText(*field(*e, "b")),
+                    DeltaText(*field(*e, "delta"))});
+  }
+  for (const rapidjson::Value* e : entries("only_a")) {
+    rows.push_back({ValueText(*field(*e, "path")),
+                    ValueText(*field(*e, "value")), "-", "only in A"});
+  }
+  for (const rapidjson::Value* e : entries("only_b")) {
+    rows.push_back({ValueText(*field(*e, "path")), "-",
+                    ValueText(*field(*e, "value")), "only in B"});
+  }
+  PrintTable(rows);
+  return kOk;
+}
+
+int Remove(const Server& server, const std::vector<std::string>& args) {
+  if (args.size() != 1) return UsageError("rm takes one KEY");
+  const std::string& key = args[0];
+  absl::StatusOr<KeySegments> segments = SplitKey(key);
+  if (!segments.ok()) return Fail(segments.status().message());
+  if (segments->empty()) return UsageError("rm will not remove the root");
+  absl::StatusOr<HttpReply> reply =
+      server.Call("DELETE", absl::StrCat("/api/q/", UrlEncode(key)));
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  std::string what = absl::StrCat("removed ", key);
+  rapidjson::Document doc;
+  doc.Parse(reply->body.data(), reply->body.size());
+  if (!doc.HasParseError() && doc.IsObject()) {
+    auto removed = doc.FindMember("removed");
+    if (removed != doc.MemberEnd() && removed->value.IsNumber()) {
+      absl::StrAppend(&what, " (", ValueText(removed->value), " nodes)");
+    }
+  }
+  std::cout << what << std::endl;
+  return kOk;
+}
+
+// Applies --config before the command line is parsed, so that the command
+// line wins. Lines are "flag=value" or "--flag=value"; '#' starts a comment.
+absl::Status ApplyConfig(int argc, char** argv) {
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    absl::string_view rest = arg;
+    if (!absl::ConsumePrefix(&rest, "--")) absl::ConsumePrefix(&rest, "-");
+    if (absl::ConsumePrefix(&rest, "config=")) {
+      path = std::string(rest);
+    } else if (rest == "config" && i + 1 < argc) {
+      path = argv[i + 1];
+    }
+  }
+  if (path.empty()) return absl::OkStatus();
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  }
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    absl::string_view text = line;
+    text = text.substr(0, text.find('#'));
+    text = absl::StripAsciiWhitespace(text);
+    if (text.empty()) continue;
+    if (!absl::ConsumePrefix(&text, "--")) absl::ConsumePrefix(&text, "-");
+    size_t eq = text.find('=');
+    absl::string_view name = text.substr(0, eq);
+    absl::string_view value =
+        eq == absl::string_view::npos ? "true" : text.substr(eq + 1);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || name == "config") {
+      error = absl::StrCat("unknown flag '", name, "'");
+    } else if (!flag->ParseFrom(value, &error)) {
+      error = absl::StrCat("--", name, ": ", error);
+    }
+    if (!error.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", number, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--help" || arg == "-help" || arg == "-h") return true;
+  }
+  return argc > 1 && absl::string_view(argv[1]) == "help";
+}
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "the command-line client of canopyd; see canopy --help");
+  if (WantsHelp(argc, argv)) {
+    std::cout << kUsage;
+    return kOk;
+  }
+  if (absl::Status s = ApplyConfig(argc, argv); !s.ok()) {
+    return Fail(s.message());
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() < 2) {
+    std::cerr << kUsage;
+    return kUsageError;
+  }
+  const std::string command = positional[1];
+  std::vector<std::string> args(positional.begin() + 2, positional.end());
+
+  absl::StatusOr<HttpClient> client =
+      HttpClient::FromUrl(absl::GetFlag(FLAGS_server));
+  if (!client.ok()) return Fail(client.status().message());
+  double timeout = absl::GetFlag(FLAGS_timeout);
+  if (!(timeout > 0)) return UsageError("--timeout must be positive");
+  Server server(*std::move(client), absl::GetFlag(FLAGS_token), timeout);
+
+  if (command == "get") return Get(server, args);
+  if (command == "watch") return Watch(server, args);
+  if (command == "push") return Push(server, args);
+  if (command == "tree") return Tree(server, args);
+  if (command == "diff") return Diff(server, args);
+  if (command == "rm") return Remove(server, args);
+  return UsageError(absl::StrCat("unknown command '", command, "'"));
+}
+
+}  // namespace
+}  // namespace cli
+}  // namespace canopy
+
+int main(int argc, char** argv) { return canopy::cli::Main(argc, argv); }

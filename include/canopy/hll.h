@@ -32,11 +32,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace canopy {
 
@@ -88,7 +88,7 @@ class Hll {
   void AddToRegisters(uint64_t hash);
 
   int precision_;
-  std::vector<uint64_t> sparse_;   // sorted distinct hashes, while sparse
+  std::vector<uint64_t> sparse_;    // sorted distinct hashes, while sparse
   std::vector<uint8_t> registers_;  // 2^precision registers once dense
 };
 

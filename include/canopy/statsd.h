@@ -3,7 +3,7 @@
 //
 //   ParseStatsd("web.hits:1|c|@0.5\nweb.time:12.5|ms\nbad line\n",
 //       [&](const StatsdRecord& r) { /* r.key == "web,hits", ... */ },
-//       [&](const StatsdError& e) { /* e.line == 3, e.reason == kNoValue */ });
+//       [&](const StatsdError& e) { /* e.line == 3, kNoValue */ });
 //
 // Grammar of one line (Etsy StatsD, plus DogStatsD tags):
 //
@@ -48,25 +48,25 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace canopy {
 
 enum class StatsdType { kCounter, kGauge, kTimer, kHistogram, kSet };
 
 // The type letter as sent: "c", "g", "ms", "h", "s".
-std::string_view StatsdTypeName(StatsdType type);
+absl::string_view StatsdTypeName(StatsdType type);
 
 struct StatsdRecord {
   std::string key;  // the comma key, tag segments included
   double value = 0;
   StatsdType type = StatsdType::kCounter;
-  bool relative = false;    // a gauge delta ("+3" or "-3" with |g)
-  double sample_rate = 1;   // in (0, 1]
-  std::string set_member;   // for kSet: the raw value text
+  bool relative = false;   // a gauge delta ("+3" or "-3" with |g)
+  double sample_rate = 1;  // in (0, 1]
+  std::string set_member;  // for kSet: the raw value text
 };
 
 // Why a line was rejected. The names (StatsdReasonName) are stable: the
@@ -85,7 +85,7 @@ enum class StatsdReason {
 
 // "no_value", "bad_value", "not_finite", "bad_type", "bad_rate", "bad_name",
 // "bad_tags", "bad_field", "too_long".
-std::string_view StatsdReasonName(StatsdReason reason);
+absl::string_view StatsdReasonName(StatsdReason reason);
 
 struct StatsdError {
   StatsdReason reason;
@@ -109,7 +109,7 @@ struct StatsdCounts {
 // Parses every line of `buffer`, calling `on_record` once per good line and
 // `on_error` once per bad one, in input order. The record passed to
 // `on_record` is only valid during the call.
-StatsdCounts ParseStatsd(std::string_view buffer,
+StatsdCounts ParseStatsd(absl::string_view buffer,
                          absl::FunctionRef<void(const StatsdRecord&)> on_record,
                          absl::FunctionRef<void(const StatsdError&)> on_error,
                          const StatsdOptions& options = StatsdOptions());
@@ -117,7 +117,7 @@ StatsdCounts ParseStatsd(std::string_view buffer,
 // A cheap guess for ingest paths that see both protocols on one port: true if
 // the first field of `line` (up to a space or tab) contains ':' and then
 // '|'. Graphite lines ("path value ts") never do.
-bool LooksLikeStatsd(std::string_view line);
+bool LooksLikeStatsd(absl::string_view line);
 
 }  // namespace canopy
 

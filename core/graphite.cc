@@ -1,0 +1,331 @@
+#include "canopy/graphite.h"
+
+#include <algorithm>
+#include <cmath>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/charconv.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "canopy/key.h"
+
+namespace canopy {
+namespace {
+
+// The helpers below mirror those of statsd.cc; the two parsers share no
+// internal header so that each stays one self-contained file.
+
+// Quotes at most 80 bytes of untrusted input for an error message.
+std::string Quote(absl::string_view text) {
+  constexpr size_t kShown = 80;
+  std::string out = "\"";
+  for (char c : text.substr(0, kShown)) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '"' || c == '\\') {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (text.size() > kShown) out += "...";
+  out.push_back('"');
+  return out;
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+enum class NumberStatus { kOk, kBad, kNotFinite };
+
+// Parses the whole of `text` as a decimal number: [+-] digits [. digits]
+// [e [+-] digits], with digits on at least one side of the point.
+NumberStatus ParseNumber(absl::string_view text, double* out) {
+  bool negative = false;
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) {
+    negative = text[0] == '-';
+    text.remove_prefix(1);
+  }
+  if (absl::EqualsIgnoreCase(text, "nan") ||
+      absl::EqualsIgnoreCase(text, "inf") ||
+      absl::EqualsIgnoreCase(text, "infinity")) {
+    return NumberStatus::kNotFinite;
+  }
+  size_t i = 0;
+  const size_t n = text.size();
+  auto digit = [&](size_t k) { return k < n && absl::ascii_isdigit(text[k]); };
+  // Decimal order of the leading significant digit: tells an overflow from
+  // an underflow when the conversion reports a range error.
+  int64_t order = 0;
+  bool seen_nonzero = false;
+  size_t digits = 0;
+  for (; digit(i); ++i, ++digits) {
+    if (text[i] != '0') seen_nonzero = true;
+    if (seen_nonzero) ++order;
+  }
+  if (i < n && text[i] == '.') {
+    ++i;
+    for (; digit(i); ++i, ++digits) {
+      if (text[i] != '0') seen_nonzero = true;
+      if (!seen_nonzero) --order;
+    }
+  }
+  if (digits == 0) return NumberStatus::kBad;
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool exp_negative = false;
+    if (i < n && (text[i] == '+' || text[i] == '-')) {
+      exp_negative = text[i] == '-';
+      ++i;
+    }
+    if (!digit(i)) return NumberStatus::kBad;
+    int64_t exponent = 0;
+    for (; digit(i); ++i) {
+      exponent = std::min<int64_t>(exponent * 10 + (text[i] - '0'), 1000000);
+    }
+    order += exp_negative ? -exponent : exponent;
+  }
+  if (i != n) return NumberStatus::kBad;
+  double v = 0;
+  const absl::from_chars_result r =
+      absl::from_chars(text.data(), text.data() + n, v);
+  if (r.ec == std::errc::result_out_of_range) {
+    if (order > 0) return NumberStatus::kNotFinite;
+    v = 0;  // underflow
+  } else if (r.ec != std::errc() || r.ptr != text.data() + n) {
+    return NumberStatus::kBad;
+  }
+  if (!std::isfinite(v)) return NumberStatus::kNotFinite;
+  *out = negative ? -v : v;
+  return NumberStatus::kOk;
+}
+
+// Epoch seconds: digits with an optional fraction (dropped), or "-1" (now).
+bool ParseTimestamp(absl::string_view text, std::optional<int64_t>* out) {
+  if (text == "-1") {
+    *out = std::nullopt;
+    return true;
+  }
+  size_t i = 0;
+  int64_t seconds = 0;
+  for (; i < text.size() && absl::ascii_isdigit(text[i]); ++i) {
+    seconds = seconds * 10 + (text[i] - '0');
+    if (seconds > kMaxGraphiteTimestamp) return false;
+  }
+  if (i == 0) return false;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    const size_t fraction = i;
+    for (; i < text.size() && absl::ascii_isdigit(text[i]); ++i) {
+    }
+    if (i == fraction) return false;
+  }
+  if (i != text.size()) return false;
+  *out = seconds;
+  return true;
+}
+
+struct Failure {
+  GraphiteReason reason;
+  size_t offset;  // 0-based, within the trimmed line
+  std::string what;
+};
+
+using Tag = std::pair<absl::string_view, absl::string_view>;  // name, value
+
+// Builds the key from "a.b.c;tag=value;..." into `key`.
+bool BuildKey(absl::string_view path, std::vector<Tag>* tags, std::string* key,
+              Failure* f) {
+  const size_t semicolon = path.find(';');
+  const absl::string_view name = path.substr(0, semicolon);
+  *key = DottedToKey(name);
+  size_t depth = 0;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = key->find(',', start);
+    const absl::string_view seg = absl::string_view(*key).substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (absl::Status s = ValidateSegment(seg); !s.ok()) {
+      *f = {GraphiteReason::kBadName, 0,
+            absl::StrCat("bad path ", Quote(name), ": ", s.message())};
+      return false;
+    }
+    if (++depth > kMaxSegments) {
+      *f = {GraphiteReason::kBadName, 0,
+            absl::StrCat("bad path ", Quote(name), ": deeper than ",
+                         kMaxSegments, " segments")};
+      return false;
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (semicolon == absl::string_view::npos) return true;
+
+  tags->clear();
+  size_t pos = semicolon + 1;
+  while (true) {
+    size_t end = path.find(';', pos);
+    if (end == absl::string_view::npos) end = path.size();
+    const absl::string_view tag = path.substr(pos, end - pos);
+    const size_t eq = tag.find('=');
+    if (eq == absl::string_view::npos || eq == 0 || eq + 1 == tag.size()) {
+      *f = {GraphiteReason::kBadTags, pos,
+            absl::StrCat("bad tag ", Quote(tag), ": expected name=value")};
+      return false;
+    }
+    const absl::string_view tag_name = tag.substr(0, eq);
+    const absl::string_view tag_value = tag.substr(eq + 1);
+    // The segment is "name:value"; check its parts as a segment would be.
+    absl::Status s = ValidateSegment(tag_name);
+    if (s.ok()) s = ValidateSegment(tag_value);
+    if (s.ok() && tag.size() > kMaxSegmentBytes) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("segment longer than ", kMaxSegmentBytes, " bytes"));
+    }
+    if (!s.ok()) {
+      *f = {GraphiteReason::kBadTags, pos,
+            absl::StrCat("bad tag ", Quote(tag), ": ", s.message())};
+      return false;
+    }
+    tags->emplace_back(tag_name, tag_value);
+    if (end == path.size()) break;
+    pos = end + 1;
+  }
+  std::sort(tags->begin(), tags->end());
+  tags->erase(std::unique(tags->begin(), tags->end()), tags->end());
+  if (depth + tags->size() > kMaxSegments) {
+    *f = {GraphiteReason::kBadTags, semicolon,
+          absl::StrCat("path and tags make more than ", kMaxSegments,
+                       " segments")};
+    return false;
+  }
+  for (const Tag& t : *tags) {
+    absl::StrAppend(key, ",", t.first, ":", t.second);
+  }
+  return true;
+}
+
+// Parses one trimmed, non-empty line into `r`.
+bool ParseLine(absl::string_view line, std::vector<Tag>* tags,
+               GraphiteRecord* r, Failure* f) {
+  // Up to four fields, to tell "too many" apart.
+  absl::string_view fields[4];
+  size_t offsets[4];
+  size_t n = 0;
+  size_t i = 0;
+  while (i < line.size() && n < 4) {
+    const size_t start = i;
+    while (i < line.size() && !IsBlank(line[i])) ++i;
+    offsets[n] = start;
+    fields[n++] = line.substr(start, i - start);
+    while (i < line.size() && IsBlank(line[i])) ++i;
+  }
+  if (n == 1) {
+    *f = {GraphiteReason::kNoValue, line.size(),
+          absl::StrCat("no value after path ", Quote(fields[0]))};
+    return false;
+  }
+  if (n == 4) {
+    *f = {GraphiteReason::kExtraField, offsets[3],
+          absl::StrCat("unexpected field ", Quote(fields[3]),
+                       " after the timestamp")};
+    return false;
+  }
+  switch (ParseNumber(fields[1], &r->value)) {
+    case NumberStatus::kOk:
+      break;
+    case NumberStatus::kBad:
+      *f = {GraphiteReason::kBadValue, offsets[1],
+            absl::StrCat("bad value ", Quote(fields[1]),
+                         ": not a decimal number")};
+      return false;
+    case NumberStatus::kNotFinite:
+      *f = {GraphiteReason::kNotFinite, offsets[1],
+            absl::StrCat("bad value ", Quote(fields[1]),
+                         ": not a finite number")};
+      return false;
+  }
+  r->timestamp = std::nullopt;
+  if (n == 3 && !ParseTimestamp(fields[2], &r->timestamp)) {
+    *f = {GraphiteReason::kBadTimestamp, offsets[2],
+          absl::StrCat("bad timestamp ", Quote(fields[2]),
+                       ": expected epoch seconds up to ", kMaxGraphiteTimestamp,
+                       " or -1")};
+    return false;
+  }
+  return BuildKey(fields[0], tags, &r->key, f);
+}
+
+}  // namespace
+
+absl::string_view GraphiteReasonName(GraphiteReason reason) {
+  switch (reason) {
+    case GraphiteReason::kNoValue:
+      return "no_value";
+    case GraphiteReason::kBadValue:
+      return "bad_value";
+    case GraphiteReason::kNotFinite:
+      return "not_finite";
+    case GraphiteReason::kBadName:
+      return "bad_name";
+    case GraphiteReason::kBadTags:
+      return "bad_tags";
+    case GraphiteReason::kBadTimestamp:
+      return "bad_timestamp";
+    case GraphiteReason::kExtraField:
+      return "extra_field";
+    case GraphiteReason::kTooLong:
+      return "too_long";
+  }
+  return "unknown";
+}
+
+GraphiteCounts ParseGraphite(
+    absl::string_view buffer,
+    absl::FunctionRef<void(const GraphiteRecord&)> on_record,
+    absl::FunctionRef<void(const GraphiteError&)> on_error,
+    const GraphiteOptions& options) {
+  GraphiteCounts counts;
+  GraphiteRecord record;
+  std::vector<Tag> tags;
+  size_t line_number = 0;
+  size_t pos = 0;
+  auto report = [&](GraphiteReason reason, size_t column,
+                    absl::string_view what) {
+    ++counts.errors;
+    on_error(GraphiteError{
+        reason, line_number, column,
+        absl::InvalidArgumentError(absl::StrCat(
+            "line ", line_number, ", column ", column, ": ", what))});
+  };
+  while (pos < buffer.size()) {
+    size_t end = buffer.find('\n', pos);
+    if (end == absl::string_view::npos) end = buffer.size();
+    absl::string_view line = buffer.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_number;
+    if (line.size() > options.max_line_bytes) {
+      report(
+          GraphiteReason::kTooLong, options.max_line_bytes + 1,
+          absl::StrCat("line longer than ", options.max_line_bytes, " bytes"));
+      continue;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t lead = 0;
+    while (lead < line.size() && IsBlank(line[lead])) ++lead;
+    line.remove_prefix(lead);
+    while (!line.empty() && IsBlank(line.back())) line.remove_suffix(1);
+    if (line.empty()) continue;
+    Failure f;
+    if (ParseLine(line, &tags, &record, &f)) {
+      ++counts.records;
+      on_record(record);
+    } else {
+      report(f.reason, lead + f.offset + 1, f.what);
+    }
+  }
+  return counts;
+}
+
+}  // namespace canopy

@@ -1,0 +1,411 @@
+#include "canopy/statsd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/charconv.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "canopy/key.h"
+
+namespace canopy {
+namespace {
+
+// Quotes at most 80 bytes of untrusted input for an error message, escaping
+// control bytes, so that a hostile line does not come back in full.
+std::string Quote(absl::string_view text) {
+  constexpr size_t kShown = 80;
+  std::string out = "\"";
+  for (char c : text.substr(0, kShown)) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '"' || c == '\\') {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else {
+      out.push_back(c);
+    }
+  }
+  if (text.size() > kShown) out += "...";
+  out.push_back('"');
+  return out;
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+enum class NumberStatus { kOk, kBad, kNotFinite };
+
+// Parses the whole of `text` as a decimal number: [+-] digits [. digits]
+// [e [+-] digits], with digits on at least one side of the point. Rejects
+// hex, spaces and anything after the number.
+NumberStatus ParseNumber(absl::string_view text, double* out) {
+  bool negative = false;
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) {
+    negative = text[0] == '-';
+    text.remove_prefix(1);
+  }
+  if (absl::EqualsIgnoreCase(text, "nan") ||
+      absl::EqualsIgnoreCase(text, "inf") ||
+      absl::EqualsIgnoreCase(text, "infinity")) {
+    return NumberStatus::kNotFinite;
+  }
+  size_t i = 0;
+  const size_t n = text.size();
+  auto digit = [&](size_t k) { return k < n && absl::ascii_isdigit(text[k]); };
+  // Decimal order of the leading significant digit, to tell an overflow from
+  // an underflow when the conversion reports a range error.
+  int64_t order = 0;
+  bool seen_nonzero = false;
+  size_t digits = 0;
+  for (; digit(i); ++i, ++digits) {
+    if (text[i] != '0') seen_nonzero = true;
+    if (seen_nonzero) ++order;
+  }
+  if (i < n && text[i] == '.') {
+    ++i;
+    for (; digit(i); ++i, ++digits) {
+      if (text[i] != '0') seen_nonzero = true;
+      if (!seen_nonzero) --order;
+    }
+  }
+  if (digits == 0) return NumberStatus::kBad;
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    bool exp_negative = false;
+    if (i < n && (text[i] == '+' || text[i] == '-')) {
+      exp_negative = text[i] == '-';
+      ++i;
+    }
+    if (!digit(i)) return NumberStatus::kBad;
+    int64_t exponent = 0;
+    for (; digit(i); ++i) {
+      exponent = std::min<int64_t>(exponent * 10 + (text[i] - '0'), 1000000);
+    }
+    order += exp_negative ? -exponent : exponent;
+  }
+  if (i != n) return NumberStatus::kBad;
+  double v = 0;
+  const absl::from_chars_result r =
+      absl::from_chars(text.data(), text.data() + n, v);
+  if (r.ec == std::errc::result_out_of_range) {
+    if (order > 0) return NumberStatus::kNotFinite;
+    v = 0;  // underflow
+  } else if (r.ec != std::errc() || r.ptr != text.data() + n) {
+    return NumberStatus::kBad;
+  }
+  if (!std::isfinite(v)) return NumberStatus::kNotFinite;
+  *out = negative ? -v : v;
+  return NumberStatus::kOk;
+}
+
+struct Failure {
+  StatsdReason reason;
+  size_t offset;  // 0-based, within the trimmed line
+  std::string what;
+};
+
+// Appends the segments of a dotted name to `key`; counts them in `depth`.
+bool AppendName(absl::string_view name, std::string* key, size_t* depth,
+                Failure* f) {
+  if (name.empty()) {
+    *f = {StatsdReason::kBadName, 0, "empty name"};
+    return false;
+  }
+  *key = DottedToKey(name);
+  size_t start = 0;
+  while (true) {
+    const size_t comma = key->find(',', start);
+    const absl::string_view seg = absl::string_view(*key).substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (absl::Status s = ValidateSegment(seg); !s.ok()) {
+      *f = {StatsdReason::kBadName, 0,
+            absl::StrCat("bad name ", Quote(name), ": ", s.message())};
+      return false;
+    }
+    if (++*depth > kMaxSegments) {
+      *f = {StatsdReason::kBadName, 0,
+            absl::StrCat("bad name ", Quote(name), ": deeper than ",
+                         kMaxSegments, " segments")};
+      return false;
+    }
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
+  }
+}
+
+using Tag = std::pair<absl::string_view, absl::string_view>;  // name, value
+
+// Appends DogStatsD tags ("env:prod,region:eu") to `key` as segments, in
+// order of tag name then value. `offset` is where the tags start in the line.
+bool AppendTags(absl::string_view tags, size_t offset, size_t depth,
+                std::vector<Tag>* scratch, std::string* key, Failure* f) {
+  scratch->clear();
+  size_t start = 0;
+  while (start <= tags.size()) {
+    size_t comma = tags.find(',', start);
+    if (comma == absl::string_view::npos) comma = tags.size();
+    const absl::string_view tag = tags.substr(start, comma - start);
+    if (!tag.empty()) {
+      const size_t colon = tag.find(':');
+      if (colon == 0) {
+        *f = {StatsdReason::kBadTags, offset + start,
+              absl::StrCat("tag ", Quote(tag), " has no name")};
+        return false;
+      }
+      if (absl::Status s = ValidateSegment(tag); !s.ok()) {
+        *f = {StatsdReason::kBadTags, offset + start,
+              absl::StrCat("bad tag ", Quote(tag), ": ", s.message())};
+        return false;
+      }
+      if (colon == absl::string_view::npos) {
+        scratch->emplace_back(tag, absl::string_view());
+      } else {
+        scratch->emplace_back(tag.substr(0, colon), tag.substr(colon + 1));
+      }
+    }
+    start = comma + 1;
+  }
+  std::sort(scratch->begin(), scratch->end());
+  scratch->erase(std::unique(scratch->begin(), scratch->end()), scratch->end());
+  if (depth + scratch->size() > kMaxSegments) {
+    *f = {StatsdReason::kBadTags, offset,
+          absl::StrCat("name and tags make more than ", kMaxSegments,
+                       " segments")};
+    return false;
+  }
+  for (const Tag& t : *scratch) {
+    key->push_back(',');
+    key->append(t.first.data(), t.first.size());
+    // Name and value are adjacent in the line: the segment is the tag as
+    // sent, ':' included (absent for a value-less tag).
+    if (t.second.data() != nullptr) {
+      key->push_back(':');
+      key->append(t.second.data(), t.second.size());
+    }
+  }
+  return true;
+}
+
+bool ParseType(absl::string_view text, StatsdType* type) {
+  if (text == "c") {
+    *type = StatsdType::kCounter;
+  } else if (text == "g") {
+    *type = StatsdType::kGauge;
+  } else if (text == "ms") {
+    *type = StatsdType::kTimer;
+  } else if (text == "h") {
+    *type = StatsdType::kHistogram;
+  } else if (text == "s") {
+    *type = StatsdType::kSet;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Parses one trimmed, non-empty line into `r`.
+bool ParseLine(absl::string_view line, std::vector<Tag>* tags_scratch,
+               StatsdRecord* r, Failure* f) {
+  const size_t colon = line.find(':');
+  if (colon == absl::string_view::npos) {
+    *f = {StatsdReason::kNoValue, line.size(),
+          absl::StrCat("no ':' and value after name ", Quote(line))};
+    return false;
+  }
+  const absl::string_view name = line.substr(0, colon);
+  size_t pos = colon + 1;
+  size_t bar = line.find('|', pos);
+  const absl::string_view value_text =
+      line.substr(pos, bar == absl::string_view::npos ? absl::string_view::npos
+                                                      : bar - pos);
+  if (value_text.empty()) {
+    *f = {StatsdReason::kNoValue, pos, "no value after ':'"};
+    return false;
+  }
+  const size_t value_offset = pos;
+  if (bar == absl::string_view::npos) {
+    *f = {StatsdReason::kBadType, line.size(),
+          "no type: expected '|' and one of c, g, ms, h, s"};
+    return false;
+  }
+
+  // The fields after the value: the type, then optional @rate, #tags, c:id.
+  absl::string_view tags_text;
+  size_t tags_offset = 0;
+  bool have_rate = false, have_tags = false, have_container = false;
+  r->sample_rate = 1;
+  for (int field = 0; bar != absl::string_view::npos; ++field) {
+    pos = bar + 1;
+    bar = line.find('|', pos);
+    const absl::string_view text = line.substr(
+        pos,
+        bar == absl::string_view::npos ? absl::string_view::npos : bar - pos);
+    if (field == 0) {
+      if (!ParseType(text, &r->type)) {
+        *f = {StatsdReason::kBadType, pos,
+              absl::StrCat("bad type ", Quote(text),
+                           ": expected one of c, g, ms, h, s")};
+        return false;
+      }
+      continue;
+    }
+    if (!text.empty() && text[0] == '@' && !have_rate) {
+      have_rate = true;
+      double rate = 0;
+      if (ParseNumber(text.substr(1), &rate) != NumberStatus::kOk ||
+          !(rate > 0 && rate <= 1)) {
+        *f = {StatsdReason::kBadRate, pos,
+              absl::StrCat("bad sample rate ", Quote(text),
+                           ": expected @ and a number in (0, 1]")};
+        return false;
+      }
+      r->sample_rate = rate;
+    } else if (!text.empty() && text[0] == '#' && !have_tags) {
+      have_tags = true;
+      tags_text = text.substr(1);
+      tags_offset = pos + 1;
+    } else if (absl::StartsWith(text, "c:") && !have_container) {
+      have_container = true;
+    } else {
+      *f = {StatsdReason::kBadField, pos,
+            absl::StrCat("unknown or repeated field ", Quote(text))};
+      return false;
+    }
+  }
+
+  r->relative = false;
+  r->set_member.clear();
+  if (r->type == StatsdType::kSet) {
+    r->value = 0;
+    r->set_member.assign(value_text.data(), value_text.size());
+  } else {
+    switch (ParseNumber(value_text, &r->value)) {
+      case NumberStatus::kOk:
+        break;
+      case NumberStatus::kBad:
+        *f = {StatsdReason::kBadValue, value_offset,
+              absl::StrCat("bad value ", Quote(value_text),
+                           ": not a decimal number")};
+        return false;
+      case NumberStatus::kNotFinite:
+        *f = {StatsdReason::kNotFinite, value_offset,
+              absl::StrCat("bad value ", Quote(value_text),
+                           ": not a finite number")};
+        return false;
+    }
+    r->relative = r->type == StatsdType::kGauge &&
+                  (value_text[0] == '+' || value_text[0] == '-');
+  }
+
+  size_t depth = 0;
+  if (!AppendName(name, &r->key, &depth, f)) return false;
+  if (have_tags &&
+      !AppendTags(tags_text, tags_offset, depth, tags_scratch, &r->key, f)) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::string_view StatsdTypeName(StatsdType type) {
+  switch (type) {
+    case StatsdType::kCounter:
+      return "c";
+    case StatsdType::kGauge:
+      return "g";
+    case StatsdType::kTimer:
+      return "ms";
+    case StatsdType::kHistogram:
+      return "h";
+    case StatsdType::kSet:
+      return "s";
+  }
+  return "?";
+}
+
+absl::string_view StatsdReasonName(StatsdReason reason) {
+  switch (reason) {
+    case StatsdReason::kNoValue:
+      return "no_value";
+    case StatsdReason::kBadValue:
+      return "bad_value";
+    case StatsdReason::kNotFinite:
+      return "not_finite";
+    case StatsdReason::kBadType:
+      return "bad_type";
+    case StatsdReason::kBadRate:
+      return "bad_rate";
+    case StatsdReason::kBadName:
+      return "bad_name";
+    case StatsdReason::kBadTags:
+      return "bad_tags";
+    case StatsdReason::kBadField:
+      return "bad_field";
+    case StatsdReason::kTooLong:
+      return "too_long";
+  }
+  return "unknown";
+}
+
+StatsdCounts ParseStatsd(absl::string_view buffer,
+                         absl::FunctionRef<void(const StatsdRecord&)> on_record,
+                         absl::FunctionRef<void(const StatsdError&)> on_error,
+                         const StatsdOptions& options) {
+  StatsdCounts counts;
+  StatsdRecord record;
+  std::vector<Tag> tags_scratch;
+  size_t line_number = 0;
+  size_t pos = 0;
+  auto report = [&](StatsdReason reason, size_t column,
+                    absl::string_view what) {
+    ++counts.errors;
+    on_error(StatsdError{
+        reason, line_number, column,
+        absl::InvalidArgumentError(absl::StrCat(
+            "line ", line_number, ", column ", column, ": ", what))});
+  };
+  while (pos < buffer.size()) {
+    size_t end = buffer.find('\n', pos);
+    if (end == absl::string_view::npos) end = buffer.size();
+    absl::string_view line = buffer.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_number;
+    if (line.size() > options.max_line_bytes) {
+      report(
+          StatsdReason::kTooLong, options.max_line_bytes + 1,
+          absl::StrCat("line longer than ", options.max_line_bytes, " bytes"));
+      continue;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    size_t lead = 0;
+    while (lead < line.size() && IsBlank(line[lead])) ++lead;
+    line.remove_prefix(lead);
+    while (!line.empty() && IsBlank(line.back())) line.remove_suffix(1);
+    if (line.empty()) continue;
+    Failure f;
+    if (ParseLine(line, &tags_scratch, &record, &f)) {
+      ++counts.records;
+      on_record(record);
+    } else {
+      report(f.reason, lead + f.offset + 1, f.what);
+    }
+  }
+  return counts;
+}
+
+bool LooksLikeStatsd(absl::string_view line) {
+  size_t start = 0;
+  while (start < line.size() && IsBlank(line[start])) ++start;
+  line.remove_prefix(start);
+  size_t end = 0;
+  while (end < line.size() && !IsBlank(line[end]) && line[end] != '\n') ++end;
+  const absl::string_view first = line.substr(0, end);
+  const size_t colon = first.find(':');
+  return colon != absl::string_view::npos &&
+         first.find('|', colon) != absl::string_view::npos;
+}
+
+}  // namespace canopy

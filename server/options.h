@@ -1,0 +1,28 @@
+// canopyd's settings, filled from flags by server/main.cc.
+#ifndef CANOPY_SERVER_OPTIONS_H_
+#define CANOPY_SERVER_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace canopy {
+
+struct ServerOptions {
+  std::string http = "127.0.0.1:7575";  // "off" to disable
+  std::string data_dir = "./var/canopy";
+  std::string ready_file;  // written with the bound ports once listening
+  size_t max_body = 32 << 20;
+  size_t max_nodes = 10000000;
+  size_t max_waiters = 18000;
+  size_t max_connections = 19000;
+  std::string write_token;
+  std::string read_token;
+  int step_seconds = 10;       // the window: the first step of --retention
+  int max_pull_timeout = 300;  // seconds
+  size_t get_limit = 10000;    // default limit= of /get
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_OPTIONS_H_

@@ -1,0 +1,76 @@
+// canopyd: the event loop, its listeners and the routing of HTTP requests.
+//
+//   canopy::ServerOptions options;
+//   options.http = "127.0.0.1:0";
+//   canopy::Server server(options);
+//   if (absl::Status s = server.Start(); !s.ok()) { /* one line, exit 1 */ }
+//   server.Run();  // until SIGTERM or SIGINT
+//
+// Threads: Run() runs the loop on the calling thread, which then owns the
+// tree, the waiters, the stats and every socket. Nothing else touches them.
+#ifndef CANOPY_SERVER_SERVER_H_
+#define CANOPY_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "canopy/tree.h"
+#include "server/comet.h"
+#include "server/handlers.h"
+#include "server/options.h"
+#include "server/stats.h"
+
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+struct evhttp_connection;
+struct evconnlistener;
+
+namespace canopy {
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Raises the fd limit, binds the listeners and writes --ready_file.
+  absl::Status Start();
+  // Runs until SIGTERM/SIGINT; returns the process exit code.
+  int Run();
+
+  int http_port() const { return http_port_; }
+  Tree& tree() { return *tree_; }
+
+ private:
+  static void OnRequest(evhttp_request* req, void* arg);
+  static void OnConnectionClosed(evhttp_connection* evcon, void* arg);
+  static void OnSignal(int sig, short what, void* arg);
+  static void OnAcceptError(evconnlistener* listener, void* arg);
+
+  void Handle(evhttp_request* req);
+  // Checks --read_token/--write_token; an error status when refused.
+  absl::Status Authorize(evhttp_request* req, const Request& request,
+                         bool write) const;
+  void Send(evhttp_request* req, const Response& response);
+  std::string MetricsText(const Request& request);
+
+  ServerOptions options_;
+  Stats stats_;
+  std::unique_ptr<Tree> tree_;
+  event_base* base_ = nullptr;
+  evhttp* http_ = nullptr;
+  evconnlistener* listener_ = nullptr;
+  event* sigterm_ = nullptr;
+  event* sigint_ = nullptr;
+  std::unique_ptr<Hub> hub_;
+  int http_port_ = 0;
+  size_t connections_ = 0;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_SERVER_H_

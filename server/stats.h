@@ -1,0 +1,33 @@
+// The server's own figures, exported by /metrics. Owned by the event-loop
+// thread like everything else in canopyd.
+#ifndef CANOPY_SERVER_STATS_H_
+#define CANOPY_SERVER_STATS_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace canopy {
+
+struct Stats {
+  int64_t start_time = 0;
+  uint64_t http_requests = 0;
+  std::map<std::string, uint64_t> http_by_status;  // "200" -> count
+  // Per protocol ("http", "udp", "tcp"): leaves accepted, and rejects by
+  // reason ("json", "key", "max_nodes", "max_body", "auth", ...).
+  std::map<std::string, uint64_t> accepted;
+  std::map<std::string, std::map<std::string, uint64_t>> rejected;
+  uint64_t pushes = 0;
+  uint64_t pull_replies = 0;
+  uint64_t pull_timeouts = 0;
+  uint64_t waiters_refused = 0;
+  uint64_t waiters_gone = 0;  // clients that hung up while parked
+  uint64_t stream_events = 0;
+  uint64_t connections_refused = 0;
+  uint64_t accept_errors = 0;
+  uint64_t fd_limit = 0;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_STATS_H_

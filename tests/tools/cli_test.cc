@@ -1,0 +1,528 @@
+// Black-box tests of the `canopy` command-line client: each test starts the
+// real canopyd on loopback ports (tests/server/harness.h) and runs the real
+// `canopy` binary against it, checking what it prints and how it exits.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "canopy/http_client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "tests/server/harness.h"
+
+namespace canopy {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+struct Result {
+  int exit_code = -1;  // 128+signal if killed
+  std::string out;
+  std::string err;
+};
+
+// A running `canopy` process with its stdin, stdout and stderr on pipes.
+class Cli {
+ public:
+  explicit Cli(const std::vector<std::string>& args,
+               const std::string& input = "") {
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+        pipe2(err, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe: " << std::strerror(errno);
+      return;
+    }
+    std::string bin = testing::BinPath("canopy");
+    std::vector<std::string> argv_strings = {bin};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_strings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      execv(bin.c_str(), argv.data());
+      std::fprintf(stderr, "exec %s: %s\n", bin.c_str(), std::strerror(errno));
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+    // Small inputs only: they fit in the pipe's buffer.
+    if (!input.empty()) {
+      ssize_t n = write(in[1], input.data(), input.size());
+      EXPECT_EQ(n, static_cast<ssize_t>(input.size()));
+    }
+    close(in[1]);
+  }
+
+  ~Cli() {
+    if (pid_ > 0 && !waited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_fd_ >= 0) close(out_fd_);
+    if (err_fd_ >= 0) close(err_fd_);
+  }
+
+  // Collects the output until the process exits; kills it after `seconds`.
+  Result Wait(double seconds = 20) {
+    Result r;
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    bool killed = false;
+    while (out_fd_ >= 0 || err_fd_ >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0 && !killed) {
+        ADD_FAILURE() << "canopy did not finish within " << seconds << "s";
+        kill(pid_, SIGKILL);
+        killed = true;
+        left = 1000;
+      }
+      struct pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+      int rc = poll(fds, 2, static_cast<int>(std::max<int64_t>(left, 1)));
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+        char buf[4096];
+        ssize_t n = read(fds[i].fd, buf, sizeof buf);
+        if (n > 0) {
+          (i == 0 ? r.out : r.err).append(buf, n);
+        } else {
+          close(fds[i].fd);
+          (i == 0 ? out_fd_ : err_fd_) = -1;
+        }
+      }
+    }
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    waited_ = true;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
+                                    : 128 + WTERMSIG(status);
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  bool waited_ = false;
+};
+
+Result Run(const std::vector<std::string>& args, const std::string& input = "") {
+  return Cli(args, input).Wait();
+}
+
+std::vector<std::string> Lines(absl::string_view text) {
+  std::vector<std::string> lines =
+      absl::StrSplit(absl::StripSuffix(text, "\n"), '\n');
+  if (text.empty()) lines.clear();
+  return lines;
+}
+
+// "key  value" lines as a map; checks that the values form one column.
+std::map<std::string, std::string> KeyValues(absl::string_view text) {
+  std::map<std::string, std::string> out;
+  size_t column = 0;
+  for (const std::string& line : Lines(text)) {
+    size_t space = line.find(' ');
+    size_t value = line.find_first_not_of(' ', space);
+    EXPECT_NE(value, std::string::npos) << line;
+    if (value == std::string::npos) continue;
+    if (column == 0) column = value;
+    EXPECT_EQ(value, column) << "values not aligned:\n" << text;
+    out[line.substr(0, space)] = line.substr(value);
+  }
+  return out;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer({}); }
+
+  void StartServer(std::vector<std::string> flags) {
+    auto server = testing::ServerProcess::Start(std::move(flags));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+
+  std::string ServerFlag() const {
+    return absl::StrCat("--server=http://127.0.0.1:", server_->http_port());
+  }
+
+  // Runs `canopy --server=... args...`.
+  Result Canopy(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), ServerFlag());
+    return Run(args, input);
+  }
+
+  void Push(absl::string_view json) {
+    HttpClient http = server_->Client();
+    auto reply = http.Request("POST", "/push", json,
+                              {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->status, 200) << reply->body;
+  }
+
+  int64_t Seq() {
+    HttpClient http = server_->Client();
+    auto reply = http.Request("GET", "/get?key=no,such,key");
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    if (!reply.ok()) return -1;
+    rapidjson::Document doc;
+    doc.Parse(reply->body.c_str());
+    EXPECT_TRUE(doc.IsObject() && doc.HasMember("seq")) << reply->body;
+    if (!doc.IsObject() || !doc.HasMember("seq")) return -1;
+    return doc["seq"].GetInt64();
+  }
+
+  // Waits until canopyd's /metrics reports at least `n` parked waiters.
+  bool WaitForWaiters(int n) {
+    HttpClient http = server_->Client();
+    for (int i = 0; i < 200; ++i) {
+      auto reply = http.Request("GET", "/metrics");
+      if (reply.ok()) {
+        for (absl::string_view line : absl::StrSplit(reply->body, '\n')) {
+          int64_t waiters = 0;
+          if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
+              absl::SimpleAtoi(line, &waiters) && waiters >= n) {
+            return true;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
+TEST_F(CliTest, PushThenGet) {
+  Result push = Canopy({"push", "br,ie,7=2328", "br,ie,8=1.5", "br,os=linux"});
+  EXPECT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_EQ(push.out, "accepted 3\n");
+  EXPECT_EQ(push.err, "");
+
+  Result get = Canopy({"get", "br,ie", "br,os"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.err, "");
+  std::map<std::string, std::string> values = KeyValues(get.out);
+  EXPECT_EQ(values["br,ie,7"], "2328");
+  EXPECT_EQ(values["br,ie,8"], "1.5");
+  EXPECT_EQ(values["br,os"], "linux");
+  EXPECT_EQ(values.size(), 3u) << get.out;
+}
+
+TEST_F(CliTest, GetPatternAndJson) {
+  Push(R"({"host": {"web1": {"load": 1.5}, "web2": {"load": 2}}})");
+  Result get = Canopy({"get", "host,*,load"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  std::map<std::string, std::string> values = KeyValues(get.out);
+  EXPECT_EQ(values["host,web1,load"], "1.5");
+  EXPECT_EQ(values["host,web2,load"], "2");
+
+  Result json = Canopy({"get", "host,web1", "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  rapidjson::Document doc;
+  doc.Parse(json.out.c_str());
+  ASSERT_TRUE(doc.IsObject()) << json.out;
+  EXPECT_TRUE(doc.HasMember("seq"));
+  ASSERT_TRUE(doc.HasMember("items") && doc["items"].IsArray());
+  ASSERT_EQ(doc["items"].Size(), 1u);
+  EXPECT_EQ(doc["items"][0]["host,web1,load"].GetDouble(), 1.5);
+}
+
+TEST_F(CliTest, GetNothingPrintsNothing) {
+  Result get = Canopy({"get", "no,such,key"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "");
+}
+
+TEST_F(CliTest, PushFileAndStdin) {
+  std::string dir = testing::MakeTempDir();
+  std::string file = dir + "/push.json";
+  std::ofstream(file) << R"([{"f": {"a": 1, "b": "x"}}])";
+  Result from_file = Canopy({"push", "--file=" + file});
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.err;
+  EXPECT_EQ(from_file.out, "accepted 2\n");
+
+  Result from_stdin = Canopy({"push", "-"}, R"({"f,c": 3})");
+  EXPECT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  EXPECT_EQ(from_stdin.out, "accepted 1\n");
+
+  std::map<std::string, std::string> values =
+      KeyValues(Canopy({"get", "f"}).out);
+  EXPECT_EQ(values["f,a"], "1");
+  EXPECT_EQ(values["f,b"], "x");
+  EXPECT_EQ(values["f,c"], "3");
+  std::remove(file.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST_F(CliTest, PushWithActionAdds) {
+  for (int i = 0; i < 3; ++i) {
+    Result push = Canopy({"push", "web,hits=2", "--action=add"});
+    ASSERT_EQ(push.exit_code, 0) << push.err;
+  }
+  EXPECT_EQ(KeyValues(Canopy({"get", "web,hits"}).out)["web,hits"], "6");
+}
+
+TEST_F(CliTest, MalformedPushIsOneLineFromTheServer) {
+  Result push = Canopy({"push", "-"}, "{\"a\": \n  [1, }");
+  EXPECT_EQ(push.exit_code, 1);
+  EXPECT_EQ(push.out, "");
+  ASSERT_EQ(Lines(push.err).size(), 1u) << push.err;
+  EXPECT_THAT(push.err, AllOf(StartsWith("canopy: "), HasSubstr("line 2")));
+}
+
+TEST_F(CliTest, BadKeyIsRefusedBeforeSending) {
+  Result push = Canopy({"push", "a,,b=1"});
+  EXPECT_EQ(push.exit_code, 1);
+  ASSERT_EQ(Lines(push.err).size(), 1u) << push.err;
+  EXPECT_THAT(push.err, StartsWith("canopy: "));
+  Result get = Canopy({"get"});
+  EXPECT_EQ(get.exit_code, 2);
+  EXPECT_EQ(Lines(get.err).size(), 1u) << get.err;
+}
+
+TEST_F(CliTest, Tree) {
+  Push(R"({"br": {"ie": {"7": 2328, "8": 5}, "webkit": 12, "name": "x"},
+          "defaultaction": "add"})");
+  Result tree = Canopy({"tree", "br", "--actions"});
+  EXPECT_EQ(tree.exit_code, 0) << tree.err;
+  std::vector<std::string> lines = Lines(tree.out);
+  ASSERT_GE(lines.size(), 6u) << tree.out;
+  EXPECT_THAT(lines[0], StartsWith("br"));
+  EXPECT_THAT(tree.out, HasSubstr("\u2500\u2500 ie"));
+  EXPECT_THAT(tree.out, HasSubstr("\u2502   \u251c\u2500\u2500 7  2328"));
+  EXPECT_THAT(tree.out, HasSubstr("\u2502   \u2514\u2500\u2500 8  5"));
+  EXPECT_THAT(tree.out, HasSubstr("webkit  12"));
+  EXPECT_THAT(tree.out, HasSubstr("name  x"));
+  EXPECT_THAT(tree.out, HasSubstr("[add]"));
+  EXPECT_THAT(lines.back(), HasSubstr("4 leaves"));
+
+  Result shallow = Canopy({"tree", "br", "--depth=1"});
+  EXPECT_EQ(shallow.exit_code, 0) << shallow.err;
+  EXPECT_THAT(shallow.out, HasSubstr("ie"));
+  EXPECT_THAT(shallow.out, Not(HasSubstr("2328")));
+}
+
+TEST_F(CliTest, TreeOfTheRoot) {
+  Push(R"({"a": {"b": 1}})");
+  Result tree = Canopy({"tree"});
+  EXPECT_EQ(tree.exit_code, 0) << tree.err;
+  std::vector<std::string> lines = Lines(tree.out);
+  ASSERT_GE(lines.size(), 3u) << tree.out;
+  EXPECT_THAT(lines[0], StartsWith("."));
+  EXPECT_THAT(tree.out, HasSubstr("\u2500\u2500 a"));
+  EXPECT_THAT(tree.out, HasSubstr("\u2500\u2500 b  1"));
+}
+
+TEST_F(CliTest, Diff) {
+  Push(R"({"a": {"x": 1, "y": 2}, "b": {"y": 5, "z": "text"}})");
+  Result diff = Canopy({"diff", "a", "b"});
+  EXPECT_EQ(diff.exit_code, 0) << diff.err;
+  std::vector<std::string> lines = Lines(diff.out);
+  ASSERT_EQ(lines.size(), 4u) << diff.out;
+  EXPECT_THAT(lines[0], AllOf(StartsWith("PATH"), HasSubstr("DELTA")));
+  std::map<std::string, std::vector<std::string>> rows;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> cells =
+        absl::StrSplit(lines[i], ' ', absl::SkipEmpty());
+    rows[cells[0]] = cells;
+  }
+  EXPECT_THAT(rows["y"], ElementsAre("y", "2", "5", "+3"));
+  EXPECT_THAT(rows["x"], ElementsAre("x", "1", "-", "only", "in", "A"));
+  EXPECT_THAT(rows["z"], ElementsAre("z", "-", "text", "only", "in", "B"));
+}
+
+TEST_F(CliTest, Remove) {
+  Push(R"({"gone": {"a": 1, "b": 2}, "kept": 3})");
+  Result rm = Canopy({"rm", "gone"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_THAT(rm.out, StartsWith("removed gone"));
+  EXPECT_EQ(Canopy({"get", "gone"}).out, "");
+  EXPECT_EQ(KeyValues(Canopy({"get", "kept"}).out)["kept"], "3");
+
+  Result root = Canopy({"rm", ""});
+  EXPECT_EQ(root.exit_code, 2);
+  EXPECT_EQ(Lines(root.err).size(), 1u) << root.err;
+}
+
+TEST_F(CliTest, WatchFromASeqPrintsTheChangeAndStops) {
+  Push(R"({"w": {"v": 1, "other": 1}})");
+  int64_t since = Seq();
+  Cli watch({ServerFlag(), "watch", "w,v", "--count=1",
+             absl::StrCat("--since=", since)});
+  Push(R"({"w": {"v": 42, "other": 2}})");
+  Result r = watch.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(KeyValues(r.out), (std::map<std::string, std::string>{
+                                  {"w,v", "42"}}));
+}
+
+TEST_F(CliTest, WatchFromNowWaitsForTheNextChange) {
+  Push(R"({"w": {"v": 1}})");
+  Cli watch({ServerFlag(), "watch", "w", "--count=1"});
+  ASSERT_TRUE(WaitForWaiters(1));
+  Push(R"({"w": {"v": 7}})");
+  Result r = watch.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(KeyValues(r.out)["w,v"], "7");
+}
+
+TEST_F(CliTest, WatchShowsRemovedLeaves) {
+  Push(R"({"w": {"v": 1}})");
+  int64_t since = Seq();
+  Cli watch({ServerFlag(), "watch", "w", "--count=1",
+             absl::StrCat("--since=", since)});
+  HttpClient http = server_->Client();
+  auto reply = http.Request("DELETE", "/api/q/w,v");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_EQ(reply->status, 200) << reply->body;
+  Result r = watch.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(KeyValues(r.out)["w,v"], "(removed)") << r.out;
+}
+
+TEST_F(CliTest, WatchJsonPrintsOneReplyPerLine) {
+  int64_t since = Seq();
+  Cli watch({ServerFlag(), "watch", "j", "--count=2", "--json",
+             absl::StrCat("--since=", since)});
+  Push(R"({"j": 1})");
+  ASSERT_TRUE(WaitForWaiters(1));
+  Push(R"({"j": 2})");
+  Result r = watch.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  for (const std::string& line : lines) {
+    rapidjson::Document doc;
+    doc.Parse(line.c_str());
+    EXPECT_TRUE(doc.IsObject() && doc.HasMember("items")) << line;
+  }
+}
+
+TEST_F(CliTest, TokenIsSent) {
+  StartServer({"--write_token=sekrit"});
+  Result denied = Canopy({"push", "t=1"});
+  EXPECT_EQ(denied.exit_code, 1);
+  ASSERT_EQ(Lines(denied.err).size(), 1u) << denied.err;
+  EXPECT_THAT(denied.err, StartsWith("canopy: "));
+  Result allowed = Canopy({"push", "t=1", "--token=sekrit"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.err;
+  EXPECT_EQ(allowed.out, "accepted 1\n");
+}
+
+TEST_F(CliTest, ConfigFileSetsFlagsAndTheCommandLineWins) {
+  std::string dir = testing::MakeTempDir();
+  std::string file = dir + "/canopy.conf";
+  std::ofstream(file) << "# test\n"
+                      << ServerFlag().substr(2) << "\njson=true\n";
+  Push(R"({"c": 1})");
+  Result json = Run({"--config=" + file, "get", "c"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, StartsWith("{"));
+  Result plain = Run({"--config=" + file, "--json=false", "get", "c"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_EQ(KeyValues(plain.out)["c"], "1");
+  std::remove(file.c_str());
+  rmdir(dir.c_str());
+}
+
+TEST(CliNoServerTest, HelpListsTheCommands) {
+  Result r = Run({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* command : {"get", "watch", "push", "tree", "diff", "rm"}) {
+    EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\n  ", command, " ")));
+  }
+}
+
+TEST(CliNoServerTest, BadFlagIsOneLine) {
+  Result r = Run({"--no_such_flag=1", "get", "x"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("no_such_flag"));
+
+  Result bad_value = Run({"--timeout=soon", "get", "x"});
+  EXPECT_NE(bad_value.exit_code, 0);
+  EXPECT_EQ(Lines(bad_value.err).size(), 1u) << bad_value.err;
+}
+
+TEST(CliNoServerTest, UnknownCommandIsOneLine) {
+  Result r = Run({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("frobnicate"));
+}
+
+TEST(CliNoServerTest, ServerDownIsAClearError) {
+  // A port that was just free: start a server, note its port, stop it.
+  auto server = testing::ServerProcess::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  int port = (*server)->http_port();
+  (*server)->Stop();
+  Result r = Run({absl::StrCat("--server=127.0.0.1:", port), "get", "x"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  ASSERT_EQ(Lines(r.err).size(), 1u) << r.err;
+  EXPECT_THAT(r.err, AllOf(StartsWith("canopy: "), HasSubstr("cannot connect"),
+                           HasSubstr(absl::StrCat(port))));
+}
+
+TEST(CliNoServerTest, WatchWaitsForTheServerToComeBack) {
+  std::string dir = testing::MakeTempDir();
+  auto first = testing::ServerProcess::Start({}, dir);
+  ASSERT_TRUE(first.ok()) << first.status();
+  int port = (*first)->http_port();
+  (*first)->Stop();
+  Cli watch({absl::StrCat("--server=127.0.0.1:", port), "watch", "back",
+             "--count=1", "--since=0"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto second = testing::ServerProcess::Start(
+      {absl::StrCat("--http=127.0.0.1:", port)}, dir);
+  ASSERT_TRUE(second.ok()) << second.status();
+  HttpClient http = (*second)->Client();
+  auto reply = http.Request("POST", "/push", R"({"back": 1})",
+                            {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  Result r = watch.Wait(40);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(KeyValues(r.out)["back"], "1");
+  EXPECT_THAT(r.err, HasSubstr("retrying"));
+}
+
+}  // namespace
+}  // namespace canopy
