@@ -110,10 +110,12 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 }
 
 Server::~Server() {
+  // evhttp_free closes the connections, whose close callbacks tell the hub;
+  // so the hub goes after it.
+  if (http_) evhttp_free(http_);
   hub_.reset();
   if (sigterm_) event_free(sigterm_);
   if (sigint_) event_free(sigint_);
-  if (http_) evhttp_free(http_);
   if (base_) event_base_free(base_);
 }
 

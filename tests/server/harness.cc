@@ -1,1 +1,115 @@
-// placeholder
+#include "tests/server/harness.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/numbers.h"
+
+namespace canopy {
+namespace testing {
+
+std::string BinPath(const std::string& name) {
+  const char* dir = std::getenv("CANOPY_BIN_DIR");
+  std::string base = dir ? dir : "build";
+  return absl::StrCat(base, "/bin/", name);
+}
+
+std::string MakeTempDir() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string templ = absl::StrCat(tmp ? tmp : "/tmp", "/canopy-test-XXXXXX");
+  char* made = mkdtemp(templ.data());
+  return made ? std::string(made) : std::string();
+}
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    std::vector<std::string> flags, std::string data_dir) {
+  std::unique_ptr<ServerProcess> p(new ServerProcess);
+  if (data_dir.empty()) {
+    p->data_dir_ = MakeTempDir();
+    p->own_dir_ = true;
+  } else {
+    p->data_dir_ = data_dir;
+  }
+  std::string ready = absl::StrCat(p->data_dir_, "/ready");
+  std::filesystem::remove(ready);
+  std::vector<std::string> args = {BinPath("canopyd"), "--http=127.0.0.1:0",
+                                   absl::StrCat("--data_dir=", p->data_dir_),
+                                   absl::StrCat("--ready_file=", ready)};
+  for (std::string& f : flags) args.push_back(std::move(f));
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  p->pid_ = pid;
+  // Wait for the ready file (written once the sockets listen) or an exit.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      p->pid_ = -1;
+      return absl::InternalError(
+          absl::StrCat("canopyd exited early with status ", status));
+    }
+    std::ifstream f(ready);
+    std::string line;
+    if (f && std::getline(f, line) && !line.empty()) {
+      for (absl::string_view kv : absl::StrSplit(line, ' ')) {
+        std::vector<absl::string_view> parts = absl::StrSplit(kv, '=');
+        if (parts.size() != 2) continue;
+        int port = 0;
+        absl::SimpleAtoi(parts[1], &port);
+        if (parts[0] == "http") p->http_port_ = port;
+        if (parts[0] == "udp") p->udp_port_ = port;
+        if (parts[0] == "tcp") p->tcp_port_ = port;
+      }
+      return p;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return absl::DeadlineExceededError("canopyd did not start within 20 s");
+}
+
+int ServerProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+void ServerProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+ServerProcess::~ServerProcess() {
+  Stop();
+  if (own_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir_, ec);
+  }
+}
+
+}  // namespace testing
+}  // namespace canopy
