@@ -39,16 +39,23 @@ bool NumericString(absl::string_view s, double* out) {
   return absl::SimpleAtod(s, out) && std::isfinite(*out);
 }
 
+// True if `s` has a control character other than tab.
+bool HasControl(absl::string_view s) {
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && u != '\t') || u == 0x7f) return true;
+  }
+  return false;
+}
+
 // Turns RapidJSON's SAX events into PushOps. Any event may fail; the reader
 // then stops and the handler's status explains why.
 class PushHandler
     : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, PushHandler> {
  public:
-  PushHandler(Push* out, rapidjson::InsituStringStream* stream)
-      : out_(out), stream_(stream) {}
+  explicit PushHandler(Push* out) : out_(out) {}
 
   const absl::Status& status() const { return status_; }
-  size_t error_offset() const { return error_offset_; }
 
   bool Null() { return Fail("null is not a value"); }
   bool Bool(bool) { return Fail("true and false are not values"); }
@@ -73,6 +80,7 @@ class PushHandler
           return Fail(absl::StrCat("a marker is 1 to ", kMaxMarkerBytes,
                                    " bytes of text"));
         }
+        if (HasControl(s)) return Fail("control character in marker");
         AddMarker(s);
         return Done();
       case Expect::kTime:
@@ -88,6 +96,7 @@ class PushHandler
           return Fail(absl::StrCat("text longer than ", kMaxTextBytes,
                                    " bytes"));
         }
+        if (HasControl(s)) return Fail("control character in text value");
         EmitLeaf(PushOp::Kind::kText, 0, s);
         return Done();
       case Expect::kNothing:
@@ -227,10 +236,7 @@ class PushHandler
   }
 
   bool Fail(absl::string_view message) {
-    if (status_.ok()) {
-      status_ = absl::InvalidArgumentError(message);
-      error_offset_ = stream_->Tell();
-    }
+    if (status_.ok()) status_ = absl::InvalidArgumentError(message);
     return false;
   }
 
@@ -362,9 +368,7 @@ class PushHandler
   }
 
   Push* out_;
-  rapidjson::InsituStringStream* stream_;
   absl::Status status_;
-  size_t error_offset_ = 0;
   std::vector<Frame> frames_;
   KeySegments key_;
   size_t depth_ = 0;
@@ -390,7 +394,7 @@ absl::Status ParseJsonPush(absl::string_view json, Push* out,
   }
 
   rapidjson::InsituStringStream stream(out->storage.get());
-  PushHandler handler(out, &stream);
+  PushHandler handler(out);
   rapidjson::Reader reader;
   constexpr unsigned kFlags = rapidjson::kParseInsituFlag |
                               rapidjson::kParseValidateEncodingFlag |
@@ -398,12 +402,12 @@ absl::Status ParseJsonPush(absl::string_view json, Push* out,
   rapidjson::ParseResult result = reader.Parse<kFlags>(stream, handler);
   if (!result) {
     absl::Status status = handler.status();
+    // The reader works on a copy of the stream, so the offset to report is
+    // the reader's, for the handler's errors too.
     size_t offset = result.Offset();
     if (status.ok()) {
       status = absl::InvalidArgumentError(absl::StrCat(
           "malformed JSON: ", rapidjson::GetParseError_En(result.Code())));
-    } else {
-      offset = handler.error_offset();
     }
     *where = PositionAt(json, offset);
     *out = Push();

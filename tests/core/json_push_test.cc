@@ -1,1 +1,134 @@
-// placeholder
+#include "canopy/json_push.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace canopy {
+namespace {
+
+// A readable trace of the ops: "+br +ie 7=3 -2".
+std::string Trace(const Push& p) {
+  std::string out;
+  for (const PushOp& op : p.ops) {
+    if (!out.empty()) out += " ";
+    std::string act = op.action == Action::kInherit
+                          ? ""
+                          : "[" + std::string(ActionName(op.action)) + "]";
+    switch (op.kind) {
+      case PushOp::Kind::kEnter:
+        out += "+" + std::string(op.name) + act;
+        break;
+      case PushOp::Kind::kLeave:
+        out += "-" + std::to_string(op.count);
+        break;
+      case PushOp::Kind::kSample: {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", op.value);
+        out += std::string(op.name) + act + "=" + buf;
+        break;
+      }
+      case PushOp::Kind::kText:
+        out += std::string(op.name) + act + "='" + std::string(op.text) + "'";
+        break;
+      case PushOp::Kind::kMarker:
+        out += "marker'" + std::string(op.text) + "'";
+        break;
+      case PushOp::Kind::kTime:
+        out += "time=" + std::to_string(static_cast<int64_t>(op.value));
+        break;
+    }
+  }
+  return out;
+}
+
+std::string Parse(const std::string& json) {
+  Push p;
+  TextPosition where;
+  absl::Status s = ParseJsonPush(json, &p, &where);
+  if (!s.ok()) {
+    return "error " + std::to_string(where.line) + ":" +
+           std::to_string(where.column) + " " + std::string(s.message());
+  }
+  return Trace(p);
+}
+
+TEST(JsonPushTest, CommaKeysSplitAtAnyLevel) {
+  EXPECT_EQ(Parse(R"({"br,ie": {"7": 3}})"), "+br +ie 7=3 -2");
+  EXPECT_EQ(Parse(R"({"br": {"ie,7": 3}})"), "+br +ie 7=3 -1 -1");
+}
+
+TEST(JsonPushTest, NumbersTextsAndArrays) {
+  EXPECT_EQ(Parse(R"({"a": "0.00", "b": "up", "c": [1, "2.5"], "d": -1e3})"),
+            "a=0 b='up' c=1 c=2.5 d=-1000");
+  Push p;
+  TextPosition where;
+  ASSERT_TRUE(ParseJsonPush(R"({"a": "x", "b": [1, 2]})", &p, &where).ok());
+  EXPECT_EQ(p.leaves, 3u);
+}
+
+TEST(JsonPushTest, DefaultActionAppliesToTheObjectsNode) {
+  // The seed writes defaultaction after the children: it is hoisted.
+  EXPECT_EQ(Parse(R"({"cpu": {"idle": 3, "defaultaction": "average"}})"),
+            "+cpu[avg] idle=3 -1");
+  // At the top level it applies to each key of that object, not the root.
+  EXPECT_EQ(Parse(R"([{"cpu": {"h": {"idle": 32}}, "x": 1, "defaultaction": "sum"}])"),
+            "+cpu[add] +h idle=32 -1 -1 x[add]=1");
+  EXPECT_EQ(Parse(R"({"defaultaction": "max", "s": [1, 2]})"),
+            "s[max]=1 s=2");
+  EXPECT_EQ(Parse(R"({"a,b": {"c": 1, "defaultaction": "min"}})"),
+            "+a +b[min] c=1 -2");
+}
+
+TEST(JsonPushTest, MarkersAndTime) {
+  EXPECT_EQ(Parse(R"({"h": {"marker": "deploy 1.4", "x": 1}})"),
+            "+h marker'deploy 1.4' x=1 -1");
+  Push p;
+  TextPosition where;
+  ASSERT_TRUE(
+      ParseJsonPush(R"({"time": 1700000000, "a": 1, "marker": "m"})", &p, &where)
+          .ok());
+  EXPECT_EQ(Trace(p), "time=1700000000 a=1");
+  ASSERT_EQ(p.key_markers.size(), 1u);
+  EXPECT_EQ(p.key_markers[0].key, (KeySegments{"a"}));
+  // Below the top level "time" is an ordinary name.
+  EXPECT_EQ(Parse(R"({"x": {"time": 5}})"), "+x time=5 -1");
+}
+
+TEST(JsonPushTest, ErrorsSayWhatAndWhere) {
+  EXPECT_EQ(Parse("{\"a\": 1,\n  \"b\": nul}"),
+            "error 2:11 malformed JSON: Invalid value.");
+  EXPECT_EQ(Parse(R"({"a": null})"), "error 1:11 null is not a value");
+  EXPECT_EQ(Parse(R"({"a,,b": 1})"),
+            "error 1:8 bad key \"a,,b\": empty segment");
+  EXPECT_EQ(Parse(R"({"a": {"defaultaction": 3}})"),
+            "error 1:25 \"defaultaction\" must be a string");
+  EXPECT_EQ(Parse(R"([1])"),
+            "error 1:2 the top level must be an object or a list of objects");
+  EXPECT_EQ(Parse(R"({"a": [{"b": 1}]})"),
+            "error 1:8 an array holds numbers only (lists of objects are "
+            "allowed at the top level only)");
+  EXPECT_EQ(Parse(std::string("{\"a\": 1}\0", 9)).substr(0, 9), "error 1:9");
+  EXPECT_EQ(Parse(R"({"a": "\u0000"})").substr(0, 5), "error");
+  std::string text(kMaxTextBytes + 1, 'x');
+  EXPECT_NE(Parse("{\"a\": \"" + text + "\"}").find("text longer"),
+            std::string::npos);
+}
+
+TEST(JsonPushTest, DepthIsCountedAcrossNestingAndCommas) {
+  std::string key = "a";
+  for (int i = 1; i < 31; ++i) key += ",a";
+  EXPECT_EQ(Parse("{\"" + key + "\": {\"b\": 1}}").substr(0, 5), "+a +a");
+  EXPECT_NE(Parse("{\"" + key + "\": {\"b\": {\"c\": 1}}}").find("deeper than 32"),
+            std::string::npos);
+}
+
+TEST(JsonPushTest, PositionAt) {
+  TextPosition p = PositionAt("ab\ncd", 4);
+  EXPECT_EQ(p.line, 2u);
+  EXPECT_EQ(p.column, 2u);
+}
+
+}  // namespace
+}  // namespace canopy
