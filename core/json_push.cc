@@ -380,9 +380,13 @@ class PushHandler
 absl::Status ParseJsonPush(absl::string_view json, Push* out,
                            TextPosition* where) {
   *out = Push();
-  out->storage.reset(new char[json.size() + 1]);
+  // RapidJSON 1.1.0's UTF-8 check reads up to three bytes past a multibyte
+  // lead byte even at the end of the input: pad with NULs (never valid
+  // continuation bytes) so that it stops inside the buffer. Found by fuzzing.
+  constexpr size_t kPad = 4;
+  out->storage.reset(new char[json.size() + kPad]);
   std::memcpy(out->storage.get(), json.data(), json.size());
-  out->storage[json.size()] = '\0';
+  std::memset(out->storage.get() + json.size(), 0, kPad);
   // RapidJSON stops at a NUL; a NUL inside the body is an error, not an end.
   if (std::memchr(json.data(), '\0', json.size()) != nullptr) {
     size_t at = static_cast<const char*>(

@@ -124,6 +124,14 @@ TEST(JsonPushTest, DepthIsCountedAcrossNestingAndCommas) {
             std::string::npos);
 }
 
+// Regression: a multibyte lead byte at the very end made RapidJSON read past
+// the buffer (caught by ASan in the fuzz target).
+TEST(JsonPushTest, TruncatedUtf8AtTheEndIsAnError) {
+  for (const char* cut : {"{\"\xe2", "{\"\xf0\x9f", "{\"a\": \"\xc3"}) {
+    EXPECT_EQ(Parse(cut).substr(0, 5), "error") << cut;
+  }
+}
+
 TEST(JsonPushTest, PositionAt) {
   TextPosition p = PositionAt("ab\ncd", 4);
   EXPECT_EQ(p.line, 2u);

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's second command: installs what canopy needs, builds, and runs
+# every test: the Release suite, the suite again under ASan+UBSan, and each
+# fuzz target for a bounded time.
+#   FUZZ_SECONDS=N  seconds per fuzz target (default 30)
+#   QUICK=1         only the Release suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/deps.sh
+
+echo "== Release build and tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs" --timeout 300)
+
+[[ "${QUICK:-0}" == 1 ]] && exit 0
+
+echo "== ASan + UBSan build and tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCANOPY_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs" --timeout 600)
+
+echo "== Fuzz targets (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DCANOPY_FUZZ=ON -DCANOPY_BUILD_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j "$jobs"
+for target in build-fuzz/bin/*_fuzz; do
+  name=$(basename "$target")
+  corpus="build-fuzz/corpus/$name"
+  mkdir -p "$corpus"
+  seeds="tests/fuzz/seeds/${name%_fuzz}"
+  [[ -d "$seeds" ]] || seeds=""
+  echo "-- $name"
+  "$target" -max_total_time="${FUZZ_SECONDS:-30}" -max_len=65536 \
+    -print_final_stats=1 "$corpus" $seeds 2>&1 | tail -n 4
+done
+echo "fuzz: no crash in $(ls build-fuzz/bin/*_fuzz | wc -l) targets"
