@@ -16,10 +16,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -143,7 +143,9 @@ int UsageError(absl::string_view message) {
 class Server {
  public:
   explicit Server(HttpClient client, std::string token, double timeout)
-      : client_(std::move(client)), token_(std::move(token)), timeout_(timeout) {}
+      : client_(std::move(client)),
+        token_(std::move(token)),
+        timeout_(timeout) {}
 
   // Sends a request and turns a non-2xx reply into an error carrying the
   // server's {"error": ...} message. `timeout` overrides --timeout.
@@ -236,10 +238,10 @@ absl::StatusOr<rapidjson::Document> ParseReply(const HttpReply& reply) {
   rapidjson::Document doc;
   doc.Parse(reply.body.data(), reply.body.size());
   if (doc.HasParseError()) {
-    return absl::DataLossError(absl::StrCat(
-        "the server's reply is not JSON: ",
-        rapidjson::GetParseError_En(doc.GetParseError()), " at byte ",
-        doc.GetErrorOffset()));
+    return absl::DataLossError(
+        absl::StrCat("the server's reply is not JSON: ",
+                     rapidjson::GetParseError_En(doc.GetParseError()),
+                     " at byte ", doc.GetErrorOffset()));
   }
   if (!doc.IsObject()) {
     return absl::DataLossError("the server's reply is not a JSON object");
@@ -336,8 +338,8 @@ std::vector<std::pair<std::string, const rapidjson::Value*>> Items(
   for (const rapidjson::Value& item : it->value.GetArray()) {
     if (!item.IsObject()) continue;
     for (const auto& m : item.GetObject()) {
-      out.emplace_back(std::string(m.name.GetString(), m.name.GetStringLength()),
-                       &m.value);
+      out.emplace_back(
+          std::string(m.name.GetString(), m.name.GetStringLength()), &m.value);
     }
   }
   return out;
@@ -390,8 +392,8 @@ class Backoff {
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
     double seconds = std::min(kMaxSeconds, base * jitter(rng_));
     ++failures_;
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-        static_cast<int64_t>(seconds * 1000)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
   }
 
   void Succeeded() {
@@ -447,9 +449,8 @@ int Watch(const Server& server, const std::vector<std::string>& keys) {
   while (count <= 0 || replies < count) {
     std::string target = absl::StrCat("/pull?", query, "&since=", since,
                                       "&timeout=", kPollSeconds);
-    absl::StatusOr<HttpReply> reply =
-        server.Call("GET", target, "", "",
-                    kPollSeconds + absl::GetFlag(FLAGS_timeout));
+    absl::StatusOr<HttpReply> reply = server.Call(
+        "GET", target, "", "", kPollSeconds + absl::GetFlag(FLAGS_timeout));
     if (!reply.ok()) {
       if (!Transient(reply.status())) return Fail(reply.status().message());
       backoff.Wait(reply.status());
@@ -576,12 +577,14 @@ absl::StatusOr<std::string> BuildPush(const std::vector<std::string>& args,
     if (IsJsonNumber(value)) {
       writer.RawValue(value.data(), value.size(), rapidjson::kNumberType);
     } else {
-      writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+      writer.String(value.data(),
+                    static_cast<rapidjson::SizeType>(value.size()));
     }
   }
   if (!action.empty()) {
     writer.Key("defaultaction");
-    writer.String(action.data(), static_cast<rapidjson::SizeType>(action.size()));
+    writer.String(action.data(),
+                  static_cast<rapidjson::SizeType>(action.size()));
   }
   writer.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
@@ -651,12 +654,15 @@ class TreePrinter {
       ++leaves_;
       return line;
     }
+    // A leaf has a value and no children; a node cut off by --depth has
+    // no children shown either, but (unless its action aggregates) no value.
     auto children = node.FindMember("children");
-    if (children == node.MemberEnd() || !children->value.IsObject() ||
-        children->value.ObjectEmpty()) {
+    auto value = node.FindMember("value");
+    if ((children == node.MemberEnd() || !children->value.IsObject() ||
+         children->value.ObjectEmpty()) &&
+        value != node.MemberEnd()) {
       ++leaves_;
     }
-    auto value = node.FindMember("value");
     if (value != node.MemberEnd() && !value->value.IsNull()) {
       absl::StrAppend(&line, "  ", ValueText(value->value));
     }
@@ -673,7 +679,8 @@ class TreePrinter {
         !markers->value.Empty()) {
       const rapidjson::Value& last = markers->value[markers->value.Size() - 1];
       auto text = last.IsObject() ? last.FindMember("text") : last.MemberEnd();
-      if (last.IsObject() && text != last.MemberEnd() && text->value.IsString()) {
+      if (last.IsObject() && text != last.MemberEnd() &&
+          text->value.IsString()) {
         absl::StrAppend(&line, "  \u2691 ", text->value.GetString());
         if (markers->value.Size() > 1) {
           absl::StrAppend(&line, " (+", markers->value.Size() - 1, ")");
@@ -693,7 +700,8 @@ class TreePrinter {
       bool last = --left == 0;
       absl::string_view name(child.name.GetString(),
                              child.name.GetStringLength());
-      std::cout << indent << (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ")
+      std::cout << indent
+                << (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ")
                 << Line(name, child.value) << '\n';
       Children(child.value, indent + (last ? "    " : "\u2502   "));
     }
@@ -793,7 +801,10 @@ int Remove(const Server& server, const std::vector<std::string>& args) {
   if (!doc.HasParseError() && doc.IsObject()) {
     auto removed = doc.FindMember("removed");
     if (removed != doc.MemberEnd() && removed->value.IsNumber()) {
-      absl::StrAppend(&what, " (", ValueText(removed->value), " nodes)");
+      absl::StrAppend(&what, " (", ValueText(removed->value),
+                      removed->value.IsInt64() && removed->value.GetInt64() == 1
+                          ? " leaf)"
+                          : " leaves)");
     }
   }
   std::cout << what << std::endl;

@@ -1,1 +1,402 @@
-int main() { return 0; }  // placeholder
+// canopy-pull-fanout: how fast one change reaches many long-poll waiters, and
+// what a parked waiter costs the server (DESIGN.md goals: 10 000 waiters
+// served in at most half of nchan's 179 ms; at most 8 KB per waiter).
+//
+//   canopy-pull-fanout --server=127.0.0.1:7575 --waiters=10000
+//                      --server_pid=$(pidof canopyd)
+//
+// From one thread with non-blocking sockets and epoll it:
+//   1. reads the seq of --key (GET /get) and the server's RSS;
+//   2. opens --waiters connections, each sending
+//      GET /pull?key=KEY&since=SEQ&timeout=T, at most --connect_batch
+//      connecting at a time;
+//   3. waits until /metrics shows them parked (canopy_waiters), and reads
+//      the RSS again: (after - before) / waiters is the user-space cost of
+//      a waiter (kernel socket buffers are not in RSS);
+//   4. POSTs one change to KEY and times, for every waiter, the moment its
+//      whole reply has arrived: p50, p99 and max (the last waiter served).
+// Times include this client's own reading of W sockets on one core.
+//
+// Prints a summary and a last line "RESULT key=value ..." for scripts.
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "canopy/http_client.h"
+#include "loopback.h"
+#include "rapidjson/document.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:7575",
+          "canopyd's HTTP address (loopback only)");
+ABSL_FLAG(int, waiters, 10000, "long-poll waiters to park");
+ABSL_FLAG(std::string, key, "bench,fanout", "the key every waiter watches");
+ABSL_FLAG(int, server_pid, 0, "canopyd's pid, to read its RSS (0: skip)");
+ABSL_FLAG(int, poll_timeout, 120, "the timeout= each /pull asks for");
+ABSL_FLAG(double, park_timeout, 120,
+          "seconds to wait for the waiters to be parked");
+ABSL_FLAG(double, deliver_timeout, 30,
+          "seconds to wait for every waiter's reply after the push");
+ABSL_FLAG(int, connect_batch, 256, "connections in progress at once");
+ABSL_FLAG(std::string, token, "", "sent as 'Authorization: Bearer TOKEN'");
+
+namespace canopy {
+namespace bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+void Die(const std::string& message) {
+  std::fprintf(stderr, "pull_fanout: %s\n", message.c_str());
+  std::exit(1);
+}
+
+struct Waiter {
+  int fd = -1;
+  bool sent = false;      // its /pull is written
+  bool finished = false;  // delivered, or failed
+  int connect_attempts = 0;
+  ReplyReader reader;
+};
+
+class Fanout {
+ public:
+  Fanout(Address addr, HttpClient http) : addr_(std::move(addr)), http_(http) {
+    if (const std::string t = absl::GetFlag(FLAGS_token); !t.empty()) {
+      auth_ = absl::StrCat("Authorization: Bearer ", t, "\r\n");
+      headers_.emplace_back("Authorization", absl::StrCat("Bearer ", t));
+    }
+  }
+
+  int Run() {
+    const int count = absl::GetFlag(FLAGS_waiters);
+    const std::string key = absl::GetFlag(FLAGS_key);
+    const int pid = absl::GetFlag(FLAGS_server_pid);
+    epoll_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_ < 0) Die("epoll_create1 failed");
+
+    // The key must exist for the push to change it, and we need its seq.
+    Post(absl::StrCat("{\"", key, "\": 0}"));
+    int64_t seq = Seq(key);
+    request_ = absl::StrCat("GET /pull?key=", UrlEncode(key), "&since=", seq,
+                            "&timeout=", absl::GetFlag(FLAGS_poll_timeout),
+                            " HTTP/1.1\r\nHost: ", addr_.host, ":", addr_.port,
+                            "\r\n", auth_, "\r\n");
+    const int64_t base_waiters = Waiters();
+    const int64_t rss_before = pid > 0 ? RssBytes(pid) : 0;
+
+    // Park them.
+    Clock::time_point park_start = Clock::now();
+    waiters_.resize(count);
+    size_t next = 0;
+    const int batch = absl::GetFlag(FLAGS_connect_batch);
+    while (sent_ + failed_ < count) {
+      // Connections opened whose /pull is not written yet.
+      while (next < waiters_.size() &&
+             static_cast<int>(next) - sent_ - failed_ < batch) {
+        Open(&waiters_[next++]);
+      }
+      Poll(10, /*delivering=*/false);
+      if (Clock::now() - park_start > std::chrono::seconds(60)) {
+        Die(absl::StrCat("only ", sent_, " of ", count,
+                         " /pull requests sent after 60 s"));
+      }
+    }
+    const double connect_ms = Ms(Clock::now() - park_start);
+    int64_t parked = 0;
+    auto park_deadline =
+        park_start + std::chrono::milliseconds(static_cast<int64_t>(
+                         absl::GetFlag(FLAGS_park_timeout) * 1000));
+    while ((parked = Waiters() - base_waiters) < sent_ - bad_) {
+      if (Clock::now() > park_deadline) {
+        Die(absl::StrCat("/metrics shows ", parked, " parked waiters of ",
+                         sent_, " after ", absl::GetFlag(FLAGS_park_timeout),
+                         " s"));
+      }
+      Poll(100, false);
+    }
+    const double park_ms = Ms(Clock::now() - park_start);
+    // Let the server settle before reading its RSS.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const int64_t rss_after = pid > 0 ? RssBytes(pid) : 0;
+    std::printf("parked %" PRId64
+                " waiters (%d failed to connect) in %.0f ms "
+                "(requests sent in %.0f ms)\n",
+                parked, failed_, park_ms, connect_ms);
+    std::fflush(stdout);
+
+    // One change, and the time until each waiter has its reply.
+    int push_fd = ConnectBlocking();
+    std::string body = absl::StrCat("{\"", key, "\": 1}");
+    std::string push = absl::StrCat(
+        "POST /push HTTP/1.1\r\nHost: ", addr_.host, ":", addr_.port, "\r\n",
+        auth_,
+        "Content-Type: application/json\r\nContent-Length: ", body.size(),
+        "\r\n\r\n", body);
+    push_start_ = Clock::now();
+    if (send(push_fd, push.data(), push.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(push.size())) {
+      Die("sending the push failed");
+    }
+    auto deliver_deadline =
+        push_start_ + std::chrono::milliseconds(static_cast<int64_t>(
+                          absl::GetFlag(FLAGS_deliver_timeout) * 1000));
+    while (delivered_ + empty_ + bad_ < sent_ &&
+           Clock::now() < deliver_deadline) {
+      Poll(100, /*delivering=*/true);
+    }
+    close(push_fd);
+    const int64_t missing = sent_ - delivered_ - empty_ - bad_;
+
+    std::sort(latencies_ms_.begin(), latencies_ms_.end());
+    double p50 = Percentile(latencies_ms_, 0.5);
+    double p99 = Percentile(latencies_ms_, 0.99);
+    double max = latencies_ms_.empty() ? 0 : latencies_ms_.back();
+    double per_waiter =
+        parked > 0 ? static_cast<double>(rss_after - rss_before) / parked : 0;
+    std::printf("delivered %d of %d (empty %d, errors %d, missing %" PRId64
+                ")\n"
+                "latency ms after the push: p50 %.1f  p99 %.1f  max %.1f\n",
+                delivered_, count, empty_, bad_, missing, p50, p99, max);
+    if (pid > 0) {
+      std::printf(
+          "server RSS %.1f MB -> %.1f MB parked: %.0f bytes per "
+          "waiter\n",
+          rss_before / 1048576.0, rss_after / 1048576.0, per_waiter);
+    }
+    std::printf("RESULT waiters=%d parked=%" PRId64
+                " delivered=%d failed=%d "
+                "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f rss_before=%" PRId64
+                " rss_after=%" PRId64 " bytes_per_waiter=%.0f park_ms=%.0f\n",
+                count, parked, delivered_,
+                failed_ + bad_ + empty_ + static_cast<int>(missing), p50, p99,
+                max, rss_before, rss_after, per_waiter, park_ms);
+    bool ok = delivered_ == count;
+    return ok ? 0 : 1;
+  }
+
+ private:
+  void Open(Waiter* w) {
+    ++w->connect_attempts;
+    w->fd = ConnectNonBlocking(addr_);
+    if (w->fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) {
+        Die(absl::StrCat("out of file descriptors at ", sent_,
+                         " waiters; raise ulimit -n"));
+      }
+      Fail(w, absl::StrCat("connect: ", std::strerror(errno)));
+      return;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLOUT;
+    ev.data.ptr = w;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, w->fd, &ev);
+  }
+
+  void Fail(Waiter* w, const std::string& why) {
+    if (failed_ == 0 && bad_ == 0) {
+      std::fprintf(stderr, "pull_fanout: %s\n", why.c_str());
+    }
+    if (w->fd >= 0) close(w->fd);
+    w->fd = -1;
+    w->finished = true;
+    ++failed_;
+  }
+
+  void Poll(int timeout_ms, bool delivering) {
+    epoll_event events[4096];
+    int n = epoll_wait(epoll_, events, 4096, timeout_ms);
+    Clock::time_point now = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      Waiter* w = static_cast<Waiter*>(events[i].data.ptr);
+      if (w->fd < 0 || w->finished) continue;
+      if (!w->sent) {
+        Send(w, events[i].events);
+        continue;
+      }
+      Read(w, now, delivering);
+    }
+  }
+
+  void Send(Waiter* w, uint32_t events) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      close(w->fd);
+      w->fd = -1;
+      if (w->connect_attempts < 3) {  // a full accept queue: try again
+        Open(w);
+        return;
+      }
+      Fail(w, absl::StrCat("connect: ", std::strerror(err)));
+      return;
+    }
+    if (send(w->fd, request_.data(), request_.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request_.size())) {
+      Fail(w, absl::StrCat("send: ", std::strerror(errno)));
+      return;
+    }
+    w->sent = true;
+    ++sent_;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = w;
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, w->fd, &ev);
+  }
+
+  void Read(Waiter* w, Clock::time_point now, bool delivering) {
+    char buf[16384];
+    ssize_t n = read(w->fd, buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0 || !w->reader.Feed(absl::string_view(buf, n))) {
+      Finish(w, &bad_, "a waiter's connection closed without a reply");
+      return;
+    }
+    if (!w->reader.done()) return;
+    const bool has_items =
+        w->reader.status() == 200 &&
+        w->reader.body().find("\"items\":[{") != std::string::npos;
+    if (!delivering) {
+      if (w->reader.status() == 200 && !has_items) {
+        // The poll timed out before the push: ask again.
+        w->reader.Reset();
+        send(w->fd, request_.data(), request_.size(), MSG_NOSIGNAL);
+        return;
+      }
+      Finish(w, &bad_,
+             absl::StrCat("a reply before the push: HTTP ", w->reader.status(),
+                          " ", w->reader.body().substr(0, 200)));
+      return;
+    }
+    if (w->reader.status() != 200) {
+      Finish(w, &bad_,
+             absl::StrCat("HTTP ", w->reader.status(), " ",
+                          w->reader.body().substr(0, 200)));
+      return;
+    }
+    if (!has_items) {
+      Finish(w, &empty_, "an empty reply after the push");
+      return;
+    }
+    latencies_ms_.push_back(Ms(now - push_start_));
+    Finish(w, &delivered_, "");
+  }
+
+  void Finish(Waiter* w, int* counter, const std::string& why) {
+    if (!why.empty() && bad_ + empty_ == 0) {
+      std::fprintf(stderr, "pull_fanout: %s\n", why.c_str());
+    }
+    ++*counter;
+    w->finished = true;
+    close(w->fd);
+    w->fd = -1;
+    w->reader = ReplyReader();
+  }
+
+  int ConnectBlocking() {
+    int fd = ConnectNonBlocking(addr_);
+    if (fd < 0) Die(absl::StrCat("connect: ", std::strerror(errno)));
+    struct pollfd p = {fd, POLLOUT, 0};
+    if (poll(&p, 1, 5000) != 1) Die("connect timed out");
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) Die(absl::StrCat("connect: ", std::strerror(err)));
+    return fd;
+  }
+
+  void Post(const std::string& body) {
+    HttpHeaders headers = headers_;
+    headers.emplace_back("Content-Type", "application/json");
+    absl::StatusOr<HttpReply> r = http_.Request("POST", "/push", body, headers);
+    if (!r.ok()) Die(std::string(r.status().message()));
+    if (r->status != 200)
+      Die(absl::StrCat("POST /push: HTTP ", r->status, " ", r->body));
+  }
+
+  int64_t Seq(const std::string& key) {
+    absl::StatusOr<HttpReply> r = http_.Request(
+        "GET", absl::StrCat("/get?key=", UrlEncode(key)), "", headers_);
+    if (!r.ok()) Die(std::string(r.status().message()));
+    rapidjson::Document doc;
+    doc.Parse(r->body.c_str());
+    if (r->status != 200 || !doc.IsObject() || !doc.HasMember("seq") ||
+        !doc["seq"].IsInt64()) {
+      Die(absl::StrCat("GET /get: HTTP ", r->status, " ", r->body));
+    }
+    return doc["seq"].GetInt64();
+  }
+
+  // canopy_waiters from /metrics.
+  int64_t Waiters() {
+    absl::StatusOr<HttpReply> r =
+        http_.Request("GET", "/metrics", "", headers_);
+    if (!r.ok()) Die(absl::StrCat("/metrics: ", r.status().message()));
+    for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+      int64_t n = 0;
+      if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
+          absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &n)) {
+        return n;
+      }
+    }
+    Die("/metrics has no canopy_waiters line");
+    return 0;
+  }
+
+  Address addr_;
+  HttpClient http_;
+  HttpHeaders headers_;
+  std::string auth_;
+  std::string request_;
+  int epoll_ = -1;
+  std::vector<Waiter> waiters_;
+  int sent_ = 0;
+  int failed_ = 0;
+  int delivered_ = 0;
+  int empty_ = 0;
+  int bad_ = 0;
+  Clock::time_point push_start_;
+  std::vector<double> latencies_ms_;
+};
+
+int Main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "long-poll fan-out benchmark for canopyd; see tools/bench/run.sh");
+  absl::ParseCommandLine(argc, argv);
+  absl::StatusOr<Address> addr = LoopbackAddress(absl::GetFlag(FLAGS_server));
+  if (!addr.ok()) Die(std::string(addr.status().message()));
+  const int waiters = absl::GetFlag(FLAGS_waiters);
+  if (waiters < 1) Die("--waiters must be positive");
+  rlim_t limit = RaiseFdLimit();
+  if (limit < static_cast<rlim_t>(waiters) + 32) {
+    Die(absl::StrCat("open-file limit ", limit, " is too low for ", waiters,
+                     " waiters; raise ulimit -Hn"));
+  }
+  Fanout fanout(*addr, HttpClient(addr->host, addr->port, 30));
+  return fanout.Run();
+}
+
+}  // namespace
+}  // namespace bench
+}  // namespace canopy
+
+int main(int argc, char** argv) { return canopy::bench::Main(argc, argv); }
