@@ -60,8 +60,18 @@ LiveValue Node::Live(Action action, int64_t now, int step) const {
       }
       break;
     }
-    case Action::kAvg:
     case Action::kTimer:
+      if (extra_ && extra_->sketch && !extra_->sketch->empty()) {
+        v.sketch = extra_->sketch.get();
+        v.value = v.sketch->sum() / v.sketch->count();
+        break;
+      }
+      v.value = cur_.count ? cur_.sum / cur_.count : cur_.last;
+      break;
+    case Action::kSet:
+      v.value = extra_ && extra_->hll ? extra_->hll->Estimate() : 0;
+      break;
+    case Action::kAvg:
       v.value = cur_.count ? cur_.sum / cur_.count : cur_.last;
       break;
     case Action::kMax:
@@ -95,6 +105,33 @@ void Aggregator::Add(double v) {
       return;
   }
   ++n_;
+}
+
+void Aggregator::Add(const LiveValue& v) {
+  if (!v.has || v.is_text) return;
+  if (action_ == Action::kTimer) {
+    const Sketch* child = v.merged ? v.merged.get() : v.sketch;
+    if (child == nullptr) return;
+    if (!merged_) merged_ = std::make_shared<Sketch>(child->relative_accuracy());
+    if (merged_->Merge(*child).ok()) ++n_;
+    return;
+  }
+  Add(v.value);
+}
+
+LiveValue Aggregator::Result() const {
+  LiveValue out;
+  if (action_ == Action::kTimer && merged_ && !merged_->empty()) {
+    out.has = true;
+    out.merged = merged_;
+    out.value = merged_->sum() / merged_->count();
+    return out;
+  }
+  if (has()) {
+    out.has = true;
+    out.value = value();
+  }
+  return out;
 }
 
 bool Aggregator::has() const {
@@ -185,7 +222,9 @@ void Tree::Propagate(Node* node) {
   }
 }
 
-void Tree::Sample(Node* leaf, Action action, double value, int64_t now) {
+void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
+                  double weight, bool relative, absl::string_view member) {
+  if (relative) value += leaf->has_value_ && !leaf->is_text_ ? leaf->cur_.last : 0;
   if (!leaf->has_value_) {
     leaf->has_value_ = true;
     ++leaf_count_;
@@ -206,6 +245,25 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now) {
     }
     cur = Window{};
     cur.index = w;
+    if (leaf->extra_) {
+      if (leaf->extra_->sketch) leaf->extra_->sketch->Clear();
+      if (leaf->extra_->hll) leaf->extra_->hll->Clear();
+    }
+  }
+  if (action == Action::kAdd) value *= weight;
+  if (action == Action::kTimer) {
+    Node::Extra* extra = leaf->MutableExtra();
+    if (!extra->sketch) extra->sketch = std::make_unique<Sketch>();
+    extra->sketch->Add(value, weight);
+  } else if (action == Action::kSet) {
+    Node::Extra* extra = leaf->MutableExtra();
+    if (!extra->hll) extra->hll = std::make_unique<Hll>();
+    if (member.empty()) {
+      extra->hll->Add(absl::StrCat(value));
+    } else {
+      extra->hll->Add(member);
+    }
+    value = 1;
   }
   if (cur.count == 0) {
     cur.min = cur.max = value;
@@ -217,10 +275,10 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now) {
   cur.sum += value;
   cur.last = value;
   leaf->total_ += value;
-  (void)action;
 }
 
-void Tree::SetText(Node* leaf, absl::string_view text) {
+void Tree::SetText(Node* leaf, absl::string_view text, int64_t now) {
+  leaf->cur_.index = static_cast<uint32_t>(now / options_.step_seconds);
   if (!leaf->has_value_) {
     leaf->has_value_ = true;
     ++leaf_count_;
@@ -319,7 +377,13 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
       case PushOp::Kind::kText: {
         Node* leaf = Child(stack.back().node, op.name, nullptr);
         if (op.action != Action::kInherit) leaf->own_action_ = op.action;
-        SetText(leaf, op.text);
+        Action a = leaf->own_action_ != Action::kInherit ? leaf->own_action_
+                                                         : stack.back().action;
+        if (a == Action::kSet) {
+          Sample(leaf, a, 0, time, 1, false, op.text);  // a member
+        } else {
+          SetText(leaf, op.text, time);
+        }
         Touch(leaf);
         ++leaves;
         break;
@@ -346,14 +410,21 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
 
 absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
                              Action action, double value, int64_t now) {
+  LineSample sample;
+  sample.action = action;
+  sample.value = value;
+  return AddSample(segments, sample, now);
+}
+
+absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
+                             const LineSample& sample, int64_t now) {
   if (segments.empty()) {
     return absl::InvalidArgumentError("the root holds no value");
   }
   if (node_count_ + segments.size() > options_.max_nodes &&
       Find(segments) == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("the tree is full (--max_nodes=", options_.max_nodes,
-                     ")"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the tree is full (--max_nodes=", options_.max_nodes, ")"));
   }
   Node* n = root_.get();
   Action eff = n->own_action_;
@@ -361,13 +432,56 @@ absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
     n = Child(n, seg, nullptr);
     if (n->own_action_ != Action::kInherit) eff = n->own_action_;
   }
-  if (n->own_action_ == Action::kInherit && action != Action::kInherit) {
-    n->own_action_ = action;
-    eff = action;
+  if (n->own_action_ == Action::kInherit && sample.action != Action::kInherit) {
+    n->own_action_ = sample.action;
+    eff = sample.action;
   }
-  Sample(n, eff, value, now);
+  Sample(n, eff, sample.value, now, sample.weight, sample.relative,
+         sample.member);
   Touch(n);
   return absl::OkStatus();
+}
+
+size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
+  uint32_t limit = static_cast<uint32_t>(
+      std::max<int64_t>(0, older_than) / options_.step_seconds);
+  std::vector<Node*> stale;
+  Collect(pattern, 0, [&](const LeafView& leaf) {
+    if (leaf.node->cur_.index < limit) stale.push_back(const_cast<Node*>(leaf.node));
+    return true;
+  });
+  if (stale.empty()) return 0;
+  ++seq_;
+  for (Node* leaf : stale) {
+    tombstones_.push_back(Tombstone{seq_, KeyOf(leaf)});
+    --leaf_count_;
+    leaf->has_value_ = false;
+    leaf->is_text_ = false;
+    leaf->seq_ = 0;
+    if (leaf->extra_) {
+      leaf->extra_->text.clear();
+      leaf->extra_->text.shrink_to_fit();
+      leaf->extra_->sketch.reset();
+      leaf->extra_->hll.reset();
+    }
+    // Give back the leaf and every ancestor it leaves empty.
+    Node* n = leaf;
+    while (n->parent_ != nullptr && n->child_count() == 0 && !n->has_value_ &&
+           !(n->extra_ && (n->extra_->watch || !n->extra_->markers.empty()))) {
+      Node* parent = n->parent_;
+      parent->children_->erase(n->name());
+      if (parent->children_->empty()) parent->children_.reset();
+      --node_count_;
+      delete n;
+      n = parent;
+    }
+    Propagate(n);
+  }
+  while (tombstones_.size() > options_.max_tombstones) {
+    tombstone_floor_ = tombstones_.front().seq;
+    tombstones_.pop_front();
+  }
+  return stale.size();
 }
 
 absl::Status Tree::SetAction(const KeySegments& segments, Action action) {
@@ -455,15 +569,9 @@ LiveValue Tree::ValueOf(const Node* node, Action action, int64_t now) const {
   for (const auto& [name, child] : *node->children_) {
     Action a = child->own_action_ != Action::kInherit ? child->own_action_
                                                       : action;
-    LiveValue v = ValueOf(child, a, now);
-    if (v.has && !v.is_text) agg.Add(v.value);
+    agg.Add(ValueOf(child, a, now));
   }
-  LiveValue out;
-  if (agg.has()) {
-    out.has = true;
-    out.value = agg.value();
-  }
-  return out;
+  return agg.Result();
 }
 
 namespace {

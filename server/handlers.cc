@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/ingest.h"
 #include "server/json_out.h"
 
 namespace canopy {
@@ -36,8 +37,27 @@ absl::StatusOr<KeySegments> KeyFromPath(absl::string_view key) {
 }
 
 void WriteLive(JsonOut& out, const LiveValue& v) {
+  const Sketch* sketch = v.merged ? v.merged.get() : v.sketch;
   if (!v.has) {
     out.w.Null();
+  } else if (sketch != nullptr) {
+    // A timer: the window's distribution.
+    out.w.StartObject();
+    out.Key("count");
+    out.Number(sketch->count());
+    out.Key("mean");
+    out.Number(sketch->sum() / sketch->count());
+    out.Key("min");
+    out.Number(sketch->min());
+    out.Key("max");
+    out.Number(sketch->max());
+    for (auto [name, q] : {std::pair<const char*, double>{"p50", 0.5},
+                           {"p90", 0.9},
+                           {"p99", 0.99}}) {
+      out.Key(name);
+      out.Number(sketch->Quantile(q));
+    }
+    out.w.EndObject();
   } else if (v.is_text) {
     out.String(v.text);
   } else {
@@ -75,18 +95,14 @@ LiveValue WriteNested(JsonOut& out, const Tree& tree, const Node* node,
       } else {
         v = tree.ValueOf(c, a, now);
       }
-      if (v.has && !v.is_text) agg.Add(v.value);
+      agg.Add(v);
     }
     if (!meta && expand && own.has) {
       out.Key("");
       WriteLive(out, own);
     }
     if (expand) out.w.EndObject();
-    result = LiveValue();
-    if (agg.has()) {
-      result.has = true;
-      result.value = agg.value();
-    }
+    result = agg.Result();
     if (!meta && !expand) WriteLive(out, result);
   } else if (!meta) {
     WriteLive(out, own);
@@ -268,11 +284,31 @@ absl::StatusOr<Response> HandlePush(const Request& request,
       return absl::InvalidArgumentError("form push without a json field");
     }
     json = form_json;
+  } else if (type == "text/plain" && ctx.lines != nullptr) {
+    // StatsD or Graphite lines (or one JSON tree per line): checked whole
+    // first, so a bad line changes nothing.
+    if (absl::Status s = ctx.lines->CheckLines(request.body); !s.ok()) {
+      ++ctx.stats->rejected["http"]["lines"];
+      return s;
+    }
+    LineIngest::Result r = ctx.lines->ApplyLines(request.body, "http", ctx.now);
+    if (r.rejected > 0) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          r.rejected, " lines refused (the tree is full), ", r.accepted,
+          " samples written"));
+    }
+    ++ctx.stats->pushes;
+    JsonOut out;
+    out.w.StartObject();
+    out.Key("accepted");
+    out.w.Uint64(r.accepted);
+    out.w.EndObject();
+    return JsonResponse(out);
   } else if (!type.empty() && type != "application/json" &&
              type != "text/json") {
     return absl::InvalidArgumentError(
         absl::StrCat("unsupported Content-Type \"", type.substr(0, 60),
-                     "\" (expected application/json or a form)"));
+                     "\" (expected application/json, text/plain or a form)"));
   }
   Push push;
   TextPosition where;

@@ -50,11 +50,14 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+class LineIngest;
+
 struct HandlerContext {
   Tree* tree;
   Stats* stats;
   const ServerOptions* options;
   int64_t now;
+  LineIngest* lines = nullptr;  // for text/plain pushes
 };
 
 // Attaches a text position to an error status, and reads it back.

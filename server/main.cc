@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/ingest.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -21,6 +22,19 @@ ABSL_FLAG(std::string, config, "",
           "flags on the command line win.");
 ABSL_FLAG(std::string, http, "127.0.0.1:7575",
           "HTTP address (HOST:PORT, port 0 picks a free one), or off.");
+ABSL_FLAG(std::string, udp, "127.0.0.1:8125",
+          "UDP address for StatsD, Graphite and JSON datagrams, or off.");
+ABSL_FLAG(std::string, tcp, "127.0.0.1:2003",
+          "TCP address for Graphite, StatsD and JSON lines, or off.");
+ABSL_FLAG(std::string, allow, "",
+          "CIDR ranges (a,b,...) whose UDP and TCP input is accepted; empty "
+          "accepts all.");
+ABSL_FLAG(std::string, expire, "",
+          "PATTERN=DURATION,...: remove leaves under PATTERN not updated for "
+          "DURATION (e.g. host,*,proc=1h).");
+ABSL_FLAG(int64_t, max_line, 64 * 1024,
+          "Longest line accepted over TCP; longer lines are dropped and "
+          "counted.");
 ABSL_FLAG(std::string, data_dir, "./var/canopy", "Where canopyd keeps its data.");
 ABSL_FLAG(std::string, ready_file, "",
           "Once listening, write the bound ports here (http=P udp=P tcp=P).");
@@ -38,27 +52,6 @@ ABSL_FLAG(std::string, read_token, "",
           "If set, every HTTP read but /healthz needs this token.");
 
 namespace {
-
-// Parses one "STEP:KEEP" duration such as "10s", "1m", "2d", "10y".
-bool ParseDuration(absl::string_view text, int64_t* seconds) {
-  if (text.empty()) return false;
-  int64_t unit = 1;
-  switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    case 'y': unit = 365 * 86400; break;
-    default: return false;
-  }
-  int64_t n;
-  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n <= 0) {
-    return false;
-  }
-  *seconds = n * unit;
-  return true;
-}
 
 [[noreturn]] void Die(const std::string& message) {
   std::fprintf(stderr, "canopyd: %s\n", message.c_str());
@@ -115,6 +108,12 @@ int main(int argc, char** argv) {
 
   canopy::ServerOptions options;
   options.http = absl::GetFlag(FLAGS_http);
+  options.udp = absl::GetFlag(FLAGS_udp);
+  options.tcp = absl::GetFlag(FLAGS_tcp);
+  options.allow = absl::GetFlag(FLAGS_allow);
+  options.expire = absl::GetFlag(FLAGS_expire);
+  if (absl::GetFlag(FLAGS_max_line) < 64) Die("--max_line must be at least 64");
+  options.max_line = static_cast<size_t>(absl::GetFlag(FLAGS_max_line));
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   int64_t max_body = absl::GetFlag(FLAGS_max_body);
@@ -135,8 +134,8 @@ int main(int argc, char** argv) {
   for (absl::string_view part : absl::StrSplit(retention, ',')) {
     std::vector<absl::string_view> sk = absl::StrSplit(part, ':');
     int64_t step, keep;
-    if (sk.size() != 2 || !ParseDuration(sk[0], &step) ||
-        !ParseDuration(sk[1], &keep) || keep < step) {
+    if (sk.size() != 2 || !canopy::ParseDuration(sk[0], &step) ||
+        !canopy::ParseDuration(sk[1], &keep) || keep < step) {
       Die(absl::StrCat("bad --retention part \"", part,
                        "\" (expected STEP:KEEP such as 10s:2d)"));
     }

@@ -10,6 +10,11 @@ namespace canopy {
 
 struct ServerOptions {
   std::string http = "127.0.0.1:7575";  // "off" to disable
+  std::string udp = "127.0.0.1:8125";   // StatsD, Graphite, JSON datagrams
+  std::string tcp = "127.0.0.1:2003";   // Graphite, StatsD, JSON lines
+  std::string allow;                    // CIDRs UDP and TCP accept; "" = all
+  std::string expire;                   // PATTERN=DURATION,...
+  size_t max_line = 64 * 1024;          // longest TCP line
   std::string data_dir = "./var/canopy";
   std::string ready_file;  // written with the bound ports once listening
   size_t max_body = 32 << 20;

@@ -114,6 +114,8 @@ Server::~Server() {
   // so the hub goes after it.
   if (http_) evhttp_free(http_);
   hub_.reset();
+  listeners_.reset();
+  if (tick_) event_free(tick_);
   if (sigterm_) event_free(sigterm_);
   if (sigint_) event_free(sigint_);
   if (base_) event_base_free(base_);
@@ -178,6 +180,21 @@ absl::Status Server::Start() {
     CANOPY_LOG("canopyd listening on http://%s:%d/", host, http_port_);
   }
 
+  listeners_ = std::make_unique<Listeners>(base_, tree_.get(), &stats_,
+                                          &options_);
+  if (absl::Status s = listeners_->Start(); !s.ok()) return s;
+  absl::StatusOr<std::vector<ExpireRule>> expire = ParseExpire(options_.expire);
+  if (!expire.ok()) return expire.status();
+  expire_ = std::move(*expire);
+  for (const ExpireRule& r : expire_) {
+    // Sweep a few times per shortest duration, at most every second.
+    int64_t every = std::max<int64_t>(1, r.seconds / 4);
+    expire_interval_ = expire_interval_ ? std::min(expire_interval_, every) : every;
+  }
+  tick_ = event_new(base_, -1, EV_PERSIST, &Server::OnTick, this);
+  struct timeval tick = {1, 0};
+  event_add(tick_, &tick);
+
   sigterm_ = evsignal_new(base_, SIGTERM, &Server::OnSignal, this);
   sigint_ = evsignal_new(base_, SIGINT, &Server::OnSignal, this);
   event_priority_set(sigterm_, 0);
@@ -190,7 +207,8 @@ absl::Status Server::Start() {
     std::string tmp = options_.ready_file + ".tmp";
     {
       std::ofstream f(tmp);
-      f << "http=" << http_port_ << " udp=0 tcp=0\n";
+      f << "http=" << http_port_ << " udp=" << listeners_->udp_port()
+        << " tcp=" << listeners_->tcp_port() << "\n";
       if (!f) {
         return absl::FailedPreconditionError(
             absl::StrCat("cannot write --ready_file=", options_.ready_file));
@@ -234,6 +252,50 @@ void Server::OnAcceptError(evconnlistener* listener, void* arg) {
         evconnlistener_enable(static_cast<evconnlistener*>(l));
       },
       listener, &tv);
+}
+
+void Server::OnTick(int, short, void* arg) {
+  static_cast<Server*>(arg)->Tick();
+}
+
+void Server::Tick() {
+  int64_t now = time(nullptr);
+  if (!expire_.empty() && now >= next_expire_) {
+    next_expire_ = now + expire_interval_;
+    for (const ExpireRule& r : expire_) {
+      stats_.expired += tree_->Expire(r.pattern, now - r.seconds);
+    }
+  }
+  // The server's own figures, once per window, as leaves of the tree.
+  int64_t window = now / options_.step_seconds;
+  if (window == self_window_) return;
+  self_window_ = window;
+  tree_->BeginChange();
+  auto put = [&](std::initializer_list<absl::string_view> key, double v) {
+    LineSample s;
+    s.action = Action::kLast;
+    s.value = v;
+    std::vector<absl::string_view> segs = {"canopy", "self"};
+    segs.insert(segs.end(), key.begin(), key.end());
+    (void)tree_->AddSample(segs, s, now);
+  };
+  for (const char* proto : {"http", "udp", "tcp"}) {
+    auto it = stats_.accepted.find(proto);
+    put({"ingest", proto, "accepted"},
+        it == stats_.accepted.end() ? 0 : static_cast<double>(it->second));
+    auto rej = stats_.rejected.find(proto);
+    if (rej != stats_.rejected.end()) {
+      for (const auto& [reason, n] : rej->second) {
+        put({"ingest", proto, "rejected", reason}, static_cast<double>(n));
+      }
+    }
+  }
+  put({"ingest", "udp", "kernel_drops"},
+      static_cast<double>(listeners_->kernel_drops()));
+  put({"tree", "nodes"}, static_cast<double>(tree_->node_count()));
+  put({"tree", "leaves"}, static_cast<double>(tree_->leaf_count()));
+  put({"comet", "waiters"}, static_cast<double>(hub_->waiters()));
+  put({"memory", "rss"}, static_cast<double>(ResidentBytes()));
 }
 
 void Server::OnConnectionClosed(evhttp_connection* evcon, void* arg) {
@@ -299,7 +361,7 @@ void Server::Handle(evhttp_request* req) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   HandlerContext ctx{tree_.get(), &stats_, &options_,
-                     static_cast<int64_t>(time(nullptr))};
+                     static_cast<int64_t>(time(nullptr)), &listeners_->ingest()};
 
   if (path == "/healthz") {
     Response r;
@@ -441,6 +503,18 @@ std::string Server::MetricsText(const Request& request) {
         static_cast<double>(ResidentBytes()));
   gauge("canopy_uptime_seconds", "Seconds since start.",
         static_cast<double>(time(nullptr) - stats_.start_time));
+  gauge("canopy_udp_receive_buffer_bytes", "SO_RCVBUF of the UDP socket.",
+        static_cast<double>(listeners_->udp_rcvbuf()));
+  gauge("canopy_tcp_connections", "Open TCP ingest connections.",
+        static_cast<double>(listeners_->tcp_connections()));
+  counter("canopy_udp_kernel_drops_total",
+          "Datagrams the kernel dropped before canopyd read them "
+          "(SO_RXQ_OVFL).",
+          static_cast<double>(listeners_->kernel_drops()));
+  counter("canopy_udp_datagrams_total", "UDP datagrams read.",
+          static_cast<double>(stats_.udp_datagrams));
+  counter("canopy_expired_leaves_total", "Leaves removed by --expire.",
+          static_cast<double>(stats_.expired));
   counter("canopy_pushes_total", "Pushes applied.",
           static_cast<double>(stats_.pushes));
   counter("canopy_pull_replies_total", "Long-poll replies with changes.",

@@ -18,6 +18,7 @@
 #include "canopy/tree.h"
 #include "server/comet.h"
 #include "server/handlers.h"
+#include "server/ingest.h"
 #include "server/options.h"
 #include "server/stats.h"
 
@@ -50,6 +51,10 @@ class Server {
   static void OnConnectionClosed(evhttp_connection* evcon, void* arg);
   static void OnSignal(int sig, short what, void* arg);
   static void OnAcceptError(evconnlistener* listener, void* arg);
+  static void OnTick(int fd, short what, void* arg);
+  // Every step: the server's own figures into canopy,self,...; and every
+  // expire sweep: stale leaves out.
+  void Tick();
 
   void Handle(evhttp_request* req);
   // Checks --read_token/--write_token; an error status when refused.
@@ -67,6 +72,12 @@ class Server {
   event* sigterm_ = nullptr;
   event* sigint_ = nullptr;
   std::unique_ptr<Hub> hub_;
+  std::unique_ptr<Listeners> listeners_;
+  std::vector<ExpireRule> expire_;
+  event* tick_ = nullptr;
+  int64_t next_expire_ = 0;
+  int64_t expire_interval_ = 0;
+  int64_t self_window_ = 0;
   int http_port_ = 0;
   size_t connections_ = 0;
 };

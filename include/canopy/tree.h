@@ -38,8 +38,10 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "canopy/action.h"
+#include "canopy/hll.h"
 #include "canopy/json_push.h"
 #include "canopy/key.h"
+#include "canopy/sketch.h"
 
 namespace canopy {
 
@@ -85,6 +87,19 @@ struct LiveValue {
   absl::string_view text;
   bool has_rate = false;  // add leaves: per second over the last window
   double rate = 0;
+  // Timers: the window's distribution (count, mean, min, max, percentiles).
+  // Points into the node, or into `merged` for an interior node.
+  const Sketch* sketch = nullptr;
+  std::shared_ptr<const Sketch> merged;
+};
+
+// One sample from a line protocol.
+struct LineSample {
+  Action action = Action::kInherit;  // given to a leaf that has none yet
+  double value = 0;
+  double weight = 1;       // 1 / sample rate: scales add, weights timers
+  bool relative = false;   // a StatsD gauge "+3" / "-3": adds to the last
+  absl::string_view member;  // set: the member
 };
 
 class Node {
@@ -123,6 +138,8 @@ class Node {
     std::string text;
     std::vector<Marker> markers;
     void* watch = nullptr;
+    std::unique_ptr<Sketch> sketch;  // timer leaves: the open window
+    std::unique_ptr<Hll> hll;        // set leaves: the open window
   };
   using ChildMap = absl::flat_hash_map<absl::string_view, Node*>;
 
@@ -153,6 +170,10 @@ class Aggregator {
  public:
   explicit Aggregator(Action action) : action_(action) {}
   void Add(double v);
+  // Adds a child's value: timers merge distributions, others Add(value).
+  void Add(const LiveValue& v);
+  // The aggregate as a value (has == false when there is none).
+  LiveValue Result() const;
   // False when the action has no aggregate or nothing was added.
   bool has() const;
   double value() const;
@@ -161,6 +182,7 @@ class Aggregator {
   Action action_;
   size_t n_ = 0;
   double acc_ = 0;
+  std::shared_ptr<Sketch> merged_;
 };
 
 // A leaf handed to a Collect callback. Views are valid during the call.
@@ -200,6 +222,13 @@ class Tree {
   uint64_t BeginChange() { return ++seq_; }
   absl::Status AddSample(absl::Span<const absl::string_view> segments,
                          Action action, double value, int64_t now);
+  absl::Status AddSample(absl::Span<const absl::string_view> segments,
+                         const LineSample& sample, int64_t now);
+
+  // Removes leaves under `pattern` whose last sample is older than
+  // `older_than` (epoch seconds), and interior nodes left empty. Returns the
+  // number of leaves removed.
+  size_t Expire(const Pattern& pattern, int64_t older_than);
 
   // The value of `node` under `action`: its live value if it has no
   // children, else the aggregate of its children's values (add: sum, avg:
@@ -254,8 +283,10 @@ class Tree {
 
  private:
   Node* Child(Node* parent, absl::string_view name, bool* created);
-  void Sample(Node* leaf, Action action, double value, int64_t now);
-  void SetText(Node* leaf, absl::string_view text);
+  void Sample(Node* leaf, Action action, double value, int64_t now,
+              double weight = 1, bool relative = false,
+              absl::string_view member = {});
+  void SetText(Node* leaf, absl::string_view text, int64_t now);
   void Touch(Node* leaf);
   void Propagate(Node* node);
   void AddMarker(Node* node, absl::string_view text, int64_t time);

@@ -20,12 +20,15 @@
 // Prints a summary and a last line "RESULT key=value ..." for scripts.
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +54,9 @@ ABSL_FLAG(double, park_timeout, 120,
           "seconds to wait for the waiters to be parked");
 ABSL_FLAG(double, deliver_timeout, 30,
           "seconds to wait for every waiter's reply after the push");
+ABSL_FLAG(double, hold_seconds, 0,
+          "keep the served connections open this long before closing them "
+          "(to profile the delivery alone)");
 ABSL_FLAG(int, connect_batch, 256, "connections in progress at once");
 ABSL_FLAG(std::string, token, "", "sent as 'Authorization: Bearer TOKEN'");
 
@@ -59,6 +65,33 @@ namespace bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// This process's user and system CPU time so far, in ms.
+double CpuMs() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+// A process's user and system CPU time so far in ms, from /proc/PID/stat
+// (clock-tick resolution); 0 if unknown.
+double ProcessCpuMs(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return 0;
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ');
+  // Fields 14 and 15 of stat(5), utime and stime; fields[0] is field 3.
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return 0;
+  }
+  return (utime + stime) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
 
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
@@ -151,6 +184,8 @@ class Fanout {
         auth_,
         "Content-Type: application/json\r\nContent-Length: ", body.size(),
         "\r\n\r\n", body);
+    const double cpu_before = CpuMs();
+    const double server_cpu_before = pid > 0 ? ProcessCpuMs(pid) : 0;
     push_start_ = Clock::now();
     if (send(push_fd, push.data(), push.size(), MSG_NOSIGNAL) !=
         static_cast<ssize_t>(push.size())) {
@@ -163,32 +198,47 @@ class Fanout {
            Clock::now() < deliver_deadline) {
       Poll(100, /*delivering=*/true);
     }
+    const double client_cpu_ms = CpuMs() - cpu_before;
+    const double server_cpu_ms =
+        pid > 0 ? ProcessCpuMs(pid) - server_cpu_before : 0;
     close(push_fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        static_cast<int64_t>(absl::GetFlag(FLAGS_hold_seconds) * 1000)));
+    CloseAll();
     const int64_t missing = sent_ - delivered_ - empty_ - bad_;
 
     std::sort(latencies_ms_.begin(), latencies_ms_.end());
     double p50 = Percentile(latencies_ms_, 0.5);
     double p99 = Percentile(latencies_ms_, 0.99);
+    double first = latencies_ms_.empty() ? 0 : latencies_ms_.front();
     double max = latencies_ms_.empty() ? 0 : latencies_ms_.back();
     double per_waiter =
         parked > 0 ? static_cast<double>(rss_after - rss_before) / parked : 0;
     std::printf("delivered %d of %d (empty %d, errors %d, missing %" PRId64
                 ")\n"
-                "latency ms after the push: p50 %.1f  p99 %.1f  max %.1f\n",
-                delivered_, count, empty_, bad_, missing, p50, p99, max);
+                "latency ms after the push: first %.1f  p50 %.1f  p99 %.1f  "
+                "max %.1f\n",
+                delivered_, count, empty_, bad_, missing, first, p50, p99, max);
+    std::printf(
+        "CPU time while delivering: this client %.1f ms, canopyd %.0f ms\n",
+        client_cpu_ms, server_cpu_ms);
     if (pid > 0) {
       std::printf(
           "server RSS %.1f MB -> %.1f MB parked: %.0f bytes per "
           "waiter\n",
           rss_before / 1048576.0, rss_after / 1048576.0, per_waiter);
     }
-    std::printf("RESULT waiters=%d parked=%" PRId64
-                " delivered=%d failed=%d "
-                "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f rss_before=%" PRId64
-                " rss_after=%" PRId64 " bytes_per_waiter=%.0f park_ms=%.0f\n",
-                count, parked, delivered_,
-                failed_ + bad_ + empty_ + static_cast<int>(missing), p50, p99,
-                max, rss_before, rss_after, per_waiter, park_ms);
+    std::printf(
+        "RESULT waiters=%d parked=%" PRId64
+        " delivered=%d failed=%d "
+        "first_ms=%.2f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f rss_before=%" PRId64
+        " rss_after=%" PRId64
+        " bytes_per_waiter=%.0f park_ms=%.0f client_cpu_ms=%.1f "
+        "server_cpu_ms=%.0f\n",
+        count, parked, delivered_,
+        failed_ + bad_ + empty_ + static_cast<int>(missing), first, p50, p99,
+        max, rss_before, rss_after, per_waiter, park_ms, client_cpu_ms,
+        server_cpu_ms);
     bool ok = delivered_ == count;
     return ok ? 0 : 1;
   }
@@ -307,9 +357,18 @@ class Fanout {
     }
     ++*counter;
     w->finished = true;
-    close(w->fd);
-    w->fd = -1;
+    // Keep the connection open (as a client that polls again would) until
+    // every waiter is served, so that hang-ups do not load the server while
+    // it is still answering the others.
+    epoll_ctl(epoll_, EPOLL_CTL_DEL, w->fd, nullptr);
     w->reader = ReplyReader();
+  }
+
+  void CloseAll() {
+    for (Waiter& w : waiters_) {
+      if (w.fd >= 0) close(w.fd);
+      w.fd = -1;
+    }
   }
 
   int ConnectBlocking() {

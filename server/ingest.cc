@@ -1,0 +1,581 @@
+#include "server/ingest.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "canopy/graphite.h"
+#include "canopy/statsd.h"
+#include "server/log.h"
+
+namespace canopy {
+namespace {
+
+constexpr size_t kUdpBatch = 64;
+constexpr size_t kUdpBufferBytes = 65536;
+constexpr int kUdpRoundsPerEvent = 16;  // then let other sockets run
+constexpr size_t kMaxTcpConnections = 4096;
+constexpr int kUdpReceiveBuffer = 8 << 20;
+
+absl::Status ParseAddress(absl::string_view addr, sockaddr_storage* ss,
+                          socklen_t* len) {
+  size_t colon = addr.rfind(':');
+  int port;
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad address \"", addr, "\" (expected HOST:PORT)"));
+  }
+  std::string host(addr.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  std::memset(ss, 0, sizeof *ss);
+  auto* in4 = reinterpret_cast<sockaddr_in*>(ss);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in6);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad address \"", addr, "\": the host must be an IP address"));
+  }
+  return absl::OkStatus();
+}
+
+int PortOf(int fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return 0;
+  if (ss.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+bool StartsJson(absl::string_view s) {
+  size_t i = s.find_first_not_of(" \t\r\n");
+  return i != absl::string_view::npos && (s[i] == '{' || s[i] == '[');
+}
+
+RateLimit& BadLineLog() {
+  static RateLimit* limit = new RateLimit(10);
+  return *limit;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- flags
+
+bool ParseDuration(absl::string_view text, int64_t* seconds) {
+  if (text.empty()) return false;
+  int64_t unit;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    case 'y': unit = 365 * 86400; break;
+    default: return false;
+  }
+  int64_t n;
+  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n <= 0 ||
+      n > (int64_t{1} << 40)) {
+    return false;
+  }
+  *seconds = n * unit;
+  return true;
+}
+
+absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec) {
+  std::vector<ExpireRule> rules;
+  if (spec.empty()) return rules;
+  // Patterns have commas too: a rule ends at the token holding '='.
+  std::string pattern;
+  for (absl::string_view token : absl::StrSplit(spec, ',')) {
+    size_t eq = token.find('=');
+    if (eq == absl::string_view::npos) {
+      absl::StrAppend(&pattern, pattern.empty() ? "" : ",", token);
+      continue;
+    }
+    absl::StrAppend(&pattern, pattern.empty() ? "" : ",", token.substr(0, eq));
+    int64_t seconds;
+    if (!ParseDuration(token.substr(eq + 1), &seconds)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad --expire duration \"", token.substr(eq + 1),
+          "\" (expected e.g. 90s, 30m, 1h, 7d)"));
+    }
+    absl::StatusOr<Pattern> p = Pattern::Parse(pattern);
+    if (!p.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --expire pattern: ", p.status().message()));
+    }
+    rules.push_back(ExpireRule{std::move(*p), seconds});
+    pattern.clear();
+  }
+  if (!pattern.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --expire: \"", pattern, "\" has no =DURATION"));
+  }
+  return rules;
+}
+
+absl::StatusOr<AllowList> AllowList::Parse(absl::string_view spec) {
+  AllowList list;
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
+    part = absl::StripAsciiWhitespace(part);
+    Range r;
+    std::memset(&r, 0, sizeof r);
+    size_t slash = part.find('/');
+    std::string host(part.substr(0, slash));
+    int max_prefix;
+    if (inet_pton(AF_INET, host.c_str(), r.bytes) == 1) {
+      r.family = AF_INET;
+      max_prefix = 32;
+    } else if (inet_pton(AF_INET6, host.c_str(), r.bytes) == 1) {
+      r.family = AF_INET6;
+      max_prefix = 128;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --allow range \"", part, "\" (expected CIDR)"));
+    }
+    r.prefix = max_prefix;
+    if (slash != absl::string_view::npos &&
+        (!absl::SimpleAtoi(part.substr(slash + 1), &r.prefix) ||
+         r.prefix < 0 || r.prefix > max_prefix)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --allow prefix in \"", part, "\""));
+    }
+    list.ranges_.push_back(r);
+  }
+  return list;
+}
+
+bool AllowList::Allows(const sockaddr* addr) const {
+  if (ranges_.empty()) return true;
+  unsigned char bytes[16];
+  int family = addr->sa_family;
+  if (family == AF_INET) {
+    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, 4);
+  } else if (family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    std::memcpy(bytes, &in6->sin6_addr, 16);
+    // An IPv4-mapped address is checked as IPv4.
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0,
+                                              0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(bytes, kMapped, 12) == 0) {
+      family = AF_INET;
+      std::memmove(bytes, bytes + 12, 4);
+    }
+  } else {
+    return false;
+  }
+  for (const Range& r : ranges_) {
+    if (r.family != family) continue;
+    int full = r.prefix / 8, rest = r.prefix % 8;
+    if (std::memcmp(bytes, r.bytes, full) != 0) continue;
+    if (rest != 0) {
+      unsigned char mask = static_cast<unsigned char>(0xff << (8 - rest));
+      if ((bytes[full] & mask) != (r.bytes[full] & mask)) continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- lines
+
+void LineIngest::ApplyLine(absl::string_view line, size_t line_no,
+                           int64_t now, Result* result,
+                           std::map<std::string, uint64_t>* rejects) {
+  auto reject = [&](absl::string_view reason, absl::string_view why) {
+    ++result->rejected;
+    ++(*rejects)[std::string(reason)];
+    uint64_t dropped = 0;
+    if (BadLineLog().Allow(&dropped)) {
+      CANOPY_LOG("rejected line %d (%s): %s%s", static_cast<int>(line_no),
+                 std::string(reason), std::string(why),
+                 dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+    }
+  };
+  auto apply = [&](const std::string& key, const LineSample& sample) {
+    scratch_.clear();
+    if (absl::Status s = AppendKey(key, 0, &scratch_); !s.ok()) {
+      reject("bad_name", s.message());
+      return;
+    }
+    if (absl::Status s = tree_->AddSample(scratch_, sample, now); !s.ok()) {
+      reject("max_nodes", s.message());
+      return;
+    }
+    ++result->accepted;
+  };
+  if (StartsJson(line)) {
+    Push push;
+    TextPosition where;
+    if (absl::Status s = ParseJsonPush(line, &push, &where); !s.ok()) {
+      reject("json", s.message());
+      return;
+    }
+    Tree::ApplyStats applied;
+    if (absl::Status s = tree_->Apply(push, now, &applied); !s.ok()) {
+      reject("max_nodes", s.message());
+      return;
+    }
+    result->accepted += applied.leaves;
+    return;
+  }
+  if (LooksLikeStatsd(line)) {
+    ParseStatsd(
+        line,
+        [&](const StatsdRecord& r) {
+          LineSample sample;
+          sample.value = r.value;
+          switch (r.type) {
+            case StatsdType::kCounter:
+              sample.action = Action::kAdd;
+              sample.weight = 1 / r.sample_rate;
+              break;
+            case StatsdType::kGauge:
+              sample.action = Action::kLast;
+              sample.relative = r.relative;
+              break;
+            case StatsdType::kTimer:
+            case StatsdType::kHistogram:
+              sample.action = Action::kTimer;
+              sample.weight = 1 / r.sample_rate;
+              break;
+            case StatsdType::kSet:
+              sample.action = Action::kSet;
+              sample.member = r.set_member;
+              break;
+          }
+          apply(r.key, sample);
+        },
+        [&](const StatsdError& e) {
+          reject(StatsdReasonName(e.reason), e.status.message());
+        });
+    return;
+  }
+  ParseGraphite(
+      line,
+      [&](const GraphiteRecord& r) {
+        LineSample sample;
+        sample.value = r.value;
+        apply(r.key, sample);
+      },
+      [&](const GraphiteError& e) {
+        reject(GraphiteReasonName(e.reason), e.status.message());
+      });
+}
+
+LineIngest::Result LineIngest::ApplyLines(absl::string_view text,
+                                          absl::string_view protocol,
+                                          int64_t now) {
+  Result result;
+  std::map<std::string, uint64_t> rejects;
+  tree_->BeginChange();
+  size_t line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    ApplyLine(line, line_no, now, &result, &rejects);
+  }
+  if (result.accepted) stats_->accepted[std::string(protocol)] += result.accepted;
+  if (!rejects.empty()) {
+    auto& by_reason = stats_->rejected[std::string(protocol)];
+    for (const auto& [reason, n] : rejects) by_reason[reason] += n;
+  }
+  return result;
+}
+
+absl::Status LineIngest::CheckLines(absl::string_view text) {
+  size_t line_no = 0;
+  absl::Status first;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    auto fail = [&](absl::string_view why, size_t column) {
+      if (!first.ok()) return;
+      // The parsers saw one line: their "line 1, column C: " prefix would
+      // mislead; the position goes in the payload instead.
+      if (absl::ConsumePrefix(&why, "line ")) {
+        size_t colon = why.find(": ");
+        why.remove_prefix(colon == absl::string_view::npos ? 0 : colon + 2);
+      }
+      first = absl::InvalidArgumentError(why);
+      first.SetPayload("canopy.position",
+                       absl::Cord(absl::StrCat(line_no, ":", column)));
+    };
+    if (StartsJson(line)) {
+      Push push;
+      TextPosition where;
+      if (absl::Status s = ParseJsonPush(line, &push, &where); !s.ok()) {
+        fail(s.message(), where.column);
+      }
+    } else if (LooksLikeStatsd(line)) {
+      ParseStatsd(line, [](const StatsdRecord&) {},
+                  [&](const StatsdError& e) {
+                    fail(e.status.message(), e.column);
+                  });
+    } else {
+      ParseGraphite(line, [](const GraphiteRecord&) {},
+                    [&](const GraphiteError& e) {
+                      fail(e.status.message(), e.column);
+                    });
+    }
+    if (!first.ok()) return first;
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- sockets
+
+struct Listeners::TcpConn {
+  Listeners* self;
+  bufferevent* bev;
+  bool discarding = false;  // inside a line longer than the limit
+};
+
+Listeners::Listeners(event_base* base, Tree* tree, Stats* stats,
+                     const ServerOptions* options)
+    : base_(base),
+      tree_(tree),
+      stats_(stats),
+      options_(options),
+      ingest_(tree, stats) {}
+
+Listeners::~Listeners() {
+  if (udp_event_) event_free(udp_event_);
+  if (udp_fd_ >= 0) close(udp_fd_);
+  if (tcp_listener_) evconnlistener_free(tcp_listener_);
+}
+
+absl::Status Listeners::Start() {
+  absl::StatusOr<AllowList> allow = AllowList::Parse(options_->allow);
+  if (!allow.ok()) return allow.status();
+  allow_ = std::move(*allow);
+
+  if (options_->udp != "off") {
+    sockaddr_storage ss;
+    socklen_t len;
+    if (absl::Status s = ParseAddress(options_->udp, &ss, &len); !s.ok()) {
+      return s;
+    }
+    udp_fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(udp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(udp_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on udp ", options_->udp, ": ", std::strerror(errno)));
+    }
+    // A large receive buffer rides out bursts; FORCE passes rmem_max when
+    // we may.
+    int want = kUdpReceiveBuffer;
+    if (setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) !=
+        0) {
+      setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    }
+    socklen_t sl = sizeof udp_rcvbuf_;
+    getsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &udp_rcvbuf_, &sl);
+    // The kernel tells each read how many datagrams it dropped so far.
+    setsockopt(udp_fd_, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
+    udp_port_ = PortOf(udp_fd_);
+    bufs_.assign(kUdpBatch, std::vector<char>(kUdpBufferBytes));
+    udp_event_ = event_new(base_, udp_fd_, EV_READ | EV_PERSIST,
+                           &Listeners::OnUdp, this);
+    event_add(udp_event_, nullptr);
+    CANOPY_LOG("canopyd listening on udp %s (port %d, receive buffer %d)",
+               options_->udp, udp_port_, udp_rcvbuf_);
+  }
+  if (options_->tcp != "off") {
+    sockaddr_storage ss;
+    socklen_t len;
+    if (absl::Status s = ParseAddress(options_->tcp, &ss, &len); !s.ok()) {
+      return s;
+    }
+    tcp_listener_ = evconnlistener_new_bind(
+        base_, &Listeners::OnAccept, this,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, -1,
+        reinterpret_cast<sockaddr*>(&ss), static_cast<int>(len));
+    if (tcp_listener_ == nullptr) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on tcp ", options_->tcp, ": ", std::strerror(errno)));
+    }
+    tcp_port_ = PortOf(evconnlistener_get_fd(tcp_listener_));
+    CANOPY_LOG("canopyd listening on tcp %s (port %d)", options_->tcp,
+               tcp_port_);
+  }
+  return absl::OkStatus();
+}
+
+void Listeners::OnUdp(int, short, void* arg) {
+  static_cast<Listeners*>(arg)->ReadUdp();
+}
+
+void Listeners::ReadUdp() {
+  mmsghdr msgs[kUdpBatch];
+  iovec iovs[kUdpBatch];
+  sockaddr_storage addrs[kUdpBatch];
+  alignas(cmsghdr) char controls[kUdpBatch][CMSG_SPACE(sizeof(uint32_t))];
+  int64_t now = time(nullptr);
+  for (int round = 0; round < kUdpRoundsPerEvent; ++round) {
+    for (size_t i = 0; i < kUdpBatch; ++i) {
+      iovs[i].iov_base = bufs_[i].data();
+      iovs[i].iov_len = bufs_[i].size();
+      std::memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
+      msgs[i].msg_hdr.msg_control = controls[i];
+      msgs[i].msg_hdr.msg_controllen = sizeof controls[i];
+    }
+    int n = recvmmsg(udp_fd_, msgs, kUdpBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;
+    for (int i = 0; i < n; ++i) {
+      msghdr& h = msgs[i].msg_hdr;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+          uint32_t drops;
+          std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
+          kernel_drops_ = drops;
+        }
+      }
+      if (!allow_.Allows(reinterpret_cast<sockaddr*>(&addrs[i]))) {
+        ++stats_->rejected["udp"]["denied"];
+        continue;
+      }
+      if (h.msg_flags & MSG_TRUNC) {
+        ++stats_->rejected["udp"]["too_long"];
+        continue;
+      }
+      absl::string_view dgram(bufs_[i].data(), msgs[i].msg_len);
+      ++stats_->udp_datagrams;
+      if (StartsJson(dgram)) {
+        Push push;
+        TextPosition where;
+        if (absl::Status s = ParseJsonPush(dgram, &push, &where); !s.ok()) {
+          ++stats_->rejected["udp"]["json"];
+          continue;
+        }
+        Tree::ApplyStats applied;
+        if (!tree_->Apply(push, now, &applied).ok()) {
+          ++stats_->rejected["udp"]["max_nodes"];
+          continue;
+        }
+        stats_->accepted["udp"] += applied.leaves;
+      } else {
+        ingest_.ApplyLines(dgram, "udp", now);
+      }
+    }
+    if (static_cast<size_t>(n) < kUdpBatch) return;
+  }
+}
+
+void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
+                         void* arg) {
+  Listeners* self = static_cast<Listeners*>(arg);
+  if (!self->allow_.Allows(addr)) {
+    ++self->stats_->rejected["tcp"]["denied"];
+    close(fd);
+    return;
+  }
+  if (self->tcp_connections_ >= kMaxTcpConnections) {
+    ++self->stats_->rejected["tcp"]["too_many_connections"];
+    close(fd);
+    return;
+  }
+  bufferevent* bev =
+      bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
+  if (bev == nullptr) {
+    close(fd);
+    return;
+  }
+  TcpConn* conn = new TcpConn{self, bev};
+  ++self->tcp_connections_;
+  bufferevent_setcb(bev, &Listeners::OnTcpRead, nullptr, &Listeners::OnTcpEvent,
+                    conn);
+  bufferevent_enable(bev, EV_READ);
+}
+
+void Listeners::OnTcpRead(bufferevent* bev, void* arg) {
+  TcpConn* conn = static_cast<TcpConn*>(arg);
+  Listeners* self = conn->self;
+  evbuffer* in = bufferevent_get_input(bev);
+  size_t max_line = self->options_->max_line;
+  while (true) {
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) return;
+    // Up to 1 MiB of complete lines at a time, in one contiguous piece.
+    size_t window = std::min<size_t>(len, std::max<size_t>(1 << 20, max_line + 1));
+    const char* data = reinterpret_cast<const char*>(
+        evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
+    const char* nl = static_cast<const char*>(memrchr(data, '\n', window));
+    if (nl == nullptr) {
+      if (len > max_line) {
+        // A line past the limit is dropped up to its newline; the
+        // connection stays open for the lines after it.
+        if (!conn->discarding) ++self->stats_->rejected["tcp"]["too_long"];
+        conn->discarding = true;
+        evbuffer_drain(in, len);
+      }
+      return;
+    }
+    size_t take = static_cast<size_t>(nl - data) + 1;
+    absl::string_view chunk(data, take);
+    if (conn->discarding) {
+      chunk.remove_prefix(chunk.find('\n') + 1);
+      conn->discarding = false;
+    }
+    self->ingest_.ApplyLines(chunk, "tcp", time(nullptr));
+    evbuffer_drain(in, take);
+  }
+}
+
+void Listeners::OnTcpEvent(bufferevent* bev, short what, void* arg) {
+  TcpConn* conn = static_cast<TcpConn*>(arg);
+  if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+    // A last line without a newline still counts.
+    evbuffer* in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (len > 0 && !conn->discarding && len <= conn->self->options_->max_line) {
+      const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
+      conn->self->ingest_.ApplyLines(absl::string_view(data, len), "tcp",
+                                     time(nullptr));
+    }
+    conn->self->CloseTcp(conn);
+  }
+}
+
+void Listeners::CloseTcp(TcpConn* conn) {
+  bufferevent_free(conn->bev);
+  --tcp_connections_;
+  delete conn;
+}
+
+}  // namespace canopy

@@ -1,0 +1,136 @@
+// Line-protocol ingest: StatsD and Graphite lines (and newline-delimited JSON
+// trees) from UDP datagrams, TCP streams and `POST /push` text bodies.
+//
+//   canopy::LineIngest ingest(&tree, &stats);
+//   ingest.ApplyLines("web.hits:1|c|@0.1\ncpu.load 0.5 1700000000\n", "tcp",
+//                     now);
+//
+// Each line is its own unit on UDP and TCP: a bad line is counted under its
+// reason in Stats (and logged, rate-limited) and the good lines beside it are
+// applied. Over HTTP a text body is applied whole or not at all
+// (CheckLines first). One call of ApplyLines is one seq.
+//
+// The listeners (Listeners) own their sockets; like the tree they belong to
+// the event-loop thread.
+#ifndef CANOPY_SERVER_INGEST_H_
+#define CANOPY_SERVER_INGEST_H_
+
+#include <netinet/in.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "canopy/json_push.h"
+#include "canopy/tree.h"
+#include "server/options.h"
+#include "server/stats.h"
+
+struct event;
+struct event_base;
+struct evconnlistener;
+struct bufferevent;
+
+namespace canopy {
+
+// Source address ranges (--allow=CIDR,...). Empty allows everyone.
+class AllowList {
+ public:
+  static absl::StatusOr<AllowList> Parse(absl::string_view spec);
+  bool Allows(const sockaddr* addr) const;
+  bool empty() const { return ranges_.empty(); }
+
+ private:
+  struct Range {
+    int family;
+    unsigned char bytes[16];
+    int prefix;
+  };
+  std::vector<Range> ranges_;
+};
+
+// --expire=PATTERN=DURATION,...
+struct ExpireRule {
+  Pattern pattern;
+  int64_t seconds;
+};
+absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec);
+// "90s", "5m", "1h", "2d", "1w", "1y" -> seconds.
+bool ParseDuration(absl::string_view text, int64_t* seconds);
+
+class LineIngest {
+ public:
+  LineIngest(Tree* tree, Stats* stats) : tree_(tree), stats_(stats) {}
+
+  struct Result {
+    size_t accepted = 0;  // samples written
+    size_t rejected = 0;  // lines refused
+  };
+  // Applies every good line of `text`; counts bad ones for `protocol`.
+  Result ApplyLines(absl::string_view text, absl::string_view protocol,
+                    int64_t now);
+  // Validates every line without applying any; the first error, with its
+  // line and column, if one is bad.
+  absl::Status CheckLines(absl::string_view text);
+
+ private:
+  void ApplyLine(absl::string_view line, size_t line_no, int64_t now,
+                 Result* result, std::map<std::string, uint64_t>* rejects);
+
+  Tree* tree_;
+  Stats* stats_;
+  KeySegments scratch_;
+};
+
+// The UDP and TCP listeners.
+class Listeners {
+ public:
+  Listeners(event_base* base, Tree* tree, Stats* stats,
+            const ServerOptions* options);
+  ~Listeners();
+  Listeners(const Listeners&) = delete;
+  Listeners& operator=(const Listeners&) = delete;
+
+  absl::Status Start();
+  int udp_port() const { return udp_port_; }
+  int tcp_port() const { return tcp_port_; }
+  LineIngest& ingest() { return ingest_; }
+  size_t tcp_connections() const { return tcp_connections_; }
+  uint64_t kernel_drops() const { return kernel_drops_; }
+  int udp_rcvbuf() const { return udp_rcvbuf_; }
+
+ private:
+  struct TcpConn;
+  static void OnUdp(int fd, short what, void* arg);
+  static void OnAccept(evconnlistener* l, int fd, sockaddr* addr, int len,
+                       void* arg);
+  static void OnTcpRead(bufferevent* bev, void* arg);
+  static void OnTcpEvent(bufferevent* bev, short what, void* arg);
+  void ReadUdp();
+  void CloseTcp(TcpConn* conn);
+
+  event_base* base_;
+  Tree* tree_;
+  Stats* stats_;
+  const ServerOptions* options_;
+  LineIngest ingest_;
+  AllowList allow_;
+  int udp_fd_ = -1;
+  event* udp_event_ = nullptr;
+  evconnlistener* tcp_listener_ = nullptr;
+  int udp_port_ = 0;
+  int tcp_port_ = 0;
+  int udp_rcvbuf_ = 0;
+  uint64_t kernel_drops_ = 0;
+  size_t tcp_connections_ = 0;
+  // recvmmsg buffers.
+  std::vector<std::vector<char>> bufs_;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_INGEST_H_
