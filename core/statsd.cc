@@ -113,7 +113,11 @@ bool AppendName(absl::string_view name, std::string* key, size_t* depth,
     *f = {StatsdReason::kBadName, 0, "empty name"};
     return false;
   }
-  *key = DottedToKey(name);
+  // Reuses the record's buffer: no allocation per line once warm.
+  key->assign(name.data(), name.size());
+  for (char& c : *key) {
+    if (c == '.') c = ',';
+  }
   size_t start = 0;
   while (true) {
     const size_t comma = key->find(',', start);

@@ -442,6 +442,29 @@ absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
   return absl::OkStatus();
 }
 
+absl::Status Tree::AddSampleByKey(absl::string_view key,
+                                  const LineSample& sample, int64_t now) {
+  auto it = key_cache_.find(key);
+  if (it != key_cache_.end()) {
+    Node* n = it->second;
+    if (n->own_action_ == Action::kInherit &&
+        sample.action != Action::kInherit) {
+      n->own_action_ = sample.action;
+    }
+    Sample(n, n->EffectiveAction(), sample.value, now, sample.weight,
+           sample.relative, sample.member);
+    Touch(n);
+    return absl::OkStatus();
+  }
+  key_scratch_.clear();
+  if (absl::Status s = AppendKey(key, 0, &key_scratch_); !s.ok()) return s;
+  if (absl::Status s = AddSample(key_scratch_, sample, now); !s.ok()) return s;
+  if (key_cache_.size() >= kKeyCacheSize) key_cache_.clear();
+  key_cache_.emplace(std::string(key),
+                     const_cast<Node*>(Find(key_scratch_)));
+  return absl::OkStatus();
+}
+
 size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
   uint32_t limit = static_cast<uint32_t>(
       std::max<int64_t>(0, older_than) / options_.step_seconds);
@@ -451,6 +474,7 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
     return true;
   });
   if (stale.empty()) return 0;
+  key_cache_.clear();
   ++seq_;
   for (Node* leaf : stale) {
     tombstones_.push_back(Tombstone{seq_, KeyOf(leaf)});
@@ -542,6 +566,7 @@ absl::StatusOr<size_t> Tree::Remove(const KeySegments& segments) {
     return absl::NotFoundError(
         absl::StrCat("no node \"", JoinKey(segments).substr(0, 200), "\""));
   }
+  key_cache_.clear();
   ++seq_;
   Node* parent = node->parent_;
   parent->children_->erase(node->name());

@@ -221,13 +221,10 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no,
     }
   };
   auto apply = [&](const std::string& key, const LineSample& sample) {
-    scratch_.clear();
-    if (absl::Status s = AppendKey(key, 0, &scratch_); !s.ok()) {
-      reject("bad_name", s.message());
-      return;
-    }
-    if (absl::Status s = tree_->AddSample(scratch_, sample, now); !s.ok()) {
-      reject("max_nodes", s.message());
+    if (absl::Status s = tree_->AddSampleByKey(key, sample, now); !s.ok()) {
+      reject(s.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
+                                                               : "bad_name",
+             s.message());
       return;
     }
     ++result->accepted;

@@ -83,7 +83,6 @@ class LineIngest {
 
   Tree* tree_;
   Stats* stats_;
-  KeySegments scratch_;
 };
 
 // The UDP and TCP listeners.

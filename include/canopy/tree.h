@@ -225,6 +225,12 @@ class Tree {
   absl::Status AddSample(absl::Span<const absl::string_view> segments,
                          const LineSample& sample, int64_t now);
 
+  // The same for a comma key that may not have been validated: keys seen
+  // recently are found through a bounded cache (one hash lookup instead of
+  // one per segment, and no validation), others are validated first.
+  absl::Status AddSampleByKey(absl::string_view key, const LineSample& sample,
+                              int64_t now);
+
   // Removes leaves under `pattern` whose last sample is older than
   // `older_than` (epoch seconds), and interior nodes left empty. Returns the
   // number of leaves removed.
@@ -306,6 +312,12 @@ class Tree {
   std::vector<std::unique_ptr<char[]>> name_blocks_;
   size_t block_used_ = 0;
   size_t interned_bytes_ = 0;
+
+  // Recent keys of AddSampleByKey, cleared when full and whenever a node is
+  // removed (so it never points at a freed node).
+  static constexpr size_t kKeyCacheSize = 1 << 16;
+  absl::flat_hash_map<std::string, Node*> key_cache_;
+  KeySegments key_scratch_;
 
   struct Tombstone {
     uint64_t seq;
