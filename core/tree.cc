@@ -222,8 +222,36 @@ void Tree::Propagate(Node* node) {
   }
 }
 
+void Tree::EmitWindow(Node* leaf, Action action, bool late) {
+  (void)late;
+  const Window& cur = leaf->cur_;
+  ClosedWindow cw;
+  cw.key = KeyOf(leaf);
+  cw.start = static_cast<int64_t>(cur.index) * options_.step_seconds;
+  cw.action = action;
+  cw.count = cur.count;
+  cw.sum = cur.sum;
+  cw.min = cur.min;
+  cw.max = cur.max;
+  cw.last = cur.last;
+  if (leaf->extra_) {
+    if (action == Action::kTimer && leaf->extra_->sketch) {
+      cw.count = leaf->extra_->sketch->count();
+      cw.sum = leaf->extra_->sketch->sum();
+      leaf->extra_->sketch->Serialize(&cw.blob);
+    } else if (action == Action::kSet && leaf->extra_->hll) {
+      leaf->extra_->hll->Serialize(&cw.blob);
+    }
+  }
+  closed_.push_back(std::move(cw));
+  leaf->flushed_ = true;
+}
+
 void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
-                  double weight, bool relative, absl::string_view member) {
+                  double weight, bool relative, absl::string_view member,
+                  int64_t time) {
+  const int step = options_.step_seconds;
+  uint32_t w = static_cast<uint32_t>(now / step);
   if (relative) value += leaf->has_value_ && !leaf->is_text_ ? leaf->cur_.last : 0;
   if (!leaf->has_value_) {
     leaf->has_value_ = true;
@@ -234,17 +262,53 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
     leaf->extra_->text.clear();
     leaf->extra_->text.shrink_to_fit();
   }
-  uint32_t w = static_cast<uint32_t>(now / options_.step_seconds);
+  if (time > 0 && time / step < w) {
+    uint32_t wt = static_cast<uint32_t>(time / step);
+    if (wt == leaf->cur_.index && !leaf->flushed_) {
+      w = wt;  // its window is still open here: it goes in there
+    } else if (options_.history) {
+      // A sample for a window already handed over: history merges it; the
+      // live value shows the open window and is left alone.
+      ClosedWindow cw;
+      cw.key = KeyOf(leaf);
+      cw.start = static_cast<int64_t>(wt) * step;
+      cw.action = action;
+      cw.late = true;
+      double v = action == Action::kAdd ? value * weight : value;
+      cw.count = action == Action::kTimer ? weight : 1;
+      cw.sum = action == Action::kTimer ? value * weight : v;
+      cw.min = cw.max = cw.last = v;
+      if (action == Action::kTimer) {
+        Sketch one;
+        one.Add(value, weight);
+        one.Serialize(&cw.blob);
+      } else if (action == Action::kSet) {
+        Hll one;
+        one.Add(member.empty() ? absl::string_view(absl::StrCat(value))
+                               : member);
+        one.Serialize(&cw.blob);
+        cw.sum = cw.min = cw.max = cw.last = 1;
+      }
+      closed_.push_back(std::move(cw));
+      if (action == Action::kAdd) leaf->total_ += value * weight;
+      if (leaf->cur_.count == 0) leaf->cur_.last = value;
+      return;
+    }
+  }
   Window& cur = leaf->cur_;
-  // A sample dated before the open window counts in the open window: the
-  // live view shows the latest figures; history places it (see docs).
   if (w > cur.index) {
     if (cur.count > 0) {
+      if (options_.history && !leaf->flushed_) EmitWindow(leaf, action, false);
       leaf->prev_index_ = cur.index;
       leaf->prev_ = cur.sum;
     }
     cur = Window{};
     cur.index = w;
+    leaf->flushed_ = false;
+    if (options_.history && !leaf->listed_) {
+      leaf->listed_ = true;
+      open_windows_.push_back(leaf);
+    }
     if (leaf->extra_) {
       if (leaf->extra_->sketch) leaf->extra_->sketch->Clear();
       if (leaf->extra_->hll) leaf->extra_->hll->Clear();
@@ -275,6 +339,44 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
   cur.sum += value;
   cur.last = value;
   leaf->total_ += value;
+}
+
+void Tree::CloseWindows(int64_t now, std::vector<ClosedWindow>* out) {
+  uint32_t w_now = static_cast<uint32_t>(now / options_.step_seconds);
+  size_t keep = 0;
+  for (Node* n : open_windows_) {
+    if (n->cur_.index < w_now) {
+      if (!n->flushed_ && n->cur_.count > 0) {
+        EmitWindow(n, n->EffectiveAction(), false);
+      }
+      n->listed_ = false;
+    } else {
+      open_windows_[keep++] = n;
+    }
+  }
+  open_windows_.resize(keep);
+  for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
+  closed_.clear();
+}
+
+void Tree::CloseAllWindows(std::vector<ClosedWindow>* out) {
+  for (Node* n : open_windows_) {
+    if (!n->flushed_ && n->cur_.count > 0) {
+      EmitWindow(n, n->EffectiveAction(), false);
+    }
+  }
+  for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
+  closed_.clear();
+}
+
+void Tree::ForgetRemoved() {
+  if (removed_listed_.empty()) return;
+  size_t keep = 0;
+  for (Node* n : open_windows_) {
+    if (!removed_listed_.contains(n)) open_windows_[keep++] = n;
+  }
+  open_windows_.resize(keep);
+  removed_listed_.clear();
 }
 
 void Tree::SetText(Node* leaf, absl::string_view text, int64_t now) {
@@ -369,7 +471,7 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
         if (op.action != Action::kInherit) leaf->own_action_ = op.action;
         Action a = leaf->own_action_ != Action::kInherit ? leaf->own_action_
                                                          : stack.back().action;
-        Sample(leaf, a, op.value, time);
+        Sample(leaf, a, op.value, now, 1, false, {}, time == now ? 0 : time);
         Touch(leaf);
         ++leaves;
         break;
@@ -380,7 +482,8 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
         Action a = leaf->own_action_ != Action::kInherit ? leaf->own_action_
                                                          : stack.back().action;
         if (a == Action::kSet) {
-          Sample(leaf, a, 0, time, 1, false, op.text);  // a member
+          Sample(leaf, a, 0, now, 1, false, op.text,
+                 time == now ? 0 : time);  // a member
         } else {
           SetText(leaf, op.text, time);
         }
@@ -452,7 +555,7 @@ absl::Status Tree::AddSampleByKey(absl::string_view key,
       n->own_action_ = sample.action;
     }
     Sample(n, n->EffectiveAction(), sample.value, now, sample.weight,
-           sample.relative, sample.member);
+           sample.relative, sample.member, sample.time);
     Touch(n);
     return absl::OkStatus();
   }
@@ -477,6 +580,9 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
   key_cache_.clear();
   ++seq_;
   for (Node* leaf : stale) {
+    if (options_.history && !leaf->flushed_ && leaf->cur_.count > 0) {
+      EmitWindow(leaf, leaf->EffectiveAction(), false);
+    }
     tombstones_.push_back(Tombstone{seq_, KeyOf(leaf)});
     --leaf_count_;
     leaf->has_value_ = false;
@@ -496,11 +602,13 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
       parent->children_->erase(n->name());
       if (parent->children_->empty()) parent->children_.reset();
       --node_count_;
+      if (n->listed_) removed_listed_.insert(n);
       delete n;
       n = parent;
     }
     Propagate(n);
   }
+  ForgetRemoved();
   while (tombstones_.size() > options_.max_tombstones) {
     tombstone_floor_ = tombstones_.front().seq;
     tombstones_.pop_front();
@@ -549,7 +657,11 @@ void Tree::DeleteSubtree(Node* node, std::string* path, size_t* leaves) {
     ++*leaves;
     --leaf_count_;
     tombstones_.push_back(Tombstone{seq_, *path});
+    if (options_.history && !node->flushed_ && node->cur_.count > 0) {
+      EmitWindow(node, node->EffectiveAction(), false);
+    }
   }
+  if (node->listed_) removed_listed_.insert(node);
   if (node->extra_ && node->extra_->watch && observer_ != nullptr) {
     observer_->OnWatchRemoved(node->extra_->watch);
   }
@@ -573,6 +685,7 @@ absl::StatusOr<size_t> Tree::Remove(const KeySegments& segments) {
   std::string path = JoinKey(segments);
   size_t leaves = 0;
   DeleteSubtree(node, &path, &leaves);
+  ForgetRemoved();
   Propagate(parent);
   while (tombstones_.size() > options_.max_tombstones) {
     tombstone_floor_ = tombstones_.front().seq;

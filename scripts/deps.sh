@@ -5,23 +5,53 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libevent-dev rapidjson-dev libleveldb-dev libabsl-dev libgtest-dev
+  libevent-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   clang libclang-rt-14-dev
   curl
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(wrk nginx-light)
+  packages+=(wrk nginx-light libnginx-mod-nchan)
 fi
+
+# --- real clients (tests/server/clients_test.cc) ---------------------------
+# collectd (write_graphite), Node.js with npm for the hot-shots StatsD client,
+# and promtool (in Debian's prometheus package). Node.js may come from
+# elsewhere than Debian with its own npm: then neither is taken from Debian.
+packages+=(collectd-core prometheus)
+if ! command -v node >/dev/null; then
+  packages+=(nodejs)
+fi
+if ! command -v npm >/dev/null; then
+  packages+=(npm)
+fi
+# ---------------------------------------------------------------------------
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$p")
 done
+
 if ((${#missing[@]})); then
   echo "deps: installing ${missing[*]}" >&2
   sudo=""
   [[ $(id -u) -ne 0 ]] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the daemons of collectd-core and prometheus on install
+  # where it can; the tests run their own, so those just started are stopped.
+  for service in collectd prometheus; do
+    [[ " ${missing[*]} " == *" $service"[-\ ]* ]] || continue
+    if service "$service" status >/dev/null 2>&1; then
+      $sudo service "$service" stop >/dev/null 2>&1 || true
+    fi
+  done
+fi
+
+# hot-shots for the client tests, pinned by tests/clients/package-lock.json.
+clients_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/clients"
+if [[ ! -f "$clients_dir/node_modules/hot-shots/package.json" ||
+      "$clients_dir/package-lock.json" -nt "$clients_dir/node_modules/.package-lock.json" ]]; then
+  echo "deps: npm ci in tests/clients" >&2
+  (cd "$clients_dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
 fi

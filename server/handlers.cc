@@ -1,12 +1,15 @@
 #include "server/handlers.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -489,6 +492,191 @@ absl::StatusOr<Response> HandleDelete(const Request& request,
   out.w.Uint64(*removed);
   out.Key("seq");
   out.w.Uint64(ctx.tree->seq());
+  out.w.EndObject();
+  return JsonResponse(out);
+}
+
+// ---------------------------------------------------------------- /trend
+
+absl::StatusOr<int64_t> ParseTime(absl::string_view text, int64_t now) {
+  if (text.empty() || text == "now") return now;
+  int64_t v;
+  if (text[0] == '-' || text[0] == '+') {
+    int64_t d;
+    if (!ParseDuration(text.substr(1), &d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad time \"", text.substr(0, 40),
+          "\" (expected epoch seconds, now, or -1h, -7d ...)"));
+    }
+    return text[0] == '-' ? now - d : now + d;
+  }
+  if (!absl::SimpleAtoi(text, &v) || v < 0 || v > 253402300799) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad time \"", text.substr(0, 40),
+        "\" (expected epoch seconds, now, or -1h, -7d ...)"));
+  }
+  return v;
+}
+
+absl::StatusOr<TrendQuery> ParseTrendRequest(const Request& request,
+                                             int64_t now) {
+  TrendQuery q;
+  if (request.Params("key").empty()) {
+    return absl::InvalidArgumentError("/trend needs at least one key=");
+  }
+  absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
+  if (!patterns.ok()) return patterns.status();
+  q.patterns = std::move(*patterns);
+  absl::StatusOr<int64_t> from = ParseTime(request.Param("from", "-1h"), now);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<int64_t> to = ParseTime(request.Param("to", "now"), now);
+  if (!to.ok()) return to.status();
+  q.from = *from;
+  q.to = *to + 1;  // "to" is inclusive for users
+  if (q.to <= q.from) {
+    return absl::InvalidArgumentError("from must be before to");
+  }
+  std::string step = request.Param("step");
+  if (!step.empty()) {
+    if (!absl::SimpleAtoi(step, &q.step) && !ParseDuration(step, &q.step)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad step \"", step.substr(0, 20), "\" (seconds, or 10s, 1m, 1h)"));
+    }
+    if (q.step <= 0) return absl::InvalidArgumentError("step must be positive");
+  }
+  absl::StatusOr<TrendFn> fn = ParseTrendFn(request.Param("fn", "avg"));
+  if (!fn.ok()) return fn.status();
+  q.fn = *fn;
+  std::string format = request.Param("format", "json");
+  if (format != "json" && format != "csv") {
+    return absl::InvalidArgumentError("format must be json or csv");
+  }
+  return q;
+}
+
+Response TrendResponse(const TrendResult& result, bool csv) {
+  Response r;
+  if (csv) {
+    // One row per time, one column per key (what Dygraph and spreadsheets
+    // read); a missing point is an empty cell.
+    r.content_type = "text/csv; charset=utf-8";
+    std::string out = "time";
+    std::map<int64_t, std::vector<std::string>> rows;
+    for (size_t i = 0; i < result.series.size(); ++i) {
+      std::string k = result.series[i].key;
+      bool quote = k.find_first_of(",\"") != std::string::npos;
+      std::string escaped;
+      for (char c : k) {
+        if (c == '"') escaped += '"';
+        escaped += c;
+      }
+      absl::StrAppend(&out, ",", quote ? absl::StrCat("\"", escaped, "\"") : k);
+      for (const auto& [t, v] : result.series[i].points) {
+        auto& row = rows[t];
+        row.resize(result.series.size());
+        row[i] = absl::StrFormat("%.17g", v);
+      }
+    }
+    out += "\n";
+    for (auto& [t, row] : rows) {
+      row.resize(result.series.size());
+      absl::StrAppend(&out, t);
+      for (const std::string& cell : row) absl::StrAppend(&out, ",", cell);
+      out += "\n";
+    }
+    r.body = std::move(out);
+    return r;
+  }
+  JsonOut out;
+  out.w.StartObject();
+  out.Key("step");
+  out.w.Int64(result.step);
+  if (result.truncated) {
+    out.Key("truncated");
+    out.w.Bool(true);
+  }
+  out.Key("series");
+  out.w.StartArray();
+  for (const TrendSeries& s : result.series) {
+    out.w.StartObject();
+    out.Key("key");
+    out.String(s.key);
+    out.Key("points");
+    out.w.StartArray();
+    for (const auto& [t, v] : s.points) {
+      out.w.StartArray();
+      out.w.Int64(t);
+      out.Number(v);
+      out.w.EndArray();
+    }
+    out.w.EndArray();
+    out.w.EndObject();
+  }
+  out.w.EndArray();
+  out.w.EndObject();
+  r.body = out.Take();
+  return r;
+}
+
+absl::StatusOr<Response> HandleMarkers(const Request& request,
+                                       HandlerContext& ctx) {
+  absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
+  if (!patterns.ok()) return patterns.status();
+  absl::StatusOr<int64_t> from = ParseTime(request.Param("from", "-1y"), ctx.now);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<int64_t> to = ParseTime(request.Param("to", "now"), ctx.now);
+  if (!to.ok()) return to.status();
+  struct Found {
+    int64_t time;
+    std::string key;
+    std::string text;
+  };
+  std::vector<Found> found;
+  for (const Pattern& p : *patterns) {
+    const Node* start = ctx.tree->Find(p.FixedPrefix());
+    if (start == nullptr) continue;
+    // Depth-first under the fixed prefix; a node counts if it lies under a
+    // node the pattern matches.
+    std::vector<const Node*> todo{start};
+    while (!todo.empty() && found.size() < 100000) {
+      const Node* n = todo.back();
+      todo.pop_back();
+      for (const Node* c : n->SortedChildren()) todo.push_back(c);
+      const std::vector<Marker>* m = n->markers();
+      if (m == nullptr || m->empty()) continue;
+      std::string key = ctx.tree->KeyOf(n);
+      absl::StatusOr<KeySegments> segs = SplitKey(key);
+      if (!segs.ok()) continue;
+      bool under = false;
+      for (size_t len = 0; len <= segs->size() && !under; ++len) {
+        under = p.Matches(absl::MakeConstSpan(segs->data(), len));
+      }
+      if (!under) continue;
+      for (const Marker& mk : *m) {
+        if (mk.time >= *from && mk.time <= *to) {
+          found.push_back(Found{mk.time, key, mk.text});
+        }
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return a.time != b.time ? a.time < b.time : a.key < b.key;
+  });
+  JsonOut out;
+  out.w.StartObject();
+  out.Key("markers");
+  out.w.StartArray();
+  for (const Found& f : found) {
+    out.w.StartObject();
+    out.Key("key");
+    out.String(f.key);
+    out.Key("time");
+    out.w.Int64(f.time);
+    out.Key("text");
+    out.String(f.text);
+    out.w.EndObject();
+  }
+  out.w.EndArray();
   out.w.EndObject();
   return JsonResponse(out);
 }

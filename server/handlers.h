@@ -25,6 +25,7 @@
 #include "canopy/tree.h"
 #include "server/options.h"
 #include "server/stats.h"
+#include "server/trend.h"
 
 namespace canopy {
 
@@ -87,6 +88,17 @@ absl::StatusOr<Response> HandleDelete(const Request& request,
 // GET /diff/<a>/<b>
 absl::StatusOr<Response> HandleDiff(const Request& request,
                                     HandlerContext& ctx);
+
+// GET /trend: the query from the request (`now` for relative times).
+absl::StatusOr<TrendQuery> ParseTrendRequest(const Request& request,
+                                             int64_t now);
+// The answer: JSON, or CSV with a header row and one column per key.
+Response TrendResponse(const TrendResult& result, bool csv);
+// GET /api/markers
+absl::StatusOr<Response> HandleMarkers(const Request& request,
+                                       HandlerContext& ctx);
+// Parses a time: epoch seconds, "now", or relative to now ("-1h", "-7d").
+absl::StatusOr<int64_t> ParseTime(absl::string_view text, int64_t now);
 
 // The leaves under `patterns` changed after `since`, removed leaves as null,
 // as {"seq": S, "items": [...]} (plus "reset": true when `reset`). Returns

@@ -16,6 +16,7 @@
 #include "server/ingest.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/trend.h"
 
 ABSL_FLAG(std::string, config, "",
           "Read flags from this file: one flag=value per line, # comments; "
@@ -41,6 +42,8 @@ ABSL_FLAG(std::string, ready_file, "",
 ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
           "Trend steps and how long each is kept; the first step is the "
           "window of the live values.");
+ABSL_FLAG(bool, history, true,
+          "Keep trend history in DATA_DIR/trend (LevelDB).");
 ABSL_FLAG(int64_t, max_body, 32 << 20, "Largest HTTP body accepted (413).");
 ABSL_FLAG(int64_t, max_nodes, 10000000,
           "Most nodes the tree may hold; a push past it gets 507.");
@@ -130,24 +133,11 @@ int main(int argc, char** argv) {
 
   // The retention's steps: validated whole; the first is the live window.
   std::string retention = absl::GetFlag(FLAGS_retention);
-  int64_t first_step = 0, previous_step = 0;
-  for (absl::string_view part : absl::StrSplit(retention, ',')) {
-    std::vector<absl::string_view> sk = absl::StrSplit(part, ':');
-    int64_t step, keep;
-    if (sk.size() != 2 || !canopy::ParseDuration(sk[0], &step) ||
-        !canopy::ParseDuration(sk[1], &keep) || keep < step) {
-      Die(absl::StrCat("bad --retention part \"", part,
-                       "\" (expected STEP:KEEP such as 10s:2d)"));
-    }
-    if (previous_step != 0 && (step <= previous_step || step % previous_step)) {
-      Die(absl::StrCat("bad --retention: step ", sk[0],
-                       " must be a multiple of the step before it"));
-    }
-    if (first_step == 0) first_step = step;
-    previous_step = step;
-  }
-  if (first_step > 86400) Die("--retention: the first step is at most 1d");
-  options.step_seconds = static_cast<int>(first_step);
+  absl::StatusOr<canopy::Retention> parsed = canopy::Retention::Parse(retention);
+  if (!parsed.ok()) Die(std::string(parsed.status().message()));
+  options.step_seconds = static_cast<int>(parsed->levels[0].step);
+  options.retention = retention;
+  options.history = absl::GetFlag(FLAGS_history);
 
   canopy::Server server(options);
   if (absl::Status s = server.Start(); !s.ok()) {

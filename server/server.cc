@@ -17,6 +17,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <chrono>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
@@ -105,6 +107,7 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
   Tree::Options t;
   t.step_seconds = options_.step_seconds;
   t.max_nodes = options_.max_nodes;
+  t.history = options_.history;
   tree_ = std::make_unique<Tree>(t);
   stats_.start_time = time(nullptr);
 }
@@ -151,6 +154,15 @@ absl::Status Server::Start() {
   // thus runs after every ready socket of an iteration has been served.
   event_base_priority_init(base_, 3);
   hub_ = std::make_unique<Hub>(base_, tree_.get(), &stats_, &options_);
+
+  if (options_.history) {
+    absl::StatusOr<Retention> retention = Retention::Parse(options_.retention);
+    if (!retention.ok()) return retention.status();
+    absl::StatusOr<std::unique_ptr<TrendStore>> store =
+        TrendStore::Open(options_.data_dir + "/trend", *retention);
+    if (!store.ok()) return store.status();
+    trend_ = std::make_unique<TrendThread>(std::move(*store), base_);
+  }
 
   if (options_.http != "off") {
     http_ = evhttp_new(base_);
@@ -225,7 +237,62 @@ int Server::Run() {
              static_cast<int>(hub_->waiters()),
              static_cast<int>(tree_->leaf_count()));
   hub_->CloseAll();
+  if (trend_) {
+    // A clean stop loses nothing: every open window goes to history, and
+    // the trend thread writes all it holds before it ends.
+    SubmitWindows(/*all=*/true);
+    while (!pending_windows_.empty()) {
+      if (!trend_->SubmitWindows(&pending_windows_)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    trend_.reset();
+    CANOPY_LOG("canopyd stopped: history flushed");
+  }
   return 0;
+}
+
+void Server::SubmitWindows(bool all) {
+  int64_t now = time(nullptr);
+  if (all) {
+    tree_->CloseAllWindows(&pending_windows_);
+  } else {
+    tree_->CloseWindows(now, &pending_windows_);
+  }
+  // When the queue is full the windows stay here and go with the next tick.
+  if (!pending_windows_.empty()) trend_->SubmitWindows(&pending_windows_);
+}
+
+void Server::HandleTrend(evhttp_request* req, const Request& request) {
+  absl::StatusOr<TrendQuery> q = ParseTrendRequest(request, time(nullptr));
+  if (!q.ok()) {
+    Send(req, ErrorResponse(q.status()));
+    return;
+  }
+  if (!trend_) {
+    Send(req, ErrorResponse(absl::FailedPreconditionError(
+                  "this canopyd keeps no history")));
+    return;
+  }
+  ++trend_queries_;
+  bool csv = request.Param("format") == "csv";
+  evhttp_connection* evcon = evhttp_request_get_connection(req);
+  uint64_t token = ++trend_token_;
+  trend_waiting_[evcon] = token;
+  auto result = std::make_shared<absl::StatusOr<TrendResult>>();
+  TrendQuery query = std::move(*q);
+  trend_->Run(
+      [result, query](TrendStore& store) { *result = store.Query(query); },
+      [this, req, evcon, token, result, csv]() {
+        auto it = trend_waiting_.find(evcon);
+        if (it == trend_waiting_.end() || it->second != token) return;
+        trend_waiting_.erase(it);
+        if (!result->ok()) {
+          Send(req, ErrorResponse(result->status()));
+        } else {
+          Send(req, TrendResponse(**result, csv));
+        }
+      });
 }
 
 void Server::OnSignal(int sig, short, void* arg) {
@@ -260,6 +327,7 @@ void Server::OnTick(int, short, void* arg) {
 
 void Server::Tick() {
   int64_t now = time(nullptr);
+  if (trend_) SubmitWindows(/*all=*/false);
   if (!expire_.empty() && now >= next_expire_) {
     next_expire_ = now + expire_interval_;
     for (const ExpireRule& r : expire_) {
@@ -300,6 +368,7 @@ void Server::Tick() {
 
 void Server::OnConnectionClosed(evhttp_connection* evcon, void* arg) {
   Server* self = static_cast<Server*>(arg);
+  self->trend_waiting_.erase(evcon);
   if (KnownConnections().erase(evcon) > 0) --self->connections_;
   self->hub_->ConnectionClosed(evcon);
 }
@@ -434,6 +503,13 @@ void Server::Handle(evhttp_request* req) {
     }
   } else if (absl::StartsWith(path, "/diff/") && path != "/diff/") {
     if (only("GET")) result = HandleDiff(request, ctx);
+  } else if (path == "/trend" || path == "/trend/") {
+    if (only("GET")) {
+      HandleTrend(req, request);
+      return;
+    }
+  } else if (path == "/api/markers") {
+    if (only("GET")) result = HandleMarkers(request, ctx);
   } else if (path == "/metrics") {
     if (only("GET")) {
       Response r;
@@ -515,6 +591,31 @@ std::string Server::MetricsText(const Request& request) {
           static_cast<double>(stats_.udp_datagrams));
   counter("canopy_expired_leaves_total", "Leaves removed by --expire.",
           static_cast<double>(stats_.expired));
+  if (trend_) {
+    gauge("canopy_trend_series", "Series in the trend store.",
+          static_cast<double>(trend_->series()));
+    gauge("canopy_trend_queued_batches", "Window batches waiting for disk.",
+          static_cast<double>(trend_->queued_batches()));
+    gauge("canopy_trend_pending_windows",
+          "Closed windows the trend queue could not take yet.",
+          static_cast<double>(pending_windows_.size()));
+    gauge("canopy_trend_flush_lag_seconds",
+          "Age of the oldest batch waiting for disk.", trend_->flush_lag());
+    gauge("canopy_trend_disk_bytes", "Approximate bytes of stored windows.",
+          static_cast<double>(trend_->disk_bytes()));
+    gauge("canopy_open_windows", "Leaves with a window not yet in history.",
+          static_cast<double>(tree_->open_windows()));
+    counter("canopy_trend_windows_written_total", "Windows written to history.",
+            static_cast<double>(trend_->windows_written()));
+    counter("canopy_trend_write_errors_total",
+            "Failed history writes (retried).",
+            static_cast<double>(trend_->write_errors()));
+    counter("canopy_trend_retention_deleted_total",
+            "Windows deleted past retention.",
+            static_cast<double>(trend_->retention_deleted()));
+    counter("canopy_trend_queries_total", "Trend queries.",
+            static_cast<double>(trend_queries_));
+  }
   counter("canopy_pushes_total", "Pushes applied.",
           static_cast<double>(stats_.pushes));
   counter("canopy_pull_replies_total", "Long-poll replies with changes.",

@@ -12,6 +12,9 @@
 #define CANOPY_SERVER_SERVER_H_
 
 #include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include <string>
 
 #include "absl/status/status.h"
@@ -19,6 +22,7 @@
 #include "server/comet.h"
 #include "server/handlers.h"
 #include "server/ingest.h"
+#include "server/trend_thread.h"
 #include "server/options.h"
 #include "server/stats.h"
 
@@ -73,6 +77,15 @@ class Server {
   event* sigint_ = nullptr;
   std::unique_ptr<Hub> hub_;
   std::unique_ptr<Listeners> listeners_;
+  std::unique_ptr<TrendThread> trend_;
+  std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
+  uint64_t trend_queries_ = 0;
+  // Connections waiting for a /trend answer: a token per request, so that a
+  // reply never goes to a connection that closed meanwhile.
+  absl::flat_hash_map<evhttp_connection*, uint64_t> trend_waiting_;
+  uint64_t trend_token_ = 0;
+  void HandleTrend(evhttp_request* req, const Request& request);
+  void SubmitWindows(bool all);
   std::vector<ExpireRule> expire_;
   event* tick_ = nullptr;
   int64_t next_expire_ = 0;

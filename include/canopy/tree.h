@@ -93,6 +93,22 @@ struct LiveValue {
   std::shared_ptr<const Sketch> merged;
 };
 
+// A leaf's window that has ended, handed to the trend store. `late` marks a
+// sample dated into a window that had already been handed over (or ended):
+// the store merges it into what it has for that window.
+struct ClosedWindow {
+  std::string key;
+  int64_t start = 0;
+  Action action = Action::kLast;
+  double count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  double last = 0;
+  std::string blob;  // a serialized Sketch (timer) or Hll (set)
+  bool late = false;
+};
+
 // One sample from a line protocol.
 struct LineSample {
   Action action = Action::kInherit;  // given to a leaf that has none yet
@@ -100,6 +116,7 @@ struct LineSample {
   double weight = 1;       // 1 / sample rate: scales add, weights timers
   bool relative = false;   // a StatsD gauge "+3" / "-3": adds to the last
   absl::string_view member;  // set: the member
+  int64_t time = 0;          // when it was measured; 0 = now
 };
 
 class Node {
@@ -143,7 +160,13 @@ class Node {
   };
   using ChildMap = absl::flat_hash_map<absl::string_view, Node*>;
 
-  Node(const char* name, Node* parent) : name_(name), parent_(parent) {}
+  Node(const char* name, Node* parent)
+      : name_(name),
+        parent_(parent),
+        has_value_(false),
+        is_text_(false),
+        flushed_(false),
+        listed_(false) {}
 
   Extra* MutableExtra() {
     if (!extra_) extra_ = std::make_unique<Extra>();
@@ -159,8 +182,10 @@ class Node {
   Window cur_;
   uint32_t prev_index_ = 0;  // the window `prev_` summarises
   Action own_action_ = Action::kInherit;
-  bool has_value_ = false;
-  bool is_text_ = false;
+  bool has_value_ : 1;
+  bool is_text_ : 1;
+  bool flushed_ : 1;  // the open window was handed to history already
+  bool listed_ : 1;   // in Tree::open_windows_
   double prev_ = 0;   // the figure of the last closed window with samples
   double total_ = 0;  // running total of all samples (the add value)
 };
@@ -198,6 +223,8 @@ class Tree {
     int step_seconds = 10;     // the window, the first step of --retention
     size_t max_nodes = 10000000;
     size_t max_tombstones = 100000;
+    // Keep track of open windows for CloseWindows() (the trend store).
+    bool history = false;
   };
 
   // Counts of what one Apply did.
@@ -249,6 +276,15 @@ class Tree {
   // Sets the own action of a node (creating it if needed).
   absl::Status SetAction(const KeySegments& segments, Action action);
 
+  // History: appends every leaf window that ended before `now` and was not
+  // handed over yet (and windows closed early by a sample in a later window,
+  // late samples and removed leaves' open windows) to `out`. Needs
+  // Options::history.
+  void CloseWindows(int64_t now, std::vector<ClosedWindow>* out);
+  // On a clean stop: hands over every open window too, ended or not.
+  void CloseAllWindows(std::vector<ClosedWindow>* out);
+  size_t open_windows() const { return open_windows_.size(); }
+
   const Node* Find(absl::Span<const absl::string_view> segments) const;
   Node* root() { return root_.get(); }
   const Node* root() const { return root_.get(); }
@@ -291,7 +327,11 @@ class Tree {
   Node* Child(Node* parent, absl::string_view name, bool* created);
   void Sample(Node* leaf, Action action, double value, int64_t now,
               double weight = 1, bool relative = false,
-              absl::string_view member = {});
+              absl::string_view member = {}, int64_t time = 0);
+  // Appends a leaf's open window to closed_ (history on).
+  void EmitWindow(Node* leaf, Action action, bool late);
+  // Drops removed nodes from open_windows_.
+  void ForgetRemoved();
   void SetText(Node* leaf, absl::string_view text, int64_t now);
   void Touch(Node* leaf);
   void Propagate(Node* node);
@@ -312,6 +352,12 @@ class Tree {
   std::vector<std::unique_ptr<char[]>> name_blocks_;
   size_t block_used_ = 0;
   size_t interned_bytes_ = 0;
+
+  // History: leaves whose open window has samples not handed over yet, and
+  // windows closed since the last CloseWindows().
+  std::vector<Node*> open_windows_;
+  std::vector<ClosedWindow> closed_;
+  absl::flat_hash_set<const Node*> removed_listed_;
 
   // Recent keys of AddSampleByKey, cleared when full and whenever a node is
   // removed (so it never points at a freed node).

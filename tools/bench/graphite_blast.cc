@@ -179,9 +179,8 @@ int Main(int argc, char** argv) {
   std::vector<ThreadResult> results(threads);
   std::vector<std::thread> workers;
   Clock::time_point start = Clock::now();
-  Clock::time_point end =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(seconds));
+  Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
   double per_thread = rate / chunk_lines / threads;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back(WriteLoop, fds[t], std::cref(pool),

@@ -1,23 +1,38 @@
 // canopy-pull-fanout: how fast one change reaches many long-poll waiters, and
 // what a parked waiter costs the server (DESIGN.md goals: 10 000 waiters
-// served in at most half of nchan's 179 ms; at most 8 KB per waiter).
+// served in at most half of nchan's time in the same run; at most 8 KB per
+// waiter). It measures canopyd or, for the comparison, nginx with the nchan
+// module, through the same client code.
 //
 //   canopy-pull-fanout --server=127.0.0.1:7575 --waiters=10000
 //                      --server_pid=$(pidof canopyd)
+//   canopy-pull-fanout --target=nchan --server=127.0.0.1:8080
+//                      --waiters=10000 --server_pid=NGINX_WORKER_PID
+//                      --subscribe_path=/sub/ch1 --publish_path=/pub/ch1
 //
 // From one thread with non-blocking sockets and epoll it:
-//   1. reads the seq of --key (GET /get) and the server's RSS;
-//   2. opens --waiters connections, each sending
-//      GET /pull?key=KEY&since=SEQ&timeout=T, at most --connect_batch
-//      connecting at a time;
-//   3. waits until /metrics shows them parked (canopy_waiters), and reads
-//      the RSS again: (after - before) / waiters is the user-space cost of
-//      a waiter (kernel socket buffers are not in RSS);
-//   4. POSTs one change to KEY and times, for every waiter, the moment its
-//      whole reply has arrived: p50, p99 and max (the last waiter served).
+//   1. canopy: reads the seq of --key (GET /get); both: the server's RSS;
+//   2. opens --waiters connections, each sending one long poll, at most
+//      --connect_batch connecting at a time: canopy
+//      GET /pull?key=KEY&since=SEQ&timeout=T; nchan GET SUBSCRIBE_PATH (a
+//      location with `nchan_subscriber longpoll`);
+//   3. waits until the server says they are parked (canopy: canopy_waiters
+//      in /metrics; nchan: "subscribers: N" from the nchan_stub_status
+//      location at --status_path), and reads the RSS again:
+//      (after - before) / waiters is the user-space cost of a waiter (kernel
+//      socket buffers are not in RSS);
+//   4. publishes one change (canopy: POST /push of KEY; nchan: POST of
+//      --message, a body shaped like canopy's reply, to PUBLISH_PATH) and
+//      times, for every waiter, the moment its whole reply has arrived:
+//      p50, p99 and max (the last waiter served); and the server's CPU time
+//      over the delivery, from /proc/PID/task/*/schedstat (all threads,
+//      nanoseconds), so CPU per delivery.
 // Times include this client's own reading of W sockets on one core.
+// --server_pid is the process that holds the waiters: canopyd, or nginx's
+// (single) worker, not its master.
 //
 // Prints a summary and a last line "RESULT key=value ..." for scripts.
+#include <dirent.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -44,12 +59,27 @@
 #include "loopback.h"
 #include "rapidjson/document.h"
 
+ABSL_FLAG(std::string, target, "canopy",
+          "the server measured: canopy (canopyd) or nchan (nginx + nchan)");
 ABSL_FLAG(std::string, server, "127.0.0.1:7575",
-          "canopyd's HTTP address (loopback only)");
+          "the server's HTTP address (loopback only)");
 ABSL_FLAG(int, waiters, 10000, "long-poll waiters to park");
 ABSL_FLAG(std::string, key, "bench,fanout", "the key every waiter watches");
-ABSL_FLAG(int, server_pid, 0, "canopyd's pid, to read its RSS (0: skip)");
-ABSL_FLAG(int, poll_timeout, 120, "the timeout= each /pull asks for");
+ABSL_FLAG(int, server_pid, 0,
+          "pid of the process holding the waiters (canopyd, or nginx's "
+          "worker), to read its RSS and CPU time (0: skip)");
+ABSL_FLAG(std::string, subscribe_path, "/sub/ch1",
+          "nchan: the long-poll subscriber location of the channel");
+ABSL_FLAG(std::string, publish_path, "/pub/ch1",
+          "nchan: the publisher location of the same channel");
+ABSL_FLAG(std::string, status_path, "/nchan_status",
+          "nchan: the nchan_stub_status location");
+ABSL_FLAG(std::string, message, "{\"seq\":3,\"items\":[{\"bench,fanout\":1}]}",
+          "nchan: the message published (default: the body canopyd sends "
+          "for the same change)");
+ABSL_FLAG(int, poll_timeout, 120,
+          "canopy: the timeout= each /pull asks for (nchan's is in its "
+          "configuration, nchan_subscriber_timeout)");
 ABSL_FLAG(double, park_timeout, 120,
           "seconds to wait for the waiters to be parked");
 ABSL_FLAG(double, deliver_timeout, 30,
@@ -93,6 +123,30 @@ double ProcessCpuMs(int pid) {
   return (utime + stime) * 1000.0 / sysconf(_SC_CLK_TCK);
 }
 
+// A process's CPU time so far in ms, summed over its threads from
+// /proc/PID/task/*/schedstat (nanoseconds; needs CONFIG_SCHED_INFO), or
+// from /proc/PID/stat (clock ticks, of threads alive or exited) if that is
+// missing. Threads that exited between two readings are lost from the
+// first, so use it across spans where the thread set does not change.
+double ServerCpuMs(int pid) {
+  const std::string dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  double ns = 0;
+  bool any = false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(absl::StrCat(dir, "/", e->d_name, "/schedstat"));
+    double run_ns = 0;
+    if (in >> run_ns) {
+      ns += run_ns;
+      any = true;
+    }
+  }
+  closedir(d);
+  return any ? ns / 1e6 : ProcessCpuMs(pid);
+}
+
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -112,7 +166,8 @@ struct Waiter {
 
 class Fanout {
  public:
-  Fanout(Address addr, HttpClient http) : addr_(std::move(addr)), http_(http) {
+  Fanout(Address addr, HttpClient http, bool nchan)
+      : addr_(std::move(addr)), http_(http), nchan_(nchan) {
     if (const std::string t = absl::GetFlag(FLAGS_token); !t.empty()) {
       auth_ = absl::StrCat("Authorization: Bearer ", t, "\r\n");
       headers_.emplace_back("Authorization", absl::StrCat("Bearer ", t));
@@ -126,13 +181,23 @@ class Fanout {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) Die("epoll_create1 failed");
 
-    // The key must exist for the push to change it, and we need its seq.
-    Post(absl::StrCat("{\"", key, "\": 0}"));
-    int64_t seq = Seq(key);
-    request_ = absl::StrCat("GET /pull?key=", UrlEncode(key), "&since=", seq,
-                            "&timeout=", absl::GetFlag(FLAGS_poll_timeout),
-                            " HTTP/1.1\r\nHost: ", addr_.host, ":", addr_.port,
-                            "\r\n", auth_, "\r\n");
+    std::string target_path;
+    if (nchan_) {
+      // A fresh channel holds no message, so a subscriber without a message
+      // id waits for the next one.
+      target_path = absl::GetFlag(FLAGS_subscribe_path);
+      message_ = absl::GetFlag(FLAGS_message);
+    } else {
+      // The key must exist for the push to change it, and we need its seq.
+      Post(absl::StrCat("{\"", key, "\": 0}"));
+      int64_t seq = Seq(key);
+      target_path =
+          absl::StrCat("/pull?key=", UrlEncode(key), "&since=", seq,
+                       "&timeout=", absl::GetFlag(FLAGS_poll_timeout));
+    }
+    request_ =
+        absl::StrCat("GET ", target_path, " HTTP/1.1\r\nHost: ", addr_.host,
+                     ":", addr_.port, "\r\n", auth_, "\r\n");
     const int64_t base_waiters = Waiters();
     const int64_t rss_before = pid > 0 ? RssBytes(pid) : 0;
 
@@ -160,13 +225,17 @@ class Fanout {
                          absl::GetFlag(FLAGS_park_timeout) * 1000));
     while ((parked = Waiters() - base_waiters) < sent_ - bad_) {
       if (Clock::now() > park_deadline) {
-        Die(absl::StrCat("/metrics shows ", parked, " parked waiters of ",
-                         sent_, " after ", absl::GetFlag(FLAGS_park_timeout),
-                         " s"));
+        Die(absl::StrCat(nchan_ ? "nchan's status" : "/metrics", " shows ",
+                         parked, " parked waiters of ", sent_, " after ",
+                         absl::GetFlag(FLAGS_park_timeout), " s"));
       }
       Poll(100, false);
     }
     const double park_ms = Ms(Clock::now() - park_start);
+    if (parked <= 0) {
+      Die(absl::StrCat("no waiter parked (", bad_,
+                       " got a reply or an error before the push)"));
+    }
     // Let the server settle before reading its RSS.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     const int64_t rss_after = pid > 0 ? RssBytes(pid) : 0;
@@ -178,14 +247,14 @@ class Fanout {
 
     // One change, and the time until each waiter has its reply.
     int push_fd = ConnectBlocking();
-    std::string body = absl::StrCat("{\"", key, "\": 1}");
+    std::string body = nchan_ ? message_ : absl::StrCat("{\"", key, "\": 1}");
     std::string push = absl::StrCat(
-        "POST /push HTTP/1.1\r\nHost: ", addr_.host, ":", addr_.port, "\r\n",
-        auth_,
+        "POST ", nchan_ ? absl::GetFlag(FLAGS_publish_path) : "/push",
+        " HTTP/1.1\r\nHost: ", addr_.host, ":", addr_.port, "\r\n", auth_,
         "Content-Type: application/json\r\nContent-Length: ", body.size(),
         "\r\n\r\n", body);
     const double cpu_before = CpuMs();
-    const double server_cpu_before = pid > 0 ? ProcessCpuMs(pid) : 0;
+    const double server_cpu_before = pid > 0 ? ServerCpuMs(pid) : 0;
     push_start_ = Clock::now();
     if (send(push_fd, push.data(), push.size(), MSG_NOSIGNAL) !=
         static_cast<ssize_t>(push.size())) {
@@ -200,7 +269,7 @@ class Fanout {
     }
     const double client_cpu_ms = CpuMs() - cpu_before;
     const double server_cpu_ms =
-        pid > 0 ? ProcessCpuMs(pid) - server_cpu_before : 0;
+        pid > 0 ? ServerCpuMs(pid) - server_cpu_before : 0;
     close(push_fd);
     std::this_thread::sleep_for(std::chrono::milliseconds(
         static_cast<int64_t>(absl::GetFlag(FLAGS_hold_seconds) * 1000)));
@@ -214,14 +283,18 @@ class Fanout {
     double max = latencies_ms_.empty() ? 0 : latencies_ms_.back();
     double per_waiter =
         parked > 0 ? static_cast<double>(rss_after - rss_before) / parked : 0;
+    double us_per_delivery =
+        delivered_ > 0 ? server_cpu_ms * 1000.0 / delivered_ : 0;
+    const char* server_name = nchan_ ? "nginx+nchan" : "canopyd";
     std::printf("delivered %d of %d (empty %d, errors %d, missing %" PRId64
                 ")\n"
                 "latency ms after the push: first %.1f  p50 %.1f  p99 %.1f  "
                 "max %.1f\n",
                 delivered_, count, empty_, bad_, missing, first, p50, p99, max);
     std::printf(
-        "CPU time while delivering: this client %.1f ms, canopyd %.0f ms\n",
-        client_cpu_ms, server_cpu_ms);
+        "CPU time while delivering: this client %.1f ms, %s %.1f ms "
+        "(%.1f us per delivery)\n",
+        client_cpu_ms, server_name, server_cpu_ms, us_per_delivery);
     if (pid > 0) {
       std::printf(
           "server RSS %.1f MB -> %.1f MB parked: %.0f bytes per "
@@ -229,16 +302,16 @@ class Fanout {
           rss_before / 1048576.0, rss_after / 1048576.0, per_waiter);
     }
     std::printf(
-        "RESULT waiters=%d parked=%" PRId64
+        "RESULT target=%s waiters=%d parked=%" PRId64
         " delivered=%d failed=%d "
         "first_ms=%.2f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f rss_before=%" PRId64
         " rss_after=%" PRId64
         " bytes_per_waiter=%.0f park_ms=%.0f client_cpu_ms=%.1f "
-        "server_cpu_ms=%.0f\n",
-        count, parked, delivered_,
+        "server_cpu_ms=%.1f cpu_us_per_delivery=%.2f\n",
+        nchan_ ? "nchan" : "canopy", count, parked, delivered_,
         failed_ + bad_ + empty_ + static_cast<int>(missing), first, p50, p99,
         max, rss_before, rss_after, per_waiter, park_ms, client_cpu_ms,
-        server_cpu_ms);
+        server_cpu_ms, us_per_delivery);
     bool ok = delivered_ == count;
     return ok ? 0 : 1;
   }
@@ -322,11 +395,18 @@ class Fanout {
       return;
     }
     if (!w->reader.done()) return;
+    // canopy: a 200 with items; nchan: a 200 with the message published.
     const bool has_items =
         w->reader.status() == 200 &&
-        w->reader.body().find("\"items\":[{") != std::string::npos;
+        (nchan_ ? w->reader.body() == message_
+                : w->reader.body().find("\"items\":[{") != std::string::npos);
+    // A long poll that timed out: canopy answers 200 with no items, nchan
+    // 408 (or 304).
+    const bool timed_out =
+        nchan_ ? w->reader.status() == 408 || w->reader.status() == 304
+               : w->reader.status() == 200 && !has_items;
     if (!delivering) {
-      if (w->reader.status() == 200 && !has_items) {
+      if (timed_out) {
         // The poll timed out before the push: ask again.
         w->reader.Reset();
         send(w->fd, request_.data(), request_.size(), MSG_NOSIGNAL);
@@ -405,19 +485,24 @@ class Fanout {
     return doc["seq"].GetInt64();
   }
 
-  // canopy_waiters from /metrics.
+  // The waiters the server holds: canopy_waiters from canopyd's /metrics,
+  // or "subscribers: N" from nchan's stub status.
   int64_t Waiters() {
-    absl::StatusOr<HttpReply> r =
-        http_.Request("GET", "/metrics", "", headers_);
-    if (!r.ok()) Die(absl::StrCat("/metrics: ", r.status().message()));
+    const std::string path =
+        nchan_ ? absl::GetFlag(FLAGS_status_path) : "/metrics";
+    const absl::string_view prefix =
+        nchan_ ? "subscribers:" : "canopy_waiters ";
+    absl::StatusOr<HttpReply> r = http_.Request("GET", path, "", headers_);
+    if (!r.ok()) Die(absl::StrCat(path, ": ", r.status().message()));
+    if (r->status != 200) Die(absl::StrCat(path, ": HTTP ", r->status));
     for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
       int64_t n = 0;
-      if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
+      if (absl::ConsumePrefix(&line, prefix) &&
           absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &n)) {
         return n;
       }
     }
-    Die("/metrics has no canopy_waiters line");
+    Die(absl::StrCat(path, " has no '", prefix, "' line"));
     return 0;
   }
 
@@ -425,6 +510,8 @@ class Fanout {
   HttpClient http_;
   HttpHeaders headers_;
   std::string auth_;
+  const bool nchan_;
+  std::string message_;  // nchan: the message published
   std::string request_;
   int epoll_ = -1;
   std::vector<Waiter> waiters_;
@@ -439,7 +526,8 @@ class Fanout {
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "long-poll fan-out benchmark for canopyd; see tools/bench/run.sh");
+      "long-poll fan-out benchmark for canopyd or nginx + nchan; see "
+      "tools/bench/run.sh");
   absl::ParseCommandLine(argc, argv);
   absl::StatusOr<Address> addr = LoopbackAddress(absl::GetFlag(FLAGS_server));
   if (!addr.ok()) Die(std::string(addr.status().message()));
@@ -450,7 +538,12 @@ int Main(int argc, char** argv) {
     Die(absl::StrCat("open-file limit ", limit, " is too low for ", waiters,
                      " waiters; raise ulimit -Hn"));
   }
-  Fanout fanout(*addr, HttpClient(addr->host, addr->port, 30));
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (target != "canopy" && target != "nchan") {
+    Die("--target must be canopy or nchan");
+  }
+  Fanout fanout(*addr, HttpClient(addr->host, addr->port, 30),
+                target == "nchan");
   return fanout.Run();
 }
 

@@ -3,24 +3,32 @@
 #   1. POST /push throughput (canopy-push-load);
 #   2. GET /get of a ~1 KB subtree under wrk, beside nginx serving the same
 #      bytes from a file with one worker;
-#   3. one change fanned out to 10 000 parked long-poll waiters, and the
-#      server's memory per waiter (canopy-pull-fanout);
+#   3. one change fanned out to 10 000 and to 18 000 parked long-poll
+#      waiters, canopyd and nginx + nchan back to back, two rounds
+#      alternating, and each server's memory per waiter
+#      (canopy-pull-fanout);
 #   4. memory per leaf with 1 000 000 leaves pushed through /push.
-# Prints a Markdown table at the end. See docs/BENCHMARKS.md.
+# Prints Markdown tables at the end. See docs/BENCHMARKS.md.
 #
 # Usage: tools/bench/run.sh
 # Environment: BUILD (build dir, default build-bench), JOBS (default 2),
-#   RUN_SECONDS (per throughput run, default 10), WAITERS (default 10000),
-#   MEM_LEAVES (default 1000000), CANOPYD (a canopyd binary to use instead
-#   of building one).
-# Needs: cmake, ninja, wrk, nginx (Debian nginx-light), curl.
+#   RUN_SECONDS (per throughput run, default 10), WAITERS (fan-out sizes,
+#   default "10000 18000"), MEM_LEAVES (default 1000000), CANOPYD (a
+#   canopyd binary to use instead of building one), ONLY=fanout (run the
+#   fan-out comparison alone).
+# Needs: cmake, ninja, wrk, nginx (Debian nginx-light) with the nchan
+#   module (libnginx-mod-nchan), curl; scripts/deps.sh --bench installs them.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build-bench}
 JOBS=${JOBS:-2}
 RUN_SECONDS=${RUN_SECONDS:-10}
-WAITERS=${WAITERS:-10000}
+WAITERS=${WAITERS:-10000 18000}
+ONLY=${ONLY:-}
+case "$ONLY" in "" | fanout) ;; *) echo "run.sh: ONLY must be empty or fanout" >&2; exit 1 ;; esac
+MAX_WAITERS=0
+for w in $WAITERS; do [ "$w" -gt "$MAX_WAITERS" ] && MAX_WAITERS=$w; done
 MEM_LEAVES=${MEM_LEAVES:-1000000}
 
 TMP=$(mktemp -d /tmp/canopy-bench.XXXXXX)
@@ -39,12 +47,29 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# forget PID: takes a process that was stopped off STARTED, so that the
+# clean-up never signals a pid the system may have given to another process.
+forget() {
+  local pid kept=()
+  for pid in "${STARTED[@]:-}"; do
+    [ -n "$pid" ] && [ "$pid" != "$1" ] && kept+=("$pid")
+  done
+  STARTED=("${kept[@]:-}")
+}
+
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
 
 for tool in cmake ninja wrk nginx curl; do
   command -v "$tool" >/dev/null || die "needs $tool (apt-get install $tool)"
 done
+NCHAN_MODULE=
+for f in /usr/lib/nginx/modules/ngx_nchan_module.so \
+  /usr/share/nginx/modules/ngx_nchan_module.so; do
+  [ -f "$f" ] && NCHAN_MODULE=$f && break
+done
+[ -n "$NCHAN_MODULE" ] ||
+  die "needs nginx's nchan module (apt-get install libnginx-mod-nchan)"
 
 # --- build --------------------------------------------------------------------
 say "building Release in $BUILD"
@@ -56,16 +81,16 @@ timeout 900 ninja -C "$BUILD" -j"$JOBS" $targets >&2
 BIN=$BUILD/bin
 CANOPYD=${CANOPYD:-$BIN/canopyd}
 
-# 10 000 waiters need as many descriptors in canopyd and in the client.
+# W waiters need as many descriptors in canopyd (or nginx) and in the client.
 ulimit -n "$(ulimit -Hn)"
-[ "$(ulimit -n)" -ge $((WAITERS + 100)) ] ||
-  die "open-file limit $(ulimit -n) is too low for $WAITERS waiters"
+[ "$(ulimit -n)" -ge $((MAX_WAITERS + 100)) ] ||
+  die "open-file limit $(ulimit -n) is too low for $MAX_WAITERS waiters"
 
 # UDP and TCP ingest are not measured here: switch them off where canopyd
 # has them.
 INGEST_OFF=()
 for proto in udp tcp; do
-  "$CANOPYD" --helpfull 2>&1 | grep -q -- "--$proto[ =]" &&
+  "$CANOPYD" --helpfull 2>&1 | grep -q -- "--${proto}[ =]" &&
     INGEST_OFF+=("--$proto=off")
 done
 
@@ -77,7 +102,7 @@ start_canopyd() {  # $1: name of the run
   local dir=$TMP/$1
   mkdir -p "$dir"
   "$CANOPYD" --http=127.0.0.1:0 "${INGEST_OFF[@]}" --data_dir="$dir/data" \
-    --ready_file="$dir/ready" --max_waiters=$((WAITERS + 1000)) \
+    --ready_file="$dir/ready" --max_waiters=$((MAX_WAITERS + 1000)) \
     2>"$dir/canopyd.log" &
   CANOPYD_PID=$!
   STARTED+=("$CANOPYD_PID")
@@ -97,6 +122,7 @@ stop_canopyd() {
   kill -TERM "$CANOPYD_PID" 2>/dev/null || true
   timeout 30 tail --pid="$CANOPYD_PID" -f /dev/null || kill -KILL "$CANOPYD_PID"
   wait "$CANOPYD_PID" 2>/dev/null || true
+  forget "$CANOPYD_PID"
 }
 
 rss() { awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$1/status"; }
@@ -151,29 +177,103 @@ printf 'machine: %s, %s cores, Linux %s\n' \
   "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)" "$(nproc)" \
   "$(uname -r)" >&2
 
-# --- 1. push throughput -------------------------------------------------------
-start_canopyd main
-say "push: 8 connections, 1000 leaves per request, 100 000 leaves, ${RUN_SECONDS}s"
-push_big=$(run_tool push_big timeout 120 "$BIN/canopy-push-load" \
-  --server="127.0.0.1:$PORT" --connections=8 --leaves=1000 --keyspace=100000 \
-  --seconds="$RUN_SECONDS")
-say "push: 8 connections, 10 leaves per request, ${RUN_SECONDS}s"
-push_small=$(run_tool push_small timeout 120 "$BIN/canopy-push-load" \
-  --server="127.0.0.1:$PORT" --connections=8 --leaves=10 --keyspace=100000 \
-  --prefix=bench,small --seconds="$RUN_SECONDS")
+# start_nchan NAME: nginx with the nchan module, one worker, on a free
+# loopback port; sets NCHAN_PORT, NGINX_MASTER and NGINX_WORKER (the process
+# that holds the subscribers).
+NCHAN_PORT=
+NGINX_MASTER=
+NGINX_WORKER=
+start_nchan() {
+  local dir=$TMP/$1 i
+  mkdir -p "$dir"
+  NCHAN_PORT=$(free_port)
+  # One message per channel is all the benchmark publishes; a channel id
+  # per run keeps every run on an empty channel, so that a subscriber
+  # without a message id waits for the next message.
+  cat >"$dir/nginx.conf" <<EOF
+load_module $NCHAN_MODULE;
+worker_processes 1;
+worker_rlimit_nofile $(ulimit -Hn);
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections $((MAX_WAITERS + 1000)); }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  default_type application/octet-stream;
+  tcp_nodelay on;
+  keepalive_timeout 300s;
+  keepalive_requests 1000000;
+  nchan_max_reserved_memory 32M;
+  server {
+    listen 127.0.0.1:$NCHAN_PORT backlog=4096;
+    location ~ ^/sub/(\w+)\$ {
+      nchan_subscriber longpoll;
+      nchan_channel_id \$1;
+      nchan_subscriber_timeout 300s;
+    }
+    location ~ ^/pub/(\w+)\$ {
+      nchan_publisher;
+      nchan_channel_id \$1;
+      nchan_message_buffer_length 1;
+      nchan_message_timeout 60s;
+    }
+    location = /nchan_status { nchan_stub_status; }
+  }
+}
+EOF
+  chmod -R a+rX "$dir"  # nginx's worker may run as another user
+  nginx -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
+  NGINX_MASTER=$!
+  STARTED+=("$NGINX_MASTER")
+  for i in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$NCHAN_PORT/nchan_status" >/dev/null && break
+    kill -0 "$NGINX_MASTER" 2>/dev/null ||
+      die "nginx exited: $(tail -n 3 "$dir/error.log")"
+    sleep 0.1
+  done
+  curl -sf "http://127.0.0.1:$NCHAN_PORT/nchan_status" | grep -q '^subscribers:' ||
+    die "nginx + nchan does not answer: $(tail -n 3 "$dir/error.log")"
+  NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -n 1)
+  [ -n "$NGINX_WORKER" ] || die "cannot find nginx's worker"
+}
 
-# --- 2. /get beside nginx -----------------------------------------------------
-# 32 leaves of about 31 bytes each ({"bench,get,metric_07":1007.25},): a
-# reply of about 1 KB.
-args=()
-for i in $(seq 10 41); do args+=("bench,get,metric_$i=$((1000 + i)).25"); done
-"$BIN/canopy" --server="127.0.0.1:$PORT" push "${args[@]}" >/dev/null
-GET_PATH="/get?key=bench,get"
-mkdir -p "$TMP/www" "$TMP/nginx"
-curl -sf "http://127.0.0.1:$PORT$GET_PATH" >"$TMP/www/get.json"
-get_bytes=$(stat -c %s "$TMP/www/get.json")
-NGINX_PORT=$(free_port)
-cat >"$TMP/nginx/nginx.conf" <<EOF
+stop_nginx() {  # $1: master pid
+  kill -TERM "$1" 2>/dev/null || true
+  timeout 30 tail --pid="$1" -f /dev/null || kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  forget "$1"
+}
+
+if [ -z "$ONLY" ]; then
+  # --- 1. push throughput -----------------------------------------------------
+  start_canopyd main
+  say "push: 8 connections, 1000 leaves per request, 100 000 leaves, ${RUN_SECONDS}s"
+  push_big=$(run_tool push_big timeout 120 "$BIN/canopy-push-load" \
+    --server="127.0.0.1:$PORT" --connections=8 --leaves=1000 --keyspace=100000 \
+    --seconds="$RUN_SECONDS")
+  say "push: 8 connections, 10 leaves per request, ${RUN_SECONDS}s"
+  push_small=$(run_tool push_small timeout 120 "$BIN/canopy-push-load" \
+    --server="127.0.0.1:$PORT" --connections=8 --leaves=10 --keyspace=100000 \
+    --prefix=bench,small --seconds="$RUN_SECONDS")
+
+  # --- 2. /get beside nginx ---------------------------------------------------
+  # 32 leaves of about 31 bytes each ({"bench,get,metric_07":1007.25},): a
+  # reply of about 1 KB.
+  args=()
+  for i in $(seq 10 41); do args+=("bench,get,metric_$i=$((1000 + i)).25"); done
+  "$BIN/canopy" --server="127.0.0.1:$PORT" push "${args[@]}" >/dev/null
+  GET_PATH="/get?key=bench,get"
+  mkdir -p "$TMP/www" "$TMP/nginx"
+  curl -sf "http://127.0.0.1:$PORT$GET_PATH" >"$TMP/www/get.json"
+  get_bytes=$(stat -c %s "$TMP/www/get.json")
+  NGINX_PORT=$(free_port)
+  cat >"$TMP/nginx/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
 pid $TMP/nginx/nginx.pid;
@@ -196,80 +296,163 @@ http {
   }
 }
 EOF
-chmod -R a+rX "$TMP"  # nginx's worker may run as another user
-nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
-STARTED+=("$!")
-for i in $(seq 1 50); do
-  curl -sf "http://127.0.0.1:$NGINX_PORT/get.json" >/dev/null && break
-  sleep 0.1
-done
-cmp -s "$TMP/www/get.json" <(curl -sf "http://127.0.0.1:$NGINX_PORT/get.json") ||
-  die "nginx does not serve the file: $(cat "$TMP/nginx/error.log")"
+  chmod -R a+rX "$TMP"  # nginx's worker may run as another user
+  nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
+  GET_NGINX=$!
+  STARTED+=("$GET_NGINX")
+  for i in $(seq 1 50); do
+    curl -sf "http://127.0.0.1:$NGINX_PORT/get.json" >/dev/null && break
+    sleep 0.1
+  done
+  cmp -s "$TMP/www/get.json" <(curl -sf "http://127.0.0.1:$NGINX_PORT/get.json") ||
+    die "nginx does not serve the file: $(cat "$TMP/nginx/error.log")"
 
-run_wrk() {  # $1: URL; prints requests/s, fails on errors
-  local out
-  out=$(timeout $((RUN_SECONDS + 30)) wrk -t1 -c50 -d"${RUN_SECONDS}s" "$1")
-  printf '%s\n' "$out" >&2
-  if printf '%s\n' "$out" | grep -q 'Non-2xx'; then die "wrk saw errors on $1"; fi
-  printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}'
+  run_wrk() {  # $1: URL; prints requests/s, fails on errors
+    local out
+    out=$(timeout $((RUN_SECONDS + 30)) wrk -t1 -c50 -d"${RUN_SECONDS}s" "$1")
+    printf '%s\n' "$out" >&2
+    if printf '%s\n' "$out" | grep -q 'Non-2xx'; then die "wrk saw errors on $1"; fi
+    printf '%s\n' "$out" | awk '/^Requests\/sec:/ {print $2}'
+  }
+  # Two rounds, alternating, keeping each server's best: a shared machine's
+  # noise then hurts both sides alike.
+  get_canopy=0
+  get_nginx=0
+  max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
+  for round in 1 2; do
+    say "wrk round $round: canopyd $GET_PATH ($get_bytes bytes)"
+    get_canopy=$(max "$get_canopy" "$(run_wrk "http://127.0.0.1:$PORT$GET_PATH")")
+    say "wrk round $round: nginx, the same $get_bytes bytes from a file, 1 worker"
+    get_nginx=$(max "$get_nginx" "$(run_wrk "http://127.0.0.1:$NGINX_PORT/get.json")")
+  done
+
+  stop_nginx "$GET_NGINX"
+  stop_canopyd
+fi
+
+# --- 3. fan-out, canopyd beside nginx + nchan --------------------------------
+# Every run on a fresh server, so that its RSS growth is the waiters' and not
+# memory freed by earlier runs and reused. At each size two rounds, the
+# order of the servers swapped in the second, so that a shared machine's
+# noise hurts both sides alike.
+declare -A FAN  # FAN[$waiters,$round,$target] = RESULT line
+fanout_run() {  # $1: canopy or nchan, $2: waiters, $3: round
+  local name="fanout-$1-$2-$3"
+  if [ "$1" = canopy ]; then
+    start_canopyd "$name"
+    say "fan-out round $3: canopyd, $2 waiters"
+    FAN[$2,$3,$1]=$(run_tool "$name" timeout 300 "$BIN/canopy-pull-fanout" \
+      --server="127.0.0.1:$PORT" --waiters="$2" --server_pid="$CANOPYD_PID")
+    stop_canopyd
+  else
+    start_nchan "$name"
+    say "fan-out round $3: nginx + nchan, $2 waiters (worker $NGINX_WORKER)"
+    local channel="fanout_$2_$3"
+    FAN[$2,$3,$1]=$(run_tool "$name" timeout 300 "$BIN/canopy-pull-fanout" \
+      --target=nchan --server="127.0.0.1:$NCHAN_PORT" --waiters="$2" \
+      --server_pid="$NGINX_WORKER" --subscribe_path="/sub/$channel" \
+      --publish_path="/pub/$channel" --status_path=/nchan_status)
+    stop_nginx "$NGINX_MASTER"
+  fi
 }
-say "wrk: canopyd $GET_PATH ($get_bytes bytes)"
-get_canopy=$(run_wrk "http://127.0.0.1:$PORT$GET_PATH")
-say "wrk: nginx, the same $get_bytes bytes from a file, 1 worker"
-get_nginx=$(run_wrk "http://127.0.0.1:$NGINX_PORT/get.json")
+for w in $WAITERS; do
+  fanout_run canopy "$w" 1
+  fanout_run nchan "$w" 1
+  fanout_run nchan "$w" 2
+  fanout_run canopy "$w" 2
+done
 
-stop_canopyd
+if [ -z "$ONLY" ]; then
+  # --- 4. memory per leaf -----------------------------------------------------
+  start_canopyd memory
+  "$BIN/canopy" --server="127.0.0.1:$PORT" push bench,warmup=1 >/dev/null
+  sleep 0.5
+  rss_before=$(rss "$CANOPYD_PID")
+  leaves_before=$(metric canopy_leaves)
+  say "memory: $MEM_LEAVES new leaves through /push"
+  mem=$(run_tool memory timeout 300 "$BIN/canopy-push-load" \
+    --server="127.0.0.1:$PORT" --connections=4 --leaves=1000 \
+    --keyspace="$MEM_LEAVES" --prefix=bench,mem \
+    --requests=$(((MEM_LEAVES + 999) / 1000)) --seconds=240)
+  sleep 1
+  rss_after=$(rss "$CANOPYD_PID")
+  leaves_after=$(metric canopy_leaves)
+  nodes_after=$(metric canopy_nodes)
+  leaves_added=$((leaves_after - leaves_before))
+  per_leaf=$(awk -v a="$rss_after" -v b="$rss_before" -v n="$leaves_added" \
+    'BEGIN { if (n > 0) printf "%.0f", (a - b) / n; else print "n/a" }')
+  stop_canopyd
+fi
 
-# --- 3. fan-out ---------------------------------------------------------------
-# A fresh server, so that its RSS growth is the waiters' and not memory
-# freed by the runs above and reused.
-start_canopyd fanout
-say "fan-out to $WAITERS waiters"
-fanout=$(run_tool fanout timeout 300 "$BIN/canopy-pull-fanout" \
-  --server="127.0.0.1:$PORT" --waiters="$WAITERS" --server_pid="$CANOPYD_PID")
-stop_canopyd
+# --- the tables ---------------------------------------------------------------
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 < b + 0) ? a : b }'; }
 
-# --- 4. memory per leaf -------------------------------------------------------
-start_canopyd memory
-"$BIN/canopy" --server="127.0.0.1:$PORT" push bench,warmup=1 >/dev/null
-sleep 0.5
-rss_before=$(rss "$CANOPYD_PID")
-leaves_before=$(metric canopy_leaves)
-say "memory: $MEM_LEAVES new leaves through /push"
-mem=$(run_tool memory timeout 300 "$BIN/canopy-push-load" \
-  --server="127.0.0.1:$PORT" --connections=4 --leaves=1000 \
-  --keyspace="$MEM_LEAVES" --prefix=bench,mem \
-  --requests=$(((MEM_LEAVES + 999) / 1000)) --seconds=240)
-sleep 1
-rss_after=$(rss "$CANOPYD_PID")
-leaves_after=$(metric canopy_leaves)
-nodes_after=$(metric canopy_nodes)
-leaves_added=$((leaves_after - leaves_before))
-per_leaf=$(awk -v a="$rss_after" -v b="$rss_before" -v n="$leaves_added" \
-  'BEGIN { if (n > 0) printf "%.0f", (a - b) / n; else print "n/a" }')
-stop_canopyd
+# Every fan-out run, then the comparison at each size.
+echo
+echo "| waiters | round | server | last reply ms (first / p50 / p99) | delivered | server CPU ms | CPU µs per delivery | client CPU ms | server bytes per parked waiter |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for w in $WAITERS; do
+  for round in 1 2; do
+    for target in canopy nchan; do
+      r=${FAN[$w,$round,$target]}
+      label=canopyd
+      [ "$target" = nchan ] && label="nginx + nchan"
+      printf '| %s | %s | %s | **%s** (%s / %s / %s) | %s | %s | %s | %s | %s |\n' \
+        "$(num "$w")" "$round" "$label" "$(field "$r" max_ms)" \
+        "$(field "$r" first_ms)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" \
+        "$(field "$r" delivered)" "$(field "$r" server_cpu_ms)" \
+        "$(field "$r" cpu_us_per_delivery)" "$(field "$r" client_cpu_ms)" \
+        "$(field "$r" bytes_per_waiter)"
+    done
+  done
+done
 
-# --- the table ----------------------------------------------------------------
-big_lps=$(field "$push_big" leaves_per_s)
-big_rps=$(field "$push_big" requests_per_s)
-small_lps=$(field "$push_small" leaves_per_s)
-small_rps=$(field "$push_small" requests_per_s)
-get_ratio=$(ratio "$get_canopy" "$get_nginx")
-fan_max=$(field "$fanout" max_ms)
-fan_p50=$(field "$fanout" p50_ms)
-fan_p99=$(field "$fanout" p99_ms)
-fan_delivered=$(field "$fanout" delivered)
-per_waiter=$(field "$fanout" bytes_per_waiter)
-mem_lps=$(field "$mem" leaves_per_s)
-
-cat <<EOF
-
-| benchmark | measured | goal (DESIGN.md) | met |
-| --- | --- | --- | --- |
+echo
+echo "| benchmark | measured | goal (DESIGN.md) | met |"
+echo "| --- | --- | --- | --- |"
+if [ -z "$ONLY" ]; then
+  big_lps=$(field "$push_big" leaves_per_s)
+  big_rps=$(field "$push_big" requests_per_s)
+  small_lps=$(field "$push_small" leaves_per_s)
+  small_rps=$(field "$push_small" requests_per_s)
+  get_ratio=$(ratio "$get_canopy" "$get_nginx")
+  cat <<EOF
 | \`/push\`, 8 connections, 1000 leaves/request | $(num "$big_lps") leaves/s ($(num "$big_rps") requests/s) | ≥ 1 000 000 leaves/s | $(verdict "$big_lps" ">=" 1000000) |
 | \`/push\`, 8 connections, 10 leaves/request | $(num "$small_lps") leaves/s ($(num "$small_rps") requests/s) | — | |
-| \`/get\` of a $get_bytes-byte subtree, wrk -t1 -c50 | $(num "$get_canopy") req/s vs nginx $(num "$get_nginx") req/s = ${get_ratio}× | ≥ 0.7× nginx | $(verdict "$get_ratio" ">=" 0.7) |
-| fan-out of one change to $WAITERS waiters | last reply after $fan_max ms (p50 $fan_p50, p99 $fan_p99); $fan_delivered delivered | ≤ 89.5 ms (0.5 × nchan's 179 ms) | $( [ "$fan_delivered" = "$WAITERS" ] && verdict "$fan_max" "<=" 89.5 || echo "**no**") |
-| server memory per parked waiter (RSS) | $per_waiter bytes | ≤ 8192 bytes | $(verdict "$per_waiter" "<=" 8192) |
+| \`/get\` of a $get_bytes-byte subtree, wrk -t1 -c50, best of 2 | $(num "$get_canopy") req/s vs nginx $(num "$get_nginx") req/s = ${get_ratio}× | ≥ 0.7× nginx | $(verdict "$get_ratio" ">=" 0.7) |
+EOF
+fi
+for w in $WAITERS; do
+  c1=${FAN[$w,1,canopy]} c2=${FAN[$w,2,canopy]}
+  n1=${FAN[$w,1,nchan]} n2=${FAN[$w,2,nchan]}
+  # Best of the two rounds for each server, and each round's own ratio.
+  c_max=$(min "$(field "$c1" max_ms)" "$(field "$c2" max_ms)")
+  n_max=$(min "$(field "$n1" max_ms)" "$(field "$n2" max_ms)")
+  c_cpu=$(min "$(field "$c1" cpu_us_per_delivery)" "$(field "$c2" cpu_us_per_delivery)")
+  n_cpu=$(min "$(field "$n1" cpu_us_per_delivery)" "$(field "$n2" cpu_us_per_delivery)")
+  t_ratio=$(ratio "$c_max" "$n_max")
+  all_delivered=yes
+  for r in "$c1" "$c2"; do
+    [ "$(field "$r" delivered)" = "$w" ] || all_delivered=no
+  done
+  printf '| fan-out of one change to %s waiters, last reply, best of 2 | canopyd %s ms vs nginx + nchan %s ms = **%s×** (rounds: %s×, %s×) | ≤ 0.5× nchan | %s |\n' \
+    "$(num "$w")" "$c_max" "$n_max" "$t_ratio" \
+    "$(ratio "$(field "$c1" max_ms)" "$(field "$n1" max_ms)")" \
+    "$(ratio "$(field "$c2" max_ms)" "$(field "$n2" max_ms)")" \
+    "$([ "$all_delivered" = yes ] && verdict "$t_ratio" "<=" 0.5 || echo "**no**")"
+  printf '| fan-out to %s waiters, server CPU per delivery, best of 2 | canopyd %s µs vs nginx + nchan %s µs = **%s×** (rounds: %s×, %s×) | — | |\n' \
+    "$(num "$w")" "$c_cpu" "$n_cpu" "$(ratio "$c_cpu" "$n_cpu")" \
+    "$(ratio "$(field "$c1" cpu_us_per_delivery)" "$(field "$n1" cpu_us_per_delivery)")" \
+    "$(ratio "$(field "$c2" cpu_us_per_delivery)" "$(field "$n2" cpu_us_per_delivery)")"
+done
+w1=${WAITERS%% *}
+c_pw=$(field "${FAN[$w1,1,canopy]}" bytes_per_waiter)
+n_pw=$(field "${FAN[$w1,1,nchan]}" bytes_per_waiter)
+printf '| server memory per parked waiter (RSS), %s waiters, round 1 | canopyd %s bytes vs nginx + nchan %s bytes | ≤ 8192 bytes | %s |\n' \
+  "$(num "$w1")" "$c_pw" "$n_pw" "$(verdict "$c_pw" "<=" 8192)"
+if [ -z "$ONLY" ]; then
+  mem_lps=$(field "$mem" leaves_per_s)
+  cat <<EOF
 | server memory per leaf, $(num "$leaves_added") leaves ($(num "$nodes_after") nodes) | $per_leaf bytes (RSS $((rss_before / 1048576)) → $((rss_after / 1048576)) MB; inserted at $(num "$mem_lps") leaves/s) | ≤ 150 bytes | $(verdict "$per_leaf" "<=" 150) |
 EOF
+fi

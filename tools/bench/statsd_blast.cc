@@ -218,9 +218,8 @@ int Main(int argc, char** argv) {
   std::vector<ThreadResult> results(threads);
   std::vector<std::thread> workers;
   Clock::time_point start = Clock::now();
-  Clock::time_point end =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(seconds));
+  Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(seconds));
   double per_thread = rate / lines / threads;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back(SendLoop, std::cref(*addr), std::cref(pool),
@@ -241,15 +240,14 @@ int Main(int argc, char** argv) {
   }
   int64_t sent_lines = total.datagrams * lines;
   double achieved = sent_lines / elapsed;
-  int64_t drops = drops_before >= 0 && drops_after >= 0
-                      ? drops_after - drops_before
-                      : -1;
-  std::printf(
-      "sent %" PRId64 " lines in %" PRId64 " datagrams (%.0f bytes each) "
-      "in %.2f s: %.0f lines/s (target %.0f), %" PRId64
-      " send errors, %" PRId64 " datagrams dropped by the kernel\n",
-      sent_lines, total.datagrams, mean_bytes, elapsed, achieved, rate,
-      total.errors, drops);
+  int64_t drops =
+      drops_before >= 0 && drops_after >= 0 ? drops_after - drops_before : -1;
+  std::printf("sent %" PRId64 " lines in %" PRId64
+              " datagrams (%.0f bytes each) "
+              "in %.2f s: %.0f lines/s (target %.0f), %" PRId64
+              " send errors, %" PRId64 " datagrams dropped by the kernel\n",
+              sent_lines, total.datagrams, mean_bytes, elapsed, achieved, rate,
+              total.errors, drops);
   std::printf("RESULT lines=%" PRId64 " datagrams=%" PRId64
               " seconds=%.3f rate=%.0f target=%.0f send_errors=%" PRId64
               " rcvbuf_errors=%" PRId64 " bytes_per_datagram=%.0f\n",

@@ -1,0 +1,540 @@
+#include "server/trend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "canopy/hll.h"
+#include "leveldb/db.h"
+#include "leveldb/write_batch.h"
+#include "server/ingest.h"
+
+namespace canopy {
+namespace {
+
+// Blob tags: which kind of summary a window carries.
+constexpr char kSketchTag = 'S';
+constexpr char kHllTag = 'H';
+
+void PutBE(std::string* out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  }
+}
+
+uint64_t GetBE(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string WindowKey(uint32_t id, size_t level, int64_t start) {
+  std::string k = "W";
+  PutBE(&k, id, 4);
+  k.push_back(static_cast<char>(level));
+  PutBE(&k, static_cast<uint64_t>(start), 8);
+  return k;
+}
+
+std::string IdKey(uint32_t id) {
+  std::string k = "I";
+  PutBE(&k, id, 4);
+  return k;
+}
+
+void PutDouble(std::string* out, double v) {
+  char b[8];
+  std::memcpy(b, &v, 8);
+  out->append(b, 8);
+}
+
+double GetDouble(const char* p) {
+  double v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+int64_t AlignDown(int64_t t, int64_t step) {
+  int64_t r = t % step;
+  if (r < 0) r += step;
+  return t - r;
+}
+
+// Merges two tagged summaries; keeps `a` if they cannot be merged.
+void MergeBlob(std::string* a, const std::string& b) {
+  if (b.empty()) return;
+  if (a->empty()) {
+    *a = b;
+    return;
+  }
+  if ((*a)[0] != b[0]) return;
+  absl::string_view ra = absl::string_view(*a).substr(1);
+  absl::string_view rb = absl::string_view(b).substr(1);
+  std::string out(1, (*a)[0]);
+  if ((*a)[0] == kSketchTag) {
+    absl::StatusOr<Sketch> x = Sketch::Deserialize(ra);
+    absl::StatusOr<Sketch> y = Sketch::Deserialize(rb);
+    if (!x.ok() || !y.ok() || !x->Merge(*y).ok()) return;
+    x->Serialize(&out);
+  } else {
+    absl::StatusOr<Hll> x = Hll::Deserialize(ra);
+    absl::StatusOr<Hll> y = Hll::Deserialize(rb);
+    if (!x.ok() || !y.ok() || !x->Merge(*y).ok()) return;
+    x->Serialize(&out);
+  }
+  *a = std::move(out);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- windows
+
+void TrendWindow::Merge(const TrendWindow& o) {
+  if (o.count <= 0 && o.blob.empty()) return;
+  if (count <= 0) {
+    int64_t keep_start = start;
+    *this = o;
+    start = keep_start;
+    return;
+  }
+  count += o.count;
+  sum += o.sum;
+  min = std::min(min, o.min);
+  max = std::max(max, o.max);
+  last = o.last;  // callers merge in time order
+  MergeBlob(&blob, o.blob);
+}
+
+std::string EncodeWindow(const TrendWindow& w) {
+  std::string out;
+  // A window of one sample (most gauges) needs only its value.
+  bool single = w.count == 1 && w.sum == w.min && w.min == w.max &&
+                w.max == w.last;
+  uint8_t flags = (single ? 1 : 0) | (w.blob.empty() ? 0 : 2);
+  out.push_back(static_cast<char>(flags));
+  if (single) {
+    PutDouble(&out, w.last);
+  } else {
+    for (double v : {w.count, w.sum, w.min, w.max, w.last}) PutDouble(&out, v);
+  }
+  out.append(w.blob);
+  return out;
+}
+
+bool DecodeWindow(absl::string_view bytes, int64_t start, TrendWindow* w) {
+  if (bytes.empty()) return false;
+  uint8_t flags = static_cast<uint8_t>(bytes[0]);
+  bytes.remove_prefix(1);
+  w->start = start;
+  if (flags & 1) {
+    if (bytes.size() < 8) return false;
+    w->count = 1;
+    w->sum = w->min = w->max = w->last = GetDouble(bytes.data());
+    bytes.remove_prefix(8);
+  } else {
+    if (bytes.size() < 40) return false;
+    const char* p = bytes.data();
+    w->count = GetDouble(p);
+    w->sum = GetDouble(p + 8);
+    w->min = GetDouble(p + 16);
+    w->max = GetDouble(p + 24);
+    w->last = GetDouble(p + 32);
+    bytes.remove_prefix(40);
+  }
+  w->blob = (flags & 2) ? std::string(bytes) : std::string();
+  return true;
+}
+
+absl::StatusOr<Retention> Retention::Parse(absl::string_view spec) {
+  Retention r;
+  for (absl::string_view part : absl::StrSplit(spec, ',')) {
+    std::vector<absl::string_view> sk = absl::StrSplit(part, ':');
+    Level l;
+    if (sk.size() != 2 || !ParseDuration(sk[0], &l.step) ||
+        !ParseDuration(sk[1], &l.keep) || l.keep < l.step) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad --retention part \"", part,
+          "\" (expected STEP:KEEP such as 10s:2d)"));
+    }
+    if (!r.levels.empty() && (l.step <= r.levels.back().step ||
+                              l.step % r.levels.back().step != 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --retention: step ", sk[0],
+                       " must be a multiple of the step before it"));
+    }
+    r.levels.push_back(l);
+  }
+  if (r.levels.empty() || r.levels.size() > 8) {
+    return absl::InvalidArgumentError("--retention needs 1 to 8 steps");
+  }
+  if (r.levels[0].step > 86400) {
+    return absl::InvalidArgumentError("--retention: the first step is at most 1d");
+  }
+  return r;
+}
+
+absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name) {
+  std::string n = absl::AsciiStrToLower(name.substr(0, 10));
+  if (n == "avg" || n == "average") return TrendFn::kAvg;
+  if (n == "sum") return TrendFn::kSum;
+  if (n == "min") return TrendFn::kMin;
+  if (n == "max") return TrendFn::kMax;
+  if (n == "last") return TrendFn::kLast;
+  if (n == "count") return TrendFn::kCount;
+  if (n == "rate") return TrendFn::kRate;
+  if (n == "p50") return TrendFn::kP50;
+  if (n == "p90") return TrendFn::kP90;
+  if (n == "p99") return TrendFn::kP99;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown fn \"", name.substr(0, 20),
+      "\" (expected avg, sum, min, max, last, count, rate, p50, p90 or p99)"));
+}
+
+// ---------------------------------------------------------------- store
+
+TrendStore::TrendStore(leveldb::DB* db, Retention retention)
+    : db_(db), retention_(std::move(retention)) {}
+
+TrendStore::~TrendStore() { delete db_; }
+
+absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
+    const std::string& dir, Retention retention) {
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 16 << 20;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &db);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open the trend store in ", dir, ": ", s.ToString()));
+  }
+  std::unique_ptr<TrendStore> store(new TrendStore(db, std::move(retention)));
+  // The series dictionary lives in memory for the writer.
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
+    if (it->value().size() != 4) continue;
+    uint32_t id = static_cast<uint32_t>(GetBE(it->value().data(), 4));
+    store->ids_[std::string(it->key().data() + 1, it->key().size() - 1)] = id;
+    store->next_id_ = std::max(store->next_id_, id + 1);
+  }
+  return store;
+}
+
+absl::StatusOr<uint32_t> TrendStore::SeriesId(const std::string& key,
+                                              bool create) {
+  auto it = ids_.find(key);
+  if (it != ids_.end()) return it->second;
+  if (!create) return absl::NotFoundError("no such series");
+  uint32_t id = next_id_++;
+  std::string v;
+  PutBE(&v, id, 4);
+  leveldb::WriteBatch batch;
+  batch.Put("S" + key, v);
+  batch.Put(IdKey(id), key);
+  leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  ids_[key] = id;
+  return id;
+}
+
+std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
+                                          int64_t from, int64_t to) const {
+  std::string v;
+  if (!db_->Get(leveldb::ReadOptions(), "S" + std::string(key), &v).ok() ||
+      v.size() != 4) {
+    return {};
+  }
+  return ReadId(static_cast<uint32_t>(GetBE(v.data(), 4)), level, from, to);
+}
+
+std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
+                                            int64_t from, int64_t to) const {
+  std::vector<TrendWindow> out;
+  if (to <= from) return out;
+  std::string lo = WindowKey(id, level, std::max<int64_t>(from, 0));
+  std::string hi = WindowKey(id, level, std::max<int64_t>(to, 0));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
+    TrendWindow w;
+    int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+    if (DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
+                     start, &w)) {
+      out.push_back(std::move(w));
+    }
+  }
+  return out;
+}
+
+void TrendStore::Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
+                      leveldb::WriteBatch* batch) {
+  size_t n = retention_.levels.size();
+  if (st->open.size() != n) {
+    st->open.assign(n, TrendWindow{});
+    for (TrendWindow& o : st->open) o.start = -1;
+  }
+  for (size_t l = 1; l < n; ++l) {
+    int64_t start = AlignDown(w.start, retention_.levels[l].step);
+    TrendWindow& open = st->open[l];
+    bool has_w = false;
+    if (open.start != start) {
+      if (open.start >= 0 && open.start < start && open.count > 0) {
+        batch->Put(WindowKey(id, l, open.start), EncodeWindow(open));
+        ++windows_written_;
+      }
+      open = TrendWindow{};
+      open.start = start;
+      if (!st->loaded) {
+        // First window since the store opened: what this coarse window
+        // already holds is in the finer level's stored windows, plus the
+        // finer open window rebuilt just before (which holds w).
+        int64_t finer_open = l == 1 ? w.start : st->open[l - 1].start;
+        for (const TrendWindow& f : ReadId(id, l - 1, start, finer_open)) {
+          open.Merge(f);
+        }
+        if (l > 1) {
+          open.Merge(st->open[l - 1]);
+          has_w = true;
+        }
+      }
+    }
+    if (!has_w) open.Merge(w);
+  }
+  st->loaded = true;
+}
+
+absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
+  leveldb::WriteBatch batch;
+  for (const ClosedWindow& cw : windows) {
+    absl::StatusOr<uint32_t> id = SeriesId(cw.key, true);
+    if (!id.ok()) return id.status();
+    TrendWindow w;
+    w.start = cw.start;
+    w.count = cw.count;
+    w.sum = cw.sum;
+    w.min = cw.min;
+    w.max = cw.max;
+    w.last = cw.last;
+    if (!cw.blob.empty()) {
+      w.blob.push_back(cw.action == Action::kSet ? kHllTag : kSketchTag);
+      w.blob.append(cw.blob);
+    }
+    SeriesState& st = states_[*id];
+    if (cw.late) {
+      // Merge into what is stored (or still being filled) at every level.
+      for (size_t l = 0; l < retention_.levels.size(); ++l) {
+        int64_t start = AlignDown(w.start, retention_.levels[l].step);
+        if (l > 0 && st.open.size() > l && st.open[l].start == start) {
+          TrendWindow keep_last = st.open[l];
+          st.open[l].Merge(w);
+          st.open[l].last = keep_last.count > 0 ? keep_last.last : w.last;
+          continue;
+        }
+        std::string key = WindowKey(*id, l, start);
+        std::string v;
+        TrendWindow stored;
+        stored.start = start;
+        if (db_->Get(leveldb::ReadOptions(), key, &v).ok()) {
+          DecodeWindow(v, start, &stored);
+        }
+        double last = stored.count > 0 ? stored.last : w.last;
+        stored.Merge(w);
+        stored.last = last;  // a late sample is not the latest
+        batch.Put(key, EncodeWindow(stored));
+      }
+      continue;
+    }
+    std::string key = WindowKey(*id, 0, w.start);
+    std::string existing;
+    TrendWindow stored;
+    bool had = db_->Get(leveldb::ReadOptions(), key, &existing).ok() &&
+               DecodeWindow(existing, w.start, &stored);
+    // A window stored before a clean stop and continued after the restart:
+    // the two parts merge.
+    TrendWindow merged = stored;
+    if (had) {
+      merged.Merge(w);
+    } else {
+      merged = w;
+    }
+    batch.Put(key, EncodeWindow(merged));
+    ++windows_written_;
+    // A series not yet loaded since the store opened rebuilds its coarser
+    // windows from what is stored before this window, so it takes the whole
+    // merged window; otherwise only what is new.
+    if (retention_.levels.size() > 1) {
+      Roll(*id, &st, st.loaded ? w : merged, &batch);
+    }
+  }
+  leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
+                                                    size_t budget) {
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  it->Seek(retention_cursor_.empty() ? std::string("W") : retention_cursor_);
+  leveldb::WriteBatch batch;
+  size_t deleted = 0, visited = 0;
+  for (; it->Valid() && it->key().starts_with("W") && visited < budget;
+       it->Next(), ++visited) {
+    if (it->key().size() != 14) continue;
+    size_t level = static_cast<unsigned char>(it->key()[5]);
+    if (level >= retention_.levels.size()) continue;  // a level no longer kept
+    int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+    const Retention::Level& l = retention_.levels[level];
+    if (start + l.step <= now - l.keep) {
+      batch.Delete(it->key());
+      ++deleted;
+    }
+  }
+  retention_cursor_ =
+      it->Valid() && it->key().starts_with("W") ? it->key().ToString() : "";
+  leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
+  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  return deleted;
+}
+
+uint64_t TrendStore::ApproximateBytes() const {
+  leveldb::Range r("W", "X");
+  uint64_t size = 0;
+  db_->GetApproximateSizes(&r, 1, &size);
+  return size;
+}
+
+absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
+  if (q.to <= q.from) {
+    return absl::InvalidArgumentError("from must be before to");
+  }
+  // now is the end of the query range at the latest.
+  int64_t now = q.to;
+  int64_t range = q.to - q.from;
+  int64_t want = q.step > 0 ? q.step : std::max<int64_t>(1, range / 600);
+  // The coarsest level whose step fits `want` and that still holds `from`;
+  // failing that, the finest level that holds `from`.
+  const auto& levels = retention_.levels;
+  size_t level = levels.size() - 1;
+  bool found = false;
+  for (size_t l = levels.size(); l-- > 0;) {
+    if (levels[l].step <= want && q.from >= now - levels[l].keep - levels[l].step) {
+      level = l;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    for (size_t l = 0; l < levels.size(); ++l) {
+      if (q.from >= now - levels[l].keep - levels[l].step) {
+        level = l;
+        break;
+      }
+    }
+  }
+  int64_t base = levels[level].step;
+  int64_t step = std::max(base, (want + base - 1) / base * base);
+  int64_t from = AlignDown(q.from, step);
+  int64_t buckets = (q.to - from + step - 1) / step;
+
+  TrendResult result;
+  result.step = step;
+  // Series under every pattern, from the dictionary in LevelDB (sorted).
+  std::vector<std::pair<std::string, uint32_t>> series;
+  absl::flat_hash_map<std::string, bool> seen;
+  for (const Pattern& p : q.patterns) {
+    std::string prefix = "S" + JoinKey(p.FixedPrefix());
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      std::string key(it->key().data() + 1, it->key().size() - 1);
+      absl::StatusOr<KeySegments> segs = SplitKey(key);
+      if (!segs.ok()) continue;
+      bool match = false;
+      for (size_t len = 0; len <= segs->size() && !match; ++len) {
+        match = p.Matches(absl::MakeConstSpan(segs->data(), len));
+      }
+      if (!match || seen.contains(key)) continue;
+      seen[key] = true;
+      if (series.size() >= q.max_series) {
+        result.truncated = true;
+        break;
+      }
+      series.emplace_back(key, static_cast<uint32_t>(GetBE(it->value().data(), 4)));
+    }
+  }
+  if (static_cast<double>(buckets) * static_cast<double>(series.size()) >
+      static_cast<double>(q.max_points)) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "the query would return ", buckets * static_cast<int64_t>(series.size()),
+        " points (", series.size(), " series x ", buckets,
+        " steps), past the limit of ", q.max_points,
+        "; narrow the range or raise step"));
+  }
+  bool percentile = q.fn == TrendFn::kP50 || q.fn == TrendFn::kP90 ||
+                    q.fn == TrendFn::kP99;
+  for (const auto& [key, id] : series) {
+    TrendSeries out;
+    out.key = key;
+    std::string lo = WindowKey(id, level, from);
+    std::string hi = WindowKey(id, level, q.to);
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    TrendWindow bucket;
+    bucket.start = -1;
+    auto emit = [&]() {
+      if (bucket.start < 0 || bucket.count <= 0) return;
+      double v = 0;
+      switch (q.fn) {
+        case TrendFn::kAvg: v = bucket.sum / bucket.count; break;
+        case TrendFn::kSum: v = bucket.sum; break;
+        case TrendFn::kMin: v = bucket.min; break;
+        case TrendFn::kMax: v = bucket.max; break;
+        case TrendFn::kLast: v = bucket.last; break;
+        case TrendFn::kCount: v = bucket.count; break;
+        case TrendFn::kRate: v = bucket.sum / static_cast<double>(step); break;
+        default: {
+          if (bucket.blob.size() < 2 || bucket.blob[0] != kSketchTag) return;
+          absl::StatusOr<Sketch> sk =
+              Sketch::Deserialize(absl::string_view(bucket.blob).substr(1));
+          if (!sk.ok() || sk->empty()) return;
+          double qv = q.fn == TrendFn::kP50 ? 0.5 : q.fn == TrendFn::kP90 ? 0.9 : 0.99;
+          v = sk->Quantile(qv);
+        }
+      }
+      out.points.emplace_back(bucket.start, v);
+    };
+    auto fold = [&](const TrendWindow& w0) {
+      TrendWindow w = w0;
+      if (!percentile) w.blob.clear();  // no need to merge summaries
+      int64_t b = AlignDown(w.start, step);
+      if (b != bucket.start) {
+        emit();
+        bucket = TrendWindow{};
+        bucket.start = b;
+      }
+      bucket.Merge(w);
+    };
+    int64_t covered = from;  // the chosen level holds data up to here
+    for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
+      int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+      TrendWindow w;
+      if (!DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
+                        start, &w)) {
+        continue;
+      }
+      fold(w);
+      covered = start + base;
+    }
+    // The chosen level's newest window is still being filled: the finest
+    // level has what came since.
+    if (level > 0) {
+      for (const TrendWindow& w : ReadId(id, 0, covered, q.to)) fold(w);
+    }
+    emit();
+    result.series.push_back(std::move(out));
+  }
+  return result;
+}
+
+}  // namespace canopy

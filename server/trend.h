@@ -1,0 +1,149 @@
+// Trend history: every closed window of every leaf, rolled up into coarser
+// steps and kept in LevelDB for as long as --retention says.
+//
+//   auto retention = canopy::Retention::Parse("10s:2d,1m:30d,1h:2y,1d:10y");
+//   auto store = canopy::TrendStore::Open(dir, *retention);
+//   (*store)->Write(windows);                      // from the tree
+//   (*store)->Query(query, now);                   // for GET /trend
+//
+// Layout in LevelDB (all integers big-endian, so that a range is one seek):
+//   "N"                          -> the next series id
+//   "S" key                      -> series id (4 bytes)
+//   "I" id                       -> key
+//   "W" id level start           -> one window (see EncodeWindow)
+// `level` is the index of the step in the retention. Coarser levels are
+// rolled up from the finest as its windows arrive: each series keeps, per
+// coarser level, the window being filled; after a restart that window is
+// rebuilt from the finer windows already stored, so a restart (or a kill)
+// loses no rollup.
+//
+// Late windows (a sample dated into a window already stored) are merged into
+// the stored window at every level.
+//
+// Threads: a TrendStore is used by one thread at a time (the trend thread,
+// server/trend_thread.h). LevelDB itself is thread-safe.
+#ifndef CANOPY_SERVER_TREND_H_
+#define CANOPY_SERVER_TREND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "canopy/key.h"
+#include "canopy/sketch.h"
+#include "canopy/tree.h"
+
+namespace leveldb {
+class DB;
+class WriteBatch;
+}
+
+namespace canopy {
+
+struct Retention {
+  struct Level {
+    int64_t step;
+    int64_t keep;
+  };
+  std::vector<Level> levels;
+  // "10s:2d,1m:30d,...": steps increasing, each a multiple of the one before.
+  static absl::StatusOr<Retention> Parse(absl::string_view spec);
+};
+
+// The figures of one stored window.
+struct TrendWindow {
+  int64_t start = 0;
+  double count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  double last = 0;
+  std::string blob;  // a serialized Sketch or Hll, if any
+  // Folds `o` (a later or equal window) into this one.
+  void Merge(const TrendWindow& o);
+};
+
+enum class TrendFn { kAvg, kSum, kMin, kMax, kLast, kCount, kRate, kP50, kP90, kP99 };
+absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name);
+
+struct TrendQuery {
+  std::vector<Pattern> patterns;
+  int64_t from = 0;  // epoch seconds, inclusive
+  int64_t to = 0;    // epoch seconds, exclusive
+  int64_t step = 0;  // 0: pick one for ~600 points
+  TrendFn fn = TrendFn::kAvg;
+  size_t max_series = 1000;
+  size_t max_points = 2000000;  // series x points; past it the query fails
+};
+
+struct TrendSeries {
+  std::string key;
+  std::vector<std::pair<int64_t, double>> points;  // start, value
+};
+
+struct TrendResult {
+  int64_t step = 0;
+  std::vector<TrendSeries> series;
+  bool truncated = false;  // more series matched than max_series
+};
+
+class TrendStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<TrendStore>> Open(
+      const std::string& dir, Retention retention);
+  ~TrendStore();
+
+  // Stores closed windows of the finest step and rolls them up.
+  absl::Status Write(const std::vector<ClosedWindow>& windows);
+  // Deletes windows past their level's retention (at most `budget` keys
+  // visited per call, resuming where the last call stopped). Returns the
+  // number deleted.
+  absl::StatusOr<size_t> EnforceRetention(int64_t now, size_t budget);
+
+  absl::StatusOr<TrendResult> Query(const TrendQuery& query) const;
+
+  // The stored windows of one series at one level (for tests and export).
+  std::vector<TrendWindow> Read(absl::string_view key, size_t level,
+                                int64_t from, int64_t to) const;
+
+  const Retention& retention() const { return retention_; }
+  size_t series_count() const { return ids_.size(); }
+  uint64_t windows_written() const { return windows_written_; }
+  // Bytes LevelDB reports for the whole key range.
+  uint64_t ApproximateBytes() const;
+
+ private:
+  struct SeriesState {
+    std::vector<TrendWindow> open;  // per level >= 1; start -1 = none
+    bool loaded = false;
+  };
+
+  TrendStore(leveldb::DB* db, Retention retention);
+  absl::StatusOr<uint32_t> SeriesId(const std::string& key, bool create);
+  // Folds a finest-level window into the coarser windows being filled,
+  // storing those it completes.
+  void Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
+            leveldb::WriteBatch* batch);
+  std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
+                                  int64_t to) const;
+
+  leveldb::DB* db_;
+  Retention retention_;
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  absl::flat_hash_map<uint32_t, SeriesState> states_;
+  uint32_t next_id_ = 1;
+  uint64_t windows_written_ = 0;
+  std::string retention_cursor_;
+};
+
+// The binary form of a window in LevelDB (exposed for tests).
+std::string EncodeWindow(const TrendWindow& w);
+bool DecodeWindow(absl::string_view bytes, int64_t start, TrendWindow* w);
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_TREND_H_
