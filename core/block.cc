@@ -20,7 +20,8 @@ constexpr uint64_t kMinIsLast = 1;
 constexpr uint64_t kMaxIsLast = 2;
 constexpr uint64_t kSumIsCountTimesLast = 4;
 constexpr uint64_t kHasBlob = 8;
-constexpr uint64_t kImpliedBits = kMinIsLast | kMaxIsLast | kSumIsCountTimesLast;
+constexpr uint64_t kImpliedBits =
+    kMinIsLast | kMaxIsLast | kSumIsCountTimesLast;
 
 // Value column codes.
 constexpr uint64_t kXorColumn = 0;
@@ -31,9 +32,9 @@ constexpr uint64_t kDecimalOffset = 2;
 // where every 10^d is exact in a double.
 constexpr int kMaxDecimals = 15;
 constexpr int64_t kMaxDecimalInt = int64_t{1} << 53;
-constexpr double kPow10[kMaxDecimals + 1] = {
-    1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+constexpr double kPow10[kMaxDecimals + 1] = {1e0,  1e1,  1e2,  1e3, 1e4,  1e5,
+                                             1e6,  1e7,  1e8,  1e9, 1e10, 1e11,
+                                             1e12, 1e13, 1e14, 1e15};
 
 absl::Status Corrupt(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("corrupt block: ", what));
@@ -194,19 +195,27 @@ void EncodeInts(const std::vector<uint64_t>& xs, BitWriter* out) {
     WriteSized(xs[0], out);
     return;
   }
-  // at_most[w]: how many values fit in w bits.
+  // at_most[w]: how many values fit in w bits. Only widths that occur are
+  // worth a bucket (besides 0, which makes '0' alone mean zero).
   std::array<uint64_t, 65> at_most{};
+  std::array<int, 66> widths;
+  int distinct = 0;
   int w3 = 0;
   for (uint64_t x : xs) {
     ++at_most[Width(x)];
     w3 = std::max(w3, Width(x));
   }
-  for (int w = 1; w <= 64; ++w) at_most[w] += at_most[w - 1];
+  widths[distinct++] = 0;
+  for (int w = 1; w <= 64; ++w) {
+    if (at_most[w] > 0) widths[distinct++] = w;
+    at_most[w] += at_most[w - 1];
+  }
   const uint64_t n = xs.size();
   uint64_t best = std::numeric_limits<uint64_t>::max();
   int w1 = 0, w2 = 0;
-  for (int a = 0; a <= w3; ++a) {
-    for (int b = a; b <= w3; ++b) {
+  for (int i = 0; i < distinct; ++i) {
+    for (int j = i; j < distinct; ++j) {
+      const int a = widths[i], b = widths[j];
       const uint64_t cost = at_most[a] * (1 + a) +
                             (at_most[b] - at_most[a]) * (2 + b) +
                             (n - at_most[b]) * (2 + w3);
@@ -440,30 +449,19 @@ uint64_t ShapeOf(const WindowRecord& w) {
   return s;
 }
 
-// The shapes and the value columns of `windows`, using only the relations
-// in `use` (a subset of kImpliedBits, written first in 3 bits).
-void EncodeFields(const std::vector<WindowRecord>& windows,
-                  const std::vector<uint64_t>& shapes, uint64_t use,
-                  BitWriter* out) {
-  const size_t n = windows.size();
-  out->Write(use, 3);
-  std::vector<uint64_t> used(shapes);
-  for (uint64_t& s : used) s &= use | kHasBlob;
-  EncodeInts(used, out);
+// A value column of `windows`: `field` of every window, or only of those
+// whose shape does not have the `implied_by` bit.
+BitWriter EncodeField(const std::vector<WindowRecord>& windows,
+                      const std::vector<uint64_t>& shapes,
+                      double WindowRecord::*field, uint64_t implied_by) {
   std::vector<double> column;
-  column.reserve(n);
-  auto encode = [&](double WindowRecord::*field, uint64_t implied_by) {
-    column.clear();
-    for (size_t i = 0; i < n; ++i) {
-      if ((used[i] & implied_by) == 0) column.push_back(windows[i].*field);
-    }
-    EncodeValues(column, out);
-  };
-  encode(&WindowRecord::count, 0);
-  encode(&WindowRecord::last, 0);
-  encode(&WindowRecord::min, kMinIsLast);
-  encode(&WindowRecord::max, kMaxIsLast);
-  encode(&WindowRecord::sum, kSumIsCountTimesLast);
+  column.reserve(windows.size());
+  for (size_t i = 0; i < windows.size(); ++i) {
+    if ((shapes[i] & implied_by) == 0) column.push_back(windows[i].*field);
+  }
+  BitWriter out;
+  EncodeValues(column, &out);
+  return out;
 }
 
 // The header, as Finish() writes it and PeekBlock() reads it.
@@ -479,7 +477,8 @@ absl::StatusOr<Header> ReadHeader(absl::string_view bytes,
                                   absl::string_view* rest) {
   if (bytes.size() < 1 + 4) return Corrupt("too short");
   const size_t body = bytes.size() - 4;
-  const auto* tail = reinterpret_cast<const unsigned char*>(bytes.data()) + body;
+  const auto* tail =
+      reinterpret_cast<const unsigned char*>(bytes.data()) + body;
   const uint32_t stored = tail[0] | (tail[1] << 8) | (tail[2] << 16) |
                           (static_cast<uint32_t>(tail[3]) << 24);
   if (stored != BlockChecksum(bytes.substr(0, body))) {
@@ -514,8 +513,7 @@ absl::StatusOr<Header> ReadHeader(absl::string_view bytes,
     const uint64_t room =
         static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(k0);
     if (span > room) return Corrupt("bad span");
-    const int64_t k1 =
-        static_cast<int64_t>(static_cast<uint64_t>(k0) + span);
+    const int64_t k1 = static_cast<int64_t>(static_cast<uint64_t>(k0) + span);
     if (k1 > INT64_MAX / s) return Corrupt("bad span");
     h.first_index = k0;
     h.span = span;
@@ -548,9 +546,8 @@ absl::Status BlockWriter::Append(const WindowRecord& w) {
         "window start ", w.start, " is not a multiple of the step ", step_));
   }
   if (!windows_.empty() && w.start <= windows_.back().start) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("window start ", w.start, " is not after ",
-                     windows_.back().start));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "window start ", w.start, " is not after ", windows_.back().start));
   }
   if (windows_.size() >= kMaxWindows) {
     return absl::ResourceExhaustedError(
@@ -594,18 +591,52 @@ std::string BlockWriter::Finish() {
     // does not matter; one that holds for some windows only may cost more
     // shape bits than it saves values, so try with and without it.
     const uint64_t mixed = sometimes & ~always;
-    BitWriter best;
-    bool have_best = false;
-    for (uint64_t mask = 0; mask <= kImpliedBits; ++mask) {
-      if ((mask & ~mixed) != 0) continue;
-      BitWriter fields;
-      EncodeFields(windows_, shapes, always | mask, &fields);
-      if (!have_best || fields.bit_count() < best.bit_count()) {
-        best = std::move(fields);
-        have_best = true;
+    // Each implied field's column depends on its own relation only, so each
+    // is encoded at most twice (with and without it), then the cheapest set
+    // of relations wins, shapes included.
+    struct Implied {
+      double WindowRecord::*field;
+      uint64_t bit;
+      BitWriter column[2];  // [0]: stored for every window; [1]: when needed
+    };
+    Implied implied[] = {{&WindowRecord::min, kMinIsLast, {}},
+                         {&WindowRecord::max, kMaxIsLast, {}},
+                         {&WindowRecord::sum, kSumIsCountTimesLast, {}}};
+    for (Implied& f : implied) {
+      if ((mixed & f.bit) || !(always & f.bit)) {
+        f.column[0] = EncodeField(windows_, shapes, f.field, 0);
+      }
+      if (mixed & f.bit || always & f.bit) {
+        f.column[1] = EncodeField(windows_, shapes, f.field, f.bit);
       }
     }
-    bits.Append(best);
+    uint64_t best_use = 0;
+    BitWriter best_shapes;
+    size_t best_bits = std::numeric_limits<size_t>::max();
+    std::vector<uint64_t> used(n);
+    for (uint64_t mask = 0; mask <= kImpliedBits; ++mask) {
+      if ((mask & ~mixed) != 0) continue;
+      const uint64_t use = always | mask;
+      for (size_t i = 0; i < n; ++i) used[i] = shapes[i] & (use | kHasBlob);
+      BitWriter shape_bits;
+      EncodeInts(used, &shape_bits);
+      size_t total = shape_bits.bit_count();
+      for (const Implied& f : implied) {
+        total += f.column[(use & f.bit) ? 1 : 0].bit_count();
+      }
+      if (total < best_bits) {
+        best_use = use;
+        best_shapes = std::move(shape_bits);
+        best_bits = total;
+      }
+    }
+    bits.Write(best_use, 3);
+    bits.Append(best_shapes);
+    bits.Append(EncodeField(windows_, shapes, &WindowRecord::count, 0));
+    bits.Append(EncodeField(windows_, shapes, &WindowRecord::last, 0));
+    for (const Implied& f : implied) {
+      bits.Append(f.column[(best_use & f.bit) ? 1 : 0]);
+    }
   }
   const std::string stream = std::move(bits).Finish();
   PutVarint(stream.size(), &out);

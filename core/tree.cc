@@ -540,7 +540,7 @@ absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
     eff = sample.action;
   }
   Sample(n, eff, sample.value, now, sample.weight, sample.relative,
-         sample.member);
+         sample.member, sample.time);
   Touch(n);
   return absl::OkStatus();
 }

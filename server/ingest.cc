@@ -281,6 +281,7 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no,
       [&](const GraphiteRecord& r) {
         LineSample sample;
         sample.value = r.value;
+        if (r.timestamp) sample.time = *r.timestamp;
         apply(r.key, sample);
       },
       [&](const GraphiteError& e) {

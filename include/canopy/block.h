@@ -29,10 +29,12 @@
 //   - gaps: for each window after the first, (start - previous start) / step
 //     - 1: the delta-of-delta of Gorilla with the expected delta fixed at one
 //     step, so a series without gaps costs 0 bits per window here;
-//   - shapes: per window, which fields are implied by `last` (bit 0: min ==
-//     last, bit 1: max == last, bit 2: sum == count * last, bit 3: has a
-//     blob). A gauge sampled once per window (count 1, sum = min = max =
-//     last) stores only count and last;
+//   - shapes: 3 bits saying which relations the block uses, then per window
+//     which fields they imply (bit 0: min == last, bit 1: max == last, bit
+//     2: sum == count * last and not NaN, bit 3: has a blob). A gauge sampled
+//     once per window (count 1, sum = min = max = last) stores only count and
+//     last. A relation that holds for some windows only is used if it saves
+//     more value bits than it costs shape bits (the writer tries both);
 //   - count and last for every window, then min, max and sum for the windows
 //     whose shape does not imply them.
 // An integer column is either one constant or a three-bucket prefix code
@@ -45,8 +47,10 @@
 // zero, infinities, NaN payloads, subnormals.
 //
 // Measured (tests/core/block_test.cc, a day at 10 s in 256-window blocks):
-// a two-decimal gauge random walk about 1 byte per window, a counter
-// (integer sum per window) under 1 byte.
+// a two-decimal gauge random walk 0.80 bytes per window, a counter of +1
+// increments 0.83, a counter pushed as one delta of 0..200 per window 1.20;
+// arbitrary full-precision doubles about 7. Encoding a 256-window block takes
+// 40-140 us, decoding 10-20 us.
 //
 // Decoding is safe on any input: a wrong checksum, a truncation or an
 // inconsistent field gives InvalidArgument, never a crash; memory is bounded

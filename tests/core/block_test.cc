@@ -187,16 +187,17 @@ TEST(BlockTest, EdgeValuesAreBitExact) {
   double nan;
   const uint64_t payload = 0x7ff80000deadbeefu;
   std::memcpy(&nan, &payload, sizeof nan);
-  ExpectRoundTrip(10, {Gauge(kT0, nan), Gauge(kT0 + 10, 1), Gauge(kT0 + 20, nan)});
+  ExpectRoundTrip(10,
+                  {Gauge(kT0, nan), Gauge(kT0 + 10, 1), Gauge(kT0 + 20, nan)});
   // Regression (found by block_fuzz): sum == count * last held in the
   // encoder for two NaNs, but which payload a NaN product keeps depends on
   // the operand order the compiler picks, so the decoder got the other one.
   double other_nan;
   const uint64_t other = 0xffffffffffb7b71cu;
   std::memcpy(&other_nan, &other, sizeof other_nan);
-  ExpectRoundTrip(10, {WindowRecord{kT0, other_nan, nan, nan, nan, nan, ""},
-                       WindowRecord{kT0 + 10, nan, other_nan, nan, nan,
-                                    other_nan, ""}});
+  ExpectRoundTrip(
+      10, {WindowRecord{kT0, other_nan, nan, nan, nan, nan, ""},
+           WindowRecord{kT0 + 10, nan, other_nan, nan, nan, other_nan, ""}});
 }
 
 TEST(BlockTest, GapsAndExtremeStarts) {
@@ -207,7 +208,8 @@ TEST(BlockTest, GapsAndExtremeStarts) {
   const int64_t hi = std::numeric_limits<int64_t>::max();
   ExpectRoundTrip(1, {Gauge(lo, 1), Gauge(lo + 1, 2), Gauge(0, 3),
                       Gauge(hi - 1, 4), Gauge(hi, 5)});
-  ExpectRoundTrip(3600, {Gauge(lo / 3600 * 3600, 1), Gauge(hi / 3600 * 3600, 2)});
+  ExpectRoundTrip(3600,
+                  {Gauge(lo / 3600 * 3600, 1), Gauge(hi / 3600 * 3600, 2)});
 }
 
 TEST(BlockTest, TenThousandWindows) {
@@ -342,7 +344,8 @@ TEST(BlockTest, ForgedChecksumsNeverCrash) {
     }
     if (rng() % 4 == 0) bad.resize(rng() % bad.size());
     const uint32_t crc = BlockChecksum(bad);
-    for (int i = 0; i < 4; ++i) bad.push_back(static_cast<char>(crc >> (8 * i)));
+    for (int i = 0; i < 4; ++i)
+      bad.push_back(static_cast<char>(crc >> (8 * i)));
     absl::StatusOr<std::vector<WindowRecord>> back = DecodeBlock(bad);
     if (!back.ok()) {
       ++rejected;
@@ -358,7 +361,8 @@ TEST(BlockTest, ForgedChecksumsNeverCrash) {
     for (char& c : junk) c = static_cast<char>(rng());
     if (!junk.empty()) junk[0] = 1;  // the version, to get further
     const uint32_t crc = BlockChecksum(junk);
-    for (int i = 0; i < 4; ++i) junk.push_back(static_cast<char>(crc >> (8 * i)));
+    for (int i = 0; i < 4; ++i)
+      junk.push_back(static_cast<char>(crc >> (8 * i)));
     (void)DecodeBlock(junk);
   }
 }
@@ -368,8 +372,7 @@ TEST(BlockTest, ForgedChecksumsNeverCrash) {
 double BytesPerWindow(const std::vector<WindowRecord>& day, const char* what) {
   size_t total = 0;
   for (size_t i = 0; i < day.size(); i += BlockWriter::kWindowsPerBlock) {
-    const size_t end =
-        std::min(day.size(), i + BlockWriter::kWindowsPerBlock);
+    const size_t end = std::min(day.size(), i + BlockWriter::kWindowsPerBlock);
     std::vector<WindowRecord> part(day.begin() + i, day.begin() + end);
     const std::string block = Encode(10, part);
     absl::StatusOr<std::vector<WindowRecord>> back = DecodeBlock(block);

@@ -115,8 +115,8 @@ void FuzzEncode(absl::string_view bytes) {
   while (!in.empty() && windows.size() < canopy::BlockWriter::kMaxWindows) {
     const uint64_t op = in.Take(1);
     if (!windows.empty()) {
-      const int64_t gap = (op & 0x80) ? 1 + static_cast<int64_t>(in.Take(2))
-                                      : 1;
+      const int64_t gap =
+          (op & 0x80) ? 1 + static_cast<int64_t>(in.Take(2)) : 1;
       start += gap * step;
     }
     // A value: a decimal near the previous one, a repeat, or raw bits.

@@ -12,8 +12,8 @@
 //
 // From one thread with non-blocking sockets and epoll it:
 //   1. canopy: reads the seq of --key (GET /get); both: the server's RSS;
-//   2. opens --waiters connections, each sending one long poll, at most
-//      --connect_batch connecting at a time: canopy
+//   2. opens --waiters connections, each sending one long poll, with at most
+//      --connect_batch of them not yet parked by the server: canopy
 //      GET /pull?key=KEY&since=SEQ&timeout=T; nchan GET SUBSCRIBE_PATH (a
 //      location with `nchan_subscriber longpoll`);
 //   3. waits until the server says they are parked (canopy: canopy_waiters
@@ -87,7 +87,9 @@ ABSL_FLAG(double, deliver_timeout, 30,
 ABSL_FLAG(double, hold_seconds, 0,
           "keep the served connections open this long before closing them "
           "(to profile the delivery alone)");
-ABSL_FLAG(int, connect_batch, 256, "connections in progress at once");
+ABSL_FLAG(int, connect_batch, 100,
+          "connections opened that the server does not show parked yet; "
+          "keep it below the server's listen backlog (evhttp: 128)");
 ABSL_FLAG(std::string, token, "", "sent as 'Authorization: Bearer TOKEN'");
 
 namespace canopy {
@@ -206,13 +208,28 @@ class Fanout {
     waiters_.resize(count);
     size_t next = 0;
     const int batch = absl::GetFlag(FLAGS_connect_batch);
+    // Connections the server showed parked at the last look. A connection
+    // counts as connected once the kernel has completed its handshake,
+    // whether or not the server has accepted it yet; opening more than its
+    // listen backlog ahead of the server overflows the accept queue, and
+    // the kernel then drops handshakes and retries them a second or more
+    // later (and, with SYN cookies, may lose one). So the window is over
+    // what the server reports, not over what the client sees.
+    int64_t seen_parked = 0;
+    Clock::time_point last_look = park_start;
     while (sent_ + failed_ < count) {
-      // Connections opened whose /pull is not written yet.
-      while (next < waiters_.size() &&
-             static_cast<int>(next) - sent_ - failed_ < batch) {
+      auto ahead = [&] {
+        return static_cast<int64_t>(next) - failed_ - bad_ - seen_parked;
+      };
+      while (next < waiters_.size() && ahead() < batch) {
         Open(&waiters_[next++]);
       }
-      Poll(10, /*delivering=*/false);
+      Poll(2, /*delivering=*/false);
+      if (ahead() >= batch &&
+          Clock::now() - last_look > std::chrono::milliseconds(2)) {
+        seen_parked = Waiters() - base_waiters;
+        last_look = Clock::now();
+      }
       if (Clock::now() - park_start > std::chrono::seconds(60)) {
         Die(absl::StrCat("only ", sent_, " of ", count,
                          " /pull requests sent after 60 s"));
