@@ -44,6 +44,9 @@ ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
           "window of the live values.");
 ABSL_FLAG(bool, history, true,
           "Keep trend history in DATA_DIR/trend (LevelDB).");
+ABSL_FLAG(int32_t, snapshot_interval, 60,
+          "Seconds between snapshots of the live tree (also written at a "
+          "clean stop); 0 writes one only at the stop.");
 ABSL_FLAG(int64_t, max_body, 32 << 20, "Largest HTTP body accepted (413).");
 ABSL_FLAG(int64_t, max_nodes, 10000000,
           "Most nodes the tree may hold; a push past it gets 507.");
@@ -138,6 +141,8 @@ int main(int argc, char** argv) {
   options.step_seconds = static_cast<int>(parsed->levels[0].step);
   options.retention = retention;
   options.history = absl::GetFlag(FLAGS_history);
+  options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  if (options.snapshot_interval < 0) Die("--snapshot_interval must be >= 0");
 
   canopy::Server server(options);
   if (absl::Status s = server.Start(); !s.ok()) {

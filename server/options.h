@@ -26,6 +26,7 @@ struct ServerOptions {
   int step_seconds = 10;       // the window: the first step of --retention
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
   bool history = true;         // keep trend history in data_dir/trend
+  int snapshot_interval = 60;  // seconds between snapshots of the tree
   int max_pull_timeout = 300;  // seconds
   size_t get_limit = 10000;    // default limit= of /get
 };

@@ -155,6 +155,9 @@ absl::Status Server::Start() {
   event_base_priority_init(base_, 3);
   hub_ = std::make_unique<Hub>(base_, tree_.get(), &stats_, &options_);
 
+  if (absl::Status s = RestoreSnapshot(); !s.ok()) return s;
+  next_snapshot_ = time(nullptr) + options_.snapshot_interval;
+
   if (options_.history) {
     absl::StatusOr<Retention> retention = Retention::Parse(options_.retention);
     if (!retention.ok()) return retention.status();
@@ -246,10 +249,92 @@ int Server::Run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
     }
+  }
+  WriteSnapshot(/*now_here=*/true);
+  if (trend_) {
     trend_.reset();
-    CANOPY_LOG("canopyd stopped: history flushed");
+    CANOPY_LOG("canopyd stopped: history flushed, tree saved");
   }
   return 0;
+}
+
+namespace {
+
+std::string SnapshotPath(const ServerOptions& o) {
+  return o.data_dir + "/tree.snapshot";
+}
+
+// Writes `bytes` to `path` whole or not at all (temp file, fsync, rename).
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& bytes) {
+  std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+  }
+  bool ok = fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  ok = fflush(f) == 0 && ok;
+  ok = fsync(fileno(f)) == 0 && ok;
+  ok = fclose(f) == 0 && ok;
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Server::WriteSnapshot(bool now_here) {
+  auto bytes = std::make_shared<std::string>();
+  tree_->Snapshot(bytes.get());
+  std::string path = SnapshotPath(options_);
+  if (now_here || !trend_) {
+    if (absl::Status s = WriteFileAtomically(path, *bytes); !s.ok()) {
+      CANOPY_LOG("snapshot failed: %s", std::string(s.message()));
+    }
+    return;
+  }
+  auto ok = std::make_shared<bool>(false);
+  uint64_t seq = tree_->seq();
+  trend_->Run(
+      [bytes, path, ok](TrendStore&) {
+        absl::Status s = WriteFileAtomically(path, *bytes);
+        *ok = s.ok();
+        if (!s.ok()) {
+          static RateLimit limit;
+          if (limit.Allow()) {
+            CANOPY_LOG("snapshot failed: %s", std::string(s.message()));
+          }
+        }
+      },
+      [this, ok, seq] {
+        if (*ok) snapshot_seq_ = seq;
+      });
+}
+
+absl::Status Server::RestoreSnapshot() {
+  std::string path = SnapshotPath(options_);
+  FILE* f = fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::OkStatus();  // a first start
+  std::string bytes;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+  fclose(f);
+  auto start = std::chrono::steady_clock::now();
+  if (absl::Status s = tree_->Restore(bytes); !s.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": ", s.message(), " (move it away to start with an empty tree)"));
+  }
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  CANOPY_LOG("restored %d leaves (seq %d) from %s in %.0f ms",
+             static_cast<int>(tree_->leaf_count()),
+             static_cast<int>(tree_->seq()), path, ms);
+  return absl::OkStatus();
 }
 
 void Server::SubmitWindows(bool all) {
@@ -328,6 +413,10 @@ void Server::OnTick(int, short, void* arg) {
 void Server::Tick() {
   int64_t now = time(nullptr);
   if (trend_) SubmitWindows(/*all=*/false);
+  if (options_.snapshot_interval > 0 && now >= next_snapshot_) {
+    next_snapshot_ = now + options_.snapshot_interval;
+    WriteSnapshot(/*now_here=*/false);
+  }
   if (!expire_.empty() && now >= next_expire_) {
     next_expire_ = now + expire_interval_;
     for (const ExpireRule& r : expire_) {
@@ -561,6 +650,8 @@ std::string Server::MetricsText(const Request& request) {
         static_cast<double>(tree_->leaf_count()));
   gauge("canopy_seq", "The tree's change counter.",
         static_cast<double>(tree_->seq()));
+  gauge("canopy_snapshot_seq", "The seq of the last snapshot on disk.",
+        static_cast<double>(snapshot_seq_));
   gauge("canopy_interned_bytes", "Bytes of interned segment names.",
         static_cast<double>(tree_->interned_bytes()));
   gauge("canopy_waiters", "Parked /pull and /stream requests.",

@@ -86,6 +86,12 @@ class Server {
   uint64_t trend_token_ = 0;
   void HandleTrend(evhttp_request* req, const Request& request);
   void SubmitWindows(bool all);
+  // Writes the tree's snapshot: through the trend thread, or here when
+  // `now_here` (at the stop) or when there is no trend thread.
+  void WriteSnapshot(bool now_here);
+  absl::Status RestoreSnapshot();
+  int64_t next_snapshot_ = 0;
+  uint64_t snapshot_seq_ = 0;
   std::vector<ExpireRule> expire_;
   event* tick_ = nullptr;
   int64_t next_expire_ = 0;

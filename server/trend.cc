@@ -353,6 +353,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
                DecodeWindow(existing, w.start, &stored);
     // A window stored before a clean stop and continued after the restart:
     // the two parts merge.
+    if (had && cw.replayed) continue;  // stored whole before a crash
     TrendWindow merged = stored;
     if (had) {
       merged.Merge(w);

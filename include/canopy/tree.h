@@ -107,6 +107,9 @@ struct ClosedWindow {
   double last = 0;
   std::string blob;  // a serialized Sketch (timer) or Hll (set)
   bool late = false;
+  // Restored from a snapshot taken before a crash: history may already
+  // hold this window whole, in which case the stored one stands.
+  bool replayed = false;
 };
 
 // One sample from a line protocol.
@@ -166,7 +169,8 @@ class Node {
         has_value_(false),
         is_text_(false),
         flushed_(false),
-        listed_(false) {}
+        listed_(false),
+        replayed_(false) {}
 
   Extra* MutableExtra() {
     if (!extra_) extra_ = std::make_unique<Extra>();
@@ -184,8 +188,9 @@ class Node {
   Action own_action_ = Action::kInherit;
   bool has_value_ : 1;
   bool is_text_ : 1;
-  bool flushed_ : 1;  // the open window was handed to history already
-  bool listed_ : 1;   // in Tree::open_windows_
+  bool flushed_ : 1;   // the open window was handed to history already
+  bool listed_ : 1;    // in Tree::open_windows_
+  bool replayed_ : 1;  // the open window came from a snapshot unflushed
   double prev_ = 0;   // the figure of the last closed window with samples
   double total_ = 0;  // running total of all samples (the add value)
 };
@@ -284,6 +289,12 @@ class Tree {
   // On a clean stop: hands over every open window too, ended or not.
   void CloseAllWindows(std::vector<ClosedWindow>* out);
   size_t open_windows() const { return open_windows_.size(); }
+
+  // Snapshots: the whole live tree (values, windows, actions, markers, the
+  // seq) as bytes, and back. Restore() replaces the tree's content; it
+  // fails, changing nothing, on bytes it cannot read.
+  void Snapshot(std::string* out) const;
+  absl::Status Restore(absl::string_view bytes);
 
   const Node* Find(absl::Span<const absl::string_view> segments) const;
   Node* root() { return root_.get(); }

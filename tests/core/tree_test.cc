@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace canopy {
@@ -205,6 +206,44 @@ TEST_F(TreeTest, ObserverSeesEachWatchOncePerChange) {
   ASSERT_TRUE(tree_.Remove(*SplitKey("a")).ok());
   EXPECT_EQ(obs.removed, (std::vector<void*>{&token_a}));
   tree_.SetObserver(nullptr);
+}
+
+TEST_F(TreeTest, SnapshotRestoresValuesActionsMarkersAndSeq) {
+  Push(R"({"web": {"hits": 3, "defaultaction": "add", "marker": "m1"},
+           "h": {"os": "Debian", "load": [1, 2]}})");
+  ASSERT_TRUE(tree_.AddSample({"lat"}, Action::kTimer, 12, kT0).ok());
+  ASSERT_TRUE(tree_.AddSample({"lat"}, Action::kTimer, 30, kT0).ok());
+  LineSample member;
+  member.action = Action::kSet;
+  member.member = "alice";
+  ASSERT_TRUE(tree_.AddSample({"users"}, member, kT0).ok());
+  std::string bytes;
+  tree_.Snapshot(&bytes);
+  Tree back(Tree::Options{});
+  ASSERT_TRUE(back.Restore(bytes).ok());
+  EXPECT_EQ(back.seq(), tree_.seq());
+  EXPECT_EQ(back.leaf_count(), tree_.leaf_count());
+  EXPECT_EQ(back.node_count(), tree_.node_count());
+  std::map<std::string, std::string> a, b;
+  auto dump = [](const Tree& t, std::map<std::string, std::string>* out) {
+    t.Collect(Pattern::All(), 0, [&](const LeafView& l) {
+      LiveValue v = l.node->Live(l.action, kT0, 10);
+      (*out)[std::string(l.key)] =
+          absl::StrCat(ActionName(l.action), " ", v.is_text ? std::string(v.text) : absl::StrCat(v.value), " ", l.node->seq(),
+                       v.sketch ? absl::StrCat(" p99=", v.sketch->Quantile(0.99)) : "");
+      return true;
+    });
+  };
+  dump(tree_, &a);
+  dump(back, &b);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ((*back.Find({"web"})->markers())[0].text, "m1");
+  // Garbage is refused and changes nothing.
+  EXPECT_FALSE(back.Restore("CNPYTREE\x01garbage").ok());
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    ASSERT_FALSE(back.Restore(bytes.substr(0, cut)).ok()) << cut;
+  }
+  EXPECT_EQ(back.leaf_count(), tree_.leaf_count());
 }
 
 TEST(AggregatorTest, FoldsByAction) {

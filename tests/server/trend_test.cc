@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/server/harness.h"
@@ -385,6 +387,82 @@ TEST_F(TrendServerTest, ACleanStopLosesNothing) {
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find(",42]"), std::string::npos) << r.body;
   server_.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// A restart brings the tree back: values, actions, markers and the seq, so
+// counters do not reset and a /pull cursor stays valid.
+TEST_F(TrendServerTest, RestartRestoresTheTreeAndTheSeq) {
+  std::string dir = testing::MakeTempDir();
+  Start(dir);
+  Push(R"({"c": {"hits": 5, "defaultaction": "add", "marker": "v1"}})");
+  Push(R"({"c": {"hits": 2}, "t": "text"})");
+  std::string before = Get("/get?key=c&key=t").body;
+  rapidjson::Document d;
+  d.Parse(before.c_str());
+  uint64_t seq = d["seq"].GetUint64();
+  ASSERT_EQ(server_->Stop(), 0);
+  server_.reset();
+  Start(dir);
+  EXPECT_EQ(Get("/get?key=c&key=t").body, before);
+  HttpReply meta = Get("/api/q/c.json?meta=1");
+  EXPECT_NE(meta.body.find("\"action\":\"add\""), std::string::npos);
+  EXPECT_NE(meta.body.find("v1"), std::string::npos);
+  // The cursor from before the restart is honoured: a change answers it
+  // with just that change, no reset.
+  Push(R"({"c": {"hits": 1}})");
+  HttpReply pull = Get(absl::StrCat("/pull?key=c&since=", seq, "&timeout=5"));
+  EXPECT_EQ(pull.body.find("reset"), std::string::npos) << pull.body;
+  EXPECT_NE(pull.body.find("\"c,hits\":8"), std::string::npos) << pull.body;
+  server_.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// kill -9 keeps what the last snapshot held (the tree) and every window
+// already handed to history; it loses what came after the snapshot.
+TEST_F(TrendServerTest, KillKeepsTheLastSnapshot) {
+  std::string dir = testing::MakeTempDir();
+  auto s = testing::ServerProcess::Start(
+      {"--retention=10s:2d", "--snapshot_interval=1"}, dir);
+  ASSERT_TRUE(s.ok());
+  server_ = std::move(*s);
+  Push(R"({"k": {"a": 1, "b": 2}})");
+  rapidjson::Document d;
+  d.Parse(Get("/get?key=k").body.c_str());
+  uint64_t seq = d["seq"].GetUint64();
+  // Await a snapshot holding that seq.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool saved = false;
+  while (!saved && std::chrono::steady_clock::now() < deadline) {
+    for (absl::string_view line : absl::StrSplit(Get("/metrics").body, '\n')) {
+      uint64_t v;
+      if (absl::ConsumePrefix(&line, "canopy_snapshot_seq ") &&
+          absl::SimpleAtoi(line, &v) && v >= seq) {
+        saved = true;
+      }
+    }
+    if (!saved) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(saved);
+  server_->Kill();
+  server_.reset();
+  Start(dir);
+  std::string after = Get("/get?key=k").body;
+  EXPECT_NE(after.find("\"k,a\":1"), std::string::npos) << after;
+  EXPECT_NE(after.find("\"k,b\":2"), std::string::npos) << after;
+  server_.reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(TrendServerTest, AnUnreadableSnapshotStopsTheStartWithOneLine) {
+  std::string dir = testing::MakeTempDir();
+  {
+    std::FILE* f = std::fopen((dir + "/tree.snapshot").c_str(), "wb");
+    std::fputs("not a snapshot", f);
+    std::fclose(f);
+  }
+  auto s = testing::ServerProcess::Start({}, dir);
+  EXPECT_FALSE(s.ok());
   std::filesystem::remove_all(dir);
 }
 
