@@ -39,6 +39,14 @@ std::string WindowKey(uint32_t id, size_t level, int64_t start) {
   return k;
 }
 
+std::string BlockKey(uint32_t id, size_t level, int64_t period) {
+  std::string k = "B";
+  PutBE(&k, id, 4);
+  k.push_back(static_cast<char>(level));
+  PutBE(&k, static_cast<uint64_t>(period), 8);
+  return k;
+}
+
 std::string IdKey(uint32_t id) {
   std::string k = "I";
   PutBE(&k, id, 4);
@@ -92,20 +100,20 @@ void MergeBlob(std::string* a, const std::string& b) {
 
 // ---------------------------------------------------------------- windows
 
-void TrendWindow::Merge(const TrendWindow& o) {
+void MergeWindow(TrendWindow* w, const TrendWindow& o) {
   if (o.count <= 0 && o.blob.empty()) return;
-  if (count <= 0) {
-    int64_t keep_start = start;
-    *this = o;
-    start = keep_start;
+  if (w->count <= 0) {
+    int64_t keep_start = w->start;
+    *w = o;
+    w->start = keep_start;
     return;
   }
-  count += o.count;
-  sum += o.sum;
-  min = std::min(min, o.min);
-  max = std::max(max, o.max);
-  last = o.last;  // callers merge in time order
-  MergeBlob(&blob, o.blob);
+  w->count += o.count;
+  w->sum += o.sum;
+  w->min = std::min(w->min, o.min);
+  w->max = std::max(w->max, o.max);
+  w->last = o.last;  // callers merge in time order
+  MergeBlob(&w->blob, o.blob);
 }
 
 std::string EncodeWindow(const TrendWindow& w) {
@@ -254,9 +262,23 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
                                             int64_t from, int64_t to) const {
   std::vector<TrendWindow> out;
   if (to <= from) return out;
-  std::string lo = WindowKey(id, level, std::max<int64_t>(from, 0));
-  std::string hi = WindowKey(id, level, std::max<int64_t>(to, 0));
+  from = std::max<int64_t>(from, 0);
+  to = std::max<int64_t>(to, 0);
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  // Packed blocks first (older periods), then single windows (newer).
+  int64_t span = BlockSpan(level);
+  std::string blo = BlockKey(id, level, AlignDown(from, span));
+  std::string bhi = BlockKey(id, level, to);
+  for (it->Seek(blo); it->Valid() && it->key().compare(bhi) < 0; it->Next()) {
+    absl::StatusOr<std::vector<WindowRecord>> block = DecodeBlock(
+        absl::string_view(it->value().data(), it->value().size()));
+    if (!block.ok()) continue;  // counted as lost; never a crash
+    for (WindowRecord& w : *block) {
+      if (w.start >= from && w.start < to) out.push_back(std::move(w));
+    }
+  }
+  std::string lo = WindowKey(id, level, from);
+  std::string hi = WindowKey(id, level, to);
   for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
     TrendWindow w;
     int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
@@ -265,7 +287,64 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
       out.push_back(std::move(w));
     }
   }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const TrendWindow& a, const TrendWindow& b) {
+                     return a.start < b.start;
+                   });
   return out;
+}
+
+void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
+                      leveldb::WriteBatch* batch) {
+  // The single windows of this series and level before `period`, grouped by
+  // their own block period; each group joins what is already packed there.
+  std::string lo = WindowKey(id, level, 0);
+  std::string hi = WindowKey(id, level, period);
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  int64_t span = BlockSpan(level);
+  int64_t group = -1;
+  std::vector<TrendWindow> windows;
+  auto flush = [&]() {
+    if (windows.empty()) return;
+    std::string key = BlockKey(id, level, group);
+    std::string existing;
+    if (db_->Get(leveldb::ReadOptions(), key, &existing).ok()) {
+      absl::StatusOr<std::vector<WindowRecord>> old = DecodeBlock(existing);
+      if (old.ok()) {
+        for (WindowRecord& w : *old) windows.push_back(std::move(w));
+        std::stable_sort(windows.begin(), windows.end(),
+                         [](const TrendWindow& a, const TrendWindow& b) {
+                           return a.start < b.start;
+                         });
+      }
+    }
+    BlockWriter writer(retention_.levels[level].step);
+    for (const TrendWindow& w : windows) {
+      if (!writer.Append(w).ok()) {
+        // A duplicate start (a late window beside a packed one): keep the
+        // merged figure in one window.
+        continue;
+      }
+    }
+    batch->Put(key, writer.Finish());
+    windows.clear();
+  };
+  for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
+    int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+    TrendWindow w;
+    if (!DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
+                      start, &w)) {
+      continue;
+    }
+    int64_t g = AlignDown(start, span);
+    if (g != group) {
+      flush();
+      group = g;
+    }
+    windows.push_back(std::move(w));
+    batch->Delete(it->key());
+  }
+  flush();
 }
 
 void TrendStore::Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
@@ -283,6 +362,7 @@ void TrendStore::Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
       if (open.start >= 0 && open.start < start && open.count > 0) {
         batch->Put(WindowKey(id, l, open.start), EncodeWindow(open));
         ++windows_written_;
+        NotePeriod(id, st, l, open.start);
       }
       open = TrendWindow{};
       open.start = start;
@@ -292,15 +372,15 @@ void TrendStore::Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
         // finer open window rebuilt just before (which holds w).
         int64_t finer_open = l == 1 ? w.start : st->open[l - 1].start;
         for (const TrendWindow& f : ReadId(id, l - 1, start, finer_open)) {
-          open.Merge(f);
+          MergeWindow(&open, f);
         }
         if (l > 1) {
-          open.Merge(st->open[l - 1]);
+          MergeWindow(&open, st->open[l - 1]);
           has_w = true;
         }
       }
     }
-    if (!has_w) open.Merge(w);
+    if (!has_w) MergeWindow(&open, w);
   }
   st->loaded = true;
 }
@@ -328,21 +408,11 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
         int64_t start = AlignDown(w.start, retention_.levels[l].step);
         if (l > 0 && st.open.size() > l && st.open[l].start == start) {
           TrendWindow keep_last = st.open[l];
-          st.open[l].Merge(w);
+          MergeWindow(&st.open[l], w);
           st.open[l].last = keep_last.count > 0 ? keep_last.last : w.last;
           continue;
         }
-        std::string key = WindowKey(*id, l, start);
-        std::string v;
-        TrendWindow stored;
-        stored.start = start;
-        if (db_->Get(leveldb::ReadOptions(), key, &v).ok()) {
-          DecodeWindow(v, start, &stored);
-        }
-        double last = stored.count > 0 ? stored.last : w.last;
-        stored.Merge(w);
-        stored.last = last;  // a late sample is not the latest
-        batch.Put(key, EncodeWindow(stored));
+        MergeStored(*id, l, start, w, &batch);
       }
       continue;
     }
@@ -356,12 +426,13 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
     if (had && cw.replayed) continue;  // stored whole before a crash
     TrendWindow merged = stored;
     if (had) {
-      merged.Merge(w);
+      MergeWindow(&merged, w);
     } else {
       merged = w;
     }
     batch.Put(key, EncodeWindow(merged));
     ++windows_written_;
+    NotePeriod(*id, &st, 0, w.start);
     // A series not yet loaded since the store opened rebuilds its coarser
     // windows from what is stored before this window, so it takes the whole
     // merged window; otherwise only what is new.
@@ -371,36 +442,110 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
   }
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
   if (!s.ok()) return absl::UnavailableError(s.ToString());
+  // Block periods that ended: pack their single windows (now on disk).
+  if (!to_pack_.empty()) {
+    leveldb::WriteBatch packs;
+    for (const PackJob& job : to_pack_) Pack(job.id, job.level, job.period, &packs);
+    to_pack_.clear();
+    s = db_->Write(leveldb::WriteOptions(), &packs);
+    if (!s.ok()) return absl::UnavailableError(s.ToString());
+  }
   return absl::OkStatus();
+}
+
+void TrendStore::NotePeriod(uint32_t id, SeriesState* st, size_t level,
+                            int64_t start) {
+  if (st->packed_before.size() != retention_.levels.size()) {
+    st->packed_before.assign(retention_.levels.size(), -1);
+  }
+  int64_t period = AlignDown(start, BlockSpan(level));
+  if (st->packed_before[level] < period) {
+    st->packed_before[level] = period;
+    to_pack_.push_back(PackJob{id, level, period});
+  }
+}
+
+void TrendStore::MergeStored(uint32_t id, size_t level, int64_t start,
+                             const TrendWindow& w, leveldb::WriteBatch* batch) {
+  // A late window joins the stored one, wherever it is: a single window,
+  // or inside a packed block.
+  auto merge = [&](TrendWindow* stored) {
+    double last = stored->count > 0 ? stored->last : w.last;
+    MergeWindow(stored, w);
+    stored->last = last;  // a late sample is not the latest
+  };
+  std::string bkey = BlockKey(id, level, AlignDown(start, BlockSpan(level)));
+  std::string bytes;
+  if (db_->Get(leveldb::ReadOptions(), bkey, &bytes).ok()) {
+    absl::StatusOr<std::vector<WindowRecord>> block = DecodeBlock(bytes);
+    if (block.ok()) {
+      bool found = false;
+      for (WindowRecord& r : *block) {
+        if (r.start == start) {
+          merge(&r);
+          found = true;
+        }
+      }
+      if (!found) {
+        TrendWindow fresh;
+        fresh.start = start;
+        merge(&fresh);
+        block->push_back(std::move(fresh));
+        std::stable_sort(block->begin(), block->end(),
+                         [](const WindowRecord& a, const WindowRecord& b) {
+                           return a.start < b.start;
+                         });
+      }
+      BlockWriter writer(retention_.levels[level].step);
+      for (const WindowRecord& r : *block) (void)writer.Append(r);
+      batch->Put(bkey, writer.Finish());
+      return;
+    }
+  }
+  std::string key = WindowKey(id, level, start);
+  std::string v;
+  TrendWindow stored;
+  stored.start = start;
+  if (db_->Get(leveldb::ReadOptions(), key, &v).ok()) {
+    DecodeWindow(v, start, &stored);
+  }
+  merge(&stored);
+  batch->Put(key, EncodeWindow(stored));
 }
 
 absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
                                                     size_t budget) {
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-  it->Seek(retention_cursor_.empty() ? std::string("W") : retention_cursor_);
+  // Blocks ("B") and single windows ("W"); the dictionary keys between
+  // them are skipped.
+  it->Seek(retention_cursor_.empty() ? std::string("B") : retention_cursor_);
   leveldb::WriteBatch batch;
   size_t deleted = 0, visited = 0;
-  for (; it->Valid() && it->key().starts_with("W") && visited < budget;
+  for (; it->Valid() && it->key().compare(leveldb::Slice("X")) < 0 &&
+         visited < budget;
        it->Next(), ++visited) {
-    if (it->key().size() != 14) continue;
+    char kind = it->key()[0];
+    if ((kind != 'B' && kind != 'W') || it->key().size() != 14) continue;
     size_t level = static_cast<unsigned char>(it->key()[5]);
     if (level >= retention_.levels.size()) continue;  // a level no longer kept
     int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
     const Retention::Level& l = retention_.levels[level];
-    if (start + l.step <= now - l.keep) {
+    int64_t end = start + (kind == 'B' ? BlockSpan(level) : l.step);
+    if (end <= now - l.keep) {
       batch.Delete(it->key());
       ++deleted;
     }
   }
-  retention_cursor_ =
-      it->Valid() && it->key().starts_with("W") ? it->key().ToString() : "";
+  retention_cursor_ = it->Valid() && it->key().compare(leveldb::Slice("X")) < 0
+                          ? it->key().ToString()
+                          : "";
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
   if (!s.ok()) return absl::UnavailableError(s.ToString());
   return deleted;
 }
 
 uint64_t TrendStore::ApproximateBytes() const {
-  leveldb::Range r("W", "X");
+  leveldb::Range r("B", "X");
   uint64_t size = 0;
   db_->GetApproximateSizes(&r, 1, &size);
   return size;
@@ -478,9 +623,6 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   for (const auto& [key, id] : series) {
     TrendSeries out;
     out.key = key;
-    std::string lo = WindowKey(id, level, from);
-    std::string hi = WindowKey(id, level, q.to);
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
     TrendWindow bucket;
     bucket.start = -1;
     auto emit = [&]() {
@@ -514,18 +656,12 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
         bucket = TrendWindow{};
         bucket.start = b;
       }
-      bucket.Merge(w);
+      MergeWindow(&bucket, w);
     };
     int64_t covered = from;  // the chosen level holds data up to here
-    for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
-      int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
-      TrendWindow w;
-      if (!DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
-                        start, &w)) {
-        continue;
-      }
+    for (const TrendWindow& w : ReadId(id, level, from, q.to)) {
       fold(w);
-      covered = start + base;
+      covered = w.start + base;
     }
     // The chosen level's newest window is still being filled: the finest
     // level has what came since.

@@ -11,7 +11,11 @@
 //   "S" key                      -> series id (4 bytes)
 //   "I" id                       -> key
 //   "W" id level start           -> one window (see EncodeWindow)
-// `level` is the index of the step in the retention. Coarser levels are
+//   "B" id level block_start     -> a block of windows (canopy/block.h)
+// `level` is the index of the step in the retention. Windows are written one
+// record each as they arrive (cheap, durable at once); once a block period
+// (256 steps) is over, its windows are packed into one compressed block of
+// about one byte per window. Coarser levels are
 // rolled up from the finest as its windows arrive: each series keeps, per
 // coarser level, the window being filled; after a restart that window is
 // rebuilt from the finer windows already stored, so a restart (or a kill)
@@ -33,6 +37,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "canopy/block.h"
 #include "canopy/key.h"
 #include "canopy/sketch.h"
 #include "canopy/tree.h"
@@ -54,18 +59,11 @@ struct Retention {
   static absl::StatusOr<Retention> Parse(absl::string_view spec);
 };
 
-// The figures of one stored window.
-struct TrendWindow {
-  int64_t start = 0;
-  double count = 0;
-  double sum = 0;
-  double min = 0;
-  double max = 0;
-  double last = 0;
-  std::string blob;  // a serialized Sketch or Hll, if any
-  // Folds `o` (a later or equal window) into this one.
-  void Merge(const TrendWindow& o);
-};
+// The figures of one stored window (see canopy/block.h).
+using TrendWindow = WindowRecord;
+// Folds `o` (a later or equal window) into `w`; a window with no samples
+// takes `o`'s figures and keeps its start.
+void MergeWindow(TrendWindow* w, const TrendWindow& o);
 
 enum class TrendFn { kAvg, kSum, kMin, kMax, kLast, kCount, kRate, kP50, kP90, kP99 };
 absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name);
@@ -120,7 +118,25 @@ class TrendStore {
   struct SeriesState {
     std::vector<TrendWindow> open;  // per level >= 1; start -1 = none
     bool loaded = false;
+    // Per level: block periods before this one are packed (-1: unknown).
+    std::vector<int64_t> packed_before;
   };
+  struct PackJob {
+    uint32_t id;
+    size_t level;
+    int64_t period;
+  };
+  // Notes that a window of `level` at `start` was written: when it opens a
+  // new block period, the windows before it are packed after the write.
+  void NotePeriod(uint32_t id, SeriesState* st, size_t level, int64_t start);
+  void MergeStored(uint32_t id, size_t level, int64_t start,
+                   const TrendWindow& w, leveldb::WriteBatch* batch);
+  // Packs the series' single windows of `level` that lie before `period`.
+  void Pack(uint32_t id, size_t level, int64_t period, leveldb::WriteBatch* batch);
+  int64_t BlockSpan(size_t level) const {
+    return retention_.levels[level].step *
+           static_cast<int64_t>(BlockWriter::kWindowsPerBlock);
+  }
 
   TrendStore(leveldb::DB* db, Retention retention);
   absl::StatusOr<uint32_t> SeriesId(const std::string& key, bool create);
@@ -138,6 +154,7 @@ class TrendStore {
   uint32_t next_id_ = 1;
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
+  std::vector<PackJob> to_pack_;
 };
 
 // The binary form of a window in LevelDB (exposed for tests).

@@ -255,10 +255,15 @@ TEST(TrendStoreTest, RetentionDeletesWhatIsPastItAndNothingMore) {
   ASSERT_TRUE(rig.store().EnforceRetention(now, 1000000).ok());
   std::vector<TrendWindow> fine = rig.store().Read("ret", 0, 0, now + 10);
   ASSERT_FALSE(fine.empty());
-  // The 10 s level keeps one hour: its oldest window ends within the hour.
-  EXPECT_GE(fine.front().start + 10, now - 3600);
-  EXPECT_LE(fine.front().start, now - 3600 + 10);
+  // The 10 s level keeps one hour, deleted a block (256 windows) at a
+  // time: every window of the last hour is there, nothing a block older.
+  const int64_t block = 256 * 10;
+  EXPECT_GE(fine.front().start, now - 3600 - block);
+  EXPECT_LE(fine.front().start, now - 3600);
   EXPECT_EQ(fine.back().start, now - 10);
+  size_t last_hour = 0;
+  for (const TrendWindow& w : fine) last_hour += w.start >= now - 3600;
+  EXPECT_EQ(last_hour, 360u);
   // The 1 m level keeps a day: the two hours are still there (the last
   // minute is still being filled, and a query reads it from the 10 s level).
   EXPECT_EQ(rig.store().Read("ret", 1, 0, now + 60).size(), 119u);

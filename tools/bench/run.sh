@@ -198,7 +198,11 @@ start_nchan() {
   local dir=$TMP/$1 i
   mkdir -p "$dir"
   NCHAN_PORT=$(free_port)
-  # One message per channel is all the benchmark publishes; a channel id
+  # nginx closes idle keep-alive connections, and with them parked long
+  # polls, once fewer than 1/16 of worker_connections are free: hence twice
+  # the waiters (connections are preallocated, before the RSS is first read;
+  # the open-file limit still bounds the sockets). One message per channel
+  # is all the benchmark publishes; a channel id
   # per run keeps every run on an empty channel, so that a subscriber
   # without a message id waits for the next message.
   cat >"$dir/nginx.conf" <<EOF
@@ -208,7 +212,7 @@ worker_rlimit_nofile $(ulimit -Hn);
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections $((MAX_WAITERS + 1000)); }
+events { worker_connections $((2 * MAX_WAITERS + 1000)); }
 http {
   access_log off;
   client_body_temp_path $dir/body;
