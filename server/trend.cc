@@ -347,46 +347,45 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
   flush();
 }
 
-void TrendStore::Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
-                      leveldb::WriteBatch* batch) {
-  size_t n = retention_.levels.size();
-  if (st->open.size() != n) {
-    st->open.assign(n, TrendWindow{});
-    for (TrendWindow& o : st->open) o.start = -1;
-  }
-  for (size_t l = 1; l < n; ++l) {
-    int64_t start = AlignDown(w.start, retention_.levels[l].step);
-    TrendWindow& open = st->open[l];
-    bool has_w = false;
-    if (open.start != start) {
-      if (open.start >= 0 && open.start < start && open.count > 0) {
-        batch->Put(WindowKey(id, l, open.start), EncodeWindow(open));
-        ++windows_written_;
-        NotePeriod(id, st, l, open.start);
-      }
-      open = TrendWindow{};
-      open.start = start;
-      if (!st->loaded) {
-        // First window since the store opened: what this coarse window
-        // already holds is in the finer level's stored windows, plus the
-        // finer open window rebuilt just before (which holds w).
-        int64_t finer_open = l == 1 ? w.start : st->open[l - 1].start;
-        for (const TrendWindow& f : ReadId(id, l - 1, start, finer_open)) {
-          MergeWindow(&open, f);
-        }
-        if (l > 1) {
-          MergeWindow(&open, st->open[l - 1]);
-          has_w = true;
-        }
-      }
+int64_t TrendStore::LastStart(uint32_t id) {
+  auto it = last_start_.find(id);
+  if (it != last_start_.end()) return it->second;
+  // First sight since the store opened: the newest stored window (single or
+  // packed) tells where the series was.
+  int64_t last = -1;
+  std::unique_ptr<leveldb::Iterator> it2(db_->NewIterator(leveldb::ReadOptions()));
+  for (char kind : {'W', 'B'}) {
+    std::string k(1, kind);
+    PutBE(&k, id, 4);
+    k.push_back(static_cast<char>(0));
+    std::string hi = k;
+    PutBE(&hi, ~uint64_t{0}, 8);
+    it2->Seek(hi);
+    if (it2->Valid()) {
+      it2->Prev();
+    } else {
+      it2->SeekToLast();
     }
-    if (!has_w) MergeWindow(&open, w);
+    if (it2->Valid() && it2->key().starts_with(k) && it2->key().size() == 14) {
+      int64_t start = static_cast<int64_t>(GetBE(it2->key().data() + 6, 8));
+      if (kind == 'B') {
+        absl::StatusOr<BlockInfo> info = PeekBlock(
+            absl::string_view(it2->value().data(), it2->value().size()));
+        if (info.ok()) start = info->last_start;
+      }
+      last = std::max(last, start);
+    }
   }
-  st->loaded = true;
+  last_start_[id] = last;
+  return last;
 }
 
 absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
   leveldb::WriteBatch batch;
+  // Coarser windows that a finest window completed: rolled up after the
+  // batch is on disk, from the finer level's stored windows.
+  std::vector<PackJob> rollups;
+  const size_t n = retention_.levels.size();
   for (const ClosedWindow& cw : windows) {
     absl::StatusOr<uint32_t> id = SeriesId(cw.key, true);
     if (!id.ok()) return id.status();
@@ -401,17 +400,14 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       w.blob.push_back(cw.action == Action::kSet ? kHllTag : kSketchTag);
       w.blob.append(cw.blob);
     }
-    SeriesState& st = states_[*id];
+    int64_t last = LastStart(*id);
     if (cw.late) {
-      // Merge into what is stored (or still being filled) at every level.
-      for (size_t l = 0; l < retention_.levels.size(); ++l) {
-        int64_t start = AlignDown(w.start, retention_.levels[l].step);
-        if (l > 0 && st.open.size() > l && st.open[l].start == start) {
-          TrendWindow keep_last = st.open[l];
-          MergeWindow(&st.open[l], w);
-          st.open[l].last = keep_last.count > 0 ? keep_last.last : w.last;
-          continue;
-        }
+      // Merge into what is stored at every level whose window is complete;
+      // a coarse window still open will be rolled up with it.
+      for (size_t l = 0; l < n; ++l) {
+        int64_t step = retention_.levels[l].step;
+        int64_t start = AlignDown(w.start, step);
+        if (l > 0 && start + step > AlignDown(last, step)) continue;
         MergeStored(*id, l, start, w, &batch);
       }
       continue;
@@ -421,27 +417,58 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
     TrendWindow stored;
     bool had = db_->Get(leveldb::ReadOptions(), key, &existing).ok() &&
                DecodeWindow(existing, w.start, &stored);
+    if (had && cw.replayed) continue;  // stored whole before a crash
     // A window stored before a clean stop and continued after the restart:
     // the two parts merge.
-    if (had && cw.replayed) continue;  // stored whole before a crash
-    TrendWindow merged = stored;
     if (had) {
-      MergeWindow(&merged, w);
+      MergeWindow(&stored, w);
     } else {
-      merged = w;
+      stored = w;
     }
-    batch.Put(key, EncodeWindow(merged));
+    batch.Put(key, EncodeWindow(stored));
     ++windows_written_;
-    NotePeriod(*id, &st, 0, w.start);
-    // A series not yet loaded since the store opened rebuilds its coarser
-    // windows from what is stored before this window, so it takes the whole
-    // merged window; otherwise only what is new.
-    if (retention_.levels.size() > 1) {
-      Roll(*id, &st, st.loaded ? w : merged, &batch);
+    if (w.start > last) {
+      last_start_[*id] = w.start;
+      if (last >= 0) {
+        for (size_t l = 0; l < n; ++l) {
+          int64_t step = retention_.levels[l].step;
+          if (l > 0 && AlignDown(w.start, step) > AlignDown(last, step)) {
+            rollups.push_back(PackJob{*id, l, AlignDown(last, step)});
+          }
+          int64_t span = BlockSpan(l);
+          if (l == 0 && AlignDown(w.start, span) > AlignDown(last, span)) {
+            to_pack_.push_back(PackJob{*id, 0, AlignDown(w.start, span)});
+          }
+        }
+      }
     }
   }
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
   if (!s.ok()) return absl::UnavailableError(s.ToString());
+  // Level by level, so that each reads the one below already written.
+  for (size_t l = 1; l < n && !rollups.empty(); ++l) {
+    leveldb::WriteBatch up;
+    int64_t step = retention_.levels[l].step;
+    for (const PackJob& job : rollups) {
+      if (job.level != l) continue;
+      TrendWindow sum;
+      sum.start = job.period;
+      for (const TrendWindow& f : ReadId(job.id, l - 1, job.period, job.period + step)) {
+        MergeWindow(&sum, f);
+      }
+      if (sum.count <= 0) continue;
+      up.Put(WindowKey(job.id, l, job.period), EncodeWindow(sum));
+      ++windows_written_;
+      // The previous coarse window of this level, if it opened a period.
+      int64_t span = BlockSpan(l);
+      int64_t prev = job.period - step;
+      if (AlignDown(job.period, span) > AlignDown(prev, span)) {
+        to_pack_.push_back(PackJob{job.id, l, AlignDown(job.period, span)});
+      }
+    }
+    s = db_->Write(leveldb::WriteOptions(), &up);
+    if (!s.ok()) return absl::UnavailableError(s.ToString());
+  }
   // Block periods that ended: pack their single windows (now on disk).
   if (!to_pack_.empty()) {
     leveldb::WriteBatch packs;
@@ -451,18 +478,6 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
     if (!s.ok()) return absl::UnavailableError(s.ToString());
   }
   return absl::OkStatus();
-}
-
-void TrendStore::NotePeriod(uint32_t id, SeriesState* st, size_t level,
-                            int64_t start) {
-  if (st->packed_before.size() != retention_.levels.size()) {
-    st->packed_before.assign(retention_.levels.size(), -1);
-  }
-  int64_t period = AlignDown(start, BlockSpan(level));
-  if (st->packed_before[level] < period) {
-    st->packed_before[level] = period;
-    to_pack_.push_back(PackJob{id, level, period});
-  }
 }
 
 void TrendStore::MergeStored(uint32_t id, size_t level, int64_t start,

@@ -16,10 +16,9 @@
 // record each as they arrive (cheap, durable at once); once a block period
 // (256 steps) is over, its windows are packed into one compressed block of
 // about one byte per window. Coarser levels are
-// rolled up from the finest as its windows arrive: each series keeps, per
-// coarser level, the window being filled; after a restart that window is
-// rebuilt from the finer windows already stored, so a restart (or a kill)
-// loses no rollup.
+// rolled up from the finer level's stored windows when a finest window
+// crosses their end, so a restart (or a kill) loses no rollup and nothing
+// but one timestamp per series is held in memory.
 //
 // Late windows (a sample dated into a window already stored) are merged into
 // the stored window at every level.
@@ -115,20 +114,13 @@ class TrendStore {
   uint64_t ApproximateBytes() const;
 
  private:
-  struct SeriesState {
-    std::vector<TrendWindow> open;  // per level >= 1; start -1 = none
-    bool loaded = false;
-    // Per level: block periods before this one are packed (-1: unknown).
-    std::vector<int64_t> packed_before;
-  };
   struct PackJob {
     uint32_t id;
     size_t level;
     int64_t period;
   };
-  // Notes that a window of `level` at `start` was written: when it opens a
-  // new block period, the windows before it are packed after the write.
-  void NotePeriod(uint32_t id, SeriesState* st, size_t level, int64_t start);
+  // The start of the newest finest-level window of a series (-1: none).
+  int64_t LastStart(uint32_t id);
   void MergeStored(uint32_t id, size_t level, int64_t start,
                    const TrendWindow& w, leveldb::WriteBatch* batch);
   // Packs the series' single windows of `level` that lie before `period`.
@@ -140,17 +132,16 @@ class TrendStore {
 
   TrendStore(leveldb::DB* db, Retention retention);
   absl::StatusOr<uint32_t> SeriesId(const std::string& key, bool create);
-  // Folds a finest-level window into the coarser windows being filled,
-  // storing those it completes.
-  void Roll(uint32_t id, SeriesState* st, const TrendWindow& w,
-            leveldb::WriteBatch* batch);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
 
   leveldb::DB* db_;
   Retention retention_;
   absl::flat_hash_map<std::string, uint32_t> ids_;
-  absl::flat_hash_map<uint32_t, SeriesState> states_;
+  // Per series, the newest finest window: a later one that crosses a
+  // coarser boundary completes that coarser window, which is then rolled up
+  // from the stored finer windows (so nothing is held in memory but this).
+  absl::flat_hash_map<uint32_t, int64_t> last_start_;
   uint32_t next_id_ = 1;
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
