@@ -7,7 +7,6 @@
 //   (*store)->Query(query, now);                   // for GET /trend
 //
 // Layout in LevelDB (all integers big-endian, so that a range is one seek):
-//   "N"                          -> the next series id
 //   "S" key                      -> series id (4 bytes)
 //   "I" id                       -> key
 //   "W" id level start           -> one window (see EncodeWindow)
