@@ -17,6 +17,74 @@ bool ByName(const Node* a, const Node* b) { return a->name() < b->name(); }
 
 // ---------------------------------------------------------------- Node
 
+namespace {
+
+// A free list over slabs. Slabs are never returned to the system, but every
+// freed node is reused before a new slab is cut.
+class NodePool {
+ public:
+  void* Allocate() {
+    if (free_ != nullptr) {
+      void* p = free_;
+      free_ = *static_cast<void**>(free_);
+      return p;
+    }
+    if (slab_left_ == 0) {
+      slabs_.emplace_back(new char[kSlabBytes]);
+      slab_next_ = slabs_.back().get();
+      slab_left_ = kSlabBytes / sizeof(Node);
+    }
+    void* p = slab_next_;
+    slab_next_ += sizeof(Node);
+    --slab_left_;
+    return p;
+  }
+  void Free(void* p) {
+    *static_cast<void**>(p) = free_;
+    free_ = p;
+  }
+
+ private:
+  static constexpr size_t kSlabBytes = 64 * 1024;
+  std::vector<std::unique_ptr<char[]>> slabs_;
+  char* slab_next_ = nullptr;
+  size_t slab_left_ = 0;
+  void* free_ = nullptr;
+};
+
+NodePool& Pool() {
+  // Leaked on purpose: nodes may outlive static destruction order.
+  static thread_local NodePool* pool = new NodePool;
+  return *pool;
+}
+
+}  // namespace
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CANOPY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CANOPY_ASAN 1
+#endif
+#endif
+
+void* Node::operator new(size_t size) {
+#ifdef CANOPY_ASAN
+  return ::operator new(size);  // let ASan see every node's lifetime
+#else
+  (void)size;  // always sizeof(Node): Node has no subclasses
+  return Pool().Allocate();
+#endif
+}
+
+void Node::operator delete(void* p) {
+#ifdef CANOPY_ASAN
+  ::operator delete(p);
+#else
+  if (p != nullptr) Pool().Free(p);
+#endif
+}
+
 Action Node::EffectiveAction() const {
   for (const Node* n = this; n != nullptr; n = n->parent_) {
     if (n->own_action_ != Action::kInherit) return n->own_action_;
@@ -28,7 +96,7 @@ std::vector<const Node*> Node::SortedChildren() const {
   std::vector<const Node*> out;
   if (!children_) return out;
   out.reserve(children_->size());
-  for (const auto& [name, child] : *children_) out.push_back(child);
+  for (Node* child : *children_) out.push_back(child);
   std::sort(out.begin(), out.end(), ByName);
   return out;
 }
@@ -36,7 +104,7 @@ std::vector<const Node*> Node::SortedChildren() const {
 const Node* Node::FindChild(absl::string_view name) const {
   if (!children_) return nullptr;
   auto it = children_->find(name);
-  return it == children_->end() ? nullptr : it->second;
+  return it == children_->end() ? nullptr : *it;
 }
 
 LiveValue Node::Live(Action action, int64_t now, int step) const {
@@ -162,13 +230,13 @@ Tree::~Tree() {
   // Delete iteratively so that a deep tree cannot overflow the stack.
   std::vector<Node*> todo;
   if (root_->children_) {
-    for (auto& [name, child] : *root_->children_) todo.push_back(child);
+    for (Node* child : *root_->children_) todo.push_back(child);
   }
   while (!todo.empty()) {
     Node* n = todo.back();
     todo.pop_back();
     if (n->children_) {
-      for (auto& [name, child] : *n->children_) todo.push_back(child);
+      for (Node* child : *n->children_) todo.push_back(child);
     }
     delete n;
   }
@@ -196,10 +264,10 @@ Node* Tree::Child(Node* parent, absl::string_view name, bool* created) {
     parent->children_ = std::make_unique<Node::ChildMap>();
   } else {
     auto it = parent->children_->find(name);
-    if (it != parent->children_->end()) return it->second;
+    if (it != parent->children_->end()) return *it;
   }
   Node* child = new Node(Intern(name), parent);
-  parent->children_->emplace(child->name(), child);
+  parent->children_->insert(child);
   ++node_count_;
   if (created) *created = true;
   if (observer_ != nullptr && observer_->WantsCreates()) {
@@ -616,7 +684,7 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
     while (n->parent_ != nullptr && n->child_count() == 0 && !n->has_value_ &&
            !(n->extra_ && (n->extra_->watch || !n->extra_->markers.empty()))) {
       Node* parent = n->parent_;
-      parent->children_->erase(n->name());
+      parent->children_->erase(n);
       if (parent->children_->empty()) parent->children_.reset();
       --node_count_;
       if (n->listed_) removed_listed_.insert(n);
@@ -663,9 +731,9 @@ void Tree::DeleteSubtree(Node* node, std::string* path, size_t* leaves) {
   // Iterative post-order would be longer; depth is bounded by kMaxSegments.
   size_t keep = path->size();
   if (node->children_) {
-    for (auto& [name, child] : *node->children_) {
+    for (Node* child : *node->children_) {
       path->push_back(',');
-      path->append(name.data(), name.size());
+      path->append(child->name().data(), child->name().size());
       DeleteSubtree(child, path, leaves);
       path->resize(keep);
     }
@@ -698,7 +766,7 @@ absl::StatusOr<size_t> Tree::Remove(const KeySegments& segments) {
   key_cache_.clear();
   ++seq_;
   Node* parent = node->parent_;
-  parent->children_->erase(node->name());
+  parent->children_->erase(node);
   std::string path = JoinKey(segments);
   size_t leaves = 0;
   DeleteSubtree(node, &path, &leaves);
@@ -721,7 +789,7 @@ LiveValue Tree::ValueOf(const Node* node, Action action, int64_t now) const {
     return node->Live(action, now, options_.step_seconds);
   }
   Aggregator agg(action);
-  for (const auto& [name, child] : *node->children_) {
+  for (Node* child : *node->children_) {
     Action a = child->own_action_ != Action::kInherit ? child->own_action_
                                                       : action;
     agg.Add(ValueOf(child, a, now));
@@ -919,7 +987,7 @@ void Tree::Snapshot(std::string* out) const {
   };
   std::vector<Item> todo;
   if (root_->children_) {
-    for (const auto& [name, c] : *root_->children_) todo.push_back({c, 1});
+    for (Node* c : *root_->children_) todo.push_back({c, 1});
   }
   uint64_t written = 0;
   while (!todo.empty()) {
@@ -960,7 +1028,7 @@ void Tree::Snapshot(std::string* out) const {
       PutBytes(out, blob);
     }
     if (n->children_) {
-      for (const auto& [name, c] : *n->children_) {
+      for (Node* c : *n->children_) {
         todo.push_back({c, it.depth + 1});
       }
     }
@@ -1086,7 +1154,7 @@ absl::Status Tree::Restore(absl::string_view bytes) {
     Node* n = order[i];
     n->max_seq_ = n->seq_;
     if (n->children_) {
-      for (auto& [nm, c] : *n->children_) order.push_back(c);
+      for (Node* c : *n->children_) order.push_back(c);
     }
   }
   for (size_t i = order.size(); i-- > 1;) {
