@@ -248,6 +248,12 @@ bool Hub::Deliver(Waiter* w, const std::string& body, uint64_t seq) {
     evhttp_send_reply(w->req, 200, "OK", buf);
     evbuffer_free(buf);
     w->req = nullptr;  // evhttp owns and frees it from here
+    // Write it now rather than when the loop next sees the socket writable:
+    // in a fan-out the first client hears at once, not after every reply
+    // has been queued. evhttp still finishes the request on its write event.
+    bufferevent* bev = evhttp_connection_get_bufferevent(w->evcon);
+    evbuffer* out = bufferevent_get_output(bev);
+    if (evbuffer_get_length(out) > 0) evbuffer_write(out, bufferevent_getfd(bev));
     ++stats_->pull_replies;
     return true;
   }

@@ -54,6 +54,27 @@ absl::Status SplitHostPort(absl::string_view addr, std::string* host,
   return absl::OkStatus();
 }
 
+absl::Status ResolveListenAddress(const std::string& host, int port,
+                                  sockaddr_storage* ss, socklen_t* len) {
+  std::memset(ss, 0, sizeof *ss);
+  auto* in4 = reinterpret_cast<sockaddr_in*>(ss);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
+  std::string h = host == "localhost" ? "127.0.0.1" : host;
+  if (inet_pton(AF_INET, h.c_str(), &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, h.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in6);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad --http address \"", host, "\": the host must be an IP address"));
+  }
+  return absl::OkStatus();
+}
+
 int BoundPort(evutil_socket_t fd) {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
@@ -146,6 +167,9 @@ absl::Status Server::Start() {
 
   event_config* cfg = event_config_new();
   event_config_require_features(cfg, EV_FEATURE_EARLY_CLOSE);
+  // Coalesce the epoll changes of one loop turn: a delivered waiter drops its
+  // close watch and gains a write event in the same turn, one epoll_ctl.
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
   base_ = event_base_new_with_config(cfg);
   event_config_free(cfg);
   if (base_ == nullptr) base_ = event_base_new();
@@ -181,11 +205,27 @@ absl::Status Server::Start() {
     if (absl::Status s = SplitHostPort(options_.http, &host, &port); !s.ok()) {
       return s;
     }
-    evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(
-        http_, host.c_str(), static_cast<ev_uint16_t>(port));
-    if (bound == nullptr) {
+    // Our own listener, for a deep accept backlog: thousands of long-poll
+    // clients reconnect at once after a restart or a fan-out.
+    sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    if (absl::Status st = ResolveListenAddress(host, port, &ss, &ss_len);
+        !st.ok()) {
+      return st;
+    }
+    evconnlistener* listener = evconnlistener_new_bind(
+        base_, nullptr, nullptr,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 4096,
+        reinterpret_cast<sockaddr*>(&ss), static_cast<int>(ss_len));
+    if (listener == nullptr) {
       return absl::UnavailableError(absl::StrCat(
           "cannot listen on http ", options_.http, ": ", std::strerror(errno)));
+    }
+    evhttp_bound_socket* bound = evhttp_bind_listener(http_, listener);
+    if (bound == nullptr) {
+      evconnlistener_free(listener);
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on http ", options_.http));
     }
     http_port_ = BoundPort(evhttp_bound_socket_get_fd(bound));
     listener_ = evhttp_bound_socket_get_listener(bound);
