@@ -116,7 +116,9 @@ absl::StatusOr<HttpReply> ReadReply(
     if (colon == absl::string_view::npos) continue;
     std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
     std::string value(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
-    if (name == "content-length") absl::SimpleAtoi(value, &content_length);
+    if (name == "content-length" && !absl::SimpleAtoi(value, &content_length)) {
+      return absl::DataLossError("bad Content-Length");
+    }
     if (name == "transfer-encoding" &&
         absl::AsciiStrToLower(value).find("chunked") != std::string::npos) {
       chunked = true;

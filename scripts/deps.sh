@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libevent-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
+  libcairo2-dev
   clang libclang-rt-14-dev
   curl
 )

@@ -1,4 +1,6 @@
 // canopyd: the canopy server. See docs/CONFIGURATION.md for every flag.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -42,6 +44,9 @@ ABSL_FLAG(std::string, ready_file, "",
 ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
           "Trend steps and how long each is kept; the first step is the "
           "window of the live values.");
+ABSL_FLAG(std::string, web_dir, "",
+          "Where the pages and their assets are (default: ../web beside the "
+          "canopyd binary, as the build lays them out).");
 ABSL_FLAG(bool, history, true,
           "Keep trend history in DATA_DIR/trend (LevelDB).");
 ABSL_FLAG(int32_t, snapshot_interval, 60,
@@ -122,6 +127,16 @@ int main(int argc, char** argv) {
   options.max_line = static_cast<size_t>(absl::GetFlag(FLAGS_max_line));
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
+  options.web_dir = absl::GetFlag(FLAGS_web_dir);
+  if (options.web_dir.empty()) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+      std::string dir(exe, static_cast<size_t>(n));
+      dir = dir.substr(0, dir.rfind('/'));
+      options.web_dir = dir + "/../web";
+    }
+  }
   int64_t max_body = absl::GetFlag(FLAGS_max_body);
   int64_t max_nodes = absl::GetFlag(FLAGS_max_nodes);
   int64_t max_waiters = absl::GetFlag(FLAGS_max_waiters);

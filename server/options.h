@@ -17,6 +17,7 @@ struct ServerOptions {
   size_t max_line = 64 * 1024;          // longest TCP line
   std::string data_dir = "./var/canopy";
   std::string ready_file;  // written with the bound ports once listening
+  std::string web_dir;     // the pages and assets; "" = only the built-in page
   size_t max_body = 32 << 20;
   size_t max_nodes = 10000000;
   size_t max_waiters = 18000;

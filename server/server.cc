@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <chrono>
 #include <thread>
 
@@ -25,6 +26,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "rapidjson/document.h"
+#include "server/graph.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/web.h"
@@ -180,6 +183,8 @@ absl::Status Server::Start() {
   hub_ = std::make_unique<Hub>(base_, tree_.get(), &stats_, &options_);
 
   if (absl::Status s = RestoreSnapshot(); !s.ok()) return s;
+  views_ = std::make_unique<ViewStore>(options_.data_dir + "/views.json");
+  if (absl::Status s = views_->Load(); !s.ok()) return s;
   next_snapshot_ = time(nullptr) + options_.snapshot_interval;
 
   if (options_.history) {
@@ -388,6 +393,24 @@ void Server::SubmitWindows(bool all) {
   if (!pending_windows_.empty()) trend_->SubmitWindows(&pending_windows_);
 }
 
+void Server::RespondLater(evhttp_request* req,
+                          std::function<Response(TrendStore&)> work) {
+  evhttp_connection* evcon = evhttp_request_get_connection(req);
+  uint64_t token = ++trend_token_;
+  trend_waiting_[evcon] = token;
+  auto response = std::make_shared<Response>();
+  trend_->Run(
+      [response, work = std::move(work)](TrendStore& store) {
+        *response = work(store);
+      },
+      [this, req, evcon, token, response]() {
+        auto it = trend_waiting_.find(evcon);
+        if (it == trend_waiting_.end() || it->second != token) return;
+        trend_waiting_.erase(it);
+        Send(req, *response);
+      });
+}
+
 void Server::HandleTrend(evhttp_request* req, const Request& request) {
   absl::StatusOr<TrendQuery> q = ParseTrendRequest(request, time(nullptr));
   if (!q.ok()) {
@@ -401,23 +424,189 @@ void Server::HandleTrend(evhttp_request* req, const Request& request) {
   }
   ++trend_queries_;
   bool csv = request.Param("format") == "csv";
-  evhttp_connection* evcon = evhttp_request_get_connection(req);
-  uint64_t token = ++trend_token_;
-  trend_waiting_[evcon] = token;
-  auto result = std::make_shared<absl::StatusOr<TrendResult>>();
-  TrendQuery query = std::move(*q);
-  trend_->Run(
-      [result, query](TrendStore& store) { *result = store.Query(query); },
-      [this, req, evcon, token, result, csv]() {
-        auto it = trend_waiting_.find(evcon);
-        if (it == trend_waiting_.end() || it->second != token) return;
-        trend_waiting_.erase(it);
-        if (!result->ok()) {
-          Send(req, ErrorResponse(result->status()));
-        } else {
-          Send(req, TrendResponse(**result, csv));
-        }
-      });
+  RespondLater(req, [query = std::move(*q), csv](TrendStore& store) {
+    absl::StatusOr<TrendResult> r = store.Query(query);
+    return r.ok() ? TrendResponse(*r, csv) : ErrorResponse(r.status());
+  });
+}
+
+void Server::HandleGraph(evhttp_request* req, const Request& request) {
+  // /graph/<key>.svg|.png|.pdf
+  std::string name = request.path.substr(sizeof("/graph/") - 1);
+  GraphOptions o;
+  size_t dot = name.rfind('.');
+  std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
+  if (ext == "svg") {
+    o.format = GraphOptions::kSvg;
+  } else if (ext == "png") {
+    o.format = GraphOptions::kPng;
+  } else if (ext == "pdf") {
+    o.format = GraphOptions::kPdf;
+  } else {
+    Send(req, ErrorResponse(absl::InvalidArgumentError(
+                  "use /graph/<key>.svg, .png or .pdf")));
+    return;
+  }
+  std::string key = name.substr(0, dot);
+  Request as_trend = request;
+  as_trend.query.erase(
+      std::remove_if(as_trend.query.begin(), as_trend.query.end(),
+                     [](const auto& kv) { return kv.first == "key"; }),
+      as_trend.query.end());
+  as_trend.query.emplace_back("key", key);
+  std::string style = request.Param("style", "line");
+  std::string theme = request.Param("theme", "light");
+  if (style == "bar") {
+    o.style = GraphOptions::kBar;
+  } else if (style == "area") {
+    o.style = GraphOptions::kArea;
+  } else if (style != "line") {
+    Send(req, ErrorResponse(absl::InvalidArgumentError(
+                  "style must be line, bar or area")));
+    return;
+  }
+  if (theme != "light" && theme != "dark") {
+    Send(req, ErrorResponse(
+                  absl::InvalidArgumentError("theme must be light or dark")));
+    return;
+  }
+  o.dark = theme == "dark";
+  if ((request.HasParam("width") &&
+       !absl::SimpleAtoi(request.Param("width"), &o.width)) ||
+      (request.HasParam("height") &&
+       !absl::SimpleAtoi(request.Param("height"), &o.height)) ||
+      o.width < 100 || o.width > 4000 || o.height < 60 || o.height > 4000) {
+    Send(req, ErrorResponse(absl::InvalidArgumentError(
+                  "width must be 100 to 4000 and height 60 to 4000 pixels")));
+    return;
+  }
+  int64_t now = time(nullptr);
+  absl::StatusOr<TrendQuery> q = ParseTrendRequest(as_trend, now);
+  if (!q.ok()) {
+    Send(req, ErrorResponse(q.status()));
+    return;
+  }
+  if (!trend_) {
+    Send(req, ErrorResponse(absl::FailedPreconditionError(
+                  "this canopyd keeps no history")));
+    return;
+  }
+  if (!request.HasParam("step")) {
+    q->step = std::max<int64_t>(1, (q->to - q->from) / (o.width / 2));
+  }
+  o.from = q->from;
+  o.to = q->to;
+  o.title = key;
+  // Markers come from the live tree, here on the loop thread.
+  std::vector<GraphMarker> markers;
+  HandlerContext ctx{tree_.get(), &stats_, &options_, now, nullptr};
+  Request mreq;
+  mreq.query = {{"key", key},
+                {"from", absl::StrCat(q->from)},
+                {"to", absl::StrCat(q->to)}};
+  if (absl::StatusOr<Response> m = HandleMarkers(mreq, ctx); m.ok()) {
+    rapidjson::Document d;
+    d.Parse(m->body.c_str());
+    if (d.IsObject() && d.HasMember("markers")) {
+      for (const auto& mk : d["markers"].GetArray()) {
+        markers.push_back(
+            GraphMarker{mk["time"].GetInt64(), mk["text"].GetString()});
+      }
+    }
+  }
+  ++trend_queries_;
+  RespondLater(req, [query = std::move(*q), o, markers](TrendStore& store) {
+    absl::StatusOr<TrendResult> r = store.Query(query);
+    if (!r.ok()) return ErrorResponse(r.status());
+    absl::StatusOr<std::string> bytes = RenderGraph(*r, markers, o);
+    if (!bytes.ok()) return ErrorResponse(bytes.status());
+    Response resp;
+    resp.content_type = GraphContentType(o.format);
+    resp.body = std::move(*bytes);
+    return resp;
+  });
+}
+
+absl::StatusOr<Response> Server::HandleViews(const Request& request) {
+  std::string rest = request.path.substr(sizeof("/api/views") - 1);
+  if (!rest.empty() && rest[0] == '/') rest.erase(0, 1);
+  Response r;
+  if (rest.empty()) {
+    if (request.method != "GET") {
+      return absl::UnimplementedError("use GET /api/views, or PUT and "
+                                      "DELETE /api/views/<name>");
+    }
+    r.body = views_->AllJson();
+    return r;
+  }
+  if (request.method == "GET") {
+    const View* v = views_->Find(rest);
+    if (v == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no view \"", rest.substr(0, 64), "\""));
+    }
+    r.body = ViewStore::ToJson(*v);
+    return r;
+  }
+  if (request.method == "PUT" || request.method == "POST") {
+    if (absl::Status s = views_->Put(rest, request.body); !s.ok()) return s;
+    r.body = absl::StrCat("{\"saved\":\"", rest, "\"}");
+    return r;
+  }
+  if (request.method == "DELETE") {
+    if (absl::Status s = views_->Delete(rest); !s.ok()) return s;
+    r.body = absl::StrCat("{\"deleted\":\"", rest, "\"}");
+    return r;
+  }
+  return absl::UnimplementedError("use GET, PUT or DELETE on a view");
+}
+
+absl::StatusOr<Response> Server::StaticFile(const std::string& path,
+                                            bool* matched) {
+  *matched = true;
+  std::string file;
+  if (path == "/realtime/" || path == "/realtime" ||
+      absl::StartsWith(path, "/realtime/view/")) {
+    file = "realtime.html";
+  } else if (path == "/trend/view/" || path == "/trend/view") {
+    file = "trend.html";
+  } else if (path == "/setting/view" || path == "/setting/view/") {
+    file = "settings.html";
+  } else if (path == "/diff/" || path == "/diff") {
+    file = "diff.html";
+  } else if (absl::StartsWith(path, "/assets/")) {
+    file = path.substr(1);
+    if (file.find("..") != std::string::npos || file.find("//") != std::string::npos) {
+      return absl::NotFoundError("no such asset");
+    }
+  } else {
+    *matched = false;
+    return Response();
+  }
+  Response r;
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  std::string full = options_.web_dir.empty() ? "" : options_.web_dir + "/" + file;
+  std::ifstream f(full, std::ios::binary);
+  if (full.empty() || !f) {
+    // Without the built pages, the live page built into the binary.
+    if (const WebAsset* asset = FindWebAsset(path.substr(0, 10) == "/realtime/" ? "/realtime/" : path)) {
+      r.content_type = std::string(asset->content_type);
+      r.body = std::string(asset->body);
+      return r;
+    }
+    return absl::NotFoundError(absl::StrCat("no such page: ", path.substr(0, 100)));
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  r.body = ss.str();
+  absl::string_view ext = absl::string_view(file).substr(file.rfind('.') + 1);
+  r.content_type = ext == "html"                  ? "text/html; charset=utf-8"
+                   : ext == "js" || ext == "mjs" ? "text/javascript; charset=utf-8"
+                   : ext == "css"                ? "text/css; charset=utf-8"
+                   : ext == "svg"                ? "image/svg+xml"
+                   : ext == "png"                ? "image/png"
+                   : ext == "json" || ext == "map" ? "application/json"
+                                                   : "application/octet-stream";
+  return r;
 }
 
 void Server::OnSignal(int sig, short, void* arg) {
@@ -632,6 +821,13 @@ void Server::Handle(evhttp_request* req) {
     }
   } else if (absl::StartsWith(path, "/diff/") && path != "/diff/") {
     if (only("GET")) result = HandleDiff(request, ctx);
+  } else if (path == "/api/views" || absl::StartsWith(path, "/api/views/")) {
+    result = HandleViews(request);
+  } else if (absl::StartsWith(path, "/graph/")) {
+    if (only("GET")) {
+      HandleGraph(req, request);
+      return;
+    }
   } else if (path == "/trend" || path == "/trend/") {
     if (only("GET")) {
       HandleTrend(req, request);
@@ -653,12 +849,9 @@ void Server::Handle(evhttp_request* req) {
     r.body = "/realtime/\n";
     r.headers.emplace_back("Location", "/realtime/");
     result = r;
-  } else if (const WebAsset* asset = FindWebAsset(path)) {
-    Response r;
-    r.content_type = std::string(asset->content_type);
-    r.body = std::string(asset->body);
-    r.headers.emplace_back("Cache-Control", "no-cache");
-    result = r;
+  } else if (bool matched = false;
+             method == "GET" && (result = StaticFile(path, &matched), matched)) {
+    // a page or an asset
   } else {
     result = absl::NotFoundError(
         absl::StrCat("no such endpoint: ", path.substr(0, 100)));

@@ -11,6 +11,7 @@
 #ifndef CANOPY_SERVER_SERVER_H_
 #define CANOPY_SERVER_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "server/handlers.h"
 #include "server/ingest.h"
 #include "server/trend_thread.h"
+#include "server/views.h"
 #include "server/options.h"
 #include "server/stats.h"
 
@@ -78,6 +80,7 @@ class Server {
   std::unique_ptr<Hub> hub_;
   std::unique_ptr<Listeners> listeners_;
   std::unique_ptr<TrendThread> trend_;
+  std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
   uint64_t trend_queries_ = 0;
   // Connections waiting for a /trend answer: a token per request, so that a
@@ -85,6 +88,14 @@ class Server {
   absl::flat_hash_map<evhttp_connection*, uint64_t> trend_waiting_;
   uint64_t trend_token_ = 0;
   void HandleTrend(evhttp_request* req, const Request& request);
+  void HandleGraph(evhttp_request* req, const Request& request);
+  // Runs `work` on the trend thread and sends its response from the loop,
+  // unless the client left meanwhile.
+  void RespondLater(evhttp_request* req,
+                    std::function<Response(TrendStore&)> work);
+  absl::StatusOr<Response> HandleViews(const Request& request);
+  // A page or asset from --web_dir (nullptr status: not a static path).
+  absl::StatusOr<Response> StaticFile(const std::string& path, bool* matched);
   void SubmitWindows(bool all);
   // Writes the tree's snapshot: through the trend thread, or here when
   // `now_here` (at the stop) or when there is no trend thread.

@@ -6,23 +6,31 @@
 //   canopy tree host,web1 --depth=2          # the subtree, drawn like tree(1)
 //   canopy diff br,ie br,webkit              # two subtrees side by side
 //   canopy rm host,old                       # remove a subtree
+//   canopy trend host,web1,load,1 --from=-6h --spark   # history
+//   canopy export --day=2026-11-20 --out=dump          # a day as CSV + tar.gz
 //
 // Every subcommand is one or a few requests through canopy::HttpClient against
 // the HTTP API in API.md ("Reading", "Pushing data"); replies are read with
 // RapidJSON. Errors print one line, "canopy: <what went wrong>", and the exit
 // code is 1 (2 for a usage error). Single-threaded.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -39,11 +47,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "canopy/http_client.h"
 #include "canopy/key.h"
 #include "rapidjson/document.h"
@@ -71,6 +82,24 @@ ABSL_FLAG(std::string, file, "",
           "push: send this JSON file as it is ('-' for stdin)");
 ABSL_FLAG(int, depth, -1, "tree: how many levels below the key (-1: all)");
 ABSL_FLAG(bool, actions, false, "tree: show each node's action");
+ABSL_FLAG(std::string, from, "-1h",
+          "trend: start: epoch seconds, -1h, -7d, now, or a local time "
+          "(2026-11-20T10:00, 2026-11-20)");
+ABSL_FLAG(std::string, to, "now", "trend: end (inclusive), as --from");
+ABSL_FLAG(std::string, step, "",
+          "trend: seconds per point (60, 10s, 1m, 1h; default: the server "
+          "picks ~600 points); export: default 10s");
+ABSL_FLAG(std::string, fn, "avg",
+          "trend, export: avg, sum, min, max, last, count, rate, p50, p90, "
+          "p99");
+ABSL_FLAG(bool, csv, false, "trend: print the server's CSV as it is");
+ABSL_FLAG(bool, spark, false,
+          "trend: one line per series: sparkline, min, max, last");
+ABSL_FLAG(int, width, 60, "trend --spark: most characters per sparkline");
+ABSL_FLAG(std::string, day, "",
+          "export: the UTC day, YYYY-MM-DD (or today, yesterday)");
+ABSL_FLAG(std::string, key, "**", "export: the keys to export (a pattern)");
+ABSL_FLAG(std::string, out, "", "export: the directory to write to");
 
 namespace canopy {
 namespace cli {
@@ -90,6 +119,14 @@ Commands:
   tree [KEY]           the subtree under KEY (default: the root), drawn
   diff A B             the subtrees A and B aligned by relative path
   rm KEY               remove the subtree KEY
+  trend KEY...         history: per series a table of local time and value
+                       (6 significant digits); --spark: one line per series
+                       (sparkline, min, max, last); --csv, --json: the
+                       server's reply, exact (times in epoch seconds)
+  export --day=D --out=DIR
+                       one CSV file per series for the UTC day D
+                       (DIR/<key>.csv, header "time,<key>", epoch seconds)
+                       and DIR/canopy-export-D.tar.gz of them (needs tar)
   help                 this text
 
 Keys are segments joined by commas: host,web1,cpu,user. In get and watch a
@@ -109,12 +146,35 @@ Flags:
   --file=F         push: a JSON file to send ('-' for stdin)
   --depth=N        tree: levels below the key
   --actions        tree: show each node's action
+  --from=T         trend: start (default -1h): epoch seconds, -1h, -7d, now,
+                   or local time 2026-11-20T10:00[:00] / 2026-11-20; keep
+                   the = before a relative time (--from=-1h)
+  --to=T           trend: end, inclusive (default now)
+  --step=S         trend: seconds per point (60, 10s, 1m, 1h; default: the
+                   server's choice, ~600 points); export: default 10s
+  --fn=F           trend, export: avg (default), sum, min, max, last, count,
+                   rate, p50, p90, p99
+  --csv            trend: print CSV (time,<key>,... one column per key)
+  --spark          trend: sparklines (at most --width=N characters, 60)
+  --day=D          export: UTC day YYYY-MM-DD, today or yesterday
+  --key=K          export: keys to export (default **, everything); KEY
+                   arguments do the same
+  --out=DIR        export: where to write (created if missing)
+
+Export file names: the key, commas kept (host,web1,cpu,idle.csv); bytes
+unsafe in file names (/ \ : * ? " < > | %, control characters, a leading
+. or -) are percent-encoded (%2F), so a name maps back to its key; names
+past 200 bytes are cut and end in ~ and a hash. The archive unpacks into
+canopy-export-D/.
 
 Examples:
   canopy push web,hits=1 web,host=web1 --action=add
   canopy get 'host,*,load,1'
   canopy watch host,web1,cpu --count=1
   canopy tree host,web1 --depth=2 --actions
+  canopy trend 'host,web1,load,1' --from=-6h --step=5m
+  canopy trend 'host,*,cpu,idle' --from=-1d --spark
+  canopy export --day=2026-11-20 --key='host,web1,**' --out=/tmp/nov20
 )usage";
 
 // Exit codes.
@@ -271,11 +331,25 @@ absl::Status CheckPatterns(const std::vector<std::string>& keys) {
 
 // The shortest decimal text that reads back as `d`.
 std::string NumberText(double d) {
+  // Whole numbers in full ("40", not "4e+01"), up to 2^53.
+  if (std::isfinite(d) && d == std::trunc(d) &&
+      std::fabs(d) <= 9007199254740992.0) {
+    return absl::StrFormat("%.0f", d);
+  }
   for (int precision = 1; precision < 17; ++precision) {
     std::string text = absl::StrFormat("%.*g", precision, d);
     if (std::strtod(text.c_str(), nullptr) == d) return text;
   }
   return absl::StrFormat("%.17g", d);
+}
+
+// A figure to read, not to parse: six significant digits (1234.57, 0.333333),
+// whole numbers in full.
+std::string ShortNumber(double d) {
+  if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 1e15) {
+    return NumberText(d);
+  }
+  return absl::StrFormat("%.6g", d);
 }
 
 // A value as a person reads it: numbers in their shortest form, text as it
@@ -811,6 +885,560 @@ int Remove(const Server& server, const std::vector<std::string>& args) {
   return kOk;
 }
 
+// ---------------------------------------------------------------------------
+// History: trend and export (GET /trend).
+
+// A time flag as the server takes it: epoch seconds, now and -1h pass as they
+// are; a local date or date and time (or RFC 3339 with an offset) becomes
+// epoch seconds.
+absl::StatusOr<std::string> TimeArg(const std::string& text) {
+  absl::string_view t = absl::StripAsciiWhitespace(text);
+  if (t.empty() || t == "now" || t[0] == '-' || t[0] == '+' ||
+      std::all_of(t.begin(), t.end(), absl::ascii_isdigit)) {
+    return std::string(t);
+  }
+  absl::Time parsed;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, t, &parsed, &error)) {
+    return absl::StrCat(absl::ToUnixSeconds(parsed));
+  }
+  for (const char* format :
+       {"%Y-%m-%d%ET%H:%M:%E*S", "%Y-%m-%d %H:%M:%E*S", "%Y-%m-%d%ET%H:%M",
+        "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    if (absl::ParseTime(format, t, absl::LocalTimeZone(), &parsed, &error)) {
+      return absl::StrCat(absl::ToUnixSeconds(parsed));
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "bad time \"", t, "\" (expected epoch seconds, now, -1h, -7d, ",
+      "2026-11-20T10:00 or 2026-11-20)"));
+}
+
+// Epoch seconds of a time as the server reads it (TimeArg's output): now,
+// -1h, +2d, or epoch seconds; nullopt-like false if it is none of these.
+bool EpochOf(absl::string_view t, int64_t now, int64_t* out) {
+  if (t.empty() || t == "now") {
+    *out = now;
+    return true;
+  }
+  if (t[0] == '-' || t[0] == '+') {
+    int64_t unit = 0;
+    switch (t.back()) {
+      case 's':
+        unit = 1;
+        break;
+      case 'm':
+        unit = 60;
+        break;
+      case 'h':
+        unit = 3600;
+        break;
+      case 'd':
+        unit = 86400;
+        break;
+      case 'w':
+        unit = 7 * 86400;
+        break;
+      case 'y':
+        unit = 365 * 86400;
+        break;
+      default:
+        return false;
+    }
+    int64_t n;
+    if (!absl::SimpleAtoi(t.substr(1, t.size() - 2), &n) || n <= 0 ||
+        n > (int64_t{1} << 40)) {
+      return false;
+    }
+    *out = t[0] == '-' ? now - n * unit : now + n * unit;
+    return true;
+  }
+  return absl::SimpleAtoi(t, out);
+}
+
+// "10s", "1m", "1h", "1d" or "90s".
+std::string StepText(int64_t seconds) {
+  if (seconds > 0 && seconds % 86400 == 0)
+    return absl::StrCat(seconds / 86400, "d");
+  if (seconds > 0 && seconds % 3600 == 0)
+    return absl::StrCat(seconds / 3600, "h");
+  if (seconds > 0 && seconds % 60 == 0) return absl::StrCat(seconds / 60, "m");
+  return absl::StrCat(seconds, "s");
+}
+
+// Local time in ISO 8601 with its offset: 2026-11-20T10:00:00+01:00.
+std::string LocalTimeText(int64_t t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", absl::FromUnixSeconds(t),
+                          absl::LocalTimeZone());
+}
+
+struct Series {
+  std::string key;
+  std::vector<std::pair<int64_t, double>> points;
+};
+
+struct TrendReply {
+  int64_t step = 0;
+  bool truncated = false;
+  std::vector<Series> series;
+};
+
+absl::StatusOr<TrendReply> ParseTrend(const HttpReply& reply) {
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(reply);
+  if (!doc.ok()) return doc.status();
+  TrendReply out;
+  auto step = doc->FindMember("step");
+  auto series = doc->FindMember("series");
+  if (step == doc->MemberEnd() || !step->value.IsInt64() ||
+      series == doc->MemberEnd() || !series->value.IsArray()) {
+    return absl::DataLossError(
+        "the server's /trend reply has no \"step\" or \"series\"");
+  }
+  out.step = step->value.GetInt64();
+  auto truncated = doc->FindMember("truncated");
+  out.truncated = truncated != doc->MemberEnd() && truncated->value.IsTrue();
+  for (const rapidjson::Value& s : series->value.GetArray()) {
+    if (!s.IsObject()) continue;
+    auto key = s.FindMember("key");
+    auto points = s.FindMember("points");
+    if (key == s.MemberEnd() || !key->value.IsString()) continue;
+    Series one;
+    one.key.assign(key->value.GetString(), key->value.GetStringLength());
+    if (points != s.MemberEnd() && points->value.IsArray()) {
+      for (const rapidjson::Value& p : points->value.GetArray()) {
+        // A value the server could not write as a number (NaN) is null.
+        if (!p.IsArray() || p.Size() != 2 || !p[0].IsInt64() ||
+            !p[1].IsNumber()) {
+          continue;
+        }
+        one.points.emplace_back(p[0].GetInt64(), p[1].GetDouble());
+      }
+    }
+    out.series.push_back(std::move(one));
+  }
+  return out;
+}
+
+// The sparkline of `points` (sorted by time, `step` apart at the closest):
+// one character per step, or per group of steps when there are more than
+// `width`; a gap is a space.
+std::string Sparkline(const std::vector<std::pair<int64_t, double>>& points,
+                      int64_t step, int width) {
+  static const char* const kBars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                      "\u2585", "\u2586", "\u2587", "\u2588"};
+  if (points.empty()) return "";
+  if (step <= 0) step = 1;
+  width = std::max(width, 1);
+  const int64_t first = points.front().first;
+  const int64_t slots = (points.back().first - first) / step + 1;
+  const int64_t per_column = (slots + width - 1) / width;
+  const int64_t columns = (slots + per_column - 1) / per_column;
+  std::vector<double> sum(columns, 0);
+  std::vector<int> n(columns, 0);
+  double lo = points.front().second, hi = lo;
+  for (const auto& [t, v] : points) {
+    int64_t c =
+        std::clamp<int64_t>((t - first) / step / per_column, 0, columns - 1);
+    sum[c] += v;
+    ++n[c];
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  std::string out;
+  for (int64_t c = 0; c < columns; ++c) {
+    if (n[c] == 0) {
+      out += ' ';
+      continue;
+    }
+    double v = sum[c] / n[c];
+    int level = 3;  // a flat series sits in the middle
+    if (hi > lo) {
+      level = static_cast<int>(std::lround((v - lo) / (hi - lo) * 7));
+    }
+    out += kBars[std::clamp(level, 0, 7)];
+  }
+  return out;
+}
+
+int Trend(const Server& server, const std::vector<std::string>& keys) {
+  if (keys.empty()) return UsageError("trend needs at least one KEY");
+  if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());
+  const bool csv = absl::GetFlag(FLAGS_csv);
+  const bool spark = absl::GetFlag(FLAGS_spark);
+  if (csv && spark) return UsageError("give either --csv or --spark");
+  absl::StatusOr<std::string> from = TimeArg(absl::GetFlag(FLAGS_from));
+  if (!from.ok()) return Fail(from.status().message());
+  absl::StatusOr<std::string> to = TimeArg(absl::GetFlag(FLAGS_to));
+  if (!to.ok()) return Fail(to.status().message());
+  const std::string fn = absl::GetFlag(FLAGS_fn);
+  std::string target =
+      absl::StrCat("/trend?", KeyQuery(keys), "&from=", UrlEncode(*from),
+                   "&to=", UrlEncode(*to), "&fn=", UrlEncode(fn));
+  std::string step = absl::GetFlag(FLAGS_step);
+  int64_t from_s, to_s;
+  const int64_t now = time(nullptr);
+  if (spark && step.empty() && EpochOf(*from, now, &from_s) &&
+      EpochOf(*to, now, &to_s) && to_s >= from_s) {
+    // About one point per character: the server aggregates with --fn.
+    int64_t width = std::max(1, absl::GetFlag(FLAGS_width));
+    step = absl::StrCat(std::max<int64_t>(1, (to_s - from_s + width) / width));
+  }
+  if (!step.empty()) absl::StrAppend(&target, "&step=", UrlEncode(step));
+  if (csv) absl::StrAppend(&target, "&format=csv");
+  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (csv || absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  absl::StatusOr<TrendReply> trend = ParseTrend(*reply);
+  if (!trend.ok()) return Fail(trend.status().message());
+
+  if (trend->series.empty()) {
+    std::cout.flush();
+    std::cerr << "canopy: no history under " << absl::StrJoin(keys, " ")
+              << std::endl;
+    return kOk;
+  }
+  const std::string every =
+      absl::StrCat("every ", StepText(trend->step), ", ", fn);
+  if (spark) {
+    std::vector<std::vector<std::string>> rows;
+    for (const Series& s : trend->series) {
+      if (s.points.empty()) {
+        rows.push_back({s.key, "(no points)"});
+        continue;
+      }
+      double lo = s.points.front().second, hi = lo;
+      for (const auto& p : s.points) {
+        lo = std::min(lo, p.second);
+        hi = std::max(hi, p.second);
+      }
+      rows.push_back(
+          {s.key, Sparkline(s.points, trend->step, absl::GetFlag(FLAGS_width)),
+           absl::StrCat("min ", ShortNumber(lo)),
+           absl::StrCat("max ", ShortNumber(hi)),
+           absl::StrCat("last ", ShortNumber(s.points.back().second))});
+    }
+    PrintTable(rows);
+  } else {
+    bool first = true;
+    for (const Series& s : trend->series) {
+      if (!first) std::cout << '\n';
+      first = false;
+      std::cout << s.key << "  (" << every
+                << (s.points.empty() ? "; no points)" : ")") << '\n';
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& [t, v] : s.points) {
+        rows.push_back({LocalTimeText(t), ShortNumber(v)});
+      }
+      PrintTable(rows);
+    }
+  }
+  if (trend->truncated) {
+    std::cout.flush();
+    std::cerr << "canopy: truncated after " << trend->series.size()
+              << " series (narrow the KEY)" << std::endl;
+  }
+  return kOk;
+}
+
+// One CSV line split into its fields (RFC 4180 quoting).
+std::vector<std::string> CsvFields(absl::string_view line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+std::string CsvField(absl::string_view s) {
+  if (s.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    return std::string(s);
+  }
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A file name for a key: commas kept, bytes unsafe in file names (on POSIX
+// and Windows, and in shells for a first . or -) percent-encoded, so that
+// the name maps back to the key; long names are cut and end in ~HASH.
+std::string FileNameOf(absl::string_view key) {
+  std::string name;
+  for (size_t i = 0; i < key.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(key[i]);
+    bool unsafe =
+        c < 0x20 || c == 0x7f ||
+        absl::string_view("/\\:*?\"<>|%").find(static_cast<char>(c)) !=
+            absl::string_view::npos ||
+        (i == 0 && (c == '.' || c == '-'));
+    if (unsafe) {
+      absl::StrAppend(&name, absl::StrFormat("%%%02X", c));
+    } else {
+      name += static_cast<char>(c);
+    }
+  }
+  constexpr size_t kMaxName = 200;  // NAME_MAX is 255, with room for .csv
+  if (name.size() > kMaxName) {
+    uint32_t hash = 2166136261u;  // FNV-1a of the key
+    for (unsigned char c : key) hash = (hash ^ c) * 16777619u;
+    size_t cut = kMaxName - 10;
+    while (cut > 0 && (static_cast<unsigned char>(name[cut]) & 0xC0) == 0x80) {
+      --cut;  // not inside a UTF-8 sequence
+    }
+    if (cut >= 2 && name[cut - 1] == '%') cut -= 1;  // nor inside %XX
+    if (cut >= 2 && name[cut - 2] == '%') cut -= 2;
+    name =
+        absl::StrCat(name.substr(0, cut), "~", absl::StrFormat("%08x", hash));
+  }
+  return name;
+}
+
+absl::Status MakeDirs(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i < path.size() && path[i] != '/') continue;
+    std::string partial = path.substr(0, i);
+    if (mkdir(partial.c_str(), 0777) != 0 && errno != EEXIST) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create ", partial, ": ", std::strerror(errno)));
+    }
+  }
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFile(const std::string& path, absl::string_view data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  if (out) out.close();
+  if (!out) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+// Packs `files` (names inside `dir`) into `archive` with tar and gzip,
+// under the directory `top` inside the archive. The archive appears whole
+// or not at all.
+absl::Status TarGz(const std::string& dir,
+                   const std::vector<std::string>& files,
+                   const std::string& archive, const std::string& top) {
+  std::string tmp = absl::StrCat(dir, "/.", top, ".tar.gz.tmp");
+  std::vector<std::string> args = {"tar",
+                                   "--create",
+                                   "--gzip",
+                                   "--file=" + tmp,
+                                   "--directory=" + dir,
+                                   "--transform=s,^," + top + "/,",
+                                   "--null",
+                                   "--verbatim-files-from",
+                                   "--files-from=-"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  std::cout.flush();
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+  }
+  if (pid == 0) {
+    dup2(pipefd[0], 0);
+    execv("/bin/tar", argv.data());
+    execvp("tar", argv.data());
+    std::fprintf(stderr, "canopy: cannot run tar: %s\n", std::strerror(errno));
+    _exit(127);
+  }
+  close(pipefd[0]);
+  // tar may stop reading (and die) early: a write then fails with EPIPE
+  // instead of killing us.
+  struct sigaction ignore = {}, old = {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, &old);
+  std::string list;
+  for (const std::string& f : files) {
+    list += f;
+    list += '\0';
+  }
+  size_t done = 0;
+  while (done < list.size()) {
+    ssize_t n = write(pipefd[1], list.data() + done, list.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  close(pipefd[1]);
+  sigaction(SIGPIPE, &old, nullptr);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || done < list.size()) {
+    unlink(tmp.c_str());
+    return absl::InternalError(absl::StrCat(
+        "tar failed (",
+        WIFEXITED(status) ? absl::StrCat("exit ", WEXITSTATUS(status))
+                          : absl::StrCat("signal ", WTERMSIG(status)),
+        ")"));
+  }
+  if (rename(tmp.c_str(), archive.c_str()) != 0) {
+    int saved = errno;
+    unlink(tmp.c_str());
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot rename to ", archive, ": ", std::strerror(saved)));
+  }
+  return absl::OkStatus();
+}
+
+// The rows of the column `key` in a /trend CSV reply: "time,value" lines
+// with a value (a glob character in a key may match other keys too).
+absl::StatusOr<std::vector<std::string>> CsvColumn(absl::string_view body,
+                                                   const std::string& key) {
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(body, '\n', absl::SkipEmpty());
+  if (lines.empty()) return absl::DataLossError("empty CSV from the server");
+  std::vector<std::string> header = CsvFields(lines[0]);
+  size_t column = 0;
+  for (size_t i = 1; i < header.size(); ++i) {
+    if (header[i] == key) column = i;
+  }
+  if (header[0] != "time" || column == 0) {
+    return absl::DataLossError(
+        absl::StrCat("the server's CSV for ", key, " has no column for it"));
+  }
+  std::vector<std::string> rows;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> cells = CsvFields(lines[i]);
+    if (column < cells.size() && !cells[column].empty()) {
+      rows.push_back(absl::StrCat(cells[0], ",", cells[column]));
+    }
+  }
+  return rows;
+}
+
+int Export(const Server& server, const std::vector<std::string>& args) {
+  std::vector<std::string> keys = args;
+  if (keys.empty()) keys.push_back(absl::GetFlag(FLAGS_key));
+  if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());
+  std::string day = absl::GetFlag(FLAGS_day);
+  const std::string dir = absl::GetFlag(FLAGS_out);
+  if (day.empty()) return UsageError("export needs --day=YYYY-MM-DD");
+  if (dir.empty()) return UsageError("export needs --out=DIR");
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  if (day == "today" || day == "yesterday") {
+    absl::Time t =
+        absl::Now() - (day == "today" ? absl::ZeroDuration() : absl::Hours(24));
+    day = absl::FormatTime("%Y-%m-%d", t, utc);
+  }
+  absl::Time start;
+  std::string error;
+  if (!absl::ParseTime("%Y-%m-%d", day, utc, &start, &error) ||
+      absl::FormatTime("%Y-%m-%d", start, utc) != day) {
+    return UsageError(
+        absl::StrCat("bad --day \"", day, "\" (expected YYYY-MM-DD)"));
+  }
+  const int64_t from = absl::ToUnixSeconds(start);
+  const int64_t to = from + 86400 - 1;  // /trend's "to" is inclusive
+  std::string step = absl::GetFlag(FLAGS_step);
+  if (step.empty()) step = "10s";
+  const std::string fn = absl::GetFlag(FLAGS_fn);
+  const std::string range =
+      absl::StrCat("&from=", from, "&to=", to, "&fn=", UrlEncode(fn));
+
+  // The series under the keys: one coarse JSON query (one point a day), so
+  // that listing stays cheap however many series match.
+  absl::StatusOr<HttpReply> list = server.Call(
+      "GET", absl::StrCat("/trend?", KeyQuery(keys), range, "&step=86400"));
+  if (!list.ok()) return Fail(list.status().message());
+  absl::StatusOr<TrendReply> listed = ParseTrend(*list);
+  if (!listed.ok()) return Fail(listed.status().message());
+  if (listed->truncated) {
+    return Fail(absl::StrCat(
+        "more than ", listed->series.size(), " series under ",
+        absl::StrJoin(keys, " "),
+        " (the server lists at most that many); export a narrower --key"));
+  }
+  if (absl::Status s = MakeDirs(dir); !s.ok()) return Fail(s.message());
+
+  std::vector<std::string> files;
+  absl::flat_hash_set<std::string> names;
+  size_t empty = 0;
+  for (const Series& s : listed->series) {
+    absl::StatusOr<HttpReply> reply = server.Call(
+        "GET", absl::StrCat("/trend?key=", UrlEncode(s.key), range,
+                            "&step=", UrlEncode(step), "&format=csv"));
+    if (!reply.ok()) {
+      return Fail(absl::StrCat(s.key, ": ", reply.status().message()));
+    }
+    absl::StatusOr<std::vector<std::string>> rows =
+        CsvColumn(reply->body, s.key);
+    if (!rows.ok()) return Fail(rows.status().message());
+    if (rows->empty()) {
+      ++empty;
+      continue;
+    }
+    std::string name = FileNameOf(s.key) + ".csv";
+    for (int n = 2; !names.insert(name).second; ++n) {
+      name = absl::StrCat(FileNameOf(s.key), "~", n, ".csv");
+    }
+    std::string text = absl::StrCat("time,", CsvField(s.key), "\n",
+                                    absl::StrJoin(*rows, "\n"), "\n");
+    std::string path = absl::StrCat(dir, "/", name);
+    if (absl::Status w = WriteFile(path, text); !w.ok()) {
+      return Fail(w.message());
+    }
+    files.push_back(name);
+    std::cout << "wrote " << path << " (" << rows->size()
+              << (rows->size() == 1 ? " row)" : " rows)") << '\n';
+  }
+  if (files.empty()) {
+    return Fail(absl::StrCat("no history under ", absl::StrJoin(keys, " "),
+                             " on ", day, " (UTC)"));
+  }
+  const std::string top = absl::StrCat("canopy-export-", day);
+  const std::string archive = absl::StrCat(dir, "/", top, ".tar.gz");
+  if (absl::Status s = TarGz(dir, files, archive, top); !s.ok()) {
+    return Fail(s.message());
+  }
+  struct stat st;
+  int64_t bytes = stat(archive.c_str(), &st) == 0 ? st.st_size : 0;
+  std::cout << "wrote " << archive << " (" << files.size()
+            << (files.size() == 1 ? " file, " : " files, ") << bytes
+            << " bytes)";
+  if (empty > 0) {
+    std::cout << "; " << empty << " series without points that day skipped";
+  }
+  std::cout << std::endl;
+  return kOk;
+}
+
 // Applies --config before the command line is parsed, so that the command
 // line wins. Lines are "flag=value" or "--flag=value"; '#' starts a comment.
 absl::Status ApplyConfig(int argc, char** argv) {
@@ -898,6 +1526,8 @@ int Main(int argc, char** argv) {
   if (command == "tree") return Tree(server, args);
   if (command == "diff") return Diff(server, args);
   if (command == "rm") return Remove(server, args);
+  if (command == "trend") return Trend(server, args);
+  if (command == "export") return Export(server, args);
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }
 

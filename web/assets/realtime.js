@@ -1,0 +1,596 @@
+// /realtime/ and /realtime/view/<name>: the live tree (expand, collapse,
+// filter by pattern), values flashing as they change, actions, rates and
+// sparklines; a named view shows its keys as a tree (layout "list") or as
+// tiles (layout "grid").
+
+import {
+  Live, request, query, pathKey, splitKey, keyProblem, compilePattern,
+  fmtValue, fmtNum, isTimer, naturalCompare, ApiError,
+} from './api.js';
+import {setupPage, showConnection, showMessage, clearMessage, el, flash} from './page.js';
+import {Sparklines} from './sparkline.js';
+
+const MAX_TILES = 1000;
+const META_EVERY_MS = 10000;
+
+const main = setupPage('realtime');
+const sparks = new Sparklines();
+
+function trendHref(key) {
+  return '/trend/view/' + query({key});
+}
+
+// ---------------------------------------------------------------- model
+
+class TNode {
+  constructor(name, key, parent) {
+    this.name = name;
+    this.key = key;
+    this.parent = parent;
+    this.depth = parent ? parent.depth + 1 : 0;
+    this.children = new Map();
+    this.hasValue = false;
+    this.value = undefined;
+    this.agg = undefined;     // an interior node's aggregate, from meta
+    this.action = undefined;
+    this.rate = undefined;
+    this.leaves = 0;          // leaves at or under this node
+    this.row = null;
+    this.sorted = null;       // children in display order, cached
+  }
+  sortedChildren() {
+    if (!this.sorted) this.sorted = [...this.children.values()].sort((a, b) => naturalCompare(a.name, b.name));
+    return this.sorted;
+  }
+}
+
+class Model {
+  constructor() {
+    this.root = new TNode('', '', null);
+    this.byKey = new Map([['', this.root]]);
+  }
+  get leafCount() { return this.root.leaves; }
+
+  // Sets a leaf; returns [node, structureChanged].
+  set(key, value) {
+    let node = this.byKey.get(key);
+    let changed = false;
+    if (!node) {
+      let parent = this.root;
+      const segs = splitKey(key);
+      let k = '';
+      for (const s of segs) {
+        k = k === '' ? s : k + ',' + s;
+        let child = parent.children.get(s);
+        if (!child) {
+          child = new TNode(s, k, parent);
+          parent.children.set(s, child);
+          parent.sorted = null;
+          this.byKey.set(k, child);
+          changed = true;
+        }
+        parent = child;
+      }
+      node = parent;
+    }
+    if (!node.hasValue) {
+      node.hasValue = true;
+      for (let n = node; n; n = n.parent) n.leaves++;
+      changed = true;
+    }
+    node.value = value;
+    return [node, changed];
+  }
+
+  // Removes a leaf's value and prunes emptied nodes; returns true if anything went.
+  remove(key) {
+    const node = this.byKey.get(key);
+    if (!node || !node.hasValue) return false;
+    node.hasValue = false;
+    node.value = undefined;
+    for (let n = node; n; n = n.parent) n.leaves--;
+    let n = node;
+    while (n !== this.root && n.leaves === 0) {
+      const p = n.parent;
+      p.children.delete(n.name);
+      p.sorted = null;
+      this.dropSubtree(n);
+      n = p;
+    }
+    return true;
+  }
+
+  dropSubtree(n) {
+    this.byKey.delete(n.key);
+    if (n.row) sparks.detach(n.row.querySelector('canvas'));
+    for (const c of n.children.values()) this.dropSubtree(c);
+  }
+
+  leaves() {
+    const out = [];
+    const walk = n => {
+      if (n.hasValue) out.push(n);
+      for (const c of n.sortedChildren()) walk(c);
+    };
+    walk(this.root);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------- page state
+
+const params = new URLSearchParams(location.search);
+const viewMatch = location.pathname.match(/^\/realtime\/view\/(.+?)\/?$/);
+let viewName = null;
+if (viewMatch) {
+  try { viewName = decodeURIComponent(viewMatch[1]); } catch { viewName = viewMatch[1]; }
+}
+
+let model = new Model();
+let keys = [];                  // the patterns followed ([] = everything)
+let layout = 'list';            // 'list' (tree) or 'grid' (tiles)
+const expanded = new Set();     // keys of expanded nodes
+let autoExpand = true;
+let live = null;
+let lastSeq = null;
+let metaTimer = null, metaBusy = false, metaAgain = false, lastMeta = 0;
+
+// ---------------------------------------------------------------- DOM
+
+const title = el('h1', {id: 'title'}, viewName ? `View ${viewName}` : 'Live tree');
+const filter = el('input', {
+  id: 'filter', type: 'search', size: 40, spellcheck: 'false', autocomplete: 'off',
+  placeholder: 'pattern, e.g. host,*,cpu or **,idle (empty: everything)',
+  'aria-label': 'filter by pattern',
+});
+const applyBtn = el('button', {id: 'apply', type: 'submit'}, 'Filter');
+const clearBtn = el('button', {id: 'clear', type: 'button'}, 'Clear');
+const expandAllBtn = el('button', {id: 'expand-all', type: 'button'}, 'Expand all');
+const collapseAllBtn = el('button', {id: 'collapse-all', type: 'button'}, 'Collapse all');
+const status = el('span', {id: 'status', class: 'muted'});
+const viewInfo = el('div', {id: 'view-info', class: 'muted', hidden: true});
+const form = el('form', {class: 'toolbar', id: 'filter-form'}, filter, applyBtn, clearBtn, expandAllBtn, collapseAllBtn,
+  el('span', {class: 'grow'}), status);
+const rows = el('div', {id: 'rows'});
+const treeBox = el('div', {class: 'tree', id: 'tree'},
+  el('div', {class: 'head'}, el('div', {}, 'key'), el('div', {style: 'text-align:right'}, 'value'),
+    el('div', {}, 'action'), el('div', {style: 'text-align:right'}, 'rate'), el('div', {}, 'last 10 min'), el('div', {})),
+  rows);
+const tiles = el('div', {class: 'tiles', id: 'tiles', hidden: true});
+main.append(title, viewInfo, form, treeBox, tiles);
+
+form.addEventListener('submit', ev => { ev.preventDefault(); applyFilter(filter.value.trim()); });
+clearBtn.addEventListener('click', () => { filter.value = ''; applyFilter(''); });
+expandAllBtn.addEventListener('click', () => {
+  for (const n of model.byKey.values()) if (n.children.size) expanded.add(n.key);
+  render();
+  scheduleMeta(100);
+});
+collapseAllBtn.addEventListener('click', () => { expanded.clear(); render(); });
+
+rows.addEventListener('click', ev => {
+  const t = ev.target.closest('.toggle, .seg');
+  if (!t) return;
+  const row = t.closest('.row');
+  const node = row && model.byKey.get(row.dataset.key);
+  if (!node || !node.children.size) return;
+  toggle(node);
+});
+rows.addEventListener('keydown', ev => {
+  if (ev.key !== 'Enter' && ev.key !== ' ') return;
+  const t = ev.target.closest('.toggle');
+  if (!t) return;
+  ev.preventDefault();
+  const node = model.byKey.get(t.closest('.row').dataset.key);
+  if (node) toggle(node);
+});
+
+function toggle(node) {
+  if (expanded.has(node.key)) {
+    expanded.delete(node.key);
+    // Collapsing hides the descendants; they stay expanded for next time.
+  } else {
+    expanded.add(node.key);
+  }
+  autoExpand = false;
+  render();
+  scheduleMeta(50);
+}
+
+function makeRow(node) {
+  const interior = node.children.size > 0;
+  const toggleBtn = el('button', {
+    class: 'toggle' + (interior ? '' : ' none'), type: 'button', tabindex: interior ? 0 : -1,
+    'aria-label': interior ? 'expand ' + node.key : null,
+  }, '▸');
+  const name = el('div', {class: 'name', title: node.key, style: `padding-left:${(node.depth - 1) * 1.1}em`},
+    toggleBtn, el('span', {class: 'seg'}, node.name), el('span', {class: 'count'}));
+  const row = el('div', {class: 'row', dataset: {key: node.key}, role: 'row'},
+    name,
+    el('div', {class: 'value'}),
+    el('div', {class: 'action'}),
+    el('div', {class: 'rate'}),
+    el('canvas', {class: 'spark', width: 90, height: 20}),
+    el('div', {class: 'open'}, el('a', {href: trendHref(node.key), title: 'open ' + node.key + ' in the trend view'}, 'trend')));
+  node.row = row;
+  updateRow(node, false);
+  return row;
+}
+
+function updateRow(node, changed) {
+  const row = node.row;
+  if (!row) return;
+  const interior = node.children.size > 0;
+  row.classList.toggle('interior', interior);
+  row.classList.toggle('leaf', !interior);
+  const [nameCell, valueCell, actionCell, rateCell, canvas] = row.children;
+  const t = nameCell.firstChild;
+  t.className = 'toggle' + (interior ? '' : ' none');
+  t.textContent = interior ? (expanded.has(node.key) ? '▾' : '▸') : '';
+  if (interior) t.setAttribute('aria-expanded', String(expanded.has(node.key)));
+  else t.removeAttribute('aria-expanded');
+  nameCell.lastChild.textContent = interior ? `(${node.leaves})` : '';
+  const v = node.hasValue ? node.value : node.agg;
+  const text = fmtValue(v);
+  if (valueCell.textContent !== text) {
+    valueCell.textContent = text;
+    valueCell.title = isTimer(v) ? Object.entries(v).map(([k, x]) => `${k} ${fmtNum(x)}`).join('  ') : text;
+    if (changed) flash(valueCell);
+  }
+  valueCell.classList.toggle('text', typeof v === 'string');
+  actionCell.textContent = node.action || '';
+  rateCell.textContent = node.rate !== undefined && node.rate !== null ? fmtNum(node.rate) + '/s' : '';
+  const wantSpark = node.hasValue && (typeof node.value === 'number' || isTimer(node.value));
+  const fn = node.action === 'add' ? 'rate' : 'avg';
+  if (wantSpark && canvas.dataset.fn !== fn) {
+    canvas.dataset.fn = fn;
+    canvas.hidden = false;
+    sparks.attach(canvas, node.key, fn);
+  } else if (!wantSpark && !canvas.hidden) {
+    canvas.hidden = true;
+    delete canvas.dataset.fn;
+    sparks.detach(canvas);
+  }
+}
+
+let renderQueued = false;
+function render() {
+  if (layout === 'grid') return renderTiles();
+  const list = [];
+  const walk = n => {
+    for (const c of n.sortedChildren()) {
+      list.push(c);
+      if (c.children.size && expanded.has(c.key)) walk(c);
+    }
+  };
+  walk(model.root);
+  const wanted = list.map(n => n.row || makeRow(n));
+  for (const n of list) updateRow(n, false);
+  // Rows of nodes no longer shown are dropped (their canvases detached).
+  const keep = new Set(wanted);
+  for (const r of [...rows.children]) {
+    if (!keep.has(r)) {
+      const n = model.byKey.get(r.dataset.key);
+      if (n && n.row === r) n.row = null;
+      const c = r.querySelector('canvas');
+      if (c) sparks.detach(c);
+    }
+  }
+  let same = rows.children.length === wanted.length;
+  for (let i = 0; same && i < wanted.length; i++) same = rows.children[i] === wanted[i];
+  if (!same) rows.replaceChildren(...wanted);
+  if (!list.length) {
+    rows.replaceChildren(el('div', {class: 'empty', id: 'empty'},
+      keys.length ? `Nothing under ${keys.join(' ')} right now. Values pushed there will show up here.`
+        : 'The tree is empty. Push something: curl -d \'{"web": {"hits": 1}}\' ' + location.origin + '/push'));
+  }
+  updateStatus();
+}
+
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; render(); });
+}
+
+function updateStatus() {
+  const n = model.leafCount;
+  status.textContent = `${n.toLocaleString('en-US')} leaves` + (lastSeq !== null ? ` · seq ${lastSeq}` : '');
+  status.dataset.leaves = String(n);
+}
+
+// ---------------------------------------------------------------- tiles
+
+const tileOf = new Map();  // key -> tile element
+function renderTiles() {
+  const leaves = model.leaves();
+  const shown = leaves.slice(0, MAX_TILES);
+  const wanted = shown.map(n => {
+    let t = tileOf.get(n.key);
+    if (!t) {
+      const v = el('div', {class: 'v'});
+      const canvas = el('canvas', {class: 'spark', width: 90, height: 20});
+      t = el('div', {class: 'tile', dataset: {key: n.key}},
+        el('div', {class: 'k', title: n.key}, n.key), v,
+        el('div', {class: 'foot'}, canvas, el('a', {href: trendHref(n.key)}, 'trend')));
+      tileOf.set(n.key, t);
+    }
+    updateTile(n, t, false);
+    return t;
+  });
+  const keep = new Set(wanted);
+  for (const [k, t] of tileOf) {
+    if (!keep.has(t)) { sparks.detach(t.querySelector('canvas')); tileOf.delete(k); }
+  }
+  let same = tiles.children.length === wanted.length;
+  for (let i = 0; same && i < wanted.length; i++) same = tiles.children[i] === wanted[i];
+  if (!same) tiles.replaceChildren(...wanted);
+  if (!shown.length) tiles.replaceChildren(el('div', {class: 'muted', id: 'empty'}, 'Nothing to show right now.'));
+  if (leaves.length > MAX_TILES) {
+    showMessage('warn', `Showing the first ${MAX_TILES} of ${leaves.length} leaves; narrow the view's keys to see the rest.`, {id: 'tiles-cut'});
+  } else clearMessage('tiles-cut');
+  updateStatus();
+}
+
+function updateTile(n, t, changed) {
+  const v = t.children[1];
+  const text = fmtValue(n.value);
+  if (v.textContent !== text) { v.textContent = text; if (changed) flash(v); }
+  const canvas = t.querySelector('canvas');
+  const fn = n.action === 'add' ? 'rate' : 'avg';
+  const numeric = typeof n.value === 'number' || isTimer(n.value);
+  if (numeric && canvas.dataset.fn !== fn) { canvas.dataset.fn = fn; sparks.attach(canvas, n.key, fn); }
+}
+
+// ---------------------------------------------------------------- live data
+
+function onItems(items, {initial, reset, truncated}) {
+  let structure = false;
+  if (initial || reset) {
+    const seen = new Set();
+    for (const item of items) {
+      for (const [k, v] of Object.entries(item)) {
+        if (v === null) continue;
+        const [node, changed] = model.set(k, v);
+        seen.add(node.key);
+        structure ||= changed;
+        if (!initial && (node.row || tileOf.has(k))) touch(node);
+      }
+    }
+    for (const n of [...model.byKey.values()]) {
+      if (n.hasValue && !seen.has(n.key)) structure = model.remove(n.key) || structure;
+    }
+    if (truncated) {
+      showMessage('warn', 'The server sent only part of the leaves (its limit per read). Narrow the filter to see everything.', {id: 'truncated'});
+    } else clearMessage('truncated');
+    if (initial) {
+      if (autoExpand) doAutoExpand();
+      checkMissingKeys();
+    }
+    structure = true;
+  } else {
+    for (const item of items) {
+      for (const [k, v] of Object.entries(item)) {
+        if (v === null) { structure = model.remove(k) || structure; continue; }
+        const [node, changed] = model.set(k, v);
+        structure ||= changed;
+        touch(node);
+      }
+    }
+  }
+  if (structure) scheduleRender();
+  else updateStatus();
+  scheduleMeta(structure ? 300 : 2000);
+}
+
+function touch(node) {
+  if (layout === 'grid') {
+    const t = tileOf.get(node.key);
+    if (t) updateTile(node, t, true);
+  } else if (node.row) {
+    updateRow(node, true);
+  }
+}
+
+// Expands level by level while the tree stays short enough to read.
+function doAutoExpand() {
+  expanded.clear();
+  let level = [model.root];
+  let shown = model.root.children.size;
+  while (level.length) {
+    const next = [];
+    for (const n of level) for (const c of n.children.values()) if (c.children.size) next.push(c);
+    const add = next.reduce((s, n) => s + n.children.size, 0);
+    if (!next.length || shown + add > 60) break;
+    for (const n of next) expanded.add(n.key);
+    shown += add;
+    level = next;
+  }
+}
+
+function checkMissingKeys() {
+  if (!viewName || !keys.length) return;
+  const leafKeys = [...model.byKey.values()].filter(n => n.hasValue).map(n => n.key);
+  const missing = keys.filter(p => { const m = compilePattern(p); return !leafKeys.some(k => m(k)); });
+  if (missing.length) {
+    showMessage('warn', `This view names keys that match nothing now: ${missing.join('  ')}. ` +
+      'They may have been removed or expired; values pushed there will show up here.', {id: 'missing'});
+  } else clearMessage('missing');
+}
+
+// ---------------------------------------------------------------- meta: actions, rates, aggregates
+
+function scheduleMeta(delay) {
+  if (metaBusy) { metaAgain = true; return; }
+  const due = Math.max(delay, lastMeta + 2000 - Date.now());
+  if (metaTimer) {
+    if (delay >= 1000) return;  // one is coming already
+    clearTimeout(metaTimer);
+  }
+  metaTimer = setTimeout(fetchMeta, Math.max(0, due));
+}
+
+async function fetchMeta() {
+  metaTimer = null;
+  if (document.hidden) return;
+  if (!model.leafCount) return;
+  metaBusy = true;
+  lastMeta = Date.now();
+  try {
+    // From the deepest node every shown node is under, as deep as shown.
+    let base = null;
+    for (const n of model.byKey.values()) {
+      if (!n.hasValue) continue;
+      base = base === null ? splitKey(n.key) : commonPrefix(base, splitKey(n.key));
+      if (!base.length) break;
+    }
+    base = base || [];
+    let deepest = 1;
+    if (layout === 'grid') deepest = 32;
+    else for (const k of expanded) deepest = Math.max(deepest, splitKey(k).length + 1);
+    // The base itself may be a leaf with a value: its parent then holds it.
+    if (base.length && model.byKey.get(base.join(','))?.children.size === 0) base = base.slice(0, -1);
+    const depth = Math.max(1, deepest - base.length);
+    const key = base.join(',');
+    const body = await request(`/api/q/${pathKey(key)}.json` + query({meta: 1, depth}), {timeoutMs: 20000});
+    applyMeta(model.byKey.get(key), body);
+    clearMessage('meta');
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) {
+      showMessage('warn', 'Could not read actions and rates: ' + e.message, {id: 'meta'});
+    }
+  } finally {
+    metaBusy = false;
+    if (metaAgain) { metaAgain = false; scheduleMeta(2000); }
+  }
+}
+
+function commonPrefix(a, b) {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return a.slice(0, i);
+}
+
+function applyMeta(node, m) {
+  if (!node || !m || typeof m !== 'object') return;
+  const before = [node.action, node.rate, node.agg];
+  node.action = m.action;
+  node.rate = m.rate;
+  if (m.children && typeof m.children === 'object') {
+    node.agg = m.value;
+    for (const [name, cm] of Object.entries(m.children)) applyMeta(node.children.get(name), cm);
+  } else {
+    node.agg = undefined;
+  }
+  if (before[0] !== node.action || before[1] !== node.rate || before[2] !== node.agg) {
+    if (node.row) updateRow(node, false);
+    else if (layout === 'grid' && tileOf.has(node.key)) updateTile(node, tileOf.get(node.key), false);
+  }
+}
+
+setInterval(() => scheduleMeta(0), META_EVERY_MS);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) scheduleMeta(0); });
+
+// ---------------------------------------------------------------- following keys
+
+function follow(patterns) {
+  if (live) live.stop();
+  keys = patterns;
+  model = new Model();
+  rows.textContent = '';
+  tiles.textContent = '';
+  tileOf.clear();
+  lastSeq = null;
+  updateStatus();
+  clearMessage('pattern');
+  live = new Live({
+    keys,
+    onItems,
+    onState(state, detail) {
+      showConnection(state, detail);
+      if (state === 'live' && detail) { lastSeq = detail.seq; updateStatus(); }
+      if (state === 'error') {
+        showMessage('error', `The server refused ${keys.length ? keys.join(' ') : 'the read'}: ${detail}`, {id: 'pattern'});
+        model = new Model();
+        render();
+      }
+    },
+  }).start();
+}
+
+function applyFilter(pattern) {
+  const url = new URL(location);
+  if (pattern) url.searchParams.set('key', pattern); else url.searchParams.delete('key');
+  history.replaceState(null, '', url);
+  const problem = pattern ? keyProblem(pattern, {pattern: true}) : null;
+  if (problem) {
+    showMessage('error', `Not a valid pattern: ${problem}.`, {id: 'pattern'});
+    return;
+  }
+  autoExpand = true;
+  follow(pattern ? [pattern] : []);
+}
+
+async function startView(name) {
+  document.title = `canopy: view ${name}`;
+  form.hidden = false;
+  let view;
+  try {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new ApiError('a view name is 1 to 64 letters, digits, _ or -', 400);
+    view = await request(`/api/views/${pathKey(name)}`, {timeoutMs: 20000});
+  } catch (e) {
+    title.textContent = `View ${name}`;
+    treeBox.hidden = true;
+    form.hidden = true;
+    const msg = e.status === 404 ? `There is no view named “${name}”.` : `Cannot load the view “${name}”: ${e.message}`;
+    const m = showMessage('error', msg + ' ');
+    m.append(el('a', {href: '/setting/view' + query({edit: name})}, 'Create or edit views'));
+    showConnection('error');
+    return;
+  }
+  const problems = [];
+  if (!view || typeof view !== 'object') problems.push('it is not an object');
+  else {
+    if (!Array.isArray(view.keys) || !view.keys.length || view.keys.some(k => typeof k !== 'string')) problems.push('its keys are not a list of patterns');
+    if (view.title !== undefined && typeof view.title !== 'string') problems.push('its title is not a text');
+  }
+  if (problems.length) {
+    title.textContent = `View ${name}`;
+    treeBox.hidden = true;
+    form.hidden = true;
+    showMessage('error', `The view “${name}” is malformed: ${problems.join('; ')}.`);
+    return;
+  }
+  title.textContent = view.title || name;
+  document.title = `canopy: ${view.title || name}`;
+  layout = view.layout === 'grid' ? 'grid' : 'list';
+  viewInfo.hidden = false;
+  viewInfo.replaceChildren(`keys: `, el('span', {class: 'mono', id: 'view-keys'}, view.keys.join('  ')), ' · layout: ', layout, ' · ',
+    el('a', {href: '/setting/view' + query({edit: name})}, 'edit'));
+  filter.hidden = applyBtn.hidden = clearBtn.hidden = true;
+  if (layout === 'grid') {
+    treeBox.hidden = true;
+    tiles.hidden = false;
+    expandAllBtn.hidden = collapseAllBtn.hidden = true;
+  }
+  const bad = view.keys.map(k => [k, keyProblem(k, {pattern: true})]).filter(([, p]) => p);
+  if (bad.length) {
+    showMessage('error', `The view has keys the server cannot read: ${bad.map(([k, p]) => `${k} (${p})`).join('; ')}.`);
+  }
+  const good = view.keys.filter(k => !keyProblem(k, {pattern: true}));
+  if (good.length) follow(good);
+}
+
+if (viewName !== null) {
+  startView(viewName);
+} else {
+  filter.value = params.get('key') || '';
+  applyFilter(filter.value.trim());
+}
+
+// For tests and the curious: the state of the page.
+window.canopyRealtime = {
+  get model() { return model; },
+  get live() { return live; },
+  get keys() { return keys; },
+};
