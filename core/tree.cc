@@ -630,10 +630,35 @@ absl::Status Tree::AddSample(absl::Span<const absl::string_view> segments,
   return absl::OkStatus();
 }
 
+namespace {
+
+// True if `node` is named by the comma key `key`: compares segments from the
+// leaf up (the ancestors are few and shared, so this touches warm memory).
+bool NamedBy(const Node* node, absl::string_view key) {
+  while (node->parent() != nullptr) {
+    absl::string_view name = node->name();
+    if (key.size() < name.size() ||
+        key.substr(key.size() - name.size()) != name) {
+      return false;
+    }
+    key.remove_suffix(name.size());
+    node = node->parent();
+    if (node->parent() == nullptr) return key.empty();
+    if (key.empty() || key.back() != ',') return false;
+    key.remove_suffix(1);
+  }
+  return key.empty();
+}
+
+}  // namespace
+
 absl::Status Tree::AddSampleByKey(absl::string_view key,
                                   const LineSample& sample, int64_t now) {
-  auto it = key_cache_.find(key);
-  if (it != key_cache_.end()) {
+  // The cache is keyed by the key's hash (a 16-byte slot, no key bytes to
+  // chase); a hit is confirmed against the node's own path.
+  size_t hash = absl::Hash<absl::string_view>()(key);
+  auto it = key_cache_.find(hash);
+  if (it != key_cache_.end() && NamedBy(it->second, key)) {
     Node* n = it->second;
     if (n->own_action_ == Action::kInherit &&
         sample.action != Action::kInherit) {
@@ -648,8 +673,7 @@ absl::Status Tree::AddSampleByKey(absl::string_view key,
   if (absl::Status s = AppendKey(key, 0, &key_scratch_); !s.ok()) return s;
   if (absl::Status s = AddSample(key_scratch_, sample, now); !s.ok()) return s;
   if (key_cache_.size() >= kKeyCacheSize) key_cache_.clear();
-  key_cache_.emplace(std::string(key),
-                     const_cast<Node*>(Find(key_scratch_)));
+  key_cache_[hash] = const_cast<Node*>(Find(key_scratch_));
   return absl::OkStatus();
 }
 

@@ -397,7 +397,7 @@ class Tree {
   // Recent keys of AddSampleByKey, cleared when full and whenever a node is
   // removed (so it never points at a freed node).
   static constexpr size_t kKeyCacheSize = 1 << 16;
-  absl::flat_hash_map<std::string, Node*> key_cache_;
+  absl::flat_hash_map<size_t, Node*> key_cache_;  // key hash -> leaf
   KeySegments key_scratch_;
 
   struct Tombstone {
