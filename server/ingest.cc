@@ -31,8 +31,10 @@ constexpr int kUdpRoundsPerEvent = 16;  // then let other sockets run
 constexpr size_t kMaxTcpConnections = 4096;
 constexpr int kUdpReceiveBuffer = 8 << 20;
 
-absl::Status ParseAddress(absl::string_view addr, sockaddr_storage* ss,
-                          socklen_t* len) {
+}  // namespace
+
+absl::Status ParseSocketAddress(absl::string_view addr, sockaddr_storage* ss,
+                                socklen_t* len) {
   size_t colon = addr.rfind(':');
   int port;
   if (colon == absl::string_view::npos ||
@@ -63,6 +65,8 @@ absl::Status ParseAddress(absl::string_view addr, sockaddr_storage* ss,
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 int PortOf(int fd) {
   sockaddr_storage ss;
@@ -381,7 +385,7 @@ absl::Status Listeners::Start() {
   if (options_->udp != "off") {
     sockaddr_storage ss;
     socklen_t len;
-    if (absl::Status s = ParseAddress(options_->udp, &ss, &len); !s.ok()) {
+    if (absl::Status s = ParseSocketAddress(options_->udp, &ss, &len); !s.ok()) {
       return s;
     }
     udp_fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -413,7 +417,7 @@ absl::Status Listeners::Start() {
   if (options_->tcp != "off") {
     sockaddr_storage ss;
     socklen_t len;
-    if (absl::Status s = ParseAddress(options_->tcp, &ss, &len); !s.ok()) {
+    if (absl::Status s = ParseSocketAddress(options_->tcp, &ss, &len); !s.ok()) {
       return s;
     }
     tcp_listener_ = evconnlistener_new_bind(

@@ -53,6 +53,11 @@ class AllowList {
   std::vector<Range> ranges_;
 };
 
+// "HOST:PORT" ("[::1]:PORT" for IPv6; HOST an IP address or localhost;
+// port 0 picks a free one) as a socket address.
+absl::Status ParseSocketAddress(absl::string_view addr, sockaddr_storage* ss,
+                                socklen_t* len);
+
 // --expire=PATTERN=DURATION,...
 struct ExpireRule {
   Pattern pattern;

@@ -41,43 +41,6 @@ absl::flat_hash_set<evhttp_connection*>& KnownConnections() {
   return *known;
 }
 
-absl::Status SplitHostPort(absl::string_view addr, std::string* host,
-                           int* port) {
-  size_t colon = addr.rfind(':');
-  if (colon == absl::string_view::npos ||
-      !absl::SimpleAtoi(addr.substr(colon + 1), port) || *port < 0 ||
-      *port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad address \"", addr, "\" (expected HOST:PORT)"));
-  }
-  *host = std::string(addr.substr(0, colon));
-  if (absl::StartsWith(*host, "[") && absl::EndsWith(*host, "]")) {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ResolveListenAddress(const std::string& host, int port,
-                                  sockaddr_storage* ss, socklen_t* len) {
-  std::memset(ss, 0, sizeof *ss);
-  auto* in4 = reinterpret_cast<sockaddr_in*>(ss);
-  auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
-  std::string h = host == "localhost" ? "127.0.0.1" : host;
-  if (inet_pton(AF_INET, h.c_str(), &in4->sin_addr) == 1) {
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, h.c_str(), &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in6);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad --http address \"", host, "\": the host must be an IP address"));
-  }
-  return absl::OkStatus();
-}
-
 int BoundPort(evutil_socket_t fd) {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
@@ -205,16 +168,11 @@ absl::Status Server::Start() {
                    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_timeout(http_, 60);
     evhttp_set_gencb(http_, &Server::OnRequest, this);
-    std::string host;
-    int port = 0;
-    if (absl::Status s = SplitHostPort(options_.http, &host, &port); !s.ok()) {
-      return s;
-    }
     // Our own listener, for a deep accept backlog: thousands of long-poll
     // clients reconnect at once after a restart or a fan-out.
     sockaddr_storage ss;
     socklen_t ss_len = 0;
-    if (absl::Status st = ResolveListenAddress(host, port, &ss, &ss_len);
+    if (absl::Status st = ParseSocketAddress(options_.http, &ss, &ss_len);
         !st.ok()) {
       return st;
     }
@@ -237,7 +195,8 @@ absl::Status Server::Start() {
     // Out of file descriptors, libevent 2.1 would retry accept() in a busy
     // loop: pause accepting instead and try again shortly.
     evconnlistener_set_error_cb(listener_, &Server::OnAcceptError);
-    CANOPY_LOG("canopyd listening on http://%s:%d/", host, http_port_);
+    CANOPY_LOG("canopyd listening on http://%s (port %d)", options_.http,
+               http_port_);
   }
 
   listeners_ = std::make_unique<Listeners>(base_, tree_.get(), &stats_,
