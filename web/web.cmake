@@ -5,8 +5,8 @@
 # message says what to run to get the charts.
 add_custom_target(canopy_web ALL
   COMMAND ${CMAKE_COMMAND}
-    -DSRC=${CMAKE_CURRENT_SOURCE_DIR}
+    -DSRC=${PROJECT_SOURCE_DIR}/web
     -DOUT=${PROJECT_BINARY_DIR}/web
-    -P ${CMAKE_CURRENT_SOURCE_DIR}/copy_web.cmake
+    -P ${PROJECT_SOURCE_DIR}/web/copy_web.cmake
   COMMENT "Copying the web pages to ${PROJECT_BINARY_DIR}/web"
   VERBATIM)

@@ -1,0 +1,284 @@
+#include "agent/agent.h"
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "agent/disks.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "agent/proc_parse.h"
+#include "agent/processes.h"
+#include "agent/sender.h"
+#include "agent/spool.h"
+#include "agent/system.h"
+
+namespace canopy {
+namespace agent {
+namespace {
+
+// Waits until `deadline` or a stop signal; true if a signal came.
+bool WaitForStop(const sigset_t& stop, absl::Time deadline) {
+  while (true) {
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return false;
+    timespec ts = absl::ToTimespec(left);
+    int sig = sigtimedwait(&stop, nullptr, &ts);
+    if (sig == SIGTERM || sig == SIGINT) return true;
+    // EAGAIN: timed out (loop checks); EINTR: another signal.
+  }
+}
+
+class Collectors {
+ public:
+  Collectors(const AgentOptions& o, ErrorLog* log)
+      : system_(log),
+        disks_(log, std::min(absl::Seconds(1), o.interval / 2)),
+        procs_(log, ProcessOptions{o.top_n, o.watch, o.anonymize}) {}
+
+  // One interval's tree: {"host": {H: {...}}, "time": T}. `body` is the
+  // host's object, where the agent's own figures go.
+  void Collect(absl::Time now, const std::string& host, rapidjson::Document* d,
+               rapidjson::Value** body) {
+    d->SetObject();
+    JsonAlloc& a = d->GetAllocator();
+    rapidjson::Value& b = Child(Child(*d, "host", a), host, a);
+    system_.Collect(now, &b, a);
+    disks_.Collect(&b, a);
+    procs_.Collect(now, system_.mem_total(), &b, a);
+    SetNumber(*d, "time", absl::ToDoubleSeconds(now - absl::UnixEpoch()), a);
+    *body = &b;
+  }
+
+ private:
+  SystemCollector system_;
+  DiskCollector disks_;
+  ProcessCollector procs_;
+};
+
+rapidjson::Value CopyOf(const rapidjson::Value& v, JsonAlloc& a) {
+  return rapidjson::Value(v, a);
+}
+
+// Starts a piece: {"host": {H: {}}, "time": T}; returns the host object.
+rapidjson::Value& NewPiece(rapidjson::Document* piece, absl::string_view host,
+                           const rapidjson::Value* time) {
+  piece->SetObject();
+  JsonAlloc& a = piece->GetAllocator();
+  rapidjson::Value& b = Child(Child(*piece, "host", a), host, a);
+  if (time) piece->AddMember("time", CopyOf(*time, a), a);
+  return b;
+}
+
+}  // namespace
+
+std::string DefaultHost() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == 0) {
+    return "localhost";
+  }
+  return SafeSegment(name);
+}
+
+absl::Status ValidateOptions(const AgentOptions& o) {
+  if (absl::StatusOr<ServerAddress> a = ParseServerAddress(o.server); !a.ok()) {
+    return a.status();
+  }
+  if (o.interval < absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError(
+        "--interval must be at least 100ms (1s, 500ms, 10s)");
+  }
+  if (o.host.empty() || SafeSegment(o.host) != o.host) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--host=", o.host,
+        ": must be one key segment (no comma, no control character)"));
+  }
+  if (o.top_n < 0) return absl::InvalidArgumentError("--top_n must be >= 0");
+  if (o.spool_max_bytes == 0) {
+    return absl::InvalidArgumentError("--spool_max_bytes must be positive");
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> SplitTree(const rapidjson::Value& tree,
+                                   size_t max_bytes, int* oversized) {
+  std::vector<std::string> out;
+  std::string whole = ToJson(tree);
+  if (whole.size() <= max_bytes) {
+    out.push_back(std::move(whole));
+    return out;
+  }
+  auto host_it = tree.FindMember("host");
+  if (host_it == tree.MemberEnd() || !host_it->value.IsObject() ||
+      host_it->value.MemberCount() != 1) {
+    ++*oversized;
+    return out;
+  }
+  const rapidjson::Value::ConstMemberIterator h =
+      host_it->value.MemberBegin();
+  absl::string_view host(h->name.GetString(), h->name.GetStringLength());
+  auto t = tree.FindMember("time");
+  const rapidjson::Value* time = t == tree.MemberEnd() ? nullptr : &t->value;
+  rapidjson::Document piece;
+  rapidjson::Value* body = &NewPiece(&piece, host, time);
+  const size_t overhead = ToJson(piece).size();
+  size_t size = overhead;
+  auto flush = [&]() {
+    if (body->MemberCount() > 0) out.push_back(ToJson(piece));
+    body = &NewPiece(&piece, host, time);
+    size = overhead;
+  };
+  for (auto& sub : h->value.GetObject()) {
+    absl::string_view name(sub.name.GetString(), sub.name.GetStringLength());
+    size_t bytes = name.size() + 4 + ToJson(sub.value).size();
+    if (size + bytes <= max_bytes) {
+      body->AddMember(rapidjson::Value(sub.name, piece.GetAllocator()),
+                      CopyOf(sub.value, piece.GetAllocator()),
+                      piece.GetAllocator());
+      size += bytes;
+      continue;
+    }
+    flush();
+    if (overhead + bytes <= max_bytes || !sub.value.IsObject()) {
+      if (overhead + bytes > max_bytes) {
+        ++*oversized;
+        continue;
+      }
+      body->AddMember(rapidjson::Value(sub.name, piece.GetAllocator()),
+                      CopyOf(sub.value, piece.GetAllocator()),
+                      piece.GetAllocator());
+      size += bytes;
+      continue;
+    }
+    // Too large alone: its children, in as many pieces as it takes, each
+    // with the subtree's own leaves that are not objects (its action).
+    rapidjson::Value leaves(rapidjson::kObjectType);
+    rapidjson::Document scratch;
+    for (auto& c : sub.value.GetObject()) {
+      if (!c.value.IsObject()) {
+        leaves.AddMember(rapidjson::Value(c.name, scratch.GetAllocator()),
+                         CopyOf(c.value, scratch.GetAllocator()),
+                         scratch.GetAllocator());
+      }
+    }
+    const size_t sub_overhead = name.size() + 4 + ToJson(leaves).size();
+    rapidjson::Value* dst = nullptr;
+    auto start_sub = [&]() {
+      dst = &Child(*body, name, piece.GetAllocator());
+      dst->CopyFrom(leaves, piece.GetAllocator());
+      size += sub_overhead;
+    };
+    start_sub();
+    for (auto& c : sub.value.GetObject()) {
+      if (!c.value.IsObject()) continue;
+      size_t cb = c.name.GetStringLength() + 4 + ToJson(c.value).size();
+      if (size + cb > max_bytes) {
+        flush();
+        start_sub();
+        if (size + cb > max_bytes) {
+          ++*oversized;
+          continue;
+        }
+      }
+      dst->AddMember(rapidjson::Value(c.name, piece.GetAllocator()),
+                     CopyOf(c.value, piece.GetAllocator()),
+                     piece.GetAllocator());
+      size += cb;
+    }
+    flush();
+  }
+  flush();
+  return out;
+}
+
+int RunAgent(const AgentOptions& o) {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  ErrorLog log;
+  Collectors collectors(o, &log);
+  rapidjson::Document doc;
+  rapidjson::Value* body;
+
+  if (o.once) {
+    collectors.Collect(absl::Now(), o.host, &doc, &body);  // primes rates
+    if (WaitForStop(stop, absl::Now() + o.interval)) return 0;
+    absl::Time t0 = absl::Now();
+    collectors.Collect(t0, o.host, &doc, &body);
+    JsonAlloc& a = doc.GetAllocator();
+    rapidjson::Value& ag = Child(*body, "agent", a);
+    SetText(ag, "defaultaction", "last", a);
+    SetInt(ag, "interval_ms", absl::ToInt64Milliseconds(o.interval), a);
+    SetNumber(ag, "collect_ms", absl::ToDoubleMilliseconds(absl::Now() - t0), a);
+    SetInt(ag, "errors", log.errors(), a);
+    std::string json = ToPrettyJson(doc);
+    std::fwrite(json.data(), 1, json.size(), stdout);
+    std::fputc('\n', stdout);
+    return 0;
+  }
+
+  ServerAddress to = *ParseServerAddress(o.server);
+  std::unique_ptr<Spool> spool;
+  if (to.scheme != ServerAddress::Scheme::kUdp) {
+    spool = std::make_unique<Spool>(o.spool_dir, o.spool_max_bytes);
+    if (absl::Status s = spool->Open(); !s.ok()) {
+      std::fprintf(stderr, "canopy-agent: %s\n",
+                   std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  Sender sender(to, spool.get(), &log, o.interval);
+  sender.Start();
+  ErrorLog::Info(absl::StrCat("pushing host,", o.host, " to ", o.server,
+                              " every ", absl::FormatDuration(o.interval),
+                              spool ? absl::StrCat(" (spool ", o.spool_dir, ")")
+                                    : ""));
+
+  collectors.Collect(absl::Now(), o.host, &doc, &body);  // primes rates
+  absl::Time next = absl::Now() + o.interval;
+  uint64_t seq = 0;
+  int oversized = 0;
+  while (!WaitForStop(stop, next)) {
+    absl::Time t0 = absl::Now();
+    collectors.Collect(t0, o.host, &doc, &body);
+    JsonAlloc& a = doc.GetAllocator();
+    rapidjson::Value& ag = Child(*body, "agent", a);
+    SetText(ag, "defaultaction", "last", a);
+    SetInt(ag, "seq", static_cast<int64_t>(++seq), a);
+    SetInt(ag, "interval_ms", absl::ToInt64Milliseconds(o.interval), a);
+    SetNumber(ag, "collect_ms", absl::ToDoubleMilliseconds(absl::Now() - t0), a);
+    SetInt(ag, "spooled_bytes", static_cast<int64_t>(sender.spooled_bytes()), a);
+    SetInt(ag, "dropped", static_cast<int64_t>(sender.dropped()) + oversized, a);
+    SetInt(ag, "errors", log.errors(), a);
+    std::vector<std::string> pieces;
+    if (to.scheme == ServerAddress::Scheme::kHttp) {
+      pieces.push_back(ToJson(doc));
+    } else {
+      pieces = SplitTree(doc, kMaxPiece, &oversized);
+    }
+    sender.Enqueue(std::move(pieces));
+    // The next tick on the grid; after a stall, the next one from now
+    // (never a burst of catch-up collections).
+    next += o.interval;
+    absl::Time now = absl::Now();
+    if (next <= now) next = now + o.interval;
+  }
+  ErrorLog::Info("stopping: sending what is queued");
+  sender.Stop(std::min(absl::Seconds(5), o.interval * 3));
+  if (spool && spool->bytes() > 0) {
+    ErrorLog::Info(absl::StrCat(spool->size(), " records (", spool->bytes(),
+                                " bytes) stay spooled for the next run"));
+  }
+  return 0;
+}
+
+}  // namespace agent
+}  // namespace canopy

@@ -1,0 +1,167 @@
+#include "agent/disks.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/proc_parse.h"
+
+namespace canopy {
+namespace agent {
+
+// One statvfs call handed to a worker. Shared by the collector and the
+// worker, so that a job given up on stays valid until the call returns.
+struct DiskCollector::Job {
+  std::string path;
+  absl::Mutex mu;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  int rc ABSL_GUARDED_BY(mu) = -1;
+  int err ABSL_GUARDED_BY(mu) = 0;
+  struct statvfs st ABSL_GUARDED_BY(mu) {};
+};
+
+// A thread that runs jobs one at a time. When a job hangs the collector
+// abandons the worker (sets `quit`) and makes a new one; the abandoned
+// thread exits once its call returns. It holds its own shared_ptr.
+struct DiskCollector::Worker {
+  absl::Mutex mu;
+  std::shared_ptr<Job> job ABSL_GUARDED_BY(mu);
+  bool quit ABSL_GUARDED_BY(mu) = false;
+
+  static void Run(std::shared_ptr<Worker> self, StatFsFn statfs) {
+    while (true) {
+      std::shared_ptr<Job> job;
+      {
+        absl::MutexLock lock(&self->mu);
+        self->mu.Await(absl::Condition(
+            +[](Worker* w) {
+              return w->quit || w->job != nullptr;
+            },
+            self.get()));
+        if (self->job == nullptr) return;  // quit with no work
+        job = std::move(self->job);
+      }
+      struct statvfs st {};
+      int rc = statfs(job->path, &st);
+      int err = rc == 0 ? 0 : errno;
+      {
+        absl::MutexLock lock(&job->mu);
+        job->rc = rc;
+        job->err = err;
+        job->st = st;
+        job->done = true;
+      }
+      absl::MutexLock lock(&self->mu);
+      if (self->quit) return;
+    }
+  }
+};
+
+DiskCollector::DiskCollector(ErrorLog* log, absl::Duration timeout,
+                             std::string mounts_path, StatFsFn statfs)
+    : log_(log),
+      timeout_(timeout),
+      mounts_(std::move(mounts_path)),
+      statfs_(statfs ? std::move(statfs)
+                     : [](const std::string& p, struct statvfs* st) {
+                         return statvfs(p.c_str(), st);
+                       }) {}
+
+DiskCollector::~DiskCollector() {
+  if (worker_) {
+    absl::MutexLock lock(&worker_->mu);
+    worker_->quit = true;
+  }
+}
+
+int DiskCollector::hung() const { return static_cast<int>(hung_.size()); }
+
+void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
+  absl::StatusOr<absl::string_view> text = mounts_.Read();
+  if (!text.ok()) {
+    log_->Report(mounts_.path(), text.status().message());
+    return;
+  }
+  // Forget hung calls that came back; they are asked again from now on.
+  for (auto it = hung_.begin(); it != hung_.end();) {
+    absl::MutexLock lock(&it->second->mu);
+    if (it->second->done) {
+      hung_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  // The last mount on a mount point hides those below it, as df shows.
+  std::vector<Mount> mounts = ParseMounts(*text);
+  absl::flat_hash_map<std::string, size_t> last;
+  for (size_t i = 0; i < mounts.size(); ++i) last[mounts[i].mount_point] = i;
+
+  rapidjson::Value* disk = nullptr;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const Mount& m = mounts[i];
+    if (last[m.mount_point] != i || IsSkippedFs(m.fs_type)) continue;
+    if (hung_.contains(m.mount_point)) continue;
+    if (worker_ == nullptr) {
+      worker_ = std::make_shared<Worker>();
+      std::thread(&Worker::Run, worker_, statfs_).detach();
+    }
+    auto job = std::make_shared<Job>();
+    job->path = m.mount_point;
+    {
+      absl::MutexLock lock(&worker_->mu);
+      worker_->job = job;
+    }
+    bool done;
+    {
+      absl::MutexLock lock(&job->mu);
+      done = job->mu.AwaitWithTimeout(absl::Condition(&job->done), timeout_);
+    }
+    if (!done) {
+      log_->Report(absl::StrCat("statvfs ", m.mount_point),
+                   absl::StrCat("statvfs(", m.mount_point, ") takes over ",
+                                absl::FormatDuration(timeout_),
+                                "; skipping that mount until it returns"));
+      hung_[m.mount_point] = job;
+      absl::MutexLock lock(&worker_->mu);
+      worker_->quit = true;
+      worker_ = nullptr;
+      continue;
+    }
+    struct statvfs st;
+    {
+      absl::MutexLock lock(&job->mu);
+      if (job->rc != 0) {
+        log_->Report(absl::StrCat("statvfs ", m.mount_point),
+                     absl::StrCat("statvfs(", m.mount_point,
+                                  "): ", strerror(job->err)));
+        continue;
+      }
+      st = job->st;
+    }
+    uint64_t frsize = st.f_frsize ? st.f_frsize : st.f_bsize;
+    uint64_t total = static_cast<uint64_t>(st.f_blocks) * frsize;
+    if (total == 0) continue;
+    uint64_t used =
+        static_cast<uint64_t>(st.f_blocks - std::min(st.f_bfree, st.f_blocks)) *
+        frsize;
+    uint64_t avail = static_cast<uint64_t>(st.f_bavail) * frsize;
+    if (disk == nullptr) {
+      disk = &Child(*host, "disk", a);
+      SetText(*disk, "defaultaction", "last", a);
+    }
+    rapidjson::Value& out = Child(*disk, SafeSegment(m.mount_point), a);
+    SetInt(out, "total", total, a);
+    SetInt(out, "used", used, a);
+    SetInt(out, "free", avail, a);
+    SetNumber(out, "percent",
+              used + avail ? 100.0 * used / (used + avail) : 0, a);
+  }
+}
+
+}  // namespace agent
+}  // namespace canopy

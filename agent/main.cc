@@ -1,0 +1,117 @@
+// canopy-agent: collects this machine's figures and pushes them to canopyd.
+// See docs/AGENT.md for the flags and the keys.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "agent/agent.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Read flags from this file: one flag=value per line, # comments; "
+          "flags on the command line win.");
+ABSL_FLAG(std::string, server, "udp://127.0.0.1:8125",
+          "Where to push: udp://HOST:PORT, tcp://HOST:PORT or "
+          "http://HOST:PORT.");
+ABSL_FLAG(absl::Duration, interval, absl::Seconds(1),
+          "How often to collect and push (1s, 500ms, 10s).");
+ABSL_FLAG(std::string, host, "",
+          "The name under host,<NAME>,... (default: this machine's hostname).");
+ABSL_FLAG(std::string, conf_dir, "",
+          "Directory of module configuration files (reserved: modules are not "
+          "read yet).");
+ABSL_FLAG(std::string, spool_dir, "./var/canopy-agent/spool",
+          "Where pushes the server did not take wait (TCP and HTTP).");
+ABSL_FLAG(int64_t, spool_max_bytes, 64 << 20,
+          "Most bytes kept in the spool; the oldest records go first.");
+ABSL_FLAG(int32_t, top_n, 10,
+          "Processes reported: the top N by cpu and the top N by memory.");
+ABSL_FLAG(std::vector<std::string>, watch, {},
+          "Process names always reported (name1,name2).");
+ABSL_FLAG(bool, anonymize, false,
+          "Key processes by pid and start time, with no command or user "
+          "names.");
+ABSL_FLAG(bool, once, false,
+          "Collect one interval, print the JSON tree to stdout and exit.");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "canopy-agent: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// Prepends the flags of --config=FILE to argv so the command line wins.
+std::vector<std::string> WithConfigFile(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::string path;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (absl::ConsumePrefix(&a, "--config=")) path = std::string(a);
+    if (a == "--config" && i + 1 < argc) path = argv[i + 1];
+  }
+  if (path.empty()) return args;
+  std::ifstream f(path);
+  if (!f) Die(absl::StrCat("cannot read --config=", path));
+  std::vector<std::string> from_file;
+  std::string line;
+  int n = 0;
+  while (std::getline(f, line)) {
+    ++n;
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#') continue;
+    absl::ConsumePrefix(&l, "--");
+    if (l.find('=') == absl::string_view::npos) {
+      Die(absl::StrCat(path, ":", n, ": expected flag=value"));
+    }
+    from_file.push_back(absl::StrCat("--", l));
+  }
+  args.insert(args.begin() + 1, from_file.begin(), from_file.end());
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "canopy's host agent: reads this machine's cpu, memory, disks, "
+      "network and processes from /proc and /sys and pushes them to canopyd "
+      "under host,<NAME>,...\n\nUsage: canopy-agent "
+      "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
+      "[--once] [--config=FILE] ...\nSee docs/AGENT.md.");
+  std::vector<std::string> args = WithConfigFile(argc, argv);
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  if (rest.size() > 1) {
+    Die(absl::StrCat("unexpected argument \"", rest[1],
+                     "\" (flags are --name=value)"));
+  }
+  canopy::agent::AgentOptions o;
+  o.server = absl::GetFlag(FLAGS_server);
+  o.interval = absl::GetFlag(FLAGS_interval);
+  o.host = absl::GetFlag(FLAGS_host);
+  if (o.host.empty()) o.host = canopy::agent::DefaultHost();
+  o.conf_dir = absl::GetFlag(FLAGS_conf_dir);
+  o.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  int64_t max_bytes = absl::GetFlag(FLAGS_spool_max_bytes);
+  if (max_bytes <= 0) Die("--spool_max_bytes must be positive");
+  o.spool_max_bytes = static_cast<uint64_t>(max_bytes);
+  o.top_n = absl::GetFlag(FLAGS_top_n);
+  o.watch = absl::GetFlag(FLAGS_watch);
+  o.anonymize = absl::GetFlag(FLAGS_anonymize);
+  o.once = absl::GetFlag(FLAGS_once);
+  if (absl::Status s = canopy::agent::ValidateOptions(o); !s.ok()) {
+    Die(std::string(s.message()));
+  }
+  return canopy::agent::RunAgent(o);
+}

@@ -1,0 +1,275 @@
+#include "agent/system.h"
+
+#include <dirent.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace canopy {
+namespace agent {
+namespace {
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') out.emplace_back(e->d_name);
+  }
+  closedir(d);
+  return out;
+}
+
+std::string FirstLine(const std::string& path) {
+  absl::StatusOr<std::string> s = ReadSmallFile(path);
+  if (!s.ok()) return "";
+  return std::string(absl::StripAsciiWhitespace(*s));
+}
+
+}  // namespace
+
+SystemCollector::SystemCollector(ErrorLog* log, std::string root)
+    : log_(log),
+      root_(std::move(root)),
+      stat_(root_ + "/proc/stat"),
+      meminfo_(root_ + "/proc/meminfo"),
+      loadavg_(root_ + "/proc/loadavg"),
+      uptime_(root_ + "/proc/uptime"),
+      netdev_(root_ + "/proc/net/dev"),
+      diskstats_(root_ + "/proc/diskstats") {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0) hostname_ = name;
+  utsname u;
+  if (uname(&u) == 0) {
+    os_ = u.sysname;
+    kernel_ = u.release;
+    arch_ = u.machine;
+  }
+  absl::StatusOr<std::string> os_release = ReadSmallFile(root_ + "/etc/os-release");
+  if (!os_release.ok()) {
+    os_release = ReadSmallFile(root_ + "/usr/lib/os-release");
+  }
+  if (os_release.ok()) distro_ = ParseOsRelease(*os_release);
+
+  // cgroup v2: the process's own cgroup under the unified hierarchy. Only a
+  // non-root cgroup has memory.max and cpu.max, so on a host nothing shows.
+  absl::StatusOr<std::string> cg = ReadSmallFile(root_ + "/proc/self/cgroup");
+  if (cg.ok()) {
+    std::string path = ParseCgroupV2Path(*cg);
+    if (!path.empty()) {
+      for (const char* mnt : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+        std::string dir = absl::StrCat(root_, mnt, path == "/" ? "" : path);
+        if (access((dir + "/cgroup.controllers").c_str(), R_OK) != 0) continue;
+        if (access((dir + "/memory.max").c_str(), R_OK) == 0) {
+          cg_mem_max_ = std::make_unique<ProcFile>(dir + "/memory.max");
+          cg_mem_cur_ = std::make_unique<ProcFile>(dir + "/memory.current");
+        }
+        if (access((dir + "/cpu.max").c_str(), R_OK) == 0) {
+          cg_cpu_max_ = std::make_unique<ProcFile>(dir + "/cpu.max");
+        }
+        break;
+      }
+    }
+  }
+}
+
+bool SystemCollector::ReadOr(ProcFile& f, absl::string_view* text) {
+  absl::StatusOr<absl::string_view> r = f.Read();
+  if (!r.ok()) {
+    log_->Report(f.path(), r.status().message());
+    return false;
+  }
+  *text = *r;
+  return true;
+}
+
+void SystemCollector::Collect(absl::Time now, rapidjson::Value* host,
+                              JsonAlloc& a) {
+  double seconds = last_ == absl::InfinitePast()
+                       ? 0
+                       : absl::ToDoubleSeconds(now - last_);
+  CollectCpu(host, a);
+  CollectMem(host, a);
+  CollectLoad(host, a);
+  CollectInfo(now, host, a);
+  CollectNet(seconds, host, a);
+  CollectDiskIo(now, seconds, host, a);
+  CollectCgroup(host, a);
+  last_ = now;
+}
+
+void SystemCollector::CollectCpu(rapidjson::Value* host, JsonAlloc& a) {
+  absl::string_view text;
+  if (!ReadOr(stat_, &text)) return;
+  std::vector<CpuTimes> cpus = ParseProcStat(text);
+  int cores = 0;
+  rapidjson::Value* cpu = nullptr;
+  absl::flat_hash_map<int, CpuTimes> next;
+  for (const CpuTimes& c : cpus) {
+    if (c.core >= 0) ++cores;
+    auto prev = cpu_prev_.find(c.core);
+    std::array<double, 9> pct;
+    if (prev != cpu_prev_.end() && CpuPercents(prev->second, c, &pct)) {
+      if (cpu == nullptr) {
+        cpu = &Child(*host, "cpu", a);
+        SetText(*cpu, "defaultaction", "avg", a);
+      }
+      rapidjson::Value* out =
+          c.core < 0 ? cpu
+                     : &Child(Child(*cpu, "core", a), absl::StrCat(c.core), a);
+      for (int i = 0; i < 9; ++i) SetNumber(*out, kCpuFields[i], pct[i], a);
+    }
+    next[c.core] = c;
+  }
+  cpu_prev_ = std::move(next);
+  if (cores > 0) cores_ = cores;
+}
+
+void SystemCollector::CollectMem(rapidjson::Value* host, JsonAlloc& a) {
+  absl::string_view text;
+  if (!ReadOr(meminfo_, &text)) return;
+  MemFigures m = ComputeMem(ParseMeminfo(text));
+  mem_total_ = m.total;
+  rapidjson::Value& mem = Child(*host, "mem", a);
+  SetText(mem, "defaultaction", "last", a);
+  SetInt(mem, "total", m.total, a);
+  SetInt(mem, "used", m.used, a);
+  SetInt(mem, "free", m.free, a);
+  SetInt(mem, "available", m.available, a);
+  SetInt(mem, "cached", m.cached, a);
+  SetInt(mem, "buffers", m.buffers, a);
+  SetNumber(mem, "percent", m.percent, a);
+  rapidjson::Value& swap = Child(*host, "swap", a);
+  SetText(swap, "defaultaction", "last", a);
+  SetInt(swap, "total", m.swap_total, a);
+  SetInt(swap, "used", m.swap_used, a);
+  SetInt(swap, "free", m.swap_free, a);
+  SetNumber(swap, "percent", m.swap_percent, a);
+}
+
+void SystemCollector::CollectLoad(rapidjson::Value* host, JsonAlloc& a) {
+  absl::string_view text;
+  double load[3];
+  if (ReadOr(loadavg_, &text) && ParseLoadavg(text, load)) {
+    rapidjson::Value& l = Child(*host, "load", a);
+    SetText(l, "defaultaction", "last", a);
+    SetNumber(l, "1", load[0], a);
+    SetNumber(l, "5", load[1], a);
+    SetNumber(l, "15", load[2], a);
+  }
+  double up;
+  if (ReadOr(uptime_, &text) && ParseUptime(text, &up)) {
+    SetNumber(*host, "uptime", up, a);
+  }
+}
+
+void SystemCollector::CollectInfo(absl::Time now, rapidjson::Value* host,
+                                  JsonAlloc& a) {
+  // /proc/cpuinfo is costly to produce (the kernel samples every core's
+  // frequency), so it is read once a minute.
+  if (now - cpuinfo_read_ >= absl::Minutes(1)) {
+    cpuinfo_read_ = now;
+    absl::StatusOr<std::string> ci = ReadSmallFile(root_ + "/proc/cpuinfo");
+    if (ci.ok()) {
+      std::string model;
+      ParseCpuinfo(*ci, &model, &cpu_mhz_);
+      if (!model.empty()) cpu_model_ = model;
+    }
+    if (cpu_mhz_ == 0) {
+      std::string khz = FirstLine(
+          root_ + "/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq");
+      double v;
+      if (absl::SimpleAtod(khz, &v)) cpu_mhz_ = v / 1000;
+    }
+  }
+  rapidjson::Value& info = Child(*host, "info", a);
+  SetText(info, "defaultaction", "last", a);
+  SetText(info, "hostname", hostname_, a);
+  SetText(info, "os", os_, a);
+  if (!distro_.empty()) SetText(info, "distro", distro_, a);
+  SetText(info, "kernel", kernel_, a);
+  SetText(info, "arch", arch_, a);
+  if (!cpu_model_.empty()) SetText(info, "cpu_model", cpu_model_, a);
+  if (cpu_mhz_ > 0) SetNumber(info, "cpu_mhz", cpu_mhz_, a);
+  if (cores_ > 0) SetInt(info, "cores", cores_, a);
+}
+
+void SystemCollector::CollectNet(double seconds, rapidjson::Value* host,
+                                 JsonAlloc& a) {
+  absl::string_view text;
+  if (!ReadOr(netdev_, &text)) return;
+  absl::flat_hash_map<std::string, NetCounters> next;
+  rapidjson::Value* net = nullptr;
+  for (NetCounters& n : ParseNetDev(text)) {
+    auto prev = net_prev_.find(n.iface);
+    if (prev != net_prev_.end() && seconds > 0) {
+      if (net == nullptr) {
+        net = &Child(*host, "net", a);
+        SetText(*net, "defaultaction", "avg", a);
+      }
+      rapidjson::Value& out = Child(*net, SafeSegment(n.iface), a);
+      for (int i = 0; i < 8; ++i) {
+        SetNumber(out, kNetFields[i],
+                  CounterDelta(prev->second.v[i], n.v[i]) / seconds, a);
+      }
+    }
+    std::string name = n.iface;
+    next.emplace(std::move(name), std::move(n));
+  }
+  net_prev_ = std::move(next);
+}
+
+void SystemCollector::CollectDiskIo(absl::Time now, double seconds,
+                                    rapidjson::Value* host, JsonAlloc& a) {
+  if (now - whole_disks_read_ >= absl::Minutes(1)) {
+    whole_disks_read_ = now;
+    whole_disks_ = ListDir(root_ + "/sys/block");
+  }
+  absl::string_view text;
+  if (!ReadOr(diskstats_, &text)) return;
+  absl::flat_hash_map<std::string, DiskCounters> next;
+  rapidjson::Value* io = nullptr;
+  for (DiskCounters& d : ParseDiskstats(text)) {
+    if (!IsReportedDisk(d.device, whole_disks_)) continue;
+    auto prev = disk_prev_.find(d.device);
+    if (prev != disk_prev_.end() && seconds > 0) {
+      if (io == nullptr) {
+        io = &Child(*host, "diskio", a);
+        SetText(*io, "defaultaction", "avg", a);
+      }
+      rapidjson::Value& out = Child(*io, SafeSegment(d.device), a);
+      for (int i = 0; i < 4; ++i) {
+        SetNumber(out, kDiskIoFields[i],
+                  CounterDelta(prev->second.v[i], d.v[i]) / seconds, a);
+      }
+    }
+    std::string name = d.device;
+    next.emplace(std::move(name), std::move(d));
+  }
+  disk_prev_ = std::move(next);
+}
+
+void SystemCollector::CollectCgroup(rapidjson::Value* host, JsonAlloc& a) {
+  if (!cg_mem_max_ && !cg_cpu_max_) return;
+  rapidjson::Value& cg = Child(*host, "cgroup", a);
+  SetText(cg, "defaultaction", "last", a);
+  absl::string_view text;
+  if (cg_mem_max_ && ReadOr(*cg_mem_max_, &text)) {
+    SetInt(cg, "memory_max", ParseCgroupBytes(text), a);
+  }
+  if (cg_mem_cur_ && ReadOr(*cg_mem_cur_, &text)) {
+    SetInt(cg, "memory_current", ParseCgroupBytes(text), a);
+  }
+  if (cg_cpu_max_ && ReadOr(*cg_cpu_max_, &text)) {
+    SetNumber(cg, "cpu_max", ParseCgroupCpuMax(text), a);
+  }
+}
+
+}  // namespace agent
+}  // namespace canopy

@@ -1,0 +1,120 @@
+// Helpers for the agent's black-box tests: run canopy-agent, read its
+// output, find a child's figures.
+#ifndef CANOPY_TESTS_AGENT_AGENT_UTIL_H_
+#define CANOPY_TESTS_AGENT_AGENT_UTIL_H_
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rapidjson/document.h"
+#include "tests/server/harness.h"
+
+namespace canopy {
+namespace testing {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs canopy-agent with `args` to completion, capturing stdout and stderr.
+inline RunResult RunAgentBinary(const std::vector<std::string>& args) {
+  RunResult r;
+  int out[2], err[2];
+  if (pipe(out) != 0 || pipe(err) != 0) return r;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    close(out[0]);
+    close(err[0]);
+    std::vector<std::string> a = {BinPath("canopy-agent")};
+    a.insert(a.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& s : a) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  // Read both pipes until both close (outputs are small but may exceed a
+  // pipe buffer: alternate with non-blocking reads).
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  bool open_out = true, open_err = true;
+  char buf[65536];
+  while (open_out || open_err) {
+    bool any = false;
+    for (int i = 0; i < 2; ++i) {
+      int fd = i == 0 ? out[0] : err[0];
+      bool& open = i == 0 ? open_out : open_err;
+      if (!open) continue;
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) {
+        (i == 0 ? r.out : r.err).append(buf, n);
+        any = true;
+      } else if (n == 0) {
+        open = false;
+      }
+    }
+    if (!any) usleep(2000);
+  }
+  close(out[0]);
+  close(err[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// A running canopy-agent, stopped with SIGTERM by Stop() or the destructor.
+class AgentProcess {
+ public:
+  explicit AgentProcess(const std::vector<std::string>& args) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<std::string> a = {BinPath("canopy-agent")};
+      a.insert(a.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (std::string& s : a) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~AgentProcess() { Stop(); }
+  // SIGTERM, then the exit code (or 128 + signal).
+  int Stop() {
+    if (pid_ <= 0) return -1;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// doc["host"][host], or null.
+inline const rapidjson::Value* HostBody(const rapidjson::Document& d,
+                                        const std::string& host) {
+  if (!d.IsObject() || !d.HasMember("host")) return nullptr;
+  const rapidjson::Value& h = d["host"];
+  if (!h.IsObject() || !h.HasMember(host.c_str())) return nullptr;
+  return &h[host.c_str()];
+}
+
+}  // namespace testing
+}  // namespace canopy
+
+#endif  // CANOPY_TESTS_AGENT_AGENT_UTIL_H_
