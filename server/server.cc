@@ -254,11 +254,11 @@ int Server::Run() {
       }
     }
   }
+  // The trend thread ends after writing everything queued (a periodic
+  // snapshot among it); the last snapshot, written here, comes after.
+  trend_.reset();
   WriteSnapshot(/*now_here=*/true);
-  if (trend_) {
-    trend_.reset();
-    CANOPY_LOG("canopyd stopped: history flushed, tree saved");
-  }
+  CANOPY_LOG("canopyd stopped: history flushed, tree saved");
   return 0;
 }
 
