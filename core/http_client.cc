@@ -43,8 +43,8 @@ absl::StatusOr<int> Connect(const std::string& host, int port) {
   }
   int err = 0;
   for (struct addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) continue;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
       freeaddrinfo(res);
@@ -59,8 +59,9 @@ absl::StatusOr<int> Connect(const std::string& host, int port) {
 }
 
 // Reads what is there, waiting up to the deadline. 0 bytes means closed.
-absl::StatusOr<size_t> ReadSome(int fd, char* buf, size_t n,
-                                std::chrono::steady_clock::time_point deadline) {
+absl::StatusOr<size_t> ReadSome(
+    int fd, char* buf, size_t n,
+    std::chrono::steady_clock::time_point deadline) {
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
@@ -106,7 +107,8 @@ absl::StatusOr<HttpReply> ReadReply(
       absl::StrSplit(absl::string_view(buf).substr(0, head_end), "\r\n");
   std::vector<absl::string_view> status_line =
       absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
-  if (status_line.size() < 2 || !absl::SimpleAtoi(status_line[1], &reply.status)) {
+  if (status_line.size() < 2 ||
+      !absl::SimpleAtoi(status_line[1], &reply.status)) {
     return absl::DataLossError("bad status line");
   }
   long long content_length = -1;
@@ -187,8 +189,9 @@ absl::StatusOr<HttpReply> ReadReply(
 std::string BuildRequest(absl::string_view method, absl::string_view target,
                          absl::string_view host, absl::string_view body,
                          const HttpHeaders& headers, bool has_body) {
-  std::string req = absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: ",
-                                 host, "\r\nConnection: close\r\n");
+  std::string req =
+      absl::StrCat(method, " ", target, " HTTP/1.1\r\nHost: ", host,
+                   "\r\nConnection: close\r\n");
   for (const auto& [name, value] : headers) {
     absl::StrAppend(&req, name, ": ", value, "\r\n");
   }
@@ -226,18 +229,18 @@ absl::StatusOr<HttpClient> HttpClient::FromUrl(absl::string_view url) {
   return HttpClient(host, port);
 }
 
-absl::StatusOr<HttpReply> HttpClient::Request(absl::string_view method,
-                                              absl::string_view target,
-                                              absl::string_view body,
-                                              const HttpHeaders& headers) const {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000));
+absl::StatusOr<HttpReply> HttpClient::Request(
+    absl::string_view method, absl::string_view target, absl::string_view body,
+    const HttpHeaders& headers) const {
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000));
   absl::StatusOr<int> fd = Connect(host_, port_);
   if (!fd.ok()) return fd.status();
   Fd owner(*fd);
   bool has_body = !body.empty() || method == "POST" || method == "PUT";
-  if (absl::Status s = WriteAll(*fd, BuildRequest(method, target, host_, body,
-                                                  headers, has_body));
+  if (absl::Status s = WriteAll(
+          *fd, BuildRequest(method, target, host_, body, headers, has_body));
       !s.ok()) {
     return s;
   }
@@ -247,8 +250,9 @@ absl::StatusOr<HttpReply> HttpClient::Request(absl::string_view method,
 absl::StatusOr<int> HttpClient::Stream(
     absl::string_view target, const HttpHeaders& headers,
     const std::function<bool(absl::string_view)>& on_data) const {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000));
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000));
   absl::StatusOr<int> fd = Connect(host_, port_);
   if (!fd.ok()) return fd.status();
   Fd owner(*fd);

@@ -93,8 +93,8 @@ class PushHandler
           return Fail("an array holds numbers only");
         }
         if (s.size() > kMaxTextBytes) {
-          return Fail(absl::StrCat("text longer than ", kMaxTextBytes,
-                                   " bytes"));
+          return Fail(
+              absl::StrCat("text longer than ", kMaxTextBytes, " bytes"));
         }
         if (HasControl(s)) return Fail("control character in text value");
         EmitLeaf(PushOp::Kind::kText, 0, s);
@@ -135,8 +135,9 @@ class PushHandler
       return true;
     }
     if (expect_ == Expect::kSample) {
-      return Fail("an array holds numbers only (lists of objects are allowed "
-                  "at the top level only)");
+      return Fail(
+          "an array holds numbers only (lists of objects are allowed "
+          "at the top level only)");
     }
     if (expect_ != Expect::kValue) return Fail(ReservedTypeError());
     Frame f = MakeFrame(false, false);
@@ -389,9 +390,9 @@ absl::Status ParseJsonPush(absl::string_view json, Push* out,
   std::memset(out->storage.get() + json.size(), 0, kPad);
   // RapidJSON stops at a NUL; a NUL inside the body is an error, not an end.
   if (std::memchr(json.data(), '\0', json.size()) != nullptr) {
-    size_t at = static_cast<const char*>(
-                    std::memchr(json.data(), '\0', json.size())) -
-                json.data();
+    size_t at =
+        static_cast<const char*>(std::memchr(json.data(), '\0', json.size())) -
+        json.data();
     *where = PositionAt(json, at);
     *out = Push();
     return absl::InvalidArgumentError("NUL byte in JSON");

@@ -93,9 +93,9 @@ absl::Status AppendKey(absl::string_view key, size_t depth, KeySegments* out) {
   size_t start = 0;
   while (true) {
     size_t comma = key.find(',', start);
-    absl::string_view seg = key.substr(
-        start, comma == absl::string_view::npos ? absl::string_view::npos
-                                               : comma - start);
+    absl::string_view seg = key.substr(start, comma == absl::string_view::npos
+                                                  ? absl::string_view::npos
+                                                  : comma - start);
     if (absl::Status s = ValidateSegment(seg); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("bad key ", Quote(key), ": ", s.message()));
@@ -159,9 +159,9 @@ absl::StatusOr<Pattern> Pattern::Parse(absl::string_view text) {
   size_t start = 0;
   while (true) {
     size_t comma = text.find(',', start);
-    absl::string_view seg = text.substr(
-        start, comma == absl::string_view::npos ? absl::string_view::npos
-                                               : comma - start);
+    absl::string_view seg = text.substr(start, comma == absl::string_view::npos
+                                                   ? absl::string_view::npos
+                                                   : comma - start);
     Segment s;
     if (seg.empty() || seg == "*") {
       s.kind = Kind::kAnyOne;
@@ -182,9 +182,9 @@ absl::StatusOr<Pattern> Pattern::Parse(absl::string_view text) {
     }
     p.segments_.push_back(std::move(s));
     if (p.segments_.size() > kMaxSegments) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad pattern ", Quote(text), ": deeper than ", kMaxSegments,
-          " segments"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad pattern ", Quote(text), ": deeper than ",
+                       kMaxSegments, " segments"));
     }
     if (comma == absl::string_view::npos) break;
     start = comma + 1;

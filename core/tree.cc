@@ -180,7 +180,8 @@ void Aggregator::Add(const LiveValue& v) {
   if (action_ == Action::kTimer) {
     const Sketch* child = v.merged ? v.merged.get() : v.sketch;
     if (child == nullptr) return;
-    if (!merged_) merged_ = std::make_shared<Sketch>(child->relative_accuracy());
+    if (!merged_)
+      merged_ = std::make_shared<Sketch>(child->relative_accuracy());
     if (merged_->Merge(*child).ok()) ++n_;
     return;
   }
@@ -321,7 +322,8 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
                   int64_t time) {
   const int step = options_.step_seconds;
   uint32_t w = static_cast<uint32_t>(now / step);
-  if (relative) value += leaf->has_value_ && !leaf->is_text_ ? leaf->cur_.last : 0;
+  if (relative)
+    value += leaf->has_value_ && !leaf->is_text_ ? leaf->cur_.last : 0;
   if (!leaf->has_value_) {
     leaf->has_value_ = true;
     ++leaf_count_;
@@ -522,9 +524,9 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
   if (node_count_ + push.node_refs > options_.max_nodes) {
     size_t fresh = CountNewNodes(push);
     if (node_count_ + fresh > options_.max_nodes) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the push would grow the tree to ", node_count_ + fresh,
-          " nodes, past --max_nodes=", options_.max_nodes));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the push would grow the tree to ", node_count_ + fresh,
+                       " nodes, past --max_nodes=", options_.max_nodes));
     }
   }
   ++seq_;
@@ -678,11 +680,12 @@ absl::Status Tree::AddSampleByKey(absl::string_view key,
 }
 
 size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
-  uint32_t limit = static_cast<uint32_t>(
-      std::max<int64_t>(0, older_than) / options_.step_seconds);
+  uint32_t limit = static_cast<uint32_t>(std::max<int64_t>(0, older_than) /
+                                         options_.step_seconds);
   std::vector<Node*> stale;
   Collect(pattern, 0, [&](const LeafView& leaf) {
-    if (leaf.node->cur_.index < limit) stale.push_back(const_cast<Node*>(leaf.node));
+    if (leaf.node->cur_.index < limit)
+      stale.push_back(const_cast<Node*>(leaf.node));
     return true;
   });
   if (stale.empty()) return 0;
@@ -814,8 +817,8 @@ LiveValue Tree::ValueOf(const Node* node, Action action, int64_t now) const {
   }
   Aggregator agg(action);
   for (Node* child : *node->children_) {
-    Action a = child->own_action_ != Action::kInherit ? child->own_action_
-                                                      : action;
+    Action a =
+        child->own_action_ != Action::kInherit ? child->own_action_ : action;
     agg.Add(ValueOf(child, a, now));
   }
   return agg.Result();
@@ -872,8 +875,7 @@ bool EmitSubtree(const Node* node, Action action, uint64_t since,
     if (c->max_seq() <= since) continue;
     if (!key->empty()) key->push_back(',');
     key->append(c->name().data(), c->name().size());
-    Action a =
-        c->own_action() != Action::kInherit ? c->own_action() : action;
+    Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
     bool go_on = EmitSubtree(c, a, since, key, fn);
     key->resize(keep);
     if (!go_on) return false;
@@ -1066,7 +1068,8 @@ absl::Status Tree::Restore(absl::string_view bytes) {
   auto bad = [](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("unreadable snapshot: ", what));
   };
-  if (bytes.size() < 8 || bytes.substr(0, 8) != absl::string_view(kSnapshotMagic, 8)) {
+  if (bytes.size() < 8 ||
+      bytes.substr(0, 8) != absl::string_view(kSnapshotMagic, 8)) {
     return bad("not a canopy snapshot");
   }
   Reader r(bytes.substr(8));
@@ -1143,7 +1146,8 @@ absl::Status Tree::Restore(absl::string_view bytes) {
         Node::Extra* e = n->MutableExtra();
         absl::string_view text;
         uint64_t markers;
-        if (!r.Bytes(&text) || !r.Varint(&markers) || markers > kMaxMarkersPerNode) {
+        if (!r.Bytes(&text) || !r.Varint(&markers) ||
+            markers > kMaxMarkersPerNode) {
           return bad("truncated extra");
         }
         e->text = std::string(text);
@@ -1151,7 +1155,8 @@ absl::Status Tree::Restore(absl::string_view bytes) {
           uint64_t t;
           absl::string_view mt;
           if (!r.Varint(&t) || !r.Bytes(&mt)) return bad("truncated marker");
-          e->markers.push_back(Marker{static_cast<int64_t>(t), std::string(mt)});
+          e->markers.push_back(
+              Marker{static_cast<int64_t>(t), std::string(mt)});
         }
         absl::string_view sk, hll;
         if (!r.Bytes(&sk) || !r.Bytes(&hll)) return bad("truncated summary");

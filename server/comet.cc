@@ -199,9 +199,7 @@ void Hub::ScheduleFlush() {
   event_active(flush_event_, 0, 0);
 }
 
-void Hub::OnFlush(int, short, void* arg) {
-  static_cast<Hub*>(arg)->Flush();
-}
+void Hub::OnFlush(int, short, void* arg) { static_cast<Hub*>(arg)->Flush(); }
 
 void Hub::Flush() {
   flush_scheduled_ = false;
@@ -243,8 +241,8 @@ bool Hub::Deliver(Waiter* w, const std::string& body, uint64_t seq) {
   if (!w->stream) {
     evbuffer* buf = evbuffer_new();
     evbuffer_add(buf, body.data(), body.size());
-    evhttp_add_header(evhttp_request_get_output_headers(w->req),
-                      "Content-Type", "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(w->req), "Content-Type",
+                      "application/json");
     evhttp_send_reply(w->req, 200, "OK", buf);
     evbuffer_free(buf);
     w->req = nullptr;  // evhttp owns and frees it from here
@@ -253,7 +251,8 @@ bool Hub::Deliver(Waiter* w, const std::string& body, uint64_t seq) {
     // has been queued. evhttp still finishes the request on its write event.
     bufferevent* bev = evhttp_connection_get_bufferevent(w->evcon);
     evbuffer* out = bufferevent_get_output(bev);
-    if (evbuffer_get_length(out) > 0) evbuffer_write(out, bufferevent_getfd(bev));
+    if (evbuffer_get_length(out) > 0)
+      evbuffer_write(out, bufferevent_getfd(bev));
     ++stats_->pull_replies;
     return true;
   }
@@ -263,8 +262,8 @@ bool Hub::Deliver(Waiter* w, const std::string& body, uint64_t seq) {
     return false;
   }
   evbuffer* buf = evbuffer_new();
-  evbuffer_add_printf(buf, "id: %llu\ndata: ",
-                      static_cast<unsigned long long>(seq));
+  evbuffer_add_printf(buf,
+                      "id: %llu\ndata: ", static_cast<unsigned long long>(seq));
   evbuffer_add(buf, body.data(), body.size());
   evbuffer_add(buf, "\n\n", 2);
   evhttp_send_reply_chunk_with_cb(w->req, buf, &Hub::OnDrained, w);
@@ -294,8 +293,7 @@ void Hub::OnTimer(int, short, void* arg) {
     evbuffer_free(buf);
     return;
   }
-  std::string body =
-      absl::StrCat("{\"seq\":", w->since, ",\"items\":[]}");
+  std::string body = absl::StrCat("{\"seq\":", w->since, ",\"items\":[]}");
   ++hub->stats_->pull_timeouts;
   hub->Deliver(w, body, w->since);
   hub->Finish(w);

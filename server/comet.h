@@ -38,8 +38,7 @@ namespace canopy {
 
 class Hub : public TreeObserver {
  public:
-  Hub(event_base* base, Tree* tree, Stats* stats,
-      const ServerOptions* options);
+  Hub(event_base* base, Tree* tree, Stats* stats, const ServerOptions* options);
   ~Hub() override;
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
@@ -47,8 +46,8 @@ class Hub : public TreeObserver {
   // Answers a /pull now if something under `patterns` changed after `since`
   // (or the cursor cannot be honoured), else parks it until a change or
   // `timeout_s`. Takes over `req`.
-  void Pull(evhttp_request* req, std::vector<Pattern> patterns,
-            bool has_since, uint64_t since, int timeout_s);
+  void Pull(evhttp_request* req, std::vector<Pattern> patterns, bool has_since,
+            uint64_t since, int timeout_s);
 
   // Starts an SSE stream: a first event with the current leaves (or the
   // changes after `since`), then one event per coalesced change.

@@ -141,8 +141,7 @@ void Draw(cairo_t* cr, const TrendResult& result,
       cairo_set_source_rgb(cr, c.r, c.g, c.b);
       for (const auto& [t, v] : pts) {
         double x = X(static_cast<double>(t)) + bw * i;
-        cairo_rectangle(cr, x, Y(std::max(v, 0.0)), bw,
-                        std::fabs(Y(v) - Y(0)));
+        cairo_rectangle(cr, x, Y(std::max(v, 0.0)), bw, std::fabs(Y(v) - Y(0)));
       }
       cairo_fill(cr);
       continue;
@@ -178,8 +177,10 @@ void Draw(cairo_t* cr, const TrendResult& result,
       prev_t = t;
     }
     if (o.style == GraphOptions::kArea) {
-      double x_last = X(static_cast<double>(pts.back().first) + result.step / 2.0);
-      double x_first = X(static_cast<double>(pts.front().first) + result.step / 2.0);
+      double x_last =
+          X(static_cast<double>(pts.back().first) + result.step / 2.0);
+      double x_first =
+          X(static_cast<double>(pts.front().first) + result.step / 2.0);
       cairo_line_to(cr, x_last, Y(0));
       cairo_line_to(cr, x_first, Y(0));
       cairo_close_path(cr);
@@ -264,12 +265,12 @@ absl::StatusOr<std::string> RenderGraph(const TrendResult& result,
   cairo_surface_t* surface = nullptr;
   switch (o.format) {
     case GraphOptions::kSvg:
-      surface = cairo_svg_surface_create_for_stream(&Append, &out, o.width,
-                                                    o.height);
+      surface =
+          cairo_svg_surface_create_for_stream(&Append, &out, o.width, o.height);
       break;
     case GraphOptions::kPdf:
-      surface = cairo_pdf_surface_create_for_stream(&Append, &out, o.width,
-                                                    o.height);
+      surface =
+          cairo_pdf_surface_create_for_stream(&Append, &out, o.width, o.height);
       break;
     case GraphOptions::kPng:
       surface =

@@ -196,8 +196,7 @@ TextPosition PositionOf(const absl::Status& status) {
   TextPosition p;
   absl::optional<absl::Cord> payload = status.GetPayload(kPositionPayload);
   if (!payload) return p;
-  std::vector<std::string> parts =
-      absl::StrSplit(std::string(*payload), ':');
+  std::vector<std::string> parts = absl::StrSplit(std::string(*payload), ':');
   if (parts.size() == 2) {
     absl::SimpleAtoi(parts[0], &p.line);
     absl::SimpleAtoi(parts[1], &p.column);
@@ -296,9 +295,9 @@ absl::StatusOr<Response> HandlePush(const Request& request,
     }
     LineIngest::Result r = ctx.lines->ApplyLines(request.body, "http", ctx.now);
     if (r.rejected > 0) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          r.rejected, " lines refused (the tree is full), ", r.accepted,
-          " samples written"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat(r.rejected, " lines refused (the tree is full), ",
+                       r.accepted, " samples written"));
     }
     ++ctx.stats->pushes;
     JsonOut out;
@@ -365,8 +364,8 @@ absl::StatusOr<Response> HandleGet(const Request& request,
       }
       out.w.StartObject();
       out.Key(leaf.key);
-      WriteLive(out, leaf.node->Live(leaf.action, ctx.now,
-                                     ctx.tree->step_seconds()));
+      WriteLive(
+          out, leaf.node->Live(leaf.action, ctx.now, ctx.tree->step_seconds()));
       out.w.EndObject();
       ++n;
       return true;
@@ -439,8 +438,8 @@ std::string ChangesJson(const Tree& tree, const std::vector<Pattern>& patterns,
 
 absl::StatusOr<Response> HandleQuery(const Request& request,
                                      HandlerContext& ctx) {
-  absl::string_view key = StripJson(
-      absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
+  absl::string_view key =
+      StripJson(absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
   absl::StatusOr<KeySegments> segs = KeyFromPath(key);
   if (!segs.ok()) return segs.status();
   int depth = -1;
@@ -458,8 +457,8 @@ absl::StatusOr<Response> HandleQuery(const Request& request,
   if (meta) {
     // The top object also names its key.
     JsonOut inner;
-    WriteNested(inner, *ctx.tree, node, node->EffectiveAction(), ctx.now,
-                depth, true);
+    WriteNested(inner, *ctx.tree, node, node->EffectiveAction(), ctx.now, depth,
+                true);
     std::string body = inner.Take();
     JsonOut head;
     head.w.StartObject();
@@ -480,8 +479,8 @@ absl::StatusOr<Response> HandleQuery(const Request& request,
 
 absl::StatusOr<Response> HandleDelete(const Request& request,
                                       HandlerContext& ctx) {
-  absl::string_view key = StripJson(
-      absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
+  absl::string_view key =
+      StripJson(absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
   absl::StatusOr<KeySegments> segs = KeyFromPath(key);
   if (!segs.ok()) return segs.status();
   absl::StatusOr<size_t> removed = ctx.tree->Remove(*segs);
@@ -504,16 +503,16 @@ absl::StatusOr<int64_t> ParseTime(absl::string_view text, int64_t now) {
   if (text[0] == '-' || text[0] == '+') {
     int64_t d;
     if (!ParseDuration(text.substr(1), &d)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad time \"", text.substr(0, 40),
-          "\" (expected epoch seconds, now, or -1h, -7d ...)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad time \"", text.substr(0, 40),
+                       "\" (expected epoch seconds, now, or -1h, -7d ...)"));
     }
     return text[0] == '-' ? now - d : now + d;
   }
   if (!absl::SimpleAtoi(text, &v) || v < 0 || v > 253402300799) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad time \"", text.substr(0, 40),
-        "\" (expected epoch seconds, now, or -1h, -7d ...)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad time \"", text.substr(0, 40),
+                     "\" (expected epoch seconds, now, or -1h, -7d ...)"));
   }
   return v;
 }
@@ -622,7 +621,8 @@ absl::StatusOr<Response> HandleMarkers(const Request& request,
                                        HandlerContext& ctx) {
   absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
   if (!patterns.ok()) return patterns.status();
-  absl::StatusOr<int64_t> from = ParseTime(request.Param("from", "-1y"), ctx.now);
+  absl::StatusOr<int64_t> from =
+      ParseTime(request.Param("from", "-1y"), ctx.now);
   if (!from.ok()) return from.status();
   absl::StatusOr<int64_t> to = ParseTime(request.Param("to", "now"), ctx.now);
   if (!to.ok()) return to.status();

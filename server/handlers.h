@@ -77,8 +77,7 @@ absl::StatusOr<std::vector<Pattern>> PatternsOf(const Request& request);
 absl::StatusOr<Response> HandlePush(const Request& request,
                                     HandlerContext& ctx);
 // GET /get
-absl::StatusOr<Response> HandleGet(const Request& request,
-                                   HandlerContext& ctx);
+absl::StatusOr<Response> HandleGet(const Request& request, HandlerContext& ctx);
 // GET /api/q/<key>.json
 absl::StatusOr<Response> HandleQuery(const Request& request,
                                      HandlerContext& ctx);
@@ -104,8 +103,7 @@ absl::StatusOr<int64_t> ParseTime(absl::string_view text, int64_t now);
 // as {"seq": S, "items": [...]} (plus "reset": true when `reset`). Returns
 // the number of items written in `*count`.
 std::string ChangesJson(const Tree& tree, const std::vector<Pattern>& patterns,
-                        uint64_t since, bool reset, int64_t now,
-                        size_t* count);
+                        uint64_t since, bool reset, int64_t now, size_t* count);
 
 }  // namespace canopy
 

@@ -51,7 +51,8 @@ absl::Status ParseQuery(const char* text,
 }  // namespace
 
 std::string RequestHeader(evhttp_request* req, const char* name) {
-  const char* v = evhttp_find_header(evhttp_request_get_input_headers(req), name);
+  const char* v =
+      evhttp_find_header(evhttp_request_get_input_headers(req), name);
   return v ? v : "";
 }
 

@@ -96,13 +96,26 @@ bool ParseDuration(absl::string_view text, int64_t* seconds) {
   if (text.empty()) return false;
   int64_t unit;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    case 'y': unit = 365 * 86400; break;
-    default: return false;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
+    case 'y':
+      unit = 365 * 86400;
+      break;
+    default:
+      return false;
   }
   int64_t n;
   if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n <= 0 ||
@@ -127,9 +140,9 @@ absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec) {
     absl::StrAppend(&pattern, pattern.empty() ? "" : ",", token.substr(0, eq));
     int64_t seconds;
     if (!ParseDuration(token.substr(eq + 1), &seconds)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad --expire duration \"", token.substr(eq + 1),
-          "\" (expected e.g. 90s, 30m, 1h, 7d)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --expire duration \"", token.substr(eq + 1),
+                       "\" (expected e.g. 90s, 30m, 1h, 7d)"));
     }
     absl::StatusOr<Pattern> p = Pattern::Parse(pattern);
     if (!p.ok()) {
@@ -140,8 +153,8 @@ absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec) {
     pattern.clear();
   }
   if (!pattern.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad --expire: \"", pattern, "\" has no =DURATION"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad --expire: \"", pattern, "\" has no =DURATION"));
   }
   return rules;
 }
@@ -167,8 +180,8 @@ absl::StatusOr<AllowList> AllowList::Parse(absl::string_view spec) {
     }
     r.prefix = max_prefix;
     if (slash != absl::string_view::npos &&
-        (!absl::SimpleAtoi(part.substr(slash + 1), &r.prefix) ||
-         r.prefix < 0 || r.prefix > max_prefix)) {
+        (!absl::SimpleAtoi(part.substr(slash + 1), &r.prefix) || r.prefix < 0 ||
+         r.prefix > max_prefix)) {
       return absl::InvalidArgumentError(
           absl::StrCat("bad --allow prefix in \"", part, "\""));
     }
@@ -182,12 +195,13 @@ bool AllowList::Allows(const sockaddr* addr) const {
   unsigned char bytes[16];
   int family = addr->sa_family;
   if (family == AF_INET) {
-    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, 4);
+    std::memcpy(bytes, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr,
+                4);
   } else if (family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
     std::memcpy(bytes, &in6->sin6_addr, 16);
     // An IPv4-mapped address is checked as IPv4.
-    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0,
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0,    0,
                                               0, 0, 0, 0, 0xff, 0xff};
     if (std::memcmp(bytes, kMapped, 12) == 0) {
       family = AF_INET;
@@ -211,23 +225,24 @@ bool AllowList::Allows(const sockaddr* addr) const {
 
 // ---------------------------------------------------------------- lines
 
-void LineIngest::ApplyLine(absl::string_view line, size_t line_no,
-                           int64_t now, Result* result,
+void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
+                           Result* result,
                            std::map<std::string, uint64_t>* rejects) {
   auto reject = [&](absl::string_view reason, absl::string_view why) {
     ++result->rejected;
     ++(*rejects)[std::string(reason)];
     uint64_t dropped = 0;
     if (BadLineLog().Allow(&dropped)) {
-      CANOPY_LOG("rejected line %d (%s): %s%s", static_cast<int>(line_no),
-                 std::string(reason), std::string(why),
-                 dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+      CANOPY_LOG(
+          "rejected line %d (%s): %s%s", static_cast<int>(line_no),
+          std::string(reason), std::string(why),
+          dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
     }
   };
   auto apply = [&](const std::string& key, const LineSample& sample) {
     if (absl::Status s = tree_->AddSampleByKey(key, sample, now); !s.ok()) {
       reject(s.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
-                                                               : "bad_name",
+                                                              : "bad_name",
              s.message());
       return;
     }
@@ -306,7 +321,8 @@ LineIngest::Result LineIngest::ApplyLines(absl::string_view text,
     if (line.empty()) continue;
     ApplyLine(line, line_no, now, &result, &rejects);
   }
-  if (result.accepted) stats_->accepted[std::string(protocol)] += result.accepted;
+  if (result.accepted)
+    stats_->accepted[std::string(protocol)] += result.accepted;
   if (!rejects.empty()) {
     auto& by_reason = stats_->rejected[std::string(protocol)];
     for (const auto& [reason, n] : rejects) by_reason[reason] += n;
@@ -340,15 +356,13 @@ absl::Status LineIngest::CheckLines(absl::string_view text) {
         fail(s.message(), where.column);
       }
     } else if (LooksLikeStatsd(line)) {
-      ParseStatsd(line, [](const StatsdRecord&) {},
-                  [&](const StatsdError& e) {
-                    fail(e.status.message(), e.column);
-                  });
+      ParseStatsd(
+          line, [](const StatsdRecord&) {},
+          [&](const StatsdError& e) { fail(e.status.message(), e.column); });
     } else {
-      ParseGraphite(line, [](const GraphiteRecord&) {},
-                    [&](const GraphiteError& e) {
-                      fail(e.status.message(), e.column);
-                    });
+      ParseGraphite(
+          line, [](const GraphiteRecord&) {},
+          [&](const GraphiteError& e) { fail(e.status.message(), e.column); });
     }
     if (!first.ok()) return first;
   }
@@ -385,10 +399,12 @@ absl::Status Listeners::Start() {
   if (options_->udp != "off") {
     sockaddr_storage ss;
     socklen_t len;
-    if (absl::Status s = ParseSocketAddress(options_->udp, &ss, &len); !s.ok()) {
+    if (absl::Status s = ParseSocketAddress(options_->udp, &ss, &len);
+        !s.ok()) {
       return s;
     }
-    udp_fd_ = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    udp_fd_ =
+        socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(udp_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(udp_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
@@ -417,7 +433,8 @@ absl::Status Listeners::Start() {
   if (options_->tcp != "off") {
     sockaddr_storage ss;
     socklen_t len;
-    if (absl::Status s = ParseSocketAddress(options_->tcp, &ss, &len); !s.ok()) {
+    if (absl::Status s = ParseSocketAddress(options_->tcp, &ss, &len);
+        !s.ok()) {
       return s;
     }
     tcp_listener_ = evconnlistener_new_bind(
@@ -461,7 +478,8 @@ void Listeners::ReadUdp() {
     if (n <= 0) return;
     for (int i = 0; i < n; ++i) {
       msghdr& h = msgs[i].msg_hdr;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr;
+           c = CMSG_NXTHDR(&h, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
           uint32_t drops;
           std::memcpy(&drops, CMSG_DATA(c), sizeof drops);
@@ -534,7 +552,8 @@ void Listeners::OnTcpRead(bufferevent* bev, void* arg) {
     size_t len = evbuffer_get_length(in);
     if (len == 0) return;
     // Up to 1 MiB of complete lines at a time, in one contiguous piece.
-    size_t window = std::min<size_t>(len, std::max<size_t>(1 << 20, max_line + 1));
+    size_t window =
+        std::min<size_t>(len, std::max<size_t>(1 << 20, max_line + 1));
     const char* data = reinterpret_cast<const char*>(
         evbuffer_pullup(in, static_cast<ev_ssize_t>(window)));
     const char* nl = static_cast<const char*>(memrchr(data, '\n', window));

@@ -31,7 +31,9 @@ struct JsonOut {
       w.Double(v);
     }
   }
-  std::string Take() { return std::string(buffer.GetString(), buffer.GetSize()); }
+  std::string Take() {
+    return std::string(buffer.GetString(), buffer.GetSize());
+  }
 };
 
 }  // namespace canopy

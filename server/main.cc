@@ -38,7 +38,8 @@ ABSL_FLAG(std::string, expire, "",
 ABSL_FLAG(int64_t, max_line, 64 * 1024,
           "Longest line accepted over TCP; longer lines are dropped and "
           "counted.");
-ABSL_FLAG(std::string, data_dir, "./var/canopy", "Where canopyd keeps its data.");
+ABSL_FLAG(std::string, data_dir, "./var/canopy",
+          "Where canopyd keeps its data.");
 ABSL_FLAG(std::string, ready_file, "",
           "Once listening, write the bound ports here (http=P udp=P tcp=P).");
 ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
@@ -151,7 +152,8 @@ int main(int argc, char** argv) {
 
   // The retention's steps: validated whole; the first is the live window.
   std::string retention = absl::GetFlag(FLAGS_retention);
-  absl::StatusOr<canopy::Retention> parsed = canopy::Retention::Parse(retention);
+  absl::StatusOr<canopy::Retention> parsed =
+      canopy::Retention::Parse(retention);
   if (!parsed.ok()) Die(std::string(parsed.status().message()));
   options.step_seconds = static_cast<int>(parsed->levels[0].step);
   options.retention = retention;

@@ -24,7 +24,7 @@ struct ServerOptions {
   size_t max_connections = 19000;
   std::string write_token;
   std::string read_token;
-  int step_seconds = 10;       // the window: the first step of --retention
+  int step_seconds = 10;  // the window: the first step of --retention
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
   bool history = true;         // keep trend history in data_dir/trend
   int snapshot_interval = 60;  // seconds between snapshots of the tree

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -18,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <chrono>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -163,9 +163,9 @@ absl::Status Server::Start() {
     http_ = evhttp_new(base_);
     evhttp_set_max_body_size(http_, static_cast<ev_ssize_t>(options_.max_body));
     evhttp_set_max_headers_size(http_, 64 * 1024);
-    evhttp_set_allowed_methods(
-        http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                   EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                          EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_timeout(http_, 60);
     evhttp_set_gencb(http_, &Server::OnRequest, this);
     // Our own listener, for a deep accept backlog: thousands of long-poll
@@ -199,8 +199,8 @@ absl::Status Server::Start() {
                http_port_);
   }
 
-  listeners_ = std::make_unique<Listeners>(base_, tree_.get(), &stats_,
-                                          &options_);
+  listeners_ =
+      std::make_unique<Listeners>(base_, tree_.get(), &stats_, &options_);
   if (absl::Status s = listeners_->Start(); !s.ok()) return s;
   absl::StatusOr<std::vector<ExpireRule>> expire = ParseExpire(options_.expire);
   if (!expire.ok()) return expire.status();
@@ -208,7 +208,8 @@ absl::Status Server::Start() {
   for (const ExpireRule& r : expire_) {
     // Sweep a few times per shortest duration, at most every second.
     int64_t every = std::max<int64_t>(1, r.seconds / 4);
-    expire_interval_ = expire_interval_ ? std::min(expire_interval_, every) : every;
+    expire_interval_ =
+        expire_interval_ ? std::min(expire_interval_, every) : every;
   }
   tick_ = event_new(base_, -1, EV_PERSIST, &Server::OnTick, this);
   struct timeval tick = {1, 0};
@@ -329,8 +330,9 @@ absl::Status Server::RestoreSnapshot() {
   fclose(f);
   auto start = std::chrono::steady_clock::now();
   if (absl::Status s = tree_->Restore(bytes); !s.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        path, ": ", s.message(), " (move it away to start with an empty tree)"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": ", s.message(),
+                     " (move it away to start with an empty tree)"));
   }
   double ms = std::chrono::duration<double, std::milli>(
                   std::chrono::steady_clock::now() - start)
@@ -358,16 +360,14 @@ void Server::RespondLater(evhttp_request* req,
   uint64_t token = ++trend_token_;
   trend_waiting_[evcon] = token;
   auto response = std::make_shared<Response>();
-  trend_->Run(
-      [response, work = std::move(work)](TrendStore& store) {
-        *response = work(store);
-      },
-      [this, req, evcon, token, response]() {
-        auto it = trend_waiting_.find(evcon);
-        if (it == trend_waiting_.end() || it->second != token) return;
-        trend_waiting_.erase(it);
-        Send(req, *response);
-      });
+  trend_->Run([response, work = std::move(work)](
+                  TrendStore& store) { *response = work(store); },
+              [this, req, evcon, token, response]() {
+                auto it = trend_waiting_.find(evcon);
+                if (it == trend_waiting_.end() || it->second != token) return;
+                trend_waiting_.erase(it);
+                Send(req, *response);
+              });
 }
 
 void Server::HandleTrend(evhttp_request* req, const Request& request) {
@@ -492,8 +492,9 @@ absl::StatusOr<Response> Server::HandleViews(const Request& request) {
   Response r;
   if (rest.empty()) {
     if (request.method != "GET") {
-      return absl::UnimplementedError("use GET /api/views, or PUT and "
-                                      "DELETE /api/views/<name>");
+      return absl::UnimplementedError(
+          "use GET /api/views, or PUT and "
+          "DELETE /api/views/<name>");
     }
     r.body = views_->AllJson();
     return r;
@@ -501,7 +502,8 @@ absl::StatusOr<Response> Server::HandleViews(const Request& request) {
   if (request.method == "GET") {
     const View* v = views_->Find(rest);
     if (v == nullptr) {
-      return absl::NotFoundError(absl::StrCat("no view \"", rest.substr(0, 64), "\""));
+      return absl::NotFoundError(
+          absl::StrCat("no view \"", rest.substr(0, 64), "\""));
     }
     r.body = ViewStore::ToJson(*v);
     return r;
@@ -534,7 +536,8 @@ absl::StatusOr<Response> Server::StaticFile(const std::string& path,
     file = "diff.html";
   } else if (absl::StartsWith(path, "/assets/")) {
     file = path.substr(1);
-    if (file.find("..") != std::string::npos || file.find("//") != std::string::npos) {
+    if (file.find("..") != std::string::npos ||
+        file.find("//") != std::string::npos) {
       return absl::NotFoundError("no such asset");
     }
   } else {
@@ -543,26 +546,30 @@ absl::StatusOr<Response> Server::StaticFile(const std::string& path,
   }
   Response r;
   r.headers.emplace_back("Cache-Control", "no-cache");
-  std::string full = options_.web_dir.empty() ? "" : options_.web_dir + "/" + file;
+  std::string full =
+      options_.web_dir.empty() ? "" : options_.web_dir + "/" + file;
   std::ifstream f(full, std::ios::binary);
   if (full.empty() || !f) {
     // Without the built pages, the live page built into the binary.
-    if (const WebAsset* asset = FindWebAsset(path.substr(0, 10) == "/realtime/" ? "/realtime/" : path)) {
+    if (const WebAsset* asset = FindWebAsset(
+            path.substr(0, 10) == "/realtime/" ? "/realtime/" : path)) {
       r.content_type = std::string(asset->content_type);
       r.body = std::string(asset->body);
       return r;
     }
-    return absl::NotFoundError(absl::StrCat("no such page: ", path.substr(0, 100)));
+    return absl::NotFoundError(
+        absl::StrCat("no such page: ", path.substr(0, 100)));
   }
   std::stringstream ss;
   ss << f.rdbuf();
   r.body = ss.str();
   absl::string_view ext = absl::string_view(file).substr(file.rfind('.') + 1);
-  r.content_type = ext == "html"                  ? "text/html; charset=utf-8"
-                   : ext == "js" || ext == "mjs" ? "text/javascript; charset=utf-8"
-                   : ext == "css"                ? "text/css; charset=utf-8"
-                   : ext == "svg"                ? "image/svg+xml"
-                   : ext == "png"                ? "image/png"
+  r.content_type = ext == "html" ? "text/html; charset=utf-8"
+                   : ext == "js" || ext == "mjs"
+                       ? "text/javascript; charset=utf-8"
+                   : ext == "css"                  ? "text/css; charset=utf-8"
+                   : ext == "svg"                  ? "image/svg+xml"
+                   : ext == "png"                  ? "image/png"
                    : ext == "json" || ext == "map" ? "application/json"
                                                    : "application/octet-stream";
   return r;
@@ -707,7 +714,8 @@ void Server::Handle(evhttp_request* req) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   HandlerContext ctx{tree_.get(), &stats_, &options_,
-                     static_cast<int64_t>(time(nullptr)), &listeners_->ingest()};
+                     static_cast<int64_t>(time(nullptr)),
+                     &listeners_->ingest()};
 
   if (path == "/healthz") {
     Response r;
@@ -809,7 +817,8 @@ void Server::Handle(evhttp_request* req) {
     r.headers.emplace_back("Location", "/realtime/");
     result = r;
   } else if (bool matched = false;
-             method == "GET" && (result = StaticFile(path, &matched), matched)) {
+             method == "GET" &&
+             (result = StaticFile(path, &matched), matched)) {
     // a page or an asset
   } else {
     result = absl::NotFoundError(
@@ -830,11 +839,11 @@ std::string Server::MetricsText(const Request& request) {
   std::string out;
   auto gauge = [&](const char* name, const char* help, double v) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                     " gauge\n", name, " ", PromNumber(v), "\n");
+                    " gauge\n", name, " ", PromNumber(v), "\n");
   };
   auto counter = [&](const char* name, const char* help, double v) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
-                     " counter\n", name, " ", PromNumber(v), "\n");
+                    " counter\n", name, " ", PromNumber(v), "\n");
   };
   gauge("canopy_nodes", "Nodes in the live tree.",
         static_cast<double>(tree_->node_count()));
@@ -918,8 +927,8 @@ std::string Server::MetricsText(const Request& request) {
                   "# HELP canopy_http_requests_total HTTP replies by code.\n"
                   "# TYPE canopy_http_requests_total counter\n");
   for (const auto& [code, n] : stats_.http_by_status) {
-    absl::StrAppend(&out, "canopy_http_requests_total{code=\"", code, "\"} ",
-                    n, "\n");
+    absl::StrAppend(&out, "canopy_http_requests_total{code=\"", code, "\"} ", n,
+                    "\n");
   }
   absl::StrAppend(&out,
                   "# HELP canopy_ingest_accepted_total Leaves accepted, by "
@@ -927,8 +936,7 @@ std::string Server::MetricsText(const Request& request) {
   for (const char* proto : {"http", "udp", "tcp"}) {
     auto it = stats_.accepted.find(proto);
     absl::StrAppend(&out, "canopy_ingest_accepted_total{protocol=\"", proto,
-                    "\"} ", it == stats_.accepted.end() ? 0 : it->second,
-                    "\n");
+                    "\"} ", it == stats_.accepted.end() ? 0 : it->second, "\n");
   }
   absl::StrAppend(&out,
                   "# HELP canopy_ingest_rejected_total Inputs rejected, by "

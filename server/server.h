@@ -13,20 +13,19 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include <string>
-
 #include "absl/status/status.h"
 #include "canopy/tree.h"
 #include "server/comet.h"
 #include "server/handlers.h"
 #include "server/ingest.h"
-#include "server/trend_thread.h"
-#include "server/views.h"
 #include "server/options.h"
 #include "server/stats.h"
+#include "server/trend_thread.h"
+#include "server/views.h"
 
 struct event;
 struct event_base;

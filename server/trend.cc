@@ -27,7 +27,8 @@ void PutBE(std::string* out, uint64_t v, int bytes) {
 
 uint64_t GetBE(const char* p, int bytes) {
   uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  for (int i = 0; i < bytes; ++i)
+    v = (v << 8) | static_cast<unsigned char>(p[i]);
   return v;
 }
 
@@ -119,8 +120,8 @@ void MergeWindow(TrendWindow* w, const TrendWindow& o) {
 std::string EncodeWindow(const TrendWindow& w) {
   std::string out;
   // A window of one sample (most gauges) needs only its value.
-  bool single = w.count == 1 && w.sum == w.min && w.min == w.max &&
-                w.max == w.last;
+  bool single =
+      w.count == 1 && w.sum == w.min && w.min == w.max && w.max == w.last;
   uint8_t flags = (single ? 1 : 0) | (w.blob.empty() ? 0 : 2);
   out.push_back(static_cast<char>(flags));
   if (single) {
@@ -163,9 +164,9 @@ absl::StatusOr<Retention> Retention::Parse(absl::string_view spec) {
     Level l;
     if (sk.size() != 2 || !ParseDuration(sk[0], &l.step) ||
         !ParseDuration(sk[1], &l.keep) || l.keep < l.step) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad --retention part \"", part,
-          "\" (expected STEP:KEEP such as 10s:2d)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad --retention part \"", part,
+                       "\" (expected STEP:KEEP such as 10s:2d)"));
     }
     if (!r.levels.empty() && (l.step <= r.levels.back().step ||
                               l.step % r.levels.back().step != 0)) {
@@ -179,7 +180,8 @@ absl::StatusOr<Retention> Retention::Parse(absl::string_view spec) {
     return absl::InvalidArgumentError("--retention needs 1 to 8 steps");
   }
   if (r.levels[0].step > 86400) {
-    return absl::InvalidArgumentError("--retention: the first step is at most 1d");
+    return absl::InvalidArgumentError(
+        "--retention: the first step is at most 1d");
   }
   return r;
 }
@@ -216,12 +218,13 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, dir, &db);
   if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open the trend store in ", dir, ": ", s.ToString()));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open the trend store in ", dir, ": ", s.ToString()));
   }
   std::unique_ptr<TrendStore> store(new TrendStore(db, std::move(retention)));
   // The series dictionary lives in memory for the writer.
-  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(
+      db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() != 4) continue;
     uint32_t id = static_cast<uint32_t>(GetBE(it->value().data(), 4));
@@ -264,14 +267,15 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
   if (to <= from) return out;
   from = std::max<int64_t>(from, 0);
   to = std::max<int64_t>(to, 0);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
   // Packed blocks first (older periods), then single windows (newer).
   int64_t span = BlockSpan(level);
   std::string blo = BlockKey(id, level, AlignDown(from, span));
   std::string bhi = BlockKey(id, level, to);
   for (it->Seek(blo); it->Valid() && it->key().compare(bhi) < 0; it->Next()) {
-    absl::StatusOr<std::vector<WindowRecord>> block = DecodeBlock(
-        absl::string_view(it->value().data(), it->value().size()));
+    absl::StatusOr<std::vector<WindowRecord>> block =
+        DecodeBlock(absl::string_view(it->value().data(), it->value().size()));
     if (!block.ok()) continue;  // counted as lost; never a crash
     for (WindowRecord& w : *block) {
       if (w.start >= from && w.start < to) out.push_back(std::move(w));
@@ -300,7 +304,8 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
   // their own block period; each group joins what is already packed there.
   std::string lo = WindowKey(id, level, 0);
   std::string hi = WindowKey(id, level, period);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
   int64_t span = BlockSpan(level);
   int64_t group = -1;
   std::vector<TrendWindow> windows;
@@ -353,7 +358,8 @@ int64_t TrendStore::LastStart(uint32_t id) {
   // First sight since the store opened: the newest stored window (single or
   // packed) tells where the series was.
   int64_t last = -1;
-  std::unique_ptr<leveldb::Iterator> it2(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it2(
+      db_->NewIterator(leveldb::ReadOptions()));
   for (char kind : {'W', 'B'}) {
     std::string k(1, kind);
     PutBE(&k, id, 4);
@@ -453,7 +459,8 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       if (job.level != l) continue;
       TrendWindow sum;
       sum.start = job.period;
-      for (const TrendWindow& f : ReadId(job.id, l - 1, job.period, job.period + step)) {
+      for (const TrendWindow& f :
+           ReadId(job.id, l - 1, job.period, job.period + step)) {
         MergeWindow(&sum, f);
       }
       if (sum.count <= 0) continue;
@@ -472,7 +479,8 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
   // Block periods that ended: pack their single windows (now on disk).
   if (!to_pack_.empty()) {
     leveldb::WriteBatch packs;
-    for (const PackJob& job : to_pack_) Pack(job.id, job.level, job.period, &packs);
+    for (const PackJob& job : to_pack_)
+      Pack(job.id, job.level, job.period, &packs);
     to_pack_.clear();
     s = db_->Write(leveldb::WriteOptions(), &packs);
     if (!s.ok()) return absl::UnavailableError(s.ToString());
@@ -530,7 +538,8 @@ void TrendStore::MergeStored(uint32_t id, size_t level, int64_t start,
 
 absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
                                                     size_t budget) {
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
   // Blocks ("B") and single windows ("W"); the dictionary keys between
   // them are skipped.
   it->Seek(retention_cursor_.empty() ? std::string("B") : retention_cursor_);
@@ -580,7 +589,8 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   size_t level = levels.size() - 1;
   bool found = false;
   for (size_t l = levels.size(); l-- > 0;) {
-    if (levels[l].step <= want && q.from >= now - levels[l].keep - levels[l].step) {
+    if (levels[l].step <= want &&
+        q.from >= now - levels[l].keep - levels[l].step) {
       level = l;
       found = true;
       break;
@@ -606,7 +616,8 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   absl::flat_hash_map<std::string, bool> seen;
   for (const Pattern& p : q.patterns) {
     std::string prefix = "S" + JoinKey(p.FixedPrefix());
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    std::unique_ptr<leveldb::Iterator> it(
+        db_->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
       std::string key(it->key().data() + 1, it->key().size() - 1);
@@ -622,19 +633,20 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
         result.truncated = true;
         break;
       }
-      series.emplace_back(key, static_cast<uint32_t>(GetBE(it->value().data(), 4)));
+      series.emplace_back(key,
+                          static_cast<uint32_t>(GetBE(it->value().data(), 4)));
     }
   }
   if (static_cast<double>(buckets) * static_cast<double>(series.size()) >
       static_cast<double>(q.max_points)) {
     return absl::OutOfRangeError(absl::StrCat(
-        "the query would return ", buckets * static_cast<int64_t>(series.size()),
-        " points (", series.size(), " series x ", buckets,
-        " steps), past the limit of ", q.max_points,
-        "; narrow the range or raise step"));
+        "the query would return ",
+        buckets * static_cast<int64_t>(series.size()), " points (",
+        series.size(), " series x ", buckets, " steps), past the limit of ",
+        q.max_points, "; narrow the range or raise step"));
   }
-  bool percentile = q.fn == TrendFn::kP50 || q.fn == TrendFn::kP90 ||
-                    q.fn == TrendFn::kP99;
+  bool percentile =
+      q.fn == TrendFn::kP50 || q.fn == TrendFn::kP90 || q.fn == TrendFn::kP99;
   for (const auto& [key, id] : series) {
     TrendSeries out;
     out.key = key;
@@ -644,19 +656,35 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
       if (bucket.start < 0 || bucket.count <= 0) return;
       double v = 0;
       switch (q.fn) {
-        case TrendFn::kAvg: v = bucket.sum / bucket.count; break;
-        case TrendFn::kSum: v = bucket.sum; break;
-        case TrendFn::kMin: v = bucket.min; break;
-        case TrendFn::kMax: v = bucket.max; break;
-        case TrendFn::kLast: v = bucket.last; break;
-        case TrendFn::kCount: v = bucket.count; break;
-        case TrendFn::kRate: v = bucket.sum / static_cast<double>(step); break;
+        case TrendFn::kAvg:
+          v = bucket.sum / bucket.count;
+          break;
+        case TrendFn::kSum:
+          v = bucket.sum;
+          break;
+        case TrendFn::kMin:
+          v = bucket.min;
+          break;
+        case TrendFn::kMax:
+          v = bucket.max;
+          break;
+        case TrendFn::kLast:
+          v = bucket.last;
+          break;
+        case TrendFn::kCount:
+          v = bucket.count;
+          break;
+        case TrendFn::kRate:
+          v = bucket.sum / static_cast<double>(step);
+          break;
         default: {
           if (bucket.blob.size() < 2 || bucket.blob[0] != kSketchTag) return;
           absl::StatusOr<Sketch> sk =
               Sketch::Deserialize(absl::string_view(bucket.blob).substr(1));
           if (!sk.ok() || sk->empty()) return;
-          double qv = q.fn == TrendFn::kP50 ? 0.5 : q.fn == TrendFn::kP90 ? 0.9 : 0.99;
+          double qv = q.fn == TrendFn::kP50   ? 0.5
+                      : q.fn == TrendFn::kP90 ? 0.9
+                                              : 0.99;
           v = sk->Quantile(qv);
         }
       }

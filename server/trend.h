@@ -43,7 +43,7 @@
 namespace leveldb {
 class DB;
 class WriteBatch;
-}
+}  // namespace leveldb
 
 namespace canopy {
 
@@ -63,7 +63,18 @@ using TrendWindow = WindowRecord;
 // takes `o`'s figures and keeps its start.
 void MergeWindow(TrendWindow* w, const TrendWindow& o);
 
-enum class TrendFn { kAvg, kSum, kMin, kMax, kLast, kCount, kRate, kP50, kP90, kP99 };
+enum class TrendFn {
+  kAvg,
+  kSum,
+  kMin,
+  kMax,
+  kLast,
+  kCount,
+  kRate,
+  kP50,
+  kP90,
+  kP99
+};
 absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name);
 
 struct TrendQuery {
@@ -123,7 +134,8 @@ class TrendStore {
   void MergeStored(uint32_t id, size_t level, int64_t start,
                    const TrendWindow& w, leveldb::WriteBatch* batch);
   // Packs the series' single windows of `level` that lie before `period`.
-  void Pack(uint32_t id, size_t level, int64_t period, leveldb::WriteBatch* batch);
+  void Pack(uint32_t id, size_t level, int64_t period,
+            leveldb::WriteBatch* batch);
   int64_t BlockSpan(size_t level) const {
     return retention_.levels[level].step *
            static_cast<int64_t>(BlockWriter::kWindowsPerBlock);

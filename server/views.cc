@@ -37,9 +37,10 @@ absl::StatusOr<View> ParseView(absl::string_view name, absl::string_view json) {
   rapidjson::Document d;
   d.Parse(json.data(), json.size());
   if (d.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "malformed view document: ", rapidjson::GetParseError_En(d.GetParseError()),
-        " at byte ", d.GetErrorOffset()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed view document: ",
+                     rapidjson::GetParseError_En(d.GetParseError()),
+                     " at byte ", d.GetErrorOffset()));
   }
   if (!d.IsObject()) {
     return absl::InvalidArgumentError("a view is a JSON object");
@@ -48,8 +49,8 @@ absl::StatusOr<View> ParseView(absl::string_view name, absl::string_view json) {
   v.name = std::string(name);
   if (d.HasMember("title")) {
     if (!d["title"].IsString() || d["title"].GetStringLength() > kMaxTitle) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("\"title\" is a string of at most ", kMaxTitle, " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"title\" is a string of at most ", kMaxTitle, " bytes"));
     }
     v.title = d["title"].GetString();
   } else {
@@ -57,8 +58,8 @@ absl::StatusOr<View> ParseView(absl::string_view name, absl::string_view json) {
   }
   if (!d.HasMember("keys") || !d["keys"].IsArray() || d["keys"].Empty() ||
       d["keys"].Size() > kMaxKeys) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"keys\" is a list of 1 to ", kMaxKeys, " key patterns"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"keys\" is a list of 1 to ", kMaxKeys, " key patterns"));
   }
   for (const auto& k : d["keys"].GetArray()) {
     if (!k.IsString()) {
@@ -120,16 +121,18 @@ absl::Status ViewStore::Load() {
   d.Parse(text.c_str(), text.size());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("views") ||
       !d["views"].IsArray()) {
-    return absl::DataLossError(
-        absl::StrCat(path_, " is damaged (move it away to start without views)"));
+    return absl::DataLossError(absl::StrCat(
+        path_, " is damaged (move it away to start without views)"));
   }
   for (const auto& v : d["views"].GetArray()) {
-    if (!v.IsObject() || !v.HasMember("name") || !v["name"].IsString()) continue;
+    if (!v.IsObject() || !v.HasMember("name") || !v["name"].IsString())
+      continue;
     rapidjson::StringBuffer buf;
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     v.Accept(w);
     absl::StatusOr<View> view =
-        ParseView(v["name"].GetString(), absl::string_view(buf.GetString(), buf.GetSize()));
+        ParseView(v["name"].GetString(),
+                  absl::string_view(buf.GetString(), buf.GetSize()));
     if (view.ok()) views_[view->name] = std::move(*view);
   }
   return absl::OkStatus();
@@ -174,7 +177,8 @@ absl::Status ViewStore::Put(absl::string_view name, absl::string_view json) {
 absl::Status ViewStore::Delete(absl::string_view name) {
   auto it = views_.find(std::string(name));
   if (it == views_.end()) {
-    return absl::NotFoundError(absl::StrCat("no view \"", name.substr(0, 64), "\""));
+    return absl::NotFoundError(
+        absl::StrCat("no view \"", name.substr(0, 64), "\""));
   }
   View old = it->second;
   views_.erase(it);

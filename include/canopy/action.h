@@ -10,9 +10,9 @@
 #define CANOPY_ACTION_H_
 
 #include <cstdint>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace canopy {
 

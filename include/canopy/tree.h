@@ -31,13 +31,13 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "canopy/action.h"
 #include "canopy/hll.h"
 #include "canopy/json_push.h"
@@ -117,8 +117,8 @@ struct ClosedWindow {
 struct LineSample {
   Action action = Action::kInherit;  // given to a leaf that has none yet
   double value = 0;
-  double weight = 1;       // 1 / sample rate: scales add, weights timers
-  bool relative = false;   // a StatsD gauge "+3" / "-3": adds to the last
+  double weight = 1;         // 1 / sample rate: scales add, weights timers
+  bool relative = false;     // a StatsD gauge "+3" / "-3": adds to the last
   absl::string_view member;  // set: the member
   int64_t time = 0;          // when it was measured; 0 = now
 };
@@ -215,8 +215,8 @@ class Node {
   bool flushed_ : 1;   // the open window was handed to history already
   bool listed_ : 1;    // in Tree::open_windows_
   bool replayed_ : 1;  // the open window came from a snapshot unflushed
-  double prev_ = 0;   // the figure of the last closed window with samples
-  double total_ = 0;  // running total of all samples (the add value)
+  double prev_ = 0;    // the figure of the last closed window with samples
+  double total_ = 0;   // running total of all samples (the add value)
 };
 
 // Folds children's values into an interior node's aggregate.
@@ -249,7 +249,7 @@ struct LeafView {
 class Tree {
  public:
   struct Options {
-    int step_seconds = 10;     // the window, the first step of --retention
+    int step_seconds = 10;  // the window, the first step of --retention
     size_t max_nodes = 10000000;
     size_t max_tombstones = 100000;
     // Keep track of open windows for CloseWindows() (the trend store).
@@ -269,7 +269,8 @@ class Tree {
 
   // Applies a parsed push whole. Fails with ResourceExhausted, changing
   // nothing, if the push would grow the tree past max_nodes.
-  absl::Status Apply(const Push& push, int64_t now, ApplyStats* stats = nullptr);
+  absl::Status Apply(const Push& push, int64_t now,
+                     ApplyStats* stats = nullptr);
 
   // One sample for one key, for the line protocols. `segments` must be a
   // valid key. The leaf gets `action` as its own action if it has none yet
@@ -332,8 +333,9 @@ class Tree {
 
   // Calls `fn` with each key removed after `since` that lies under a node
   // matched by `pattern` (oldest first).
-  void CollectRemoved(const Pattern& pattern, uint64_t since,
-                      const std::function<void(absl::string_view key)>& fn) const;
+  void CollectRemoved(
+      const Pattern& pattern, uint64_t since,
+      const std::function<void(absl::string_view key)>& fn) const;
 
   // True if a change list since `since` is complete: `since` is not from the
   // future and no tombstone after it has been forgotten.

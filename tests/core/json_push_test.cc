@@ -73,10 +73,11 @@ TEST(JsonPushTest, DefaultActionAppliesToTheObjectsNode) {
   EXPECT_EQ(Parse(R"({"cpu": {"idle": 3, "defaultaction": "average"}})"),
             "+cpu[avg] idle=3 -1");
   // At the top level it applies to each key of that object, not the root.
-  EXPECT_EQ(Parse(R"([{"cpu": {"h": {"idle": 32}}, "x": 1, "defaultaction": "sum"}])"),
-            "+cpu[add] +h idle=32 -1 -1 x[add]=1");
-  EXPECT_EQ(Parse(R"({"defaultaction": "max", "s": [1, 2]})"),
-            "s[max]=1 s=2");
+  EXPECT_EQ(
+      Parse(
+          R"([{"cpu": {"h": {"idle": 32}}, "x": 1, "defaultaction": "sum"}])"),
+      "+cpu[add] +h idle=32 -1 -1 x[add]=1");
+  EXPECT_EQ(Parse(R"({"defaultaction": "max", "s": [1, 2]})"), "s[max]=1 s=2");
   EXPECT_EQ(Parse(R"({"a,b": {"c": 1, "defaultaction": "min"}})"),
             "+a +b[min] c=1 -2");
 }
@@ -86,9 +87,9 @@ TEST(JsonPushTest, MarkersAndTime) {
             "+h marker'deploy 1.4' x=1 -1");
   Push p;
   TextPosition where;
-  ASSERT_TRUE(
-      ParseJsonPush(R"({"time": 1700000000, "a": 1, "marker": "m"})", &p, &where)
-          .ok());
+  ASSERT_TRUE(ParseJsonPush(R"({"time": 1700000000, "a": 1, "marker": "m"})",
+                            &p, &where)
+                  .ok());
   EXPECT_EQ(Trace(p), "time=1700000000 a=1");
   ASSERT_EQ(p.key_markers.size(), 1u);
   EXPECT_EQ(p.key_markers[0].key, (KeySegments{"a"}));
@@ -120,8 +121,9 @@ TEST(JsonPushTest, DepthIsCountedAcrossNestingAndCommas) {
   std::string key = "a";
   for (int i = 1; i < 31; ++i) key += ",a";
   EXPECT_EQ(Parse("{\"" + key + "\": {\"b\": 1}}").substr(0, 5), "+a +a");
-  EXPECT_NE(Parse("{\"" + key + "\": {\"b\": {\"c\": 1}}}").find("deeper than 32"),
-            std::string::npos);
+  EXPECT_NE(
+      Parse("{\"" + key + "\": {\"b\": {\"c\": 1}}}").find("deeper than 32"),
+      std::string::npos);
 }
 
 // Regression: a multibyte lead byte at the very end made RapidJSON read past

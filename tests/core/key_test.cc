@@ -19,9 +19,9 @@ TEST(KeyTest, SplitsOnCommas) {
 }
 
 TEST(KeyTest, RejectsBadSegmentsNamingTheKey) {
-  for (const char* bad : {",a", "a,", "a,,b", "a\nb", "a\x7f", "\xff\xfe",
-                          "\xc0\xaf" /* overlong '/' */,
-                          "\xed\xa0\x80" /* surrogate */}) {
+  for (const char* bad :
+       {",a", "a,", "a,,b", "a\nb", "a\x7f", "\xff\xfe",
+        "\xc0\xaf" /* overlong '/' */, "\xed\xa0\x80" /* surrogate */}) {
     auto k = SplitKey(bad);
     EXPECT_FALSE(k.ok()) << bad;
     EXPECT_NE(k.status().message().find("bad key"), absl::string_view::npos);

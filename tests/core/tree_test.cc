@@ -114,7 +114,8 @@ TEST_F(TreeTest, RemoveLeavesTombstonesAndForgetsOldOnes) {
   Tree small(Tree::Options{10, 1000, /*max_tombstones=*/2});
   Push_ p;
   TextPosition where;
-  ASSERT_TRUE(ParseJsonPush(R"({"r": {"a": 1, "b": 2, "c": 3}})", &p, &where).ok());
+  ASSERT_TRUE(
+      ParseJsonPush(R"({"r": {"a": 1, "b": 2, "c": 3}})", &p, &where).ok());
   ASSERT_TRUE(small.Apply(p, kT0).ok());
   uint64_t before = small.seq();
   auto removed = small.Remove(*SplitKey("r,a"));
@@ -143,7 +144,8 @@ TEST_F(TreeTest, MaxNodesRefusesWholePushes) {
   TextPosition where;
   ASSERT_TRUE(ParseJsonPush(R"({"a": {"b": 1, "c": 1}})", &p, &where).ok());
   ASSERT_TRUE(small.Apply(p, kT0).ok());  // 4 nodes with the root
-  ASSERT_TRUE(ParseJsonPush(R"({"a": {"b": 2, "d": 1, "e": 1}})", &p, &where).ok());
+  ASSERT_TRUE(
+      ParseJsonPush(R"({"a": {"b": 2, "d": 1, "e": 1}})", &p, &where).ok());
   absl::Status s = small.Apply(p, kT0);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(small.node_count(), 4u);
@@ -228,9 +230,11 @@ TEST_F(TreeTest, SnapshotRestoresValuesActionsMarkersAndSeq) {
   auto dump = [](const Tree& t, std::map<std::string, std::string>* out) {
     t.Collect(Pattern::All(), 0, [&](const LeafView& l) {
       LiveValue v = l.node->Live(l.action, kT0, 10);
-      (*out)[std::string(l.key)] =
-          absl::StrCat(ActionName(l.action), " ", v.is_text ? std::string(v.text) : absl::StrCat(v.value), " ", l.node->seq(),
-                       v.sketch ? absl::StrCat(" p99=", v.sketch->Quantile(0.99)) : "");
+      (*out)[std::string(l.key)] = absl::StrCat(
+          ActionName(l.action), " ",
+          v.is_text ? std::string(v.text) : absl::StrCat(v.value), " ",
+          l.node->seq(),
+          v.sketch ? absl::StrCat(" p99=", v.sketch->Quantile(0.99)) : "");
       return true;
     });
   };

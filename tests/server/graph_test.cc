@@ -61,7 +61,8 @@ TEST(GraphTest, PngDecodesWithTheAskedSizeAndIsNotBlank) {
         RenderGraph(Sample(), {{1700001800, "deploy"}}, o);
     ASSERT_TRUE(png.ok()) << png.status();
     Reader reader{&*png};
-    cairo_surface_t* img = cairo_image_surface_create_from_png_stream(&ReadPng, &reader);
+    cairo_surface_t* img =
+        cairo_image_surface_create_from_png_stream(&ReadPng, &reader);
     ASSERT_EQ(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
     EXPECT_EQ(cairo_image_surface_get_width(img), 640);
     EXPECT_EQ(cairo_image_surface_get_height(img), 240);
@@ -71,7 +72,8 @@ TEST(GraphTest, PngDecodesWithTheAskedSizeAndIsNotBlank) {
     int stride = cairo_image_surface_get_stride(img);
     int colored = 0, non_white = 0;
     for (int y = 0; y < 240; ++y) {
-      const uint32_t* row = reinterpret_cast<const uint32_t*>(data + y * stride);
+      const uint32_t* row =
+          reinterpret_cast<const uint32_t*>(data + y * stride);
       for (int x = 0; x < 640; ++x) {
         uint32_t p = row[x];
         int r = (p >> 16) & 0xff, g = (p >> 8) & 0xff, b = p & 0xff;
@@ -108,7 +110,9 @@ TEST(ViewStoreTest, ValidatesAndPersists) {
   {
     ViewStore v(dir + "/views.json");
     ASSERT_TRUE(v.Load().ok());
-    ASSERT_TRUE(v.Put("web", R"({"title": "Web", "keys": ["web,**", "host,*,cpu"]})").ok());
+    ASSERT_TRUE(
+        v.Put("web", R"({"title": "Web", "keys": ["web,**", "host,*,cpu"]})")
+            .ok());
     EXPECT_FALSE(v.Put("bad name!", R"({"keys": ["a"]})").ok());
     EXPECT_FALSE(v.Put("x", R"({"keys": []})").ok());
     EXPECT_FALSE(v.Put("x", R"({"keys": ["a,\u0001"]})").ok());
@@ -148,8 +152,9 @@ TEST_F(GraphServerTest, GraphEndpointAnswersImages) {
   EXPECT_EQ(png.status, 200);
   EXPECT_EQ(png.Header("content-type"), "image/png");
   EXPECT_EQ(png.body.substr(1, 3), "PNG");
-  EXPECT_EQ(Do("GET", "/graph/g.svg?style=area&theme=dark").Header("content-type"),
-            "image/svg+xml");
+  EXPECT_EQ(
+      Do("GET", "/graph/g.svg?style=area&theme=dark").Header("content-type"),
+      "image/svg+xml");
   EXPECT_EQ(Do("GET", "/graph/g.gif").status, 400);
   EXPECT_EQ(Do("GET", "/graph/g.png?style=pie").status, 400);
   EXPECT_EQ(Do("GET", "/graph/g.png?width=99999").status, 400);
@@ -158,7 +163,10 @@ TEST_F(GraphServerTest, GraphEndpointAnswersImages) {
 TEST_F(GraphServerTest, ViewsSurviveARestart) {
   std::string dir = testing::MakeTempDir();
   Start(dir);
-  EXPECT_EQ(Do("PUT", "/api/views/web", R"({"title": "Web", "keys": ["web,**"]})").status, 200);
+  EXPECT_EQ(
+      Do("PUT", "/api/views/web", R"({"title": "Web", "keys": ["web,**"]})")
+          .status,
+      200);
   HttpReply bad = Do("PUT", "/api/views/web", R"({"keys": "web"})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("keys"), std::string::npos);

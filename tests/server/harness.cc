@@ -12,9 +12,9 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/numbers.h"
 
 namespace canopy {
 namespace testing {
@@ -43,8 +43,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   }
   std::string ready = absl::StrCat(p->data_dir_, "/ready");
   std::filesystem::remove(ready);
-  std::vector<std::string> args = {BinPath("canopyd"), "--http=127.0.0.1:0",
-                                   "--udp=127.0.0.1:0", "--tcp=127.0.0.1:0",
+  std::vector<std::string> args = {BinPath("canopyd"),
+                                   "--http=127.0.0.1:0",
+                                   "--udp=127.0.0.1:0",
+                                   "--tcp=127.0.0.1:0",
                                    absl::StrCat("--data_dir=", p->data_dir_),
                                    absl::StrCat("--ready_file=", ready)};
   for (std::string& f : flags) args.push_back(std::move(f));

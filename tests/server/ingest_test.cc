@@ -1,5 +1,7 @@
 // Black-box tests of StatsD, Graphite and JSON ingest over real UDP and TCP
 // sockets and over POST /push text/plain.
+#include "server/ingest.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,7 +17,6 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
-#include "server/ingest.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
@@ -149,7 +150,8 @@ TEST_F(IngestTest, StatsdOverUdpEveryType) {
 TEST_F(IngestTest, DogstatsdTagsBecomeSegments) {
   SendUdp(server_->udp_port(), "http.req:1|c|#region:eu,env:prod\n");
   ASSERT_TRUE(Await([&] { return !Get("http,req").empty(); }));
-  EXPECT_EQ(Get("http,req,env:prod,region:eu")["http,req,env:prod,region:eu"], "1");
+  EXPECT_EQ(Get("http,req,env:prod,region:eu")["http,req,env:prod,region:eu"],
+            "1");
 }
 
 TEST_F(IngestTest, BadLinesAreCountedAndTheirNeighboursApplied) {
@@ -158,12 +160,15 @@ TEST_F(IngestTest, BadLinesAreCountedAndTheirNeighboursApplied) {
           "bad.type:1|zz\ngood.b:2|g\n\x01\x02\xff\n");
   ASSERT_TRUE(Await([&] { return Get("good").size() == 2; }));
   EXPECT_TRUE(Await([&] {
-    return Metric("canopy_ingest_rejected_total{protocol=\"udp\",reason=\"bad_rate\"}") == 1;
+    return Metric(
+               "canopy_ingest_rejected_total{protocol=\"udp\",reason=\"bad_"
+               "rate\"}") == 1;
   }));
   EXPECT_EQ(Metric("canopy_ingest_accepted_total{protocol=\"udp\"}"), 2);
   double rejected = 0;
   for (absl::string_view line : absl::StrSplit(Body("/metrics"), '\n')) {
-    if (absl::StartsWith(line, "canopy_ingest_rejected_total{protocol=\"udp\"")) {
+    if (absl::StartsWith(line,
+                         "canopy_ingest_rejected_total{protocol=\"udp\"")) {
       double v;
       ASSERT_TRUE(absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v));
       rejected += v;
@@ -173,7 +178,8 @@ TEST_F(IngestTest, BadLinesAreCountedAndTheirNeighboursApplied) {
 }
 
 TEST_F(IngestTest, JsonDatagram) {
-  SendUdp(server_->udp_port(), R"({"j": {"x": 1, "y": [1, 3]}, "defaultaction": "avg"})");
+  SendUdp(server_->udp_port(),
+          R"({"j": {"x": 1, "y": [1, 3]}, "defaultaction": "avg"})");
   ASSERT_TRUE(Await([&] { return Get("j").size() == 2; }));
   EXPECT_EQ(Get("j")["j,y"], "2");
 }
@@ -211,7 +217,10 @@ TEST_F(IngestTest, HugeTcpLineIsDroppedAndTheConnectionGoesOn) {
   SendAll(fd, std::string(1 << 20, 'x'));  // 1 MiB without a newline
   SendAll(fd, "\nafter.huge 1\n");
   ASSERT_TRUE(Await([&] { return Get("after").size() == 1; }));
-  EXPECT_EQ(Metric("canopy_ingest_rejected_total{protocol=\"tcp\",reason=\"too_long\"}"), 1);
+  EXPECT_EQ(
+      Metric(
+          "canopy_ingest_rejected_total{protocol=\"tcp\",reason=\"too_long\"}"),
+      1);
   close(fd);
 }
 
@@ -219,7 +228,9 @@ TEST_F(IngestTest, AllowListRefusesOtherSources) {
   Start({"--allow=10.0.0.0/8"});
   SendUdp(server_->udp_port(), "denied.x:1|c\n");
   ASSERT_TRUE(Await([&] {
-    return Metric("canopy_ingest_rejected_total{protocol=\"udp\",reason=\"denied\"}") == 1;
+    return Metric(
+               "canopy_ingest_rejected_total{protocol=\"udp\",reason="
+               "\"denied\"}") == 1;
   }));
   EXPECT_TRUE(Get("denied").empty());
   Start({"--allow=127.0.0.0/8"});

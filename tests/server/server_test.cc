@@ -67,9 +67,9 @@ class ServerTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : HttpReply();
   }
-  HttpReply Push(const std::string& json, const HttpHeaders& headers = {
-                                              {"Content-Type",
-                                               "application/json"}}) {
+  HttpReply Push(const std::string& json,
+                 const HttpHeaders& headers = {
+                     {"Content-Type", "application/json"}}) {
     return Do("POST", "/push", json, headers);
   }
   std::map<std::string, std::string> Get(const std::string& query) {
@@ -154,9 +154,10 @@ TEST_F(ServerTest, NumbersTextsAndSampleArrays) {
 }
 
 TEST_F(ServerTest, ActionsAggregateAndInherit) {
-  ASSERT_EQ(Push(R"({"web": {"hits": {"a": 1, "b": 2}}, "defaultaction": "sum"})")
-                .status,
-            200);
+  ASSERT_EQ(
+      Push(R"({"web": {"hits": {"a": 1, "b": 2}}, "defaultaction": "sum"})")
+          .status,
+      200);
   ASSERT_EQ(Push(R"({"web,hits,a": 4})").status, 200);  // inherits add
   ASSERT_EQ(Push(R"({"t": {"x": [3, 9, 1], "defaultaction": "max"},
                      "u": {"x": [3, 9, 1], "defaultaction": "min"},
@@ -203,11 +204,12 @@ TEST_F(ServerTest, NestedQueryDepthMetaAndMarkers) {
 }
 
 TEST_F(ServerTest, PatternsSelectNodes) {
-  ASSERT_EQ(Push(R"({"br": {"ie": {"venders": {"sogou": {"1": 1}, "qq": {"2": 2}}},
+  ASSERT_EQ(
+      Push(R"({"br": {"ie": {"venders": {"sogou": {"1": 1}, "qq": {"2": 2}}},
                             "ff": {"venders": {"sogou": {"3": 3}}}},
                      "host": {"web1": {"cpu": 1}, "web2": {"cpu": 2}, "db1": {"cpu": 3}}})")
-                .status,
-            200);
+          .status,
+      200);
   EXPECT_EQ(Get("key=br,,venders,sogou").size(), 2u);
   EXPECT_EQ(Get("key=br,*,venders,sogou").size(), 2u);
   EXPECT_EQ(Get("key=host,web*,cpu").size(), 2u);
@@ -255,7 +257,8 @@ TEST_F(ServerTest, PullAnswersAtOnceWhenBehind) {
   uint64_t s1 = Seq();
   ASSERT_EQ(Push(R"({"k": 2, "other": 1})").status, 200);
   auto start = std::chrono::steady_clock::now();
-  HttpReply r = Do("GET", absl::StrCat("/pull?key=k&since=", s1, "&timeout=20"));
+  HttpReply r =
+      Do("GET", absl::StrCat("/pull?key=k&since=", s1, "&timeout=20"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   rapidjson::Document d = Json(r.body);
   EXPECT_EQ(Items(d), (std::map<std::string, std::string>{{"k", "2"}}));
@@ -290,7 +293,8 @@ TEST_F(ServerTest, PullWaitsForAChangeUnderItsKeyOnly) {
 TEST_F(ServerTest, PullTimesOutWithSeqUnchanged) {
   ASSERT_EQ(Push(R"({"a": 1})").status, 200);
   uint64_t since = Seq();
-  HttpReply r = Do("GET", absl::StrCat("/pull?key=a&since=", since, "&timeout=1"));
+  HttpReply r =
+      Do("GET", absl::StrCat("/pull?key=a&since=", since, "&timeout=1"));
   rapidjson::Document d = Json(r.body);
   EXPECT_EQ(d["items"].Size(), 0u);
   EXPECT_EQ(d["seq"].GetUint64(), since);
@@ -301,7 +305,7 @@ TEST_F(ServerTest, PullWaitsForANodeThatDoesNotExistYet) {
     ASSERT_TRUE(AwaitMetric("canopy_waiters", 1));
     HttpClient c = server_->Client();
     (void)c.Request("POST", "/push", R"({"later": {"x": 7}})",
-              {{"Content-Type", "application/json"}});
+                    {{"Content-Type", "application/json"}});
   });
   HttpReply r = Do("GET", "/pull?key=later,x&timeout=30");
   pusher.join();
@@ -404,7 +408,7 @@ TEST_F(ServerTest, StreamSendsEventsAndResumesFromLastEventId) {
     ASSERT_TRUE(AwaitMetric("canopy_streams", 1));
     HttpClient c = server_->Client();
     (void)c.Request("POST", "/push", R"({"s": {"a": 2}})",
-              {{"Content-Type", "application/json"}});
+                    {{"Content-Type", "application/json"}});
   });
   auto status = server_->Client(20).Stream(
       "/stream?key=s", {}, [&](absl::string_view data) {
@@ -504,7 +508,8 @@ TEST_F(ServerTest, BodyOverMaxBodyGets413) {
 TEST_F(ServerTest, TreeOverMaxNodesGets507AndNothingApplied) {
   StartServer({"--max_nodes=10"});
   ASSERT_EQ(Push(R"({"a": {"b": 1, "c": 2}})").status, 200);  // 4 nodes
-  HttpReply r = Push(R"({"x": {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}})");
+  HttpReply r =
+      Push(R"({"x": {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6}})");
   EXPECT_EQ(r.status, 507) << r.body;
   EXPECT_NE(r.body.find("max_nodes"), std::string::npos);
   EXPECT_EQ(Get("key=x").size(), 0u);
@@ -553,9 +558,10 @@ TEST_F(ServerTest, MetricsExposeServerFigures) {
   EXPECT_NE(r.body.find("canopy_leaves 2\n"), std::string::npos) << r.body;
   EXPECT_NE(r.body.find("canopy_ingest_accepted_total{protocol=\"http\"} 2"),
             std::string::npos);
-  EXPECT_NE(r.body.find(
-                "canopy_ingest_rejected_total{protocol=\"http\",reason=\"json\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      r.body.find(
+          "canopy_ingest_rejected_total{protocol=\"http\",reason=\"json\"} 1"),
+      std::string::npos);
   EXPECT_NE(r.body.find("canopy_value{key=\"m,y\"} 2"), std::string::npos);
   EXPECT_GT(Metric("canopy_fd_limit"), 0);
 }

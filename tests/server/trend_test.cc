@@ -3,17 +3,17 @@
 #include "server/trend.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <random>
-#include <thread>
-#include <chrono>
-#include <cmath>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
@@ -49,7 +49,8 @@ class Rig {
     o.step_seconds =
         static_cast<int>(Retention::Parse(retention_)->levels[0].step);
     tree_ = std::make_unique<Tree>(o);
-    auto store = TrendStore::Open(dir_ + "/trend", *Retention::Parse(retention_));
+    auto store =
+        TrendStore::Open(dir_ + "/trend", *Retention::Parse(retention_));
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
@@ -109,14 +110,22 @@ double BruteForce(const std::vector<Sample>& samples, int64_t start,
   double sum = 0;
   for (double v : in) sum += v;
   switch (fn) {
-    case TrendFn::kAvg: return sum / in.size();
-    case TrendFn::kSum: return sum;
-    case TrendFn::kMin: return *std::min_element(in.begin(), in.end());
-    case TrendFn::kMax: return *std::max_element(in.begin(), in.end());
-    case TrendFn::kLast: return in.back();
-    case TrendFn::kCount: return static_cast<double>(in.size());
-    case TrendFn::kRate: return sum / static_cast<double>(step);
-    default: return 0;
+    case TrendFn::kAvg:
+      return sum / in.size();
+    case TrendFn::kSum:
+      return sum;
+    case TrendFn::kMin:
+      return *std::min_element(in.begin(), in.end());
+    case TrendFn::kMax:
+      return *std::max_element(in.begin(), in.end());
+    case TrendFn::kLast:
+      return in.back();
+    case TrendFn::kCount:
+      return static_cast<double>(in.size());
+    case TrendFn::kRate:
+      return sum / static_cast<double>(step);
+    default:
+      return 0;
   }
 }
 
@@ -142,9 +151,9 @@ TEST(TrendStoreTest, RollupsEqualABruteForceOverRawSamples) {
   rig.Flush(0, /*all=*/true);
   const int64_t end = kT0 + kSpan;
   for (int64_t step : {10, 60, 3600}) {
-    for (TrendFn fn : {TrendFn::kAvg, TrendFn::kSum, TrendFn::kMin,
-                       TrendFn::kMax, TrendFn::kLast, TrendFn::kCount,
-                       TrendFn::kRate}) {
+    for (TrendFn fn :
+         {TrendFn::kAvg, TrendFn::kSum, TrendFn::kMin, TrendFn::kMax,
+          TrendFn::kLast, TrendFn::kCount, TrendFn::kRate}) {
       TrendResult r = rig.Query("h,cpu", kT0, end, step, fn);
       ASSERT_EQ(r.step, step);
       ASSERT_EQ(r.series.size(), 1u);
@@ -158,8 +167,7 @@ TEST(TrendStoreTest, RollupsEqualABruteForceOverRawSamples) {
         ++expected_points;
         ASSERT_TRUE(got.count(b)) << "step " << step << " bucket " << b;
         EXPECT_NEAR(got[b], want, 1e-9 * std::max(1.0, std::fabs(want)))
-            << "step " << step << " fn " << static_cast<int>(fn) << " at "
-            << b;
+            << "step " << step << " fn " << static_cast<int>(fn) << " at " << b;
       }
       EXPECT_EQ(got.size(), expected_points) << "step " << step;
     }
@@ -219,7 +227,8 @@ TEST(TrendStoreTest, RestartRebuildsTheCoarseWindowsBeingFilled) {
         EXPECT_NEAR(v, BruteForce(samples, t, step, TrendFn::kSum, &any), 1e-6)
             << "step " << step << " at " << t;
       }
-      EXPECT_EQ(r.series[0].points.size(), static_cast<size_t>(2 * 3600 / step));
+      EXPECT_EQ(r.series[0].points.size(),
+                static_cast<size_t>(2 * 3600 / step));
     }
   }
   std::filesystem::remove_all(dir);
@@ -341,8 +350,8 @@ TEST_F(TrendServerTest, DatedPushesComeBackFromTrendAsJsonAndCsv) {
                       R"(, "b": )", 10 * i, "}}"));
   }
   // The dated windows were handed over at once: query until they show.
-  std::string target = absl::StrCat("/trend?key=srv&from=", base, "&to=",
-                                    base + 359, "&step=60&fn=max");
+  std::string target = absl::StrCat("/trend?key=srv&from=", base,
+                                    "&to=", base + 359, "&step=60&fn=max");
   rapidjson::Document d;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -362,7 +371,8 @@ TEST_F(TrendServerTest, DatedPushesComeBackFromTrendAsJsonAndCsv) {
   HttpReply csv = Get(target + "&format=csv");
   ASSERT_EQ(csv.status, 200);
   EXPECT_EQ(csv.Header("content-type").substr(0, 8), "text/csv");
-  std::vector<std::string> lines = absl::StrSplit(csv.body, '\n', absl::SkipEmpty());
+  std::vector<std::string> lines =
+      absl::StrSplit(csv.body, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 7u);
   EXPECT_EQ(lines[0], "time,\"srv,a\",\"srv,b\"");
   EXPECT_EQ(lines[6], absl::StrCat(base + 300, ",5,50"));
@@ -476,7 +486,8 @@ TEST_F(TrendServerTest, MarkersComeBackByKeyAndTime) {
   Push(R"({"app": {"marker": "deploy 1.4", "x": 1}})");
   HttpReply r = Get("/api/markers?key=app&from=-1h");
   ASSERT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("\"text\":\"deploy 1.4\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"text\":\"deploy 1.4\""), std::string::npos)
+      << r.body;
   EXPECT_NE(r.body.find("\"key\":\"app\""), std::string::npos);
   r = Get("/api/markers?key=other");
   EXPECT_NE(r.body.find("\"markers\":[]"), std::string::npos);
