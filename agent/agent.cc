@@ -118,8 +118,7 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
     ++*oversized;
     return out;
   }
-  const rapidjson::Value::ConstMemberIterator h =
-      host_it->value.MemberBegin();
+  const rapidjson::Value::ConstMemberIterator h = host_it->value.MemberBegin();
   absl::string_view host(h->name.GetString(), h->name.GetStringLength());
   auto t = tree.FindMember("time");
   const rapidjson::Value* time = t == tree.MemberEnd() ? nullptr : &t->value;
@@ -217,7 +216,8 @@ int RunAgent(const AgentOptions& o) {
     rapidjson::Value& ag = Child(*body, "agent", a);
     SetText(ag, "defaultaction", "last", a);
     SetInt(ag, "interval_ms", absl::ToInt64Milliseconds(o.interval), a);
-    SetNumber(ag, "collect_ms", absl::ToDoubleMilliseconds(absl::Now() - t0), a);
+    SetNumber(ag, "collect_ms", absl::ToDoubleMilliseconds(absl::Now() - t0),
+              a);
     SetInt(ag, "errors", log.errors(), a);
     std::string json = ToPrettyJson(doc);
     std::fwrite(json.data(), 1, json.size(), stdout);
@@ -237,10 +237,10 @@ int RunAgent(const AgentOptions& o) {
   }
   Sender sender(to, spool.get(), &log, o.interval);
   sender.Start();
-  ErrorLog::Info(absl::StrCat("pushing host,", o.host, " to ", o.server,
-                              " every ", absl::FormatDuration(o.interval),
-                              spool ? absl::StrCat(" (spool ", o.spool_dir, ")")
-                                    : ""));
+  ErrorLog::Info(
+      absl::StrCat("pushing host,", o.host, " to ", o.server, " every ",
+                   absl::FormatDuration(o.interval),
+                   spool ? absl::StrCat(" (spool ", o.spool_dir, ")") : ""));
 
   collectors.Collect(absl::Now(), o.host, &doc, &body);  // primes rates
   absl::Time next = absl::Now() + o.interval;
@@ -254,9 +254,12 @@ int RunAgent(const AgentOptions& o) {
     SetText(ag, "defaultaction", "last", a);
     SetInt(ag, "seq", static_cast<int64_t>(++seq), a);
     SetInt(ag, "interval_ms", absl::ToInt64Milliseconds(o.interval), a);
-    SetNumber(ag, "collect_ms", absl::ToDoubleMilliseconds(absl::Now() - t0), a);
-    SetInt(ag, "spooled_bytes", static_cast<int64_t>(sender.spooled_bytes()), a);
-    SetInt(ag, "dropped", static_cast<int64_t>(sender.dropped()) + oversized, a);
+    SetNumber(ag, "collect_ms", absl::ToDoubleMilliseconds(absl::Now() - t0),
+              a);
+    SetInt(ag, "spooled_bytes", static_cast<int64_t>(sender.spooled_bytes()),
+           a);
+    SetInt(ag, "dropped", static_cast<int64_t>(sender.dropped()) + oversized,
+           a);
     SetInt(ag, "errors", log.errors(), a);
     std::vector<std::string> pieces;
     if (to.scheme == ServerAddress::Scheme::kHttp) {

@@ -39,9 +39,7 @@ struct DiskCollector::Worker {
       {
         absl::MutexLock lock(&self->mu);
         self->mu.Await(absl::Condition(
-            +[](Worker* w) {
-              return w->quit || w->job != nullptr;
-            },
+            +[](Worker* w) { return w->quit || w->job != nullptr; },
             self.get()));
         if (self->job == nullptr) return;  // quit with no work
         job = std::move(self->job);
@@ -136,9 +134,9 @@ void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
     {
       absl::MutexLock lock(&job->mu);
       if (job->rc != 0) {
-        log_->Report(absl::StrCat("statvfs ", m.mount_point),
-                     absl::StrCat("statvfs(", m.mount_point,
-                                  "): ", strerror(job->err)));
+        log_->Report(
+            absl::StrCat("statvfs ", m.mount_point),
+            absl::StrCat("statvfs(", m.mount_point, "): ", strerror(job->err)));
         continue;
       }
       st = job->st;
@@ -158,8 +156,8 @@ void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
     SetInt(out, "total", total, a);
     SetInt(out, "used", used, a);
     SetInt(out, "free", avail, a);
-    SetNumber(out, "percent",
-              used + avail ? 100.0 * used / (used + avail) : 0, a);
+    SetNumber(out, "percent", used + avail ? 100.0 * used / (used + avail) : 0,
+              a);
   }
 }
 

@@ -16,9 +16,8 @@ rapidjson::Value Name(absl::string_view name, JsonAlloc& a) {
 }
 
 rapidjson::Value* Find(rapidjson::Value& obj, absl::string_view name) {
-  auto it = obj.FindMember(
-      rapidjson::Value(rapidjson::StringRef(
-          name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+  auto it = obj.FindMember(rapidjson::Value(rapidjson::StringRef(
+      name.data(), static_cast<rapidjson::SizeType>(name.size()))));
   return it == obj.MemberEnd() ? nullptr : &it->value;
 }
 

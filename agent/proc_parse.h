@@ -43,9 +43,9 @@ std::vector<CpuTimes> ParseProcStat(absl::string_view text);
 // 100 - idle - iowait). False if no time passed (nothing to report).
 bool CpuPercents(const CpuTimes& prev, const CpuTimes& cur,
                  std::array<double, 9>* out);
-inline constexpr const char* kCpuFields[9] = {
-    "user", "nice",    "system", "idle",   "iowait",
-    "irq",  "softirq", "steal",  "percent"};
+inline constexpr const char* kCpuFields[9] = {"user",    "nice",   "system",
+                                              "idle",    "iowait", "irq",
+                                              "softirq", "steal",  "percent"};
 
 // /proc/meminfo: field name -> bytes (the kB figures times 1024; counts such
 // as HugePages_Total are kept as they are).

@@ -19,8 +19,6 @@ struct Candidate {
   int pid;
   PidStat stat;
   double cpu_percent;  // < 0: not known yet (first sighting)
-  uid_t uid;
-  bool has_uid;
 };
 
 }  // namespace
@@ -111,9 +109,6 @@ void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
     t.seen = true;
     t.start_time = c.stat.start_time;
     t.cpu_ticks = ticks;
-    struct stat st;
-    c.has_uid = t.stat != nullptr && fstat(t.stat->fd(), &st) == 0;
-    c.uid = c.has_uid ? st.st_uid : 0;
     alive.insert(pid);
     all.push_back(std::move(c));
   }
@@ -159,10 +154,9 @@ void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
   for (size_t i : sorted) {
     const Candidate& c = all[i];
     Tracked& t = tracked_[c.pid];
-    std::string key =
-        options_.anonymize
-            ? absl::StrCat(c.pid, "-", c.stat.start_time)
-            : SafeSegment(absl::StrCat(c.stat.comm, "-", c.pid));
+    std::string key = options_.anonymize
+                          ? absl::StrCat(c.pid, "-", c.stat.start_time)
+                          : SafeSegment(absl::StrCat(c.stat.comm, "-", c.pid));
     rapidjson::Value& out = Child(procs, key, a);
     if (c.cpu_percent >= 0) SetNumber(out, "cpu_percent", c.cpu_percent, a);
     int64_t rss = c.stat.rss_pages * page_size_;
@@ -188,8 +182,14 @@ void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
     }
     SetInt(out, "pid", c.pid, a);
     SetText(out, "status", ProcessStatusName(c.stat.state), a);
-    if (!options_.anonymize && c.has_uid) {
-      SetText(out, "user", UserName(c.uid), a);
+    // The owner of /proc/PID is the process's effective user (what ps
+    // shows); the open stat file answers without a path lookup.
+    struct stat st;
+    if (!options_.anonymize &&
+        (t.stat != nullptr ? fstat(t.stat->fd(), &st)
+                           : stat(absl::StrCat(options_.proc, "/", c.pid).c_str(),
+                                  &st)) == 0) {
+      SetText(out, "user", UserName(st.st_uid), a);
     }
   }
 }

@@ -57,7 +57,7 @@ class ProcessCollector {
   struct Tracked {
     std::unique_ptr<ProcFile> stat;  // null past max_open_files
     uint64_t start_time = 0;
-    uint64_t cpu_ticks = 0;          // utime + stime at the last reading
+    uint64_t cpu_ticks = 0;  // utime + stime at the last reading
     bool has_io = false;
     absl::Time io_time;
     uint64_t read_bytes = 0, write_bytes = 0;

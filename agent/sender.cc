@@ -50,12 +50,14 @@ absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view url) {
   if (absl::StartsWith(rest, "[")) {  // [::1]:8125
     size_t close = rest.find(']');
     if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("--server=", url, ": bad host"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--server=", url, ": bad host"));
     }
     a.host = std::string(rest.substr(1, close - 1));
     rest.remove_prefix(close + 1);
     if (!rest.empty() && !absl::ConsumePrefix(&rest, ":")) {
-      return absl::InvalidArgumentError(absl::StrCat("--server=", url, ": bad port"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--server=", url, ": bad port"));
     }
   } else {
     size_t colon = rest.rfind(':');
@@ -64,10 +66,12 @@ absl::StatusOr<ServerAddress> ParseServerAddress(absl::string_view url) {
   }
   if (!rest.empty() &&
       (!absl::SimpleAtoi(rest, &a.port) || a.port <= 0 || a.port > 65535)) {
-    return absl::InvalidArgumentError(absl::StrCat("--server=", url, ": bad port"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--server=", url, ": bad port"));
   }
   if (a.host.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("--server=", url, ": no host"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--server=", url, ": no host"));
   }
   return a;
 }
@@ -147,8 +151,8 @@ bool Sender::EnsureConnected() {
   if (fd_ >= 0) return true;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = to_.scheme == ServerAddress::Scheme::kUdp ? SOCK_DGRAM
-                                                                : SOCK_STREAM;
+  hints.ai_socktype =
+      to_.scheme == ServerAddress::Scheme::kUdp ? SOCK_DGRAM : SOCK_STREAM;
   addrinfo* res = nullptr;
   std::string port = absl::StrCat(to_.port);
   if (getaddrinfo(to_.host.c_str(), port.c_str(), &hints, &res) != 0) {
@@ -175,8 +179,8 @@ bool Sender::EnsureConnected() {
       pollfd p{fd, POLLOUT, 0};
       int err = 0;
       socklen_t len = sizeof err;
-      if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(io_timeout_))) ==
-              1 &&
+      if (poll(&p, 1,
+               static_cast<int>(absl::ToInt64Milliseconds(io_timeout_))) == 1 &&
           getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
         rc = 0;
       }
@@ -196,8 +200,8 @@ bool Sender::EnsureConnected() {
 
 bool Sender::SendUdp(const std::vector<std::string>& pieces) {
   if (!EnsureConnected()) {
-    log_->Report("push", absl::StrCat("cannot reach udp ", to_.host, ":",
-                                      to_.port));
+    log_->Report("push",
+                 absl::StrCat("cannot reach udp ", to_.host, ":", to_.port));
     return false;
   }
   bool ok = true;
@@ -205,8 +209,8 @@ bool Sender::SendUdp(const std::vector<std::string>& pieces) {
     if (send(fd_, p.data(), p.size(), 0) < 0) {
       // ECONNREFUSED: an earlier datagram found no listener. Nothing to
       // spool: UDP cannot tell what arrived.
-      log_->Report("push", absl::StrCat("udp send to ", to_.host, ":",
-                                        to_.port, ": ", strerror(errno)));
+      log_->Report("push", absl::StrCat("udp send to ", to_.host, ":", to_.port,
+                                        ": ", strerror(errno)));
       ok = false;
     }
   }
@@ -232,8 +236,9 @@ bool Sender::SendRecord(absl::string_view record) {
         r->status != 429) {
       // Refused for good (a bad tree, a wrong token): sending it again would
       // not help. Counted as an error, not spooled.
-      log_->Report("rejected", absl::StrCat("server refused the push: ",
-                                            r->status, " ", r->body));
+      log_->Report(
+          "rejected",
+          absl::StrCat("server refused the push: ", r->status, " ", r->body));
       return true;
     }
     Failed(absl::StrCat("HTTP ", r->status));
@@ -245,8 +250,8 @@ bool Sender::SendRecord(absl::string_view record) {
   }
   size_t off = 0;
   while (off < record.size()) {
-    ssize_t n = send(fd_, record.data() + off, record.size() - off,
-                     MSG_NOSIGNAL);
+    ssize_t n =
+        send(fd_, record.data() + off, record.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       Failed(strerror(errno));

@@ -39,7 +39,8 @@ absl::Status Spool::Open() {
       fs::remove(e.path(), ec);
       continue;
     }
-    if (!absl::ConsumeSuffix(&n, ".json") || !absl::SimpleAtoi(n, &id)) continue;
+    if (!absl::ConsumeSuffix(&n, ".json") || !absl::SimpleAtoi(n, &id))
+      continue;
     found.emplace_back(id, e.file_size(ec));
   }
   if (ec) {

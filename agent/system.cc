@@ -51,7 +51,8 @@ SystemCollector::SystemCollector(ErrorLog* log, std::string root)
     kernel_ = u.release;
     arch_ = u.machine;
   }
-  absl::StatusOr<std::string> os_release = ReadSmallFile(root_ + "/etc/os-release");
+  absl::StatusOr<std::string> os_release =
+      ReadSmallFile(root_ + "/etc/os-release");
   if (!os_release.ok()) {
     os_release = ReadSmallFile(root_ + "/usr/lib/os-release");
   }
@@ -63,8 +64,15 @@ SystemCollector::SystemCollector(ErrorLog* log, std::string root)
   if (cg.ok()) {
     std::string path = ParseCgroupV2Path(*cg);
     if (!path.empty()) {
+      // The cgroup's own directory; without a cgroup namespace a container
+      // sees its host path in /proc/self/cgroup but has its cgroup mounted
+      // at the root, so the mount root is tried too.
+      std::vector<std::string> dirs;
       for (const char* mnt : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
-        std::string dir = absl::StrCat(root_, mnt, path == "/" ? "" : path);
+        if (path != "/") dirs.push_back(absl::StrCat(root_, mnt, path));
+        dirs.push_back(absl::StrCat(root_, mnt));
+      }
+      for (const std::string& dir : dirs) {
         if (access((dir + "/cgroup.controllers").c_str(), R_OK) != 0) continue;
         if (access((dir + "/memory.max").c_str(), R_OK) == 0) {
           cg_mem_max_ = std::make_unique<ProcFile>(dir + "/memory.max");
@@ -73,6 +81,7 @@ SystemCollector::SystemCollector(ErrorLog* log, std::string root)
         if (access((dir + "/cpu.max").c_str(), R_OK) == 0) {
           cg_cpu_max_ = std::make_unique<ProcFile>(dir + "/cpu.max");
         }
+        if (cg_mem_max_ || cg_cpu_max_) break;
         break;
       }
     }
@@ -91,9 +100,8 @@ bool SystemCollector::ReadOr(ProcFile& f, absl::string_view* text) {
 
 void SystemCollector::Collect(absl::Time now, rapidjson::Value* host,
                               JsonAlloc& a) {
-  double seconds = last_ == absl::InfinitePast()
-                       ? 0
-                       : absl::ToDoubleSeconds(now - last_);
+  double seconds =
+      last_ == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(now - last_);
   CollectCpu(host, a);
   CollectMem(host, a);
   CollectLoad(host, a);

@@ -4,9 +4,9 @@
 // host's object of the agent's JSON tree (see docs/AGENT.md for the keys).
 //
 //   SystemCollector system(&log);
-//   system.Collect(absl::Now() ...);   // primes the counters
+//   system.Collect(now, &host_object, alloc);   // levels; primes counters
 //   ...one interval later...
-//   system.Collect(&host_object, alloc);  // rates and percents
+//   system.Collect(now, &host_object, alloc);   // and rates and percents
 //
 // Rates and percents come from the difference with the previous Collect();
 // the first call reports only the levels (memory, load, ...). Files are kept

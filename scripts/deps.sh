@@ -26,6 +26,8 @@ if ! command -v npm >/dev/null; then
   packages+=(npm)
 fi
 # ---------------------------------------------------------------------------
+# The browser tests (tests/web) drive Debian's chromium with playwright-core.
+packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -55,4 +57,14 @@ if [[ ! -f "$clients_dir/node_modules/hot-shots/package.json" ||
       "$clients_dir/package-lock.json" -nt "$clients_dir/node_modules/.package-lock.json" ]]; then
   echo "deps: npm ci in tests/clients" >&2
   (cd "$clients_dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+fi
+
+# uPlot for the pages and playwright-core for the browser tests, pinned by
+# web/package-lock.json (the canopy_web build target copies uPlot from here).
+web_dir="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [[ ! -f "$web_dir/node_modules/uplot/package.json" ||
+      ! -f "$web_dir/node_modules/playwright-core/package.json" ||
+      "$web_dir/package-lock.json" -nt "$web_dir/node_modules/.package-lock.json" ]]; then
+  echo "deps: npm ci in web" >&2
+  (cd "$web_dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
 fi

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "server/ingest.h"
@@ -158,6 +159,28 @@ LiveValue WriteNested(JsonOut& out, const Tree& tree, const Node* node,
 }
 
 }  // namespace
+
+std::string PercentDecode(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    int hi, lo;
+    auto hex = [](char c) {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    if (s[i] == '%' && i + 2 < s.size() && (hi = hex(s[i + 1])) >= 0 &&
+        (lo = hex(s[i + 2])) >= 0) {
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------- Request
 
@@ -685,13 +708,21 @@ absl::StatusOr<Response> HandleMarkers(const Request& request,
 
 absl::StatusOr<Response> HandleDiff(const Request& request,
                                     HandlerContext& ctx) {
-  absl::string_view rest =
-      absl::string_view(request.path).substr(sizeof("/diff/") - 1);
-  size_t slash = rest.find('/');
+  // Split the path as sent, then decode each key: a key may hold a '/'
+  // (sent as %2F), as a disk's mount point does.
+  absl::string_view raw = request.raw_path.empty()
+                              ? absl::string_view(request.path)
+                              : absl::string_view(request.raw_path);
+  if (!absl::ConsumePrefix(&raw, "/diff/")) {
+    return absl::InvalidArgumentError("use /diff/<keyA>/<keyB>");
+  }
+  size_t slash = raw.find('/');
   if (slash == absl::string_view::npos) {
     return absl::InvalidArgumentError("use /diff/<keyA>/<keyB>");
   }
-  absl::string_view ka = rest.substr(0, slash), kb = rest.substr(slash + 1);
+  std::string da = PercentDecode(raw.substr(0, slash));
+  std::string db = PercentDecode(raw.substr(slash + 1));
+  absl::string_view ka = da, kb = db;
   absl::StatusOr<KeySegments> sa = KeyFromPath(ka);
   if (!sa.ok()) return sa.status();
   absl::StatusOr<KeySegments> sb = KeyFromPath(kb);

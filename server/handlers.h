@@ -32,6 +32,7 @@ namespace canopy {
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // percent-decoded path, without the query
+  std::string raw_path;  // the path as sent (for paths made of several keys)
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string content_type;
   std::string body;
@@ -69,6 +70,9 @@ TextPosition PositionOf(const absl::Status& status);
 // {"error": "...", "line": L, "column": C}.
 int HttpStatusOf(const absl::Status& status);
 Response ErrorResponse(const absl::Status& status);
+
+// Decodes %XX escapes (a '+' stays a '+': this is for paths).
+std::string PercentDecode(absl::string_view s);
 
 // Parses every `key=` parameter as a pattern (none means the whole tree).
 absl::StatusOr<std::vector<Pattern>> PatternsOf(const Request& request);

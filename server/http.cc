@@ -62,6 +62,7 @@ absl::StatusOr<Request> ToRequest(evhttp_request* req) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* path = uri ? evhttp_uri_get_path(uri) : nullptr;
   if (path == nullptr || *path == '\0') path = "/";
+  r.raw_path = path;
   size_t decoded_len = 0;
   char* decoded = evhttp_uridecode(path, 0, &decoded_len);
   if (decoded == nullptr) return absl::InvalidArgumentError("malformed path");

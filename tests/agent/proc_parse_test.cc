@@ -69,11 +69,11 @@ TEST(ProcStatTest, PercentsOfTheInterval) {
   b.ticks = {160, 0, 70, 900, 70, 0, 0, 0, 0, 0};  // +60 +20 +100 +20 = 200
   std::array<double, 9> p;
   ASSERT_TRUE(CpuPercents(a, b, &p));
-  EXPECT_DOUBLE_EQ(p[0], 30);   // user
-  EXPECT_DOUBLE_EQ(p[2], 10);   // system
-  EXPECT_DOUBLE_EQ(p[3], 50);   // idle
-  EXPECT_DOUBLE_EQ(p[4], 10);   // iowait
-  EXPECT_DOUBLE_EQ(p[8], 40);   // percent = 100 - idle - iowait
+  EXPECT_DOUBLE_EQ(p[0], 30);  // user
+  EXPECT_DOUBLE_EQ(p[2], 10);  // system
+  EXPECT_DOUBLE_EQ(p[3], 50);  // idle
+  EXPECT_DOUBLE_EQ(p[4], 10);  // iowait
+  EXPECT_DOUBLE_EQ(p[8], 40);  // percent = 100 - idle - iowait
   // guest is part of user already: it does not count twice.
   a.ticks[8] = 0;
   b.ticks[8] = 1000;
@@ -170,10 +170,10 @@ TEST(NetDevTest, SplitsAtTheLastColon) {
 
 TEST(NetDevTest, ThirtyTwoBitWrapGivesAPositiveRate) {
   // An old driver's 32-bit rx_bytes wrapping between two samples.
-  std::vector<NetCounters> a = ParseNetDev(
-      "eth0: 4294967000 10 0 0 0 0 0 0 100 10 0 0 0 0 0 0\n");
-  std::vector<NetCounters> b = ParseNetDev(
-      "eth0: 704 20 0 0 0 0 0 0 50 20 0 0 0 0 0 0\n");
+  std::vector<NetCounters> a =
+      ParseNetDev("eth0: 4294967000 10 0 0 0 0 0 0 100 10 0 0 0 0 0 0\n");
+  std::vector<NetCounters> b =
+      ParseNetDev("eth0: 704 20 0 0 0 0 0 0 50 20 0 0 0 0 0 0\n");
   EXPECT_EQ(CounterDelta(a[0].v[0], b[0].v[0]), 1000u);
   // tx_bytes went back from 100 to 50 (a reset): clamped to 0.
   EXPECT_EQ(CounterDelta(a[0].v[1], b[0].v[1]), 0u);

@@ -239,6 +239,20 @@ TEST_F(ServerTest, DiffAlignsSubtrees) {
   EXPECT_EQ(d["both"][1]["delta"].GetInt(), 0);
 }
 
+// Regression: keys holding a '/' (a disk's mount point) sent as %2F.
+TEST_F(ServerTest, DiffOfKeysWithSlashes) {
+  ASSERT_EQ(Push(R"({"h1": {"disk": {"/var": {"used": 5}}},
+                     "h2": {"disk": {"/var": {"used": 7}}}})")
+                .status,
+            200);
+  HttpReply r = Do("GET", "/diff/h1,disk,%2Fvar/h2,disk,%2Fvar");
+  ASSERT_EQ(r.status, 200) << r.body;
+  rapidjson::Document d = Json(r.body);
+  ASSERT_EQ(d["both"].Size(), 1u);
+  EXPECT_STREQ(d["both"][0]["path"].GetString(), "used");
+  EXPECT_EQ(d["both"][0]["delta"].GetInt(), 2);
+}
+
 TEST_F(ServerTest, DeleteRemovesSubtreeAndPullReportsNull) {
   ASSERT_EQ(Push(R"({"x": {"a": 1, "b": {"c": 2}}, "y": 3})").status, 200);
   uint64_t since = Seq();

@@ -244,7 +244,7 @@ export class Live {
   }
 
   _set(state, detail) {
-    if (this.state === state && state !== 'lost') return;
+    if (this.state === state && state !== 'lost' && state !== 'live') return;
     this.state = state;
     this.onState(state, detail);
   }
@@ -266,7 +266,10 @@ export class Live {
           this.seq = body.seq;
           this.onItems(body.items || [], {initial: true, truncated: !!body.truncated});
         } else {
-          const body = await request('/pull' + query({key: this.keys, since: this.seq, timeout: this.pullTimeout}),
+          // After a failure the first poll answers at once (timeout=0), so
+          // that the page shows it is live again without waiting for a change.
+          const timeout = this.state === 'live' ? this.pullTimeout : 0;
+          const body = await request('/pull' + query({key: this.keys, since: this.seq, timeout}),
             {signal: ctl.signal});
           if (!alive()) return;
           if (body.reset) this.onItems(body.items || [], {reset: true, truncated: !!body.truncated});

@@ -51,7 +51,8 @@ class Model {
   }
   get leafCount() { return this.root.leaves; }
 
-  // Sets a leaf; returns [node, structureChanged].
+  // Sets a leaf; returns [node, structureChanged]. Nodes made on the way
+  // are added to this.created (when it is a Set).
   set(key, value) {
     let node = this.byKey.get(key);
     let changed = false;
@@ -67,6 +68,7 @@ class Model {
           parent.children.set(s, child);
           parent.sorted = null;
           this.byKey.set(k, child);
+          if (this.created) this.created.add(child);
           changed = true;
         }
         parent = child;
@@ -244,10 +246,10 @@ function updateRow(node, changed) {
   const fn = node.action === 'add' ? 'rate' : 'avg';
   if (wantSpark && canvas.dataset.fn !== fn) {
     canvas.dataset.fn = fn;
-    canvas.hidden = false;
+    canvas.style.visibility = '';
     sparks.attach(canvas, node.key, fn);
-  } else if (!wantSpark && !canvas.hidden) {
-    canvas.hidden = true;
+  } else if (!wantSpark && canvas.style.visibility !== 'hidden') {
+    canvas.style.visibility = 'hidden';
     delete canvas.dataset.fn;
     sparks.detach(canvas);
   }
@@ -369,6 +371,7 @@ function onItems(items, {initial, reset, truncated}) {
     }
     structure = true;
   } else {
+    model.created = new Set();
     for (const item of items) {
       for (const [k, v] of Object.entries(item)) {
         if (v === null) { structure = model.remove(k) || structure; continue; }
@@ -377,6 +380,13 @@ function onItems(items, {initial, reset, truncated}) {
         touch(node);
       }
     }
+    // New branches under what is open open too, until the user toggles.
+    if (autoExpand) {
+      for (const n of model.created) {
+        if (n.children.size && (n.parent === model.root || expanded.has(n.parent.key)) && expanded.size < 500) expanded.add(n.key);
+      }
+    }
+    model.created = null;
   }
   if (structure) scheduleRender();
   else updateStatus();

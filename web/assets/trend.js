@@ -6,7 +6,7 @@
 
 import uPlot from './uplot/uPlot.esm.js';
 import {request, query, keyProblem, fmtTime, fmtDuration, fmtNum, ApiError, isAbort} from './api.js';
-import {setupPage, showMessage, clearMessage, clearMessages, el} from './page.js';
+import {setupPage, showMessage, clearMessage, clearMessages, el, showConnection} from './page.js';
 
 const PRESETS = [['1h', 3600], ['1d', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['1y', 365 * 86400]];
 const FNS = ['avg', 'sum', 'min', 'max', 'last', 'count', 'rate', 'p50', 'p90', 'p99'];
@@ -195,7 +195,11 @@ function markersPlugin(getMarkers) {
           ctx.moveTo(x, u.bbox.top);
           ctx.lineTo(x, u.bbox.top + u.bbox.height);
           ctx.stroke();
-          ctx.fillText(m.text.length > 30 ? m.text.slice(0, 29) + '…' : m.text, x + 3 * uPlot.pxRatio, u.bbox.top + 2 * uPlot.pxRatio);
+          const label = m.text.length > 30 ? m.text.slice(0, 29) + '…' : m.text;
+          const w = ctx.measureText(label).width;
+          const right = x + 3 * uPlot.pxRatio + w > u.bbox.left + u.bbox.width;
+          ctx.textAlign = right ? 'right' : 'left';
+          ctx.fillText(label, right ? x - 3 * uPlot.pxRatio : x + 3 * uPlot.pxRatio, u.bbox.top + 2 * uPlot.pxRatio);
         }
         ctx.restore();
       },
@@ -333,13 +337,23 @@ async function reload({keepOverview = false, quiet = false} = {}) {
     jobs.push(fetchMarkers(r.dFrom, r.dTo, signal));
     const [detail, over] = await Promise.all(jobs);
     if (mine !== generation) return;
+    showConnection('live');
     markers = reuse ? (await jobs[1]) : (await jobs[2]);
     if (!reuse) lastOverview = {key: overviewKey, series: over.series || [], step: over.step};
     const series = (detail.series || []).map(s => ({key: s.key, points: Array.isArray(s.points) ? s.points : []}));
     if (detail.truncated) showMessage('warn', 'The server cut the answer at its limit of series; narrow the keys.', {id: 'cut'});
-    if (!reuse || !overviewPlot) drawOverview(lastOverview.series.slice(0, MAX_SERIES), r, lastOverview.step);
-    else showWindowOnOverview(r);
-    drawCharts(series, r, detail.step);
+    if (quiet && sameKeys(overviewSeries, lastOverview.series.slice(0, MAX_SERIES)) && overviewPlot) {
+      // A refresh updates the plots in place: no flicker, and a drag in
+      // progress is not lost.
+      overviewSeries = lastOverview.series.slice(0, MAX_SERIES);
+      overviewPlot.setData(align(overviewSeries.length ? overviewSeries : [{key: '', points: []}]), false);
+      overviewPlot.setScale('x', {min: r.oFrom, max: r.oTo});
+      showWindowOnOverview(r);
+    } else if (!reuse || !overviewPlot) {
+      overviewSeries = lastOverview.series.slice(0, MAX_SERIES);
+      drawOverview(overviewSeries, r, lastOverview.step);
+    } else showWindowOnOverview(r);
+    if (!(quiet && updateCharts(series, r, detail.step))) drawCharts(series, r, detail.step);
     drawMarkerList();
     rangeLabel.textContent = `${fmtTime(r.dFrom, false)} – ${fmtTime(r.dTo, false)} (${fmtDuration(r.dTo - r.dFrom)}, one point per ${fmtDuration(detail.step)})`;
     rangeLabel.dataset.from = String(r.dFrom);
@@ -349,10 +363,33 @@ async function reload({keepOverview = false, quiet = false} = {}) {
     if (isAbort(e) && signal.aborted) return;
     if (mine !== generation) return;
     destroyPlots();
+    if (e.status === 0) showConnection('lost', {message: e.message, retryMs: REFRESH_MS});
     const what = e instanceof ApiError && e.status === 400 ? 'The server refused this query' : 'Cannot load the history';
     showMessage('error', `${what}: ${e.message}`, {id: 'load'});
     charts.append(el('div', {class: 'muted', id: 'no-chart'}, 'Nothing to draw.'));
   }
+}
+
+let overviewSeries = [];
+const sameKeys = (a, b) => a.length === b.length && a.every((s, i) => s.key === b[i].key);
+
+// Updates the charts in place when they show the same series; false if not.
+function updateCharts(series, r, step) {
+  const shown = series.slice(0, MAX_SERIES);
+  const groups = state.split ? shown.map(s => [s]) : [shown];
+  if (!plots.length || groups.length !== plots.length || !groups.every((g, i) => sameKeys(g, plots[i].series))) return false;
+  groups.forEach((g, i) => {
+    const p = plots[i];
+    const data = align(g);
+    p.series = g;
+    p.u.setData(data, false);
+    p.u.setScale('x', {min: r.dFrom, max: r.dTo});
+    let points = 0;
+    for (let j = 1; j < data.length; j++) for (const v of data[j]) if (v !== null) points++;
+    p.box.dataset.points = String(points);
+    p.box.dataset.step = String(step);
+  });
+  return true;
 }
 
 function drawCharts(series, r, step) {

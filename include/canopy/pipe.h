@@ -1,0 +1,257 @@
+// Pipes: access-log lines into tree updates.
+//
+// A log line is parsed once into a LogRecord (fields by name); each enabled
+// Pipe then turns the record into updates (a comma key and a LineSample)
+// handed to an UpdateSink. Pipes know nothing of the tree: a TreeSink
+// applies updates to a canopy::Tree, tests collect them in a vector.
+//
+//   // One call for the server (POST /push, field "accesslog"):
+//   absl::StatusOr<size_t> n = canopy::ApplyAccessLog(
+//       body, "combined", "web", &tree, /*now=*/absl::ToUnixSeconds(...));
+//
+//   // Or by hand, keeping the pipes' state (top-K, caches) across calls:
+//   canopy::PipeOptions options;             // prefix "web", top-K 100, ...
+//   auto runner = canopy::PipeRunner::Create("combined", options);
+//   canopy::TreeSink sink(&tree, now);
+//   canopy::LogCounts counts = (*runner)->Run(lines, &sink);
+//
+// Formats (LogParser::Create): "combined" (nginx and Apache), "common"
+// (Apache CLF, no referer or agent), "squid" (Squid native access.log), or
+// an nginx `log_format` string such as
+//   $remote_addr - $remote_user [$time_local] "$request" $status
+//   $body_bytes_sent "$http_referer" "$http_user_agent" $request_time
+//   $upstream_response_time $host
+// with its variables in any order and any subset.
+//
+// Built-in pipes (names for PipeOptions::pipes) and the keys they write,
+// `<p>` being PipeOptions::prefix ("web" by default):
+//   status   <p>,hits  <p>,bytes  <p>,status,<code>  <p>,errors (5xx)
+//            <p>,client_errors (4xx)                               add
+//   ua       <p>,browser,<family>,<major>  <p>,os,<family>        add
+//   url      <p>,url,<path> for the top K paths, <p>,url,other    add
+//   time     <p>,request_time  <p>,upstream_time (ms)              timer
+//   traffic  traffic,<domain>,{hits,bytes}                         add
+//            traffic,<domain>,visitors (remote addresses)          set
+// Every segment goes through SanitizeSegment: a hostile log cannot write a
+// malformed key, and (top-K, bounded caches) cannot grow the tree or the
+// pipes' memory without bound.
+//
+// Shared-object pipes: a directory of `*.so` files, each exporting the C ABI
+// of canopy/pipe_plugin.h (canopy_pipe_init, canopy_pipe_process,
+// canopy_pipe_cleanup); see LoadPipePlugins and docs/PIPES.md.
+//
+// Threads: parsers are pure and thread-compatible. A Pipe or PipeRunner
+// holds state (top-K counters, caches) and is not thread-safe: one thread
+// uses it at a time (in canopyd, the loop thread that owns the tree).
+#ifndef CANOPY_PIPE_H_
+#define CANOPY_PIPE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "canopy/tree.h"
+
+namespace canopy {
+
+// One parsed log line. The views point into the line and are valid only
+// while it is; a field the format does not carry is empty (numbers: the
+// has_* flag is false).
+struct LogRecord {
+  absl::string_view remote_addr;  // client address ("203.0.113.7")
+  absl::string_view remote_user;
+  int64_t time = 0;               // epoch seconds; 0 = not in the line
+  absl::string_view method;       // "GET"
+  absl::string_view target;       // the request target as sent ("/a?b=1")
+  absl::string_view path;         // the target without query or fragment
+  absl::string_view protocol;     // "HTTP/1.1"
+  int status = 0;                 // 0 = none
+  int64_t bytes = 0;              // body bytes sent ("-" = 0)
+  absl::string_view referer;
+  absl::string_view user_agent;
+  absl::string_view host;         // $host, or the host of a Squid URL
+  absl::string_view forwarded_for;
+  bool has_request_time = false;
+  double request_time = 0;        // seconds
+  bool has_upstream_time = false;
+  double upstream_time = 0;       // seconds, summed over upstreams
+};
+
+// A line the parser refused.
+struct LogError {
+  size_t line = 0;    // 1-based line within the buffer
+  size_t column = 0;  // 1-based byte offset in the line
+  // InvalidArgument: "line L, column C: <what>".
+  absl::Status status;
+};
+
+struct LogCounts {
+  size_t records = 0;
+  size_t errors = 0;
+};
+
+// A compiled log format. Immutable and thread-safe once created.
+class LogParser {
+ public:
+  // Longer lines are refused whole.
+  static constexpr size_t kMaxLineBytes = 16 * 1024;
+
+  // "combined", "common", "squid", or an nginx log_format string (anything
+  // holding a '$'). Fails on an empty format, a format with no variable, or
+  // two variables with nothing between them.
+  static absl::StatusOr<std::unique_ptr<LogParser>> Create(
+      absl::string_view format);
+  virtual ~LogParser() = default;
+
+  // Parses one line (no newline). On error, `record` is unspecified and
+  // the status is InvalidArgument "column C: <what>"; *column gets C.
+  virtual absl::Status ParseLine(absl::string_view line, LogRecord* record,
+                                 size_t* column) const = 0;
+
+  // Every line of `buffer` ("\n" separated, "\r\n" too; empty lines
+  // skipped; the last needs no newline), in order: `on_record` once per good
+  // line (the record is valid during the call), `on_error` per bad one.
+  LogCounts Parse(absl::string_view buffer,
+                  absl::FunctionRef<void(const LogRecord&)> on_record,
+                  absl::FunctionRef<void(const LogError&)> on_error) const;
+};
+
+// Where pipes send their updates.
+class UpdateSink {
+ public:
+  virtual ~UpdateSink() = default;
+  // One sample for a comma key whose segments passed SanitizeSegment.
+  // `sample.member` (sets) is valid during the call only.
+  virtual void Update(absl::string_view key, const LineSample& sample) = 0;
+  // A key a pipe no longer writes (a path that left the top K). Optional.
+  virtual void Remove(absl::string_view key) {}
+};
+
+// Applies updates to a tree at time `now`. Updates the tree refuses
+// (ResourceExhausted past max_nodes) are counted, not fatal.
+class TreeSink : public UpdateSink {
+ public:
+  TreeSink(Tree* tree, int64_t now) : tree_(tree), now_(now) {}
+  void Update(absl::string_view key, const LineSample& sample) override;
+  void Remove(absl::string_view key) override;
+  size_t applied() const { return applied_; }
+  size_t refused() const { return refused_; }
+  const absl::Status& first_error() const { return first_error_; }
+
+ private:
+  Tree* tree_;
+  int64_t now_;
+  size_t applied_ = 0;
+  size_t refused_ = 0;
+  absl::Status first_error_;
+};
+
+struct PipeOptions {
+  std::string prefix = "web";  // <p>: one or more segments ("web,eu")
+  // Which pipes run: built-in names ("status", "ua", "url", "time",
+  // "traffic") and shared-object pipes by file stem. Empty = every built-in
+  // pipe plus every loaded plug-in.
+  std::vector<std::string> pipes;
+  // uap-core's regexes.yaml; empty = DefaultRegexesPath().
+  std::string regexes_path;
+  size_t ua_cache_size = 10000;  // distinct user agents remembered
+  size_t url_top_k = 100;        // at most this many <p>,url,<path> keys
+  // A path becomes a key once seen this often (so one-off paths never do).
+  size_t url_min_hits = 2;
+  // Directory of shared-object pipes; empty = none.
+  std::string plugin_dir;
+};
+
+// The first of <binary dir>/pipes/node_modules/uap-core/regexes.yaml and
+// <source dir>/pipes/node_modules/uap-core/regexes.yaml that exists (both
+// fixed at build time), or the source one.
+std::string DefaultRegexesPath();
+
+// Turns any bytes into a valid key segment: ',' and control characters
+// become '_', bytes that are not UTF-8 become '_', it is cut to 255 bytes at
+// a character boundary, and an empty result is "other".
+std::string SanitizeSegment(absl::string_view s);
+// Appends the sanitized segment to `key` (the hot path: no allocation when
+// the segment is already clean).
+void AppendSegment(absl::string_view s, std::string* key);
+
+// A pipe: turns records into updates. Init is called once before any
+// Process, Cleanup once after the last.
+class Pipe {
+ public:
+  virtual ~Pipe() = default;
+  virtual absl::string_view name() const = 0;
+  virtual absl::Status Init(const PipeOptions& options) {
+    return absl::OkStatus();
+  }
+  virtual void Process(const LogRecord& record, UpdateSink* sink) = 0;
+  virtual void Cleanup() {}
+};
+
+// The built-in pipes by name, or nullptr for an unknown name.
+std::unique_ptr<Pipe> NewBuiltinPipe(absl::string_view name);
+// "status", "ua", "url", "time", "traffic".
+std::vector<std::string> BuiltinPipeNames();
+
+// Loads every `*.so` in `dir` (sorted by name) as a pipe named by its file
+// stem. A file that cannot be loaded or lacks the three symbols is an error
+// naming it; nothing is loaded then.
+absl::StatusOr<std::vector<std::unique_ptr<Pipe>>> LoadPipePlugins(
+    const std::string& dir);
+// One shared object.
+absl::StatusOr<std::unique_ptr<Pipe>> LoadPipePlugin(const std::string& path);
+
+// Parses lines with one format and runs every enabled pipe on each record.
+class PipeRunner {
+ public:
+  // Compiles the format, creates and Init()s the pipes. Fails on a bad
+  // format, an unknown pipe name, a missing regexes.yaml (when "ua" runs)
+  // or a plug-in that will not load.
+  static absl::StatusOr<std::unique_ptr<PipeRunner>> Create(
+      absl::string_view format, const PipeOptions& options);
+  // Adds a pipe of the caller's (after Init, which this calls).
+  absl::Status AddPipe(std::unique_ptr<Pipe> pipe);
+  ~PipeRunner();  // Cleanup()s every pipe
+
+  // Runs every line of `buffer` through the pipes into `sink`. `on_error`,
+  // if given, hears of each refused line.
+  LogCounts Run(absl::string_view buffer, UpdateSink* sink,
+                absl::FunctionRef<void(const LogError&)> on_error =
+                    [](const LogError&) {});
+  // One record (already parsed) through the pipes.
+  void Process(const LogRecord& record, UpdateSink* sink);
+
+  const LogParser& parser() const { return *parser_; }
+  const PipeOptions& options() const { return options_; }
+
+ private:
+  PipeRunner() = default;
+  PipeOptions options_;
+  std::unique_ptr<LogParser> parser_;
+  std::vector<std::unique_ptr<Pipe>> pipes_;
+};
+
+// For the server: runs `lines` in `format` ("" = "combined") through every
+// built-in pipe under `prefix` ("" = "web") into `tree` at `now`. Runners
+// are kept per (format, prefix), so top-K and caches last across calls (at
+// most 64 runners; past that the least recently created is dropped). The
+// user-agent regexes come from DefaultRegexesPath(); when that file is
+// missing the "ua" pipe is left out (logged once) rather than failing.
+// Answers the number of leaves written, or InvalidArgument for a bad format
+// or prefix, or for a buffer none of whose lines parsed ("line L, column
+// C: ..." of the first). Thread-safe (the runners are behind a mutex), but
+// `tree` is the caller's to guard.
+absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
+                                      absl::string_view format,
+                                      const std::string& prefix, Tree* tree,
+                                      int64_t now);
+
+}  // namespace canopy
+
+#endif  // CANOPY_PIPE_H_

@@ -1,0 +1,236 @@
+// canopy-agent end to end: the real agent pushing to the real canopyd over
+// UDP, TCP and HTTP; the spool across a server restart; flags and config.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "tests/agent/agent_util.h"
+#include "tests/server/harness.h"
+
+namespace canopy {
+namespace testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The number at `key` in /get, or -1.
+double GetNumber(const HttpClient& http, const std::string& key) {
+  absl::StatusOr<HttpReply> r =
+      http.Request("GET", absl::StrCat("/get?key=", UrlEncode(key)));
+  if (!r.ok() || r->status != 200) return -1;
+  rapidjson::Document d;
+  d.Parse(r->body.c_str());
+  if (d.HasParseError() || !d.HasMember("items")) return -1;
+  for (const rapidjson::Value& item : d["items"].GetArray()) {
+    for (auto& m : item.GetObject()) {
+      if (key == m.name.GetString() && m.value.IsNumber()) {
+        return m.value.GetDouble();
+      }
+    }
+  }
+  return -1;
+}
+
+// Polls until `key` reads at least `at_least`, for up to `seconds`.
+double AwaitNumber(const HttpClient& http, const std::string& key,
+                   double at_least, double seconds) {
+  auto deadline = Clock::now() +
+                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  double v = -1;
+  while (Clock::now() < deadline) {
+    v = GetNumber(http, key);
+    if (v >= at_least) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return v;
+}
+
+uint64_t MemTotalBytes() {
+  std::ifstream f("/proc/meminfo");
+  std::string name, unit;
+  uint64_t kb = 0;
+  f >> name >> kb >> unit;
+  return kb * 1024;
+}
+
+size_t FilesIn(const std::string& dir) {
+  std::error_code ec;
+  size_t n = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    n += absl::EndsWith(e.path().string(), ".json");
+  }
+  return n;
+}
+
+class PushTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PushTest, TreeArrivesUnderTheHost) {
+  auto server = ServerProcess::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string scheme = GetParam();
+  int port = scheme == "udp"   ? (*server)->udp_port()
+             : scheme == "tcp" ? (*server)->tcp_port()
+                               : (*server)->http_port();
+  std::string host = "e2e-" + scheme;
+  std::string spool = MakeTempDir();
+  AgentProcess agent({absl::StrCat("--server=", scheme, "://127.0.0.1:", port),
+                      "--interval=500ms", "--host=" + host,
+                      "--spool_dir=" + spool});
+  HttpClient http = (*server)->Client();
+  std::string k = absl::StrCat("host,", host, ",");
+  EXPECT_EQ(AwaitNumber(http, k + "mem,total", 1, 15), MemTotalBytes());
+  EXPECT_GE(AwaitNumber(http, k + "agent,seq", 2, 10), 2);
+  EXPECT_GE(GetNumber(http, k + "cpu,percent"), 0);
+  EXPECT_GE(GetNumber(http, k + "cpu,core,0,idle"), 0);
+  EXPECT_GE(GetNumber(http, k + "load,1"), 0);
+  EXPECT_GT(GetNumber(http, k + "disk,/,total"), 0);
+  EXPECT_EQ(GetNumber(http, k + "agent,interval_ms"), 500);
+  EXPECT_EQ(GetNumber(http, k + "agent,dropped"), 0);
+  // cpu is averaged over the window, as API.md says.
+  absl::StatusOr<HttpReply> meta = http.Request(
+      "GET", absl::StrCat("/api/q/host,", host, ",cpu.json?meta=1&depth=0"));
+  ASSERT_TRUE(meta.ok());
+  EXPECT_NE(meta->body.find("\"avg\""), std::string::npos) << meta->body;
+  EXPECT_EQ(agent.Stop(), 0);  // SIGTERM: a clean stop
+  std::filesystem::remove_all(spool);
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemes, PushTest,
+                         ::testing::Values("udp", "tcp", "http"));
+
+// Sums the trend counts of `key` (samples per 10 s window).
+int64_t TrendCount(const HttpClient& http, const std::string& key) {
+  absl::StatusOr<HttpReply> r =
+      http.Request("GET", absl::StrCat("/trend?key=", UrlEncode(key),
+                                       "&from=-10m&to=now&step=10&fn=count"));
+  if (!r.ok() || r->status != 200) return -1;
+  rapidjson::Document d;
+  d.Parse(r->body.c_str());
+  if (d.HasParseError() || !d.HasMember("series")) return -1;
+  int64_t sum = 0;
+  for (const rapidjson::Value& s : d["series"].GetArray()) {
+    for (const rapidjson::Value& p : s["points"].GetArray()) {
+      sum += static_cast<int64_t>(p[1].GetDouble());
+    }
+  }
+  return sum;
+}
+
+class SpoolTest : public ::testing::TestWithParam<std::string> {};
+
+// Stop the server for a few intervals, start it again on the same port and
+// data dir: every interval's seq arrives, none twice.
+TEST_P(SpoolTest, EveryIntervalArrivesAfterARestart) {
+  const std::string scheme = GetParam();
+  const int http_port = FreePort(), tcp_port = FreePort();
+  const std::string data = MakeTempDir();
+  const std::string spool = MakeTempDir();
+  const std::vector<std::string> flags = {
+      absl::StrCat("--http=127.0.0.1:", http_port),
+      absl::StrCat("--tcp=127.0.0.1:", tcp_port), "--udp=off"};
+  const std::string host = "spool-" + scheme;
+  const std::string seq_key = absl::StrCat("host,", host, ",agent,seq");
+
+  auto first = ServerProcess::Start(flags, data);
+  ASSERT_TRUE(first.ok()) << first.status();
+  AgentProcess agent(
+      {absl::StrCat("--server=", scheme,
+                    "://127.0.0.1:", scheme == "tcp" ? tcp_port : http_port),
+       "--interval=500ms", "--host=" + host, "--spool_dir=" + spool});
+  double before = AwaitNumber((*first)->Client(), seq_key, 3, 15);
+  ASSERT_GE(before, 3);
+  ASSERT_EQ((*first)->Stop(), 0);
+  first->reset();
+
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // ~6 intervals
+  EXPECT_GE(FilesIn(spool), 4u) << "the agent spools while the server is down";
+
+  auto second = ServerProcess::Start(flags, data);
+  ASSERT_TRUE(second.ok()) << second.status();
+  HttpClient http = (*second)->Client();
+  // Caught up: the spool drained and fresh pushes arrive.
+  auto deadline = Clock::now() + std::chrono::seconds(40);
+  while (Clock::now() < deadline && FilesIn(spool) > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(FilesIn(spool), 0u);
+  double now_seq = GetNumber(http, seq_key);
+  EXPECT_GE(AwaitNumber(http, seq_key, now_seq + 2, 10), now_seq + 2);
+  ASSERT_EQ(agent.Stop(), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t last = static_cast<int64_t>(GetNumber(http, seq_key));
+  ASSERT_GT(last, before + 6);
+
+  // Every seq from 1 to `last` is one sample in the history (windows close
+  // every 10 s: wait for the last one).
+  int64_t count = -1;
+  deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    count = TrendCount(http, seq_key);
+    if (count >= last) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  EXPECT_EQ(count, last) << "seq samples in the history vs the last seq";
+  second->reset();
+  std::filesystem::remove_all(data);
+  std::filesystem::remove_all(spool);
+}
+
+INSTANTIATE_TEST_SUITE_P(Schemes, SpoolTest, ::testing::Values("http", "tcp"));
+
+TEST(FlagsTest, BadFlagsSayOneLineAndExitOne) {
+  for (const char* bad : {"--bogus=1", "--interval=abc", "--server=ftp://x:1",
+                          "--host=a,b", "--top_n=-1"}) {
+    RunResult r = RunAgentBinary({bad});
+    EXPECT_EQ(r.exit_code, 1) << bad;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+TEST(FlagsTest, ConfigFileAndTheCommandLineWins) {
+  std::string dir = MakeTempDir();
+  std::string conf = dir + "/agent.conf";
+  std::ofstream(conf) << "# agent settings\nhost=fromconfig\n"
+                         "--interval=30s\ntop_n=1\n";
+  auto t0 = Clock::now();
+  RunResult r =
+      RunAgentBinary({"--config=" + conf, "--once", "--interval=200ms"});
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  ASSERT_NE(HostBody(d, "fromconfig"), nullptr) << r.out;
+  std::ofstream(conf) << "nonsense\n";
+  r = RunAgentBinary({"--config=" + conf, "--once"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("expected flag=value"), std::string::npos) << r.err;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace canopy

@@ -1,0 +1,64 @@
+// /diff/: two subtrees side by side with deltas; keys that need escaping;
+// a key that does not exist.
+
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {skipReason, Server, launchBrowser, openPage, screenshot, waitFor} from './harness.mjs';
+
+const skip = skipReason ? `skipped: ${skipReason}` : false;
+let server, browser;
+
+before(async () => {
+  if (skip) return;
+  server = await new Server().start();
+  browser = await launchBrowser();
+  await server.push({host: {
+    web1: {cpu: {user: 10, idle: 80}, mem: 5, only1: 1, os: 'Debian'},
+    web2: {cpu: {user: 15, idle: 60}, mem: 5, only2: 2, os: 'Debian'},
+  }});
+  await server.push({disk: {'/var': {used: 10}, '/home': {used: 25}}});
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.cleanup();
+});
+
+const cells = (page, table, path) => page.locator(`#${table} tr[data-path="${path}"] td`).allTextContents();
+
+test('two subtrees side by side with deltas', {skip}, async () => {
+  const page = await openPage(browser);
+  await page.goto(server.url + '/diff/');
+  await waitFor(() => page.locator('#pick').count(), {what: 'the prompt'});
+  await page.fill('#key-a', 'host,web1');
+  await page.fill('#key-b', 'host,web2');
+  await page.click('#compare');
+  await waitFor(() => page.locator('#both').count(), {what: 'the diff'});
+  assert.deepEqual(await cells(page, 'both', 'cpu,user'), ['cpu,user', '10', '15', '+5', '+50.0 %']);
+  assert.deepEqual(await cells(page, 'both', 'cpu,idle'), ['cpu,idle', '80', '60', '-20', '-25.0 %']);
+  assert.deepEqual((await cells(page, 'both', 'os')).slice(0, 4), ['os', 'Debian', 'Debian', '']);
+  assert.deepEqual(await cells(page, 'only-a', 'only1'), ['only1', '1']);
+  assert.deepEqual(await cells(page, 'only-b', 'only2'), ['only2', '2']);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('a'), 'host,web1');
+  assert.equal(url.searchParams.get('b'), 'host,web2');
+  // Live: a change shows at the next refresh.
+  await server.push({host: {web2: {mem: 9}}});
+  await waitFor(async () => (await cells(page, 'both', 'mem'))[3] === '+4', {timeout: 8000, what: 'the refreshed delta'});
+  await screenshot(page, 'diff');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('keys with "/" and keys that do not exist', {skip}, async () => {
+  const page = await openPage(browser, {allow: [/Failed to load resource: the server responded with a status of 404/]});
+  await page.goto(server.url + '/diff/?a=' + encodeURIComponent('disk,/var') + '&b=' + encodeURIComponent('disk,/home'));
+  await waitFor(() => page.locator('#both').count(), {what: 'the diff of mount points'});
+  assert.deepEqual(await cells(page, 'both', 'used'), ['used', '10', '25', '+15', '+150.0 %']);
+  await page.goto(server.url + '/diff/?a=host,web1&b=host,nope');
+  await waitFor(async () => /no node/.test(await page.textContent('#messages')), {what: 'the missing key'});
+  await page.goto(server.url + '/diff/?a=host,,web1&b=host');
+  await waitFor(async () => /not valid/.test(await page.textContent('#messages')), {what: 'the bad key'});
+  page.assertClean();
+  await page.closeAll();
+});

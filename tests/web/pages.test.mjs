@@ -1,0 +1,50 @@
+// Every page loads without a console error or a page error, on an empty
+// server and on one with data, and / goes to the live page.
+
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {skipReason, Server, launchBrowser, openPage, waitFor, sleep} from './harness.mjs';
+
+const skip = skipReason ? `skipped: ${skipReason}` : false;
+let server, browser;
+
+before(async () => {
+  if (skip) return;
+  server = await new Server().start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.cleanup();
+});
+
+const pages = ['/realtime/', '/trend/view/', '/trend/view/?key=web', '/setting/view', '/diff/', '/diff/?a=web&b=web'];
+
+async function visitAll() {
+  for (const p of pages) {
+    const page = await openPage(browser, {allow: p.startsWith('/diff/?') ? [/status of 404/] : []});
+    await page.goto(server.url + p);
+    await waitFor(async () => (await page.locator('main').innerText()).trim().length > 20, {what: `content on ${p}`});
+    await sleep(300);
+    assert.ok(await page.isVisible('.topbar'), `the top bar on ${p}`);
+    page.assertClean();
+    await page.closeAll();
+  }
+}
+
+test('every page, on an empty server', {skip}, visitAll);
+
+test('every page, with data', {skip}, async () => {
+  await server.push({web: {hits: 1, lat: [1, 2, 3], defaultaction: 'timer'}, name: 'text leaf'});
+  await visitAll();
+});
+
+test('/ goes to the live page', {skip}, async () => {
+  const page = await openPage(browser);
+  await page.goto(server.url + '/');
+  assert.match(page.url(), /\/realtime\/$/);
+  await waitFor(() => page.locator('#rows .row').count(), {what: 'rows'});
+  page.assertClean();
+  await page.closeAll();
+});

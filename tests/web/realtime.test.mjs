@@ -1,0 +1,237 @@
+// /realtime/: live values, expand and collapse, filter, open a trend, the
+// connection lost and resumed across a server restart, a hidden tab, 2 000
+// live leaves, keys that need escaping.
+
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import {skipReason, Server, launchBrowser, openPage, screenshot, waitFor, sleep, connState} from './harness.mjs';
+
+const skip = skipReason ? `skipped: ${skipReason}` : false;
+let server, browser;
+
+before(async () => {
+  if (skip) return;
+  server = await new Server().start();
+  browser = await launchBrowser();
+  await server.push([
+    {web: {hits: {'www.example.com': 3, 'api.example.com': 7}, bytes: 1200}, defaultaction: 'add'},
+    {host: {web1: {cpu: {user: 9, idle: 32}, mem: {used: 1024}}, web2: {cpu: {user: 12, idle: 50}}}},
+  ]);
+  // Ten minutes of history for the sparklines (dated samples).
+  const now = Math.floor(Date.now() / 1000 / 10) * 10;
+  for (let i = 1; i <= 55; i++) {
+    const f = Math.sin(i / 6);
+    await server.push({time: now - 560 + i * 10, host: {
+      web1: {cpu: {user: 9 + 5 * f, idle: 32 - 4 * f}, mem: {used: 1024 + 10 * i}},
+      web2: {cpu: {user: 12 - 3 * f, idle: 50 + 6 * f}}}});
+  }
+  await server.push({host: {web1: {cpu: {user: 9, idle: 32}, mem: {used: 1024}}, web2: {cpu: {user: 12, idle: 50}}}});
+  await waitFor(async () => {
+    const {body} = await server.json('/trend?key=host,web2,cpu,idle&from=-10m');
+    return body.series && body.series[0] && body.series[0].points.length >= 50;
+  }, {timeout: 15000, what: 'history for the sparklines'});
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.cleanup();
+});
+
+const row = (page, key) => page.locator(`#rows .row[data-key="${key.replace(/["\\]/g, '\\$&')}"]`);
+const value = (page, key) => row(page, key).locator('.value');
+
+async function live(page) {
+  await waitFor(async () => (await connState(page)) === 'live', {what: 'the page to be live'});
+}
+
+test('a value pushed after load shows within one second, and flashes', {skip}, async () => {
+  const page = await openPage(browser);
+  await page.goto(server.url + '/realtime/?key=host');
+  await live(page);
+  await waitFor(async () => (await value(page, 'host,web1,cpu,user').textContent()) === '9', {what: 'the initial value'});
+  // The long-poll is parked by now; a push must come through it.
+  await sleep(300);
+  const t0 = Date.now();
+  await server.push({host: {web1: {cpu: {user: 77}}}});
+  await waitFor(async () => (await value(page, 'host,web1,cpu,user').textContent()) === '77',
+    {timeout: 1000, interval: 10, what: 'the pushed value within 1 s'});
+  const took = Date.now() - t0;
+  assert.ok(took < 1000, `took ${took} ms`);
+  assert.ok(+(await value(page, 'host,web1,cpu,user').getAttribute('data-flashed')) >= 1, 'the changed value flashed');
+  // A brand-new leaf appears in place.
+  await server.push({host: {web1: {cpu: {steal: 1}}}});
+  await waitFor(() => row(page, 'host,web1,cpu,steal').count(), {timeout: 1000, what: 'a new leaf'});
+  // Sparklines of the last 10 minutes.
+  await waitFor(async () => +(await row(page, 'host,web2,cpu,idle').locator('canvas.spark').getAttribute('data-points')) >= 50,
+    {what: 'the sparkline'});
+  await screenshot(page, 'realtime');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('expand, collapse, filter, open a trend', {skip}, async () => {
+  const page = await openPage(browser);
+  await page.goto(server.url + '/realtime/');
+  await live(page);
+  await page.click('#collapse-all');
+  await waitFor(async () => (await page.locator('#rows .row').count()) > 0, {what: 'rows'});
+  assert.equal(await row(page, 'web,hits').count(), 0, 'collapsed: children hidden');
+  const toggle = row(page, 'web').locator('.toggle');
+  assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+  await toggle.click();
+  await waitFor(() => row(page, 'web,hits').count(), {what: 'web expanded'});
+  assert.equal(await row(page, 'web').locator('.toggle').getAttribute('aria-expanded'), 'true');
+  await row(page, 'web,hits').locator('.toggle').click();
+  await waitFor(() => row(page, 'web,hits,www.example.com').count(), {what: 'web,hits expanded'});
+  assert.equal(await value(page, 'web,hits,www.example.com').textContent(), '3');
+  // Actions come from the server's meta (add for web).
+  await waitFor(async () => (await row(page, 'web,hits,www.example.com').locator('.action').textContent()) === 'add',
+    {what: 'the action'});
+  // The interior node's count of leaves.
+  assert.match(await row(page, 'web,hits').locator('.count').textContent(), /\(2\)/);
+  // Collapse hides the subtree.
+  await row(page, 'web').locator('.toggle').click();
+  await waitFor(async () => (await row(page, 'web,hits').count()) === 0, {what: 'web collapsed'});
+
+  // Filter by pattern: only what matches, and the URL says so.
+  await page.fill('#filter', '**,idle');
+  await page.press('#filter', 'Enter');
+  await waitFor(async () => (await page.getAttribute('#status', 'data-leaves')) === '2', {what: 'the filter'});
+  await waitFor(() => row(page, 'host,web2,cpu,idle').count(), {what: 'filtered rows expanded'});
+  assert.equal(await row(page, 'web').count(), 0, 'web is filtered out');
+  assert.equal(await row(page, 'host,web1,cpu,user').count(), 0, 'user is filtered out');
+  assert.equal(new URL(page.url()).searchParams.get('key'), '**,idle');
+  // A leaf pushed under the filter shows up; one outside does not.
+  await server.push({host: {web3: {cpu: {idle: 99}}}, other: {idle: 5}});
+  await waitFor(() => row(page, 'host,web3,cpu,idle').count(), {timeout: 2000, what: 'a new matching leaf'});
+  await waitFor(() => row(page, 'other,idle').count(), {timeout: 2000, what: 'other,idle (matches **,idle too)'});
+
+  // A bad pattern is refused with a message, not a blank page.
+  await page.fill('#filter', 'a,\u0001');
+  await page.press('#filter', 'Enter');
+  await waitFor(() => page.locator('.msg.error').count(), {what: 'the pattern error'});
+
+  // Open a node in the trend view.
+  await page.fill('#filter', 'host,web1');
+  await page.press('#filter', 'Enter');
+  await waitFor(() => row(page, 'host,web1,cpu,user').count(), {what: 'host,web1'});
+  await row(page, 'host,web1,cpu,user').locator('.open a').click();
+  await page.waitForURL(/\/trend\/view\/\?key=host%2Cweb1%2Ccpu%2Cuser/);
+  await waitFor(() => page.locator('.chart').count(), {what: 'a chart'});
+  assert.equal(await page.inputValue('#keys'), 'host,web1,cpu,user');
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('keys that need escaping', {skip}, async () => {
+  const odd = 'a b/c?d#e%f&g+h"i\'é';
+  await server.push({esc: {[odd]: {x: 4}}});
+  const page = await openPage(browser);
+  await page.goto(server.url + '/realtime/?key=' + encodeURIComponent('esc'));
+  await live(page);
+  const key = `esc,${odd},x`;
+  await waitFor(() => row(page, key).count(), {what: 'the odd key'});
+  assert.equal(await value(page, key).textContent(), '4');
+  assert.equal(await row(page, `esc,${odd}`).locator('.seg').textContent(), odd);
+  // Actions and rates for it come from /api/q/<escaped key>.json.
+  await waitFor(async () => (await row(page, key).locator('.action').textContent()) === 'last', {what: 'meta for the odd key'});
+  await row(page, key).locator('.open a').click();
+  await page.waitForURL(/\/trend\/view\//);
+  assert.equal(await page.inputValue('#keys'), key);
+  await waitFor(() => page.locator('.chart').count(), {what: 'the chart'});
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('the connection is lost and resumed across a server restart', {skip}, async () => {
+  const page = await openPage(browser, {allow: [/ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|ERR_CONNECTION_RESET|Failed to load resource/]});
+  await page.goto(server.url + '/realtime/?key=host');
+  await live(page);
+  await waitFor(() => row(page, 'host,web2,cpu,user').count(), {what: 'rows'});
+  await server.stop();
+  await waitFor(async () => (await connState(page)) === 'lost', {what: 'the lost state'});
+  assert.ok(await page.isVisible('#lost'), 'the banner is shown');
+  assert.match(await page.textContent('#lost'), /lost/i);
+  await screenshot(page, 'realtime-lost');
+  await server.restart();
+  await waitFor(async () => (await connState(page)) === 'live', {timeout: 20000, what: 'the reconnect'});
+  assert.ok(!(await page.isVisible('#lost')), 'the banner is gone');
+  await server.push({host: {web2: {cpu: {user: 55}}}});
+  await waitFor(async () => (await value(page, 'host,web2,cpu,user').textContent()) === '55',
+    {timeout: 3000, what: 'a value pushed after the restart'});
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('a hidden tab stops polling and resumes when shown', {skip}, async () => {
+  const page = await openPage(browser);
+  let pulls = 0;
+  page.on('request', r => { if (r.url().includes('/pull?')) pulls++; });
+  await page.goto(server.url + '/realtime/?key=host');
+  await live(page);
+  const setHidden = hidden => page.evaluate(h => {
+    Object.defineProperty(document, 'hidden', {configurable: true, get: () => h});
+    Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => (h ? 'hidden' : 'visible')});
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await setHidden(true);
+  await waitFor(async () => (await connState(page)) === 'paused', {what: 'the paused state'});
+  const before = pulls;
+  for (let i = 0; i < 5; i++) {
+    await server.push({host: {web1: {cpu: {user: 100 + i}}}});
+    await sleep(200);
+  }
+  assert.equal(pulls, before, 'no /pull while hidden');
+  assert.notEqual(await value(page, 'host,web1,cpu,user').textContent(), '104');
+  await setHidden(false);
+  await waitFor(async () => (await value(page, 'host,web1,cpu,user').textContent()) === '104',
+    {timeout: 2000, what: 'the update made while hidden'});
+  page.assertClean();
+  await page.closeAll();
+});
+
+test('2 000 live leaves stay smooth', {skip}, async () => {
+  const tree = (round) => {
+    const t = {};
+    for (let h = 0; h < 100; h++) {
+      const m = {};
+      for (let i = 0; i < 20; i++) m['m' + i] = round * 1000 + h * 20 + i;
+      t['h' + h] = m;
+    }
+    return {load: t};
+  };
+  await server.push(tree(0));
+  const page = await openPage(browser);
+  await page.goto(server.url + '/realtime/?key=load');
+  await live(page);
+  await waitFor(async () => (await page.getAttribute('#status', 'data-leaves')) === '2000', {what: '2000 leaves'});
+  await page.click('#expand-all');
+  await waitFor(async () => (await page.locator('#rows .row.leaf').count()) === 2000, {what: '2000 rows'});
+  // Measure frame gaps while every leaf changes several times.
+  await page.evaluate(() => {
+    window.__gaps = [];
+    let last = performance.now();
+    const tick = now => { window.__gaps.push(now - last); last = now; if (!window.__stopFrames) requestAnimationFrame(tick); };
+    requestAnimationFrame(tick);
+  });
+  for (let round = 1; round <= 5; round++) {
+    const t0 = Date.now();
+    await server.push(tree(round));
+    const want = String((round * 1000 + 99 * 20 + 19).toLocaleString('en-US'));
+    await waitFor(async () => (await value(page, 'load,h99,m19').textContent()) === want,
+      {timeout: 2000, interval: 10, what: `round ${round}`});
+    const took = Date.now() - t0;
+    assert.ok(took < 1500, `round ${round} took ${took} ms`);
+    await sleep(300);
+  }
+  const gaps = await page.evaluate(() => { window.__stopFrames = true; return window.__gaps; });
+  gaps.sort((a, b) => a - b);
+  const worst = gaps[gaps.length - 1];
+  const p90 = gaps[Math.floor(gaps.length * 0.9)];
+  console.log(`2000 leaves: ${gaps.length} frames, p90 ${p90.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`);
+  assert.ok(worst < 1000, `a frame took ${worst} ms`);
+  assert.ok(p90 < 100, `p90 frame ${p90} ms`);
+  await screenshot(page, 'realtime-2000');
+  page.assertClean();
+  await page.closeAll();
+});
