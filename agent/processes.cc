@@ -186,9 +186,10 @@ void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
     // shows); the open stat file answers without a path lookup.
     struct stat st;
     if (!options_.anonymize &&
-        (t.stat != nullptr ? fstat(t.stat->fd(), &st)
-                           : stat(absl::StrCat(options_.proc, "/", c.pid).c_str(),
-                                  &st)) == 0) {
+        (t.stat != nullptr
+             ? fstat(t.stat->fd(), &st)
+             : stat(absl::StrCat(options_.proc, "/", c.pid).c_str(), &st)) ==
+            0) {
       SetText(out, "user", UserName(st.st_uid), a);
     }
   }

@@ -1,12 +1,15 @@
 // UaParser: see ua.h.
 #include "pipes/ua.h"
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "re2/re2.h"
 #include "re2/set.h"
 #include "yaml-cpp/yaml.h"
@@ -182,13 +185,19 @@ UaFamilies UaParser::Parse(absl::string_view user_agent) const {
   return out;
 }
 
-const UaFamilies& UaCache::Get(absl::string_view user_agent) {
-  auto it = map_.find(user_agent);
-  if (it != map_.end()) return it->second;
-  ++misses_;
-  if (map_.size() >= capacity_) map_.clear();
-  return map_.emplace(std::string(user_agent), parser_->Parse(user_agent))
-      .first->second;
+absl::StatusOr<std::shared_ptr<const UaParser>> SharedUaParser(
+    const std::string& path) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* parsers =
+      new std::map<std::string, std::shared_ptr<const UaParser>>();
+  absl::MutexLock lock(&mu);
+  auto it = parsers->find(path);
+  if (it != parsers->end()) return it->second;
+  absl::StatusOr<std::unique_ptr<UaParser>> parser = UaParser::Load(path);
+  if (!parser.ok()) return parser.status();
+  std::shared_ptr<const UaParser> shared = std::move(*parser);
+  (*parsers)[path] = shared;
+  return shared;
 }
 
 }  // namespace canopy

@@ -386,6 +386,7 @@ Listeners::Listeners(event_base* base, Tree* tree, Stats* stats,
       ingest_(tree, stats) {}
 
 Listeners::~Listeners() {
+  while (!tcp_conns_.empty()) CloseTcp(tcp_conns_.back());
   if (udp_event_) event_free(udp_event_);
   if (udp_fd_ >= 0) close(udp_fd_);
   if (tcp_listener_) evconnlistener_free(tcp_listener_);
@@ -538,6 +539,7 @@ void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
   }
   TcpConn* conn = new TcpConn{self, bev};
   ++self->tcp_connections_;
+  self->tcp_conns_.push_back(conn);
   bufferevent_setcb(bev, &Listeners::OnTcpRead, nullptr, &Listeners::OnTcpEvent,
                     conn);
   bufferevent_enable(bev, EV_READ);
@@ -596,6 +598,11 @@ void Listeners::OnTcpEvent(bufferevent* bev, short what, void* arg) {
 void Listeners::CloseTcp(TcpConn* conn) {
   bufferevent_free(conn->bev);
   --tcp_connections_;
+  auto it = std::find(tcp_conns_.begin(), tcp_conns_.end(), conn);
+  if (it != tcp_conns_.end()) {
+    *it = tcp_conns_.back();
+    tcp_conns_.pop_back();
+  }
   delete conn;
 }
 

@@ -131,6 +131,7 @@ class Listeners {
   int udp_rcvbuf_ = 0;
   uint64_t kernel_drops_ = 0;
   size_t tcp_connections_ = 0;
+  std::vector<TcpConn*> tcp_conns_;  // open connections, freed at the end
   // recvmmsg buffers.
   std::vector<std::vector<char>> bufs_;
 };

@@ -147,8 +147,7 @@ Flags:
   --depth=N        tree: levels below the key
   --actions        tree: show each node's action
   --from=T         trend: start (default -1h): epoch seconds, -1h, -7d, now,
-                   or local time 2026-11-20T10:00[:00] / 2026-11-20; keep
-                   the = before a relative time (--from=-1h)
+                   or local time 2026-11-20T10:00[:00] / 2026-11-20
   --to=T           trend: end, inclusive (default now)
   --step=S         trend: seconds per point (60, 10s, 1m, 1h; default: the
                    server's choice, ~600 points); export: default 10s

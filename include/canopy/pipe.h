@@ -27,7 +27,7 @@
 // `<p>` being PipeOptions::prefix ("web" by default):
 //   status   <p>,hits  <p>,bytes  <p>,status,<code>  <p>,errors (5xx)
 //            <p>,client_errors (4xx)                               add
-//   ua       <p>,browser,<family>,<major>  <p>,os,<family>        add
+//   ua       <p>,browser,<family>,<major>  <p>,os,<family> (top K) add
 //   url      <p>,url,<path> for the top K paths, <p>,url,other    add
 //   time     <p>,request_time  <p>,upstream_time (ms)              timer
 //   traffic  traffic,<domain>,{hits,bytes}                         add
@@ -133,11 +133,14 @@ class UpdateSink {
   virtual void Remove(absl::string_view key) {}
 };
 
-// Applies updates to a tree at time `now`. Updates the tree refuses
+// Applies updates to a tree at time `now`, all under one seq (the
+// constructor calls tree->BeginChange()). Updates the tree refuses
 // (ResourceExhausted past max_nodes) are counted, not fatal.
 class TreeSink : public UpdateSink {
  public:
-  TreeSink(Tree* tree, int64_t now) : tree_(tree), now_(now) {}
+  TreeSink(Tree* tree, int64_t now) : tree_(tree), now_(now) {
+    tree_->BeginChange();
+  }
   void Update(absl::string_view key, const LineSample& sample) override;
   void Remove(absl::string_view key) override;
   size_t applied() const { return applied_; }
@@ -161,9 +164,18 @@ struct PipeOptions {
   // uap-core's regexes.yaml; empty = DefaultRegexesPath().
   std::string regexes_path;
   size_t ua_cache_size = 10000;  // distinct user agents remembered
+  // At most this many <p>,browser,<family>,<major> keys, and as many
+  // <p>,os,<family> keys (the rest: other).
+  size_t ua_top_k = 500;
   size_t url_top_k = 100;        // at most this many <p>,url,<path> keys
   // A path becomes a key once seen this often (so one-off paths never do).
   size_t url_min_hits = 2;
+  // At most this many traffic,<domain> subtrees (the rest: traffic,other).
+  size_t traffic_top_k = 1000;
+  size_t traffic_min_hits = 1;
+  // The domain of records whose format has no host ($host); empty = such
+  // records write no traffic keys.
+  std::string default_domain;
   // Directory of shared-object pipes; empty = none.
   std::string plugin_dir;
 };

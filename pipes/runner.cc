@@ -1,0 +1,238 @@
+// Segments, the tree sink, PipeRunner and ApplyAccessLog. See canopy/pipe.h.
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <string>
+#include <sys/stat.h>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "canopy/key.h"
+#include "canopy/pipe.h"
+
+#ifndef CANOPY_PIPES_SOURCE_DIR
+#define CANOPY_PIPES_SOURCE_DIR "pipes"
+#endif
+#ifndef CANOPY_PIPES_BINARY_DIR
+#define CANOPY_PIPES_BINARY_DIR "pipes"
+#endif
+
+namespace canopy {
+namespace {
+
+constexpr char kRegexesSuffix[] = "/node_modules/uap-core/regexes.yaml";
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The length of the UTF-8 sequence starting at s[i], or 0 if it is not a
+// well-formed one (overlong forms and surrogates included).
+size_t Utf8Length(absl::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t n;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  return IsValidUtf8(s.substr(i, n)) ? n : 0;
+}
+
+}  // namespace
+
+void AppendSegment(absl::string_view s, std::string* key) {
+  // Fast path: printable ASCII without a comma, short enough.
+  bool clean = !s.empty() && s.size() <= kMaxSegmentBytes;
+  for (size_t i = 0; clean && i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    clean = c >= 0x20 && c < 0x7f && c != ',';
+  }
+  if (clean) {
+    key->append(s.data(), s.size());
+    return;
+  }
+  const size_t start = key->size();
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = 1;
+    if (c < 0x80) {
+      if (key->size() - start + 1 > kMaxSegmentBytes) break;
+      key->push_back(c < 0x20 || c == 0x7f || c == ',' ? '_' : s[i]);
+    } else if ((n = Utf8Length(s, i)) != 0) {
+      if (key->size() - start + n > kMaxSegmentBytes) break;
+      key->append(s.data() + i, n);
+    } else {
+      n = 1;
+      if (key->size() - start + 1 > kMaxSegmentBytes) break;
+      key->push_back('_');
+    }
+    i += n;
+  }
+  if (key->size() == start) key->append("other");
+}
+
+std::string SanitizeSegment(absl::string_view s) {
+  std::string out;
+  AppendSegment(s, &out);
+  return out;
+}
+
+std::string DefaultRegexesPath() {
+  const std::string built = std::string(CANOPY_PIPES_BINARY_DIR) + kRegexesSuffix;
+  if (FileExists(built)) return built;
+  return std::string(CANOPY_PIPES_SOURCE_DIR) + kRegexesSuffix;
+}
+
+void TreeSink::Update(absl::string_view key, const LineSample& sample) {
+  absl::Status s = tree_->AddSampleByKey(key, sample, now_);
+  if (s.ok()) {
+    ++applied_;
+    return;
+  }
+  ++refused_;
+  if (first_error_.ok()) first_error_ = std::move(s);
+}
+
+void TreeSink::Remove(absl::string_view key) {
+  absl::StatusOr<KeySegments> segments = SplitKey(key);
+  if (segments.ok()) tree_->Remove(*segments).IgnoreError();
+}
+
+absl::StatusOr<std::unique_ptr<PipeRunner>> PipeRunner::Create(
+    absl::string_view format, const PipeOptions& options) {
+  if (absl::StatusOr<KeySegments> p = SplitKey(options.prefix);
+      !p.ok() || p->empty() || p->size() > 8) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad pipe prefix '", options.prefix,
+                     "': one to eight key segments, such as web or web,eu"));
+  }
+  absl::StatusOr<std::unique_ptr<LogParser>> parser = LogParser::Create(format);
+  if (!parser.ok()) return parser.status();
+  std::unique_ptr<PipeRunner> runner(new PipeRunner());
+  runner->options_ = options;
+  runner->parser_ = *std::move(parser);
+
+  std::vector<std::unique_ptr<Pipe>> plugins;
+  if (!options.plugin_dir.empty()) {
+    absl::StatusOr<std::vector<std::unique_ptr<Pipe>>> loaded =
+        LoadPipePlugins(options.plugin_dir);
+    if (!loaded.ok()) return loaded.status();
+    plugins = *std::move(loaded);
+  }
+  std::vector<std::unique_ptr<Pipe>> pipes;
+  if (options.pipes.empty()) {
+    for (const std::string& name : BuiltinPipeNames()) {
+      pipes.push_back(NewBuiltinPipe(name));
+    }
+    for (auto& p : plugins) pipes.push_back(std::move(p));
+  } else {
+    for (const std::string& name : options.pipes) {
+      std::unique_ptr<Pipe> pipe = NewBuiltinPipe(name);
+      for (auto& p : plugins) {
+        if (pipe == nullptr && p != nullptr && p->name() == name) {
+          pipe = std::move(p);
+        }
+      }
+      if (pipe == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "unknown pipe '", name, "' (built in: ",
+            absl::StrJoin(BuiltinPipeNames(), ", "), ")"));
+      }
+      pipes.push_back(std::move(pipe));
+    }
+  }
+  for (auto& pipe : pipes) {
+    if (absl::Status s = runner->AddPipe(std::move(pipe)); !s.ok()) return s;
+  }
+  return runner;
+}
+
+absl::Status PipeRunner::AddPipe(std::unique_ptr<Pipe> pipe) {
+  if (absl::Status s = pipe->Init(options_); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("pipe '", pipe->name(),
+                                               "': ", s.message()));
+  }
+  pipes_.push_back(std::move(pipe));
+  return absl::OkStatus();
+}
+
+PipeRunner::~PipeRunner() {
+  for (auto& pipe : pipes_) pipe->Cleanup();
+}
+
+void PipeRunner::Process(const LogRecord& record, UpdateSink* sink) {
+  for (auto& pipe : pipes_) pipe->Process(record, sink);
+}
+
+LogCounts PipeRunner::Run(absl::string_view buffer, UpdateSink* sink,
+                          absl::FunctionRef<void(const LogError&)> on_error) {
+  return parser_->Parse(
+      buffer, [&](const LogRecord& r) { Process(r, sink); }, on_error);
+}
+
+absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
+                                      absl::string_view format,
+                                      const std::string& prefix, Tree* tree,
+                                      int64_t now) {
+  struct Cached {
+    std::string format;
+    std::string prefix;
+    std::unique_ptr<PipeRunner> runner;
+  };
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* runners = new std::deque<Cached>();
+  static bool warned = false;
+  constexpr size_t kMaxRunners = 64;
+
+  if (format.empty()) format = "combined";
+  const std::string p = prefix.empty() ? std::string("web") : prefix;
+  absl::MutexLock lock(&mu);
+  PipeRunner* runner = nullptr;
+  for (Cached& c : *runners) {
+    if (c.format == format && c.prefix == p) runner = c.runner.get();
+  }
+  if (runner == nullptr) {
+    PipeOptions options;
+    options.prefix = p;
+    if (!FileExists(DefaultRegexesPath())) {
+      if (!warned) {
+        fprintf(stderr,
+                "canopy pipes: %s is missing (npm package uap-core: run "
+                "scripts/deps.sh); browser and OS families are off\n",
+                DefaultRegexesPath().c_str());
+        warned = true;
+      }
+      for (const std::string& name : BuiltinPipeNames()) {
+        if (name != "ua") options.pipes.push_back(name);
+      }
+    }
+    absl::StatusOr<std::unique_ptr<PipeRunner>> created =
+        PipeRunner::Create(format, options);
+    if (!created.ok()) return created.status();
+    if (runners->size() >= kMaxRunners) runners->pop_front();
+    runners->push_back(
+        Cached{std::string(format), p, *std::move(created)});
+    runner = runners->back().runner.get();
+  }
+  TreeSink sink(tree, now);
+  absl::Status first_error;
+  const LogCounts counts = runner->Run(lines, &sink, [&](const LogError& e) {
+    if (first_error.ok()) first_error = e.status;
+  });
+  if (counts.records == 0 && counts.errors > 0) return first_error;
+  if (sink.applied() == 0 && sink.refused() > 0) return sink.first_error();
+  return sink.applied();
+}
+
+}  // namespace canopy
