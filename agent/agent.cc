@@ -8,9 +8,12 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "agent/checks.h"
 #include "agent/disks.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/modules.h"
+#include "agent/perf_api.h"
 #include "agent/proc_parse.h"
 #include "agent/processes.h"
 #include "agent/sender.h"
@@ -35,10 +38,15 @@ bool WaitForStop(const sigset_t& stop, absl::Time deadline) {
 
 class Collectors {
  public:
-  Collectors(const AgentOptions& o, ErrorLog* log)
+  Collectors(const AgentOptions& o, ErrorLog* log,
+             std::vector<Check> flag_checks)
       : system_(log),
         disks_(log, std::min(absl::Seconds(1), o.interval / 2)),
-        procs_(log, ProcessOptions{o.top_n, o.watch, o.anonymize}) {}
+        procs_(log, ProcessOptions{o.top_n, o.watch, o.anonymize}),
+        checks_(log),
+        modules_(log, &checks_,
+                 ModuleSetOptions{o.conf_dir, o.interval,
+                                  std::move(flag_checks), o.host}) {}
 
   // One interval's tree: {"host": {H: {...}}, "time": T}. `body` is the
   // host's object, where the agent's own figures go.
@@ -50,6 +58,9 @@ class Collectors {
     system_.Collect(now, &b, a);
     disks_.Collect(&b, a);
     procs_.Collect(now, system_.mem_total(), &b, a);
+    modules_.Tick();
+    checks_.Collect(&b, a);
+    modules_.Collect(d);
     SetNumber(*d, "time", absl::ToDoubleSeconds(now - absl::UnixEpoch()), a);
     *body = &b;
   }
@@ -58,6 +69,8 @@ class Collectors {
   SystemCollector system_;
   DiskCollector disks_;
   ProcessCollector procs_;
+  CheckRunner checks_;
+  ModuleSet modules_;
 };
 
 rapidjson::Value CopyOf(const rapidjson::Value& v, JsonAlloc& a) {
@@ -72,6 +85,28 @@ rapidjson::Value& NewPiece(rapidjson::Document* piece, absl::string_view host,
   rapidjson::Value& b = Child(Child(*piece, "host", a), host, a);
   if (time) piece->AddMember("time", CopyOf(*time, a), a);
   return b;
+}
+
+// Members of the tree other than "host" and "time" (modules with a
+// `prefix`): each its own piece, with the time.
+void AppendOtherTopLevel(const rapidjson::Value& tree,
+                         const rapidjson::Value* time, size_t max_bytes,
+                         std::vector<std::string>* out, int* oversized) {
+  for (auto& m : tree.GetObject()) {
+    absl::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (name == "host" || name == "time") continue;
+    rapidjson::Document piece;
+    piece.SetObject();
+    JsonAlloc& a = piece.GetAllocator();
+    piece.AddMember(rapidjson::Value(m.name, a), CopyOf(m.value, a), a);
+    if (time) piece.AddMember("time", CopyOf(*time, a), a);
+    std::string json = ToJson(piece);
+    if (json.size() > max_bytes) {
+      ++*oversized;
+      continue;
+    }
+    out->push_back(std::move(json));
+  }
 }
 
 }  // namespace
@@ -100,6 +135,20 @@ absl::Status ValidateOptions(const AgentOptions& o) {
   if (o.top_n < 0) return absl::InvalidArgumentError("--top_n must be >= 0");
   if (o.spool_max_bytes == 0) {
     return absl::InvalidArgumentError("--spool_max_bytes must be positive");
+  }
+  if (o.check_timeout <= absl::ZeroDuration() ||
+      o.check_timeout > absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        "--check_timeout must be above 0 and at most 1m");
+  }
+  if (absl::StatusOr<std::vector<Check>> c =
+          ChecksFromFlags(o.check_ports, o.check_urls, o.nginx_status,
+                          o.check_timeout);
+      !c.ok()) {
+    return c.status();
+  }
+  if (!o.listen.empty()) {
+    if (absl::Status s = ValidateListen(o.listen); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -191,6 +240,7 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
     flush();
   }
   flush();
+  AppendOtherTopLevel(tree, time, max_bytes, &out, oversized);
   return out;
 }
 
@@ -203,7 +253,23 @@ int RunAgent(const AgentOptions& o) {
   signal(SIGPIPE, SIG_IGN);
 
   ErrorLog log;
-  Collectors collectors(o, &log);
+  Collectors collectors(
+      o, &log,
+      *ChecksFromFlags(o.check_ports, o.check_urls, o.nginx_status,
+                       o.check_timeout));
+  std::unique_ptr<PerfApi> api;
+  if (!o.listen.empty() && !o.once) {
+    absl::StatusOr<std::unique_ptr<PerfApi>> started =
+        PerfApi::Start(o.listen, &log);
+    if (!started.ok()) {
+      std::fprintf(stderr, "canopy-agent: %s\n",
+                   std::string(started.status().message()).c_str());
+      return 1;
+    }
+    api = *std::move(started);
+    ErrorLog::Info(absl::StrCat("collection API on http://", o.listen,
+                                "/performance/"));
+  }
   rapidjson::Document doc;
   rapidjson::Value* body;
 

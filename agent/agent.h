@@ -28,13 +28,20 @@ struct AgentOptions {
   std::string server = "udp://127.0.0.1:8125";
   absl::Duration interval = absl::Seconds(1);
   std::string host;      // the key segment under host,
-  std::string conf_dir;  // reserved for modules (not read yet)
+  std::string conf_dir;  // module files (docs/AGENT.md)
   std::string spool_dir = "./var/canopy-agent/spool";
   uint64_t spool_max_bytes = 64 << 20;
   int top_n = 10;
   std::vector<std::string> watch;
   bool anonymize = false;
   bool once = false;  // one interval, the tree to stdout, no push
+  // Checks (agent/checks.h): --check_port, --check_url, --nginx_status.
+  std::vector<std::string> check_ports;  // PORT or HOST:PORT
+  std::vector<std::string> check_urls;   // NAME=URL
+  std::string nginx_status;              // URL
+  absl::Duration check_timeout = absl::Seconds(2);
+  // The on-demand collection API (agent/perf_api.h): HOST:PORT, "" for off.
+  std::string listen;
 };
 
 // Checks the options; the error is one line naming the flag.

@@ -58,6 +58,22 @@ void SetText(rapidjson::Value& obj, absl::string_view name,
   Set(obj, name, Name(text, a), a);
 }
 
+void MergeInto(rapidjson::Value& dst, const rapidjson::Value& src,
+               JsonAlloc& a) {
+  if (!src.IsObject() || !dst.IsObject()) {
+    dst.CopyFrom(src, a);
+    return;
+  }
+  for (auto& m : src.GetObject()) {
+    absl::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (m.value.IsObject()) {
+      MergeInto(Child(dst, name, a), m.value, a);
+    } else {
+      Set(dst, name, rapidjson::Value(m.value, a), a);
+    }
+  }
+}
+
 std::string ToJson(const rapidjson::Value& v) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);

@@ -24,6 +24,11 @@ void SetInt(rapidjson::Value& obj, absl::string_view name, int64_t v,
 void SetText(rapidjson::Value& obj, absl::string_view name,
              absl::string_view text, JsonAlloc& a);
 
+// Merges `src` into `dst`: objects member by member (recursively), anything
+// else replaces what `dst` had under that name.
+void MergeInto(rapidjson::Value& dst, const rapidjson::Value& src,
+               JsonAlloc& a);
+
 // Compact JSON with at most 3 decimals (percents and rates need no more).
 std::string ToJson(const rapidjson::Value& v);
 // Indented, for --once.

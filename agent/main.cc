@@ -26,8 +26,9 @@ ABSL_FLAG(absl::Duration, interval, absl::Seconds(1),
 ABSL_FLAG(std::string, host, "",
           "The name under host,<NAME>,... (default: this machine's hostname).");
 ABSL_FLAG(std::string, conf_dir, "",
-          "Directory of module configuration files (reserved: modules are not "
-          "read yet).");
+          "Directory of module files: *.conf and *.on are loaded, *.off "
+          "ignored; re-read when it changes. A module is `type = port|url|"
+          "nginx|exec|so` with options (docs/AGENT.md, agent/examples/).");
 ABSL_FLAG(std::string, spool_dir, "./var/canopy-agent/spool",
           "Where pushes the server did not take wait (TCP and HTTP).");
 ABSL_FLAG(int64_t, spool_max_bytes, 64 << 20,
@@ -39,6 +40,22 @@ ABSL_FLAG(std::vector<std::string>, watch, {},
 ABSL_FLAG(bool, anonymize, false,
           "Key processes by pid and start time, with no command or user "
           "names.");
+ABSL_FLAG(std::vector<std::string>, check_port, {},
+          "TCP ports to check every interval: PORT or HOST:PORT (default "
+          "host 127.0.0.1), comma-separated; host,<NAME>,port,<PORT>,"
+          "{state,reason,service}.");
+ABSL_FLAG(std::vector<std::string>, check_url, {},
+          "HTTP URLs to check every interval: NAME=URL, comma-separated; "
+          "host,<NAME>,url,<name>,{status,ttfb_ms,total_ms,bytes}.");
+ABSL_FLAG(std::string, nginx_status, "",
+          "URL of an nginx stub_status page; host,<NAME>,nginx,{active,"
+          "accepts,handled,requests,reading,writing,waiting}.");
+ABSL_FLAG(absl::Duration, check_timeout, absl::Seconds(2),
+          "Timeout of each check given by flags (modules set their own).");
+ABSL_FLAG(std::string, listen, "",
+          "HOST:PORT of the on-demand collection API "
+          "(/performance/start_collecting, stop_collecting, real_time); "
+          "off when empty.");
 ABSL_FLAG(bool, once, false,
           "Collect one interval, print the JSON tree to stdout and exit.");
 
@@ -86,7 +103,9 @@ int main(int argc, char** argv) {
       "network and processes from /proc and /sys and pushes them to canopyd "
       "under host,<NAME>,...\n\nUsage: canopy-agent "
       "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
-      "[--once] [--config=FILE] ...\nSee docs/AGENT.md.");
+      "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
+      "[--check_url=NAME=URL] [--nginx_status=URL] "
+      "[--listen=127.0.0.1:7576] ...\nSee docs/AGENT.md.");
   std::vector<std::string> args = WithConfigFile(argc, argv);
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
@@ -110,6 +129,11 @@ int main(int argc, char** argv) {
   o.watch = absl::GetFlag(FLAGS_watch);
   o.anonymize = absl::GetFlag(FLAGS_anonymize);
   o.once = absl::GetFlag(FLAGS_once);
+  o.check_ports = absl::GetFlag(FLAGS_check_port);
+  o.check_urls = absl::GetFlag(FLAGS_check_url);
+  o.nginx_status = absl::GetFlag(FLAGS_nginx_status);
+  o.check_timeout = absl::GetFlag(FLAGS_check_timeout);
+  o.listen = absl::GetFlag(FLAGS_listen);
   if (absl::Status s = canopy::agent::ValidateOptions(o); !s.ok()) {
     Die(std::string(s.message()));
   }

@@ -102,14 +102,17 @@ absl::Status Error(size_t column, absl::string_view what,
                    absl::string_view near = {}) {
   if (near.size() > 40) near = near.substr(0, 40);
   if (near.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("column ", column, ": ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", column, ": ", what));
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("column ", column, ": ", what, " near '",
-                   absl::CHexEscape(near), "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "column ", column, ": ", what, " near '", absl::CHexEscape(near), "'"));
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Epoch seconds past this (the year 5138) are refused as times.
+constexpr double kMaxEpoch = 1e11;
 
 // Non-negative integer; false on anything else (or more than 18 digits).
 bool ParseUint(absl::string_view s, int64_t* out) {
@@ -275,8 +278,7 @@ bool ParseUpstream(absl::string_view s, double* out) {
   bool any = false;
   while (!s.empty()) {
     const size_t end = s.find_first_of(",:");
-    absl::string_view part =
-        absl::StripAsciiWhitespace(s.substr(0, end));
+    absl::string_view part = absl::StripAsciiWhitespace(s.substr(0, end));
     double v;
     if (ParseSeconds(part, &v)) {
       sum += v;
@@ -300,7 +302,8 @@ class NginxParser : public LogParser {
     bool quoted = false;  // a variable right after a '"'
   };
 
-  explicit NginxParser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
+  explicit NginxParser(std::vector<Token> tokens)
+      : tokens_(std::move(tokens)) {}
 
   absl::Status ParseLine(absl::string_view line, LogRecord* r,
                          size_t* column) const override {
@@ -415,7 +418,7 @@ class NginxParser : public LogParser {
         return ParseIso8601(v, &r->time);
       case Field::kMsec: {
         double t;
-        if (!ParseSeconds(v, &t)) return false;
+        if (!ParseSeconds(v, &t) || t >= kMaxEpoch) return false;
         r->time = static_cast<int64_t>(t);
         return true;
       }
@@ -498,7 +501,7 @@ class SquidParser : public LogParser {
     };
     if (n < 7) return fail(n, "a Squid line has at least 7 fields");
     double t, elapsed_ms;
-    if (!ParseSeconds(f[0], &t)) return fail(0, "bad time");
+    if (!ParseSeconds(f[0], &t) || t >= kMaxEpoch) return fail(0, "bad time");
     r->time = static_cast<int64_t>(t);
     if (!ParseSeconds(f[1], &elapsed_ms)) return fail(1, "bad elapsed");
     r->has_request_time = true;
@@ -520,9 +523,8 @@ class SquidParser : public LogParser {
     if (scheme != absl::string_view::npos) {
       authority = url.substr(scheme + 3);
       const size_t p = authority.find('/');
-      r->path = p == absl::string_view::npos
-                    ? absl::string_view("/")
-                    : PathOf(authority.substr(p));
+      r->path = p == absl::string_view::npos ? absl::string_view("/")
+                                             : PathOf(authority.substr(p));
       authority = authority.substr(0, p);
     } else if (!url.empty() && url[0] == '/') {
       r->path = PathOf(url);
@@ -571,8 +573,8 @@ absl::StatusOr<std::unique_ptr<LogParser>> LogParser::Create(
       if (braced) {
         e = format.find('}', b);
         if (e == absl::string_view::npos) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "log format: unclosed '${' at column ", i + 1));
+          return absl::InvalidArgumentError(
+              absl::StrCat("log format: unclosed '${' at column ", i + 1));
         }
         ++b;
       } else {
@@ -587,10 +589,10 @@ absl::StatusOr<std::unique_ptr<LogParser>> LogParser::Create(
             absl::StrCat("log format: '$' without a name at column ", i + 1));
       }
       if (!tokens.empty() && !tokens.back().literal) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "log format: $", tokens.back().text, " and $",
-            format.substr(b, e - b),
-            " have nothing between them (column ", i + 1, ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("log format: $", tokens.back().text, " and $",
+                         format.substr(b, e - b),
+                         " have nothing between them (column ", i + 1, ")"));
       }
       NginxParser::Token t;
       t.literal = false;

@@ -138,21 +138,21 @@ absl::StatusOr<std::unique_ptr<Pipe>> LoadPipePlugin(const std::string& path) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pipe plug-in '", path, "': ", why ? why : "cannot load"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pipe plug-in '", path, "': ", why ? why : "cannot load"));
   }
-  auto init = reinterpret_cast<canopy_pipe_init_fn>(
-      dlsym(handle, "canopy_pipe_init"));
+  auto init =
+      reinterpret_cast<canopy_pipe_init_fn>(dlsym(handle, "canopy_pipe_init"));
   auto process = reinterpret_cast<canopy_pipe_process_fn>(
       dlsym(handle, "canopy_pipe_process"));
   auto cleanup = reinterpret_cast<canopy_pipe_cleanup_fn>(
       dlsym(handle, "canopy_pipe_cleanup"));
   if (init == nullptr || process == nullptr || cleanup == nullptr) {
     dlclose(handle);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "pipe plug-in '", path,
-        "': needs canopy_pipe_init, canopy_pipe_process and "
-        "canopy_pipe_cleanup"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("pipe plug-in '", path,
+                     "': needs canopy_pipe_init, canopy_pipe_process and "
+                     "canopy_pipe_cleanup"));
   }
   std::string name = path.substr(path.rfind('/') + 1);
   if (absl::EndsWith(name, ".so")) name.resize(name.size() - 3);

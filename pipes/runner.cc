@@ -1,9 +1,10 @@
 // Segments, the tree sink, PipeRunner and ApplyAccessLog. See canopy/pipe.h.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <deque>
 #include <memory>
 #include <string>
-#include <sys/stat.h>
 #include <utility>
 #include <vector>
 
@@ -89,7 +90,8 @@ std::string SanitizeSegment(absl::string_view s) {
 }
 
 std::string DefaultRegexesPath() {
-  const std::string built = std::string(CANOPY_PIPES_BINARY_DIR) + kRegexesSuffix;
+  const std::string built =
+      std::string(CANOPY_PIPES_BINARY_DIR) + kRegexesSuffix;
   if (FileExists(built)) return built;
   return std::string(CANOPY_PIPES_SOURCE_DIR) + kRegexesSuffix;
 }
@@ -146,8 +148,8 @@ absl::StatusOr<std::unique_ptr<PipeRunner>> PipeRunner::Create(
       }
       if (pipe == nullptr) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "unknown pipe '", name, "' (built in: ",
-            absl::StrJoin(BuiltinPipeNames(), ", "), ")"));
+            "unknown pipe '", name,
+            "' (built in: ", absl::StrJoin(BuiltinPipeNames(), ", "), ")"));
       }
       pipes.push_back(std::move(pipe));
     }
@@ -160,8 +162,8 @@ absl::StatusOr<std::unique_ptr<PipeRunner>> PipeRunner::Create(
 
 absl::Status PipeRunner::AddPipe(std::unique_ptr<Pipe> pipe) {
   if (absl::Status s = pipe->Init(options_); !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("pipe '", pipe->name(),
-                                               "': ", s.message()));
+    return absl::Status(
+        s.code(), absl::StrCat("pipe '", pipe->name(), "': ", s.message()));
   }
   pipes_.push_back(std::move(pipe));
   return absl::OkStatus();
@@ -221,8 +223,7 @@ absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
         PipeRunner::Create(format, options);
     if (!created.ok()) return created.status();
     if (runners->size() >= kMaxRunners) runners->pop_front();
-    runners->push_back(
-        Cached{std::string(format), p, *std::move(created)});
+    runners->push_back(Cached{std::string(format), p, *std::move(created)});
     runner = runners->back().runner.get();
   }
   TreeSink sink(tree, now);

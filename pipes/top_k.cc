@@ -6,7 +6,8 @@
 
 namespace canopy {
 
-SpaceSaving::SpaceSaving(size_t capacity) : capacity_(std::max<size_t>(1, capacity)) {
+SpaceSaving::SpaceSaving(size_t capacity)
+    : capacity_(std::max<size_t>(1, capacity)) {
   entries_.reserve(capacity_);
   heap_.reserve(capacity_);
   index_.reserve(capacity_);

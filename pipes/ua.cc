@@ -157,8 +157,7 @@ void UaParser::Extract(const RuleList& list, int i, absl::string_view s,
   const Rule& rule = list.rules[i];
   constexpr int kMaxGroups = 10;
   re2::StringPiece groups[kMaxGroups];
-  const int n =
-      std::min(kMaxGroups, rule.re->NumberOfCapturingGroups() + 1);
+  const int n = std::min(kMaxGroups, rule.re->NumberOfCapturingGroups() + 1);
   if (!rule.re->Match(Piece(s), 0, s.size(), RE2::UNANCHORED, groups, n)) {
     return;
   }

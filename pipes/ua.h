@@ -35,7 +35,6 @@
 #include "re2/re2.h"
 #include "re2/set.h"
 
-
 namespace canopy {
 
 struct UaFamilies {

@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libevent-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
+  libcurl4-openssl-dev
+  libre2-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   curl
 )
@@ -67,4 +69,13 @@ if [[ ! -f "$web_dir/node_modules/uplot/package.json" ||
       "$web_dir/package-lock.json" -nt "$web_dir/node_modules/.package-lock.json" ]]; then
   echo "deps: npm ci in web" >&2
   (cd "$web_dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+fi
+
+# ua-parser's regexes.yaml for the user-agent pipe (pipes/ua.cc), pinned by
+# pipes/package-lock.json (npm package uap-core).
+pipes_dir="$(cd "$(dirname "$0")/.." && pwd)/pipes"
+if [[ ! -f "$pipes_dir/node_modules/uap-core/regexes.yaml" ||
+      "$pipes_dir/package-lock.json" -nt "$pipes_dir/node_modules/.package-lock.json" ]]; then
+  echo "deps: npm ci in pipes" >&2
+  (cd "$pipes_dir" && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
 fi

@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "canopy/pipe.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "server/ingest.h"
@@ -160,6 +161,24 @@ LiveValue WriteNested(JsonOut& out, const Tree& tree, const Node* node,
 
 }  // namespace
 
+TextPosition PositionInMessage(absl::string_view message) {
+  // "line 6, column 59: ..." as the parsers write it.
+  TextPosition p;
+  if (!absl::ConsumePrefix(&message, "line ")) return p;
+  size_t comma = message.find(", column ");
+  if (comma == absl::string_view::npos) return p;
+  size_t colon = message.find(':', comma);
+  if (!absl::SimpleAtoi(message.substr(0, comma), &p.line) ||
+      !absl::SimpleAtoi(
+          message.substr(comma + 9, colon == absl::string_view::npos
+                                        ? absl::string_view::npos
+                                        : colon - comma - 9),
+          &p.column)) {
+    return TextPosition();
+  }
+  return p;
+}
+
 std::string PercentDecode(absl::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -299,11 +318,26 @@ absl::StatusOr<Response> HandlePush(const Request& request,
       if (k == "json") {
         form_json = v;
         found = true;
-      } else if (k == "accesslog") {
-        return absl::InvalidArgumentError(
-            "the accesslog field needs the log pipes, which this canopyd "
-            "does not have yet");
       }
+    }
+    if (request.HasParam("accesslog")) {
+      // Log lines through the pipes (browsers, status, bytes, timing, ...).
+      absl::StatusOr<size_t> n = ApplyAccessLog(
+          request.Param("accesslog"), request.Param("format", "combined"),
+          request.Param("prefix", "web"), ctx.tree, ctx.now);
+      if (!n.ok()) {
+        ++ctx.stats->rejected["http"]["accesslog"];
+        return WithPosition(n.status(),
+                            PositionInMessage(n.status().message()));
+      }
+      ++ctx.stats->pushes;
+      ctx.stats->accepted["http"] += *n;
+      JsonOut out;
+      out.w.StartObject();
+      out.Key("accepted");
+      out.w.Uint64(*n);
+      out.w.EndObject();
+      return JsonResponse(out);
     }
     if (!found) {
       return absl::InvalidArgumentError("form push without a json field");

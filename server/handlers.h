@@ -30,8 +30,8 @@
 namespace canopy {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // percent-decoded path, without the query
+  std::string method;    // "GET", "POST", ...
+  std::string path;      // percent-decoded path, without the query
   std::string raw_path;  // the path as sent (for paths made of several keys)
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string content_type;
@@ -70,6 +70,9 @@ TextPosition PositionOf(const absl::Status& status);
 // {"error": "...", "line": L, "column": C}.
 int HttpStatusOf(const absl::Status& status);
 Response ErrorResponse(const absl::Status& status);
+
+// The position in a parser's message that starts "line L, column C: ".
+TextPosition PositionInMessage(absl::string_view message);
 
 // Decodes %XX escapes (a '+' stays a '+': this is for paths).
 std::string PercentDecode(absl::string_view s);

@@ -234,20 +234,21 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   return store;
 }
 
-absl::StatusOr<uint32_t> TrendStore::SeriesId(const std::string& key,
-                                              bool create) {
+uint32_t TrendStore::SeriesId(const std::string& key,
+                              leveldb::WriteBatch* batch, bool* created) {
   auto it = ids_.find(key);
-  if (it != ids_.end()) return it->second;
-  if (!create) return absl::NotFoundError("no such series");
+  *created = it == ids_.end();
+  if (!*created) return it->second;
+  // A new series: its dictionary entries go in the same batch as its first
+  // window (one write for a million new series, not a million).
   uint32_t id = next_id_++;
   std::string v;
   PutBE(&v, id, 4);
-  leveldb::WriteBatch batch;
-  batch.Put("S" + key, v);
-  batch.Put(IdKey(id), key);
-  leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
-  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  batch->Put("S" + key, v);
+  batch->Put(IdKey(id), key);
   ids_[key] = id;
+  created_.push_back(key);
+  last_start_[id] = -1;
   return id;
 }
 
@@ -393,8 +394,9 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
   std::vector<PackJob> rollups;
   const size_t n = retention_.levels.size();
   for (const ClosedWindow& cw : windows) {
-    absl::StatusOr<uint32_t> id = SeriesId(cw.key, true);
-    if (!id.ok()) return id.status();
+    bool created;
+    uint32_t series = SeriesId(cw.key, &batch, &created);
+    const uint32_t* id = &series;
     TrendWindow w;
     w.start = cw.start;
     w.count = cw.count;
@@ -421,7 +423,9 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
     std::string key = WindowKey(*id, 0, w.start);
     std::string existing;
     TrendWindow stored;
-    bool had = db_->Get(leveldb::ReadOptions(), key, &existing).ok() &&
+    // Only a window no newer than the series' newest can be stored already.
+    bool had = w.start <= last &&
+               db_->Get(leveldb::ReadOptions(), key, &existing).ok() &&
                DecodeWindow(existing, w.start, &stored);
     if (had && cw.replayed) continue;  // stored whole before a crash
     // A window stored before a clean stop and continued after the restart:
@@ -450,7 +454,20 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
     }
   }
   leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
-  if (!s.ok()) return absl::UnavailableError(s.ToString());
+  if (!s.ok()) {
+    // Forget the series this batch would have created: the retry makes
+    // them again, dictionary entries included.
+    for (const std::string& key : created_) {
+      auto it = ids_.find(key);
+      if (it != ids_.end()) {
+        last_start_.erase(it->second);
+        ids_.erase(it);
+      }
+    }
+    created_.clear();
+    return absl::UnavailableError(s.ToString());
+  }
+  created_.clear();
   // Level by level, so that each reads the one below already written.
   for (size_t l = 1; l < n && !rollups.empty(); ++l) {
     leveldb::WriteBatch up;

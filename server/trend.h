@@ -142,7 +142,9 @@ class TrendStore {
   }
 
   TrendStore(leveldb::DB* db, Retention retention);
-  absl::StatusOr<uint32_t> SeriesId(const std::string& key, bool create);
+  // The id of a series, made (into `batch`) if it is new.
+  uint32_t SeriesId(const std::string& key, leveldb::WriteBatch* batch,
+                    bool* created);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
 
@@ -157,6 +159,7 @@ class TrendStore {
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
   std::vector<PackJob> to_pack_;
+  std::vector<std::string> created_;  // series made by the Write in progress
 };
 
 // The binary form of a window in LevelDB (exposed for tests).

@@ -129,8 +129,8 @@ Commands:
                        and DIR/canopy-export-D.tar.gz of them (needs tar)
   help                 this text
 
-Keys are segments joined by commas: host,web1,cpu,user. In get and watch a
-segment may be * (any one), a glob (web*), or ** (any depth).
+Keys are segments joined by commas: host,web1,cpu,user. In get, watch, trend
+and export a segment may be * (any one), a glob (web*), or ** (any depth).
 
 Flags:
   --server=URL     canopyd's address (default http://127.0.0.1:7575)

@@ -66,21 +66,21 @@ namespace canopy {
 struct LogRecord {
   absl::string_view remote_addr;  // client address ("203.0.113.7")
   absl::string_view remote_user;
-  int64_t time = 0;               // epoch seconds; 0 = not in the line
-  absl::string_view method;       // "GET"
-  absl::string_view target;       // the request target as sent ("/a?b=1")
-  absl::string_view path;         // the target without query or fragment
-  absl::string_view protocol;     // "HTTP/1.1"
-  int status = 0;                 // 0 = none
-  int64_t bytes = 0;              // body bytes sent ("-" = 0)
+  int64_t time = 0;            // epoch seconds; 0 = not in the line
+  absl::string_view method;    // "GET"
+  absl::string_view target;    // the request target as sent ("/a?b=1")
+  absl::string_view path;      // the target without query or fragment
+  absl::string_view protocol;  // "HTTP/1.1"
+  int status = 0;              // 0 = none
+  int64_t bytes = 0;           // body bytes sent ("-" = 0)
   absl::string_view referer;
   absl::string_view user_agent;
-  absl::string_view host;         // $host, or the host of a Squid URL
+  absl::string_view host;  // $host, or the host of a Squid URL
   absl::string_view forwarded_for;
   bool has_request_time = false;
-  double request_time = 0;        // seconds
+  double request_time = 0;  // seconds
   bool has_upstream_time = false;
-  double upstream_time = 0;       // seconds, summed over upstreams
+  double upstream_time = 0;  // seconds, summed over upstreams
 };
 
 // A line the parser refused.
@@ -167,7 +167,7 @@ struct PipeOptions {
   // At most this many <p>,browser,<family>,<major> keys, and as many
   // <p>,os,<family> keys (the rest: other).
   size_t ua_top_k = 500;
-  size_t url_top_k = 100;        // at most this many <p>,url,<path> keys
+  size_t url_top_k = 100;  // at most this many <p>,url,<path> keys
   // A path becomes a key once seen this often (so one-off paths never do).
   size_t url_min_hits = 2;
   // At most this many traffic,<domain> subtrees (the rest: traffic,other).
@@ -233,9 +233,10 @@ class PipeRunner {
 
   // Runs every line of `buffer` through the pipes into `sink`. `on_error`,
   // if given, hears of each refused line.
-  LogCounts Run(absl::string_view buffer, UpdateSink* sink,
-                absl::FunctionRef<void(const LogError&)> on_error =
-                    [](const LogError&) {});
+  LogCounts Run(
+      absl::string_view buffer, UpdateSink* sink,
+      absl::FunctionRef<void(const LogError&)> on_error = [](const LogError&) {
+      });
   // One record (already parsed) through the pipes.
   void Process(const LogRecord& record, UpdateSink* sink);
 

@@ -83,9 +83,9 @@ struct canopy_pipe_config {
   const char* prefix; /* the <p> of the built-in keys, e.g. "web" */
 };
 
-typedef void (*canopy_emit_fn)(void* emit_ctx, const char* key,
-                               size_t key_len, int action, double value,
-                               const char* member, size_t member_len);
+typedef void (*canopy_emit_fn)(void* emit_ctx, const char* key, size_t key_len,
+                               int action, double value, const char* member,
+                               size_t member_len);
 
 typedef int (*canopy_pipe_init_fn)(const struct canopy_pipe_config* config,
                                    void** state);
@@ -95,7 +95,7 @@ typedef void (*canopy_pipe_process_fn)(void* state,
 typedef void (*canopy_pipe_cleanup_fn)(void* state);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
 #endif /* CANOPY_PIPE_PLUGIN_H_ */

@@ -3,8 +3,11 @@
 #ifndef CANOPY_TESTS_AGENT_AGENT_UTIL_H_
 #define CANOPY_TESTS_AGENT_AGENT_UTIL_H_
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,6 +108,27 @@ class AgentProcess {
  private:
   pid_t pid_ = -1;
 };
+
+// A free TCP port on 127.0.0.1 (bound, read and closed: nothing listens).
+inline int FreeTcpPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// The JSON tree canopy-agent --once printed; a parse error leaves it null.
+inline rapidjson::Document ParseOnce(const RunResult& r) {
+  rapidjson::Document d;
+  d.Parse(r.out.c_str());
+  if (d.HasParseError()) d.SetNull();
+  return d;
+}
 
 // doc["host"][host], or null.
 inline const rapidjson::Value* HostBody(const rapidjson::Document& d,

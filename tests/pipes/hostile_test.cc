@@ -98,8 +98,7 @@ TEST(HostileLogTest, TreeStaysBounded) {
   EXPECT_LT(tree.node_count(), 1500u);
   const Node* hits = tree.Find(*SplitKey("web,hits"));
   ASSERT_NE(hits, nullptr);
-  EXPECT_EQ(tree.ValueOf(hits, Action::kAdd, 1700000000).value,
-            kLines + 100.0);
+  EXPECT_EQ(tree.ValueOf(hits, Action::kAdd, 1700000000).value, kLines + 100.0);
 }
 
 }  // namespace

@@ -73,7 +73,8 @@ TEST(LogParserTest, ScannerGarbageRequestStillParses) {
 TEST(LogParserTest, Common) {
   auto p = Make("common");
   LogRecord r = ParseOk(
-      *p, R"L(10.1.2.3 - - [01/Jan/2024:00:00:00 +0100] "HEAD / HTTP/1.1" 200 0)L");
+      *p,
+      R"L(10.1.2.3 - - [01/Jan/2024:00:00:00 +0100] "HEAD / HTTP/1.1" 200 0)L");
   EXPECT_EQ(r.time, 1704063600);
   EXPECT_EQ(r.method, "HEAD");
   EXPECT_EQ(r.path, "/");
@@ -112,9 +113,10 @@ TEST(LogParserTest, CustomLogFormat) {
 }
 
 TEST(LogParserTest, CustomOrderAndSubset) {
-  auto p = Make(R"L($host|$status|${request_time}s|$msec|$request_uri|$remote_addr)L");
-  LogRecord r =
-      ParseOk(*p, "shop.example.org|201|0.5s|1700000000.123|/cart?id=3|10.0.0.1");
+  auto p = Make(
+      R"L($host|$status|${request_time}s|$msec|$request_uri|$remote_addr)L");
+  LogRecord r = ParseOk(
+      *p, "shop.example.org|201|0.5s|1700000000.123|/cart?id=3|10.0.0.1");
   EXPECT_EQ(r.host, "shop.example.org");
   EXPECT_EQ(r.status, 201);
   EXPECT_DOUBLE_EQ(r.request_time, 0.5);
@@ -139,11 +141,11 @@ TEST(LogParserTest, BadFormats) {
 
 TEST(LogParserTest, Squid) {
   auto p = Make("squid");
-  LogRecord r = ParseOk(
-      *p,
-      "1286536309.586    921 192.168.0.68 TCP_MISS/200 507 POST "
-      "http://rcv.example.com:8080/cgi/x?y=1 - DIRECT/203.0.113.1 "
-      "application/xml");
+  LogRecord r =
+      ParseOk(*p,
+              "1286536309.586    921 192.168.0.68 TCP_MISS/200 507 POST "
+              "http://rcv.example.com:8080/cgi/x?y=1 - DIRECT/203.0.113.1 "
+              "application/xml");
   EXPECT_EQ(r.time, 1286536309);
   EXPECT_TRUE(r.has_request_time);
   EXPECT_DOUBLE_EQ(r.request_time, 0.921);
@@ -166,9 +168,10 @@ TEST(LogParserTest, ErrorsCarryLineAndColumn) {
   auto p = Make("combined");
   const std::string good =
       R"L(1.2.3.4 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 1 "-" "x")L";
-  const std::string buffer = good + "\r\n\ngarbage line\n" + good +
-                             "\n" + std::string(20000, 'a') + "\n" +
-                             R"L(1.2.3.4 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" abc 1 "-" "x")L";
+  const std::string buffer =
+      good + "\r\n\ngarbage line\n" + good + "\n" + std::string(20000, 'a') +
+      "\n" +
+      R"L(1.2.3.4 - - [14/Nov/2023:22:13:20 +0000] "GET / HTTP/1.1" abc 1 "-" "x")L";
   std::vector<LogError> errors;
   size_t records = 0;
   LogCounts c = p->Parse(
@@ -189,14 +192,29 @@ TEST(LogParserTest, ErrorsCarryLineAndColumn) {
       << errors[2].status;
 }
 
+TEST(LogParserTest, HugeEpochIsAnError) {
+  // Found by accesslog_fuzz: a time past int64 was undefined behaviour.
+  auto p = Make("squid");
+  LogRecord r;
+  size_t column = 0;
+  EXPECT_FALSE(
+      p->ParseLine("12865363090000000000.5 921 1.2.3.4 TCP_MISS/200 5 GET /x -",
+                   &r, &column)
+          .ok());
+  EXPECT_EQ(column, 1u);
+  auto msec = Make("$msec $status");
+  EXPECT_FALSE(msec->ParseLine("99999999999999999999 200", &r, &column).ok());
+}
+
 TEST(LogParserTest, BadTimeIsAnError) {
   auto p = Make("combined");
   LogRecord r;
   size_t column = 0;
-  EXPECT_FALSE(p->ParseLine(
-                    R"L(1.2.3.4 - - [32/Foo/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 1 "-" "x")L",
-                    &r, &column)
-                   .ok());
+  EXPECT_FALSE(
+      p->ParseLine(
+           R"L(1.2.3.4 - - [32/Foo/2023:22:13:20 +0000] "GET / HTTP/1.1" 200 1 "-" "x")L",
+           &r, &column)
+          .ok());
   EXPECT_EQ(column, 14u);
 }
 

@@ -66,10 +66,10 @@ TEST(PipesTest, EveryBuiltinPipe) {
   options.url_min_hits = 1;
   auto runner = PipeRunner::Create(kFormat, options);
   ASSERT_TRUE(runner.ok()) << runner.status();
-  std::string log = Line("10.0.0.1", "/a?x=1", 200, 100, kChrome, "Ex.com:443") +
-                    Line("10.0.0.2", "/a", 404, 10, kFirefox, "ex.com") +
-                    Line("10.0.0.1", "/b", 503, 1, kChrome, "other.org") +
-                    "not a log line\n";
+  std::string log =
+      Line("10.0.0.1", "/a?x=1", 200, 100, kChrome, "Ex.com:443") +
+      Line("10.0.0.2", "/a", 404, 10, kFirefox, "ex.com") +
+      Line("10.0.0.1", "/b", 503, 1, kChrome, "other.org") + "not a log line\n";
   VectorSink sink;
   std::vector<LogError> errors;
   LogCounts c = (*runner)->Run(log, &sink,
@@ -130,7 +130,9 @@ TEST(PipesTest, ChosenPipesPrefixAndUnknownPipe) {
 TEST(PipesTest, SanitizeSegment) {
   EXPECT_EQ(SanitizeSegment("plain"), "plain");
   EXPECT_EQ(SanitizeSegment(""), "other");
-  EXPECT_EQ(SanitizeSegment("a,b\x01" "c\x7f"), "a_b_c_");
+  EXPECT_EQ(SanitizeSegment("a,b\x01"
+                            "c\x7f"),
+            "a_b_c_");
   EXPECT_EQ(SanitizeSegment("caf\xc3\xa9"), "caf\xc3\xa9");
   EXPECT_EQ(SanitizeSegment("bad\xff\xc3"), "bad__");
   EXPECT_EQ(SanitizeSegment("\xed\xa0\x80"), "___");  // a surrogate
@@ -162,10 +164,10 @@ TEST(PipesTest, UnknownAgentIsOther) {
 
 TEST(PipesTest, TreeSinkAndApplyAccessLog) {
   Tree tree(Tree::Options{});
-  const std::string log =
-      Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com") +
-      Line("10.0.0.2", "/a", 500, 100, kChrome, "ex.com");
-  absl::StatusOr<size_t> n = ApplyAccessLog(log, kFormat, "", &tree, 1700000000);
+  const std::string log = Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com") +
+                          Line("10.0.0.2", "/a", 500, 100, kChrome, "ex.com");
+  absl::StatusOr<size_t> n =
+      ApplyAccessLog(log, kFormat, "", &tree, 1700000000);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_GT(*n, 20u);
   auto value = [&](absl::string_view key) {
@@ -207,9 +209,9 @@ TEST(PipesTest, TreeFullIsCountedNotFatal) {
   Tree::Options o;
   o.max_nodes = 5;
   Tree tree(o);
-  absl::StatusOr<size_t> n = ApplyAccessLog(
-      Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com"), kFormat, "web",
-      &tree, 1700000000);
+  absl::StatusOr<size_t> n =
+      ApplyAccessLog(Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com"),
+                     kFormat, "web", &tree, 1700000000);
   EXPECT_LE(tree.node_count(), 5u);
   if (n.ok()) {
     EXPECT_GT(*n, 0u);

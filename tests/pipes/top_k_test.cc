@@ -1,9 +1,10 @@
 // Tests for pipes/top_k.cc: space-saving counts and bounded admission.
+#include "pipes/top_k.h"
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "pipes/top_k.h"
 
 namespace canopy {
 namespace {

@@ -1,10 +1,11 @@
 // Tests for pipes/ua.cc: families of real user-agent strings with uap-core's
 // regexes.yaml (pipes/node_modules, installed by scripts/deps.sh).
+#include "pipes/ua.h"
+
 #include <string>
 
 #include "canopy/pipe.h"
 #include "gtest/gtest.h"
-#include "pipes/ua.h"
 
 namespace canopy {
 namespace {

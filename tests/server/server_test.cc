@@ -141,6 +141,28 @@ TEST_F(ServerTest, FormFieldJsonAndCurlStyleBodies) {
   EXPECT_EQ(Get("key=b")["b"], "2");
 }
 
+TEST_F(ServerTest, AccessLogFieldRunsThePipes) {
+  std::string lines =
+      "10.0.0.1 - - [21/Nov/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 512 "
+      "\"-\" \"curl/8.0\"\n"
+      "10.0.0.2 - - [21/Nov/2026:10:00:01 +0000] \"GET /b HTTP/1.1\" 503 10 "
+      "\"-\" \"curl/8.0\"\n";
+  std::string body = "accesslog=" + UrlEncode(lines);
+  HttpReply r =
+      Push(body, {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto items = Get("key=web");
+  EXPECT_EQ(items["web,hits"], "2");
+  EXPECT_EQ(items["web,bytes"], "522");
+  EXPECT_EQ(items["web,status,200"], "1");
+  EXPECT_EQ(items["web,errors"], "1");
+  // A body none of whose lines parse is a 400 with the position.
+  r = Push("accesslog=" + UrlEncode("not a log line\n"),
+           {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("\"line\":1"), std::string::npos) << r.body;
+}
+
 TEST_F(ServerTest, NumbersTextsAndSampleArrays) {
   HttpReply r = Push(
       R"({"h": {"load": "0.50", "os": "Debian 12", "lat": [10, 20, 60],

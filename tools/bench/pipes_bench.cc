@@ -11,8 +11,8 @@
 // writes the log to --write_log for a side-by-side run of another tool:
 //
 //   canopy-pipes-bench --write_log=/tmp/access.log
-//   /usr/bin/time -f '%U %S' goaccess /tmp/access.log --log-format=COMBINED \
-//       -o /tmp/report.json
+//   /usr/bin/time -f '%U %S' goaccess /tmp/access.log
+//       --log-format=COMBINED -o /tmp/report.json    (one line)
 //
 // Single-threaded; prints a Markdown table.
 #include <time.h>
@@ -38,7 +38,8 @@ ABSL_FLAG(int, agents, 2000, "distinct user-agent strings");
 ABSL_FLAG(int, visitors, 50000, "distinct client addresses");
 ABSL_FLAG(int, chunk, 1 << 20, "bytes per ApplyAccessLog-sized batch");
 ABSL_FLAG(std::string, write_log, "", "also write the generated log here");
-ABSL_FLAG(std::string, regexes, "", "uap-core regexes.yaml (default: built in)");
+ABSL_FLAG(std::string, regexes, "",
+          "uap-core regexes.yaml (default: built in)");
 
 namespace {
 
@@ -87,11 +88,12 @@ std::string Generate(int lines, bool extended) {
   std::string log;
   log.reserve(static_cast<size_t>(lines) * 240);
   for (int i = 0; i < lines; ++i) {
-    const int p = std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin();
+    const int p =
+        std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin();
     const uint64_t r = rng();
     const int v = r % absl::GetFlag(FLAGS_visitors);
-    absl::StrAppend(&log, "10.", v >> 16 & 255, ".", v >> 8 & 255, ".",
-                    v & 255, " - - [14/Nov/2023:22:", 10 + i / 60000 % 50, ":",
+    absl::StrAppend(&log, "10.", v >> 16 & 255, ".", v >> 8 & 255, ".", v & 255,
+                    " - - [14/Nov/2023:22:", 10 + i / 60000 % 50, ":",
                     10 + i / 1000 % 50, " +0000] \"", methods[r % 5],
                     " /section/", p % 50, "/page", p, ".html?utm=", r % 7,
                     " HTTP/1.1\" ", statuses[(r >> 8) % 10], " ",
@@ -161,8 +163,8 @@ int main(int argc, char** argv) {
     const size_t nl = log.find('\n', end - 1 > pos ? end - 1 : pos);
     end = nl == std::string::npos ? log.size() : nl + 1;
     canopy::TreeSink sink(&tree, now++);
-    canopy::LogCounts c = (*runner)->Run(
-        absl::string_view(log).substr(pos, end - pos), &sink);
+    canopy::LogCounts c =
+        (*runner)->Run(absl::string_view(log).substr(pos, end - pos), &sink);
     total.records += c.records;
     total.errors += c.errors;
     updates += sink.applied();
@@ -171,14 +173,15 @@ int main(int argc, char** argv) {
   const double pipes_cpu = CpuSeconds() - t0;
 
   printf("| what | figure |\n| --- | --- |\n");
-  printf("| log | %d lines, %s, %.1f MB |\n", lines, extended ? "extended" : "combined",
-         log.size() / 1e6);
+  printf("| log | %d lines, %s, %.1f MB |\n", lines,
+         extended ? "extended" : "combined", log.size() / 1e6);
   printf("| parse only | %.0f k lines per CPU second (%.3f s, %zu records) |\n",
          parsed.records / parse_cpu / 1e3, parse_cpu, parsed.records);
-  printf("| all pipes into the tree | %.0f k lines per CPU second (%.3f s, %zu "
-         "records, %zu errors, %.1f updates a line) |\n",
-         total.records / pipes_cpu / 1e3, pipes_cpu, total.records,
-         total.errors, static_cast<double>(updates) / total.records);
+  printf(
+      "| all pipes into the tree | %.0f k lines per CPU second (%.3f s, %zu "
+      "records, %zu errors, %.1f updates a line) |\n",
+      total.records / pipes_cpu / 1e3, pipes_cpu, total.records, total.errors,
+      static_cast<double>(updates) / total.records);
   printf("| runner start (loads regexes.yaml) | %.3f CPU s |\n", init_cpu);
   printf("| tree | %zu nodes, %zu leaves |\n", tree.node_count(),
          tree.leaf_count());

@@ -6,26 +6,29 @@
 //       random walk, one sample per window), --series StatsD hit counters
 //       (a Poisson(5) number of +1 a window; none is a gap) and --series
 //       counters of 3-7 random increments of 0-9 (every field random),
-//       --hours of 10 s windows each,
-//       written through TrendStore::Write in one batch per 10 s as canopyd's
-//       trend thread does (retention 10s:2d); the store is closed, reopened
-//       (LevelDB turns its log into a table) and closed again, then the
-//       directory's files are summed; ApproximateBytes() is printed beside;
+//       --hours (or --windows) of 10 s windows each, from a block period's
+//       start, written through TrendStore::Write in one batch per 10 s as
+//       canopyd's trend thread does (retention 10s:2d). The directory's
+//       files are summed after closing the store, after reopening and
+//       closing it (LevelDB turns its log into a table; ApproximateBytes()
+//       is read then), and after a full LevelDB compaction (the directory
+//       opened with LevelDB directly: TrendStore has no CompactRange);
 //   (b) windows written per second, wall clock and per CPU second (the
 //       process's CPU time, LevelDB's compaction thread included);
 //   (c) Query latency of GET /trend's work: a day at 10 s of one series
 //       (8640 windows) and a year at 1 h of one series (retention 1h:2y,
 //       8760 windows written as finest-level windows); p50 and max of --runs;
-//   (d) restart of canopyd with --leaves leaves: start build/bin/canopyd on
-//       127.0.0.1 with a temporary data dir, push the leaves through POST
-//       /push in JSON trees of --batch leaves and time how long history
-//       takes to write their first window (new series) and, after a second
-//       push, their next one (from /metrics); push a third time and stop
+//   (d) restart of canopyd with --leaves leaves: start canopyd (the one
+//       beside this program, or --canopyd) on 127.0.0.1 with a temporary
+//       data dir, push the leaves through POST /push in JSON trees of
+//       --batch leaves and time how long after its window's end history
+//       holds their first window (new series) and, after a second push,
+//       their next one (from /metrics); push a third time and stop
 //       it at once with SIGTERM (it flushes every open window and writes
 //       its snapshot), start it again and time until /healthz answers;
 //       RSS before and after.
 //
-//   canopy-trend-bench                    # all of it, about a minute or two
+//   canopy-trend-bench                    # all of it, about 2.5 minutes
 //   canopy-trend-bench --skip_restart --series=100
 //
 // Prints a Markdown table. Single-threaded (LevelDB has its own thread).
@@ -73,6 +76,7 @@ ABSL_FLAG(std::string, tmp, "",
           "parent of the temporary directory (default $TMPDIR or /tmp)");
 ABSL_FLAG(int, series, 1000, "(a) series of each kind");
 ABSL_FLAG(int, hours, 24, "(a) hours of 10 s windows per series");
+ABSL_FLAG(int, windows, 0, "(a) windows per series, instead of --hours");
 ABSL_FLAG(int, runs, 20, "(c) runs of each query");
 ABSL_FLAG(int64_t, leaves, 1000000, "(d) leaves pushed before the restart");
 ABSL_FLAG(int, batch, 10000, "(d) leaves per POST /push");
@@ -556,7 +560,9 @@ int Main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   const int series = absl::GetFlag(FLAGS_series);
   const int64_t windows =
-      static_cast<int64_t>(absl::GetFlag(FLAGS_hours)) * 360;
+      absl::GetFlag(FLAGS_windows) > 0
+          ? absl::GetFlag(FLAGS_windows)
+          : static_cast<int64_t>(absl::GetFlag(FLAGS_hours)) * 360;
   const int runs = std::max(1, absl::GetFlag(FLAGS_runs));
   std::mt19937_64 rng(20261120);
   std::vector<Row> rows;
@@ -620,7 +626,7 @@ int Main(int argc, char** argv) {
         TimeQuery(*store, absl::StrFormat("bench,gauge,%04d", series / 2),
                   start, start + 10 * windows, 10, runs);
     rows.push_back(
-        {absl::StrFormat("Query, one series, %d h at 10 s", windows / 360),
+        {absl::StrFormat("Query, one series, %d windows at 10 s", windows),
          absl::StrFormat("p50 %.2f ms, max %.2f ms (%d points, %d runs)",
                          day.p50_ms, day.max_ms, day.points, runs),
          ""});
