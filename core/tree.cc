@@ -679,6 +679,67 @@ absl::Status Tree::AddSampleByKey(absl::string_view key,
   return absl::OkStatus();
 }
 
+void Tree::AddSamplesByKey(
+    absl::Span<const KeyedSample> batch, int64_t now,
+    std::vector<std::pair<size_t, absl::Status>>* errors) {
+  constexpr size_t kChunk = 32;
+  size_t hashes[kChunk];
+  Node* nodes[kChunk];
+  for (size_t base = 0; base < batch.size(); base += kChunk) {
+    size_t n = std::min(kChunk, batch.size() - base);
+    for (size_t i = 0; i < n; ++i) {
+      hashes[i] = absl::Hash<absl::string_view>()(batch[base + i].key);
+      key_cache_.prefetch(hashes[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      auto it = key_cache_.find(hashes[i]);
+      nodes[i] = it == key_cache_.end() ? nullptr : it->second;
+      if (nodes[i] != nullptr) {
+        __builtin_prefetch(nodes[i]);
+        __builtin_prefetch(reinterpret_cast<const char*>(nodes[i]) + 64);
+      }
+    }
+    // Timers and sets keep their window behind two more pointers: walk
+    // them for the whole chunk first, one level at a time.
+    for (size_t i = 0; i < n; ++i) {
+      if (nodes[i] != nullptr && nodes[i]->extra_) {
+        __builtin_prefetch(nodes[i]->extra_.get());
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (nodes[i] != nullptr && nodes[i]->extra_ && nodes[i]->extra_->sketch) {
+        __builtin_prefetch(nodes[i]->extra_->sketch.get());
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (nodes[i] != nullptr && nodes[i]->extra_ && nodes[i]->extra_->sketch) {
+        nodes[i]->extra_->sketch->Prefetch();
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const KeyedSample& ks = batch[base + i];
+      Node* node = nodes[i];
+      if (node != nullptr && NamedBy(node, ks.key)) {
+        if (node->own_action_ == Action::kInherit &&
+            ks.sample.action != Action::kInherit) {
+          node->own_action_ = ks.sample.action;
+        }
+        Sample(node, node->EffectiveAction(), ks.sample.value, now,
+               ks.sample.weight, ks.sample.relative, ks.sample.member,
+               ks.sample.time);
+        Touch(node);
+        continue;
+      }
+      // A key not seen lately (or a removal cleared the cache since the
+      // lookup above): the one-at-a-time path validates and creates it.
+      absl::Status s = AddSampleByKey(ks.key, ks.sample, now);
+      if (!s.ok() && errors != nullptr) errors->emplace_back(base + i, s);
+      // A node made here may be one a later line of this chunk looked up
+      // as missing; those take the slow path too, which finds it.
+    }
+  }
+}
+
 size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
   uint32_t limit = static_cast<uint32_t>(std::max<int64_t>(0, older_than) /
                                          options_.step_seconds);

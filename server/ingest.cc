@@ -228,36 +228,39 @@ bool AllowList::Allows(const sockaddr* addr) const {
 void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
                            Result* result,
                            std::map<std::string, uint64_t>* rejects) {
-  auto reject = [&](absl::string_view reason, absl::string_view why) {
+  auto reject = [&](absl::string_view reason, absl::string_view why,
+                    size_t at_line) {
     ++result->rejected;
     ++(*rejects)[std::string(reason)];
     uint64_t dropped = 0;
     if (BadLineLog().Allow(&dropped)) {
       CANOPY_LOG(
-          "rejected line %d (%s): %s%s", static_cast<int>(line_no),
+          "rejected line %d (%s): %s%s", static_cast<int>(at_line),
           std::string(reason), std::string(why),
           dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
     }
   };
+  // Samples are queued and applied a batch at a time (FlushPending), so
+  // that the tree can overlap the lookups of many lines.
   auto apply = [&](const std::string& key, const LineSample& sample) {
-    if (absl::Status s = tree_->AddSampleByKey(key, sample, now); !s.ok()) {
-      reject(s.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
-                                                              : "bad_name",
-             s.message());
-      return;
-    }
-    ++result->accepted;
+    if (pending_count_ == pending_.size()) pending_.emplace_back();
+    Pending& p = pending_[pending_count_++];
+    p.key.assign(key);
+    p.member.assign(sample.member.data(), sample.member.size());
+    p.sample = sample;
+    p.line_no = line_no;
   };
   if (StartsJson(line)) {
+    FlushPending(now, result, rejects);
     Push push;
     TextPosition where;
     if (absl::Status s = ParseJsonPush(line, &push, &where); !s.ok()) {
-      reject("json", s.message());
+      reject("json", s.message(), line_no);
       return;
     }
     Tree::ApplyStats applied;
     if (absl::Status s = tree_->Apply(push, now, &applied); !s.ok()) {
-      reject("max_nodes", s.message());
+      reject("max_nodes", s.message(), line_no);
       return;
     }
     result->accepted += applied.leaves;
@@ -291,7 +294,8 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
           apply(r.key, sample);
         },
         [&](const StatsdError& e) {
-          reject(StatsdReasonName(e.reason), e.status.message());
+          reject(StatsdReasonName(e.reason), e.status.message(),
+                 line_no + e.line - 1);
         });
     return;
   }
@@ -304,8 +308,38 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
         apply(r.key, sample);
       },
       [&](const GraphiteError& e) {
-        reject(GraphiteReasonName(e.reason), e.status.message());
+        reject(GraphiteReasonName(e.reason), e.status.message(), line_no);
       });
+}
+
+void LineIngest::FlushPending(int64_t now, Result* result,
+                              std::map<std::string, uint64_t>* rejects) {
+  if (pending_count_ == 0) return;
+  batch_.clear();
+  for (size_t i = 0; i < pending_count_; ++i) {
+    Pending& p = pending_[i];
+    p.sample.member = p.member;
+    batch_.push_back(Tree::KeyedSample{p.key, p.sample});
+  }
+  errors_.clear();
+  tree_->AddSamplesByKey(batch_, now, &errors_);
+  result->accepted += pending_count_ - errors_.size();
+  for (const auto& [index, status] : errors_) {
+    absl::string_view reason =
+        status.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
+                                                              : "bad_name";
+    ++result->rejected;
+    ++(*rejects)[std::string(reason)];
+    uint64_t dropped = 0;
+    if (BadLineLog().Allow(&dropped)) {
+      CANOPY_LOG(
+          "rejected line %d (%s): %s%s",
+          static_cast<int>(pending_[index].line_no), std::string(reason),
+          std::string(status.message()),
+          dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+    }
+  }
+  pending_count_ = 0;
 }
 
 LineIngest::Result LineIngest::ApplyLines(absl::string_view text,
@@ -314,13 +348,38 @@ LineIngest::Result LineIngest::ApplyLines(absl::string_view text,
   Result result;
   std::map<std::string, uint64_t> rejects;
   tree_->BeginChange();
-  size_t line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+  // Consecutive StatsD lines go to the StatsD parser in one piece (the
+  // common case: a whole datagram); JSON and Graphite lines one at a time.
+  size_t line_no = 0, pos = 0;
+  size_t run_begin = absl::string_view::npos, run_end = 0, run_line = 0;
+  auto flush_run = [&]() {
+    if (run_begin == absl::string_view::npos) return;
+    ApplyLine(text.substr(run_begin, run_end - run_begin), run_line, now,
+              &result, &rejects);
+    run_begin = absl::string_view::npos;
+  };
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == absl::string_view::npos) nl = text.size();
+    size_t begin = pos;
+    absl::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
+    if (!StartsJson(line) && LooksLikeStatsd(line)) {
+      if (run_begin == absl::string_view::npos) {
+        run_begin = begin;
+        run_line = line_no;
+      }
+      run_end = nl;
+      continue;
+    }
+    flush_run();
     ApplyLine(line, line_no, now, &result, &rejects);
   }
+  flush_run();
+  FlushPending(now, &result, &rejects);
   if (result.accepted)
     stats_->accepted[std::string(protocol)] += result.accepted;
   if (!rejects.empty()) {

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,8 +87,23 @@ class LineIngest {
   void ApplyLine(absl::string_view line, size_t line_no, int64_t now,
                  Result* result, std::map<std::string, uint64_t>* rejects);
 
+  void FlushPending(int64_t now, Result* result,
+                    std::map<std::string, uint64_t>* rejects);
+
   Tree* tree_;
   Stats* stats_;
+  // Line samples waiting for FlushPending; buffers kept between calls so
+  // that a warm ingest allocates nothing.
+  struct Pending {
+    std::string key;
+    std::string member;
+    LineSample sample;
+    size_t line_no = 0;
+  };
+  std::vector<Pending> pending_;
+  size_t pending_count_ = 0;
+  std::vector<Tree::KeyedSample> batch_;
+  std::vector<std::pair<size_t, absl::Status>> errors_;
 };
 
 // The UDP and TCP listeners.
