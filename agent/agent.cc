@@ -141,9 +141,8 @@ absl::Status ValidateOptions(const AgentOptions& o) {
     return absl::InvalidArgumentError(
         "--check_timeout must be above 0 and at most 1m");
   }
-  if (absl::StatusOr<std::vector<Check>> c =
-          ChecksFromFlags(o.check_ports, o.check_urls, o.nginx_status,
-                          o.check_timeout);
+  if (absl::StatusOr<std::vector<Check>> c = ChecksFromFlags(
+          o.check_ports, o.check_urls, o.nginx_status, o.check_timeout);
       !c.ok()) {
     return c.status();
   }
@@ -253,10 +252,9 @@ int RunAgent(const AgentOptions& o) {
   signal(SIGPIPE, SIG_IGN);
 
   ErrorLog log;
-  Collectors collectors(
-      o, &log,
-      *ChecksFromFlags(o.check_ports, o.check_urls, o.nginx_status,
-                       o.check_timeout));
+  Collectors collectors(o, &log,
+                        *ChecksFromFlags(o.check_ports, o.check_urls,
+                                         o.nginx_status, o.check_timeout));
   std::unique_ptr<PerfApi> api;
   if (!o.listen.empty() && !o.once) {
     absl::StatusOr<std::unique_ptr<PerfApi>> started =
@@ -267,8 +265,8 @@ int RunAgent(const AgentOptions& o) {
       return 1;
     }
     api = *std::move(started);
-    ErrorLog::Info(absl::StrCat("collection API on http://", o.listen,
-                                "/performance/"));
+    ErrorLog::Info(
+        absl::StrCat("collection API on http://", o.listen, "/performance/"));
   }
   rapidjson::Document doc;
   rapidjson::Value* body;

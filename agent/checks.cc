@@ -92,8 +92,8 @@ bool NumberAfter(absl::string_view text, absl::string_view label,
                  int64_t* out) {
   size_t at = text.find(label);
   if (at == absl::string_view::npos) return false;
-  absl::string_view rest = absl::StripLeadingAsciiWhitespace(
-      text.substr(at + label.size()));
+  absl::string_view rest =
+      absl::StripLeadingAsciiWhitespace(text.substr(at + label.size()));
   size_t end = 0;
   while (end < rest.size() && rest[end] >= '0' && rest[end] <= '9') ++end;
   return absl::SimpleAtoi(rest.substr(0, end), out);
@@ -183,8 +183,8 @@ std::vector<PortResult> CheckPorts(const std::vector<Check>& ports,
       out[i] = {"filtered", "no-address"};
       continue;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       freeaddrinfo(ai);
       out[i] = {"filtered", "error"};
@@ -219,8 +219,8 @@ std::vector<PortResult> CheckPorts(const std::vector<Check>& ports,
     }
     if (pending == 0) break;
     if (stop && stop->load()) break;
-    int ms = static_cast<int>(std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(next - now) + 1, 1, 100));
+    int ms = static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(next - now) + 1, 1, 100));
     int n = poll(fds.data(), fds.size(), ms);
     if (n < 0 && errno != EINTR) break;
     for (size_t k = 0; n > 0 && k < fds.size(); ++k) {
@@ -308,8 +308,8 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
       r.status = static_cast<int>(code);
     } else {
       r.status = 0;
-      r.error = errors[i][0] ? errors[i].data()
-                             : curl_easy_strerror(m->data.result);
+      r.error =
+          errors[i][0] ? errors[i].data() : curl_easy_strerror(m->data.result);
     }
   }
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -335,9 +335,8 @@ bool ParseNginxStatus(absl::string_view text, NginxStatus* out) {
   }
   size_t at = text.find("requests");
   if (at == absl::string_view::npos) return false;
-  std::vector<absl::string_view> nums =
-      absl::StrSplit(text.substr(at + 8), absl::ByAnyChar(" \t\r\n"),
-                     absl::SkipEmpty());
+  std::vector<absl::string_view> nums = absl::StrSplit(
+      text.substr(at + 8), absl::ByAnyChar(" \t\r\n"), absl::SkipEmpty());
   if (nums.size() < 3 || !absl::SimpleAtoi(nums[0], &s.accepts) ||
       !absl::SimpleAtoi(nums[1], &s.handled) ||
       !absl::SimpleAtoi(nums[2], &s.requests)) {
@@ -444,9 +443,9 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
     const UrlResult& r = fetched[i];
     if (c.type == Check::Type::kUrl) {
       if (r.status == 0) {
-        log_->Report(absl::StrCat("url ", c.name),
-                     absl::StrCat("check url ", c.name, " (", c.url,
-                                  "): ", r.error));
+        log_->Report(
+            absl::StrCat("url ", c.name),
+            absl::StrCat("check url ", c.name, " (", c.url, "): ", r.error));
       }
       rapidjson::Value& u = Child(d, "url", a);
       SetText(u, "defaultaction", "last", a);
@@ -467,8 +466,8 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
       why = "not a stub_status page";
     }
     if (!why.empty()) {
-      log_->Report("nginx", absl::StrCat("nginx stub_status (", c.url,
-                                         "): ", why));
+      log_->Report("nginx",
+                   absl::StrCat("nginx stub_status (", c.url, "): ", why));
       continue;
     }
     rapidjson::Value& n = Child(d, "nginx", a);

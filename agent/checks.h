@@ -72,9 +72,9 @@ std::string ServiceName(int port);
 struct UrlResult {
   int status = 0;  // 0: no HTTP answer (error, timeout)
   double ttfb_ms = 0, total_ms = 0;
-  int64_t bytes = 0;   // body bytes received
-  std::string body;    // kept for nginx (the first 64 KiB)
-  std::string error;   // why status is 0
+  int64_t bytes = 0;  // body bytes received
+  std::string body;   // kept for nginx (the first 64 KiB)
+  std::string error;  // why status is 0
 };
 struct UrlRequest {
   std::string url;
@@ -119,7 +119,7 @@ class CheckRunner {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> abort_{false};  // stop_, seen by a round under way
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by SetChecks
-  std::string latest_ ABSL_GUARDED_BY(mu_);  // JSON of the last round
+  std::string latest_ ABSL_GUARDED_BY(mu_);       // JSON of the last round
   std::thread thread_;
 };
 

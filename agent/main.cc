@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -98,10 +99,20 @@ std::vector<std::string> WithConfigFile(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists this file's flags (absl's default looks for a file named
+  // after the program).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "agent/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "canopy's host agent: reads this machine's cpu, memory, disks, "
-      "network and processes from /proc and /sys and pushes them to canopyd "
-      "under host,<NAME>,...\n\nUsage: canopy-agent "
+      "network and processes from /proc and /sys, checks TCP ports, HTTP "
+      "URLs and nginx stub_status, runs the modules of --conf_dir, and "
+      "pushes it all to canopyd under host,<NAME>,...; --listen answers "
+      "the on-demand collection API.\n\nUsage: canopy-agent "
       "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
       "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
       "[--check_url=NAME=URL] [--nginx_status=URL] "

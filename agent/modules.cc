@@ -92,10 +92,9 @@ absl::StatusOr<ModuleConf> ParseModuleConf(absl::string_view file,
       value = value.substr(1, value.size() - 2);
     }
     static const char* const kKeys[] = {
-        "type", "port",    "ports",    "host",    "name",  "url",
+        "type",    "port",     "ports",   "host", "name",    "url",
         "timeout", "interval", "command", "path", "options", "prefix"};
-    if (std::find(std::begin(kKeys), std::end(kKeys), key) ==
-        std::end(kKeys)) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ":", n, ": unknown key \"", key, "\""));
     }
@@ -112,7 +111,8 @@ absl::StatusOr<ModuleConf> ParseModuleConf(absl::string_view file,
         k, ": ", why));
   };
   c.type = get("type");
-  if (c.type.empty()) return bad("type", "missing (port, url, nginx, exec, so)");
+  if (c.type.empty())
+    return bad("type", "missing (port, url, nginx, exec, so)");
   bool timeout_given = kv.count("timeout") > 0;
   if (timeout_given) {
     if (!ParseDurationValue(get("timeout"), &c.timeout) ||
@@ -218,9 +218,9 @@ absl::StatusOr<std::string> ParseModuleOutput(absl::string_view out) {
         if (first_error.empty()) first_error = std::string(e.status.message());
       });
   if (counts.errors > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "neither JSON nor Graphite lines (", counts.errors,
-        " bad lines; first: ", first_error, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("neither JSON nor Graphite lines (", counts.errors,
+                     " bad lines; first: ", first_error, ")"));
   }
   return ToJson(d);
 }
@@ -327,8 +327,8 @@ CommandResult RunCommand(const std::string& command, const std::string& dir,
   }
   close(outp[0]);
   close(errp[0]);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status)
-                                  : 128 + WTERMSIG(status);
+  r.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
 }
 
@@ -376,13 +376,11 @@ ModuleSet::~ModuleSet() {
   running_.clear();
   Alive& alive = Threads();
   absl::MutexLock lock(&alive.mu);
-  alive.mu.AwaitWithTimeout(
-      absl::Condition(
-          +[](Alive* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(a->mu) {
-            return a->n == 0;
-          },
-          &alive),
-      absl::Seconds(3));
+  alive.mu.AwaitWithTimeout(absl::Condition(
+                                +[](Alive* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
+                                     a->mu) { return a->n == 0; },
+                                &alive),
+                            absl::Seconds(3));
 }
 
 std::string ModuleSet::Signature() const {
@@ -411,9 +409,9 @@ void ModuleSet::Tick() {
     mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
             st.st_mtim.tv_nsec;
   } else if (!loaded_ || dir_mtime_ns_ != -1) {
-    log_->Report("conf_dir", absl::StrCat("cannot read --conf_dir=",
-                                          options_.conf_dir, ": ",
-                                          strerror(errno)));
+    log_->Report("conf_dir",
+                 absl::StrCat("cannot read --conf_dir=", options_.conf_dir,
+                              ": ", strerror(errno)));
   }
   if (mtime != dir_mtime_ns_) look = true;
   dir_mtime_ns_ = mtime;
@@ -441,16 +439,16 @@ void ModuleSet::Reload() {
     std::string path = options_.conf_dir + "/" + file;
     absl::StatusOr<std::string> text = ReadSmallFile(path);
     if (!text.ok()) {
-      log_->Report("module " + file,
-                   absl::StrCat("module ", path, ": ", text.status().message()));
+      log_->Report("module " + file, absl::StrCat("module ", path, ": ",
+                                                  text.status().message()));
       continue;
     }
     absl::StatusOr<ModuleConf> conf =
         ParseModuleConf(file, *text, options_.conf_dir, options_.interval);
     if (!conf.ok()) {
-      log_->Report("module " + file,
-                   absl::StrCat("module ", conf.status().message(),
-                                " (file skipped)"));
+      log_->Report(
+          "module " + file,
+          absl::StrCat("module ", conf.status().message(), " (file skipped)"));
       continue;
     }
     names.push_back(file);
@@ -479,8 +477,9 @@ void ModuleSet::Reload() {
   for (auto& [key, r] : running_) r->Stop();
   running_ = std::move(next);
   checks_->SetChecks(std::move(checks));
-  ErrorLog::Info(absl::StrCat("modules from ", options_.conf_dir, ": ",
-                              names.empty() ? "none" : absl::StrJoin(names, ", ")));
+  ErrorLog::Info(
+      absl::StrCat("modules from ", options_.conf_dir, ": ",
+                   names.empty() ? "none" : absl::StrJoin(names, ", ")));
 }
 
 void ModuleSet::Collect(rapidjson::Document* doc) {
@@ -510,7 +509,8 @@ static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log) {
   const ModuleConf& c = r->conf;
   const std::string kind = "module " + c.file;
   auto report = [&](absl::string_view message) {
-    if (!r->stop) log->Report(kind, absl::StrCat("module ", c.file, ": ", message));
+    if (!r->stop)
+      log->Report(kind, absl::StrCat("module ", c.file, ": ", message));
   };
   void* handle = nullptr;
   void* state = nullptr;
@@ -546,8 +546,8 @@ static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log) {
     std::string out;
     bool good = true;
     if (c.type == "exec") {
-      CommandResult cr = RunCommand(c.command, r->conf_dir, c.timeout,
-                                    kMaxOutput, &r->stop);
+      CommandResult cr =
+          RunCommand(c.command, r->conf_dir, c.timeout, kMaxOutput, &r->stop);
       if (r->stop) break;
       std::string err(absl::StripAsciiWhitespace(cr.err));
       if (cr.timed_out) {

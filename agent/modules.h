@@ -41,14 +41,14 @@ namespace canopy {
 namespace agent {
 
 struct ModuleConf {
-  std::string file;  // the file name ("redis.conf")
-  std::string type;  // port, url, nginx, exec, so
-  std::vector<Check> checks;            // port, url, nginx
-  std::string command;                  // exec: run by /bin/sh -c
-  std::string path;                     // so
-  std::string options;                  // so: handed to init
-  std::vector<std::string> prefix;      // where output goes; empty: the host
-  absl::Duration interval;              // exec, so
+  std::string file;                 // the file name ("redis.conf")
+  std::string type;                 // port, url, nginx, exec, so
+  std::vector<Check> checks;        // port, url, nginx
+  std::string command;              // exec: run by /bin/sh -c
+  std::string path;                 // so
+  std::string options;              // so: handed to init
+  std::vector<std::string> prefix;  // where output goes; empty: the host
+  absl::Duration interval;          // exec, so
   absl::Duration timeout = absl::Seconds(5);  // exec; checks' own timeout
 };
 

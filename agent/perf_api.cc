@@ -449,14 +449,15 @@ std::string StartCollecting(PerfApi::State* st, const evkeyvalq* q) {
     return Failed("duration must be seconds, above 0 and at most 86400");
   }
   if (!ParseSeconds(interval, &i) || i < kMinInterval || i > d) {
-    return Failed("interval must be seconds, at least 0.1 and at most the "
-                  "duration");
+    return Failed(
+        "interval must be seconds, at least 0.1 and at most the "
+        "duration");
   }
-  int64_t want = static_cast<int64_t>(
-      std::floor(absl::FDivDuration(d, i) + 1e-9));
+  int64_t want =
+      static_cast<int64_t>(std::floor(absl::FDivDuration(d, i) + 1e-9));
   if (want > kMaxSamples) {
-    return Failed(absl::StrCat("duration / interval is over ", kMaxSamples,
-                               " samples"));
+    return Failed(
+        absl::StrCat("duration / interval is over ", kMaxSamples, " samples"));
   }
   absl::Time now = absl::Now();
   for (auto it = st->collections.begin(); it != st->collections.end();) {

@@ -96,8 +96,22 @@ std::string DefaultRegexesPath() {
   return std::string(CANOPY_PIPES_SOURCE_DIR) + kRegexesSuffix;
 }
 
+void TreeSink::BeginRecord(const LogRecord& record) {
+  record_time_ = max_age_ > 0 && record.time > 0 && record.time <= now_ &&
+                         record.time >= now_ - max_age_
+                     ? record.time
+                     : 0;
+}
+
 void TreeSink::Update(absl::string_view key, const LineSample& sample) {
-  absl::Status s = tree_->AddSampleByKey(key, sample, now_);
+  absl::Status s;
+  if (record_time_ != 0 && sample.time == 0) {
+    LineSample dated = sample;
+    dated.time = record_time_;
+    s = tree_->AddSampleByKey(key, dated, now_);
+  } else {
+    s = tree_->AddSampleByKey(key, sample, now_);
+  }
   if (s.ok()) {
     ++applied_;
     return;
@@ -174,6 +188,7 @@ PipeRunner::~PipeRunner() {
 }
 
 void PipeRunner::Process(const LogRecord& record, UpdateSink* sink) {
+  sink->BeginRecord(record);
   for (auto& pipe : pipes_) pipe->Process(record, sink);
 }
 
@@ -187,9 +202,22 @@ absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
                                       absl::string_view format,
                                       const std::string& prefix, Tree* tree,
                                       int64_t now) {
+  AccessLogOptions options;
+  options.format = std::string(format);
+  options.prefix = prefix;
+  absl::StatusOr<AccessLogResult> r =
+      ApplyAccessLog(lines, options, tree, now);
+  if (!r.ok()) return r.status();
+  return r->leaves;
+}
+
+absl::StatusOr<AccessLogResult> ApplyAccessLog(
+    absl::string_view lines, const AccessLogOptions& access_options,
+    Tree* tree, int64_t now) {
   struct Cached {
     std::string format;
     std::string prefix;
+    std::string plugin_dir;
     std::unique_ptr<PipeRunner> runner;
   };
   static absl::Mutex mu(absl::kConstInit);
@@ -197,16 +225,24 @@ absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
   static bool warned = false;
   constexpr size_t kMaxRunners = 64;
 
-  if (format.empty()) format = "combined";
-  const std::string p = prefix.empty() ? std::string("web") : prefix;
+  const std::string format = access_options.format.empty()
+                                 ? std::string("combined")
+                                 : access_options.format;
+  const std::string p = access_options.prefix.empty()
+                            ? std::string("web")
+                            : access_options.prefix;
+  const std::string& dir = access_options.plugin_dir;
   absl::MutexLock lock(&mu);
   PipeRunner* runner = nullptr;
   for (Cached& c : *runners) {
-    if (c.format == format && c.prefix == p) runner = c.runner.get();
+    if (c.format == format && c.prefix == p && c.plugin_dir == dir) {
+      runner = c.runner.get();
+    }
   }
   if (runner == nullptr) {
     PipeOptions options;
     options.prefix = p;
+    options.plugin_dir = dir;
     if (!FileExists(DefaultRegexesPath())) {
       if (!warned) {
         fprintf(stderr,
@@ -218,22 +254,37 @@ absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
       for (const std::string& name : BuiltinPipeNames()) {
         if (name != "ua") options.pipes.push_back(name);
       }
+      if (!dir.empty()) {
+        // The plug-ins too, by name (a non-empty list names every pipe).
+        absl::StatusOr<std::vector<std::unique_ptr<Pipe>>> loaded =
+            LoadPipePlugins(dir);
+        if (!loaded.ok()) return loaded.status();
+        for (const auto& pipe : *loaded) {
+          options.pipes.push_back(std::string(pipe->name()));
+        }
+      }
     }
     absl::StatusOr<std::unique_ptr<PipeRunner>> created =
         PipeRunner::Create(format, options);
     if (!created.ok()) return created.status();
     if (runners->size() >= kMaxRunners) runners->pop_front();
-    runners->push_back(Cached{std::string(format), p, *std::move(created)});
+    runners->push_back(Cached{format, p, dir, *std::move(created)});
     runner = runners->back().runner.get();
   }
   TreeSink sink(tree, now);
+  sink.set_max_age(access_options.max_age);
   absl::Status first_error;
   const LogCounts counts = runner->Run(lines, &sink, [&](const LogError& e) {
     if (first_error.ok()) first_error = e.status;
   });
   if (counts.records == 0 && counts.errors > 0) return first_error;
   if (sink.applied() == 0 && sink.refused() > 0) return sink.first_error();
-  return sink.applied();
+  AccessLogResult result;
+  result.leaves = sink.applied();
+  result.records = counts.records;
+  result.errors = counts.errors;
+  result.refused = sink.refused();
+  return result;
 }
 
 }  // namespace canopy

@@ -17,6 +17,7 @@
 #include "rapidjson/writer.h"
 #include "server/ingest.h"
 #include "server/json_out.h"
+#include "server/trend.h"
 
 namespace canopy {
 namespace {
@@ -321,21 +322,35 @@ absl::StatusOr<Response> HandlePush(const Request& request,
       }
     }
     if (request.HasParam("accesslog")) {
-      // Log lines through the pipes (browsers, status, bytes, timing, ...).
-      absl::StatusOr<size_t> n = ApplyAccessLog(
-          request.Param("accesslog"), request.Param("format", "combined"),
-          request.Param("prefix", "web"), ctx.tree, ctx.now);
+      // Log lines through the pipes (browsers, status, bytes, timing, ...),
+      // dated with each line's time while it is within the first level of
+      // the retention.
+      AccessLogOptions log_options;
+      log_options.format = request.Param("format", "combined");
+      log_options.prefix = request.Param("prefix", "web");
+      log_options.plugin_dir = ctx.options->pipes_dir;
+      if (absl::StatusOr<Retention> r =
+              Retention::Parse(ctx.options->retention);
+          r.ok() && !r->levels.empty()) {
+        log_options.max_age = r->levels[0].keep;
+      }
+      absl::StatusOr<AccessLogResult> n = ApplyAccessLog(
+          request.Param("accesslog"), log_options, ctx.tree, ctx.now);
       if (!n.ok()) {
         ++ctx.stats->rejected["http"]["accesslog"];
         return WithPosition(n.status(),
                             PositionInMessage(n.status().message()));
       }
       ++ctx.stats->pushes;
-      ctx.stats->accepted["http"] += *n;
+      ctx.stats->accepted["http"] += n->leaves;
       JsonOut out;
       out.w.StartObject();
       out.Key("accepted");
-      out.w.Uint64(*n);
+      out.w.Uint64(n->leaves);
+      out.Key("lines");
+      out.w.Uint64(n->records);
+      out.Key("skipped");
+      out.w.Uint64(n->errors);
       out.w.EndObject();
       return JsonResponse(out);
     }

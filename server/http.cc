@@ -8,6 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace canopy {
 namespace {
@@ -31,20 +33,51 @@ const char* MethodName(evhttp_cmd_type cmd) {
   }
 }
 
-// Appends the fields of a query string ("a=1&b=2", '+' as space).
-absl::Status ParseQuery(const char* text,
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX escapes and '+' as space, as evhttp_parse_query_str decodes, but
+// binary-safe: a %00 stays in the value (an access log of binary garbage
+// must not cut the lines after it).
+std::string FormDecode(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 +
+                                      HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// Appends the fields of a query string ("a=1&b=2", '+' as space). A field
+// without '=' or with an empty name is malformed.
+absl::Status ParseQuery(absl::string_view text,
                         std::vector<std::pair<std::string, std::string>>* out) {
-  evkeyvalq fields;
-  fields.tqh_first = nullptr;
-  fields.tqh_last = &fields.tqh_first;
-  if (evhttp_parse_query_str(text, &fields) != 0) {
-    evhttp_clear_headers(&fields);
-    return absl::InvalidArgumentError("malformed query string");
+  if (text.empty()) return absl::OkStatus();
+  for (absl::string_view field : absl::StrSplit(text, '&')) {
+    if (field.empty()) continue;  // "a=1&"
+    const size_t eq = field.find('=');
+    if (eq == absl::string_view::npos || eq == 0) {
+      return absl::InvalidArgumentError("malformed query string");
+    }
+    std::string key = FormDecode(field.substr(0, eq));
+    if (key.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError("NUL byte in a field name");
+    }
+    out->emplace_back(std::move(key), FormDecode(field.substr(eq + 1)));
   }
-  for (evkeyval* kv = fields.tqh_first; kv != nullptr; kv = kv->next.tqe_next) {
-    out->emplace_back(kv->key, kv->value);
-  }
-  evhttp_clear_headers(&fields);
   return absl::OkStatus();
 }
 
@@ -92,11 +125,10 @@ absl::StatusOr<Request> ToRequest(evhttp_request* req) {
     r.content_type = "application/json";
   }
   if (absl::StartsWith(r.content_type, "application/x-www-form-urlencoded")) {
-    std::string body = r.body;
-    if (absl::Status s = ParseQuery(body.c_str(), &r.query); !s.ok()) return s;
-    if (body.find('\0') != std::string::npos) {
+    if (r.body.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError("NUL byte in form body");
     }
+    if (absl::Status s = ParseQuery(r.body, &r.query); !s.ok()) return s;
   }
   return r;
 }

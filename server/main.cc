@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "canopy/pipe.h"
 #include "server/ingest.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -53,6 +54,10 @@ ABSL_FLAG(bool, history, true,
 ABSL_FLAG(int32_t, snapshot_interval, 60,
           "Seconds between snapshots of the live tree (also written at a "
           "clean stop); 0 writes one only at the stop.");
+ABSL_FLAG(std::string, pipes_dir, "",
+          "Load every *.so in this directory as a log pipe (the C ABI of "
+          "canopy/pipe_plugin.h) for POST /push accesslog=; see "
+          "docs/PIPES.md.");
 ABSL_FLAG(int64_t, max_body, 32 << 20, "Largest HTTP body accepted (413).");
 ABSL_FLAG(int64_t, max_nodes, 10000000,
           "Most nodes the tree may hold; a push past it gets 507.");
@@ -160,6 +165,13 @@ int main(int argc, char** argv) {
   options.history = absl::GetFlag(FLAGS_history);
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   if (options.snapshot_interval < 0) Die("--snapshot_interval must be >= 0");
+
+  options.pipes_dir = absl::GetFlag(FLAGS_pipes_dir);
+  if (!options.pipes_dir.empty()) {
+    // Refuse a directory that will not load now rather than at each push.
+    auto loaded = canopy::LoadPipePlugins(options.pipes_dir);
+    if (!loaded.ok()) Die(std::string(loaded.status().message()));
+  }
 
   canopy::Server server(options);
   if (absl::Status s = server.Start(); !s.ok()) {

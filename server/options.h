@@ -30,6 +30,7 @@ struct ServerOptions {
   int snapshot_interval = 60;  // seconds between snapshots of the tree
   int max_pull_timeout = 300;  // seconds
   size_t get_limit = 10000;    // default limit= of /get
+  std::string pipes_dir;  // *.so log pipes for POST /push accesslog=; "" = none
 };
 
 }  // namespace canopy

@@ -205,23 +205,37 @@ absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name) {
 
 // ---------------------------------------------------------------- store
 
-TrendStore::TrendStore(leveldb::DB* db, Retention retention)
-    : db_(db), retention_(std::move(retention)) {}
+TrendStore::TrendStore(leveldb::DB* db, Retention retention, std::string dir,
+                       leveldb::Env* env)
+    : db_(db),
+      retention_(std::move(retention)),
+      dir_(std::move(dir)),
+      env_(env) {}
 
 TrendStore::~TrendStore() { delete db_; }
 
-absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
-    const std::string& dir, Retention retention) {
+namespace {
+
+leveldb::Options StoreOptions(leveldb::Env* env) {
   leveldb::Options options;
   options.create_if_missing = true;
   options.write_buffer_size = 16 << 20;
+  if (env != nullptr) options.env = env;
+  return options;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
+    const std::string& dir, Retention retention, leveldb::Env* env) {
   leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(options, dir, &db);
+  leveldb::Status s = leveldb::DB::Open(StoreOptions(env), dir, &db);
   if (!s.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open the trend store in ", dir, ": ", s.ToString()));
   }
-  std::unique_ptr<TrendStore> store(new TrendStore(db, std::move(retention)));
+  std::unique_ptr<TrendStore> store(
+      new TrendStore(db, std::move(retention), dir, env));
   // The series dictionary lives in memory for the writer.
   std::unique_ptr<leveldb::Iterator> it(
       db->NewIterator(leveldb::ReadOptions()));
@@ -232,6 +246,21 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
     store->next_id_ = std::max(store->next_id_, id + 1);
   }
   return store;
+}
+
+absl::Status TrendStore::Reopen() {
+  // LevelDB keeps a write error for good: after one, only closing and
+  // opening the database again lets writes through.
+  delete db_;
+  db_ = nullptr;
+  leveldb::Status s = leveldb::DB::Open(StoreOptions(env_), dir_, &db_);
+  if (!s.ok()) {
+    db_ = nullptr;
+    return absl::UnavailableError(absl::StrCat(
+        "cannot reopen the trend store in ", dir_, ": ", s.ToString()));
+  }
+  last_start_.clear();  // read back from disk as series come
+  return absl::OkStatus();
 }
 
 uint32_t TrendStore::SeriesId(const std::string& key,
@@ -254,6 +283,7 @@ uint32_t TrendStore::SeriesId(const std::string& key,
 
 std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
                                           int64_t from, int64_t to) const {
+  if (db_ == nullptr) return {};
   std::string v;
   if (!db_->Get(leveldb::ReadOptions(), "S" + std::string(key), &v).ok() ||
       v.size() != 4) {
@@ -265,7 +295,7 @@ std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
 std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
                                             int64_t from, int64_t to) const {
   std::vector<TrendWindow> out;
-  if (to <= from) return out;
+  if (to <= from || db_ == nullptr) return out;
   from = std::max<int64_t>(from, 0);
   to = std::max<int64_t>(to, 0);
   std::unique_ptr<leveldb::Iterator> it(
@@ -388,6 +418,8 @@ int64_t TrendStore::LastStart(uint32_t id) {
 }
 
 absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
+  if (db_ == nullptr)
+    return absl::UnavailableError("the trend store is closed");
   leveldb::WriteBatch batch;
   // Coarser windows that a finest window completed: rolled up after the
   // batch is on disk, from the finer level's stored windows.
@@ -555,6 +587,8 @@ void TrendStore::MergeStored(uint32_t id, size_t level, int64_t start,
 
 absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
                                                     size_t budget) {
+  if (db_ == nullptr)
+    return absl::UnavailableError("the trend store is closed");
   std::unique_ptr<leveldb::Iterator> it(
       db_->NewIterator(leveldb::ReadOptions()));
   // Blocks ("B") and single windows ("W"); the dictionary keys between
@@ -586,6 +620,7 @@ absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
 }
 
 uint64_t TrendStore::ApproximateBytes() const {
+  if (db_ == nullptr) return 0;
   leveldb::Range r("B", "X");
   uint64_t size = 0;
   db_->GetApproximateSizes(&r, 1, &size);
@@ -593,6 +628,10 @@ uint64_t TrendStore::ApproximateBytes() const {
 }
 
 absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
+  if (db_ == nullptr) {
+    return absl::UnavailableError(
+        "history is unavailable (a disk error); the server is retrying");
+  }
   if (q.to <= q.from) {
     return absl::InvalidArgumentError("from must be before to");
   }

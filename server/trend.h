@@ -42,6 +42,7 @@
 
 namespace leveldb {
 class DB;
+class Env;
 class WriteBatch;
 }  // namespace leveldb
 
@@ -100,8 +101,13 @@ struct TrendResult {
 
 class TrendStore {
  public:
+  // `env` (tests) replaces LevelDB's file system; nullptr is the default.
   static absl::StatusOr<std::unique_ptr<TrendStore>> Open(
-      const std::string& dir, Retention retention);
+      const std::string& dir, Retention retention, leveldb::Env* env = nullptr);
+  // Closes and opens the database again, after a write error (which LevelDB
+  // otherwise keeps returning). Until it succeeds the store must not be used.
+  absl::Status Reopen();
+  bool open() const { return db_ != nullptr; }
   ~TrendStore();
 
   // Stores closed windows of the finest step and rolls them up.
@@ -141,7 +147,8 @@ class TrendStore {
            static_cast<int64_t>(BlockWriter::kWindowsPerBlock);
   }
 
-  TrendStore(leveldb::DB* db, Retention retention);
+  TrendStore(leveldb::DB* db, Retention retention, std::string dir,
+             leveldb::Env* env);
   // The id of a series, made (into `batch`) if it is new.
   uint32_t SeriesId(const std::string& key, leveldb::WriteBatch* batch,
                     bool* created);
@@ -150,6 +157,8 @@ class TrendStore {
 
   leveldb::DB* db_;
   Retention retention_;
+  std::string dir_;
+  leveldb::Env* env_;
   absl::flat_hash_map<std::string, uint32_t> ids_;
   // Per series, the newest finest window: a later one that crosses a
   // coarser boundary completes that coarser window, which is then rolled up

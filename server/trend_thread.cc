@@ -96,7 +96,9 @@ void TrendThread::Main() {
       }
     }
     if (!task.windows.empty()) {
-      absl::Status s = store_->Write(task.windows);
+      absl::Status s =
+          store_->open() ? store_->Write(task.windows)
+                         : absl::UnavailableError("the trend store is closed");
       if (!s.ok()) {
         ++write_errors_;
         if (log_limit.Allow()) {
@@ -111,17 +113,21 @@ void TrendThread::Main() {
           if (stopping_) return;  // shutting down on a failing disk
         }
         std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (absl::Status r = store_->Reopen(); !r.ok() && log_limit.Allow()) {
+          CANOPY_LOG("%s", std::string(r.message()));
+        }
         continue;
       }
       windows_written_ += task.windows.size();
       series_ = store_->series_count();
     }
     if (task.work) {
+      if (!store_->open()) (void)store_->Reopen();
       task.work(*store_);
       if (task.done) Post(std::move(task.done));
     }
     int64_t now = time(nullptr);
-    if (now >= next_retention) {
+    if (now >= next_retention && store_->open()) {
       next_retention = now + 10;
       absl::StatusOr<size_t> deleted = store_->EnforceRetention(now, 200000);
       if (deleted.ok()) retention_deleted_ += *deleted;

@@ -8,12 +8,14 @@
 //   canopy rm host,old                       # remove a subtree
 //   canopy trend host,web1,load,1 --from=-6h --spark   # history
 //   canopy export --day=2026-11-20 --out=dump          # a day as CSV + tar.gz
+//   canopy pipe --follow /var/log/nginx/access.log      # logs to the pipes
 //
 // Every subcommand is one or a few requests through canopy::HttpClient against
 // the HTTP API in API.md ("Reading", "Pushing data"); replies are read with
 // RapidJSON. Errors print one line, "canopy: <what went wrong>", and the exit
 // code is 1 (2 for a usage error). Single-threaded.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -31,6 +33,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -100,6 +103,14 @@ ABSL_FLAG(std::string, day, "",
           "export: the UTC day, YYYY-MM-DD (or today, yesterday)");
 ABSL_FLAG(std::string, key, "**", "export: the keys to export (a pattern)");
 ABSL_FLAG(std::string, out, "", "export: the directory to write to");
+ABSL_FLAG(std::string, format, "combined",
+          "pipe: the log format: combined (or nginx), common, squid, or an "
+          "nginx log_format string");
+ABSL_FLAG(std::string, prefix, "web", "pipe: the key prefix of the counts");
+ABSL_FLAG(bool, follow, false,
+          "pipe: keep reading like tail -F (new lines, rotation, truncation) "
+          "until SIGINT or SIGTERM");
+ABSL_FLAG(int, batch_lines, 5000, "pipe: lines per POST /push");
 
 namespace canopy {
 namespace cli {
@@ -127,6 +138,13 @@ Commands:
                        one CSV file per series for the UTC day D
                        (DIR/<key>.csv, header "time,<key>", epoch seconds)
                        and DIR/canopy-export-D.tar.gz of them (needs tar)
+  pipe FILE...         send access logs ('-' for stdin) to the server's log
+                       pipes (POST /push accesslog=, --batch_lines lines at
+                       a time): hits, bytes, status, browsers, OS, URLs,
+                       times, traffic per domain under --prefix; --follow
+                       keeps reading like tail -F (rotation by rename or
+                       copy-truncate included) until Ctrl-C or SIGTERM.
+                       Prints lines sent and what the server counted
   help                 this text
 
 Keys are segments joined by commas: host,web1,cpu,user. In get, watch, trend
@@ -159,6 +177,14 @@ Flags:
   --key=K          export: keys to export (default **, everything); KEY
                    arguments do the same
   --out=DIR        export: where to write (created if missing)
+  --format=F       pipe: combined (default; also nginx), common, squid, or
+                   an nginx log_format string ('$remote_addr - ... $host')
+  --prefix=P       pipe: key prefix of the counts (default web; web,eu)
+  --follow         pipe: follow the files (poll every 250 ms; a file renamed
+                   away is drained, then the new one read from its start; a
+                   truncated one is read again from its start)
+  --batch_lines=N  pipe: lines per request (default 5000; at most 2 MiB);
+                   lines over 64 KiB are not sent
 
 Export file names: the key, commas kept (host,web1,cpu,idle.csv); bytes
 unsafe in file names (/ \ : * ? " < > | %, control characters, a leading
@@ -174,6 +200,9 @@ Examples:
   canopy trend 'host,web1,load,1' --from=-6h --step=5m
   canopy trend 'host,*,cpu,idle' --from=-1d --spark
   canopy export --day=2026-11-20 --key='host,web1,**' --out=/tmp/nov20
+  canopy pipe --format=nginx --prefix=web /var/log/nginx/access.log.1
+  canopy pipe --follow --prefix=web,eu /var/log/nginx/access.log
+  zcat access.log.*.gz | canopy pipe -
 )usage";
 
 // Exit codes.
@@ -229,6 +258,28 @@ class Server {
       return ErrorFromReply(*reply);
     }
     return reply;
+  }
+
+  // The reply whatever its status; only transport errors fail.
+  absl::StatusOr<HttpReply> CallAny(absl::string_view method,
+                                    absl::string_view target,
+                                    absl::string_view body,
+                                    absl::string_view content_type) const {
+    HttpHeaders headers;
+    if (!token_.empty()) {
+      headers.emplace_back("Authorization", absl::StrCat("Bearer ", token_));
+    }
+    headers.emplace_back("Content-Type", std::string(content_type));
+    HttpClient client(client_.host(), client_.port(), timeout_);
+    absl::StatusOr<HttpReply> reply =
+        client.Request(method, target, body, headers);
+    if (!reply.ok()) return Explain(reply.status());
+    return reply;
+  }
+
+  // The error of a non-2xx reply, as Call makes it.
+  static absl::Status ReplyError(const HttpReply& reply) {
+    return ErrorFromReply(reply);
   }
 
   std::string address() const {
@@ -1438,6 +1489,359 @@ int Export(const Server& server, const std::vector<std::string>& args) {
   return kOk;
 }
 
+// ---------------------------------------------------------------------------
+// pipe: access logs to the server, which runs its pipes over them.
+
+volatile sig_atomic_t g_pipe_stop = 0;
+void OnPipeSignal(int) { g_pipe_stop = 1; }
+
+// A line longer than this is dropped here, never sent (the server refuses
+// lines past 16 KiB anyway): memory stays bounded whatever the input.
+constexpr size_t kPipeMaxLine = 64 * 1024;
+// A batch is sent at --batch_lines lines or this many bytes of log.
+constexpr size_t kPipeMaxBatchBytes = 2 << 20;
+// How often --follow looks for new data, rotation and truncation.
+constexpr int kPipePollMs = 250;
+
+struct PipeTotals {
+  size_t read = 0;     // non-empty lines read
+  size_t counted = 0;  // lines the server parsed
+  size_t skipped = 0;  // lines the server refused
+  size_t dropped = 0;  // lines too long to send
+  size_t samples = 0;  // the server's "accepted"
+  size_t batches = 0;
+  std::string first_skip;  // why the first wholly refused batch was refused
+};
+
+// Lines gathered until a batch is full, then POSTed as accesslog=.
+class PipeBatcher {
+ public:
+  PipeBatcher(const Server& server, std::string format, std::string prefix,
+              size_t max_lines, bool retry, PipeTotals* totals)
+      : server_(server),
+        head_(absl::StrCat("format=", UrlEncode(format),
+                           "&prefix=", UrlEncode(prefix), "&accesslog=")),
+        max_lines_(max_lines),
+        retry_(retry),
+        totals_(totals) {}
+
+  const absl::Status& status() const { return status_; }
+
+  void Add(absl::string_view line) {
+    if (!status_.ok()) return;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return;
+    ++totals_->read;
+    lines_.append(line.data(), line.size());
+    lines_.push_back('\n');
+    if (++count_ >= max_lines_ || lines_.size() >= kPipeMaxBatchBytes) Send();
+  }
+
+  // Sends what is gathered (nothing if nothing is).
+  void Send() {
+    if (count_ == 0 || !status_.ok()) return;
+    status_ = Post(lines_, count_);
+    lines_.clear();
+    count_ = 0;
+  }
+
+  // An empty batch: checks the format, the prefix and the server up front.
+  absl::Status Probe() { return Post("", 0); }
+
+ private:
+  absl::Status Post(absl::string_view lines, size_t count) {
+    const std::string body = head_ + UrlEncode(lines);
+    Backoff backoff;
+    while (true) {
+      absl::StatusOr<HttpReply> reply = server_.CallAny(
+          "POST", "/push", body, "application/x-www-form-urlencoded");
+      if (!reply.ok()) {
+        if (retry_ && Transient(reply.status()) && !g_pipe_stop) {
+          backoff.Wait(reply.status());
+          continue;
+        }
+        return reply.status();
+      }
+      if (reply->status >= 200 && reply->status <= 299) {
+        absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+        if (!doc.ok()) return doc.status();
+        auto number = [&](const char* name) -> size_t {
+          auto it = doc->FindMember(name);
+          return it != doc->MemberEnd() && it->value.IsUint64()
+                     ? static_cast<size_t>(it->value.GetUint64())
+                     : 0;
+        };
+        totals_->samples += number("accepted");
+        totals_->counted += number("lines");
+        totals_->skipped += number("skipped");
+        if (count > 0) ++totals_->batches;
+        return absl::OkStatus();
+      }
+      absl::Status error = Server::ReplyError(*reply);
+      if (reply->status == 503 && retry_ && !g_pipe_stop) {
+        backoff.Wait(error);
+        continue;
+      }
+      // A batch none of whose lines parsed is refused whole with the
+      // position of its first line: skipped lines, not a failure.
+      if (reply->status == 400 && count > 0 &&
+          absl::StrContains(error.message(), "(line ")) {
+        totals_->skipped += count;
+        ++totals_->batches;
+        if (totals_->first_skip.empty()) {
+          totals_->first_skip = std::string(error.message());
+        }
+        return absl::OkStatus();
+      }
+      return error;
+    }
+  }
+
+  const Server& server_;
+  const std::string head_;
+  const size_t max_lines_;
+  const bool retry_;
+  PipeTotals* totals_;
+  std::string lines_;
+  size_t count_ = 0;
+  absl::Status status_;
+};
+
+// One log file (or stdin, "-") read to its end, and with --follow like
+// tail -F: new data as it comes; a file renamed away and recreated (another
+// inode under the name) is drained and the new one read from its start; a
+// file that shrank (copy-truncate) is read again from its start.
+class LogSource {
+ public:
+  LogSource(std::string path, PipeTotals* totals)
+      : path_(std::move(path)), totals_(totals) {}
+  ~LogSource() {
+    if (fd_ > 0) close(fd_);
+  }
+  LogSource(const LogSource&) = delete;
+  LogSource& operator=(const LogSource&) = delete;
+
+  const std::string& path() const { return path_; }
+  bool is_stdin() const { return path_ == "-"; }
+  bool at_eof() const { return eof_; }
+
+  absl::Status Open() {
+    if (is_stdin()) {
+      fd_ = 0;
+      return absl::OkStatus();
+    }
+    int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+      close(fd);
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read ", path_, ": not a file"));
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+    offset_ = 0;
+    return absl::OkStatus();
+  }
+
+  // Reads what there is now; every complete line goes to `batch`. With
+  // `wait_ms` (stdin when following) waits that long for data first.
+  absl::Status Read(PipeBatcher* batch, int wait_ms = -1) {
+    if (fd_ < 0) return absl::OkStatus();
+    char buf[64 * 1024];
+    while (batch->status().ok()) {
+      if (wait_ms >= 0) {
+        struct pollfd p = {fd_, POLLIN, 0};
+        if (poll(&p, 1, wait_ms) <= 0) return absl::OkStatus();
+        wait_ms = 0;
+      }
+      ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) {
+        if (g_pipe_stop) return absl::OkStatus();
+        continue;
+      }
+      if (n < 0) {
+        return absl::DataLossError(
+            absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+      }
+      if (n == 0) {
+        eof_ = true;
+        return absl::OkStatus();
+      }
+      offset_ += n;
+      Split(absl::string_view(buf, static_cast<size_t>(n)), batch);
+    }
+    return batch->status();
+  }
+
+  // --follow: reopens a rotated file, rewinds a truncated one.
+  absl::Status CheckRotation(PipeBatcher* batch) {
+    if (is_stdin()) return absl::OkStatus();
+    struct stat st;
+    if (stat(path_.c_str(), &st) != 0) return absl::OkStatus();  // not yet
+    if (fd_ < 0 || st.st_dev != dev_ || st.st_ino != ino_) {
+      if (fd_ >= 0) {
+        // Renamed away: what was written to it before the new file
+        // appeared is still ours.
+        if (absl::Status s = Read(batch); !s.ok()) return s;
+        Flush(batch);
+      }
+      if (!Open().ok()) return absl::OkStatus();  // gone again: next time
+      return Read(batch);
+    }
+    struct stat now;
+    if (fstat(fd_, &now) == 0 && now.st_size < offset_) {
+      // Copied and truncated: start again (a partial line is lost).
+      lseek(fd_, 0, SEEK_SET);
+      offset_ = 0;
+      partial_.clear();
+      skipping_ = false;
+      return Read(batch);
+    }
+    return absl::OkStatus();
+  }
+
+  // The last line when it has no newline.
+  void Flush(PipeBatcher* batch) {
+    if (!partial_.empty() && !skipping_) batch->Add(partial_);
+    partial_.clear();
+    skipping_ = false;
+  }
+
+ private:
+  void Split(absl::string_view data, PipeBatcher* batch) {
+    while (!data.empty()) {
+      const size_t nl = data.find('\n');
+      const absl::string_view piece = data.substr(0, nl);
+      if (!skipping_) {
+        if (partial_.size() + piece.size() > kPipeMaxLine) {
+          skipping_ = true;
+          partial_.clear();
+          ++totals_->dropped;
+        } else if (nl != absl::string_view::npos && partial_.empty()) {
+          batch->Add(piece);  // the common case: no copy
+        } else {
+          partial_.append(piece.data(), piece.size());
+        }
+      }
+      if (nl == absl::string_view::npos) return;
+      if (!partial_.empty()) batch->Add(partial_);
+      partial_.clear();
+      skipping_ = false;
+      data.remove_prefix(nl + 1);
+    }
+  }
+
+  const std::string path_;
+  PipeTotals* totals_;
+  int fd_ = -1;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+  off_t offset_ = 0;
+  bool eof_ = false;
+  std::string partial_;    // a line not yet ended
+  bool skipping_ = false;  // inside a line too long to send
+};
+
+int Pipe(const Server& server, const std::vector<std::string>& files) {
+  if (files.empty()) return UsageError("pipe needs FILE... ('-' for stdin)");
+  const bool follow = absl::GetFlag(FLAGS_follow);
+  const int batch_lines = absl::GetFlag(FLAGS_batch_lines);
+  if (batch_lines < 1) return UsageError("--batch_lines must be at least 1");
+  std::string format = absl::GetFlag(FLAGS_format);
+  if (format.empty()) return UsageError("--format must not be empty");
+  PipeTotals totals;
+  PipeBatcher batch(server, format, absl::GetFlag(FLAGS_prefix),
+                    static_cast<size_t>(batch_lines), follow, &totals);
+
+  std::vector<std::unique_ptr<LogSource>> sources;
+  for (const std::string& f : files) {
+    if (f == "-" && std::count(files.begin(), files.end(), "-") > 1) {
+      return UsageError("'-' (stdin) may be given once");
+    }
+    sources.push_back(std::make_unique<LogSource>(f, &totals));
+    // tail -F waits for a file that is not there yet; a replay cannot.
+    if (absl::Status s = sources.back()->Open(); !s.ok() && !follow) {
+      return Fail(s.message());
+    }
+  }
+  if (absl::Status s = batch.Probe(); !s.ok()) return Fail(s.message());
+
+  struct sigaction stop = {}, old_int = {}, old_term = {};
+  stop.sa_handler = OnPipeSignal;
+  sigemptyset(&stop.sa_mask);  // no SA_RESTART: a signal ends a wait
+  sigaction(SIGINT, &stop, &old_int);
+  sigaction(SIGTERM, &stop, &old_term);
+
+  absl::Status status;
+  for (auto& src : sources) {
+    status = src->Read(&batch, src->is_stdin() && follow ? kPipePollMs : -1);
+    if (!status.ok() || g_pipe_stop) break;
+    if (!follow) src->Flush(&batch);
+  }
+  while (follow && status.ok() && !g_pipe_stop) {
+    batch.Send();
+    if (!batch.status().ok()) break;
+    bool any_file = false;
+    for (auto& src : sources) {
+      if (src->is_stdin()) {
+        if (src->at_eof()) continue;
+        status = src->Read(&batch, kPipePollMs);
+      } else {
+        any_file = true;
+        status = src->Read(&batch);
+        if (status.ok()) status = src->CheckRotation(&batch);
+      }
+      if (!status.ok()) break;
+    }
+    const bool stdin_open = std::any_of(
+        sources.begin(), sources.end(),
+        [](const auto& s) { return s->is_stdin() && !s->at_eof(); });
+    if (!any_file && !stdin_open) break;  // stdin ended: nothing to follow
+    if (any_file && !stdin_open && !g_pipe_stop) {
+      struct timespec ts = {0, kPipePollMs * 1000000L};
+      nanosleep(&ts, nullptr);  // a signal cuts it short
+    }
+  }
+  if (follow) {
+    // Stopping: what was read goes out, a last unended line too.
+    for (auto& src : sources) {
+      if (status.ok() && batch.status().ok()) status = src->Read(&batch);
+      src->Flush(&batch);
+    }
+  }
+  batch.Send();
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  if (status.ok()) status = batch.status();
+  if (!status.ok()) {
+    std::cout << "sent " << totals.read << " lines before the error"
+              << std::endl;
+    return Fail(status.message());
+  }
+  std::cout << "sent " << totals.read << (totals.read == 1 ? " line" : " lines")
+            << " in " << totals.batches
+            << (totals.batches == 1 ? " batch" : " batches") << ": "
+            << totals.counted << " counted, " << totals.skipped
+            << " skipped by the server, " << totals.samples
+            << " samples accepted";
+  if (totals.dropped > 0) {
+    std::cout << "; " << totals.dropped << " lines over "
+              << kPipeMaxLine / 1024 << " KiB not sent";
+  }
+  std::cout << std::endl;
+  if (totals.counted == 0 && totals.skipped > 0) {
+    return Fail(absl::StrCat("no line matched --format=", format, ": ",
+                             totals.first_skip));
+  }
+  return kOk;
+}
+
 // Applies --config before the command line is parsed, so that the command
 // line wins. Lines are "flag=value" or "--flag=value"; '#' starts a comment.
 absl::Status ApplyConfig(int argc, char** argv) {
@@ -1527,6 +1931,7 @@ int Main(int argc, char** argv) {
   if (command == "rm") return Remove(server, args);
   if (command == "trend") return Trend(server, args);
   if (command == "export") return Export(server, args);
+  if (command == "pipe") return Pipe(server, args);
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }
 

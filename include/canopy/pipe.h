@@ -131,18 +131,31 @@ class UpdateSink {
   virtual void Update(absl::string_view key, const LineSample& sample) = 0;
   // A key a pipe no longer writes (a path that left the top K). Optional.
   virtual void Remove(absl::string_view key) {}
+  // Called by PipeRunner before the pipes see each record (the updates that
+  // follow are that record's). Optional.
+  virtual void BeginRecord(const LogRecord& record) {}
 };
 
 // Applies updates to a tree at time `now`, all under one seq (the
 // constructor calls tree->BeginChange()). Updates the tree refuses
 // (ResourceExhausted past max_nodes) are counted, not fatal.
+//
+// With set_max_age(A > 0), a record's samples are dated with the record's
+// own time (LineSample::time) when it lies within [now - A, now]; records
+// without a time, older, or from the future are dated now. The tree puts a
+// dated sample in its own window: the open one if that is still open, else
+// (with history) a late window the trend store merges; an add leaf's total
+// counts it either way, but the live value of a timer or set leaf is not
+// changed by a sample for a window that has closed.
 class TreeSink : public UpdateSink {
  public:
   TreeSink(Tree* tree, int64_t now) : tree_(tree), now_(now) {
     tree_->BeginChange();
   }
+  void set_max_age(int64_t seconds) { max_age_ = seconds; }
   void Update(absl::string_view key, const LineSample& sample) override;
   void Remove(absl::string_view key) override;
+  void BeginRecord(const LogRecord& record) override;
   size_t applied() const { return applied_; }
   size_t refused() const { return refused_; }
   const absl::Status& first_error() const { return first_error_; }
@@ -150,6 +163,8 @@ class TreeSink : public UpdateSink {
  private:
   Tree* tree_;
   int64_t now_;
+  int64_t max_age_ = 0;
+  int64_t record_time_ = 0;  // the current record's date; 0 = now
   size_t applied_ = 0;
   size_t refused_ = 0;
   absl::Status first_error_;
@@ -264,6 +279,27 @@ absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
                                       absl::string_view format,
                                       const std::string& prefix, Tree* tree,
                                       int64_t now);
+
+// The same with more to say (canopyd's POST /push accesslog=).
+struct AccessLogOptions {
+  std::string format;      // "" = "combined"
+  std::string prefix;      // "" = "web"
+  std::string plugin_dir;  // *.so pipes run beside the built-in ones
+  // TreeSink::set_max_age: date samples with the line's time when it is at
+  // most this many seconds old (canopyd: the first retention level's keep);
+  // 0 = every sample is dated now.
+  int64_t max_age = 0;
+};
+struct AccessLogResult {
+  size_t leaves = 0;   // samples written (the number ApplyAccessLog answers)
+  size_t records = 0;  // lines parsed and run through the pipes
+  size_t errors = 0;   // lines refused (no match, too long, binary, ...)
+  size_t refused = 0;  // samples the tree refused (full)
+};
+// Runners are cached per (format, prefix, plugin_dir). Errors as above.
+absl::StatusOr<AccessLogResult> ApplyAccessLog(
+    absl::string_view lines, const AccessLogOptions& options, Tree* tree,
+    int64_t now);
 
 }  // namespace canopy
 

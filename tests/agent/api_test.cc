@@ -23,9 +23,9 @@ class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     port_ = FreeTcpPort();
-    agent_ = std::make_unique<AgentProcess>(std::vector<std::string>{
-        "--server=udp://127.0.0.1:9", "--host=api",
-        absl::StrCat("--listen=127.0.0.1:", port_)});
+    agent_ = std::make_unique<AgentProcess>(
+        std::vector<std::string>{"--server=udp://127.0.0.1:9", "--host=api",
+                                 absl::StrCat("--listen=127.0.0.1:", port_)});
     auto deadline = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < deadline) {
       if (HttpClient("127.0.0.1", port_, 5).Request("GET", "/").ok()) return;
@@ -116,9 +116,9 @@ TEST_F(ApiTest, RealTime) {
 }
 
 TEST_F(ApiTest, StartThenStopGivesTheSeries) {
-  rapidjson::Document d = Get(
-      "/performance/start_collecting?hash=h1&duration=2&interval=1"
-      "&server=canopy-agent");
+  rapidjson::Document d =
+      Get("/performance/start_collecting?hash=h1&duration=2&interval=1"
+          "&server=canopy-agent");
   ASSERT_EQ(Result(d), "succeeded");
   d = Get("/performance/start_collecting?hash=h2&duration=2&interval=1");
   ASSERT_EQ(Result(d), "succeeded");

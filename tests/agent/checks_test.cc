@@ -2,6 +2,8 @@
 // served by the real canopyd (/healthz answers "OK\n"), an nginx
 // stub_status page served by a tiny responder thread, and targets that
 // hang (the interval goes on). Plus the stub_status parser.
+#include "agent/checks.h"
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,7 +20,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/checks.h"
 #include "agent/json.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
@@ -209,9 +210,9 @@ TEST(UrlCheckTest, StatusTimesAndBytesArriveInCanopyd) {
   AgentProcess agent(
       {absl::StrCat("--server=udp://127.0.0.1:", (*server)->udp_port()),
        "--interval=500ms", "--host=urls",
-       absl::StrCat("--check_url=health=http://127.0.0.1:",
-                    (*server)->http_port(),
-                    "/healthz,down=http://127.0.0.1:", closed, "/"),
+       absl::StrCat(
+           "--check_url=health=http://127.0.0.1:", (*server)->http_port(),
+           "/healthz,down=http://127.0.0.1:", closed, "/"),
        absl::StrCat("--check_port=", (*server)->http_port())});
   HttpClient http = (*server)->Client();
   auto deadline = Clock::now() + std::chrono::seconds(15);
@@ -221,8 +222,8 @@ TEST(UrlCheckTest, StatusTimesAndBytesArriveInCanopyd) {
     leaves = GetLeaves(http, "host,urls");
     if (leaves.count(k + "url,down,status") &&
         leaves.count(k + "url,health,status") &&
-        leaves.count(absl::StrCat(k, "port,", (*server)->http_port(),
-                                  ",state"))) {
+        leaves.count(
+            absl::StrCat(k, "port,", (*server)->http_port(), ",state"))) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -236,9 +237,8 @@ TEST(UrlCheckTest, StatusTimesAndBytesArriveInCanopyd) {
   EXPECT_GT(num("url,health,total_ms"), 0);
   EXPECT_GE(num("url,health,total_ms"), num("url,health,ttfb_ms"));
   EXPECT_EQ(num("url,down,status"), 0);
-  EXPECT_EQ(
-      leaves[absl::StrCat(k, "port,", (*server)->http_port(), ",state")],
-      "\"open\"");
+  EXPECT_EQ(leaves[absl::StrCat(k, "port,", (*server)->http_port(), ",state")],
+            "\"open\"");
   EXPECT_EQ(agent.Stop(), 0);
 }
 
@@ -249,13 +249,11 @@ TEST(UrlCheckTest, FailuresAreStatusZeroAndLoggedOnce) {
        absl::StrCat("--check_url=down=http://127.0.0.1:", closed, "/x")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   rapidjson::Document d = ParseOnce(r);
-  EXPECT_EQ(Num(Path(HostBody(d, "t"), {"url", "down", "status"})), 0)
-      << r.out;
+  EXPECT_EQ(Num(Path(HostBody(d, "t"), {"url", "down", "status"})), 0) << r.out;
   // Two rounds failed (one per interval), one line logged.
   size_t lines = 0;
-  for (size_t at = 0; (at = r.err.find("check url down", at)) !=
-                      std::string::npos;
-       ++at) {
+  for (size_t at = 0;
+       (at = r.err.find("check url down", at)) != std::string::npos; ++at) {
     ++lines;
   }
   EXPECT_EQ(lines, 1u) << r.err;
@@ -266,9 +264,9 @@ TEST(UrlCheckTest, FailuresAreStatusZeroAndLoggedOnce) {
 TEST(UrlCheckTest, AHangingTargetNeverStallsTheInterval) {
   TinyHttp hang("", /*hang=*/true);
   auto t0 = Clock::now();
-  RunResult r = RunAgentBinary(
-      {"--once", "--interval=500ms", "--host=t", "--check_timeout=10s",
-       "--check_url=slow=" + hang.url()});
+  RunResult r =
+      RunAgentBinary({"--once", "--interval=500ms", "--host=t",
+                      "--check_timeout=10s", "--check_url=slow=" + hang.url()});
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(5));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   rapidjson::Document d = ParseOnce(r);
@@ -280,9 +278,9 @@ TEST(UrlCheckTest, AHangingTargetNeverStallsTheInterval) {
 
 TEST(UrlCheckTest, ATimeoutGivesStatusZero) {
   TinyHttp hang("", /*hang=*/true);
-  RunResult r =
-      RunAgentBinary({"--once", "--interval=1500ms", "--host=t",
-                      "--check_timeout=300ms", "--check_url=slow=" + hang.url()});
+  RunResult r = RunAgentBinary({"--once", "--interval=1500ms", "--host=t",
+                                "--check_timeout=300ms",
+                                "--check_url=slow=" + hang.url()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   rapidjson::Document d = ParseOnce(r);
   EXPECT_EQ(Num(Path(HostBody(d, "t"), {"url", "slow", "status"})), 0) << r.out;

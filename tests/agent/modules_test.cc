@@ -2,6 +2,8 @@
 // modules printing JSON and Graphite lines, a hanging command, garbage,
 // an .off file, the example .so), the directory re-read while the agent
 // runs, and the parsers behind them.
+#include "agent/modules.h"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -14,7 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/modules.h"
+#include "agent/agent.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/agent/agent_util.h"
@@ -53,8 +55,8 @@ class ModulesTest : public ::testing::Test {
   void SetUp() override { dir_ = MakeTempDir(); }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   RunResult Once(const std::string& interval = "1500ms") {
-    return RunAgentBinary({"--once", "--interval=" + interval, "--host=m",
-                           "--conf_dir=" + dir_});
+    return RunAgentBinary(
+        {"--once", "--interval=" + interval, "--host=m", "--conf_dir=" + dir_});
   }
   std::string dir_;
 };
@@ -125,9 +127,8 @@ TEST_F(ModulesTest, HangingGarbageOffAndBadFilesDoNotStopTheRest) {
 
 TEST_F(ModulesTest, TheExampleSharedObjectLoadsAndAFailingInitIsSkipped) {
   ASSERT_EQ(access(ExampleSo().c_str(), R_OK), 0) << ExampleSo();
-  Write(dir_ + "/so.conf",
-        absl::StrCat("type = so\npath = ", ExampleSo(),
-                     "\noptions = greeting=bonjour\n"));
+  Write(dir_ + "/so.conf", absl::StrCat("type = so\npath = ", ExampleSo(),
+                                        "\noptions = greeting=bonjour\n"));
   Write(dir_ + "/refuses.conf",
         absl::StrCat("type = so\npath = ", ExampleSo(), "\noptions = fail\n"));
   Write(dir_ + "/missing.conf", "type = so\npath = nowhere.so\n");
@@ -165,8 +166,8 @@ TEST_F(ModulesTest, BuiltInChecksFromModuleFiles) {
 }
 
 TEST_F(ModulesTest, TheShippedExamplesParse) {
-  for (const char* f : {"exec.conf", "so.conf", "ports.conf", "url.conf",
-                        "nginx.conf"}) {
+  for (const char* f :
+       {"exec.conf", "so.conf", "ports.conf", "url.conf", "nginx.conf"}) {
     std::string path = absl::StrCat(CANOPY_SOURCE_DIR, "/agent/examples/", f);
     std::ifstream in(path);
     std::stringstream ss;
@@ -176,9 +177,10 @@ TEST_F(ModulesTest, TheShippedExamplesParse) {
     EXPECT_TRUE(c.ok()) << f << ": " << c.status();
   }
   // The example command prints a tree.
-  agent::CommandResult r = agent::RunCommand(
-      "./example-command.sh", absl::StrCat(CANOPY_SOURCE_DIR, "/agent/examples"),
-      absl::Seconds(5), 1 << 20, nullptr);
+  agent::CommandResult r =
+      agent::RunCommand("./example-command.sh",
+                        absl::StrCat(CANOPY_SOURCE_DIR, "/agent/examples"),
+                        absl::Seconds(5), 1 << 20, nullptr);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   absl::StatusOr<std::string> json = agent::ParseModuleOutput(r.out);
   ASSERT_TRUE(json.ok()) << json.status();
@@ -248,8 +250,9 @@ TEST(ModuleConfTest, Parse) {
   EXPECT_EQ(c->path, "/d/m.so");
   for (const char* bad :
        {"", "type = nope\n", "type = exec\n", "type = port\nports = 0\n",
-        "type = url\nurl = ftp://x\n", "type = exec\ncommand = x\ninterval = 1ms\n",
-        "type exec\n", "type = url\nurl = http://x/\nname = a,b\n"}) {
+        "type = url\nurl = ftp://x\n",
+        "type = exec\ncommand = x\ninterval = 1ms\n", "type exec\n",
+        "type = url\nurl = http://x/\nname = a,b\n"}) {
     EXPECT_FALSE(
         agent::ParseModuleConf("b.conf", bad, "/d", absl::Seconds(1)).ok())
         << bad;
@@ -267,11 +270,26 @@ TEST(ModuleOutputTest, JsonGraphiteAndGarbage) {
   EXPECT_FALSE(agent::ParseModuleOutput("a.b 1\nnonsense\n").ok());
 }
 
+// Output with a prefix outside the host survives the UDP split.
+TEST(ModuleOutputTest, PrefixedOutputGetsAPieceOfItsOwn) {
+  rapidjson::Document d;
+  d.Parse(
+      "{\"host\": {\"h\": {\"a\": {\"x\": \"0123456789012345678901234567\"},"
+      " \"b\": {\"y\": \"0123456789012345678901234567\"}}},"
+      " \"apps\": {\"mine\": {\"v\": 1}}, \"time\": 5}");
+  ASSERT_FALSE(d.HasParseError());
+  int oversized = 0;
+  std::vector<std::string> pieces = agent::SplitTree(d, 90, &oversized);
+  EXPECT_EQ(oversized, 0);
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[2], "{\"apps\":{\"mine\":{\"v\":1}},\"time\":5}");
+}
+
 TEST(RunCommandTest, TimeoutKillsTheGroup) {
   auto t0 = Clock::now();
-  agent::CommandResult r = agent::RunCommand(
-      "sleep 30 & sleep 30; echo never", "", absl::Milliseconds(300), 1024,
-      nullptr);
+  agent::CommandResult r =
+      agent::RunCommand("sleep 30 & sleep 30; echo never", "",
+                        absl::Milliseconds(300), 1024, nullptr);
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(3));
   EXPECT_TRUE(r.timed_out);
   EXPECT_EQ(r.out, "");

@@ -2,7 +2,10 @@
 // through hours), and /trend against the real canopyd.
 #include "server/trend.h"
 
+#include <event2/event.h>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -17,7 +20,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "leveldb/env.h"
 #include "rapidjson/document.h"
+#include "server/trend_thread.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
@@ -299,6 +304,103 @@ TEST(TrendStoreTest, HugeQueriesAreRefusedWithAReason) {
   EXPECT_FALSE(Retention::Parse("1m:2d,10s:1d").ok());
 }
 
+// A file system whose writes fail on demand, as a full disk does.
+class FailingEnv : public leveldb::EnvWrapper {
+ public:
+  FailingEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
+  std::atomic<bool> fail{false};
+
+  leveldb::Status NewWritableFile(const std::string& name,
+                                  leveldb::WritableFile** out) override {
+    if (fail) return leveldb::Status::IOError(name, "No space left on device");
+    leveldb::Status s = target()->NewWritableFile(name, out);
+    if (s.ok()) *out = new File(*out, &fail);
+    return s;
+  }
+  leveldb::Status NewAppendableFile(const std::string& name,
+                                    leveldb::WritableFile** out) override {
+    if (fail) return leveldb::Status::IOError(name, "No space left on device");
+    leveldb::Status s = target()->NewAppendableFile(name, out);
+    if (s.ok()) *out = new File(*out, &fail);
+    return s;
+  }
+
+ private:
+  class File : public leveldb::WritableFile {
+   public:
+    File(leveldb::WritableFile* f, std::atomic<bool>* fail)
+        : f_(f), fail_(fail) {}
+    ~File() override { delete f_; }
+    leveldb::Status Append(const leveldb::Slice& data) override {
+      if (*fail_) return leveldb::Status::IOError("No space left on device");
+      return f_->Append(data);
+    }
+    leveldb::Status Close() override { return f_->Close(); }
+    leveldb::Status Flush() override {
+      if (*fail_) return leveldb::Status::IOError("No space left on device");
+      return f_->Flush();
+    }
+    leveldb::Status Sync() override {
+      if (*fail_) return leveldb::Status::IOError("No space left on device");
+      return f_->Sync();
+    }
+
+   private:
+    leveldb::WritableFile* f_;
+    std::atomic<bool>* fail_;
+  };
+};
+
+// A full disk: writes fail and are counted, nothing is dropped, and once
+// the disk has room the trend thread's retry stores every window.
+TEST(TrendThreadTest, AFullDiskIsRetriedAndLosesNothing) {
+  std::string dir = testing::MakeTempDir();
+  FailingEnv env;
+  {
+    auto store =
+        TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"), &env);
+    ASSERT_TRUE(store.ok()) << store.status();
+    event_base* base = event_base_new();
+    {
+      TrendThread thread(std::move(*store), base);
+      env.fail = true;
+      // Recent windows: the thread's retention sweep must keep them.
+      const int64_t base_time = time(nullptr) / 10 * 10 - 1000;
+      std::vector<ClosedWindow> windows;
+      for (int i = 0; i < 50; ++i) {
+        ClosedWindow w;
+        w.key = "disk,full";
+        w.start = base_time + 10 * i;
+        w.count = 1;
+        w.sum = w.min = w.max = w.last = i;
+        windows.push_back(w);
+      }
+      ASSERT_TRUE(thread.SubmitWindows(&windows));
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (thread.write_errors() == 0 &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      EXPECT_GT(thread.write_errors(), 0u);
+      EXPECT_EQ(thread.windows_written(), 0u);
+      env.fail = false;  // room again
+      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (thread.windows_written() < 50 &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      EXPECT_EQ(thread.windows_written(), 50u);
+    }
+    event_base_free(base);
+  }
+  auto store = TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"));
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->Read("disk,full", 0, 0, time(nullptr)).size(), 50u);
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(TrendWindowTest, EncodingRoundTrips) {
   TrendWindow single{100, 1, 4.5, 4.5, 4.5, 4.5, ""};
   TrendWindow many{100, 3, 10, 1, 6, 3, "Sblob"};
@@ -465,6 +567,39 @@ TEST_F(TrendServerTest, KillKeepsTheLastSnapshot) {
   std::string after = Get("/get?key=k").body;
   EXPECT_NE(after.find("\"k,a\":1"), std::string::npos) << after;
   EXPECT_NE(after.find("\"k,b\":2"), std::string::npos) << after;
+  server_.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// kill -9 loses no window already handed to history: count them exactly
+// before the kill and after the restart.
+TEST_F(TrendServerTest, KillKeepsEveryStoredWindow) {
+  std::string dir = testing::MakeTempDir();
+  Start(dir);
+  int64_t now = time(nullptr);
+  int64_t base = now - now % 60 - 1800;
+  for (int i = 0; i < 12; ++i) {
+    Push(absl::StrCat(R"({"time": )", base + i * 60, R"(, "killed": {"x": )", i,
+                      "}}"));
+  }
+  std::string target =
+      absl::StrCat("/trend?key=killed&from=", base, "&to=", base + 12 * 60 - 1,
+                   "&step=60&fn=last");
+  auto count = [&]() -> int {
+    rapidjson::Document d;
+    d.Parse(Get(target).body.c_str());
+    if (!d.IsObject() || d["series"].Size() != 1) return 0;
+    return static_cast<int>(d["series"][0]["points"].Size());
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (count() < 12 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(count(), 12);
+  server_->Kill();
+  server_.reset();
+  Start(dir);
+  EXPECT_EQ(count(), 12);
   server_.reset();
   std::filesystem::remove_all(dir);
 }

@@ -12,8 +12,10 @@
 # (Graphite lines/s; 0 = as fast as the server reads), --seconds=N per step
 # (at most 60), --peers="netdata collectd etsy canopyd victoria carbon",
 # --out=FILE (Markdown table; default build-bench/ingest-results.md).
-# Env: BUILD_DIR (default build-bench), CANOPYD (a canopyd to use; default:
-# $BUILD_DIR/bin/canopyd, built first).
+# Env: BUILD_DIR (default build-bench; relative to the repository or
+# absolute), CANOPYD (a canopyd to use; default: $BUILD_DIR/bin/canopyd, built
+# first), ETSY_DIR (an npm install of statsd to reuse; default
+# $BUILD_DIR/peers/etsy-statsd).
 #
 # It installs what is missing (Debian: netdata-core, collectd-core,
 # victoria-metrics, graphite-carbon; npm: statsd into $BUILD_DIR/peers), stops
@@ -97,7 +99,9 @@ if ((${#missing[@]})); then
     fi
   done
 fi
-ETSY_DIR=$ROOT/$BUILD_DIR/peers/etsy-statsd
+# BUILD_DIR may be relative to the repository (the default) or absolute.
+[[ $BUILD_DIR == /* ]] || BUILD_DIR=$ROOT/$BUILD_DIR
+ETSY_DIR=${ETSY_DIR:-$BUILD_DIR/peers/etsy-statsd}
 if has_peer etsy && [[ ! -f $ETSY_DIR/node_modules/statsd/stats.js ]]; then
   command -v npm >/dev/null || {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null
