@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "agent/accesslog.h"
 #include "agent/checks.h"
 #include "agent/disks.h"
 #include "agent/json.h"
@@ -148,6 +149,11 @@ absl::Status ValidateOptions(const AgentOptions& o) {
   }
   if (!o.listen.empty()) {
     if (absl::Status s = ValidateListen(o.listen); !s.ok()) return s;
+  }
+  if (absl::StatusOr<std::vector<AccessLogSpec>> specs =
+          ParseAccessLogSpecs(o.access_log);
+      !specs.ok()) {
+    return specs.status();
   }
   return absl::OkStatus();
 }
@@ -300,6 +306,41 @@ int RunAgent(const AgentOptions& o) {
     }
   }
   Sender sender(to, spool.get(), &log, o.interval);
+  std::unique_ptr<AccessLogSet> access_logs;
+  if (!o.access_log.empty()) {
+    absl::StatusOr<std::unique_ptr<AccessLogSet>> created =
+        AccessLogSet::Create(*ParseAccessLogSpecs(o.access_log), &log);
+    if (!created.ok()) {
+      std::fprintf(stderr, "canopy-agent: %s\n",
+                   std::string(created.status().message()).c_str());
+      return 1;
+    }
+    access_logs = *std::move(created);
+  }
+  // The access logs' updates since the last interval: objects of their own
+  // (each names its action), beside the tree's pieces; over HTTP, where an
+  // interval is one push, all of them as one list body.
+  auto add_access_logs = [&](std::vector<std::string>* pieces) {
+    if (access_logs == nullptr) return;
+    const bool http = to.scheme == ServerAddress::Scheme::kHttp;
+    std::vector<std::string> mine = access_logs->TakePieces(
+        absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()),
+        http ? size_t{1} << 20 : kMaxPiece);
+    if (mine.empty()) return;
+    if (!http) {
+      for (std::string& p : mine) pieces->push_back(std::move(p));
+      return;
+    }
+    std::string list = "[";
+    for (const std::vector<std::string>* v : {pieces, &mine}) {
+      for (const std::string& p : *v) {
+        if (list.size() > 1) list += ',';
+        list += p;
+      }
+    }
+    list += ']';
+    pieces->assign(1, std::move(list));
+  };
   sender.Start();
   ErrorLog::Info(
       absl::StrCat("pushing host,", o.host, " to ", o.server, " every ",
@@ -331,6 +372,7 @@ int RunAgent(const AgentOptions& o) {
     } else {
       pieces = SplitTree(doc, kMaxPiece, &oversized);
     }
+    add_access_logs(&pieces);
     sender.Enqueue(std::move(pieces));
     // The next tick on the grid; after a stall, the next one from now
     // (never a burst of catch-up collections).
@@ -339,6 +381,12 @@ int RunAgent(const AgentOptions& o) {
     if (next <= now) next = now + o.interval;
   }
   ErrorLog::Info("stopping: sending what is queued");
+  if (access_logs != nullptr) {
+    access_logs->Stop();  // a last read of every file
+    std::vector<std::string> last;
+    add_access_logs(&last);
+    if (!last.empty()) sender.Enqueue(std::move(last));
+  }
   sender.Stop(std::min(absl::Seconds(5), o.interval * 3));
   if (spool && spool->bytes() > 0) {
     ErrorLog::Info(absl::StrCat(spool->size(), " records (", spool->bytes(),

@@ -42,6 +42,9 @@ struct AgentOptions {
   absl::Duration check_timeout = absl::Seconds(2);
   // The on-demand collection API (agent/perf_api.h): HOST:PORT, "" for off.
   std::string listen;
+  // Access logs to follow (agent/accesslog.h):
+  // "PATH[,format=F][,prefix=P][,from=start|end]" separated by ';'.
+  std::string access_log;
 };
 
 // Checks the options; the error is one line naming the flag.

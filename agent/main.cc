@@ -53,6 +53,10 @@ ABSL_FLAG(std::string, nginx_status, "",
           "accepts,handled,requests,reading,writing,waiting}.");
 ABSL_FLAG(absl::Duration, check_timeout, absl::Seconds(2),
           "Timeout of each check given by flags (modules set their own).");
+ABSL_FLAG(std::string, access_log, "",
+          "Access logs to follow and count (docs/AGENT.md): "
+          "PATH[,format=combined|common|squid|<nginx log_format>]"
+          "[,prefix=web][,from=end|start], several separated by ';'.");
 ABSL_FLAG(std::string, listen, "",
           "HOST:PORT of the on-demand collection API "
           "(/performance/start_collecting, stop_collecting, real_time); "
@@ -145,6 +149,7 @@ int main(int argc, char** argv) {
   o.nginx_status = absl::GetFlag(FLAGS_nginx_status);
   o.check_timeout = absl::GetFlag(FLAGS_check_timeout);
   o.listen = absl::GetFlag(FLAGS_listen);
+  o.access_log = absl::GetFlag(FLAGS_access_log);
   if (absl::Status s = canopy::agent::ValidateOptions(o); !s.ok()) {
     Die(std::string(s.message()));
   }

@@ -205,15 +205,14 @@ absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
   AccessLogOptions options;
   options.format = std::string(format);
   options.prefix = prefix;
-  absl::StatusOr<AccessLogResult> r =
-      ApplyAccessLog(lines, options, tree, now);
+  absl::StatusOr<AccessLogResult> r = ApplyAccessLog(lines, options, tree, now);
   if (!r.ok()) return r.status();
   return r->leaves;
 }
 
 absl::StatusOr<AccessLogResult> ApplyAccessLog(
-    absl::string_view lines, const AccessLogOptions& access_options,
-    Tree* tree, int64_t now) {
+    absl::string_view lines, const AccessLogOptions& access_options, Tree* tree,
+    int64_t now) {
   struct Cached {
     std::string format;
     std::string prefix;
@@ -228,9 +227,8 @@ absl::StatusOr<AccessLogResult> ApplyAccessLog(
   const std::string format = access_options.format.empty()
                                  ? std::string("combined")
                                  : access_options.format;
-  const std::string p = access_options.prefix.empty()
-                            ? std::string("web")
-                            : access_options.prefix;
+  const std::string p = access_options.prefix.empty() ? std::string("web")
+                                                      : access_options.prefix;
   const std::string& dir = access_options.plugin_dir;
   absl::MutexLock lock(&mu);
   PipeRunner* runner = nullptr;

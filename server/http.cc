@@ -51,8 +51,8 @@ std::string FormDecode(absl::string_view s) {
       out.push_back(' ');
     } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
                HexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 +
-                                      HexValue(s[i + 2])));
+      out.push_back(
+          static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
       i += 2;
     } else {
       out.push_back(s[i]);

@@ -1684,7 +1684,11 @@ class LogSource {
     if (is_stdin()) return absl::OkStatus();
     struct stat st;
     if (stat(path_.c_str(), &st) != 0) return absl::OkStatus();  // not yet
-    if (fd_ < 0 || st.st_dev != dev_ || st.st_ino != ino_) {
+    // Another file under the name; or ours was deleted (then a new file
+    // may have got its inode number).
+    struct stat mine;
+    if (fd_ < 0 || st.st_dev != dev_ || st.st_ino != ino_ ||
+        (fstat(fd_, &mine) == 0 && mine.st_nlink == 0)) {
       if (fd_ >= 0) {
         // Renamed away: what was written to it before the new file
         // appeared is still ours.
@@ -1831,8 +1835,8 @@ int Pipe(const Server& server, const std::vector<std::string>& files) {
             << " skipped by the server, " << totals.samples
             << " samples accepted";
   if (totals.dropped > 0) {
-    std::cout << "; " << totals.dropped << " lines over "
-              << kPipeMaxLine / 1024 << " KiB not sent";
+    std::cout << "; " << totals.dropped << " lines over " << kPipeMaxLine / 1024
+              << " KiB not sent";
   }
   std::cout << std::endl;
   if (totals.counted == 0 && totals.skipped > 0) {

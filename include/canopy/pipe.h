@@ -297,9 +297,9 @@ struct AccessLogResult {
   size_t refused = 0;  // samples the tree refused (full)
 };
 // Runners are cached per (format, prefix, plugin_dir). Errors as above.
-absl::StatusOr<AccessLogResult> ApplyAccessLog(
-    absl::string_view lines, const AccessLogOptions& options, Tree* tree,
-    int64_t now);
+absl::StatusOr<AccessLogResult> ApplyAccessLog(absl::string_view lines,
+                                               const AccessLogOptions& options,
+                                               Tree* tree, int64_t now);
 
 }  // namespace canopy
 

@@ -83,9 +83,11 @@ TEST_F(ModulesTest, ExecJsonAndGraphiteLand) {
 }
 
 TEST_F(ModulesTest, HangingGarbageOffAndBadFilesDoNotStopTheRest) {
+  // A sleep this test alone runs (tests run in parallel), to find it in ps.
+  const std::string sleeper = absl::StrCat("sleep 60.", getpid());
   Write(dir_ + "/hang.conf",
-        "type = exec\ncommand = echo '{\"hung\": 1}'; sleep 60\n"
-        "timeout = 500ms\n");
+        absl::StrCat("type = exec\ncommand = echo '{\"hung\": 1}'; ", sleeper,
+                     "\ntimeout = 500ms\n"));
   Write(dir_ + "/garbage.conf",
         "type = exec\ncommand = echo 'this is { not json'\n");
   Write(dir_ + "/broken.conf", "type = exec\ncommand = echo '{\"a\": '\n");
@@ -116,13 +118,21 @@ TEST_F(ModulesTest, HangingGarbageOffAndBadFilesDoNotStopTheRest) {
   EXPECT_NE(r.err.find("typo.conf:2: unknown key \"comand\""),
             std::string::npos);
   EXPECT_EQ(r.err.find("off.off"), std::string::npos);
-  // The hanging command's process group is gone.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  FILE* p = popen("ps -eo args | grep -c '^sleep 60$'", "r");
-  char buf[16] = {};
-  fgets(buf, sizeof buf, p);
-  pclose(p);
-  EXPECT_EQ(std::string(buf), "0\n") << "the hung command was not killed";
+  // The hanging command's process group is gone (awaited: the kill is
+  // asynchronous).
+  auto running = [&]() {
+    FILE* p = popen(
+        absl::StrCat("ps -eo args | grep -c '^", sleeper, "$'").c_str(), "r");
+    char buf[16] = {};
+    if (fgets(buf, sizeof buf, p) == nullptr) buf[0] = 0;
+    pclose(p);
+    return std::string(buf) != "0\n";
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (running() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(running()) << "the hung command was not killed";
 }
 
 TEST_F(ModulesTest, TheExampleSharedObjectLoadsAndAFailingInitIsSkipped) {

@@ -83,8 +83,8 @@ class Process {
     while (std::chrono::steady_clock::now() < deadline) {
       int status;
       if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                       : 128 + WTERMSIG(status);
+        exit_code_ =
+            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         return exit_code_;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -150,9 +150,9 @@ class FeedTest : public ::testing::Test {
                               const std::string& format,
                               const std::string& prefix = "web",
                               int* status = nullptr) {
-    const std::string body =
-        absl::StrCat("format=", UrlEncode(format), "&prefix=",
-                     UrlEncode(prefix), "&accesslog=", UrlEncode(lines));
+    const std::string body = absl::StrCat("format=", UrlEncode(format),
+                                          "&prefix=", UrlEncode(prefix),
+                                          "&accesslog=", UrlEncode(lines));
     auto r = server_->Client(120).Request(
         "POST", "/push", body,
         {{"Content-Type", "application/x-www-form-urlencoded"}});
@@ -328,8 +328,7 @@ TEST_F(FeedTest, CliReplayMatchesTheTruth) {
   LogGenerator gen2(Options("combined", 13));
   const std::string c = dir_ + "/c.log";
   Append(c, gen2.Lines(9000));
-  Process piped({Cli(), ServerUrl(), "pipe", "--prefix=edge,eu", "-"}, dir_,
-                c);
+  Process piped({Cli(), ServerUrl(), "pipe", "--prefix=edge,eu", "-"}, dir_, c);
   ASSERT_EQ(piped.Wait(), 0) << piped.err();
   EXPECT_NE(piped.out().find("sent 9000 lines"), std::string::npos)
       << piped.out();
@@ -339,9 +338,8 @@ TEST_F(FeedTest, CliReplayMatchesTheTruth) {
 TEST_F(FeedTest, CliErrorsAreOneLine) {
   Process missing({Cli(), ServerUrl(), "pipe", dir_ + "/nope.log"}, dir_);
   EXPECT_EQ(missing.Wait(), 1);
-  EXPECT_EQ(missing.err(),
-            "canopy: cannot read " + dir_ +
-                "/nope.log: No such file or directory\n");
+  EXPECT_EQ(missing.err(), "canopy: cannot read " + dir_ +
+                               "/nope.log: No such file or directory\n");
   Append(dir_ + "/x.log", "1.2.3.4 - - [x] \"GET / HTTP/1.1\" 200 1 \"-\"\n");
   Process bad_format(
       {Cli(), ServerUrl(), "pipe", "--format=$status $", dir_ + "/x.log"},
@@ -405,8 +403,47 @@ TEST_F(FeedTest, CliFollowAcrossRotation) {
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   cli.Signal(SIGTERM);
   ASSERT_EQ(cli.Wait(), 0) << cli.err();
-  EXPECT_NE(cli.out().find("sent 8002 lines"), std::string::npos)
-      << cli.out();
+  EXPECT_NE(cli.out().find("sent 8002 lines"), std::string::npos) << cli.out();
+  ExpectTruth(gen.truth(), "nginx");
+}
+
+// (d) canopy-agent --access_log: follows the file (created after the
+// agent starts, so read from its start) through growth, rename rotation and
+// copy-truncate, and pushes each interval's aggregate over HTTP.
+TEST_F(FeedTest, AgentAccessLogAcrossRotation) {
+  LogGenerator gen(Options("nginx", 18));
+  const std::string log = dir_ + "/agent.log";
+  Process agent(
+      {testing::BinPath("canopy-agent"),
+       absl::StrCat("--server=http://127.0.0.1:", server_->http_port()),
+       "--interval=200ms", "--host=feedtest", "--spool_dir=" + dir_ + "/spool",
+       "--access_log=" + log + ",format=" + gen.FormatArg() + ",prefix=web"},
+      dir_);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Append(log, gen.Lines(4000));
+  EXPECT_EQ(AwaitValue("web,hits", 4000), 4000);
+  Append(log, gen.Lines(1000));
+  EXPECT_EQ(AwaitValue("web,hits", 5000), 5000);
+  // Rename: the old file's late lines, then the new file.
+  ASSERT_EQ(rename(log.c_str(), (log + ".1").c_str()), 0);
+  Append(log + ".1", gen.Lines(300));
+  Append(log, gen.Lines(1200));
+  EXPECT_EQ(AwaitValue("web,hits", 6500), 6500);
+  // Copy-truncate.
+  std::system(("cp '" + log + "' '" + log + ".2'").c_str());
+  ASSERT_EQ(truncate(log.c_str(), 0), 0);
+  Append(log, gen.Lines(500));
+  EXPECT_EQ(AwaitValue("web,hits", 7000), 7000);
+  // Deleted and written again (the new file may reuse the inode number).
+  ASSERT_EQ(unlink(log.c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  Append(log, gen.Lines(200));
+  EXPECT_EQ(AwaitValue("web,hits", 7200), 7200);
+  // SIGTERM: the last lines still go out.
+  Append(log, gen.Lines(10));
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait(), 0) << agent.err();
+  EXPECT_EQ(AwaitValue("web,hits", 7210), 7210) << agent.err();
   ExpectTruth(gen.truth(), "nginx");
 }
 
@@ -446,8 +483,8 @@ TEST_F(FeedTest, HostileInputThroughTheServer) {
 
   // The same through canopy pipe: the long line is not even sent.
   const std::string file = dir_ + "/big.log";
-  Append(file, gen.Lines(5) + std::string(10 << 20, 'B') + "\n" +
-                   gen.Lines(5) + "garbage\n");
+  Append(file, gen.Lines(5) + std::string(10 << 20, 'B') + "\n" + gen.Lines(5) +
+                   "garbage\n");
   Process cli({Cli(), ServerUrl(), "pipe", "--format", gen.FormatArg(), file},
               dir_);
   ASSERT_EQ(cli.Wait(), 0) << cli.err();
@@ -455,14 +492,13 @@ TEST_F(FeedTest, HostileInputThroughTheServer) {
                            "by the server, "),
             std::string::npos)
       << cli.out();
-  EXPECT_NE(cli.out().find("; 1 lines over 64 KiB not sent"),
-            std::string::npos)
+  EXPECT_NE(cli.out().find("; 1 lines over 64 KiB not sent"), std::string::npos)
       << cli.out();
 
   // A push of garbage only: 400 with the position, nothing counted.
   int status = 0;
-  d = PushLog(std::string("\x16\x03\x01\x02\x00garbage\n", 13),
-              gen.FormatArg(), "web", &status);
+  d = PushLog(std::string("\x16\x03\x01\x02\x00garbage\n", 13), gen.FormatArg(),
+              "web", &status);
   EXPECT_EQ(status, 400);
 
   ExpectTruth(gen.truth(), "nginx");
@@ -473,8 +509,8 @@ TEST_F(FeedTest, HostileInputThroughTheServer) {
 TEST_F(FeedTest, TimesGoingBackwardsStillCount) {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   size_t hits = 0;
-  for (int64_t t : {now, now - 3 * 3600, now - 30 * 86400, now + 86400,
-                    now - 600}) {
+  for (int64_t t :
+       {now, now - 3 * 3600, now - 30 * 86400, now + 86400, now - 600}) {
     LogGenOptions o = Options("combined", 16 + t % 7);
     o.time = t;
     LogGenerator gen(o);
@@ -499,7 +535,7 @@ TEST_F(FeedTest, DistinctFloodStaysBounded) {
           &lines, "10.", r % 256, ".", (r >> 8) % 256, ".", (r >> 16) % 256,
           " - - [01/Jan/2024:00:00:00 +0000] \"GET /u/", r, "/", total,
           " HTTP/1.1\" 200 1 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:",
-          r % 100000, ") Gecko/20100101 Firefox/", r % 100000, "." , total,
+          r % 100000, ") Gecko/20100101 Firefox/", r % 100000, ".", total,
           "\" 0.001 - h", r, ".example\n");
       ++total;
     }
@@ -519,8 +555,8 @@ TEST_F(FeedTest, DistinctFloodStaysBounded) {
 // The example shared-object pipe through canopyd --pipes_dir.
 TEST_F(FeedTest, PluginFromPipesDir) {
   const char* bin = std::getenv("CANOPY_BIN_DIR");
-  const std::string plugins = std::string(bin ? bin : "build") +
-                              "/test_plugins";
+  const std::string plugins =
+      std::string(bin ? bin : "build") + "/test_plugins";
   StartServer({"--pipes_dir=" + plugins});
   LogGenerator gen(Options("combined", 17));
   PushLog(gen.Lines(4000), "combined");

@@ -164,7 +164,8 @@ class LogGenerator {
     static const int kStatus[] = {200, 200, 200, 200, 200, 200, 304,
                                   301, 404, 403, 500, 502, 503};
     const int status = kStatus[rng_() % (sizeof(kStatus) / sizeof(int))];
-    const int64_t bytes = status == 304 ? 0 : static_cast<int64_t>(rng_() % 50000);
+    const int64_t bytes =
+        status == 304 ? 0 : static_cast<int64_t>(rng_() % 50000);
     const std::string ip =
         absl::StrCat("10.", rng_() % options_.visitors / 256, ".",
                      rng_() % options_.visitors % 256, ".7");
@@ -203,10 +204,9 @@ class LogGenerator {
           domain, path, query, "192.0.2.1");
     }
     std::string line = absl::StrCat(
-        ip, " - ", rng_() % 5 == 0 ? "alice" : "-", " [", TimeLocal(),
-        "] \"", method, " ", path, query, " HTTP/1.1\" ", status, " ", bytes,
-        " \"", rng_() % 2 ? "https://ref.example/" : "-", "\" \"", agent.ua,
-        "\"");
+        ip, " - ", rng_() % 5 == 0 ? "alice" : "-", " [", TimeLocal(), "] \"",
+        method, " ", path, query, " HTTP/1.1\" ", status, " ", bytes, " \"",
+        rng_() % 2 ? "https://ref.example/" : "-", "\" \"", agent.ua, "\"");
     if (options_.format == "nginx") {
       absl::StrAppend(&line, " ", absl::StrFormat("%.3f", request_time), " ",
                       rng_() % 4 == 0 ? "-" : "0.004, 0.001", " ", domain);
