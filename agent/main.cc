@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
+#include "canopy/config_file.h"
 
 ABSL_FLAG(std::string, config, "",
           "Read flags from this file: one flag=value per line, # comments; "
@@ -71,35 +72,6 @@ namespace {
   std::exit(1);
 }
 
-// Prepends the flags of --config=FILE to argv so the command line wins.
-std::vector<std::string> WithConfigFile(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  std::string path;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view a = argv[i];
-    if (absl::ConsumePrefix(&a, "--config=")) path = std::string(a);
-    if (a == "--config" && i + 1 < argc) path = argv[i + 1];
-  }
-  if (path.empty()) return args;
-  std::ifstream f(path);
-  if (!f) Die(absl::StrCat("cannot read --config=", path));
-  std::vector<std::string> from_file;
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    ++n;
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    absl::ConsumePrefix(&l, "--");
-    if (l.find('=') == absl::string_view::npos) {
-      Die(absl::StrCat(path, ":", n, ": expected flag=value"));
-    }
-    from_file.push_back(absl::StrCat("--", l));
-  }
-  args.insert(args.begin() + 1, from_file.begin(), from_file.end());
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,7 +93,10 @@ int main(int argc, char** argv) {
       "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
       "[--check_url=NAME=URL] [--nginx_status=URL] "
       "[--listen=127.0.0.1:7576] ...\nSee docs/AGENT.md.");
-  std::vector<std::string> args = WithConfigFile(argc, argv);
+  absl::StatusOr<std::vector<std::string>> config =
+      canopy::ArgsWithConfigFile(argc, argv);
+  if (!config.ok()) Die(std::string(config.status().message()));
+  std::vector<std::string> args = std::move(*config);
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
   std::vector<char*> rest =

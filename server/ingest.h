@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "canopy/duration.h"
 #include "canopy/json_push.h"
 #include "canopy/tree.h"
 #include "server/options.h"
@@ -65,8 +66,6 @@ struct ExpireRule {
   int64_t seconds;
 };
 absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec);
-// "90s", "5m", "1h", "2d", "1w", "1y" -> seconds.
-bool ParseDuration(absl::string_view text, int64_t* seconds);
 
 class LineIngest {
  public:

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "canopy/config_file.h"
 #include "canopy/pipe.h"
 #include "server/ingest.h"
 #include "server/log.h"
@@ -75,35 +76,6 @@ namespace {
   std::exit(1);
 }
 
-// Prepends the flags of --config=FILE to argv so the command line wins.
-std::vector<std::string> WithConfigFile(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  std::string path;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view a = argv[i];
-    if (absl::ConsumePrefix(&a, "--config=")) path = std::string(a);
-    if (a == "--config" && i + 1 < argc) path = argv[i + 1];
-  }
-  if (path.empty()) return args;
-  std::ifstream f(path);
-  if (!f) Die(absl::StrCat("cannot read --config=", path));
-  std::vector<std::string> from_file;
-  std::string line;
-  int n = 0;
-  while (std::getline(f, line)) {
-    ++n;
-    absl::string_view l = absl::StripAsciiWhitespace(line);
-    if (l.empty() || l[0] == '#') continue;
-    absl::ConsumePrefix(&l, "--");
-    if (l.find('=') == absl::string_view::npos) {
-      Die(absl::StrCat(path, ":", n, ": expected flag=value"));
-    }
-    from_file.push_back(absl::StrCat("--", l));
-  }
-  args.insert(args.begin() + 1, from_file.begin(), from_file.end());
-  return args;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,7 +85,10 @@ int main(int argc, char** argv) {
       "[--data_dir=./var/canopy] [--config=FILE] ...\n\nEndpoints: POST /push, "
       "GET /get, /pull, /stream, /api/q/<key>.json, /diff/<a>/<b>, /metrics, "
       "/healthz; pages at /realtime/. See docs/.");
-  std::vector<std::string> args = WithConfigFile(argc, argv);
+  absl::StatusOr<std::vector<std::string>> config =
+      canopy::ArgsWithConfigFile(argc, argv);
+  if (!config.ok()) Die(std::string(config.status().message()));
+  std::vector<std::string> args = std::move(*config);
   std::vector<char*> cargs;
   for (std::string& a : args) cargs.push_back(a.data());
   std::vector<char*> rest =

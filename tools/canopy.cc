@@ -58,6 +58,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "canopy/duration.h"
 #include "canopy/http_client.h"
 #include "canopy/key.h"
 #include "rapidjson/document.h"
@@ -972,35 +973,9 @@ bool EpochOf(absl::string_view t, int64_t now, int64_t* out) {
     return true;
   }
   if (t[0] == '-' || t[0] == '+') {
-    int64_t unit = 0;
-    switch (t.back()) {
-      case 's':
-        unit = 1;
-        break;
-      case 'm':
-        unit = 60;
-        break;
-      case 'h':
-        unit = 3600;
-        break;
-      case 'd':
-        unit = 86400;
-        break;
-      case 'w':
-        unit = 7 * 86400;
-        break;
-      case 'y':
-        unit = 365 * 86400;
-        break;
-      default:
-        return false;
-    }
-    int64_t n;
-    if (!absl::SimpleAtoi(t.substr(1, t.size() - 2), &n) || n <= 0 ||
-        n > (int64_t{1} << 40)) {
-      return false;
-    }
-    *out = t[0] == '-' ? now - n * unit : now + n * unit;
+    int64_t d;
+    if (!ParseDuration(t.substr(1), &d)) return false;
+    *out = t[0] == '-' ? now - d : now + d;
     return true;
   }
   return absl::SimpleAtoi(t, out);
