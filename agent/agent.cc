@@ -307,9 +307,14 @@ int RunAgent(const AgentOptions& o) {
   }
   Sender sender(to, spool.get(), &log, o.interval);
   std::unique_ptr<AccessLogSet> access_logs;
-  if (!o.access_log.empty()) {
+  std::vector<AccessLogSpec> log_specs;
+  if (!o.access_log.empty()) log_specs = *ParseAccessLogSpecs(o.access_log);
+  for (AccessLogSpec& spec : AccessLogModules(o.conf_dir, &log)) {
+    log_specs.push_back(std::move(spec));
+  }
+  if (!log_specs.empty()) {
     absl::StatusOr<std::unique_ptr<AccessLogSet>> created =
-        AccessLogSet::Create(*ParseAccessLogSpecs(o.access_log), &log);
+        AccessLogSet::Create(log_specs, &log);
     if (!created.ok()) {
       std::fprintf(stderr, "canopy-agent: %s\n",
                    std::string(created.status().message()).c_str());

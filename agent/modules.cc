@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 #include <utility>
 
@@ -92,8 +93,9 @@ absl::StatusOr<ModuleConf> ParseModuleConf(absl::string_view file,
       value = value.substr(1, value.size() - 2);
     }
     static const char* const kKeys[] = {
-        "type",    "port",     "ports",   "host", "name",    "url",
-        "timeout", "interval", "command", "path", "options", "prefix"};
+        "type",    "port",    "ports",    "host",    "name",
+        "url",     "timeout", "interval", "command", "path",
+        "options", "prefix",  "format",   "from"};
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
       return absl::InvalidArgumentError(
           absl::StrCat(file, ":", n, ": unknown key \"", key, "\""));
@@ -178,10 +180,52 @@ absl::StatusOr<ModuleConf> ParseModuleConf(absl::string_view file,
     if (c.path.empty()) return bad("path", "missing");
     if (c.path[0] != '/' && !dir.empty()) c.path = dir + "/" + c.path;
     c.options = get("options");
+  } else if (c.type == "accesslog") {
+    c.path = get("path");
+    if (c.path.empty()) return bad("path", "missing");
+    if (c.path[0] != '/' && !dir.empty()) c.path = dir + "/" + c.path;
+    if (std::string f = get("format"); !f.empty()) c.log_format = f;
+    std::string from = get("from");
+    if (!from.empty() && from != "start" && from != "end") {
+      return bad("from", "expected start or end");
+    }
+    c.from_start = from == "start";
   } else {
-    return bad("type", "expected port, url, nginx, exec or so");
+    return bad("type", "expected port, url, nginx, exec, so or accesslog");
   }
   return c;
+}
+
+std::vector<AccessLogSpec> AccessLogModules(const std::string& conf_dir,
+                                            ErrorLog* log) {
+  std::vector<AccessLogSpec> specs;
+  if (conf_dir.empty()) return specs;
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(conf_dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (absl::EndsWith(name, ".conf") || absl::EndsWith(name, ".on")) {
+      files.push_back(name);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& file : files) {
+    absl::StatusOr<std::string> text = ReadSmallFile(conf_dir + "/" + file);
+    if (!text.ok()) continue;
+    absl::StatusOr<ModuleConf> conf =
+        ParseModuleConf(file, *text, conf_dir, absl::Seconds(1));
+    if (!conf.ok() || conf->type != "accesslog") continue;
+    AccessLogSpec spec;
+    spec.path = conf->path;
+    spec.format = conf->log_format;
+    spec.prefix =
+        conf->prefix.empty() ? "web" : absl::StrJoin(conf->prefix, ",");
+    spec.from_start = conf->from_start;
+    specs.push_back(std::move(spec));
+    ErrorLog::Info(absl::StrCat("module ", file, ": following ", spec.path));
+  }
+  (void)log;
+  return specs;
 }
 
 absl::StatusOr<std::string> ParseModuleOutput(absl::string_view out) {
@@ -452,6 +496,7 @@ void ModuleSet::Reload() {
       continue;
     }
     names.push_back(file);
+    if (conf->type == "accesslog") continue;  // followed by AccessLogSet
     if (!conf->checks.empty()) {
       checks.insert(checks.end(), conf->checks.begin(), conf->checks.end());
       continue;

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "agent/accesslog.h"
 #include "agent/checks.h"
 #include "agent/json.h"
 #include "agent/log.h"
@@ -50,7 +51,15 @@ struct ModuleConf {
   std::vector<std::string> prefix;  // where output goes; empty: the host
   absl::Duration interval;          // exec, so
   absl::Duration timeout = absl::Seconds(5);  // exec; checks' own timeout
+  std::string log_format = "combined";        // accesslog: as --format
+  bool from_start = false;                    // accesslog: read from 0
 };
+
+// The `type = accesslog` modules in `conf_dir` (path, format, prefix,
+// from = start|end), as access-log specs. They are read when the agent
+// starts; the ModuleSet leaves them alone.
+std::vector<AccessLogSpec> AccessLogModules(const std::string& conf_dir,
+                                            ErrorLog* log);
 
 // Parses a module file: `key = value` lines, `#` comments, blank lines.
 // Relative paths (so) are taken from `dir`. Errors name the line.

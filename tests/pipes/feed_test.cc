@@ -447,6 +447,32 @@ TEST_F(FeedTest, AgentAccessLogAcrossRotation) {
   ExpectTruth(gen.truth(), "nginx");
 }
 
+// The same follower configured as a module file in --conf_dir.
+TEST_F(FeedTest, AgentAccessLogModuleFile) {
+  LogGenerator gen(Options("combined", 21));
+  const std::string log = dir_ + "/module.log";
+  const std::string conf = dir_ + "/conf";
+  ASSERT_EQ(mkdir(conf.c_str(), 0755), 0);
+  Append(log, gen.Lines(1500));
+  {
+    std::ofstream f(conf + "/web.conf");
+    f << "type = accesslog\npath = " << log << "\nformat = " << gen.FormatArg()
+      << "\nprefix = web\nfrom = start\n";
+  }
+  Process agent(
+      {testing::BinPath("canopy-agent"),
+       absl::StrCat("--server=http://127.0.0.1:", server_->http_port()),
+       "--interval=200ms", "--host=feedmod", "--spool_dir=" + dir_ + "/spool",
+       "--conf_dir=" + conf},
+      dir_);
+  EXPECT_EQ(AwaitValue("web,hits", 1500), 1500) << agent.err();
+  Append(log, gen.Lines(500));
+  EXPECT_EQ(AwaitValue("web,hits", 2000), 2000) << agent.err();
+  agent.Signal(SIGTERM);
+  EXPECT_EQ(agent.Wait(), 0) << agent.err();
+  ExpectTruth(gen.truth(), "combined");
+}
+
 // Bad input through the server: every bad line counted and skipped, the
 // good lines around them exact.
 TEST_F(FeedTest, HostileInputThroughTheServer) {
