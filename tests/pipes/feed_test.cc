@@ -417,9 +417,11 @@ TEST_F(FeedTest, AgentAccessLogAcrossRotation) {
       {testing::BinPath("canopy-agent"),
        absl::StrCat("--server=http://127.0.0.1:", server_->http_port()),
        "--interval=200ms", "--host=feedtest", "--spool_dir=" + dir_ + "/spool",
-       "--access_log=" + log + ",format=" + gen.FormatArg() + ",prefix=web"},
+       // from=start: however late the agent starts (a loaded machine), it
+       // reads the file whole, so no line is missed.
+       "--access_log=" + log + ",format=" + gen.FormatArg() +
+           ",prefix=web,from=start"},
       dir_);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   Append(log, gen.Lines(4000));
   EXPECT_EQ(AwaitValue("web,hits", 4000), 4000);
   Append(log, gen.Lines(1000));
