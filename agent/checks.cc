@@ -1,7 +1,8 @@
 #include "agent/checks.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
+#include <curl/curl.h>  // types and constants only: libcurl is dlopen()ed
+#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <array>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -28,9 +28,98 @@ namespace {
 
 constexpr size_t kMaxBody = 64 * 1024;
 
-void InitCurl() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+// libcurl is not linked: its dependency tree (OpenSSL, nghttp2, libssh2,
+// Kerberos, LDAP, ...) is most of the agent's RSS when mapped, and only URL
+// and nginx checks need it. It is loaded the first time one is configured
+// (CheckRunner::SetChecks) or run, and never unloaded. The declarations of
+// <curl/curl.h> give the types; decltype() of them references no symbol.
+#ifndef CANOPY_LIBCURL_SONAME
+#define CANOPY_LIBCURL_SONAME "libcurl.so.4"
+#endif
+
+struct CurlApi {
+  decltype(&::curl_global_init) global_init;
+  decltype(&::curl_easy_init) easy_init;
+  decltype(&::curl_easy_setopt) easy_setopt;
+  decltype(&::curl_easy_getinfo) easy_getinfo;
+  decltype(&::curl_easy_strerror) easy_strerror;
+  decltype(&::curl_easy_cleanup) easy_cleanup;
+  decltype(&::curl_multi_init) multi_init;
+  decltype(&::curl_multi_add_handle) multi_add_handle;
+  decltype(&::curl_multi_remove_handle) multi_remove_handle;
+  decltype(&::curl_multi_perform) multi_perform;
+  decltype(&::curl_multi_poll) multi_poll;
+  decltype(&::curl_multi_info_read) multi_info_read;
+  decltype(&::curl_multi_cleanup) multi_cleanup;
+};
+
+struct CurlLoad {
+  CurlApi api{};
+  bool ok = false;
+  std::string error;  // why not ok
+};
+
+template <typename F>
+bool Resolve(void* lib, const char* name, F* out, std::string* error) {
+  dlerror();
+  void* sym = dlsym(lib, name);
+  if (sym == nullptr) {
+    const char* e = dlerror();
+    *error = absl::StrCat(CANOPY_LIBCURL_SONAME, ": no ", name,
+                          e ? absl::StrCat(" (", e, ")") : std::string());
+    return false;
+  }
+  *out = reinterpret_cast<F>(sym);
+  return true;
+}
+
+// Loads libcurl once per process (thread-safe); the result is kept.
+const CurlLoad& LoadCurl() {
+  static const CurlLoad* loaded = [] {
+    auto* l = new CurlLoad;
+    void* lib = dlopen(CANOPY_LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) {
+      const char* e = dlerror();
+      l->error = absl::StrCat("cannot load ", CANOPY_LIBCURL_SONAME, ": ",
+                              e ? e : "unknown error",
+                              " (URL and nginx checks are off; install "
+                              "libcurl4)");
+      return l;
+    }
+    CurlApi& c = l->api;
+    std::string& err = l->error;
+    if (!Resolve(lib, "curl_global_init", &c.global_init, &err) ||
+        !Resolve(lib, "curl_easy_init", &c.easy_init, &err) ||
+        !Resolve(lib, "curl_easy_setopt", &c.easy_setopt, &err) ||
+        !Resolve(lib, "curl_easy_getinfo", &c.easy_getinfo, &err) ||
+        !Resolve(lib, "curl_easy_strerror", &c.easy_strerror, &err) ||
+        !Resolve(lib, "curl_easy_cleanup", &c.easy_cleanup, &err) ||
+        !Resolve(lib, "curl_multi_init", &c.multi_init, &err) ||
+        !Resolve(lib, "curl_multi_add_handle", &c.multi_add_handle, &err) ||
+        !Resolve(lib, "curl_multi_remove_handle", &c.multi_remove_handle,
+                 &err) ||
+        !Resolve(lib, "curl_multi_perform", &c.multi_perform, &err) ||
+        !Resolve(lib, "curl_multi_poll", &c.multi_poll, &err) ||
+        !Resolve(lib, "curl_multi_info_read", &c.multi_info_read, &err) ||
+        !Resolve(lib, "curl_multi_cleanup", &c.multi_cleanup, &err)) {
+      err += " (URL and nginx checks are off)";
+      return l;  // lib stays loaded: unloading libcurl is not safe
+    }
+    if (CURLcode rc = c.global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
+      err = absl::StrCat("curl_global_init: ", c.easy_strerror(rc),
+                         " (URL and nginx checks are off)");
+      return l;
+    }
+    l->ok = true;
+    return l;
+  }();
+  return *loaded;
+}
+
+bool NeedsCurl(const std::vector<Check>& checks) {
+  return std::any_of(checks.begin(), checks.end(), [](const Check& c) {
+    return c.type == Check::Type::kUrl || c.type == Check::Type::kNginx;
+  });
 }
 
 bool ParseHostPort(absl::string_view s, std::string* host, int* port) {
@@ -247,16 +336,25 @@ std::vector<PortResult> CheckPorts(const std::vector<Check>& ports,
 
 std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
                                  const std::atomic<bool>* stop) {
-  InitCurl();
   std::vector<UrlResult> out(requests.size());
   if (requests.empty()) return out;
-  CURLM* multi = curl_multi_init();
+  const CurlLoad& curl = LoadCurl();
+  if (!curl.ok) {
+    for (UrlResult& r : out) r.error = curl.error;
+    return out;
+  }
+  const CurlApi& c = curl.api;
+  CURLM* multi = c.multi_init();
+  if (multi == nullptr) {
+    for (UrlResult& r : out) r.error = "curl_multi_init failed";
+    return out;
+  }
   std::vector<CURL*> easy(requests.size(), nullptr);
   std::vector<Body> bodies(requests.size());
   std::vector<std::array<char, CURL_ERROR_SIZE>> errors(requests.size());
   absl::Duration longest = absl::ZeroDuration();
   for (size_t i = 0; i < requests.size(); ++i) {
-    CURL* e = curl_easy_init();
+    CURL* e = c.easy_init();
     if (e == nullptr) {
       out[i].error = "curl_easy_init failed";
       continue;
@@ -267,49 +365,49 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
     long ms = static_cast<long>(
         std::max<int64_t>(1, absl::ToInt64Milliseconds(requests[i].timeout)));
     longest = std::max(longest, requests[i].timeout);
-    curl_easy_setopt(e, CURLOPT_URL, requests[i].url.c_str());
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "canopy-agent");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnData);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errors[i].data());
-    curl_easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
-    curl_multi_add_handle(multi, e);
+    c.easy_setopt(e, CURLOPT_URL, requests[i].url.c_str());
+    c.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    c.easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+    c.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
+    c.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    c.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    c.easy_setopt(e, CURLOPT_USERAGENT, "canopy-agent");
+    c.easy_setopt(e, CURLOPT_WRITEFUNCTION, OnData);
+    c.easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
+    c.easy_setopt(e, CURLOPT_ERRORBUFFER, errors[i].data());
+    c.easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    c.multi_add_handle(multi, e);
   }
   // Each transfer ends at its own timeout; this bound is a safety net.
   const absl::Time give_up = absl::Now() + longest + absl::Seconds(2);
   int running = 0;
-  curl_multi_perform(multi, &running);
+  c.multi_perform(multi, &running);
   while (running > 0 && absl::Now() < give_up && !(stop && stop->load())) {
-    curl_multi_poll(multi, nullptr, 0, 200, nullptr);
-    curl_multi_perform(multi, &running);
+    c.multi_poll(multi, nullptr, 0, 200, nullptr);
+    c.multi_perform(multi, &running);
   }
   int left = 0;
   std::vector<bool> done(requests.size(), false);
-  while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+  while (CURLMsg* m = c.multi_info_read(multi, &left)) {
     if (m->msg != CURLMSG_DONE) continue;
     void* priv = nullptr;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+    c.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
     size_t i = reinterpret_cast<size_t>(priv);
     done[i] = true;
     UrlResult& r = out[i];
     curl_off_t ttfb = 0, total = 0;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_STARTTRANSFER_TIME_T, &ttfb);
-    curl_easy_getinfo(m->easy_handle, CURLINFO_TOTAL_TIME_T, &total);
+    c.easy_getinfo(m->easy_handle, CURLINFO_STARTTRANSFER_TIME_T, &ttfb);
+    c.easy_getinfo(m->easy_handle, CURLINFO_TOTAL_TIME_T, &total);
     r.ttfb_ms = ttfb / 1000.0;
     r.total_ms = total / 1000.0;
     if (m->data.result == CURLE_OK) {
       long code = 0;
-      curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+      c.easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
       r.status = static_cast<int>(code);
     } else {
       r.status = 0;
       r.error =
-          errors[i][0] ? errors[i].data() : curl_easy_strerror(m->data.result);
+          errors[i][0] ? errors[i].data() : c.easy_strerror(m->data.result);
     }
   }
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -318,10 +416,10 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
       out[i].status = 0;
       out[i].error = "timed out";
     }
-    curl_multi_remove_handle(multi, easy[i]);
-    curl_easy_cleanup(easy[i]);
+    c.multi_remove_handle(multi, easy[i]);
+    c.easy_cleanup(easy[i]);
   }
-  curl_multi_cleanup(multi);
+  c.multi_cleanup(multi);
   return out;
 }
 
@@ -347,7 +445,6 @@ bool ParseNginxStatus(absl::string_view text, NginxStatus* out) {
 }
 
 CheckRunner::CheckRunner(ErrorLog* log) : log_(log) {
-  InitCurl();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -361,6 +458,14 @@ CheckRunner::~CheckRunner() {
 }
 
 void CheckRunner::SetChecks(std::vector<Check> checks) {
+  if (NeedsCurl(checks)) {
+    // The first URL or nginx check loads libcurl (outside the lock: it can
+    // take a few ms); a failure is logged here and each round reports it
+    // again, at most once a minute.
+    if (const CurlLoad& curl = LoadCurl(); !curl.ok) {
+      log_->Report("libcurl", curl.error);
+    }
+  }
   absl::MutexLock lock(&mu_);
   if (checks == checks_) return;
   checks_ = std::move(checks);
@@ -424,6 +529,10 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
   }
   std::vector<PortResult> port_results = CheckPorts(ports, &abort_);
   if (fetcher.joinable()) fetcher.join();
+  // Without libcurl every fetch fails for the same reason: one log line
+  // (kind "libcurl", at most once a minute), not one per check.
+  const bool no_curl = !requests.empty() && !LoadCurl().ok;
+  if (no_curl) log_->Report("libcurl", LoadCurl().error);
 
   rapidjson::Document d;
   d.SetObject();
@@ -442,7 +551,7 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
     const Check& c = *fetches[i];
     const UrlResult& r = fetched[i];
     if (c.type == Check::Type::kUrl) {
-      if (r.status == 0) {
+      if (r.status == 0 && !no_curl) {
         log_->Report(
             absl::StrCat("url ", c.name),
             absl::StrCat("check url ", c.name, " (", c.url, "): ", r.error));
@@ -466,6 +575,7 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
       why = "not a stub_status page";
     }
     if (!why.empty()) {
+      if (no_curl) continue;
       log_->Report("nginx",
                    absl::StrCat("nginx stub_status (", c.url, "): ", why));
       continue;

@@ -1,4 +1,5 @@
-// The agent's checks: TCP ports, HTTP URLs (libcurl) and nginx stub_status.
+// The agent's checks: TCP ports, HTTP URLs (libcurl, loaded with dlopen
+// when the first URL or nginx check is configured) and nginx stub_status.
 //
 //   CheckRunner checks(&log);
 //   checks.SetChecks(list);               // from flags and modules
@@ -82,7 +83,8 @@ struct UrlRequest {
   bool keep_body = false;
 };
 // Fetches every URL at once (GET, redirects not followed). Gives up soon
-// after *stop becomes true.
+// after *stop becomes true. If libcurl cannot be loaded, every result has
+// status 0 and the reason in `error`.
 std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
                                  const std::atomic<bool>* stop = nullptr);
 
