@@ -6,6 +6,7 @@
 
 #include "absl/numeric/bits.h"
 #include "absl/strings/str_cat.h"
+#include "core/varint.h"
 
 namespace canopy {
 namespace {
@@ -21,28 +22,10 @@ uint64_t Load64(const unsigned char* p) {
   return v;
 }
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+void PutVarint(uint64_t v, std::string* out) { varint::Put(v, out); }
 
 bool GetVarint(absl::string_view* in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in->empty()) return false;
-    const uint8_t b = static_cast<uint8_t>((*in)[0]);
-    in->remove_prefix(1);
-    if (shift == 63 && b > 1) return false;
-    result |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
+  return varint::Get(in, v);
 }
 
 // sigma and tau from Ertl (2017), section 4: the corrections for empty and

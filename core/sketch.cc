@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "core/varint.h"
 
 namespace canopy {
 namespace {
@@ -17,13 +18,7 @@ constexpr uint8_t kFlagFractionalCounts = 1;
 // Largest count written as a varint: every integer up to it is a double.
 constexpr double kMaxVarintCount = 9007199254740992.0;  // 2^53
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+void PutVarint(uint64_t v, std::string* out) { varint::Put(v, out); }
 
 void PutDouble(double d, std::string* out) {
   uint64_t bits;
