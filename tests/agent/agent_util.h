@@ -31,20 +31,11 @@ inline RunResult RunAgentBinary(const std::vector<std::string>& args) {
   RunResult r;
   int out[2], err[2];
   if (pipe(out) != 0 || pipe(err) != 0) return r;
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(out[0]);
-    close(err[0]);
-    std::vector<std::string> a = {BinPath("canopy-agent")};
-    a.insert(a.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : a) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  std::vector<std::string> argv = {BinPath("canopy-agent")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  fcntl(out[0], F_SETFD, FD_CLOEXEC);
+  fcntl(err[0], F_SETFD, FD_CLOEXEC);
+  pid_t pid = Spawn(argv, -1, out[1], err[1]);
   close(out[1]);
   close(err[1]);
   // Read both pipes until both close (outputs are small but may exceed a
@@ -82,16 +73,9 @@ inline RunResult RunAgentBinary(const std::vector<std::string>& args) {
 class AgentProcess {
  public:
   explicit AgentProcess(const std::vector<std::string>& args) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<std::string> a = {BinPath("canopy-agent")};
-      a.insert(a.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (std::string& s : a) argv.push_back(s.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    std::vector<std::string> argv = {BinPath("canopy-agent")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = Spawn(argv);
   }
   ~AgentProcess() { Stop(); }
   // SIGTERM, then the exit code (or 128 + signal).

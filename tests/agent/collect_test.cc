@@ -3,6 +3,7 @@
 // and the pieces around them: the hanging statvfs, the UDP split, the spool.
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -153,7 +154,11 @@ class BusyChild {
       CPU_SET(core, &set);
       sched_setaffinity(0, sizeof set, &set);
       prctl(PR_SET_NAME, name);
-      char* mem = static_cast<char*>(malloc(bytes));
+      // mmap, not malloc: after fork() in a threaded test the allocator's
+      // lock may be held by a thread that does not exist here.
+      char* mem =
+          static_cast<char*>(mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
       memset(mem, 1, bytes);
       volatile uint64_t x = 0;
       while (true) x = x + mem[x % bytes];

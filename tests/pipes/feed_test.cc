@@ -53,20 +53,14 @@ class Process {
   Process(const std::vector<std::string>& args, const std::string& dir,
           const std::string& stdin_path = "/dev/null")
       : out_path_(dir + "/out.txt"), err_path_(dir + "/err.txt") {
-    std::vector<std::string> a = args;
-    std::vector<char*> argv;
-    for (std::string& s : a) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      int in = open(stdin_path.c_str(), O_RDONLY);
-      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(err, 2);
-      execv(argv[0], argv.data());
-      _exit(127);
+    int in = open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+    int out =
+        open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int err =
+        open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pid_ = testing::Spawn(args, in, out, err);
+    for (int fd : {in, out, err}) {
+      if (fd >= 0) close(fd);
     }
   }
   ~Process() {

@@ -54,22 +54,14 @@ std::string FindProgram(const std::string& name) {
 // and stderr to `out_file`; returns the pid or -1.
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& stdin_file,
             const std::string& out_file) {
-  pid_t pid = fork();
-  if (pid != 0) return pid;
   int in = open(stdin_file.empty() ? "/dev/null" : stdin_file.c_str(),
                 O_RDONLY | O_CLOEXEC);
   int out =
       open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (in < 0 || out < 0) _exit(126);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(out, 2);
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  execv(args[0], args.data());
-  _exit(127);
+  pid_t pid = in < 0 || out < 0 ? -1 : testing::Spawn(argv, in, out, out);
+  if (in >= 0) close(in);
+  if (out >= 0) close(out);
+  return pid;
 }
 
 // Waits up to `seconds` for `pid`; kills it past that. Returns the exit

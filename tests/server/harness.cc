@@ -32,6 +32,20 @@ std::string MakeTempDir() {
   return made ? std::string(made) : std::string();
 }
 
+pid_t Spawn(const std::vector<std::string>& argv, int in, int out, int err) {
+  std::vector<char*> args;
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (in >= 0) dup2(in, 0);
+  if (out >= 0) dup2(out, 1);
+  if (err >= 0) dup2(err, 2);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     std::vector<std::string> flags, std::string data_dir) {
   std::unique_ptr<ServerProcess> p(new ServerProcess);
@@ -50,15 +64,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
                                    absl::StrCat("--data_dir=", p->data_dir_),
                                    absl::StrCat("--ready_file=", ready)};
   for (std::string& f : flags) args.push_back(std::move(f));
-  pid_t pid = fork();
+  pid_t pid = Spawn(args);
   if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
   p->pid_ = pid;
   // Wait for the ready file (written once the sockets listen) or an exit.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -26,6 +26,14 @@ std::string BinPath(const std::string& name);
 // A fresh empty directory under $TEST_TMPDIR or /tmp, removed by the caller.
 std::string MakeTempDir();
 
+// Starts argv[0] with `argv`; the child's stdin, stdout and stderr become
+// `in`, `out` and `err` (-1 keeps the test's own). Returns the pid, or -1.
+// The child only calls dup2 and execv: everything is prepared before fork(),
+// because a test with threads (responders, servers) may hold the allocator's
+// lock at that moment, and a child that allocates would wait on it forever.
+pid_t Spawn(const std::vector<std::string>& argv, int in = -1, int out = -1,
+            int err = -1);
+
 class ServerProcess {
  public:
   // Starts canopyd with --http=127.0.0.1:0 (and udp/tcp on port 0), a fresh
