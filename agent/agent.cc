@@ -53,7 +53,10 @@ class Collectors {
   // host's object, where the agent's own figures go.
   void Collect(absl::Time now, const std::string& host, rapidjson::Document* d,
                rapidjson::Value** body) {
+    // The document is reused every interval: its pool must be emptied too,
+    // or it grows by one tree per interval (SetObject alone frees nothing).
     d->SetObject();
+    d->GetAllocator().Clear();
     JsonAlloc& a = d->GetAllocator();
     rapidjson::Value& b = Child(Child(*d, "host", a), host, a);
     system_.Collect(now, &b, a);
@@ -73,6 +76,16 @@ class Collectors {
   CheckRunner checks_;
   ModuleSet modules_;
 };
+
+// The agent's own resident memory (/proc/self/statm), or -1.
+int64_t OwnRssBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return -1;
+  long size = 0, resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE) : -1;
+}
 
 rapidjson::Value CopyOf(const rapidjson::Value& v, JsonAlloc& a) {
   return rapidjson::Value(v, a);
@@ -371,6 +384,7 @@ int RunAgent(const AgentOptions& o) {
     SetInt(ag, "dropped", static_cast<int64_t>(sender.dropped()) + oversized,
            a);
     SetInt(ag, "errors", log.errors(), a);
+    SetInt(ag, "rss_bytes", OwnRssBytes(), a);
     std::vector<std::string> pieces;
     if (to.scheme == ServerAddress::Scheme::kHttp) {
       pieces.push_back(ToJson(doc));
