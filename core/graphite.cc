@@ -248,4 +248,34 @@ GraphiteCounts ParseGraphite(
   return counts;
 }
 
+size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
+  const char* const begin = buffer.data();
+  const char* const end = begin + buffer.size();
+  const size_t name = text::ScanPlainName(begin, end, ' ');
+  if (name == 0) return 0;
+  double v = 0;
+  const char* p = begin + name + 1;
+  const size_t value_len = text::ScanPlainDecimal(p, end, &v);
+  if (value_len == 0) return 0;
+  p += value_len;
+  std::optional<int64_t> timestamp;
+  if (p < end && *p == ' ') {
+    const char* const digits = ++p;
+    int64_t seconds = 0;
+    for (; p < end && static_cast<unsigned>(*p - '0') < 10 && p - digits < 12;
+         ++p) {
+      seconds = seconds * 10 + (*p - '0');
+    }
+    if (p == digits || seconds > kMaxGraphiteTimestamp) return 0;
+    timestamp = seconds;
+  }
+  p = text::EndOfSimpleLine(p, end);
+  if (p == nullptr) return 0;
+  r->key.clear();
+  text::AppendDottedAsKey(begin, name, &r->key);
+  r->value = v;
+  r->timestamp = timestamp;
+  return static_cast<size_t>(p - begin);
+}
+
 }  // namespace canopy

@@ -333,4 +333,46 @@ bool LooksLikeStatsd(absl::string_view line) {
          first.find('|', colon) != absl::string_view::npos;
 }
 
+size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
+  const char* const begin = buffer.data();
+  const char* const end = begin + buffer.size();
+  const size_t name = text::ScanPlainName(begin, end, ':');
+  if (name == 0) return 0;
+  const char* const value = begin + name + 1;
+  double v = 0;
+  const size_t value_len = text::ScanPlainDecimal(value, end, &v);
+  if (value_len == 0) return 0;
+  const char* p = value + value_len;
+  if (p == end || *p != '|' || ++p == end) return 0;
+  StatsdType type;
+  switch (*p++) {
+    case 'c':
+      type = StatsdType::kCounter;
+      break;
+    case 'g':
+      type = StatsdType::kGauge;
+      break;
+    case 'h':
+      type = StatsdType::kHistogram;
+      break;
+    case 'm':
+      if (p == end || *p++ != 's') return 0;
+      type = StatsdType::kTimer;
+      break;
+    default:
+      return 0;
+  }
+  p = text::EndOfSimpleLine(p, end);
+  if (p == nullptr) return 0;
+  r->key.clear();
+  text::AppendDottedAsKey(begin, name, &r->key);
+  r->value = v;
+  r->type = type;
+  r->relative =
+      type == StatsdType::kGauge && (value[0] == '+' || value[0] == '-');
+  r->sample_rate = 1;
+  r->set_member.clear();
+  return static_cast<size_t>(p - begin);
+}
+
 }  // namespace canopy

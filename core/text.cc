@@ -9,6 +9,7 @@
 #include "absl/strings/charconv.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "canopy/key.h"
 
 namespace canopy {
 namespace text {
@@ -90,6 +91,82 @@ NumberStatus ParseNumber(absl::string_view text, double* out) {
   if (!std::isfinite(v)) return NumberStatus::kNotFinite;
   *out = negative ? -v : v;
   return NumberStatus::kOk;
+}
+
+namespace {
+
+// Bytes of a plain name segment: [A-Za-z0-9_-].
+struct PlainTable {
+  bool plain[256] = {};
+  constexpr PlainTable() {
+    for (int c = '0'; c <= '9'; ++c) plain[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) plain[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) plain[c] = true;
+    plain[static_cast<int>('_')] = true;
+    plain[static_cast<int>('-')] = true;
+  }
+};
+constexpr PlainTable kPlain;
+
+constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                             1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+}  // namespace
+
+size_t ScanPlainName(const char* p, const char* end, char stop) {
+  const char* const start = p;
+  size_t segments = 1;
+  const char* segment = p;
+  for (; p < end; ++p) {
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (kPlain.plain[c]) continue;
+    if (c != '.') break;
+    if (p == segment || static_cast<size_t>(p - segment) > kMaxSegmentBytes ||
+        ++segments > kMaxSegments) {
+      return 0;
+    }
+    segment = p + 1;
+  }
+  if (p == end || *p != stop || p == segment ||
+      static_cast<size_t>(p - segment) > kMaxSegmentBytes) {
+    return 0;
+  }
+  return static_cast<size_t>(p - start);
+}
+
+size_t ScanPlainDecimal(const char* p, const char* end, double* out) {
+  const char* const start = p;
+  bool negative = false;
+  if (p < end && (*p == '+' || *p == '-')) negative = *p++ == '-';
+  uint64_t mantissa = 0;
+  int digits = 0, fraction = 0;
+  const char* first = p;
+  for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) {
+    mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+  }
+  if (p == first) return 0;  // ".5" and the like: the full parser
+  if (p < end && *p == '.') {
+    const char* f = ++p;
+    for (; p < end && static_cast<unsigned>(*p - '0') < 10; ++p, ++digits) {
+      mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+    }
+    fraction = static_cast<int>(p - f);
+    if (fraction == 0) return 0;  // "1.": the full parser
+  }
+  if (digits > 15) return 0;
+  if (p < end && (*p == 'e' || *p == 'E')) return 0;
+  const double v = static_cast<double>(mantissa) / kPow10[fraction];
+  *out = negative ? -v : v;
+  return static_cast<size_t>(p - start);
+}
+
+void AppendDottedAsKey(const char* p, size_t n, std::string* key) {
+  const size_t at = key->size();
+  key->append(p, n);
+  char* k = key->data() + at;
+  for (size_t i = 0; i < n; ++i) {
+    if (k[i] == '.') k[i] = ',';
+  }
 }
 
 }  // namespace text

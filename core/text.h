@@ -24,6 +24,35 @@ enum class NumberStatus { kOk, kBad, kNotFinite };
 // infinities, and values that overflow, are kNotFinite; underflow is 0.
 NumberStatus ParseNumber(absl::string_view text, double* out);
 
+// The fast paths of the line parsers. Each recognises only the common form
+// and gives exactly what the full parser gives for it; anything else
+// returns 0 and the caller takes the full parser, which also explains
+// what is wrong.
+
+// The length of the plain dotted name at `p` (before `end`): segments of
+// ASCII letters, digits, '_' and '-', none empty, none over
+// kMaxSegmentBytes, at most kMaxSegments, joined by '.'. The name ends at
+// the first other byte, which must be `stop`. 0 when the name is not plain.
+size_t ScanPlainName(const char* p, const char* end, char stop);
+
+// The length of a plain decimal at `p` ([+-] digits [. digits], 15 digits
+// at most, no exponent), its value in `out` (exact: the digits as an
+// integer divided by a power of ten, both exact in a double). 0 when the
+// number is not that plain.
+size_t ScanPlainDecimal(const char* p, const char* end, double* out);
+
+// Where a simple line that has reached `p` ends: after its newline ("\r\n"
+// too) or at `end`; nullptr when anything else follows.
+inline const char* EndOfSimpleLine(const char* p, const char* end) {
+  if (p < end && *p == '\r') ++p;
+  if (p == end) return p;
+  return *p == '\n' ? p + 1 : nullptr;
+}
+
+// Appends the name at `p` (ScanPlainName's length `n`) to `key` with its
+// dots as commas.
+void AppendDottedAsKey(const char* p, size_t n, std::string* key);
+
 }  // namespace text
 }  // namespace canopy
 

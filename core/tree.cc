@@ -713,7 +713,7 @@ void Tree::AddSamplesByKey(
     }
     for (size_t i = 0; i < n; ++i) {
       if (nodes[i] != nullptr && nodes[i]->extra_ && nodes[i]->extra_->sketch) {
-        nodes[i]->extra_->sketch->Prefetch();
+        nodes[i]->extra_->sketch->Prefetch(batch[base + i].sample.value);
       }
     }
     for (size_t i = 0; i < n; ++i) {

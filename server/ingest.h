@@ -27,7 +27,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "canopy/duration.h"
+#include "canopy/graphite.h"
 #include "canopy/json_push.h"
+#include "canopy/statsd.h"
 #include "canopy/tree.h"
 #include "server/options.h"
 #include "server/stats.h"
@@ -77,7 +79,21 @@ class LineIngest {
   };
   // Applies every good line of `text`; counts bad ones for `protocol`.
   Result ApplyLines(absl::string_view text, absl::string_view protocol,
-                    int64_t now);
+                    int64_t now) {
+    Begin();
+    Add(text, now);
+    return End(protocol, now);
+  }
+  // The same for many texts at once (the datagrams of one recvmmsg): one
+  // change of the tree, one update of the counters, and the samples of all
+  // of them looked up together. Line numbers in errors count from each
+  // text's start.
+  void Begin();
+  void Add(absl::string_view text, int64_t now);
+  // Applies what is queued: before anything else changes the tree in the
+  // middle of a batch (a JSON datagram), so that order is kept.
+  void Flush(int64_t now) { FlushPending(now, &result_, &rejects_); }
+  Result End(absl::string_view protocol, int64_t now);
   // Validates every line without applying any; the first error, with its
   // line and column, if one is bad.
   absl::Status CheckLines(absl::string_view text);
@@ -101,6 +117,15 @@ class LineIngest {
   };
   std::vector<Pending> pending_;
   size_t pending_count_ = 0;
+  // The batch between Begin and End.
+  Result result_;
+  std::map<std::string, uint64_t> rejects_;
+  // The fast paths' records (their key buffers are swapped with the
+  // pending samples', so none allocates once warm), and which of them
+  // matched last: a stream is one protocol, so it is tried first.
+  StatsdRecord statsd_;
+  GraphiteRecord graphite_;
+  bool graphite_first_ = false;
   std::vector<Tree::KeyedSample> batch_;
   std::vector<std::pair<size_t, absl::Status>> errors_;
 };
@@ -119,17 +144,21 @@ class Listeners {
   int tcp_port() const { return tcp_port_; }
   LineIngest& ingest() { return ingest_; }
   size_t tcp_connections() const { return tcp_connections_; }
-  uint64_t kernel_drops() const { return kernel_drops_; }
+  // Datagrams the kernel dropped on the UDP socket before we read them.
+  uint64_t kernel_drops() const;
   int udp_rcvbuf() const { return udp_rcvbuf_; }
 
  private:
   struct TcpConn;
   static void OnUdp(int fd, short what, void* arg);
+  static void OnUdpPoll(int fd, short what, void* arg);
   static void OnAccept(evconnlistener* l, int fd, sockaddr* addr, int len,
                        void* arg);
   static void OnTcpRead(bufferevent* bev, void* arg);
   static void OnTcpEvent(bufferevent* bev, short what, void* arg);
-  void ReadUdp();
+  // Reads and applies what the socket holds, up to a limit; the number of
+  // datagrams read.
+  int ReadUdp();
   void CloseTcp(TcpConn* conn);
 
   event_base* base_;
@@ -140,11 +169,11 @@ class Listeners {
   AllowList allow_;
   int udp_fd_ = -1;
   event* udp_event_ = nullptr;
+  event* udp_poll_ = nullptr;  // the timer that reads under load
   evconnlistener* tcp_listener_ = nullptr;
   int udp_port_ = 0;
   int tcp_port_ = 0;
   int udp_rcvbuf_ = 0;
-  uint64_t kernel_drops_ = 0;
   size_t tcp_connections_ = 0;
   std::vector<TcpConn*> tcp_conns_;  // open connections, freed at the end
   // recvmmsg buffers.

@@ -877,7 +877,7 @@ std::string Server::MetricsText(const Request& request) {
         static_cast<double>(listeners_->tcp_connections()));
   counter("canopy_udp_kernel_drops_total",
           "Datagrams the kernel dropped before canopyd read them "
-          "(SO_RXQ_OVFL).",
+          "(the socket's drop count, SO_MEMINFO).",
           static_cast<double>(listeners_->kernel_drops()));
   counter("canopy_udp_datagrams_total", "UDP datagrams read.",
           static_cast<double>(stats_.udp_datagrams));

@@ -94,6 +94,14 @@ GraphiteCounts ParseGraphite(
     absl::FunctionRef<void(const GraphiteError&)> on_error,
     const GraphiteOptions& options = GraphiteOptions());
 
+// The fast path for the common line at the start of `buffer`: a plain
+// dotted path (ASCII letters, digits, '_', '-'), one space, a plain
+// decimal, and optionally one space and epoch seconds as digits
+// ("web.hits 12.5 1700000000\n"). Fills `r` exactly as ParseGraphite would
+// and returns the bytes used, the newline included; 0 when the line is
+// anything else, for ParseGraphite to handle.
+size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r);
+
 }  // namespace canopy
 
 #endif  // CANOPY_GRAPHITE_H_

@@ -67,8 +67,13 @@ class Sketch {
   void Add(double value, double weight = 1);
 
   // Hints the CPU to load the buckets an Add will touch (batch ingest).
-  void Prefetch() const {
-    if (!positive_.empty()) __builtin_prefetch(positive_.data());
+  void Prefetch(double value) const {
+    if (value > 0 && !positive_.empty()) {
+      const int64_t at = int64_t{IndexOf(value)} - positive_.front().index;
+      if (at >= 0 && at < static_cast<int64_t>(positive_.size())) {
+        __builtin_prefetch(&positive_[at]);
+      }
+    }
   }
 
   // Adds every sample of `other`. Fails with InvalidArgument, changing

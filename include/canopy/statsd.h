@@ -119,6 +119,13 @@ StatsdCounts ParseStatsd(absl::string_view buffer,
 // '|'. Graphite lines ("path value ts") never do.
 bool LooksLikeStatsd(absl::string_view line);
 
+// The fast path for the common line at the start of `buffer`: a plain
+// dotted name (ASCII letters, digits, '_', '-'), a plain decimal, and type
+// c, g, ms or h, with no rate, tags or blanks ("api.hits:1|c\n"). Fills `r`
+// exactly as ParseStatsd would and returns the bytes used, the newline
+// included; 0 when the line is anything else, for ParseStatsd to handle.
+size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r);
+
 }  // namespace canopy
 
 #endif  // CANOPY_STATSD_H_

@@ -1,5 +1,6 @@
 #include "canopy/graphite.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -192,6 +193,33 @@ TEST(GraphiteTest, EmptyInputs) {
     Result r = Parse(input);
     EXPECT_TRUE(r.records.empty());
     EXPECT_TRUE(r.errors.empty());
+  }
+}
+
+// The fast path takes the common lines and gives what the full parser
+// gives; everything else it leaves (0) to the full parser.
+TEST(GraphiteTest, SimpleLinesAgreeWithTheFullParser) {
+  for (const char* line : {"a 1", "a.b.c 12.5 1700000000\n",
+                           "x_y-z.Q9 -3 0\r\n", "web.hits 0.25 253402300799",
+                           "n 123456789012345 17\nb 2 3", "z -0 5"}) {
+    SCOPED_TRACE(line);
+    GraphiteRecord fast;
+    const size_t used = ParseSimpleGraphiteLine(line, &fast);
+    ASSERT_GT(used, 0u);
+    Result full = Parse(absl::string_view(line).substr(0, used));
+    ASSERT_EQ(full.records.size(), 1u);
+    EXPECT_EQ(fast.key, full.records[0].key);
+    EXPECT_EQ(fast.timestamp, full.records[0].timestamp);
+    EXPECT_EQ(std::signbit(fast.value), std::signbit(full.records[0].value));
+    EXPECT_EQ(fast.value, full.records[0].value);
+  }
+  for (const char* line :
+       {"a  1 2", "a\t1 2", " a 1 2", "a 1 2 ", "a 1  2", "a 1 -1", "a 1 1.5",
+        "a 1 253402300800", "a 1 2 3", "a;t=v 1 2", "a 1e3 2", "a..b 1 2", "a",
+        "a ", "a nan 2", "a:1|c", "é 1 2"}) {
+    SCOPED_TRACE(line);
+    GraphiteRecord fast;
+    EXPECT_EQ(ParseSimpleGraphiteLine(line, &fast), 0u);
   }
 }
 

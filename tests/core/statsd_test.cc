@@ -1,10 +1,13 @@
 #include "canopy/statsd.h"
 
+#include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "canopy/key.h"
 #include "gtest/gtest.h"
 
 namespace canopy {
@@ -307,6 +310,61 @@ TEST(StatsdTest, LooksLikeStatsd) {
   EXPECT_FALSE(LooksLikeStatsd("a.b 1 1700000000"));
   EXPECT_FALSE(LooksLikeStatsd("a.b|x:1"));
   EXPECT_FALSE(LooksLikeStatsd(""));
+}
+
+// The fast path takes the common lines and gives what the full parser
+// gives; everything else it leaves (0) to the full parser.
+TEST(StatsdTest, SimpleLinesAgreeWithTheFullParser) {
+  for (const char* line :
+       {"a:1|c", "api.hits:1|c\n", "a.b.c:12.5|ms\r\n", "x_y-z.Q9:-3|g",
+        "g:+4|g", "g:-0|g", "t:007|h", "n:123456789012345|c", "p:0.5|ms\nb:2|c",
+        "d:-2.25|c"}) {
+    SCOPED_TRACE(line);
+    StatsdRecord fast;
+    const size_t used = ParseSimpleStatsdLine(line, &fast);
+    ASSERT_GT(used, 0u);
+    const absl::string_view taken = absl::string_view(line).substr(0, used);
+    EXPECT_TRUE(taken.size() == strlen(line) || taken.back() == '\n');
+    Result full = Parse(taken);
+    ASSERT_EQ(full.records.size(), 1u);
+    EXPECT_EQ(fast.key, full.records[0].key);
+    EXPECT_EQ(fast.type, full.records[0].type);
+    EXPECT_EQ(fast.relative, full.records[0].relative);
+    EXPECT_EQ(fast.sample_rate, full.records[0].sample_rate);
+    EXPECT_EQ(std::signbit(fast.value), std::signbit(full.records[0].value));
+    EXPECT_EQ(fast.value, full.records[0].value);
+  }
+  // Rates, tags, blanks, sets, exponents, long numbers, odd names, bad
+  // lines: all for the full parser.
+  for (const char* line : {"a:1|c|@0.1",  "a:1|c|#env:prod",
+                           " a:1|c",      "a:1|c ",
+                           "a:1 |c",      "s:u1|s",
+                           "e:1e3|ms",    "n:1234567890123456|c",
+                           "h:.5|ms",     "h:5.|ms",
+                           "a..b:1|c",    ".a:1|c",
+                           "a.:1|c",      "a,b:1|c",
+                           "é:1|c",       "a:1|x",
+                           "a:1|",        "a:|c",
+                           ":1|c",        "a:1|mss",
+                           "a:1|cc",      "a:nan|c",
+                           "a:1|c\r\r\n", "{\"a\":1}",
+                           "a.b 1 2"}) {
+    SCOPED_TRACE(line);
+    StatsdRecord fast;
+    EXPECT_EQ(ParseSimpleStatsdLine(line, &fast), 0u);
+  }
+  // A name of too many or too long segments is not simple either.
+  std::string deep;
+  for (size_t i = 0; i <= kMaxSegments; ++i) absl::StrAppend(&deep, "s.");
+  deep.back() = ':';
+  StatsdRecord fast;
+  EXPECT_EQ(ParseSimpleStatsdLine(deep + "1|c", &fast), 0u);
+  EXPECT_EQ(ParseSimpleStatsdLine(
+                std::string(kMaxSegmentBytes + 1, 'a') + ":1|c", &fast),
+            0u);
+  EXPECT_GT(
+      ParseSimpleStatsdLine(std::string(kMaxSegmentBytes, 'a') + ":1|c", &fast),
+      0u);
 }
 
 }  // namespace

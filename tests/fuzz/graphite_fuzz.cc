@@ -1,9 +1,12 @@
 // Fuzzes the Graphite plaintext parser: any bytes must parse without
-// crashing, and every record it delivers must satisfy graphite.h.
+// crashing, and every record it delivers must satisfy graphite.h. The fast
+// path (ParseSimpleGraphiteLine) must agree with the full parser on every
+// line it takes.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/string_view.h"
 #include "canopy/graphite.h"
@@ -28,5 +31,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       },
       options);
   if (counts.records + counts.errors > size) std::abort();
+
+  canopy::GraphiteRecord fast;
+  const size_t used = canopy::ParseSimpleGraphiteLine(input, &fast);
+  if (used > 0) {
+    if (used > size) std::abort();
+    int records = 0;
+    canopy::ParseGraphite(
+        input.substr(0, used),
+        [&](const canopy::GraphiteRecord& r) {
+          ++records;
+          if (r.key != fast.key || r.timestamp != fast.timestamp ||
+              std::memcmp(&r.value, &fast.value, sizeof r.value) != 0) {
+            std::abort();
+          }
+        },
+        [](const canopy::GraphiteError&) { std::abort(); });
+    if (records != 1) std::abort();
+  }
   return 0;
 }
