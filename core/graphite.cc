@@ -251,7 +251,7 @@ GraphiteCounts ParseGraphite(
 size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
   const char* const begin = buffer.data();
   const char* const end = begin + buffer.size();
-  const size_t name = text::ScanPlainName(begin, end, ' ');
+  const size_t name = text::ScanPlainName(begin, end, ' ', &r->key);
   if (name == 0) return 0;
   double v = 0;
   const char* p = begin + name + 1;
@@ -271,8 +271,6 @@ size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
   }
   p = text::EndOfSimpleLine(p, end);
   if (p == nullptr) return 0;
-  r->key.clear();
-  text::AppendDottedAsKey(begin, name, &r->key);
   r->value = v;
   r->timestamp = timestamp;
   return static_cast<size_t>(p - begin);

@@ -336,7 +336,7 @@ bool LooksLikeStatsd(absl::string_view line) {
 size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
   const char* const begin = buffer.data();
   const char* const end = begin + buffer.size();
-  const size_t name = text::ScanPlainName(begin, end, ':');
+  const size_t name = text::ScanPlainName(begin, end, ':', &r->key);
   if (name == 0) return 0;
   const char* const value = begin + name + 1;
   double v = 0;
@@ -364,8 +364,6 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
   }
   p = text::EndOfSimpleLine(p, end);
   if (p == nullptr) return 0;
-  r->key.clear();
-  text::AppendDottedAsKey(begin, name, &r->key);
   r->value = v;
   r->type = type;
   r->relative =

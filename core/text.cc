@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <system_error>
 
 #include "absl/strings/ascii.h"
@@ -113,25 +114,30 @@ constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 }  // namespace
 
-size_t ScanPlainName(const char* p, const char* end, char stop) {
-  const char* const start = p;
-  size_t segments = 1;
-  const char* segment = p;
-  for (; p < end; ++p) {
-    const unsigned char c = static_cast<unsigned char>(*p);
+size_t ScanPlainName(const char* p, const char* end, char stop,
+                     std::string* key) {
+  // Longer than any legal name: the scan stops there.
+  constexpr size_t kLongest = kMaxSegments * (kMaxSegmentBytes + 1);
+  const size_t room = std::min<size_t>(end - p, kLongest);
+  const char* at = static_cast<const char*>(std::memchr(p, stop, room));
+  if (at == nullptr) return 0;
+  const size_t n = static_cast<size_t>(at - p);
+  key->resize(n);
+  char* out = key->data();
+  size_t segment = 0, segments = 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    out[i] = static_cast<char>(c);
     if (kPlain.plain[c]) continue;
-    if (c != '.') break;
-    if (p == segment || static_cast<size_t>(p - segment) > kMaxSegmentBytes ||
+    if (c != '.' || i == segment || i - segment > kMaxSegmentBytes ||
         ++segments > kMaxSegments) {
       return 0;
     }
-    segment = p + 1;
+    out[i] = ',';
+    segment = i + 1;
   }
-  if (p == end || *p != stop || p == segment ||
-      static_cast<size_t>(p - segment) > kMaxSegmentBytes) {
-    return 0;
-  }
-  return static_cast<size_t>(p - start);
+  if (n == segment || n - segment > kMaxSegmentBytes) return 0;
+  return n;
 }
 
 size_t ScanPlainDecimal(const char* p, const char* end, double* out) {
@@ -158,15 +164,6 @@ size_t ScanPlainDecimal(const char* p, const char* end, double* out) {
   const double v = static_cast<double>(mantissa) / kPow10[fraction];
   *out = negative ? -v : v;
   return static_cast<size_t>(p - start);
-}
-
-void AppendDottedAsKey(const char* p, size_t n, std::string* key) {
-  const size_t at = key->size();
-  key->append(p, n);
-  char* k = key->data() + at;
-  for (size_t i = 0; i < n; ++i) {
-    if (k[i] == '.') k[i] = ',';
-  }
 }
 
 }  // namespace text

@@ -32,8 +32,11 @@ NumberStatus ParseNumber(absl::string_view text, double* out);
 // The length of the plain dotted name at `p` (before `end`): segments of
 // ASCII letters, digits, '_' and '-', none empty, none over
 // kMaxSegmentBytes, at most kMaxSegments, joined by '.'. The name ends at
-// the first other byte, which must be `stop`. 0 when the name is not plain.
-size_t ScanPlainName(const char* p, const char* end, char stop);
+// the first other byte, which must be `stop`. The name goes to `key` with
+// its dots as commas. 0 when the name is not plain (`key` is then
+// unspecified).
+size_t ScanPlainName(const char* p, const char* end, char stop,
+                     std::string* key);
 
 // The length of a plain decimal at `p` ([+-] digits [. digits], 15 digits
 // at most, no exponent), its value in `out` (exact: the digits as an
@@ -48,10 +51,6 @@ inline const char* EndOfSimpleLine(const char* p, const char* end) {
   if (p == end) return p;
   return *p == '\n' ? p + 1 : nullptr;
 }
-
-// Appends the name at `p` (ScanPlainName's length `n`) to `key` with its
-// dots as commas.
-void AppendDottedAsKey(const char* p, size_t n, std::string* key);
 
 }  // namespace text
 }  // namespace canopy

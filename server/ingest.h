@@ -177,7 +177,7 @@ class Listeners {
   size_t tcp_connections_ = 0;
   std::vector<TcpConn*> tcp_conns_;  // open connections, freed at the end
   // recvmmsg buffers.
-  std::vector<std::vector<char>> bufs_;
+  std::unique_ptr<char[]> bufs_;
 };
 
 }  // namespace canopy
