@@ -339,28 +339,44 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
       w = wt;  // its window is still open here: it goes in there
     } else if (options_.history) {
       // A sample for a window already handed over: history merges it; the
-      // live value shows the open window and is left alone.
-      ClosedWindow cw;
-      cw.key = KeyOf(leaf);
-      cw.start = static_cast<int64_t>(wt) * step;
-      cw.action = action;
-      cw.late = true;
-      double v = action == Action::kAdd ? value * weight : value;
-      cw.count = action == Action::kTimer ? weight : 1;
-      cw.sum = action == Action::kTimer ? value * weight : v;
-      cw.min = cw.max = cw.last = v;
-      if (action == Action::kTimer) {
-        Sketch one;
-        one.Add(value, weight);
-        one.Serialize(&cw.blob);
-      } else if (action == Action::kSet) {
-        Hll one;
-        one.Add(member.empty() ? absl::string_view(absl::StrCat(value))
-                               : member);
-        one.Serialize(&cw.blob);
-        cw.sum = cw.min = cw.max = cw.last = 1;
+      // live value shows the open window and is left alone. Late samples
+      // of one window are merged here first (as the store would merge
+      // them: counts and sums add, the last one is the latest).
+      const double v = action == Action::kAdd ? value * weight : value;
+      const double count = action == Action::kTimer ? weight : 1;
+      const double sum = action == Action::kTimer ? value * weight
+                         : action == Action::kSet ? 1
+                                                  : v;
+      const double point = action == Action::kSet ? 1 : v;
+      auto [it, fresh] = late_.try_emplace(std::make_pair(leaf, wt));
+      LateWindow& lw = it->second;
+      if (fresh) {
+        ClosedWindow cw;
+        cw.key = KeyOf(leaf);
+        cw.start = static_cast<int64_t>(wt) * step;
+        cw.action = action;
+        cw.late = true;
+        cw.count = count;
+        cw.sum = sum;
+        cw.min = cw.max = cw.last = point;
+        lw.index = closed_.size();
+        closed_.push_back(std::move(cw));
+      } else {
+        ClosedWindow& cw = closed_[lw.index];
+        cw.count += count;
+        cw.sum += sum;
+        cw.min = std::min(cw.min, point);
+        cw.max = std::max(cw.max, point);
+        cw.last = point;
       }
-      closed_.push_back(std::move(cw));
+      if (action == Action::kTimer) {
+        if (!lw.sketch) lw.sketch = std::make_unique<Sketch>();
+        lw.sketch->Add(value, weight);
+      } else if (action == Action::kSet) {
+        if (!lw.hll) lw.hll = std::make_unique<Hll>();
+        lw.hll->Add(member.empty() ? absl::string_view(absl::StrCat(value))
+                                   : member);
+      }
       if (action == Action::kAdd) leaf->total_ += value * weight;
       if (leaf->cur_.count == 0) leaf->cur_.last = value;
       return;
@@ -442,8 +458,18 @@ void Tree::CloseWindows(int64_t now, std::vector<ClosedWindow>* out) {
     }
   }
   open_windows_.resize(keep);
+  SealLateWindows();
   for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
   closed_.clear();
+}
+
+void Tree::SealLateWindows() {
+  for (auto& [where, lw] : late_) {
+    ClosedWindow& cw = closed_[lw.index];
+    if (lw.sketch) lw.sketch->Serialize(&cw.blob);
+    if (lw.hll) lw.hll->Serialize(&cw.blob);
+  }
+  late_.clear();
 }
 
 void Tree::CloseAllWindows(std::vector<ClosedWindow>* out) {
@@ -452,6 +478,7 @@ void Tree::CloseAllWindows(std::vector<ClosedWindow>* out) {
       EmitWindow(n, n->EffectiveAction(), false);
     }
   }
+  SealLateWindows();
   for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
   closed_.clear();
 }
@@ -750,6 +777,7 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
     return true;
   });
   if (stale.empty()) return 0;
+  SealLateWindows();
   key_cache_.clear();
   ++seq_;
   for (Node* leaf : stale) {
@@ -851,6 +879,7 @@ absl::StatusOr<size_t> Tree::Remove(const KeySegments& segments) {
     return absl::NotFoundError(
         absl::StrCat("no node \"", JoinKey(segments).substr(0, 200), "\""));
   }
+  SealLateWindows();
   key_cache_.clear();
   ++seq_;
   Node* parent = node->parent_;
@@ -1265,6 +1294,7 @@ absl::Status Tree::Restore(absl::string_view bytes) {
   std::swap(tombstones_, fresh.tombstones_);
   std::swap(tombstone_floor_, fresh.tombstone_floor_);
   std::swap(open_windows_, fresh.open_windows_);
+  late_.clear();
   closed_.clear();
   key_cache_.clear();
   return absl::OkStatus();

@@ -405,6 +405,19 @@ class Tree {
   // windows closed since the last CloseWindows().
   std::vector<Node*> open_windows_;
   std::vector<ClosedWindow> closed_;
+  // Late samples since the last hand-over, one window per leaf and window
+  // start (the entry in closed_): a sender whose timestamps lag by a
+  // window costs the trend thread one merge per series a second, not one
+  // per line. Timers and sets keep their sketch here until the hand-over.
+  struct LateWindow {
+    size_t index = 0;  // in closed_
+    std::unique_ptr<Sketch> sketch;
+    std::unique_ptr<Hll> hll;
+  };
+  absl::flat_hash_map<std::pair<const Node*, uint32_t>, LateWindow> late_;
+  // Writes the late sketches into closed_ and forgets late_ (before
+  // closed_ is handed over, and before a node may be freed).
+  void SealLateWindows();
   absl::flat_hash_set<const Node*> removed_listed_;
 
   // Recent keys of AddSampleByKey, cleared when full and whenever a node is

@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -256,6 +257,55 @@ TEST(TrendStoreTest, LateSamplesLandInTheirOwnWindow) {
   EXPECT_EQ(r10.series[0].points[0], (std::pair<int64_t, double>{kT0, 5}));
   TrendResult r60 = rig.Query("late", kT0, kT0 + 600, 60, TrendFn::kSum);
   EXPECT_EQ(r60.series[0].points[0], (std::pair<int64_t, double>{kT0, 5}));
+}
+
+// A sender whose timestamps lag a window behind: its late samples of one
+// window are merged in the tree before the hand-over (one window per series
+// a second for the trend thread), and the stored window is exactly what
+// the samples make: counts and sums add, extremes hold, timers' quantiles
+// come from all of them.
+TEST(TrendStoreTest, ManyLateSamplesOfOneWindowMergeExactly) {
+  Rig rig("10s:1d,1m:7d");
+  rig.Add("c", Action::kAdd, 1, kT0 + 1);
+  rig.Add("g", Action::kMax, 50, kT0 + 1);
+  rig.Add("t", Action::kTimer, 100, kT0 + 1);
+  rig.Flush(kT0 + 200);  // the windows at kT0 are stored
+  std::vector<ClosedWindow> handed;
+  for (int i = 1; i <= 200; ++i) {
+    for (auto [key, action, value] :
+         {std::tuple<const char*, Action, double>{"c", Action::kAdd, 2},
+          {"g", Action::kMax, static_cast<double>(i)},
+          {"t", Action::kTimer, static_cast<double>(i)}}) {
+      LineSample s;
+      s.action = action;
+      s.value = value;
+      s.time = kT0 + 1 + i % 9;  // all in the window at kT0
+      ASSERT_TRUE(rig.tree().AddSample(*SplitKey(key), s, kT0 + 300).ok());
+    }
+  }
+  // Before the hand-over the tree holds one late window per series.
+  rig.tree().CloseWindows(kT0 + 300, &handed);
+  size_t late = 0;
+  for (const ClosedWindow& w : handed) late += w.late;
+  EXPECT_EQ(late, 3u);
+  ASSERT_TRUE(rig.store().Write(handed).ok());
+  rig.Flush(kT0 + 400, true);
+  auto first = [&](const char* key, TrendFn fn) {
+    TrendResult r = rig.Query(key, kT0, kT0 + 10, 10, fn);
+    EXPECT_EQ(r.series.size(), 1u) << key;
+    return r.series.empty() || r.series[0].points.empty()
+               ? std::nan("")
+               : r.series[0].points[0].second;
+  };
+  EXPECT_EQ(first("c", TrendFn::kSum), 1 + 200 * 2);
+  EXPECT_EQ(first("c", TrendFn::kCount), 201);
+  EXPECT_EQ(first("g", TrendFn::kMax), 200);
+  EXPECT_EQ(first("g", TrendFn::kMin), 1);
+  EXPECT_EQ(first("t", TrendFn::kCount), 201);
+  EXPECT_EQ(first("t", TrendFn::kMax), 200);
+  // 100 and 1..200: the median is 100, within the sketch's 1 %.
+  EXPECT_NEAR(first("t", TrendFn::kP50), 100, 1.5);
+  EXPECT_NEAR(first("t", TrendFn::kP99), 199, 2.5);
 }
 
 TEST(TrendStoreTest, RetentionDeletesWhatIsPastItAndNothingMore) {
