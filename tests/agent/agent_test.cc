@@ -122,9 +122,10 @@ TEST_P(PushTest, TreeArrivesUnderTheHost) {
 INSTANTIATE_TEST_SUITE_P(Schemes, PushTest,
                          ::testing::Values("udp", "tcp", "http"));
 
-// An agent left running for months must not grow: its memory after 100
-// more intervals is what it was (each interval's tree is about 20 KB, so a
-// tree kept per interval shows as megabytes). ASan's quarantine holds
+// An agent left running for months must not grow: its memory after 200
+// more intervals is what it was, within what a busier process table may
+// add (each interval's tree is about 17 KB, so a tree kept per interval
+// shows as 3.4 MB). ASan's quarantine holds
 // freed memory, so its figure says nothing there.
 TEST(MemoryTest, FlatOverManyIntervals) {
 #if defined(__SANITIZE_ADDRESS__)
@@ -139,9 +140,9 @@ TEST(MemoryTest, FlatOverManyIntervals) {
   ASSERT_GE(AwaitNumber(http, "host,mem,agent,seq", 30, 30), 30);
   double before = GetNumber(http, "host,mem,agent,rss_bytes");
   ASSERT_GT(before, 1 << 20);
-  ASSERT_GE(AwaitNumber(http, "host,mem,agent,seq", 130, 60), 130);
+  ASSERT_GE(AwaitNumber(http, "host,mem,agent,seq", 230, 90), 230);
   double after = GetNumber(http, "host,mem,agent,rss_bytes");
-  EXPECT_LT(after - before, 512 * 1024) << before << " -> " << after;
+  EXPECT_LT(after - before, 1.5 * 1024 * 1024) << before << " -> " << after;
   EXPECT_EQ(agent.Stop(), 0);
 }
 
