@@ -248,32 +248,49 @@ GraphiteCounts ParseGraphite(
   return counts;
 }
 
-size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
+size_t ScanSimpleGraphiteLine(absl::string_view buffer,
+                              SimpleGraphiteLine* line) {
   const char* const begin = buffer.data();
   const char* const end = begin + buffer.size();
-  const size_t name = text::ScanPlainName(begin, end, ' ', &r->key);
+  const size_t name = text::FindPlainNameEnd(begin, end, ' ');
   if (name == 0) return 0;
   double v = 0;
   const char* p = begin + name + 1;
   const size_t value_len = text::ScanPlainDecimal(p, end, &v);
   if (value_len == 0) return 0;
   p += value_len;
-  std::optional<int64_t> timestamp;
-  if (p < end && *p == ' ') {
+  int64_t seconds = 0;
+  const bool has_timestamp = p < end && *p == ' ';
+  if (has_timestamp) {
     const char* const digits = ++p;
-    int64_t seconds = 0;
     for (; p < end && static_cast<unsigned>(*p - '0') < 10 && p - digits < 12;
          ++p) {
       seconds = seconds * 10 + (*p - '0');
     }
     if (p == digits || seconds > kMaxGraphiteTimestamp) return 0;
-    timestamp = seconds;
   }
   p = text::EndOfSimpleLine(p, end);
   if (p == nullptr) return 0;
-  r->value = v;
-  r->timestamp = timestamp;
+  line->name = absl::string_view(begin, name);
+  line->value = v;
+  line->timestamp = seconds;
+  line->has_timestamp = has_timestamp;
   return static_cast<size_t>(p - begin);
+}
+
+size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
+  SimpleGraphiteLine line;
+  const size_t used = ScanSimpleGraphiteLine(buffer, &line);
+  if (used == 0) return 0;
+  const char* const name = line.name.data();
+  if (text::ScanPlainName(name, name + line.name.size() + 1, ' ', &r->key) ==
+      0) {
+    return 0;
+  }
+  r->value = line.value;
+  r->timestamp.reset();
+  if (line.has_timestamp) r->timestamp = line.timestamp;
+  return used;
 }
 
 }  // namespace canopy

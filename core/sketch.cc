@@ -1,6 +1,7 @@
 #include "canopy/sketch.h"
 
 #include <algorithm>
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
@@ -98,7 +99,30 @@ Sketch::Sketch(double relative_accuracy)
       min_(std::numeric_limits<double>::infinity()),
       max_(-std::numeric_limits<double>::infinity()) {}
 
+namespace {
+
+// Timers are mostly whole milliseconds: the buckets of the integers up to
+// kWholeIndexes at the default accuracy, computed once by the formula, so
+// that a whole value needs no logarithm.
+constexpr int kWholeIndexes = 4096;
+
+}  // namespace
+
 int32_t Sketch::IndexOf(double magnitude) const {
+  static const std::array<int32_t, kWholeIndexes + 1>* const whole = [] {
+    auto* table = new std::array<int32_t, kWholeIndexes + 1>();
+    const Sketch s;
+    for (int v = 1; v <= kWholeIndexes; ++v) (*table)[v] = s.LogIndexOf(v);
+    return table;
+  }();
+  if (alpha_ == kDefaultRelativeAccuracy && magnitude <= kWholeIndexes) {
+    const int v = static_cast<int>(magnitude);
+    if (v == magnitude && v > 0) return (*whole)[v];
+  }
+  return LogIndexOf(magnitude);
+}
+
+int32_t Sketch::LogIndexOf(double magnitude) const {
   return static_cast<int32_t>(std::ceil(std::log(magnitude) / log_gamma_));
 }
 
@@ -144,6 +168,10 @@ void Sketch::Add(double value, double weight) {
   const double magnitude = std::fabs(value);
   if (magnitude < DBL_MIN) {
     zero_count_ += weight;
+  } else if (weight == 1) {
+    const uint32_t index = static_cast<uint32_t>(IndexOf(magnitude));
+    unfolded_.push_back(static_cast<int32_t>((index << 1) | (value < 0)));
+    if (unfolded_.size() >= kMaxUnfolded) Fold();
   } else if (value > 0) {
     AddToStore(&positive_, IndexOf(magnitude), weight);
   } else {
@@ -155,6 +183,14 @@ void Sketch::Add(double value, double weight) {
   max_ = std::max(max_, value);
 }
 
+void Sketch::Fold() const {
+  for (const int32_t e : unfolded_) {
+    // An arithmetic shift gives the index back, sign and all.
+    AddToStore((e & 1) ? &negative_ : &positive_, e >> 1, 1);
+  }
+  unfolded_.clear();
+}
+
 absl::Status Sketch::Merge(const Sketch& other) {
   if (other.alpha_ != alpha_) {
     return absl::InvalidArgumentError(
@@ -162,6 +198,8 @@ absl::Status Sketch::Merge(const Sketch& other) {
                      " and ", other.alpha_));
   }
   if (other.empty()) return absl::OkStatus();
+  Fold();
+  other.Fold();
   if (&other == this) {
     const Sketch copy = other;
     return Merge(copy);
@@ -201,6 +239,7 @@ double Sketch::Quantile(double q) const {
   if (std::isnan(q)) return std::numeric_limits<double>::quiet_NaN();
   if (q <= 0) return min_;
   if (q >= 1) return max_;
+  Fold();
   auto clamp = [this](double v) { return std::clamp(v, min_, max_); };
   const double rank = q * (count_ - 1);
   double seen = 0;
@@ -220,12 +259,14 @@ double Sketch::Quantile(double q) const {
 }
 
 size_t Sketch::bucket_count() const {
+  Fold();
   return positive_.size() + negative_.size() + (zero_count_ > 0 ? 1 : 0);
 }
 
 void Sketch::Clear() { *this = Sketch(alpha_); }
 
 void Sketch::Serialize(std::string* out) const {
+  Fold();
   bool integral = IsIntegralCount(zero_count_);
   for (const Store* store : {&positive_, &negative_}) {
     for (const Bucket& b : *store)

@@ -333,10 +333,10 @@ bool LooksLikeStatsd(absl::string_view line) {
          first.find('|', colon) != absl::string_view::npos;
 }
 
-size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
+size_t ScanSimpleStatsdLine(absl::string_view buffer, SimpleStatsdLine* line) {
   const char* const begin = buffer.data();
   const char* const end = begin + buffer.size();
-  const size_t name = text::ScanPlainName(begin, end, ':', &r->key);
+  const size_t name = text::FindPlainNameEnd(begin, end, ':');
   if (name == 0) return 0;
   const char* const value = begin + name + 1;
   double v = 0;
@@ -362,15 +362,39 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
     default:
       return 0;
   }
+  double rate = 1;
+  if (p + 1 < end && p[0] == '|' && p[1] == '@') {
+    p += 2;
+    const size_t rate_len = text::ScanPlainDecimal(p, end, &rate);
+    if (rate_len == 0 || !(rate > 0 && rate <= 1)) return 0;
+    p += rate_len;
+  }
   p = text::EndOfSimpleLine(p, end);
   if (p == nullptr) return 0;
-  r->value = v;
-  r->type = type;
-  r->relative =
+  line->name = absl::string_view(begin, name);
+  line->value = v;
+  line->type = type;
+  line->relative =
       type == StatsdType::kGauge && (value[0] == '+' || value[0] == '-');
-  r->sample_rate = 1;
-  r->set_member.clear();
+  line->sample_rate = rate;
   return static_cast<size_t>(p - begin);
+}
+
+size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
+  SimpleStatsdLine line;
+  const size_t used = ScanSimpleStatsdLine(buffer, &line);
+  if (used == 0) return 0;
+  const char* const name = line.name.data();
+  if (text::ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) ==
+      0) {
+    return 0;
+  }
+  r->value = line.value;
+  r->type = line.type;
+  r->relative = line.relative;
+  r->sample_rate = line.sample_rate;
+  r->set_member.clear();
+  return used;
 }
 
 }  // namespace canopy

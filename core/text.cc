@@ -114,14 +114,18 @@ constexpr double kPow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 
 }  // namespace
 
-size_t ScanPlainName(const char* p, const char* end, char stop,
-                     std::string* key) {
+size_t FindPlainNameEnd(const char* p, const char* end, char stop) {
   // Longer than any legal name: the scan stops there.
   constexpr size_t kLongest = kMaxSegments * (kMaxSegmentBytes + 1);
   const size_t room = std::min<size_t>(end - p, kLongest);
   const char* at = static_cast<const char*>(std::memchr(p, stop, room));
-  if (at == nullptr) return 0;
-  const size_t n = static_cast<size_t>(at - p);
+  return at == nullptr ? 0 : static_cast<size_t>(at - p);
+}
+
+size_t ScanPlainName(const char* p, const char* end, char stop,
+                     std::string* key) {
+  const size_t n = FindPlainNameEnd(p, end, stop);
+  if (n == 0) return 0;
   key->resize(n);
   char* out = key->data();
   size_t segment = 0, segments = 1;

@@ -38,6 +38,11 @@ NumberStatus ParseNumber(absl::string_view text, double* out);
 size_t ScanPlainName(const char* p, const char* end, char stop,
                      std::string* key);
 
+// Where a name that ends at `stop` would end, unchecked: the bytes before
+// the first `stop` if there is one within the length of the longest plain
+// name; 0 if there is none or the name would be empty.
+size_t FindPlainNameEnd(const char* p, const char* end, char stop);
+
 // The length of a plain decimal at `p` ([+-] digits [. digits], 15 digits
 // at most, no exponent), its value in `out` (exact: the digits as an
 // integer divided by a power of ten, both exact in a double). 0 when the

@@ -715,12 +715,17 @@ void Tree::AddSamplesByKey(
   for (size_t base = 0; base < batch.size(); base += kChunk) {
     size_t n = std::min(kChunk, batch.size() - base);
     for (size_t i = 0; i < n; ++i) {
+      if (batch[base + i].leaf != nullptr) continue;
       hashes[i] = absl::Hash<absl::string_view>()(batch[base + i].key);
       key_cache_.prefetch(hashes[i]);
     }
     for (size_t i = 0; i < n; ++i) {
-      auto it = key_cache_.find(hashes[i]);
-      nodes[i] = it == key_cache_.end() ? nullptr : it->second;
+      if (batch[base + i].leaf != nullptr) {
+        nodes[i] = const_cast<Node*>(batch[base + i].leaf);
+      } else {
+        auto it = key_cache_.find(hashes[i]);
+        nodes[i] = it == key_cache_.end() ? nullptr : it->second;
+      }
       if (nodes[i] != nullptr) {
         __builtin_prefetch(nodes[i]);
         __builtin_prefetch(reinterpret_cast<const char*>(nodes[i]) + 64);
@@ -740,13 +745,13 @@ void Tree::AddSamplesByKey(
     }
     for (size_t i = 0; i < n; ++i) {
       if (nodes[i] != nullptr && nodes[i]->extra_ && nodes[i]->extra_->sketch) {
-        nodes[i]->extra_->sketch->Prefetch(batch[base + i].sample.value);
+        nodes[i]->extra_->sketch->Prefetch();
       }
     }
     for (size_t i = 0; i < n; ++i) {
       const KeyedSample& ks = batch[base + i];
       Node* node = nodes[i];
-      if (node != nullptr && NamedBy(node, ks.key)) {
+      if (node != nullptr && (ks.leaf != nullptr || NamedBy(node, ks.key))) {
         if (node->own_action_ == Action::kInherit &&
             ks.sample.action != Action::kInherit) {
           node->own_action_ = ks.sample.action;
@@ -779,6 +784,7 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
   if (stale.empty()) return 0;
   SealLateWindows();
   key_cache_.clear();
+  ++removal_epoch_;
   ++seq_;
   for (Node* leaf : stale) {
     if (options_.history && !leaf->flushed_ && leaf->cur_.count > 0) {
@@ -881,6 +887,7 @@ absl::StatusOr<size_t> Tree::Remove(const KeySegments& segments) {
   }
   SealLateWindows();
   key_cache_.clear();
+  ++removal_epoch_;
   ++seq_;
   Node* parent = node->parent_;
   parent->children_->erase(node);
@@ -1297,6 +1304,7 @@ absl::Status Tree::Restore(absl::string_view bytes) {
   late_.clear();
   closed_.clear();
   key_cache_.clear();
+  ++removal_epoch_;
   return absl::OkStatus();
 }
 

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "canopy/graphite.h"
 #include "canopy/statsd.h"
+#include "core/text.h"
 #include "server/log.h"
 
 namespace canopy {
@@ -225,12 +226,15 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
   // Samples are queued and applied a batch at a time (FlushPending), so
   // that the tree can overlap the lookups of many lines.
   auto apply = [&](const std::string& key, const LineSample& sample) {
-    if (pending_count_ == pending_.size()) pending_.emplace_back();
-    Pending& p = pending_[pending_count_++];
+    const size_t slot = NextSlot();
+    Pending& p = pending_[slot];
     p.key.assign(key);
     p.member.assign(sample.member.data(), sample.member.size());
-    p.sample = sample;
     p.line_no = line_no;
+    p.fresh = false;
+    batch_[slot].sample = sample;
+    batch_[slot].leaf = nullptr;
+    ++pending_count_;
   };
   if (StartsJson(line)) {
     FlushPending(now, result, rejects);
@@ -297,15 +301,38 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
 void LineIngest::FlushPending(int64_t now, Result* result,
                               std::map<std::string, uint64_t>* rejects) {
   if (pending_count_ == 0) return;
-  batch_.clear();
+  const bool moved = tree_->removal_epoch() != index_epoch_;
   for (size_t i = 0; i < pending_count_; ++i) {
     Pending& p = pending_[i];
-    p.sample.member = p.member;
-    batch_.push_back(Tree::KeyedSample{p.key, p.sample});
+    Tree::KeyedSample& ks = batch_[i];
+    if (moved && ks.leaf != nullptr) {
+      // Nodes were freed since this line's leaf was found (nothing does
+      // that between Add and here today): go by the key instead. The name
+      // came from the index, so it is plain.
+      p.key.assign(p.name.data(), p.name.size());
+      std::replace(p.key.begin(), p.key.end(), '.', ',');
+      ks.leaf = nullptr;
+    }
+    ks.key = p.key;
+    ks.sample.member = p.member;
+  }
+  if (moved) {
+    index_.Clear();
+    index_epoch_ = tree_->removal_epoch();
   }
   errors_.clear();
-  tree_->AddSamplesByKey(batch_, now, &errors_);
+  tree_->AddSamplesByKey(absl::MakeConstSpan(batch_.data(), pending_count_),
+                         now, &errors_);
   result->accepted += pending_count_ - errors_.size();
+  // The names seen for the first time, now that their leaves exist.
+  for (const auto& [index, status] : errors_) pending_[index].fresh = false;
+  for (size_t i = 0; i < pending_count_; ++i) {
+    Pending& p = pending_[i];
+    if (!p.fresh) continue;
+    segments_ = absl::StrSplit(p.key, ',');
+    index_.Insert(p.name, p.hash, tree_->Find(segments_));
+    p.fresh = false;
+  }
   for (const auto& [index, status] : errors_) {
     absl::string_view reason =
         status.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
@@ -330,61 +357,150 @@ void LineIngest::Begin() {
   tree_->BeginChange();
 }
 
+size_t LineIngest::NextSlot() {
+  if (pending_count_ == pending_.size()) {
+    pending_.emplace_back();
+    batch_.emplace_back();
+  }
+  return pending_count_;
+}
+
+bool LineIngest::ScanSimpleStatsd(absl::string_view rest, size_t slot,
+                                  size_t* used) {
+  SimpleStatsdLine line;
+  *used = ScanSimpleStatsdLine(rest, &line);
+  if (*used == 0) return false;
+  Pending& p = pending_[slot];
+  p.name = line.name;
+  p.stop = ':';
+  p.hash = NameIndex::Hash(line.name);
+  index_.Prefetch(p.hash);
+  LineSample& sample = batch_[slot].sample;
+  sample = LineSample();
+  sample.value = line.value;
+  switch (line.type) {
+    case StatsdType::kCounter:
+      sample.action = Action::kAdd;
+      sample.weight = 1 / line.sample_rate;
+      break;
+    case StatsdType::kGauge:
+      sample.action = Action::kLast;
+      sample.relative = line.relative;
+      break;
+    default:  // timers and histograms; sets never take this path
+      sample.action = Action::kTimer;
+      sample.weight = 1 / line.sample_rate;
+      break;
+  }
+  return true;
+}
+
+bool LineIngest::ScanSimpleGraphite(absl::string_view rest, size_t slot,
+                                    size_t* used) {
+  SimpleGraphiteLine line;
+  *used = ScanSimpleGraphiteLine(rest, &line);
+  if (*used == 0) return false;
+  Pending& p = pending_[slot];
+  p.name = line.name;
+  p.stop = ' ';
+  p.hash = NameIndex::Hash(line.name);
+  index_.Prefetch(p.hash);
+  LineSample& sample = batch_[slot].sample;
+  sample = LineSample();
+  sample.value = line.value;
+  if (line.has_timestamp) sample.time = line.timestamp;
+  return true;
+}
+
+size_t LineIngest::Resolve(size_t first) {
+  for (size_t i = first; i < pending_count_; ++i) {
+    Pending& p = pending_[i];
+    if (const Node* leaf = index_.Find(p.name, p.hash)) {
+      batch_[i].leaf = leaf;
+      p.fresh = false;
+      __builtin_prefetch(leaf);
+      continue;
+    }
+    // A name not seen lately: checked and made a key like any other, and
+    // indexed once the flush has found or made its leaf.
+    batch_[i].leaf = nullptr;
+    const char* const name = p.name.data();
+    if (text::ScanPlainName(name, name + p.name.size() + 1, p.stop, &p.key) ==
+        0) {
+      pending_count_ = i;
+      return p.offset;
+    }
+    p.fresh = true;
+  }
+  return absl::string_view::npos;
+}
+
 void LineIngest::Add(absl::string_view text, int64_t now) {
   // Queued samples are applied a batch at a time; a batch this size keeps
   // the queue's memory small whatever one read holds.
   constexpr size_t kMaxPending = 4096;
+  // Names are looked up a run of lines at a time, after the run is
+  // scanned: the index's cache misses of the run overlap.
+  constexpr size_t kResolveRun = 32;
+  if (tree_->removal_epoch() != index_epoch_) {
+    index_.Clear();
+    index_epoch_ = tree_->removal_epoch();
+  }
+  constexpr size_t npos = absl::string_view::npos;
   size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    if (pending_count_ >= kMaxPending) FlushPending(now, &result_, &rejects_);
-    if (pending_count_ == pending_.size()) pending_.emplace_back();
-    Pending& slot = pending_[pending_count_];
-    const absl::string_view rest = text.substr(pos);
-    // The fast paths: the common lines of each protocol in one pass.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      const bool graphite = graphite_first_ != (attempt == 1);
-      size_t used = graphite ? ParseSimpleGraphiteLine(rest, &graphite_)
-                             : ParseSimpleStatsdLine(rest, &statsd_);
-      if (used == 0) continue;
-      LineSample& sample = slot.sample;
-      sample = LineSample();
-      if (graphite) {
-        sample.value = graphite_.value;
-        if (graphite_.timestamp) sample.time = *graphite_.timestamp;
-        slot.key.swap(graphite_.key);
-      } else {
-        sample.value = statsd_.value;
-        switch (statsd_.type) {
-          case StatsdType::kCounter:
-            sample.action = Action::kAdd;
-            break;
-          case StatsdType::kGauge:
-            sample.action = Action::kLast;
-            sample.relative = statsd_.relative;
-            break;
-          default:  // timers and histograms; sets never take this path
-            sample.action = Action::kTimer;
-            break;
-        }
-        slot.key.swap(statsd_.key);
+  size_t first = pending_count_;  // this text's lines not resolved yet
+  size_t full_at = npos;          // a line for the full parser, not plain
+  // Resolves the run; false (and back to the line whose name is not
+  // plain, which the full parser takes) if one is not.
+  auto resolve = [&]() {
+    const size_t back = Resolve(first);
+    first = pending_count_;
+    if (back == npos) return true;
+    pos = full_at = back;
+    line_no = pending_[pending_count_].line_no - 1;
+    return false;
+  };
+  for (;;) {
+    while (pos < text.size()) {
+      if (pending_count_ >= kMaxPending) {
+        if (!resolve()) continue;
+        FlushPending(now, &result_, &rejects_);
+        first = pending_count_;
       }
-      slot.member.clear();
-      slot.line_no = ++line_no;
-      ++pending_count_;
-      graphite_first_ = graphite;
-      pos += used;
-      break;
+      const size_t slot = NextSlot();
+      const absl::string_view rest = text.substr(pos);
+      // The fast paths: the common lines of each protocol in one pass.
+      bool simple = false;
+      size_t used = 0;
+      for (int attempt = 0; attempt < 2 && !simple && pos != full_at;
+           ++attempt) {
+        const bool graphite = graphite_first_ != (attempt == 1);
+        simple = graphite ? ScanSimpleGraphite(rest, slot, &used)
+                          : ScanSimpleStatsd(rest, slot, &used);
+        if (simple) graphite_first_ = graphite;
+      }
+      if (simple) {
+        Pending& p = pending_[slot];
+        p.member.clear();
+        p.line_no = ++line_no;
+        p.offset = pos;
+        ++pending_count_;
+        pos += used;
+        if (pending_count_ - first >= kResolveRun) resolve();
+        continue;
+      }
+      if (!resolve()) continue;
+      // Everything else, a line at a time, by the full parsers.
+      size_t nl = text.find('\n', pos);
+      if (nl == npos) nl = text.size();
+      absl::string_view line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.empty()) ApplyLine(line, line_no, now, &result_, &rejects_);
+      first = pending_count_;
     }
-    if (pos != static_cast<size_t>(rest.data() - text.data())) continue;
-    // Everything else, a line at a time, by the full parsers.
-    size_t nl = text.find('\n', pos);
-    if (nl == absl::string_view::npos) nl = text.size();
-    absl::string_view line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    ApplyLine(line, line_no, now, &result_, &rejects_);
+    if (resolve()) break;
   }
 }
 

@@ -31,6 +31,7 @@
 #include "canopy/json_push.h"
 #include "canopy/statsd.h"
 #include "canopy/tree.h"
+#include "server/name_index.h"
 #include "server/options.h"
 #include "server/stats.h"
 
@@ -89,6 +90,7 @@ class LineIngest {
   // of them looked up together. Line numbers in errors count from each
   // text's start.
   void Begin();
+  // `text` must stay valid until End() (or Flush()).
   void Add(absl::string_view text, int64_t now);
   // Applies what is queued: before anything else changes the tree in the
   // middle of a batch (a JSON datagram), so that order is kept.
@@ -107,26 +109,50 @@ class LineIngest {
 
   Tree* tree_;
   Stats* stats_;
-  // Line samples waiting for FlushPending; buffers kept between calls so
-  // that a warm ingest allocates nothing.
+  // Line samples waiting for FlushPending, in two arrays side by side:
+  // batch_[i] is what the tree takes, pending_[i] what the ingest keeps
+  // about it. Kept between calls so that a warm ingest allocates nothing.
+  //
+  // A fast-path line keeps its name as sent in `name` (a view of the text
+  // being added, `offset` its line's start there). Until Resolve() it is
+  // only scanned; then it is found in index_ (the sample's leaf is set and
+  // it needs no key) or, seen for the first time, checked and given its
+  // key, and it goes into index_ (`fresh`) once its leaf exists.
   struct Pending {
     std::string key;
     std::string member;
-    LineSample sample;
     size_t line_no = 0;
+    absl::string_view name;
+    size_t hash = 0;
+    size_t offset = 0;
+    char stop = 0;  // the byte after the name
+    bool fresh = false;
   };
+  // A free slot at the end of the queue.
+  size_t NextSlot();
+  // The fast paths: false when the line at the start of `rest` is not
+  // simple, for the full parsers.
+  bool ScanSimpleStatsd(absl::string_view rest, size_t slot, size_t* used);
+  bool ScanSimpleGraphite(absl::string_view rest, size_t slot, size_t* used);
+  // Finds the names of the lines queued from `first` on. If one proves not
+  // plain, it and the lines after it are taken off the queue, and its
+  // offset is returned, for the full parser; npos otherwise.
+  size_t Resolve(size_t first);
+
+  std::vector<Tree::KeyedSample> batch_;
   std::vector<Pending> pending_;
   size_t pending_count_ = 0;
   // The batch between Begin and End.
   Result result_;
   std::map<std::string, uint64_t> rejects_;
-  // The fast paths' records (their key buffers are swapped with the
-  // pending samples', so none allocates once warm), and which of them
-  // matched last: a stream is one protocol, so it is tried first.
-  StatsdRecord statsd_;
-  GraphiteRecord graphite_;
+  // Which fast path matched last: a stream is one protocol, so it is
+  // tried first.
   bool graphite_first_ = false;
-  std::vector<Tree::KeyedSample> batch_;
+  // Names as sent to their leaves, valid while the tree's removal epoch is
+  // index_epoch_.
+  NameIndex index_;
+  uint64_t index_epoch_ = 0;
+  std::vector<absl::string_view> segments_;
   std::vector<std::pair<size_t, absl::Status>> errors_;
 };
 

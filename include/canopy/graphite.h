@@ -102,6 +102,18 @@ GraphiteCounts ParseGraphite(
 // anything else, for ParseGraphite to handle.
 size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r);
 
+// The same line with its path as sent (dots, not checked): everything up
+// to the first space. As with ScanSimpleStatsdLine, only a name that
+// proves plain (text::ScanPlainName) may be trusted.
+struct SimpleGraphiteLine {
+  absl::string_view name;
+  double value = 0;
+  int64_t timestamp = 0;  // 0: none given
+  bool has_timestamp = false;
+};
+size_t ScanSimpleGraphiteLine(absl::string_view buffer,
+                              SimpleGraphiteLine* line);
+
 }  // namespace canopy
 
 #endif  // CANOPY_GRAPHITE_H_

@@ -66,14 +66,9 @@ class Sketch {
   // positive are ignored (the parsers reject them before they get here).
   void Add(double value, double weight = 1);
 
-  // Hints the CPU to load the buckets an Add will touch (batch ingest).
-  void Prefetch(double value) const {
-    if (value > 0 && !positive_.empty()) {
-      const int64_t at = int64_t{IndexOf(value)} - positive_.front().index;
-      if (at >= 0 && at < static_cast<int64_t>(positive_.size())) {
-        __builtin_prefetch(&positive_[at]);
-      }
-    }
+  // Hints the CPU to load what an Add will touch (batch ingest).
+  void Prefetch() const {
+    __builtin_prefetch(unfolded_.data() + unfolded_.size());
   }
 
   // Adds every sample of `other`. Fails with InvalidArgument, changing
@@ -117,10 +112,17 @@ class Sketch {
   // Buckets of one sign, sorted by ascending index (ascending magnitude).
   using Store = std::vector<Bucket>;
 
+  // The bucket of a magnitude: ceil(log_gamma(magnitude)), from a table
+  // for whole magnitudes at the default accuracy.
   int32_t IndexOf(double magnitude) const;
+  int32_t LogIndexOf(double magnitude) const;
   double ValueOf(int32_t index) const;
   static void AddToStore(Store* store, int32_t index, double count);
   static void Collapse(Store* store);
+
+  // Counts the buckets of unfolded_ into the stores. Everything that reads
+  // the stores calls it first; the stores are mutable for that.
+  void Fold() const;
 
   double alpha_;
   double log_gamma_;  // ln((1 + alpha) / (1 - alpha))
@@ -129,8 +131,15 @@ class Sketch {
   double min_;
   double max_;
   double zero_count_ = 0;
-  Store positive_;
-  Store negative_;  // indexed by magnitude
+  mutable Store positive_;
+  mutable Store negative_;  // indexed by magnitude
+  // Samples of weight 1 whose bucket is known and not counted yet, as
+  // (index << 1) | negative. A busy timer's store spans hundreds of
+  // buckets (KBs): a sample lands in a random one, a cache miss per
+  // sample when many timers are busy. Appending here touches the one line
+  // at the end; the buckets are counted kMaxUnfolded at a time.
+  static constexpr size_t kMaxUnfolded = 128;
+  mutable std::vector<int32_t> unfolded_;
 };
 
 }  // namespace canopy

@@ -120,11 +120,27 @@ StatsdCounts ParseStatsd(absl::string_view buffer,
 bool LooksLikeStatsd(absl::string_view line);
 
 // The fast path for the common line at the start of `buffer`: a plain
-// dotted name (ASCII letters, digits, '_', '-'), a plain decimal, and type
-// c, g, ms or h, with no rate, tags or blanks ("api.hits:1|c\n"). Fills `r`
+// dotted name (ASCII letters, digits, '_', '-'), a plain decimal, type c,
+// g, ms or h, and optionally "|@" and a plain decimal rate in (0, 1], with
+// no tags or blanks ("api.hits:1|c\n", "api.ms:12|ms|@0.1\n"). Fills `r`
 // exactly as ParseStatsd would and returns the bytes used, the newline
 // included; 0 when the line is anything else, for ParseStatsd to handle.
 size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r);
+
+// The same line with its name as sent (dots, not checked): everything up
+// to the first ':'. For a caller that looks names up as they come and
+// checks a name only when it is new; ParseSimpleStatsdLine is this and
+// text::ScanPlainName on `name`. The name may be anything, even span
+// lines, when the line is not simple: only a name that proves plain may
+// be trusted.
+struct SimpleStatsdLine {
+  absl::string_view name;
+  double value = 0;
+  StatsdType type = StatsdType::kCounter;
+  bool relative = false;  // a gauge "+3" / "-3"
+  double sample_rate = 1;
+};
+size_t ScanSimpleStatsdLine(absl::string_view buffer, SimpleStatsdLine* line);
 
 }  // namespace canopy
 

@@ -292,9 +292,12 @@ class Tree {
   // AddSampleByKey each. Looks all the keys up first and prefetches their
   // nodes, so that the cache misses of a datagram's lines overlap instead of
   // following one another. Refused samples go to `errors` (index, status).
+  // `leaf`, when set, is the node `key` names, found by the caller since
+  // the last removal_epoch() change: the key is then not looked up again.
   struct KeyedSample {
     absl::string_view key;
     LineSample sample;
+    const Node* leaf = nullptr;
   };
   void AddSamplesByKey(absl::Span<const KeyedSample> batch, int64_t now,
                        std::vector<std::pair<size_t, absl::Status>>* errors);
@@ -364,6 +367,9 @@ class Tree {
   std::string KeyOf(const Node* node) const;
 
   uint64_t seq() const { return seq_; }
+  // Changes whenever nodes may have been freed (a removal, an expiry, a
+  // restore): a caller holding node pointers drops them when it moves.
+  uint64_t removal_epoch() const { return removal_epoch_; }
   size_t node_count() const { return node_count_; }
   size_t leaf_count() const { return leaf_count_; }
   int step_seconds() const { return options_.step_seconds; }
@@ -425,6 +431,7 @@ class Tree {
   static constexpr size_t kKeyCacheSize = 1 << 16;
   absl::flat_hash_map<size_t, Node*> key_cache_;  // key hash -> leaf
   KeySegments key_scratch_;
+  uint64_t removal_epoch_ = 0;
 
   struct Tombstone {
     uint64_t seq;

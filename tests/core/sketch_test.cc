@@ -97,6 +97,24 @@ TEST(SketchTest, SingleValueIsExact) {
   }
 }
 
+// Whole values (the usual timer milliseconds) find their bucket in a
+// table rather than by a logarithm: every one of them, and the values just
+// beside them, must land where the formula puts them.
+TEST(SketchTest, WholeValuesLandInTheirBuckets) {
+  for (int v = 2; v <= 5000; ++v) {
+    for (double x : {static_cast<double>(v), v - 1e-9, v + 1e-9}) {
+      Sketch s;
+      s.Add(1);
+      s.Add(x);
+      s.Add(1e6);
+      // The median is the middle value's bucket (not clamped to min or
+      // max), within the relative accuracy of it.
+      EXPECT_NEAR(s.Quantile(0.5), x, x * Sketch::kDefaultRelativeAccuracy)
+          << x;
+    }
+  }
+}
+
 TEST(SketchTest, RelativeErrorWithinAlphaOnSeveralDistributions) {
   std::mt19937_64 rng(7);
   for (int which = 0; which < 5; ++which) {

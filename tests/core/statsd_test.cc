@@ -318,7 +318,8 @@ TEST(StatsdTest, SimpleLinesAgreeWithTheFullParser) {
   for (const char* line :
        {"a:1|c", "api.hits:1|c\n", "a.b.c:12.5|ms\r\n", "x_y-z.Q9:-3|g",
         "g:+4|g", "g:-0|g", "t:007|h", "n:123456789012345|c", "p:0.5|ms\nb:2|c",
-        "d:-2.25|c"}) {
+        "d:-2.25|c", "a:1|c|@0.1", "t:12|ms|@0.25\n", "g:3|g|@0.5",
+        "h:2|h|@1"}) {
     SCOPED_TRACE(line);
     StatsdRecord fast;
     const size_t used = ParseSimpleStatsdLine(line, &fast);
@@ -336,7 +337,10 @@ TEST(StatsdTest, SimpleLinesAgreeWithTheFullParser) {
   }
   // Rates, tags, blanks, sets, exponents, long numbers, odd names, bad
   // lines: all for the full parser.
-  for (const char* line : {"a:1|c|@0.1",  "a:1|c|#env:prod",
+  for (const char* line : {"a:1|c|@0",    "a:1|c|@1.5",
+                           "a:1|c|@",     "a:1|c|@.5",
+                           "a:1|c|@1e-1", "a:1|c|@0.1|#x:y",
+                           "a:1|c|@-0.5", "a:1|c|#env:prod",
                            " a:1|c",      "a:1|c ",
                            "a:1 |c",      "s:u1|s",
                            "e:1e3|ms",    "n:1234567890123456|c",

@@ -50,13 +50,13 @@ int main(int argc, char** argv) {
       absl::StrAppend(&text, "bench.g", k / 100, ".m", k, " ", rng() % 1000,
                       ".", rng() % 100, " ", now, "\n");
     } else if (k % 3 == 0) {
-      absl::StrAppend(&text, "bench.c.g", k / 100, ".m", k, ":1|c\n");
+      absl::StrAppend(&text, "bench.c.g", k / 100, ".m", k % 100, ":1|c\n");
     } else if (k % 3 == 1) {
-      absl::StrAppend(&text, "bench.g.g", k / 100, ".m", k, ":", rng() % 1000,
-                      "|g\n");
+      absl::StrAppend(&text, "bench.g.g", k / 100, ".m", k % 100, ":",
+                      rng() % 10000, "|g\n");
     } else {
-      absl::StrAppend(&text, "bench.t.g", k / 100, ".m", k, ":", rng() % 500,
-                      "|ms\n");
+      absl::StrAppend(&text, "bench.t.g", k / 100, ".m", k % 100, ":",
+                      rng() % 1000, ".", rng() % 10, "|ms\n");
     }
     if ((l + 1) % per_call == 0) calls.push_back(std::move(text)), text = {};
   }
