@@ -709,66 +709,74 @@ absl::Status Tree::AddSampleByKey(absl::string_view key,
 void Tree::AddSamplesByKey(
     absl::Span<const KeyedSample> batch, int64_t now,
     std::vector<std::pair<size_t, absl::Status>>* errors) {
-  constexpr size_t kChunk = 32;
-  size_t hashes[kChunk];
-  Node* nodes[kChunk];
-  for (size_t base = 0; base < batch.size(); base += kChunk) {
-    size_t n = std::min(kChunk, batch.size() - base);
-    for (size_t i = 0; i < n; ++i) {
-      if (batch[base + i].leaf != nullptr) continue;
-      hashes[i] = absl::Hash<absl::string_view>()(batch[base + i].key);
-      key_cache_.prefetch(hashes[i]);
-    }
-    for (size_t i = 0; i < n; ++i) {
-      if (batch[base + i].leaf != nullptr) {
-        nodes[i] = const_cast<Node*>(batch[base + i].leaf);
-      } else {
-        auto it = key_cache_.find(hashes[i]);
-        nodes[i] = it == key_cache_.end() ? nullptr : it->second;
+  // A pipeline over the batch: sample i is applied when the samples after
+  // it are on their way in, each a stage further down its chain of
+  // pointers (node, extra, sketch, the sketch's end), kStage samples
+  // apart, so that their cache misses overlap instead of following one
+  // another.
+  constexpr size_t kStage = 4;
+  constexpr size_t kRing = 32;  // a power of two above 4 * kStage
+  Node* nodes[kRing];
+  const size_t n = batch.size();
+  auto node_at = [&](size_t i) -> Node*& { return nodes[i & (kRing - 1)]; };
+  for (size_t j = 0; j < n + 4 * kStage; ++j) {
+    if (j < n) {
+      const KeyedSample& ks = batch[j];
+      Node* node = const_cast<Node*>(ks.leaf);
+      if (node == nullptr) {
+        auto it = key_cache_.find(absl::Hash<absl::string_view>()(ks.key));
+        node = it == key_cache_.end() ? nullptr : it->second;
       }
-      if (nodes[i] != nullptr) {
-        __builtin_prefetch(nodes[i]);
-        __builtin_prefetch(reinterpret_cast<const char*>(nodes[i]) + 64);
-      }
-    }
-    // Timers and sets keep their window behind two more pointers: walk
-    // them for the whole chunk first, one level at a time.
-    for (size_t i = 0; i < n; ++i) {
-      if (nodes[i] != nullptr && nodes[i]->extra_) {
-        __builtin_prefetch(nodes[i]->extra_.get());
+      node_at(j) = node;
+      if (node != nullptr) {
+        // A node is 112 bytes from a slab: it may touch three lines.
+        const char* p = reinterpret_cast<const char*>(node);
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+        __builtin_prefetch(p + sizeof(Node) - 1);
       }
     }
-    for (size_t i = 0; i < n; ++i) {
-      if (nodes[i] != nullptr && nodes[i]->extra_ && nodes[i]->extra_->sketch) {
-        __builtin_prefetch(nodes[i]->extra_->sketch.get());
+    if (j >= kStage && j - kStage < n) {
+      Node* node = node_at(j - kStage);
+      if (node != nullptr) {
+        // Touch() reads the parent's max_seq_.
+        __builtin_prefetch(&node->parent_->max_seq_);
+        if (node->extra_) __builtin_prefetch(node->extra_.get());
       }
     }
-    for (size_t i = 0; i < n; ++i) {
-      if (nodes[i] != nullptr && nodes[i]->extra_ && nodes[i]->extra_->sketch) {
-        nodes[i]->extra_->sketch->Prefetch();
+    if (j >= 2 * kStage && j - 2 * kStage < n) {
+      Node* node = node_at(j - 2 * kStage);
+      if (node != nullptr && node->extra_ && node->extra_->sketch) {
+        __builtin_prefetch(node->extra_->sketch.get());
       }
     }
-    for (size_t i = 0; i < n; ++i) {
-      const KeyedSample& ks = batch[base + i];
-      Node* node = nodes[i];
-      if (node != nullptr && (ks.leaf != nullptr || NamedBy(node, ks.key))) {
-        if (node->own_action_ == Action::kInherit &&
-            ks.sample.action != Action::kInherit) {
-          node->own_action_ = ks.sample.action;
-        }
-        Sample(node, node->EffectiveAction(), ks.sample.value, now,
-               ks.sample.weight, ks.sample.relative, ks.sample.member,
-               ks.sample.time);
-        Touch(node);
-        continue;
+    if (j >= 3 * kStage && j - 3 * kStage < n) {
+      Node* node = node_at(j - 3 * kStage);
+      if (node != nullptr && node->extra_ && node->extra_->sketch) {
+        node->extra_->sketch->Prefetch();
       }
-      // A key not seen lately (or a removal cleared the cache since the
-      // lookup above): the one-at-a-time path validates and creates it.
-      absl::Status s = AddSampleByKey(ks.key, ks.sample, now);
-      if (!s.ok() && errors != nullptr) errors->emplace_back(base + i, s);
-      // A node made here may be one a later line of this chunk looked up
-      // as missing; those take the slow path too, which finds it.
     }
+    if (j < 4 * kStage) continue;
+    const size_t i = j - 4 * kStage;
+    const KeyedSample& ks = batch[i];
+    Node* node = node_at(i);
+    if (node != nullptr && (ks.leaf != nullptr || NamedBy(node, ks.key))) {
+      if (node->own_action_ == Action::kInherit &&
+          ks.sample.action != Action::kInherit) {
+        node->own_action_ = ks.sample.action;
+      }
+      Sample(node, node->EffectiveAction(), ks.sample.value, now,
+             ks.sample.weight, ks.sample.relative, ks.sample.member,
+             ks.sample.time);
+      Touch(node);
+      continue;
+    }
+    // A key not seen lately (or a removal cleared the cache since the
+    // lookup above): the one-at-a-time path validates and creates it.
+    absl::Status s = AddSampleByKey(ks.key, ks.sample, now);
+    if (!s.ok() && errors != nullptr) errors->emplace_back(i, s);
+    // A node made here may be one a later sample looked up as missing;
+    // those take the slow path too, which finds it.
   }
 }
 

@@ -414,6 +414,9 @@ bool LineIngest::ScanSimpleGraphite(absl::string_view rest, size_t slot,
 
 size_t LineIngest::Resolve(size_t first) {
   for (size_t i = first; i < pending_count_; ++i) {
+    index_.PrefetchEntry(pending_[i].hash);
+  }
+  for (size_t i = first; i < pending_count_; ++i) {
     Pending& p = pending_[i];
     if (const Node* leaf = index_.Find(p.name, p.hash)) {
       batch_[i].leaf = leaf;

@@ -46,6 +46,17 @@ class NameIndex {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
   }
 
+  // Once the slot is in: hints the CPU to load the name and the leaf a
+  // Find(hash) will compare and return.
+  void PrefetchEntry(size_t hash) const {
+    if (slots_.empty()) return;
+    const Slot& s = slots_[hash & mask_];
+    if (s.hash == hash) {
+      __builtin_prefetch(names_.data() + s.offset);
+      __builtin_prefetch(s.leaf);
+    }
+  }
+
   const Node* Find(absl::string_view name, size_t hash) const {
     if (slots_.empty()) return nullptr;
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
