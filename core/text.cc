@@ -6,6 +6,10 @@
 #include <cstring>
 #include <system_error>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/charconv.h"
 #include "absl/strings/match.h"
@@ -122,25 +126,80 @@ size_t FindPlainNameEnd(const char* p, const char* end, char stop) {
   return at == nullptr ? 0 : static_cast<size_t>(at - p);
 }
 
-size_t ScanPlainName(const char* p, const char* end, char stop,
-                     std::string* key) {
-  const size_t n = FindPlainNameEnd(p, end, stop);
-  if (n == 0) return 0;
-  key->resize(n);
-  char* out = key->data();
+#if defined(__SSE2__)
+namespace {
+
+// Which of 16 bytes are plain ([A-Za-z0-9_-]), and which are dots, as
+// bit masks.
+inline void ClassifySixteen(const char* p, uint32_t* plain, uint32_t* dots) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  auto in = [](__m128i x, char lo, char hi) {
+    // Bytes from 0x80 up compare as negative: never in an ASCII range.
+    return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(lo - 1)),
+                         _mm_cmplt_epi8(x, _mm_set1_epi8(hi + 1)));
+  };
+  // (c | 0x20) in [a-z] is exactly c in [A-Za-z].
+  const __m128i letters = in(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+  const __m128i ok =
+      _mm_or_si128(_mm_or_si128(letters, in(v, '0', '9')),
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8('-'))));
+  *plain = static_cast<uint32_t>(_mm_movemask_epi8(ok));
+  *dots = static_cast<uint32_t>(
+      _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))));
+}
+
+}  // namespace
+#endif
+
+bool IsPlainName(absl::string_view name) {
+  const size_t n = name.size();
+#if defined(__SSE2__)
+  // The usual name (up to 64 bytes) sixteen bytes at a time, its dots as a
+  // mask: no segment can then be too long, and empty segments are dots at
+  // either end or side by side.
+  if (n > 0 && n <= 64) {
+    uint64_t dots = 0;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      uint32_t plain, dot;
+      ClassifySixteen(name.data() + i, &plain, &dot);
+      if ((plain | dot) != 0xffff) return false;
+      dots |= uint64_t{dot} << i;
+    }
+    for (; i < n; ++i) {
+      const unsigned char c = static_cast<unsigned char>(name[i]);
+      if (c == '.') {
+        dots |= uint64_t{1} << i;
+      } else if (!kPlain.plain[c]) {
+        return false;
+      }
+    }
+    if ((dots & 1) || ((dots >> (n - 1)) & 1) || (dots & (dots >> 1))) {
+      return false;
+    }
+    return static_cast<size_t>(__builtin_popcountll(dots)) < kMaxSegments;
+  }
+#endif
   size_t segment = 0, segments = 1;
   for (size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(p[i]);
-    out[i] = static_cast<char>(c);
+    const unsigned char c = static_cast<unsigned char>(name[i]);
     if (kPlain.plain[c]) continue;
     if (c != '.' || i == segment || i - segment > kMaxSegmentBytes ||
         ++segments > kMaxSegments) {
-      return 0;
+      return false;
     }
-    out[i] = ',';
     segment = i + 1;
   }
-  if (n == segment || n - segment > kMaxSegmentBytes) return 0;
+  return n != segment && n - segment <= kMaxSegmentBytes;
+}
+
+size_t ScanPlainName(const char* p, const char* end, char stop,
+                     std::string* key) {
+  const size_t n = FindPlainNameEnd(p, end, stop);
+  if (n == 0 || !IsPlainName(absl::string_view(p, n))) return 0;
+  key->assign(p, n);
+  std::replace(key->begin(), key->end(), '.', ',');
   return n;
 }
 
@@ -165,7 +224,8 @@ size_t ScanPlainDecimal(const char* p, const char* end, double* out) {
   }
   if (digits > 15) return 0;
   if (p < end && (*p == 'e' || *p == 'E')) return 0;
-  const double v = static_cast<double>(mantissa) / kPow10[fraction];
+  const double whole = static_cast<double>(mantissa);
+  const double v = fraction == 0 ? whole : whole / kPow10[fraction];
   *out = negative ? -v : v;
   return static_cast<size_t>(p - start);
 }

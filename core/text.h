@@ -38,6 +38,9 @@ NumberStatus ParseNumber(absl::string_view text, double* out);
 size_t ScanPlainName(const char* p, const char* end, char stop,
                      std::string* key);
 
+// True if `name` is a plain dotted name as ScanPlainName takes it.
+bool IsPlainName(absl::string_view name);
+
 // Where a name that ends at `stop` would end, unchecked: the bytes before
 // the first `stop` if there is one within the length of the longest plain
 // name; 0 if there is none or the name would be empty.

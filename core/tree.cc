@@ -317,6 +317,34 @@ void Tree::EmitWindow(Node* leaf, Action action, bool late) {
   leaf->flushed_ = true;
 }
 
+bool Tree::SampleOpenWindow(Node* leaf, Action action, const LineSample& s,
+                            uint32_t w) {
+  // What Sample() does in its most common case, without its other cases'
+  // tests: a number into the leaf's open window, not late, of an action
+  // other than set.
+  Window& cur = leaf->cur_;
+  if (!leaf->has_value_ || leaf->is_text_ || leaf->flushed_ || cur.index != w ||
+      cur.count == 0 || action == Action::kSet ||
+      (s.time > 0 && s.time / options_.step_seconds < w)) {
+    return false;
+  }
+  double value = s.value;
+  if (s.relative) value += cur.last;
+  if (action == Action::kAdd) {
+    value *= s.weight;
+  } else if (action == Action::kTimer) {
+    if (!leaf->extra_ || !leaf->extra_->sketch) return false;
+    leaf->extra_->sketch->Add(value, s.weight);
+  }
+  cur.min = std::min(cur.min, value);
+  cur.max = std::max(cur.max, value);
+  ++cur.count;
+  cur.sum += value;
+  cur.last = value;
+  leaf->total_ += value;
+  return true;
+}
+
 void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
                   double weight, bool relative, absl::string_view member,
                   int64_t time) {
@@ -718,6 +746,7 @@ void Tree::AddSamplesByKey(
   constexpr size_t kRing = 32;  // a power of two above 4 * kStage
   Node* nodes[kRing];
   const size_t n = batch.size();
+  const uint32_t window = static_cast<uint32_t>(now / options_.step_seconds);
   auto node_at = [&](size_t i) -> Node*& { return nodes[i & (kRing - 1)]; };
   for (size_t j = 0; j < n + 4 * kStage; ++j) {
     if (j < n) {
@@ -765,9 +794,11 @@ void Tree::AddSamplesByKey(
           ks.sample.action != Action::kInherit) {
         node->own_action_ = ks.sample.action;
       }
-      Sample(node, node->EffectiveAction(), ks.sample.value, now,
-             ks.sample.weight, ks.sample.relative, ks.sample.member,
-             ks.sample.time);
+      const Action action = node->EffectiveAction();
+      if (!SampleOpenWindow(node, action, ks.sample, window)) {
+        Sample(node, action, ks.sample.value, now, ks.sample.weight,
+               ks.sample.relative, ks.sample.member, ks.sample.time);
+      }
       Touch(node);
       continue;
     }

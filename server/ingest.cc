@@ -233,6 +233,8 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
     p.line_no = line_no;
     p.fresh = false;
     batch_[slot].sample = sample;
+    batch_[slot].sample.member = p.member;
+    batch_[slot].key = p.key;
     batch_[slot].leaf = nullptr;
     ++pending_count_;
   };
@@ -301,22 +303,19 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
 void LineIngest::FlushPending(int64_t now, Result* result,
                               std::map<std::string, uint64_t>* rejects) {
   if (pending_count_ == 0) return;
-  const bool moved = tree_->removal_epoch() != index_epoch_;
-  for (size_t i = 0; i < pending_count_; ++i) {
-    Pending& p = pending_[i];
-    Tree::KeyedSample& ks = batch_[i];
-    if (moved && ks.leaf != nullptr) {
-      // Nodes were freed since this line's leaf was found (nothing does
-      // that between Add and here today): go by the key instead. The name
-      // came from the index, so it is plain.
+  if (tree_->removal_epoch() != index_epoch_) {
+    // Nodes were freed since the leaves of these lines were found (nothing
+    // does that between Add and here today): they go by their keys instead.
+    // Their names came from the index, so they are plain.
+    for (size_t i = 0; i < pending_count_; ++i) {
+      Pending& p = pending_[i];
+      Tree::KeyedSample& ks = batch_[i];
+      if (ks.leaf == nullptr) continue;
       p.key.assign(p.name.data(), p.name.size());
       std::replace(p.key.begin(), p.key.end(), '.', ',');
+      ks.key = p.key;
       ks.leaf = nullptr;
     }
-    ks.key = p.key;
-    ks.sample.member = p.member;
-  }
-  if (moved) {
     index_.Clear();
     index_epoch_ = tree_->removal_epoch();
   }
@@ -326,13 +325,15 @@ void LineIngest::FlushPending(int64_t now, Result* result,
   result->accepted += pending_count_ - errors_.size();
   // The names seen for the first time, now that their leaves exist.
   for (const auto& [index, status] : errors_) pending_[index].fresh = false;
-  for (size_t i = 0; i < pending_count_; ++i) {
+  for (size_t i = 0; fresh_count_ > 0 && i < pending_count_; ++i) {
     Pending& p = pending_[i];
     if (!p.fresh) continue;
     segments_ = absl::StrSplit(p.key, ',');
     index_.Insert(p.name, p.hash, tree_->Find(segments_));
     p.fresh = false;
+    --fresh_count_;
   }
+  fresh_count_ = 0;
   for (const auto& [index, status] : errors_) {
     absl::string_view reason =
         status.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
@@ -430,18 +431,21 @@ size_t LineIngest::Resolve(size_t first) {
     const char* const name = p.name.data();
     if (text::ScanPlainName(name, name + p.name.size() + 1, p.stop, &p.key) ==
         0) {
+      for (size_t j = i; j < pending_count_; ++j) {
+        fresh_count_ -= pending_[j].fresh;
+        pending_[j].fresh = false;
+      }
       pending_count_ = i;
       return p.offset;
     }
+    batch_[i].key = p.key;
     p.fresh = true;
+    ++fresh_count_;
   }
   return absl::string_view::npos;
 }
 
 void LineIngest::Add(absl::string_view text, int64_t now) {
-  // Queued samples are applied a batch at a time; a batch this size keeps
-  // the queue's memory small whatever one read holds.
-  constexpr size_t kMaxPending = 4096;
   // Names are looked up a run of lines at a time, after the run is
   // scanned: the index's cache misses of the run overlap.
   constexpr size_t kResolveRun = 32;

@@ -72,7 +72,11 @@ absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec);
 
 class LineIngest {
  public:
-  LineIngest(Tree* tree, Stats* stats) : tree_(tree), stats_(stats) {}
+  LineIngest(Tree* tree, Stats* stats) : tree_(tree), stats_(stats) {
+    // Never reallocated: a queued sample's key is a view of its Pending.
+    pending_.reserve(kMaxPending);
+    batch_.reserve(kMaxPending);
+  }
 
   struct Result {
     size_t accepted = 0;  // samples written
@@ -139,9 +143,13 @@ class LineIngest {
   // offset is returned, for the full parser; npos otherwise.
   size_t Resolve(size_t first);
 
+  // Queued samples are applied a batch at a time; a batch this size keeps
+  // the queue's memory small whatever one read holds.
+  static constexpr size_t kMaxPending = 4096;
   std::vector<Tree::KeyedSample> batch_;
   std::vector<Pending> pending_;
   size_t pending_count_ = 0;
+  size_t fresh_count_ = 0;  // pending names to index after the flush
   // The batch between Begin and End.
   Result result_;
   std::map<std::string, uint64_t> rejects_;

@@ -382,6 +382,11 @@ class Tree {
   void Sample(Node* leaf, Action action, double value, int64_t now,
               double weight = 1, bool relative = false,
               absl::string_view member = {}, int64_t time = 0);
+  // Sample() for the usual line: a number for the leaf's open window `w`
+  // (not late, not a set, the leaf a number already). False, changing
+  // nothing, for anything else.
+  bool SampleOpenWindow(Node* leaf, Action action, const LineSample& s,
+                        uint32_t w);
   // Appends a leaf's open window to closed_ (history on).
   void EmitWindow(Node* leaf, Action action, bool late);
   // Drops removed nodes from open_windows_.
