@@ -374,7 +374,7 @@ bool LineIngest::ScanSimpleStatsd(absl::string_view rest, size_t slot,
   Pending& p = pending_[slot];
   p.name = line.name;
   p.stop = ':';
-  p.hash = NameIndex::Hash(line.name);
+  p.hash = index_.Hash(line.name);
   index_.Prefetch(p.hash);
   LineSample& sample = batch_[slot].sample;
   sample = LineSample();
@@ -404,7 +404,7 @@ bool LineIngest::ScanSimpleGraphite(absl::string_view rest, size_t slot,
   Pending& p = pending_[slot];
   p.name = line.name;
   p.stop = ' ';
-  p.hash = NameIndex::Hash(line.name);
+  p.hash = index_.Hash(line.name);
   index_.Prefetch(p.hash);
   LineSample& sample = batch_[slot].sample;
   sample = LineSample();

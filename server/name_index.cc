@@ -1,9 +1,14 @@
 #include "server/name_index.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 namespace canopy {
+
+NameIndex::NameIndex(size_t max_names)
+    : seed_(std::random_device()() | (uint64_t{std::random_device()()} << 32)),
+      max_names_(max_names < 1 ? 1 : max_names) {}
 
 void NameIndex::Insert(absl::string_view name, size_t hash, const Node* leaf) {
   if (leaf == nullptr || name.empty() || name.size() > kMaxNameBytes) return;

@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "canopy/tree.h"
 
@@ -34,11 +33,34 @@ class NameIndex {
   // Longer names are not kept (the slow path takes them every time).
   static constexpr size_t kMaxNameBytes = 512;
 
-  explicit NameIndex(size_t max_names = kDefaultMaxNames)
-      : max_names_(max_names < 1 ? 1 : max_names) {}
+  explicit NameIndex(size_t max_names = kDefaultMaxNames);
 
-  static size_t Hash(absl::string_view name) {
-    return absl::Hash<absl::string_view>()(name);
+  // The hash Find and Insert take. Names are short, so this is inline
+  // (absl::Hash of a string is a call into the shared library): words of
+  // the name folded by 64x64->128-bit multiplies, the way wyhash mixes,
+  // from a seed drawn per index so that nobody can aim names at one slot.
+  size_t Hash(absl::string_view name) const {
+    const char* p = name.data();
+    const size_t n = name.size();
+    uint64_t h = seed_ ^ n;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      h = Mix(Load64(p + i) ^ kK1 ^ h, Load64(p + i + 8) ^ kK2);
+    }
+    uint64_t a = 0, b = 0;
+    const size_t left = n - i;
+    if (left >= 8) {
+      a = Load64(p + i);
+      b = Load64(p + n - 8);  // overlaps a when fewer than 16 are left
+    } else if (left >= 4) {
+      a = Load32(p + i);
+      b = Load32(p + n - 4);
+    } else if (left > 0) {
+      a = (uint64_t{static_cast<unsigned char>(p[i])} << 16) |
+          (uint64_t{static_cast<unsigned char>(p[i + left / 2])} << 8) |
+          static_cast<unsigned char>(p[n - 1]);
+    }
+    return Mix(a ^ kK1 ^ h, b ^ kK2 ^ n);
   }
 
   // Hints the CPU to load the slot Find(hash) starts at.
@@ -89,6 +111,24 @@ class NameIndex {
   };
   void Grow();
 
+  static constexpr uint64_t kK1 = 0xa0761d6478bd642full;
+  static constexpr uint64_t kK2 = 0xe7037ed1a0b428dbull;
+  static uint64_t Mix(uint64_t a, uint64_t b) {
+    const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+  }
+  static uint64_t Load64(const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  static uint64_t Load32(const char* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+
+  uint64_t seed_;
   size_t max_names_;
   std::vector<Slot> slots_;  // a power of two, at most half full
   size_t mask_ = 0;
