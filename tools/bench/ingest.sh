@@ -11,6 +11,8 @@
 # Options: --rates="100000 300000 ..." (StatsD lines/s), --tcp_rates="..."
 # (Graphite lines/s; 0 = as fast as the server reads), --seconds=N per step
 # (at most 60), --peers="netdata collectd etsy canopyd victoria carbon",
+# --rounds=N (the StatsD steps N times over, the daemons taking turns, for
+# ratios that hold up on a noisy machine: each round's and their median),
 # --out=FILE (Markdown table; default build-bench/ingest-results.md).
 # Env: BUILD_DIR (default build-bench; relative to the repository or
 # absolute), CANOPYD (a canopyd to use; default: $BUILD_DIR/bin/canopyd, built
@@ -44,6 +46,8 @@ RATES="100000 300000 1000000 2000000 3000000"
 TCP_RATES="100000 300000 1000000 0"
 SECS=5
 PEERS="netdata collectd etsy canopyd victoria carbon"
+ROUNDS=1
+ROUND=1
 OUT=""
 for arg in "$@"; do
   case "$arg" in
@@ -52,14 +56,19 @@ for arg in "$@"; do
     --tcp_rates=*) TCP_RATES=${arg#*=} ;;
     --seconds=*) SECS=${arg#*=} ;;
     --peers=*) PEERS=${arg#*=} ;;
+    --rounds=*) ROUNDS=${arg#*=} ;;
     --out=*) OUT=${arg#*=} ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "ingest.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
 OUT=${OUT:-$BUILD_DIR/ingest-results.md}
 if ! [[ "$SECS" =~ ^[0-9]+$ ]] || ((SECS < 1 || SECS > 60)); then
   echo "ingest.sh: --seconds must be 1..60" >&2
+  exit 2
+fi
+if ! [[ "$ROUNDS" =~ ^[0-9]+$ ]] || ((ROUNDS < 1 || ROUNDS > 9)); then
+  echo "ingest.sh: --rounds must be 1..9" >&2
   exit 2
 fi
 BUDGET=$((14 * 60))  # seconds for the whole run
@@ -230,9 +239,9 @@ run_step() {
   [[ $proto == udp ]] && d1=$(udp_drops "$port")
   sent=$(grep -o ' lines=[0-9]*' <<<"$out" | cut -d= -f2)
   achieved=$(grep -o ' rate=[0-9]*' <<<"$out" | cut -d= -f2)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proto" "$peer" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proto" "$peer" \
     "$rate" "$achieved" "$sent" "$((n1 - n0))" "$((cpu1 - cpu0))" \
-    "$((d1 - d0))" "$((idle1 - idle0))" "$wall" >>"$RESULTS"
+    "$((d1 - d0))" "$((idle1 - idle0))" "$wall" "$ROUND" >>"$RESULTS"
   log "$(printf '%-9s %-8s target %8s sent %9s (%8s/s) received %9s cpu %5s ticks kernel drops %s' \
     "$proto" "$peer" "$rate" "$sent" "$achieved" "$((n1 - n0))" \
     "$((cpu1 - cpu0))" "$((d1 - d0))")"
@@ -529,10 +538,14 @@ for port in $ND_STATSD $ND_WEB $CD_STATSD $ES_PORT $ES_MGMT $CY_UDP $CY_TCP \
   port_free "$port" || { log "port $port is in use; stop what holds it"; exit 1; }
 done
 log "StatsD rates: $RATES; Graphite rates: $TCP_RATES (0 = unpaced); $SECS s each"
-has_peer canopyd && bench_canopyd_udp
-has_peer netdata && command -v netdata >/dev/null && bench_netdata
-has_peer collectd && command -v collectd >/dev/null && bench_collectd
-has_peer etsy && [[ -f $ETSY_DIR/node_modules/statsd/stats.js ]] && bench_etsy
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  ((ROUNDS > 1)) && log "StatsD round $ROUND of $ROUNDS"
+  has_peer canopyd && bench_canopyd_udp
+  has_peer netdata && command -v netdata >/dev/null && bench_netdata
+  has_peer collectd && command -v collectd >/dev/null && bench_collectd
+  has_peer etsy && [[ -f $ETSY_DIR/node_modules/statsd/stats.js ]] && bench_etsy
+done
+ROUND=1
 has_peer canopyd && bench_canopyd_tcp
 has_peer victoria && command -v victoria-metrics >/dev/null && bench_victoria
 has_peer carbon && command -v carbon-cache >/dev/null && bench_carbon
@@ -553,32 +566,35 @@ if rcvbufs.strip():
     print(f"UDP receive buffers (bytes, as each daemon set them): {rcvbufs.strip()}")
 print()
 by = collections.defaultdict(dict)
-for proto, peer, target, achieved, sent, recv, ticks, drops, idle, wall in rows:
+rounds = max(int(r[10]) for r in rows) if rows else 1
+for proto, peer, target, achieved, sent, recv, ticks, drops, idle, wall, rnd in rows:
     sent, recv, ticks, drops = int(sent or 0), int(recv or 0), int(ticks), int(drops)
     if peer == "collectd":  # no counter of its own: sent less kernel drops
         recv = sent - drops * 10
     cpu = ticks / tck
     idle_share = int(idle) / tck / 2.0  # CPU seconds per second when idle
     net = max(cpu - idle_share * float(wall), 0.0)
-    by[(proto, target)][peer] = (sent, recv, cpu, int(achieved or 0), drops, idle_share, net)
+    by[(proto, target, int(rnd))][peer] = (sent, recv, cpu, int(achieved or 0), drops, idle_share, net)
+order = lambda k: (int(k[1]) == 0, int(k[1]), k[2])
 for proto, title in (("udp", "StatsD over UDP (10 lines per datagram)"),
                      ("tcp", "Graphite plaintext over TCP (4 connections)")):
     keys = [k for k in by if k[0] == proto]
     if not keys:
         continue
+    many = proto == "udp" and rounds > 1
     print(f"### {title}\n")
-    print("| target lines/s | daemon | lines sent | sent/s | lines received | loss % | CPU s | CPU s per M lines | idle CPU % | CPU s per M, net of idle |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for k in sorted(keys, key=lambda k: (int(k[1]) == 0, int(k[1]))):
+    print(("| round " if many else "") + "| target lines/s | daemon | lines sent | sent/s | lines received | loss % | CPU s | CPU s per M lines | idle CPU % | CPU s per M, net of idle |")
+    print(("| ---: " if many else "") + "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for k in sorted(keys, key=order):
         for peer, (sent, recv, cpu, ach, drops, idle, net) in by[k].items():
             loss = 100.0 * (sent - recv) / sent if sent else 0
             per_m = cpu / (recv / 1e6) if recv else float("nan")
             net_m = net / (recv / 1e6) if recv else float("nan")
-            print(f"| {fmt_rate(k[1])} | {peer} | {sent:,} | {ach:,} | {recv:,} | {loss:.2f} | {cpu:.2f} | {per_m:.3f} | {100 * idle:.1f} | {net_m:.3f} |")
+            print((f"| {k[2]} " if many else "") + f"| {fmt_rate(k[1])} | {peer} | {sent:,} | {ach:,} | {recv:,} | {loss:.2f} | {cpu:.2f} | {per_m:.3f} | {100 * idle:.1f} | {net_m:.3f} |")
     print()
-    # canopyd / peer ratios at each rate
-    ratios = []
-    for k in sorted(keys, key=lambda k: (int(k[1]) == 0, int(k[1]))):
+    # canopyd / peer ratios at each rate (and round)
+    ratios, cpu_ratios = [], collections.defaultdict(list)
+    for k in sorted(keys, key=order):
         c = by[k].get("canopyd")
         if not c:
             continue
@@ -586,11 +602,23 @@ for proto, title in (("udp", "StatsD over UDP (10 lines per datagram)"),
             if peer == "canopyd" or not p[1] or not c[1]:
                 continue
             cpm, ppm = c[2] / (c[1] / 1e6), p[2] / (p[1] / 1e6)
-            ratios.append(f"| {fmt_rate(k[1])} | {peer} | {c[1] / p[1]:.2f} | {cpm / ppm:.2f} |" if ppm else "")
+            if not ppm:
+                continue
+            cpu_ratios[(k[1], peer)].append(cpm / ppm)
+            ratios.append((f"| {k[2]} " if many else "") + f"| {fmt_rate(k[1])} | {peer} | {c[1] / p[1]:.2f} | {cpm / ppm:.2f} |")
     if ratios:
-        print("| target lines/s | canopyd vs | lines received, canopyd/peer | CPU s per M lines, canopyd/peer |")
-        print("| --- | --- | ---: | ---: |")
-        print("\n".join(r for r in ratios if r))
+        print(("| round " if many else "") + "| target lines/s | canopyd vs | lines received, canopyd/peer | CPU s per M lines, canopyd/peer |")
+        print(("| ---: " if many else "") + "| --- | --- | ---: | ---: |")
+        print("\n".join(ratios))
+        print()
+    if many and cpu_ratios:
+        print(f"Over the {rounds} rounds:\n")
+        print("| target lines/s | canopyd vs | CPU s per M lines, canopyd/peer: median | lowest | highest |")
+        print("| --- | --- | ---: | ---: | ---: |")
+        for (target, peer), rs in sorted(cpu_ratios.items(), key=lambda kv: (int(kv[0][0]) == 0, int(kv[0][0]), kv[0][1])):
+            rs = sorted(rs)
+            med = rs[len(rs) // 2] if len(rs) % 2 else (rs[len(rs) // 2 - 1] + rs[len(rs) // 2]) / 2
+            print(f"| {fmt_rate(target)} | {peer} | {med:.2f} | {rs[0]:.2f} | {rs[-1]:.2f} |")
         print()
 EOF
 cat "$OUT"
