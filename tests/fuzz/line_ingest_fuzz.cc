@@ -35,7 +35,10 @@ using canopy::Tree;
 // parsers, then one AddSampleByKey a sample.
 size_t ApplyReference(Tree* tree, absl::string_view line, int64_t now) {
   size_t accepted = 0;
-  if (!line.empty() && (line[0] == '{' || line[0] == '[')) {
+  // A JSON line starts with '{' or '[' after any blanks.
+  const size_t first = line.find_first_not_of(" \t\r\n");
+  if (first != absl::string_view::npos &&
+      (line[first] == '{' || line[first] == '[')) {
     canopy::Push push;
     canopy::TextPosition where;
     if (!canopy::ParseJsonPush(line, &push, &where).ok()) return 0;
@@ -143,7 +146,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     reference.BeginChange();
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-      if (!line.empty()) reference_accepted += ApplyReference(&reference, line, now);
+      if (!line.empty())
+        reference_accepted += ApplyReference(&reference, line, now);
     }
   }
   if (fast_accepted != reference_accepted) std::abort();
@@ -154,8 +158,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Leaf& x = i->second;
     const Leaf& y = j->second;
     if (i->first != j->first || x.action != y.action ||
-        x.window.index != y.window.index ||
-        x.window.count != y.window.count || !Same(x.window.sum, y.window.sum) ||
+        x.window.index != y.window.index || x.window.count != y.window.count ||
+        !Same(x.window.sum, y.window.sum) ||
         !Same(x.window.min, y.window.min) ||
         !Same(x.window.max, y.window.max) ||
         !Same(x.window.last, y.window.last) || !Same(x.total, y.total) ||
