@@ -165,7 +165,11 @@ udp_drops() {
 udp_rcvbuf() {
   { ss -uamn "sport = :$1" 2>/dev/null || true; } | grep -o 'rb[0-9]*' | head -1 | tr -d rb || true
 }
-port_free() { ! ss -Htuan "sport = :$1" | grep -q .; }
+# A listener or a bound UDP socket on the port. Connections in TIME-WAIT
+# from the last run (its curls to Netdata's web port) do not count: they do
+# not stop a server from binding, and the check refused to start for a
+# minute after every run.
+port_free() { ! ss -Hltun "sport = :$1" | grep -q .; }
 wait_port() {  # PROTO PORT: waits up to 30 s for a listener
   local _
   for _ in $(seq 1 300); do
