@@ -336,12 +336,7 @@ bool Tree::SampleOpenWindow(Node* leaf, Action action, const LineSample& s,
     if (!leaf->extra_ || !leaf->extra_->sketch) return false;
     leaf->extra_->sketch->Add(value, s.weight);
   }
-  cur.min = std::min(cur.min, value);
-  cur.max = std::max(cur.max, value);
-  ++cur.count;
-  cur.sum += value;
-  cur.last = value;
-  leaf->total_ += value;
+  AddToWindow(leaf, value);
   return true;
 }
 
@@ -460,6 +455,11 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
     }
     value = 1;
   }
+  AddToWindow(leaf, value);
+}
+
+void Tree::AddToWindow(Node* leaf, double value) {
+  Window& cur = leaf->cur_;
   if (cur.count == 0) {
     cur.min = cur.max = value;
   } else {

@@ -366,18 +366,24 @@ size_t LineIngest::NextSlot() {
   return pending_count_;
 }
 
+LineSample& LineIngest::QueueName(size_t slot, absl::string_view name,
+                                  char stop) {
+  Pending& p = pending_[slot];
+  p.name = name;
+  p.stop = stop;
+  p.hash = index_.Hash(name);
+  index_.Prefetch(p.hash);
+  LineSample& sample = batch_[slot].sample;
+  sample = LineSample();
+  return sample;
+}
+
 bool LineIngest::ScanSimpleStatsd(absl::string_view rest, size_t slot,
                                   size_t* used) {
   SimpleStatsdLine line;
   *used = ScanSimpleStatsdLine(rest, &line);
   if (*used == 0) return false;
-  Pending& p = pending_[slot];
-  p.name = line.name;
-  p.stop = ':';
-  p.hash = index_.Hash(line.name);
-  index_.Prefetch(p.hash);
-  LineSample& sample = batch_[slot].sample;
-  sample = LineSample();
+  LineSample& sample = QueueName(slot, line.name, ':');
   sample.value = line.value;
   switch (line.type) {
     case StatsdType::kCounter:
@@ -401,13 +407,7 @@ bool LineIngest::ScanSimpleGraphite(absl::string_view rest, size_t slot,
   SimpleGraphiteLine line;
   *used = ScanSimpleGraphiteLine(rest, &line);
   if (*used == 0) return false;
-  Pending& p = pending_[slot];
-  p.name = line.name;
-  p.stop = ' ';
-  p.hash = index_.Hash(line.name);
-  index_.Prefetch(p.hash);
-  LineSample& sample = batch_[slot].sample;
-  sample = LineSample();
+  LineSample& sample = QueueName(slot, line.name, ' ');
   sample.value = line.value;
   if (line.has_timestamp) sample.time = line.timestamp;
   return true;

@@ -134,6 +134,9 @@ class LineIngest {
   };
   // A free slot at the end of the queue.
   size_t NextSlot();
+  // Queues a fast-path line's name (stopped by `stop`) in `slot`, its
+  // index slot on its way in; its sample, cleared, for the caller to fill.
+  LineSample& QueueName(size_t slot, absl::string_view name, char stop);
   // The fast paths: false when the line at the start of `rest` is not
   // simple, for the full parsers.
   bool ScanSimpleStatsd(absl::string_view rest, size_t slot, size_t* used);

@@ -387,6 +387,8 @@ class Tree {
   // nothing, for anything else.
   bool SampleOpenWindow(Node* leaf, Action action, const LineSample& s,
                         uint32_t w);
+  // Counts `value` into the leaf's open window and running total.
+  static void AddToWindow(Node* leaf, double value);
   // Appends a leaf's open window to closed_ (history on).
   void EmitWindow(Node* leaf, Action action, bool late);
   // Drops removed nodes from open_windows_.
