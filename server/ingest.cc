@@ -44,6 +44,32 @@ constexpr timeval kUdpPollInterval = {0, 1000};
 constexpr size_t kMaxTcpConnections = 4096;
 constexpr int kUdpReceiveBuffer = 8 << 20;
 
+// A StatsD line as a sample (a set's member aside): c adds (weighted by
+// 1 / rate), g is the last value (or a delta), ms and h are timers
+// (weighted), s a set. The rate weighs counts, never values.
+void SetStatsdSample(StatsdType type, double value, double rate, bool relative,
+                     LineSample* sample) {
+  sample->value = value;
+  switch (type) {
+    case StatsdType::kCounter:
+      sample->action = Action::kAdd;
+      sample->weight = 1 / rate;
+      break;
+    case StatsdType::kGauge:
+      sample->action = Action::kLast;
+      sample->relative = relative;
+      break;
+    case StatsdType::kTimer:
+    case StatsdType::kHistogram:
+      sample->action = Action::kTimer;
+      sample->weight = 1 / rate;
+      break;
+    case StatsdType::kSet:
+      sample->action = Action::kSet;
+      break;
+  }
+}
+
 }  // namespace
 
 absl::Status ParseSocketAddress(absl::string_view addr, sockaddr_storage* ss,
@@ -259,26 +285,8 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
         line,
         [&](const StatsdRecord& r) {
           LineSample sample;
-          sample.value = r.value;
-          switch (r.type) {
-            case StatsdType::kCounter:
-              sample.action = Action::kAdd;
-              sample.weight = 1 / r.sample_rate;
-              break;
-            case StatsdType::kGauge:
-              sample.action = Action::kLast;
-              sample.relative = r.relative;
-              break;
-            case StatsdType::kTimer:
-            case StatsdType::kHistogram:
-              sample.action = Action::kTimer;
-              sample.weight = 1 / r.sample_rate;
-              break;
-            case StatsdType::kSet:
-              sample.action = Action::kSet;
-              sample.member = r.set_member;
-              break;
-          }
+          SetStatsdSample(r.type, r.value, r.sample_rate, r.relative, &sample);
+          if (r.type == StatsdType::kSet) sample.member = r.set_member;
           apply(r.key, sample);
         },
         [&](const StatsdError& e) {
@@ -383,22 +391,8 @@ bool LineIngest::ScanSimpleStatsd(absl::string_view rest, size_t slot,
   SimpleStatsdLine line;
   *used = ScanSimpleStatsdLine(rest, &line);
   if (*used == 0) return false;
-  LineSample& sample = QueueName(slot, line.name, ':');
-  sample.value = line.value;
-  switch (line.type) {
-    case StatsdType::kCounter:
-      sample.action = Action::kAdd;
-      sample.weight = 1 / line.sample_rate;
-      break;
-    case StatsdType::kGauge:
-      sample.action = Action::kLast;
-      sample.relative = line.relative;
-      break;
-    default:  // timers and histograms; sets never take this path
-      sample.action = Action::kTimer;
-      sample.weight = 1 / line.sample_rate;
-      break;
-  }
+  SetStatsdSample(line.type, line.value, line.sample_rate, line.relative,
+                  &QueueName(slot, line.name, ':'));
   return true;
 }
 
