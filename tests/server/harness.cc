@@ -25,6 +25,15 @@ std::string BinPath(const std::string& name) {
   return absl::StrCat(base, "/bin/", name);
 }
 
+bool WaitFor(const std::function<bool()>& condition, absl::Duration deadline) {
+  absl::Time end = absl::Now() + deadline;
+  while (!condition()) {
+    if (absl::Now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 std::string MakeTempDir() {
   const char* tmp = std::getenv("TEST_TMPDIR");
   std::string templ = absl::StrCat(tmp ? tmp : "/tmp", "/canopy-test-XXXXXX");

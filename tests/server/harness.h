@@ -10,11 +10,13 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "canopy/http_client.h"
 
 namespace canopy {
@@ -22,6 +24,12 @@ namespace testing {
 
 // The path of a built program ("canopyd", "canopy"): $CANOPY_BIN_DIR/bin/NAME.
 std::string BinPath(const std::string& name);
+
+// Polls `condition` every few milliseconds until it holds or `deadline`
+// passes; returns whether it held. Tests wait on what they can observe
+// (a reply, a file, a counter), never for a fixed time.
+bool WaitFor(const std::function<bool()>& condition,
+             absl::Duration deadline = absl::Seconds(10));
 
 // A fresh empty directory under $TEST_TMPDIR or /tmp, removed by the caller.
 std::string MakeTempDir();
