@@ -17,10 +17,10 @@
 #include "absl/strings/strip.h"
 #include "canopy/config_file.h"
 #include "canopy/pipe.h"
-#include "server/ingest.h"
+#include "server/ingest/line_ingest.h"
 #include "server/log.h"
 #include "server/server.h"
-#include "server/trend.h"
+#include "server/trend/store.h"
 
 ABSL_FLAG(std::string, config, "",
           "Read flags from this file: one flag=value per line, # comments; "

@@ -1,10 +1,18 @@
-// canopyd's settings, filled from flags by server/main.cc.
+// canopyd's settings, filled from flags by server/main.cc, and the parsing
+// of the flags whose values are lists (--expire).
+//
+// Plain values; read by every room, written only before Server::Start.
 #ifndef CANOPY_SERVER_OPTIONS_H_
 #define CANOPY_SERVER_OPTIONS_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "canopy/key.h"
 
 namespace canopy {
 
@@ -32,6 +40,13 @@ struct ServerOptions {
   size_t get_limit = 10000;    // default limit= of /get
   std::string pipes_dir;  // *.so log pipes for POST /push accesslog=; "" = none
 };
+
+// --expire=PATTERN=DURATION,...
+struct ExpireRule {
+  Pattern pattern;
+  int64_t seconds;
+};
+absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec);
 
 }  // namespace canopy
 

@@ -1,4 +1,6 @@
-// canopyd: the event loop, its listeners and the routing of HTTP requests.
+// canopyd's lifecycle: it owns the tree, the line ingest, comet's held
+// requests and hub, the HTTP front, the UDP/TCP listeners and the trend
+// thread, wires them together, and starts and stops them.
 //
 //   canopy::ServerOptions options;
 //   options.http = "127.0.0.1:0";
@@ -6,33 +8,43 @@
 //   if (absl::Status s = server.Start(); !s.ok()) { /* one line, exit 1 */ }
 //   server.Run();  // until SIGTERM or SIGINT
 //
+// The rooms it wires (each file opens with what it owns):
+//   server/net/       the network edge: evhttp <-> Request/Response, the
+//                     route table and tokens, the connection cap, comet's
+//                     held requests, the UDP and TCP listeners
+//   server/ingest/    line ingest (StatsD, Graphite), the name index, the
+//                     one function that applies a JSON push
+//   server/comet/     waiters, watch lists, coalescing, reply bodies
+//   server/handlers/  a file per endpoint family, plain functions
+//   server/trend/     history in LevelDB and the thread that owns it
+//
 // Threads: Run() runs the loop on the calling thread, which then owns the
-// tree, the waiters, the stats and every socket. Nothing else touches them.
+// tree, the waiters, the stats and every socket; the trend thread owns the
+// trend store and gets closed windows through a bounded queue. Nothing else
+// touches them.
 #ifndef CANOPY_SERVER_SERVER_H_
 #define CANOPY_SERVER_SERVER_H_
 
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "canopy/tree.h"
-#include "server/comet.h"
-#include "server/handlers.h"
-#include "server/ingest.h"
+#include "server/handlers/figures.h"
+#include "server/handlers/request.h"
+#include "server/handlers/view_store.h"
+#include "server/ingest/line_ingest.h"
+#include "server/log.h"
+#include "server/net/held_requests.h"
+#include "server/net/http_server.h"
+#include "server/net/listeners.h"
 #include "server/options.h"
 #include "server/stats.h"
-#include "server/trend_thread.h"
-#include "server/views.h"
+#include "server/trend/thread.h"
 
 struct event;
 struct event_base;
-struct evhttp;
-struct evhttp_request;
-struct evhttp_connection;
-struct evconnlistener;
 
 namespace canopy {
 
@@ -43,72 +55,59 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Raises the fd limit, binds the listeners and writes --ready_file.
+  // Raises the fd limit, restores the tree, binds the listeners and writes
+  // --ready_file.
   absl::Status Start();
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int Run();
 
-  int http_port() const { return http_port_; }
+  int http_port() const { return http_ ? http_->port() : 0; }
   Tree& tree() { return *tree_; }
 
  private:
-  static void OnRequest(evhttp_request* req, void* arg);
-  static void OnConnectionClosed(evhttp_connection* evcon, void* arg);
   static void OnSignal(int sig, short what, void* arg);
-  static void OnAcceptError(evconnlistener* listener, void* arg);
   static void OnTick(int fd, short what, void* arg);
-  // Every step: the server's own figures into canopy,self,...; and every
-  // expire sweep: stale leaves out.
+  static void OnTrendWake(int fd, short what, void* arg);
+  // Frees the trend thread after it has written all it holds.
+  void StopTrend();
+  // Every second: closed windows to the trend thread, the snapshot when it
+  // is due, the expire sweep; every step: the server's own figures into
+  // canopy,self,...
   void Tick();
+  void WriteSelfFigures(int64_t now);
 
-  void Handle(evhttp_request* req);
-  // Checks --read_token/--write_token; an error status when refused.
-  absl::Status Authorize(evhttp_request* req, const Request& request,
-                         bool write) const;
-  void Send(evhttp_request* req, const Response& response);
-  std::string MetricsText(const Request& request);
+  // What a handler may use, for a request arriving now.
+  HandlerContext Context();
+  ServerFigures Figures() const;
 
-  ServerOptions options_;
-  Stats stats_;
-  std::unique_ptr<Tree> tree_;
-  event_base* base_ = nullptr;
-  evhttp* http_ = nullptr;
-  evconnlistener* listener_ = nullptr;
-  event* sigterm_ = nullptr;
-  event* sigint_ = nullptr;
-  std::unique_ptr<Hub> hub_;
-  std::unique_ptr<Listeners> listeners_;
-  std::unique_ptr<TrendThread> trend_;
-  std::unique_ptr<ViewStore> views_;
-  std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
-  uint64_t trend_queries_ = 0;
-  // Connections waiting for a /trend answer: a token per request, so that a
-  // reply never goes to a connection that closed meanwhile.
-  absl::flat_hash_map<evhttp_connection*, uint64_t> trend_waiting_;
-  uint64_t trend_token_ = 0;
-  void HandleTrend(evhttp_request* req, const Request& request);
-  void HandleGraph(evhttp_request* req, const Request& request);
-  // Runs `work` on the trend thread and sends its response from the loop,
-  // unless the client left meanwhile.
-  void RespondLater(evhttp_request* req,
-                    std::function<Response(TrendStore&)> work);
-  absl::StatusOr<Response> HandleViews(const Request& request);
-  // A page or asset from --web_dir (nullptr status: not a static path).
-  absl::StatusOr<Response> StaticFile(const std::string& path, bool* matched);
   void SubmitWindows(bool all);
   // Writes the tree's snapshot: through the trend thread, or here when
   // `now_here` (at the stop) or when there is no trend thread.
   void WriteSnapshot(bool now_here);
   absl::Status RestoreSnapshot();
+
+  ServerOptions options_;
+  Stats stats_;
+  std::unique_ptr<Tree> tree_;
+  event_base* base_ = nullptr;
+  event* sigterm_ = nullptr;
+  event* sigint_ = nullptr;
+  event* tick_ = nullptr;
+  event* trend_wake_ = nullptr;  // the trend thread's answers are ready
+  std::unique_ptr<LineIngest> ingest_;
+  std::unique_ptr<HeldRequests> held_;
+  std::unique_ptr<TrendThread> trend_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Listeners> listeners_;
+  std::unique_ptr<ViewStore> views_;
+  std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
   int64_t next_snapshot_ = 0;
   uint64_t snapshot_seq_ = 0;
+  RateLimit snapshot_log_;  // failed snapshots, logged
   std::vector<ExpireRule> expire_;
-  event* tick_ = nullptr;
   int64_t next_expire_ = 0;
   int64_t expire_interval_ = 0;
   int64_t self_window_ = 0;
-  int http_port_ = 0;
-  size_t connections_ = 0;
 };
 
 }  // namespace canopy

@@ -27,7 +27,8 @@ struct Stats {
   uint64_t accept_errors = 0;
   uint64_t fd_limit = 0;
   uint64_t udp_datagrams = 0;
-  uint64_t expired = 0;  // leaves removed by --expire
+  uint64_t expired = 0;        // leaves removed by --expire
+  uint64_t trend_queries = 0;  // /trend and /graph queries
 };
 
 }  // namespace canopy

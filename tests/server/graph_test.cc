@@ -1,6 +1,4 @@
 // Server-drawn charts (cairo) and named views.
-#include "server/graph.h"
-
 #include <cairo.h>
 
 #include <cmath>
@@ -10,7 +8,8 @@
 
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
-#include "server/views.h"
+#include "server/handlers/graph_render.h"
+#include "server/handlers/view_store.h"
 #include "tests/server/harness.h"
 
 namespace canopy {

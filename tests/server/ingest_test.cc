@@ -1,7 +1,5 @@
 // Black-box tests of StatsD, Graphite and JSON ingest over real UDP and TCP
 // sockets and over POST /push text/plain.
-#include "server/ingest.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +15,9 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
+#include "server/ingest/line_ingest.h"
+#include "server/net/address.h"
+#include "server/options.h"
 #include "tests/server/harness.h"
 
 namespace canopy {

@@ -2,6 +2,8 @@
 // names in a NameIndex must give what the full parsers give, keep the
 // order and line numbers of a text's lines, and never use a leaf the tree
 // has freed (under ASan a stale pointer is a failure here).
+#include "server/ingest/line_ingest.h"
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -10,8 +12,7 @@
 #include "canopy/key.h"
 #include "canopy/sketch.h"
 #include "gtest/gtest.h"
-#include "server/ingest.h"
-#include "server/name_index.h"
+#include "server/ingest/name_index.h"
 
 namespace canopy {
 namespace {

@@ -1,7 +1,5 @@
 // Trend history: the store with a clock the test controls (no sleeping
 // through hours), and /trend against the real canopyd.
-#include "server/trend.h"
-
 #include <event2/event.h>
 
 #include <algorithm>
@@ -23,7 +21,8 @@
 #include "gtest/gtest.h"
 #include "leveldb/env.h"
 #include "rapidjson/document.h"
-#include "server/trend_thread.h"
+#include "server/trend/store.h"
+#include "server/trend/thread.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
@@ -410,9 +409,8 @@ TEST(TrendThreadTest, AFullDiskIsRetriedAndLosesNothing) {
     auto store =
         TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"), &env);
     ASSERT_TRUE(store.ok()) << store.status();
-    event_base* base = event_base_new();
     {
-      TrendThread thread(std::move(*store), base);
+      TrendThread thread(std::move(*store));
       env.fail = true;
       // Recent windows: the thread's retention sweep must keep them.
       const int64_t base_time = time(nullptr) / 10 * 10 - 1000;
@@ -426,23 +424,13 @@ TEST(TrendThreadTest, AFullDiskIsRetriedAndLosesNothing) {
         windows.push_back(w);
       }
       ASSERT_TRUE(thread.SubmitWindows(&windows));
-      auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (thread.write_errors() == 0 &&
-             std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      EXPECT_GT(thread.write_errors(), 0u);
+      EXPECT_TRUE(testing::WaitFor([&] { return thread.write_errors() > 0; }));
       EXPECT_EQ(thread.windows_written(), 0u);
       env.fail = false;  // room again
-      deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (thread.windows_written() < 50 &&
-             std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
+      EXPECT_TRUE(testing::WaitFor(
+          [&] { return thread.windows_written() >= 50; }, absl::Seconds(20)));
       EXPECT_EQ(thread.windows_written(), 50u);
     }
-    event_base_free(base);
   }
   auto store = TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"));
   ASSERT_TRUE(store.ok());

@@ -1,0 +1,206 @@
+// GET /metrics: the server's own figures in Prometheus text exposition
+// (ingest per protocol, rejects, waiters, nodes, memory, the trend thread),
+// and with ?key=K the live values of the leaves under K.
+//
+// Threads: the event-loop thread.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/handlers/figures.h"
+#include "server/handlers/handlers.h"
+
+namespace canopy {
+namespace {
+
+// A sample value as Prometheus reads it: integers in full, others with
+// enough digits to round-trip.
+std::string PromNumber(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9e15 &&
+      v < 9e15) {
+    return absl::StrCat(static_cast<int64_t>(v));
+  }
+  return absl::StrFormat("%.17g", v);
+}
+
+std::string PromEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+size_t ResidentBytes() {
+  long pages = 0, resident = 0;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+  fclose(f);
+  return static_cast<size_t>(resident) * sysconf(_SC_PAGESIZE);
+}
+
+absl::StatusOr<Response> HandleMetrics(const Request& request,
+                                       HandlerContext& ctx) {
+  ServerFigures f = ctx.figures ? ctx.figures() : ServerFigures();
+  const Tree* tree = ctx.tree;
+  const Stats& stats = *ctx.stats;
+  std::string out;
+  auto gauge = [&](const char* name, const char* help, double v) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " gauge\n", name, " ", PromNumber(v), "\n");
+  };
+  auto counter = [&](const char* name, const char* help, double v) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " counter\n", name, " ", PromNumber(v), "\n");
+  };
+  gauge("canopy_nodes", "Nodes in the live tree.",
+        static_cast<double>(tree->node_count()));
+  gauge("canopy_leaves", "Nodes that hold a value.",
+        static_cast<double>(tree->leaf_count()));
+  gauge("canopy_seq", "The tree's change counter.",
+        static_cast<double>(tree->seq()));
+  gauge("canopy_snapshot_seq", "The seq of the last snapshot on disk.",
+        static_cast<double>(f.snapshot_seq));
+  gauge("canopy_interned_bytes", "Bytes of interned segment names.",
+        static_cast<double>(tree->interned_bytes()));
+  gauge("canopy_waiters", "Parked /pull and /stream requests.",
+        static_cast<double>(f.waiters));
+  gauge("canopy_streams", "Open /stream connections.",
+        static_cast<double>(f.streams));
+  gauge("canopy_watch_lists", "Nodes watched by waiters.",
+        static_cast<double>(f.watch_lists));
+  gauge("canopy_connections", "Open HTTP connections.",
+        static_cast<double>(f.connections));
+  gauge("canopy_max_waiters", "Waiters allowed before 503.",
+        static_cast<double>(f.max_waiters));
+  gauge("canopy_fd_limit", "The process's open file limit.",
+        static_cast<double>(stats.fd_limit));
+  gauge("canopy_resident_memory_bytes", "Resident set size.",
+        static_cast<double>(ResidentBytes()));
+  gauge("canopy_uptime_seconds", "Seconds since start.",
+        static_cast<double>(time(nullptr) - stats.start_time));
+  gauge("canopy_udp_receive_buffer_bytes", "SO_RCVBUF of the UDP socket.",
+        static_cast<double>(f.udp_rcvbuf));
+  gauge("canopy_tcp_connections", "Open TCP ingest connections.",
+        static_cast<double>(f.tcp_connections));
+  counter("canopy_udp_kernel_drops_total",
+          "Datagrams the kernel dropped before canopyd read them "
+          "(the socket's drop count, SO_MEMINFO).",
+          static_cast<double>(f.kernel_drops));
+  counter("canopy_udp_datagrams_total", "UDP datagrams read.",
+          static_cast<double>(stats.udp_datagrams));
+  counter("canopy_expired_leaves_total", "Leaves removed by --expire.",
+          static_cast<double>(stats.expired));
+  if (f.history) {
+    gauge("canopy_trend_series", "Series in the trend store.",
+          static_cast<double>(f.trend_series));
+    gauge("canopy_trend_queued_batches", "Window batches waiting for disk.",
+          static_cast<double>(f.trend_queued_batches));
+    gauge("canopy_trend_pending_windows",
+          "Closed windows the trend queue could not take yet.",
+          static_cast<double>(f.trend_pending_windows));
+    gauge("canopy_trend_flush_lag_seconds",
+          "Age of the oldest batch waiting for disk.", f.trend_flush_lag);
+    gauge("canopy_trend_disk_bytes", "Approximate bytes of stored windows.",
+          static_cast<double>(f.trend_disk_bytes));
+    gauge("canopy_open_windows", "Leaves with a window not yet in history.",
+          static_cast<double>(tree->open_windows()));
+    gauge("canopy_trend_queued_windows",
+          "Closed windows waiting in the trend queue (bounded).",
+          static_cast<double>(f.trend_queued_windows));
+    counter("canopy_trend_queue_full_total",
+            "Times the trend queue was full and refused a batch.",
+            static_cast<double>(f.trend_queue_full));
+    counter("canopy_trend_windows_written_total", "Windows written to history.",
+            static_cast<double>(f.trend_windows_written));
+    counter("canopy_trend_write_errors_total",
+            "Failed history writes (retried).",
+            static_cast<double>(f.trend_write_errors));
+    counter("canopy_trend_retention_deleted_total",
+            "Windows deleted past retention.",
+            static_cast<double>(f.trend_retention_deleted));
+    counter("canopy_trend_queries_total", "Trend queries.",
+            static_cast<double>(stats.trend_queries));
+  }
+  counter("canopy_pushes_total", "Pushes applied.",
+          static_cast<double>(stats.pushes));
+  counter("canopy_pull_replies_total", "Long-poll replies with changes.",
+          static_cast<double>(stats.pull_replies));
+  counter("canopy_pull_timeouts_total", "Long-polls that timed out.",
+          static_cast<double>(stats.pull_timeouts));
+  counter("canopy_waiters_gone_total", "Waiters whose client hung up.",
+          static_cast<double>(stats.waiters_gone));
+  counter("canopy_waiters_refused_total", "Waiters refused with 503.",
+          static_cast<double>(stats.waiters_refused));
+  counter("canopy_stream_events_total", "Server-sent events written.",
+          static_cast<double>(stats.stream_events));
+  counter("canopy_connections_refused_total", "Connections refused (cap).",
+          static_cast<double>(stats.connections_refused));
+
+  absl::StrAppend(&out,
+                  "# HELP canopy_http_requests_total HTTP replies by code.\n"
+                  "# TYPE canopy_http_requests_total counter\n");
+  for (const auto& [code, n] : stats.http_by_status) {
+    absl::StrAppend(&out, "canopy_http_requests_total{code=\"", code, "\"} ", n,
+                    "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP canopy_ingest_accepted_total Leaves accepted, by "
+                  "protocol.\n# TYPE canopy_ingest_accepted_total counter\n");
+  for (const char* proto : {"http", "udp", "tcp"}) {
+    auto it = stats.accepted.find(proto);
+    absl::StrAppend(&out, "canopy_ingest_accepted_total{protocol=\"", proto,
+                    "\"} ", it == stats.accepted.end() ? 0 : it->second, "\n");
+  }
+  absl::StrAppend(&out,
+                  "# HELP canopy_ingest_rejected_total Inputs rejected, by "
+                  "protocol and reason.\n"
+                  "# TYPE canopy_ingest_rejected_total counter\n");
+  for (const auto& [proto, reasons] : stats.rejected) {
+    for (const auto& [reason, n] : reasons) {
+      absl::StrAppend(&out, "canopy_ingest_rejected_total{protocol=\"", proto,
+                      "\",reason=\"", reason, "\"} ", n, "\n");
+    }
+  }
+  std::vector<std::string> keys = request.Params("key");
+  if (!keys.empty()) {
+    absl::StrAppend(&out,
+                    "# HELP canopy_value Live value of a leaf.\n"
+                    "# TYPE canopy_value gauge\n");
+    int64_t now = ctx.now;
+    for (const std::string& k : keys) {
+      absl::StatusOr<Pattern> p = Pattern::Parse(k);
+      if (!p.ok()) continue;
+      size_t n = 0;
+      tree->Collect(*p, 0, [&](const LeafView& leaf) {
+        LiveValue v = leaf.node->Live(leaf.action, now, tree->step_seconds());
+        if (v.has && !v.is_text) {
+          absl::StrAppend(&out, "canopy_value{key=\"", PromEscape(leaf.key),
+                          "\"} ", PromNumber(v.value), "\n");
+        }
+        return ++n < ctx.options->get_limit;
+      });
+    }
+  }
+  Response r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(out);
+  return r;
+}
+
+}  // namespace canopy

@@ -1,0 +1,310 @@
+// History: GET /trend (a query answered on the trend thread, as JSON or
+// CSV), GET /graph/<key>.svg|png|pdf (a chart drawn there with cairo) and
+// GET /api/markers (from the live tree).
+//
+// Threads: the handlers run on the event-loop thread; the Deferred work they
+// return runs on the trend thread and touches only its TrendStore.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "canopy/duration.h"
+#include "server/handlers/graph_render.h"
+#include "server/handlers/handlers.h"
+
+namespace canopy {
+
+absl::StatusOr<int64_t> ParseTime(absl::string_view text, int64_t now) {
+  if (text.empty() || text == "now") return now;
+  int64_t v;
+  if (text[0] == '-' || text[0] == '+') {
+    int64_t d;
+    if (!ParseDuration(text.substr(1), &d)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad time \"", text.substr(0, 40),
+                       "\" (expected epoch seconds, now, or -1h, -7d ...)"));
+    }
+    return text[0] == '-' ? now - d : now + d;
+  }
+  if (!absl::SimpleAtoi(text, &v) || v < 0 || v > 253402300799) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad time \"", text.substr(0, 40),
+                     "\" (expected epoch seconds, now, or -1h, -7d ...)"));
+  }
+  return v;
+}
+
+absl::StatusOr<TrendQuery> ParseTrendRequest(const Request& request,
+                                             int64_t now) {
+  TrendQuery q;
+  if (request.Params("key").empty()) {
+    return absl::InvalidArgumentError("/trend needs at least one key=");
+  }
+  absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
+  if (!patterns.ok()) return patterns.status();
+  q.patterns = std::move(*patterns);
+  absl::StatusOr<int64_t> from = ParseTime(request.Param("from", "-1h"), now);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<int64_t> to = ParseTime(request.Param("to", "now"), now);
+  if (!to.ok()) return to.status();
+  q.from = *from;
+  q.to = *to + 1;  // "to" is inclusive for users
+  if (q.to <= q.from) {
+    return absl::InvalidArgumentError("from must be before to");
+  }
+  std::string step = request.Param("step");
+  if (!step.empty()) {
+    if (!absl::SimpleAtoi(step, &q.step) && !ParseDuration(step, &q.step)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad step \"", step.substr(0, 20), "\" (seconds, or 10s, 1m, 1h)"));
+    }
+    if (q.step <= 0) return absl::InvalidArgumentError("step must be positive");
+  }
+  absl::StatusOr<TrendFn> fn = ParseTrendFn(request.Param("fn", "avg"));
+  if (!fn.ok()) return fn.status();
+  q.fn = *fn;
+  std::string format = request.Param("format", "json");
+  if (format != "json" && format != "csv") {
+    return absl::InvalidArgumentError("format must be json or csv");
+  }
+  return q;
+}
+
+Response TrendResponse(const TrendResult& result, bool csv) {
+  Response r;
+  if (csv) {
+    // One row per time, one column per key (what Dygraph and spreadsheets
+    // read); a missing point is an empty cell.
+    r.content_type = "text/csv; charset=utf-8";
+    std::string out = "time";
+    std::map<int64_t, std::vector<std::string>> rows;
+    for (size_t i = 0; i < result.series.size(); ++i) {
+      std::string k = result.series[i].key;
+      bool quote = k.find_first_of(",\"") != std::string::npos;
+      std::string escaped;
+      for (char c : k) {
+        if (c == '"') escaped += '"';
+        escaped += c;
+      }
+      absl::StrAppend(&out, ",", quote ? absl::StrCat("\"", escaped, "\"") : k);
+      for (const auto& [t, v] : result.series[i].points) {
+        auto& row = rows[t];
+        row.resize(result.series.size());
+        row[i] = absl::StrFormat("%.17g", v);
+      }
+    }
+    out += "\n";
+    for (auto& [t, row] : rows) {
+      row.resize(result.series.size());
+      absl::StrAppend(&out, t);
+      for (const std::string& cell : row) absl::StrAppend(&out, ",", cell);
+      out += "\n";
+    }
+    r.body = std::move(out);
+    return r;
+  }
+  JsonOut out;
+  out.w.StartObject();
+  out.Key("step");
+  out.w.Int64(result.step);
+  if (result.truncated) {
+    out.Key("truncated");
+    out.w.Bool(true);
+  }
+  out.Key("series");
+  out.w.StartArray();
+  for (const TrendSeries& s : result.series) {
+    out.w.StartObject();
+    out.Key("key");
+    out.String(s.key);
+    out.Key("points");
+    out.w.StartArray();
+    for (const auto& [t, v] : s.points) {
+      out.w.StartArray();
+      out.w.Int64(t);
+      out.Number(v);
+      out.w.EndArray();
+    }
+    out.w.EndArray();
+    out.w.EndObject();
+  }
+  out.w.EndArray();
+  out.w.EndObject();
+  r.body = out.Take();
+  return r;
+}
+
+namespace {
+
+struct FoundMarker {
+  int64_t time;
+  std::string key;
+  std::string text;
+};
+
+// The markers on the nodes under `patterns` dated from `from` to `to`, by
+// time then key.
+std::vector<FoundMarker> FindMarkers(const Tree& tree,
+                                     const std::vector<Pattern>& patterns,
+                                     int64_t from, int64_t to) {
+  std::vector<FoundMarker> found;
+  for (const Pattern& p : patterns) {
+    const Node* start = tree.Find(p.FixedPrefix());
+    if (start == nullptr) continue;
+    // Depth-first under the fixed prefix; a node counts if it lies under a
+    // node the pattern matches.
+    std::vector<const Node*> todo{start};
+    while (!todo.empty() && found.size() < 100000) {
+      const Node* n = todo.back();
+      todo.pop_back();
+      for (const Node* c : n->SortedChildren()) todo.push_back(c);
+      const std::vector<Marker>* m = n->markers();
+      if (m == nullptr || m->empty()) continue;
+      std::string key = tree.KeyOf(n);
+      absl::StatusOr<KeySegments> segs = SplitKey(key);
+      if (!segs.ok()) continue;
+      bool under = false;
+      for (size_t len = 0; len <= segs->size() && !under; ++len) {
+        under = p.Matches(absl::MakeConstSpan(segs->data(), len));
+      }
+      if (!under) continue;
+      for (const Marker& mk : *m) {
+        if (mk.time >= from && mk.time <= to) {
+          found.push_back(FoundMarker{mk.time, key, mk.text});
+        }
+      }
+    }
+  }
+  std::sort(found.begin(), found.end(),
+            [](const FoundMarker& a, const FoundMarker& b) {
+              return a.time != b.time ? a.time < b.time : a.key < b.key;
+            });
+  return found;
+}
+
+absl::Status NoHistory() {
+  return absl::FailedPreconditionError("this canopyd keeps no history");
+}
+
+}  // namespace
+
+absl::StatusOr<Response> HandleMarkers(const Request& request,
+                                       HandlerContext& ctx) {
+  absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
+  if (!patterns.ok()) return patterns.status();
+  absl::StatusOr<int64_t> from =
+      ParseTime(request.Param("from", "-1y"), ctx.now);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<int64_t> to = ParseTime(request.Param("to", "now"), ctx.now);
+  if (!to.ok()) return to.status();
+  JsonOut out;
+  out.w.StartObject();
+  out.Key("markers");
+  out.w.StartArray();
+  for (const FoundMarker& f : FindMarkers(*ctx.tree, *patterns, *from, *to)) {
+    out.w.StartObject();
+    out.Key("key");
+    out.String(f.key);
+    out.Key("time");
+    out.w.Int64(f.time);
+    out.Key("text");
+    out.String(f.text);
+    out.w.EndObject();
+  }
+  out.w.EndArray();
+  out.w.EndObject();
+  return JsonResponse(out);
+}
+
+absl::StatusOr<Deferred> HandleTrend(const Request& request,
+                                     HandlerContext& ctx) {
+  absl::StatusOr<TrendQuery> q = ParseTrendRequest(request, ctx.now);
+  if (!q.ok()) return q.status();
+  if (!ctx.history) return NoHistory();
+  ++ctx.stats->trend_queries;
+  bool csv = request.Param("format") == "csv";
+  return Deferred{[query = std::move(*q), csv](TrendStore& store) {
+    absl::StatusOr<TrendResult> r = store.Query(query);
+    return r.ok() ? TrendResponse(*r, csv) : ErrorResponse(r.status());
+  }};
+}
+
+absl::StatusOr<Deferred> HandleGraph(const Request& request,
+                                     HandlerContext& ctx) {
+  // /graph/<key>.svg|.png|.pdf
+  std::string name = request.path.substr(sizeof("/graph/") - 1);
+  GraphOptions o;
+  size_t dot = name.rfind('.');
+  std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
+  if (ext == "svg") {
+    o.format = GraphOptions::kSvg;
+  } else if (ext == "png") {
+    o.format = GraphOptions::kPng;
+  } else if (ext == "pdf") {
+    o.format = GraphOptions::kPdf;
+  } else {
+    return absl::InvalidArgumentError("use /graph/<key>.svg, .png or .pdf");
+  }
+  std::string key = name.substr(0, dot);
+  Request as_trend = request;
+  as_trend.query.erase(
+      std::remove_if(as_trend.query.begin(), as_trend.query.end(),
+                     [](const auto& kv) { return kv.first == "key"; }),
+      as_trend.query.end());
+  as_trend.query.emplace_back("key", key);
+  std::string style = request.Param("style", "line");
+  std::string theme = request.Param("theme", "light");
+  if (style == "bar") {
+    o.style = GraphOptions::kBar;
+  } else if (style == "area") {
+    o.style = GraphOptions::kArea;
+  } else if (style != "line") {
+    return absl::InvalidArgumentError("style must be line, bar or area");
+  }
+  if (theme != "light" && theme != "dark") {
+    return absl::InvalidArgumentError("theme must be light or dark");
+  }
+  o.dark = theme == "dark";
+  if ((request.HasParam("width") &&
+       !absl::SimpleAtoi(request.Param("width"), &o.width)) ||
+      (request.HasParam("height") &&
+       !absl::SimpleAtoi(request.Param("height"), &o.height)) ||
+      o.width < 100 || o.width > 4000 || o.height < 60 || o.height > 4000) {
+    return absl::InvalidArgumentError(
+        "width must be 100 to 4000 and height 60 to 4000 pixels");
+  }
+  absl::StatusOr<TrendQuery> q = ParseTrendRequest(as_trend, ctx.now);
+  if (!q.ok()) return q.status();
+  if (!ctx.history) return NoHistory();
+  if (!request.HasParam("step")) {
+    q->step = std::max<int64_t>(1, (q->to - q->from) / (o.width / 2));
+  }
+  o.from = q->from;
+  o.to = q->to;
+  o.title = key;
+  // Markers come from the live tree, here on the loop thread.
+  std::vector<GraphMarker> markers;
+  if (absl::StatusOr<Pattern> p = Pattern::Parse(key); p.ok()) {
+    for (FoundMarker& f : FindMarkers(*ctx.tree, {*p}, q->from, q->to)) {
+      markers.push_back(GraphMarker{f.time, std::move(f.text)});
+    }
+  }
+  ++ctx.stats->trend_queries;
+  return Deferred{[query = std::move(*q), o, markers](TrendStore& store) {
+    absl::StatusOr<TrendResult> r = store.Query(query);
+    if (!r.ok()) return ErrorResponse(r.status());
+    absl::StatusOr<std::string> bytes = RenderGraph(*r, markers, o);
+    if (!bytes.ok()) return ErrorResponse(bytes.status());
+    Response resp;
+    resp.content_type = GraphContentType(o.format);
+    resp.body = std::move(*bytes);
+    return resp;
+  }};
+}
+
+}  // namespace canopy

@@ -1,0 +1,43 @@
+#include "server/ingest/json_ingest.h"
+
+#include <string>
+
+namespace canopy {
+
+JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now) {
+  JsonApplied r;
+  Push push;
+  if (absl::Status s = ParseJsonPush(text, &push, &r.where); !s.ok()) {
+    r.status = std::move(s);
+    r.reason = "json";
+    return r;
+  }
+  Tree::ApplyStats applied;
+  if (absl::Status s = tree->Apply(push, now, &applied); !s.ok()) {
+    r.status = std::move(s);
+    r.reason = "max_nodes";
+    return r;
+  }
+  r.leaves = applied.leaves;
+  return r;
+}
+
+void CountJsonPush(const JsonApplied& r, absl::string_view protocol,
+                   Stats* stats) {
+  if (r.status.ok()) {
+    stats->accepted[std::string(protocol)] += r.leaves;
+  } else {
+    ++stats->rejected[std::string(protocol)][r.reason];
+  }
+}
+
+bool StartsJson(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size() &&
+         (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
+    ++i;
+  }
+  return i < s.size() && (s[i] == '{' || s[i] == '[');
+}
+
+}  // namespace canopy

@@ -1,0 +1,363 @@
+#include "server/ingest/line_ingest.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "canopy/graphite.h"
+#include "canopy/statsd.h"
+#include "core/text.h"
+#include "server/ingest/json_ingest.h"
+#include "server/log.h"
+
+namespace canopy {
+namespace {
+
+// A StatsD line as a sample (a set's member aside): c adds (weighted by
+// 1 / rate), g is the last value (or a delta), ms and h are timers
+// (weighted), s a set. The rate weighs counts, never values.
+void SetStatsdSample(StatsdType type, double value, double rate, bool relative,
+                     LineSample* sample) {
+  sample->value = value;
+  switch (type) {
+    case StatsdType::kCounter:
+      sample->action = Action::kAdd;
+      sample->weight = 1 / rate;
+      break;
+    case StatsdType::kGauge:
+      sample->action = Action::kLast;
+      sample->relative = relative;
+      break;
+    case StatsdType::kTimer:
+    case StatsdType::kHistogram:
+      sample->action = Action::kTimer;
+      sample->weight = 1 / rate;
+      break;
+    case StatsdType::kSet:
+      sample->action = Action::kSet;
+      break;
+  }
+}
+
+}  // namespace
+
+void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
+                           Result* result,
+                           std::map<std::string, uint64_t>* rejects) {
+  auto reject = [&](absl::string_view reason, absl::string_view why,
+                    size_t at_line) {
+    ++result->rejected;
+    ++(*rejects)[std::string(reason)];
+    uint64_t dropped = 0;
+    if (bad_line_log_.Allow(&dropped)) {
+      CANOPY_LOG(
+          "rejected line %d (%s): %s%s", static_cast<int>(at_line),
+          std::string(reason), std::string(why),
+          dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+    }
+  };
+  // Samples are queued and applied a batch at a time (FlushPending), so
+  // that the tree can overlap the lookups of many lines.
+  auto apply = [&](const std::string& key, const LineSample& sample) {
+    const size_t slot = NextSlot();
+    Pending& p = pending_[slot];
+    p.key.assign(key);
+    p.member.assign(sample.member.data(), sample.member.size());
+    p.line_no = line_no;
+    p.fresh = false;
+    batch_[slot].sample = sample;
+    batch_[slot].sample.member = p.member;
+    batch_[slot].key = p.key;
+    batch_[slot].leaf = nullptr;
+    ++pending_count_;
+  };
+  if (StartsJson(line)) {
+    FlushPending(now, result, rejects);
+    JsonApplied r = ApplyJsonPush(tree_, line, now);
+    if (!r.status.ok()) {
+      reject(r.reason, r.status.message(), line_no);
+      return;
+    }
+    result->accepted += r.leaves;
+    return;
+  }
+  if (LooksLikeStatsd(line)) {
+    ParseStatsd(
+        line,
+        [&](const StatsdRecord& r) {
+          LineSample sample;
+          SetStatsdSample(r.type, r.value, r.sample_rate, r.relative, &sample);
+          if (r.type == StatsdType::kSet) sample.member = r.set_member;
+          apply(r.key, sample);
+        },
+        [&](const StatsdError& e) {
+          reject(StatsdReasonName(e.reason), e.status.message(),
+                 line_no + e.line - 1);
+        });
+    return;
+  }
+  ParseGraphite(
+      line,
+      [&](const GraphiteRecord& r) {
+        LineSample sample;
+        sample.value = r.value;
+        if (r.timestamp) sample.time = *r.timestamp;
+        apply(r.key, sample);
+      },
+      [&](const GraphiteError& e) {
+        reject(GraphiteReasonName(e.reason), e.status.message(), line_no);
+      });
+}
+
+void LineIngest::FlushPending(int64_t now, Result* result,
+                              std::map<std::string, uint64_t>* rejects) {
+  if (pending_count_ == 0) return;
+  if (tree_->removal_epoch() != index_epoch_) {
+    // Nodes were freed since the leaves of these lines were found (nothing
+    // does that between Add and here today): they go by their keys instead.
+    // Their names came from the index, so they are plain.
+    for (size_t i = 0; i < pending_count_; ++i) {
+      Pending& p = pending_[i];
+      Tree::KeyedSample& ks = batch_[i];
+      if (ks.leaf == nullptr) continue;
+      p.key.assign(p.name.data(), p.name.size());
+      std::replace(p.key.begin(), p.key.end(), '.', ',');
+      ks.key = p.key;
+      ks.leaf = nullptr;
+    }
+    index_.Clear();
+    index_epoch_ = tree_->removal_epoch();
+  }
+  errors_.clear();
+  tree_->AddSamplesByKey(absl::MakeConstSpan(batch_.data(), pending_count_),
+                         now, &errors_);
+  result->accepted += pending_count_ - errors_.size();
+  // The names seen for the first time, now that their leaves exist.
+  for (const auto& [index, status] : errors_) pending_[index].fresh = false;
+  for (size_t i = 0; fresh_count_ > 0 && i < pending_count_; ++i) {
+    Pending& p = pending_[i];
+    if (!p.fresh) continue;
+    segments_ = absl::StrSplit(p.key, ',');
+    index_.Insert(p.name, p.hash, tree_->Find(segments_));
+    p.fresh = false;
+    --fresh_count_;
+  }
+  fresh_count_ = 0;
+  for (const auto& [index, status] : errors_) {
+    absl::string_view reason =
+        status.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
+                                                              : "bad_name";
+    ++result->rejected;
+    ++(*rejects)[std::string(reason)];
+    uint64_t dropped = 0;
+    if (bad_line_log_.Allow(&dropped)) {
+      CANOPY_LOG(
+          "rejected line %d (%s): %s%s",
+          static_cast<int>(pending_[index].line_no), std::string(reason),
+          std::string(status.message()),
+          dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+    }
+  }
+  pending_count_ = 0;
+}
+
+void LineIngest::Begin() {
+  result_ = Result();
+  rejects_.clear();
+  tree_->BeginChange();
+}
+
+size_t LineIngest::NextSlot() {
+  if (pending_count_ == pending_.size()) {
+    pending_.emplace_back();
+    batch_.emplace_back();
+  }
+  return pending_count_;
+}
+
+LineSample& LineIngest::QueueName(size_t slot, absl::string_view name,
+                                  char stop) {
+  Pending& p = pending_[slot];
+  p.name = name;
+  p.stop = stop;
+  p.hash = index_.Hash(name);
+  index_.Prefetch(p.hash);
+  LineSample& sample = batch_[slot].sample;
+  sample = LineSample();
+  return sample;
+}
+
+bool LineIngest::ScanSimpleStatsd(absl::string_view rest, size_t slot,
+                                  size_t* used) {
+  SimpleStatsdLine line;
+  *used = ScanSimpleStatsdLine(rest, &line);
+  if (*used == 0) return false;
+  SetStatsdSample(line.type, line.value, line.sample_rate, line.relative,
+                  &QueueName(slot, line.name, ':'));
+  return true;
+}
+
+bool LineIngest::ScanSimpleGraphite(absl::string_view rest, size_t slot,
+                                    size_t* used) {
+  SimpleGraphiteLine line;
+  *used = ScanSimpleGraphiteLine(rest, &line);
+  if (*used == 0) return false;
+  LineSample& sample = QueueName(slot, line.name, ' ');
+  sample.value = line.value;
+  if (line.has_timestamp) sample.time = line.timestamp;
+  return true;
+}
+
+size_t LineIngest::Resolve(size_t first) {
+  for (size_t i = first; i < pending_count_; ++i) {
+    index_.PrefetchEntry(pending_[i].hash);
+  }
+  for (size_t i = first; i < pending_count_; ++i) {
+    Pending& p = pending_[i];
+    if (const Node* leaf = index_.Find(p.name, p.hash)) {
+      batch_[i].leaf = leaf;
+      p.fresh = false;
+      __builtin_prefetch(leaf);
+      continue;
+    }
+    // A name not seen lately: checked and made a key like any other, and
+    // indexed once the flush has found or made its leaf.
+    batch_[i].leaf = nullptr;
+    const char* const name = p.name.data();
+    if (text::ScanPlainName(name, name + p.name.size() + 1, p.stop, &p.key) ==
+        0) {
+      for (size_t j = i; j < pending_count_; ++j) {
+        fresh_count_ -= pending_[j].fresh;
+        pending_[j].fresh = false;
+      }
+      pending_count_ = i;
+      return p.offset;
+    }
+    batch_[i].key = p.key;
+    p.fresh = true;
+    ++fresh_count_;
+  }
+  return absl::string_view::npos;
+}
+
+void LineIngest::Add(absl::string_view text, int64_t now) {
+  // Names are looked up a run of lines at a time, after the run is
+  // scanned: the index's cache misses of the run overlap.
+  constexpr size_t kResolveRun = 32;
+  if (tree_->removal_epoch() != index_epoch_) {
+    index_.Clear();
+    index_epoch_ = tree_->removal_epoch();
+  }
+  constexpr size_t npos = absl::string_view::npos;
+  size_t line_no = 0, pos = 0;
+  size_t first = pending_count_;  // this text's lines not resolved yet
+  size_t full_at = npos;          // a line for the full parser, not plain
+  // Resolves the run; false (and back to the line whose name is not
+  // plain, which the full parser takes) if one is not.
+  auto resolve = [&]() {
+    const size_t back = Resolve(first);
+    first = pending_count_;
+    if (back == npos) return true;
+    pos = full_at = back;
+    line_no = pending_[pending_count_].line_no - 1;
+    return false;
+  };
+  for (;;) {
+    while (pos < text.size()) {
+      if (pending_count_ >= kMaxPending) {
+        if (!resolve()) continue;
+        FlushPending(now, &result_, &rejects_);
+        first = pending_count_;
+      }
+      const size_t slot = NextSlot();
+      const absl::string_view rest = text.substr(pos);
+      // The fast paths: the common lines of each protocol in one pass.
+      bool simple = false;
+      size_t used = 0;
+      for (int attempt = 0; attempt < 2 && !simple && pos != full_at;
+           ++attempt) {
+        const bool graphite = graphite_first_ != (attempt == 1);
+        simple = graphite ? ScanSimpleGraphite(rest, slot, &used)
+                          : ScanSimpleStatsd(rest, slot, &used);
+        if (simple) graphite_first_ = graphite;
+      }
+      if (simple) {
+        Pending& p = pending_[slot];
+        p.member.clear();
+        p.line_no = ++line_no;
+        p.offset = pos;
+        ++pending_count_;
+        pos += used;
+        if (pending_count_ - first >= kResolveRun) resolve();
+        continue;
+      }
+      if (!resolve()) continue;
+      // Everything else, a line at a time, by the full parsers.
+      size_t nl = text.find('\n', pos);
+      if (nl == npos) nl = text.size();
+      absl::string_view line = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (!line.empty()) ApplyLine(line, line_no, now, &result_, &rejects_);
+      first = pending_count_;
+    }
+    if (resolve()) break;
+  }
+}
+
+LineIngest::Result LineIngest::End(absl::string_view protocol, int64_t now) {
+  FlushPending(now, &result_, &rejects_);
+  if (result_.accepted)
+    stats_->accepted[std::string(protocol)] += result_.accepted;
+  if (!rejects_.empty()) {
+    auto& by_reason = stats_->rejected[std::string(protocol)];
+    for (const auto& [reason, n] : rejects_) by_reason[reason] += n;
+  }
+  return result_;
+}
+
+absl::Status LineIngest::CheckLines(absl::string_view text) {
+  size_t line_no = 0;
+  absl::Status first;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    auto fail = [&](absl::string_view why, size_t column) {
+      if (!first.ok()) return;
+      // The parsers saw one line: their "line 1, column C: " prefix would
+      // mislead; the position goes in the payload instead.
+      if (absl::ConsumePrefix(&why, "line ")) {
+        size_t colon = why.find(": ");
+        why.remove_prefix(colon == absl::string_view::npos ? 0 : colon + 2);
+      }
+      first = absl::InvalidArgumentError(why);
+      first.SetPayload("canopy.position",
+                       absl::Cord(absl::StrCat(line_no, ":", column)));
+    };
+    if (StartsJson(line)) {
+      Push push;
+      TextPosition where;
+      if (absl::Status s = ParseJsonPush(line, &push, &where); !s.ok()) {
+        fail(s.message(), where.column);
+      }
+    } else if (LooksLikeStatsd(line)) {
+      ParseStatsd(
+          line, [](const StatsdRecord&) {},
+          [&](const StatsdError& e) { fail(e.status.message(), e.column); });
+    } else {
+      ParseGraphite(
+          line, [](const GraphiteRecord&) {},
+          [&](const GraphiteError& e) { fail(e.status.message(), e.column); });
+    }
+    if (!first.ok()) return first;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace canopy

@@ -1,0 +1,88 @@
+// The UDP and TCP ingest listeners: StatsD, Graphite and JSON from
+// datagrams (read with recvmmsg, a round at a time as one batch) and from
+// newline-delimited TCP streams, checked against --allow and handed to the
+// line ingest (server/ingest/line_ingest.h) or, for a JSON datagram, to
+// ApplyJsonPush.
+//
+//   canopy::Listeners listeners(base, &tree, &ingest, &stats, &options);
+//   if (absl::Status s = listeners.Start(); !s.ok()) ...
+//
+// Threads: the event-loop thread, which owns the tree, runs every callback;
+// the listeners own their sockets and TCP connections.
+#ifndef CANOPY_SERVER_NET_LISTENERS_H_
+#define CANOPY_SERVER_NET_LISTENERS_H_
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "canopy/tree.h"
+#include "server/ingest/line_ingest.h"
+#include "server/net/address.h"
+#include "server/options.h"
+#include "server/stats.h"
+
+struct event;
+struct event_base;
+struct evconnlistener;
+struct bufferevent;
+
+namespace canopy {
+
+class Listeners {
+ public:
+  // `ingest` applies what arrives; it and the others outlive the
+  // listeners.
+  Listeners(event_base* base, Tree* tree, LineIngest* ingest, Stats* stats,
+            const ServerOptions* options);
+  ~Listeners();
+  Listeners(const Listeners&) = delete;
+  Listeners& operator=(const Listeners&) = delete;
+
+  absl::Status Start();
+  int udp_port() const { return udp_port_; }
+  int tcp_port() const { return tcp_port_; }
+  size_t tcp_connections() const { return tcp_connections_; }
+  // Datagrams the kernel dropped on the UDP socket before we read them.
+  uint64_t kernel_drops() const;
+  int udp_rcvbuf() const { return udp_rcvbuf_; }
+
+ private:
+  struct TcpConn;
+  static void OnUdp(int fd, short what, void* arg);
+  static void OnUdpPoll(int fd, short what, void* arg);
+  static void OnAccept(evconnlistener* l, int fd, sockaddr* addr, int len,
+                       void* arg);
+  static void OnTcpRead(bufferevent* bev, void* arg);
+  static void OnTcpEvent(bufferevent* bev, short what, void* arg);
+  // Reads and applies what the socket holds, up to a limit; the number of
+  // datagrams read.
+  int ReadUdp();
+  void CloseTcp(TcpConn* conn);
+
+  event_base* base_;
+  Tree* tree_;
+  Stats* stats_;
+  const ServerOptions* options_;
+  LineIngest* ingest_;
+  AllowList allow_;
+  int udp_fd_ = -1;
+  event* udp_event_ = nullptr;
+  event* udp_poll_ = nullptr;  // the timer that reads under load
+  evconnlistener* tcp_listener_ = nullptr;
+  int udp_port_ = 0;
+  int tcp_port_ = 0;
+  int udp_rcvbuf_ = 0;
+  size_t tcp_connections_ = 0;
+  std::vector<TcpConn*> tcp_conns_;  // open connections, freed at the end
+  // recvmmsg buffers.
+  std::unique_ptr<char[]> bufs_;
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_NET_LISTENERS_H_

@@ -1,0 +1,180 @@
+// Trend history: every closed window of every leaf, rolled up into coarser
+// steps and kept in LevelDB for as long as --retention says.
+//
+//   auto retention = canopy::Retention::Parse("10s:2d,1m:30d,1h:2y,1d:10y");
+//   auto store = canopy::TrendStore::Open(dir, *retention);
+//   (*store)->Write(windows);                      // from the tree
+//   (*store)->Query(query, now);                   // for GET /trend
+//
+// Layout in LevelDB (all integers big-endian, so that a range is one seek):
+//   "S" key                      -> series id (4 bytes)
+//   "I" id                       -> key
+//   "W" id level start           -> one window (see EncodeWindow)
+//   "B" id level block_start     -> a block of windows (canopy/block.h)
+// `level` is the index of the step in the retention. Windows are written one
+// record each as they arrive (cheap, durable at once); once a block period
+// (256 steps) is over, its windows are packed into one compressed block of
+// about one byte per window. Coarser levels are
+// rolled up from the finer level's stored windows when a finest window
+// crosses their end, so a restart (or a kill) loses no rollup and nothing
+// but one timestamp per series is held in memory.
+//
+// Late windows (a sample dated into a window already stored) are merged into
+// the stored window at every level.
+//
+// Threads: a TrendStore is used by one thread at a time (the trend thread,
+// server/trend_thread.h). LevelDB itself is thread-safe.
+#ifndef CANOPY_SERVER_TREND_STORE_H_
+#define CANOPY_SERVER_TREND_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "canopy/block.h"
+#include "canopy/key.h"
+#include "canopy/sketch.h"
+#include "canopy/tree.h"
+
+namespace leveldb {
+class DB;
+class Env;
+class WriteBatch;
+}  // namespace leveldb
+
+namespace canopy {
+
+struct Retention {
+  struct Level {
+    int64_t step;
+    int64_t keep;
+  };
+  std::vector<Level> levels;
+  // "10s:2d,1m:30d,...": steps increasing, each a multiple of the one before.
+  static absl::StatusOr<Retention> Parse(absl::string_view spec);
+};
+
+// The figures of one stored window (see canopy/block.h).
+using TrendWindow = WindowRecord;
+// Folds `o` (a later or equal window) into `w`; a window with no samples
+// takes `o`'s figures and keeps its start.
+void MergeWindow(TrendWindow* w, const TrendWindow& o);
+
+enum class TrendFn {
+  kAvg,
+  kSum,
+  kMin,
+  kMax,
+  kLast,
+  kCount,
+  kRate,
+  kP50,
+  kP90,
+  kP99
+};
+absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name);
+
+struct TrendQuery {
+  std::vector<Pattern> patterns;
+  int64_t from = 0;  // epoch seconds, inclusive
+  int64_t to = 0;    // epoch seconds, exclusive
+  int64_t step = 0;  // 0: pick one for ~600 points
+  TrendFn fn = TrendFn::kAvg;
+  size_t max_series = 1000;
+  size_t max_points = 2000000;  // series x points; past it the query fails
+};
+
+struct TrendSeries {
+  std::string key;
+  std::vector<std::pair<int64_t, double>> points;  // start, value
+};
+
+struct TrendResult {
+  int64_t step = 0;
+  std::vector<TrendSeries> series;
+  bool truncated = false;  // more series matched than max_series
+};
+
+class TrendStore {
+ public:
+  // `env` (tests) replaces LevelDB's file system; nullptr is the default.
+  static absl::StatusOr<std::unique_ptr<TrendStore>> Open(
+      const std::string& dir, Retention retention, leveldb::Env* env = nullptr);
+  // Closes and opens the database again, after a write error (which LevelDB
+  // otherwise keeps returning). Until it succeeds the store must not be used.
+  absl::Status Reopen();
+  bool open() const { return db_ != nullptr; }
+  ~TrendStore();
+
+  // Stores closed windows of the finest step and rolls them up.
+  absl::Status Write(const std::vector<ClosedWindow>& windows);
+  // Deletes windows past their level's retention (at most `budget` keys
+  // visited per call, resuming where the last call stopped). Returns the
+  // number deleted.
+  absl::StatusOr<size_t> EnforceRetention(int64_t now, size_t budget);
+
+  absl::StatusOr<TrendResult> Query(const TrendQuery& query) const;
+
+  // The stored windows of one series at one level (for tests and export).
+  std::vector<TrendWindow> Read(absl::string_view key, size_t level,
+                                int64_t from, int64_t to) const;
+
+  const Retention& retention() const { return retention_; }
+  size_t series_count() const { return ids_.size(); }
+  uint64_t windows_written() const { return windows_written_; }
+  // Bytes LevelDB reports for the whole key range.
+  uint64_t ApproximateBytes() const;
+
+ private:
+  struct PackJob {
+    uint32_t id;
+    size_t level;
+    int64_t period;
+  };
+  // The start of the newest finest-level window of a series (-1: none).
+  int64_t LastStart(uint32_t id);
+  void MergeStored(uint32_t id, size_t level, int64_t start,
+                   const TrendWindow& w, leveldb::WriteBatch* batch);
+  // Packs the series' single windows of `level` that lie before `period`.
+  void Pack(uint32_t id, size_t level, int64_t period,
+            leveldb::WriteBatch* batch);
+  int64_t BlockSpan(size_t level) const {
+    return retention_.levels[level].step *
+           static_cast<int64_t>(BlockWriter::kWindowsPerBlock);
+  }
+
+  TrendStore(leveldb::DB* db, Retention retention, std::string dir,
+             leveldb::Env* env);
+  // The id of a series, made (into `batch`) if it is new.
+  uint32_t SeriesId(const std::string& key, leveldb::WriteBatch* batch,
+                    bool* created);
+  std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
+                                  int64_t to) const;
+
+  leveldb::DB* db_;
+  Retention retention_;
+  std::string dir_;
+  leveldb::Env* env_;
+  absl::flat_hash_map<std::string, uint32_t> ids_;
+  // Per series, the newest finest window: a later one that crosses a
+  // coarser boundary completes that coarser window, which is then rolled up
+  // from the stored finer windows (so nothing is held in memory but this).
+  absl::flat_hash_map<uint32_t, int64_t> last_start_;
+  uint32_t next_id_ = 1;
+  uint64_t windows_written_ = 0;
+  std::string retention_cursor_;
+  std::vector<PackJob> to_pack_;
+  std::vector<std::string> created_;  // series made by the Write in progress
+};
+
+// The binary form of a window in LevelDB (exposed for tests).
+std::string EncodeWindow(const TrendWindow& w);
+bool DecodeWindow(absl::string_view bytes, int64_t start, TrendWindow* w);
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_TREND_STORE_H_
