@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: installs what canopy needs, builds, and runs
-# every test: the Release suite, the suite again under ASan+UBSan, and each
-# fuzz target for a bounded time.
+# every test: the format check, the Release suite, the suite again under
+# ASan+UBSan, the tests where threads meet under ThreadSanitizer (a clang
+# build, which also checks the lock annotations with -Wthread-safety), and
+# each fuzz target for a bounded time.
 #   FUZZ_SECONDS=N  seconds per fuzz target (default 30)
 #   QUICK=1         only the Release suite
 set -euo pipefail
@@ -9,6 +11,17 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 scripts/deps.sh
+
+echo "== clang-format (.clang-format: Google style)"
+unformatted=()
+while IFS= read -r f; do
+  clang-format --dry-run --Werror "$f" >/dev/null 2>&1 || unformatted+=("$f")
+done < <(git ls-files '*.cc' '*.h' '*.c')
+if ((${#unformatted[@]})); then
+  echo "not formatted (run clang-format -i): ${unformatted[*]}" >&2
+  exit 1
+fi
+echo "format: $(git ls-files '*.cc' '*.h' '*.c' | wc -l) files formatted"
 
 echo "== Release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCANOPY_BUILD_TESTS=ON >/dev/null
@@ -27,6 +40,21 @@ cmake --build build-asan -j "$jobs"
   LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
   ctest --no-tests=error --output-on-failure -j "$jobs" --timeout 600 \
     -E 'web_browser_tests')
+
+echo "== ThreadSanitizer (clang, -Wthread-safety -Werror): where threads meet"
+# The server (its loop, the trend thread, comet) and the agent (its sender,
+# checks, modules and log followers) under TSan, black-box tests included:
+# they start the TSan-built canopyd and canopy-agent. Only these targets are
+# built; the others' tests show as *_NOT_BUILT and are left out.
+tsan_targets=(canopyd canopy-agent canopy-example-module hub_test trend_thread_test
+  trend_test server_test ingest_test agent_test agent_checks_test
+  agent_modules_test agent_accesslog_test agent_api_test)
+CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCANOPY_TSAN=ON -DCANOPY_BUILD_TESTS=ON -DCANOPY_BUILD_WEB=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target "${tsan_targets[@]}"
+(cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+  ctest --no-tests=error --output-on-failure -j "$jobs" --timeout 600 \
+    -E '_NOT_BUILT|web_browser_tests')
 
 echo "== Fuzz targets (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \
