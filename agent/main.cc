@@ -7,15 +7,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "agent/agent.h"
-#include "canopy/config_file.h"
+#include "canopy/program.h"
 
 ABSL_FLAG(std::string, config, "",
           "Read flags from this file: one flag=value per line, # comments; "
@@ -67,44 +64,27 @@ ABSL_FLAG(bool, once, false,
 
 namespace {
 
+constexpr canopy::ProgramInfo kProgram = {
+    "canopy-agent",
+    "canopy-agent: canopy's host agent. Reads this machine's cpu, memory, "
+    "disks, network and processes from /proc and /sys, checks TCP ports, "
+    "HTTP URLs and nginx stub_status, runs the modules of --conf_dir, and "
+    "pushes it all to canopyd under host,<NAME>,...; --listen answers the "
+    "on-demand collection API.\n\nUsage: canopy-agent "
+    "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
+    "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
+    "[--check_url=NAME=URL] [--nginx_status=URL] "
+    "[--listen=127.0.0.1:7576] ...\nSee docs/AGENT.md.",
+    "agent/main.cc"};
+
 [[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "canopy-agent: %s\n", message.c_str());
-  std::exit(1);
+  canopy::Die(kProgram.name, message);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --help lists this file's flags (absl's default looks for a file named
-  // after the program).
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "agent/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage(
-      "canopy's host agent: reads this machine's cpu, memory, disks, "
-      "network and processes from /proc and /sys, checks TCP ports, HTTP "
-      "URLs and nginx stub_status, runs the modules of --conf_dir, and "
-      "pushes it all to canopyd under host,<NAME>,...; --listen answers "
-      "the on-demand collection API.\n\nUsage: canopy-agent "
-      "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
-      "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
-      "[--check_url=NAME=URL] [--nginx_status=URL] "
-      "[--listen=127.0.0.1:7576] ...\nSee docs/AGENT.md.");
-  absl::StatusOr<std::vector<std::string>> config =
-      canopy::ArgsWithConfigFile(argc, argv);
-  if (!config.ok()) Die(std::string(config.status().message()));
-  std::vector<std::string> args = std::move(*config);
-  std::vector<char*> cargs;
-  for (std::string& a : args) cargs.push_back(a.data());
-  std::vector<char*> rest =
-      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
-  if (rest.size() > 1) {
-    Die(absl::StrCat("unexpected argument \"", rest[1],
-                     "\" (flags are --name=value)"));
-  }
+  canopy::StartProgram(argc, argv, kProgram);
   canopy::agent::AgentOptions o;
   o.server = absl::GetFlag(FLAGS_server);
   o.interval = absl::GetFlag(FLAGS_interval);

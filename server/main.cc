@@ -8,15 +8,13 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "canopy/config_file.h"
 #include "canopy/pipe.h"
+#include "canopy/program.h"
 #include "server/ingest/line_ingest.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -71,32 +69,24 @@ ABSL_FLAG(std::string, read_token, "",
 
 namespace {
 
+constexpr canopy::ProgramInfo kProgram = {
+    "canopyd",
+    "canopyd: canopy's server, a live metric tree pushed over HTTP, UDP and "
+    "TCP (JSON, StatsD, Graphite) and watched by long-poll.\n\n"
+    "Usage: canopyd [--http=127.0.0.1:7575] [--data_dir=./var/canopy] "
+    "[--config=FILE] ...\n\nEndpoints: POST /push, GET /get, /pull, "
+    "/stream, /api/q/<key>.json, /diff/<a>/<b>, /trend, /graph/<key>.svg, "
+    "/metrics, /healthz; pages at /realtime/. See docs/CONFIGURATION.md.",
+    "server/main.cc"};
+
 [[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "canopyd: %s\n", message.c_str());
-  std::exit(1);
+  canopy::Die(kProgram.name, message);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "canopy's server: a live metric tree pushed over HTTP and watched by "
-      "long-poll.\n\nUsage: canopyd [--http=127.0.0.1:7575] "
-      "[--data_dir=./var/canopy] [--config=FILE] ...\n\nEndpoints: POST /push, "
-      "GET /get, /pull, /stream, /api/q/<key>.json, /diff/<a>/<b>, /metrics, "
-      "/healthz; pages at /realtime/. See docs/.");
-  absl::StatusOr<std::vector<std::string>> config =
-      canopy::ArgsWithConfigFile(argc, argv);
-  if (!config.ok()) Die(std::string(config.status().message()));
-  std::vector<std::string> args = std::move(*config);
-  std::vector<char*> cargs;
-  for (std::string& a : args) cargs.push_back(a.data());
-  std::vector<char*> rest =
-      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
-  if (rest.size() > 1) {
-    Die(absl::StrCat("unexpected argument \"", rest[1],
-                     "\" (flags are --name=value)"));
-  }
+  canopy::StartProgram(argc, argv, kProgram);
 
   canopy::ServerOptions options;
   options.http = absl::GetFlag(FLAGS_http);

@@ -1,0 +1,98 @@
+#include "canopy/program.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "canopy/config_file.h"
+
+#ifndef CANOPY_VERSION
+#define CANOPY_VERSION "unknown"
+#endif
+#ifndef CANOPY_COMMIT
+#define CANOPY_COMMIT "unknown"
+#endif
+
+namespace canopy {
+
+std::string VersionString() {
+  return absl::StrCat("canopy ", CANOPY_VERSION, " (commit ", CANOPY_COMMIT,
+                      ")");
+}
+
+void Die(absl::string_view program, absl::string_view message) {
+  std::string line = absl::StrCat(program, ": ", message, "\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::exit(1);
+}
+
+std::string HelpText(const ProgramInfo& info) {
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (absl::StrContains(flag->Filename(), info.flags_source)) {
+      flags.push_back(flag);
+    }
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  std::string out = absl::StrCat(info.usage, "\n\nFlags:\n");
+  for (const absl::CommandLineFlag* f : flags) {
+    std::string def = f->DefaultValue();
+    absl::StrAppend(&out, "  --", f->Name(), "=", def.empty() ? "\"\"" : def,
+                    "\n      ", f->Help(), "\n");
+  }
+  absl::StrAppend(&out,
+                  "  --help\n      Print this and exit.\n"
+                  "  --version\n      Print the version and exit.\n");
+  return out;
+}
+
+std::vector<std::string> StartProgram(int argc, char** argv,
+                                      const ProgramInfo& info) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--help" || a == "-h" || a == "-help" || a == "--helpfull") {
+      std::cout << HelpText(info);
+      std::exit(0);
+    }
+    if (a == "--version" || a == "-version") {
+      std::cout << info.name << " " << VersionString().substr(7) << "\n";
+      std::exit(0);
+    }
+  }
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags =
+      [source = std::string(info.flags_source)](absl::string_view file) {
+        return absl::StrContains(file, source);
+      };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return VersionString() + "\n"; };
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(info.usage);
+
+  absl::StatusOr<std::vector<std::string>> with_config =
+      ArgsWithConfigFile(argc, argv);
+  if (!with_config.ok()) Die(info.name, with_config.status().message());
+  std::vector<char*> cargs;
+  for (std::string& a : *with_config) cargs.push_back(a.data());
+  std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  std::vector<std::string> positional(rest.begin() + 1, rest.end());
+  if (!info.takes_arguments && !positional.empty()) {
+    Die(info.name, absl::StrCat("unexpected argument \"", positional[0],
+                                "\" (flags are --name=value)"));
+  }
+  return positional;
+}
+
+}  // namespace canopy
