@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "canopy/json_push.h"
 #include "canopy/key.h"
+#include "canopy/pipe.h"
 #include "canopy/tree.h"
 #include "server/options.h"
 #include "server/stats.h"
@@ -59,7 +60,8 @@ struct HandlerContext {
   Stats* stats;
   const ServerOptions* options;
   int64_t now;
-  LineIngest* lines = nullptr;  // for text/plain pushes
+  LineIngest* lines = nullptr;              // for text/plain pushes
+  AccessLogRunners* access_logs = nullptr;  // for accesslog= pushes
 };
 
 // Attaches a text position to an error status, and reads it back.

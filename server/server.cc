@@ -713,9 +713,12 @@ void Server::Handle(evhttp_request* req) {
   const Request& request = *parsed;
   const std::string& path = request.path;
   const std::string& method = request.method;
-  HandlerContext ctx{tree_.get(), &stats_, &options_,
+  HandlerContext ctx{tree_.get(),
+                     &stats_,
+                     &options_,
                      static_cast<int64_t>(time(nullptr)),
-                     &listeners_->ingest()};
+                     &listeners_->ingest(),
+                     &access_logs_};
 
   if (path == "/healthz") {
     Response r;

@@ -78,6 +78,7 @@ class Server {
   event* sigint_ = nullptr;
   std::unique_ptr<Hub> hub_;
   std::unique_ptr<Listeners> listeners_;
+  AccessLogRunners access_logs_;  // POST /push accesslog=
   std::unique_ptr<TrendThread> trend_;
   std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
