@@ -458,13 +458,18 @@ absl::StatusOr<std::unique_ptr<AccessLogSet>> AccessLogSet::Create(
     const std::vector<AccessLogSpec>& specs, ErrorLog* log,
     AccessLogOptions options) {
   std::unique_ptr<AccessLogSet> set(new AccessLogSet());
+  std::shared_ptr<const UaParser> ua;  // loaded once for every follower
   for (const AccessLogSpec& spec : specs) {
     PipeOptions po;
     po.prefix = spec.prefix;
     po.regexes_path = options.regexes_path;
     const std::string regexes =
         po.regexes_path.empty() ? DefaultRegexesPath() : po.regexes_path;
-    if (!FileExists(regexes)) {
+    if (FileExists(regexes)) {
+      // On failure PipeRunner::Create loads it again and says why.
+      if (ua == nullptr) ua = LoadUaParser(regexes).value_or(nullptr);
+      po.ua_parser = ua;
+    } else {
       ErrorLog::Info(absl::StrCat(
           regexes, " is missing: access logs without browser and OS families"));
       for (const std::string& name : BuiltinPipeNames()) {

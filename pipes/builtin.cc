@@ -1,5 +1,9 @@
 // The built-in pipes: status, ua, url, time, traffic. See canopy/pipe.h for
 // the keys each writes.
+//
+// Threads: a pipe runs on the thread of the PipeRunner that owns it, one
+// record at a time. The only thing pipes share is the "ua" pipe's UaParser,
+// which is immutable.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -28,6 +32,20 @@ LineSample Timer(double ms) {
   s.action = Action::kTimer;
   s.value = ms;
   return s;
+}
+
+// Counts one hit on `key` (base + item) if `top` admits the item, else on
+// `other`; a key `top` evicted to admit this one is removed. `evicted` is
+// scratch space.
+void AddIfAdmitted(absl::string_view key, absl::string_view base,
+                   absl::string_view other, TopKeys* top, std::string* evicted,
+                   UpdateSink* sink) {
+  if (top->Hit(key.substr(base.size()), evicted)) {
+    if (!evicted->empty()) sink->Remove(absl::StrCat(base, *evicted));
+    sink->Update(key, Add(1));
+  } else {
+    sink->Update(other, Add(1));
+  }
 }
 
 // <p>,hits  <p>,bytes  <p>,status,<code>  <p>,errors  <p>,client_errors
@@ -77,11 +95,13 @@ class UaPipe : public Pipe {
     capacity_ = std::max<size_t>(1, options.ua_cache_size);
     browsers_ = std::make_unique<TopKeys>(options.ua_top_k, 1);
     systems_ = std::make_unique<TopKeys>(options.ua_top_k, 1);
-    const std::string path = options.regexes_path.empty()
-                                 ? DefaultRegexesPath()
-                                 : options.regexes_path;
+    if (options.ua_parser != nullptr) {
+      parser_ = options.ua_parser;
+      return absl::OkStatus();
+    }
     absl::StatusOr<std::shared_ptr<const UaParser>> parser =
-        SharedUaParser(path);
+        LoadUaParser(options.regexes_path.empty() ? DefaultRegexesPath()
+                                                  : options.regexes_path);
     if (!parser.ok()) return parser.status();
     parser_ = *std::move(parser);
     return absl::OkStatus();
@@ -101,9 +121,10 @@ class UaPipe : public Pipe {
       AppendSegment(f.os == "Other" ? "other" : f.os, &keys.os);
       it = cache_.emplace(std::string(r.user_agent), std::move(keys)).first;
     }
-    Emit(it->second.browser, browser_base_, browser_other_, browsers_.get(),
-         sink);
-    Emit(it->second.os, os_base_, os_other_, systems_.get(), sink);
+    AddIfAdmitted(it->second.browser, browser_base_, browser_other_,
+                  browsers_.get(), &evicted_, sink);
+    AddIfAdmitted(it->second.os, os_base_, os_other_, systems_.get(), &evicted_,
+                  sink);
   }
 
  private:
@@ -111,15 +132,6 @@ class UaPipe : public Pipe {
     std::string browser;
     std::string os;
   };
-  void Emit(const std::string& key, const std::string& base,
-            const std::string& other, TopKeys* top, UpdateSink* sink) {
-    if (top->Hit(absl::string_view(key).substr(base.size()), &evicted_)) {
-      if (!evicted_.empty()) sink->Remove(base + evicted_);
-      sink->Update(key, Add(1));
-    } else {
-      sink->Update(other, Add(1));
-    }
-  }
 
   std::string browser_base_, os_base_, browser_other_, os_other_, evicted_;
   size_t capacity_ = 10000;
@@ -142,13 +154,7 @@ class UrlPipe : public Pipe {
   void Process(const LogRecord& r, UpdateSink* sink) override {
     key_.assign(base_);
     AppendSegment(r.path, &key_);
-    const absl::string_view path = absl::string_view(key_).substr(base_.size());
-    if (top_->Hit(path, &evicted_)) {
-      if (!evicted_.empty()) sink->Remove(base_ + evicted_);
-      sink->Update(key_, Add(1));
-    } else {
-      sink->Update(other_, Add(1));
-    }
+    AddIfAdmitted(key_, base_, other_, top_.get(), &evicted_, sink);
   }
 
  private:

@@ -1,5 +1,9 @@
 // Shared-object pipes: the C ABI of canopy/pipe_plugin.h behind the Pipe
 // interface.
+//
+// Threads: loading runs on its caller's thread (canopyd's start, the
+// agent's, or AccessLogRunners under its mutex); a loaded pipe runs on the
+// thread of the PipeRunner that owns it, like any pipe.
 #include <dirent.h>
 #include <dlfcn.h>
 

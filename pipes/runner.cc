@@ -1,8 +1,13 @@
-// Segments, the tree sink, PipeRunner and ApplyAccessLog. See canopy/pipe.h.
+// Segments, the tree sink, PipeRunner and AccessLogRunners. See
+// canopy/pipe.h.
+//
+// Threads: PipeRunner and TreeSink run on their caller's thread, one at a
+// time (canopyd's loop thread, an agent follower's thread). AccessLogRunners
+// may be called from any thread: its mutex guards the runners, held for the
+// whole of a run.
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -198,81 +203,75 @@ LogCounts PipeRunner::Run(absl::string_view buffer, UpdateSink* sink,
       buffer, [&](const LogRecord& r) { Process(r, sink); }, on_error);
 }
 
-absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
-                                      absl::string_view format,
-                                      const std::string& prefix, Tree* tree,
-                                      int64_t now) {
-  AccessLogOptions options;
-  options.format = std::string(format);
+AccessLogRunners::AccessLogRunners() = default;
+AccessLogRunners::~AccessLogRunners() = default;
+
+absl::StatusOr<PipeRunner*> AccessLogRunners::RunnerFor(
+    const std::string& format, const std::string& prefix,
+    const std::string& plugin_dir) {
+  constexpr size_t kMaxRunners = 64;
+  for (Cached& c : runners_) {
+    if (c.format == format && c.prefix == prefix &&
+        c.plugin_dir == plugin_dir) {
+      return c.runner.get();
+    }
+  }
+  PipeOptions options;
   options.prefix = prefix;
-  absl::StatusOr<AccessLogResult> r = ApplyAccessLog(lines, options, tree, now);
-  if (!r.ok()) return r.status();
-  return r->leaves;
+  options.plugin_dir = plugin_dir;
+  const std::string regexes = DefaultRegexesPath();
+  if (FileExists(regexes)) {
+    if (ua_parser_ == nullptr) {
+      absl::StatusOr<std::shared_ptr<const UaParser>> ua =
+          LoadUaParser(regexes);
+      if (!ua.ok()) return ua.status();
+      ua_parser_ = *std::move(ua);
+    }
+    options.ua_parser = ua_parser_;
+  } else {
+    if (!warned_) {
+      fprintf(stderr,
+              "canopy pipes: %s is missing (npm package uap-core: run "
+              "scripts/deps.sh); browser and OS families are off\n",
+              regexes.c_str());
+      warned_ = true;
+    }
+    for (const std::string& name : BuiltinPipeNames()) {
+      if (name != "ua") options.pipes.push_back(name);
+    }
+    if (!plugin_dir.empty()) {
+      // The plug-ins too, by name (a non-empty list names every pipe).
+      absl::StatusOr<std::vector<std::unique_ptr<Pipe>>> loaded =
+          LoadPipePlugins(plugin_dir);
+      if (!loaded.ok()) return loaded.status();
+      for (const auto& pipe : *loaded) {
+        options.pipes.push_back(std::string(pipe->name()));
+      }
+    }
+  }
+  absl::StatusOr<std::unique_ptr<PipeRunner>> created =
+      PipeRunner::Create(format, options);
+  if (!created.ok()) return created.status();
+  if (runners_.size() >= kMaxRunners) runners_.erase(runners_.begin());
+  runners_.push_back(Cached{format, prefix, plugin_dir, *std::move(created)});
+  return runners_.back().runner.get();
 }
 
-absl::StatusOr<AccessLogResult> ApplyAccessLog(
-    absl::string_view lines, const AccessLogOptions& access_options, Tree* tree,
+absl::StatusOr<AccessLogResult> AccessLogRunners::Apply(
+    absl::string_view lines, const AccessLogOptions& options, Tree* tree,
     int64_t now) {
-  struct Cached {
-    std::string format;
-    std::string prefix;
-    std::string plugin_dir;
-    std::unique_ptr<PipeRunner> runner;
-  };
-  static absl::Mutex mu(absl::kConstInit);
-  static auto* runners = new std::deque<Cached>();
-  static bool warned = false;
-  constexpr size_t kMaxRunners = 64;
-
-  const std::string format = access_options.format.empty()
-                                 ? std::string("combined")
-                                 : access_options.format;
-  const std::string p = access_options.prefix.empty() ? std::string("web")
-                                                      : access_options.prefix;
-  const std::string& dir = access_options.plugin_dir;
-  absl::MutexLock lock(&mu);
-  PipeRunner* runner = nullptr;
-  for (Cached& c : *runners) {
-    if (c.format == format && c.prefix == p && c.plugin_dir == dir) {
-      runner = c.runner.get();
-    }
-  }
-  if (runner == nullptr) {
-    PipeOptions options;
-    options.prefix = p;
-    options.plugin_dir = dir;
-    if (!FileExists(DefaultRegexesPath())) {
-      if (!warned) {
-        fprintf(stderr,
-                "canopy pipes: %s is missing (npm package uap-core: run "
-                "scripts/deps.sh); browser and OS families are off\n",
-                DefaultRegexesPath().c_str());
-        warned = true;
-      }
-      for (const std::string& name : BuiltinPipeNames()) {
-        if (name != "ua") options.pipes.push_back(name);
-      }
-      if (!dir.empty()) {
-        // The plug-ins too, by name (a non-empty list names every pipe).
-        absl::StatusOr<std::vector<std::unique_ptr<Pipe>>> loaded =
-            LoadPipePlugins(dir);
-        if (!loaded.ok()) return loaded.status();
-        for (const auto& pipe : *loaded) {
-          options.pipes.push_back(std::string(pipe->name()));
-        }
-      }
-    }
-    absl::StatusOr<std::unique_ptr<PipeRunner>> created =
-        PipeRunner::Create(format, options);
-    if (!created.ok()) return created.status();
-    if (runners->size() >= kMaxRunners) runners->pop_front();
-    runners->push_back(Cached{format, p, dir, *std::move(created)});
-    runner = runners->back().runner.get();
-  }
+  const std::string format =
+      options.format.empty() ? std::string("combined") : options.format;
+  const std::string prefix =
+      options.prefix.empty() ? std::string("web") : options.prefix;
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<PipeRunner*> runner =
+      RunnerFor(format, prefix, options.plugin_dir);
+  if (!runner.ok()) return runner.status();
   TreeSink sink(tree, now);
-  sink.set_max_age(access_options.max_age);
+  sink.set_max_age(options.max_age);
   absl::Status first_error;
-  const LogCounts counts = runner->Run(lines, &sink, [&](const LogError& e) {
+  const LogCounts counts = (*runner)->Run(lines, &sink, [&](const LogError& e) {
     if (first_error.ok()) first_error = e.status;
   });
   if (counts.records == 0 && counts.errors > 0) return first_error;

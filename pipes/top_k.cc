@@ -1,4 +1,7 @@
 // SpaceSaving and TopKeys: see top_k.h.
+//
+// Threads: none of its own; an instance belongs to one pipe, used by one
+// thread at a time.
 #include "pipes/top_k.h"
 
 #include <algorithm>

@@ -1,15 +1,17 @@
-// UaParser: see ua.h.
+// UaParser and LoadUaParser: see ua.h.
+//
+// Threads: Load() runs on its caller's thread; a loaded parser is immutable
+// and Parse() may be called from any number of threads at once.
 #include "pipes/ua.h"
 
 #include <algorithm>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "canopy/pipe.h"
 #include "re2/re2.h"
 #include "re2/set.h"
 #include "yaml-cpp/yaml.h"
@@ -184,19 +186,11 @@ UaFamilies UaParser::Parse(absl::string_view user_agent) const {
   return out;
 }
 
-absl::StatusOr<std::shared_ptr<const UaParser>> SharedUaParser(
+absl::StatusOr<std::shared_ptr<const UaParser>> LoadUaParser(
     const std::string& path) {
-  static absl::Mutex mu(absl::kConstInit);
-  static auto* parsers =
-      new std::map<std::string, std::shared_ptr<const UaParser>>();
-  absl::MutexLock lock(&mu);
-  auto it = parsers->find(path);
-  if (it != parsers->end()) return it->second;
   absl::StatusOr<std::unique_ptr<UaParser>> parser = UaParser::Load(path);
   if (!parser.ok()) return parser.status();
-  std::shared_ptr<const UaParser> shared = std::move(*parser);
-  (*parsers)[path] = shared;
-  return shared;
+  return std::shared_ptr<const UaParser>(*std::move(parser));
 }
 
 }  // namespace canopy

@@ -20,8 +20,10 @@
 // them is run again to extract its groups. If the set's DFA runs out of
 // memory on some input, the regexes are tried one by one instead.
 //
-// A UaParser is immutable after Load() and safe to share between threads.
-// Callers cache results per distinct string (the "ua" pipe does, bounded).
+// A UaParser is immutable after Load() and safe to share between threads
+// (canopy::LoadUaParser in canopy/pipe.h loads one to share between
+// runners). Callers cache results per distinct string (the "ua" pipe does,
+// bounded).
 #ifndef CANOPY_PIPES_UA_H_
 #define CANOPY_PIPES_UA_H_
 
@@ -82,11 +84,6 @@ class UaParser {
   RuleList os_;
   size_t skipped_ = 0;
 };
-
-// The parser for a regexes.yaml path, loaded once per process and shared
-// (loading takes a fifth of a second). Thread-safe.
-absl::StatusOr<std::shared_ptr<const UaParser>> SharedUaParser(
-    const std::string& path);
 
 }  // namespace canopy
 

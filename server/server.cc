@@ -257,6 +257,7 @@ HandlerContext Server::Context() {
   HandlerContext ctx{tree_.get(), &stats_, &options_,
                      static_cast<int64_t>(time(nullptr))};
   ctx.lines = ingest_.get();
+  ctx.access_logs = &access_logs_;
   ctx.views = views_.get();
   ctx.history = trend_ != nullptr;
   ctx.waiters = held_->hub().waiters();

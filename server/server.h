@@ -95,6 +95,7 @@ class Server {
   event* tick_ = nullptr;
   event* trend_wake_ = nullptr;  // the trend thread's answers are ready
   std::unique_ptr<LineIngest> ingest_;
+  AccessLogRunners access_logs_;  // POST /push accesslog=
   std::unique_ptr<HeldRequests> held_;
   std::unique_ptr<TrendThread> trend_;
   std::unique_ptr<HttpServer> http_;

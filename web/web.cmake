@@ -1,6 +1,7 @@
-# canopy_web: copies the pages (web/*.html, web/assets/) and uPlot's dist
-# files from web/node_modules (`npm ci` in web/, which scripts/deps.sh runs)
-# into ${PROJECT_BINARY_DIR}/web, where canopyd serves them from by default.
+# canopy_web: makes the pages (web/page.html.in, one template for them all),
+# and copies web/assets/ and uPlot's dist files from web/node_modules
+# (`npm ci` in web/, which scripts/deps.sh runs) into
+# ${PROJECT_BINARY_DIR}/web, where canopyd serves them from by default.
 # A missing node_modules does not fail the build: the pages are copied, and a
 # message says what to run to get the charts.
 add_custom_target(canopy_web ALL

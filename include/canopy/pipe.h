@@ -5,9 +5,12 @@
 // handed to an UpdateSink. Pipes know nothing of the tree: a TreeSink
 // applies updates to a canopy::Tree, tests collect them in a vector.
 //
-//   // One call for the server (POST /push, field "accesslog"):
-//   absl::StatusOr<size_t> n = canopy::ApplyAccessLog(
-//       body, "combined", "web", &tree, /*now=*/absl::ToUnixSeconds(...));
+//   // For the server (POST /push, field "accesslog"), runners kept by an
+//   // owner that lives as long as the server:
+//   canopy::AccessLogRunners runners;
+//   canopy::AccessLogOptions log;            // "combined" under "web"
+//   absl::StatusOr<canopy::AccessLogResult> r =
+//       runners.Apply(body, log, &tree, /*now=*/absl::ToUnixSeconds(...));
 //
 //   // Or by hand, keeping the pipes' state (top-K, caches) across calls:
 //   canopy::PipeOptions options;             // prefix "web", top-K 100, ...
@@ -43,6 +46,8 @@
 // Threads: parsers are pure and thread-compatible. A Pipe or PipeRunner
 // holds state (top-K counters, caches) and is not thread-safe: one thread
 // uses it at a time (in canopyd, the loop thread that owns the tree).
+// AccessLogRunners is thread-safe (a mutex around its runners). Nothing in
+// pipes/ keeps state outside the objects that own it.
 #ifndef CANOPY_PIPE_H_
 #define CANOPY_PIPE_H_
 
@@ -52,13 +57,17 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "canopy/tree.h"
 
 namespace canopy {
+
+class UaParser;  // user-agent regexes, compiled (pipes/ua.h)
 
 // One parsed log line. The views point into the line and are valid only
 // while it is; a field the format does not carry is empty (numbers: the
@@ -178,6 +187,9 @@ struct PipeOptions {
   std::vector<std::string> pipes;
   // uap-core's regexes.yaml; empty = DefaultRegexesPath().
   std::string regexes_path;
+  // Those regexes already loaded (LoadUaParser), for runners that share
+  // them; null = the "ua" pipe loads regexes_path itself.
+  std::shared_ptr<const UaParser> ua_parser;
   size_t ua_cache_size = 10000;  // distinct user agents remembered
   // At most this many <p>,browser,<family>,<major> keys, and as many
   // <p>,os,<family> keys (the rest: other).
@@ -199,6 +211,12 @@ struct PipeOptions {
 // <source dir>/pipes/node_modules/uap-core/regexes.yaml that exists (both
 // fixed at build time), or the source one.
 std::string DefaultRegexesPath();
+
+// Loads and compiles a regexes.yaml (a fifth of a second) for the runners of
+// one owner to share through PipeOptions::ua_parser. The parser is
+// immutable and safe to share between threads.
+absl::StatusOr<std::shared_ptr<const UaParser>> LoadUaParser(
+    const std::string& path);
 
 // Turns any bytes into a valid key segment: ',' and control characters
 // become '_', bytes that are not UTF-8 become '_', it is cut to 255 bytes at
@@ -265,22 +283,7 @@ class PipeRunner {
   std::vector<std::unique_ptr<Pipe>> pipes_;
 };
 
-// For the server: runs `lines` in `format` ("" = "combined") through every
-// built-in pipe under `prefix` ("" = "web") into `tree` at `now`. Runners
-// are kept per (format, prefix), so top-K and caches last across calls (at
-// most 64 runners; past that the least recently created is dropped). The
-// user-agent regexes come from DefaultRegexesPath(); when that file is
-// missing the "ua" pipe is left out (logged once) rather than failing.
-// Answers the number of leaves written, or InvalidArgument for a bad format
-// or prefix, or for a buffer none of whose lines parsed ("line L, column
-// C: ..." of the first). Thread-safe (the runners are behind a mutex), but
-// `tree` is the caller's to guard.
-absl::StatusOr<size_t> ApplyAccessLog(absl::string_view lines,
-                                      absl::string_view format,
-                                      const std::string& prefix, Tree* tree,
-                                      int64_t now);
-
-// The same with more to say (canopyd's POST /push accesslog=).
+// What canopyd's POST /push accesslog= asks for.
 struct AccessLogOptions {
   std::string format;      // "" = "combined"
   std::string prefix;      // "" = "web"
@@ -291,15 +294,55 @@ struct AccessLogOptions {
   int64_t max_age = 0;
 };
 struct AccessLogResult {
-  size_t leaves = 0;   // samples written (the number ApplyAccessLog answers)
+  size_t leaves = 0;   // samples written
   size_t records = 0;  // lines parsed and run through the pipes
   size_t errors = 0;   // lines refused (no match, too long, binary, ...)
   size_t refused = 0;  // samples the tree refused (full)
 };
-// Runners are cached per (format, prefix, plugin_dir). Errors as above.
-absl::StatusOr<AccessLogResult> ApplyAccessLog(absl::string_view lines,
-                                               const AccessLogOptions& options,
-                                               Tree* tree, int64_t now);
+
+// The runners of a server that takes access logs: one PipeRunner per
+// (format, prefix, plugin_dir), every built-in pipe plus the plug-ins, kept
+// so that top-K and caches last across requests (at most 64; past that the
+// least recently created is dropped). They share one user-agent parser,
+// loaded from DefaultRegexesPath() on first use; when that file is missing
+// the "ua" pipe is left out (logged once) rather than failing.
+//
+// Thread-safe: one mutex around the runners (a runner is not thread-safe);
+// `tree` is the caller's to guard.
+class AccessLogRunners {
+ public:
+  AccessLogRunners();
+  ~AccessLogRunners();
+  AccessLogRunners(const AccessLogRunners&) = delete;
+  AccessLogRunners& operator=(const AccessLogRunners&) = delete;
+
+  // Runs `lines` through the runner for `options` into `tree` at `now`.
+  // Fails with InvalidArgument for a bad format or prefix, or for a buffer
+  // none of whose lines parsed ("line L, column C: ..." of the first), and
+  // with the tree's error when it refused every sample.
+  absl::StatusOr<AccessLogResult> Apply(absl::string_view lines,
+                                        const AccessLogOptions& options,
+                                        Tree* tree, int64_t now)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Cached {
+    std::string format;
+    std::string prefix;
+    std::string plugin_dir;
+    std::unique_ptr<PipeRunner> runner;
+  };
+  // The runner for the key, created (and cached) when new.
+  absl::StatusOr<PipeRunner*> RunnerFor(const std::string& format,
+                                        const std::string& prefix,
+                                        const std::string& plugin_dir)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::vector<Cached> runners_ ABSL_GUARDED_BY(mu_);  // oldest first
+  std::shared_ptr<const UaParser> ua_parser_ ABSL_GUARDED_BY(mu_);
+  bool warned_ ABSL_GUARDED_BY(mu_) = false;  // regexes.yaml missing
+};
 
 }  // namespace canopy
 

@@ -32,6 +32,9 @@ absl::StatusOr<Response> HandlePush(const Request& request,
       // Log lines through the pipes (browsers, status, bytes, timing, ...),
       // dated with each line's time while it is within the first level of
       // the retention.
+      if (ctx.access_logs == nullptr) {
+        return absl::UnimplementedError("no access-log pipes here");
+      }
       AccessLogOptions log_options;
       log_options.format = request.Param("format", "combined");
       log_options.prefix = request.Param("prefix", "web");
@@ -41,7 +44,7 @@ absl::StatusOr<Response> HandlePush(const Request& request,
           r.ok() && !r->levels.empty()) {
         log_options.max_age = r->levels[0].keep;
       }
-      absl::StatusOr<AccessLogResult> n = ApplyAccessLog(
+      absl::StatusOr<AccessLogResult> n = ctx.access_logs->Apply(
           request.Param("accesslog"), log_options, ctx.tree, ctx.now);
       if (!n.ok()) {
         ++ctx.stats->rejected["http"]["accesslog"];

@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "canopy/json_push.h"
 #include "canopy/key.h"
+#include "canopy/pipe.h"
 #include "canopy/tree.h"
 #include "server/json_out.h"
 #include "server/options.h"
@@ -96,10 +97,11 @@ struct HandlerContext {
   Stats* stats;
   const ServerOptions* options;
   int64_t now;
-  LineIngest* lines = nullptr;  // optional: text/plain pushes
-  ViewStore* views = nullptr;   // optional: /api/views
-  bool history = false;         // a trend thread answers Deferred work
-  size_t waiters = 0;           // parked /pull and /stream requests now
+  LineIngest* lines = nullptr;              // optional: text/plain pushes
+  AccessLogRunners* access_logs = nullptr;  // optional: accesslog= pushes
+  ViewStore* views = nullptr;               // optional: /api/views
+  bool history = false;  // a trend thread answers Deferred work
+  size_t waiters = 0;    // parked /pull and /stream requests now
   // The server's own figures for /metrics (optional).
   std::function<ServerFigures()> figures;
 };

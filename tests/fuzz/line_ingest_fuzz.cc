@@ -23,7 +23,7 @@
 #include "canopy/key.h"
 #include "canopy/statsd.h"
 #include "canopy/tree.h"
-#include "server/ingest.h"
+#include "server/ingest/line_ingest.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Tests for the built-in pipes, PipeRunner, the tree sink, SanitizeSegment
-// and ApplyAccessLog.
+// and AccessLogRunners.
 #include <map>
 #include <string>
 #include <vector>
@@ -162,12 +162,26 @@ TEST(PipesTest, UnknownAgentIsOther) {
   EXPECT_EQ(sink.adds.size(), 2u);  // no agent ("-"): nothing
 }
 
-TEST(PipesTest, TreeSinkAndApplyAccessLog) {
+// The one call of the server's POST /push accesslog=: answers the leaves
+// written.
+absl::StatusOr<size_t> Apply(AccessLogRunners& runners, absl::string_view log,
+                             absl::string_view format, absl::string_view prefix,
+                             Tree* tree, int64_t now) {
+  AccessLogOptions options;
+  options.format = std::string(format);
+  options.prefix = std::string(prefix);
+  absl::StatusOr<AccessLogResult> r = runners.Apply(log, options, tree, now);
+  if (!r.ok()) return r.status();
+  return r->leaves;
+}
+
+TEST(PipesTest, TreeSinkAndAccessLogRunners) {
   Tree tree(Tree::Options{});
+  AccessLogRunners runners;
   const std::string log = Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com") +
                           Line("10.0.0.2", "/a", 500, 100, kChrome, "ex.com");
   absl::StatusOr<size_t> n =
-      ApplyAccessLog(log, kFormat, "", &tree, 1700000000);
+      Apply(runners, log, kFormat, "", &tree, 1700000000);
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_GT(*n, 20u);
   auto value = [&](absl::string_view key) {
@@ -188,30 +202,31 @@ TEST(PipesTest, TreeSinkAndApplyAccessLog) {
   EXPECT_EQ(rt->EffectiveAction(), Action::kTimer);
 
   // The runner (and its top-K) is kept: /a is admitted already.
-  n = ApplyAccessLog(log, kFormat, "", &tree, 1700000001);
+  n = Apply(runners, log, kFormat, "", &tree, 1700000001);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(value("web,url,/a"), 3);
 
   // Errors: a bad format; a body none of whose lines parse.
-  EXPECT_FALSE(ApplyAccessLog(log, "nonsense", "web", &tree, 1).ok());
+  EXPECT_FALSE(Apply(runners, log, "nonsense", "web", &tree, 1).ok());
   absl::StatusOr<size_t> bad =
-      ApplyAccessLog("junk\nmore junk\n", "combined", "web", &tree, 1);
+      Apply(runners, "junk\nmore junk\n", "combined", "web", &tree, 1);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("line 1, column"), std::string::npos)
       << bad.status();
   // Empty input: nothing written, not an error.
-  n = ApplyAccessLog("", "combined", "web", &tree, 1);
+  n = Apply(runners, "", "combined", "web", &tree, 1);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 0u);
 }
 
 TEST(PipesTest, TreeFullIsCountedNotFatal) {
+  AccessLogRunners runners;
   Tree::Options o;
   o.max_nodes = 5;
   Tree tree(o);
   absl::StatusOr<size_t> n =
-      ApplyAccessLog(Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com"),
-                     kFormat, "web", &tree, 1700000000);
+      Apply(runners, Line("10.0.0.1", "/a", 200, 100, kChrome, "ex.com"),
+            kFormat, "web", &tree, 1700000000);
   EXPECT_LE(tree.node_count(), 5u);
   if (n.ok()) {
     EXPECT_GT(*n, 0u);

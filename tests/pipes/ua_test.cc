@@ -2,7 +2,9 @@
 // regexes.yaml (pipes/node_modules, installed by scripts/deps.sh).
 #include "pipes/ua.h"
 
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "canopy/pipe.h"
 #include "gtest/gtest.h"
@@ -58,12 +60,19 @@ const Case kCases[] = {
 class UaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto p = SharedUaParser(DefaultRegexesPath());
+    auto p = LoadUaParser(DefaultRegexesPath());
     ASSERT_TRUE(p.ok()) << p.status();
-    parser_ = p->get();
+    loaded_ = *std::move(p);
+    parser_ = loaded_.get();
   }
+  static void TearDownTestSuite() {
+    parser_ = nullptr;
+    loaded_.reset();
+  }
+  static std::shared_ptr<const UaParser> loaded_;
   static const UaParser* parser_;
 };
+std::shared_ptr<const UaParser> UaTest::loaded_;
 const UaParser* UaTest::parser_ = nullptr;
 
 TEST_F(UaTest, RealAgents) {

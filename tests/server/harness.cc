@@ -104,6 +104,20 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   return absl::DeadlineExceededError("canopyd did not start within 20 s");
 }
 
+double ServerProcess::Metric(const std::string& name) const {
+  auto r = Client().Request("GET", "/metrics");
+  if (!r.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
+    double v;
+    if (parts.size() == 2 && parts[0] == name &&
+        absl::SimpleAtod(parts[1], &v)) {
+      return v;
+    }
+  }
+  return -1;
+}
+
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

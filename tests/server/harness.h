@@ -60,6 +60,9 @@ class ServerProcess {
     return HttpClient("127.0.0.1", http_port_, timeout_seconds);
   }
 
+  // A figure of GET /metrics (a line "NAME VALUE", no labels), or -1.
+  double Metric(const std::string& name) const;
+
   // Sends SIGTERM and waits; returns the exit code (or 128+signal).
   int Stop();
   // Sends SIGKILL and waits.

@@ -11,9 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/server/harness.h"
@@ -81,18 +79,7 @@ class ServerTest : public ::testing::Test {
     return Json(Do("GET", "/get?key=nothing,here").body)["seq"].GetUint64();
   }
   // A figure from /metrics (without labels), or -1.
-  double Metric(const std::string& name) {
-    HttpReply r = Do("GET", "/metrics");
-    for (absl::string_view line : absl::StrSplit(r.body, '\n')) {
-      std::vector<absl::string_view> parts = absl::StrSplit(line, ' ');
-      double v;
-      if (parts.size() == 2 && parts[0] == name &&
-          absl::SimpleAtod(parts[1], &v)) {
-        return v;
-      }
-    }
-    return -1;
-  }
+  double Metric(const std::string& name) { return server_->Metric(name); }
   // Polls /metrics until `name` equals `want` or 10 s pass.
   bool AwaitMetric(const std::string& name, double want) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

@@ -3,9 +3,16 @@
 // on any console error or page error, and saves screenshots.
 //
 // The build dir comes from CANOPY_BIN_DIR (CTest sets it) or ./build. When
-// chromium, web/node_modules or the built pages are missing, every test is
-// skipped with a message saying so (the C++ suite still runs without them).
+// chromium, web/node_modules or the built pages are missing, each test file
+// FAILS with one test saying what is missing and how to get it, and skips
+// the rest; only with CANOPY_SKIP_BROWSER_TESTS=1 in the environment are the
+// tests skipped instead (a machine that cannot run a browser on purpose).
+//
+// Tests wait on what the page or the server shows (waitFor, the page's
+// data-* attributes, /metrics), never for a fixed time.
 
+import {test} from 'node:test';
+import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,22 +28,50 @@ export const webDir = path.join(buildDir, 'web');
 export const screenshotDir = path.join(buildDir, 'screenshots');
 export const chromiumPath = process.env.CANOPY_CHROMIUM || '/usr/bin/chromium';
 
-function findSkipReason() {
-  if (!fs.existsSync(chromiumPath)) return `${chromiumPath} is missing (scripts/deps.sh installs Debian's chromium)`;
+// What the browser tests need and is not there, each with how to get it.
+function findMissing() {
+  const missing = [];
+  if (!fs.existsSync(chromiumPath)) {
+    missing.push(`${chromiumPath} is missing: run scripts/deps.sh (it installs Debian's chromium), ` +
+      'or point CANOPY_CHROMIUM at a Chromium');
+  }
   try {
     createRequire(path.join(sourceDir, 'web', 'package.json')).resolve('playwright-core');
   } catch {
-    return 'web/node_modules is missing (run npm ci in web/, as scripts/deps.sh does)';
+    missing.push(`playwright-core is not in ${path.join(sourceDir, 'web', 'node_modules')}: ` +
+      'run scripts/deps.sh (it runs npm ci in web/)');
   }
-  if (!fs.existsSync(canopyd)) return `${canopyd} is not built`;
-  for (const f of ['realtime.html', 'trend.html', 'settings.html', 'diff.html', 'assets/uplot/uPlot.esm.js']) {
-    if (!fs.existsSync(path.join(webDir, f))) return `${path.join(webDir, f)} is missing (build the canopy_web target)`;
+  if (!fs.existsSync(canopyd)) missing.push(`${canopyd} is not built: ninja -C ${buildDir} canopyd`);
+  for (const f of ['realtime.html', 'trend.html', 'settings.html', 'diff.html', 'assets/page.js',
+    'assets/uplot/uPlot.esm.js']) {
+    if (!fs.existsSync(path.join(webDir, f))) {
+      missing.push(`${path.join(webDir, f)} is missing: build the canopy_web target ` +
+        `(ninja -C ${buildDir} canopy_web; uPlot comes from web/node_modules, so run scripts/deps.sh first)`);
+      break;
+    }
   }
-  return null;
+  return missing;
 }
 
-export const skipReason = findSkipReason();
-if (skipReason) console.log(`skipped: ${skipReason}`);
+const missing = findMissing();
+const skipOnPurpose = process.env.CANOPY_SKIP_BROWSER_TESTS === '1';
+
+// The `skip` option of every browser test: false when they can run.
+export const skip = missing.length === 0 ? false :
+  skipOnPurpose ? `skipped (CANOPY_SKIP_BROWSER_TESTS=1): ${missing.join('; ')}` :
+  `not run: ${missing[0]}`;
+
+if (missing.length) {
+  if (skipOnPurpose) {
+    console.log(`skipped (CANOPY_SKIP_BROWSER_TESTS=1): ${missing.join('; ')}`);
+  } else {
+    // One failing test per file, saying what to do.
+    test('the browser tests have what they need', () => {
+      assert.fail('the browser tests cannot run:\n  - ' + missing.join('\n  - ') +
+        '\nInstall what is missing, or set CANOPY_SKIP_BROWSER_TESTS=1 to skip them on purpose.');
+    });
+  }
+}
 
 let chromiumModule = null;
 async function playwright() {
@@ -47,8 +82,10 @@ async function playwright() {
   return chromiumModule;
 }
 
-export const sleep = ms => new Promise(r => setTimeout(r, ms));
+const pause = ms => new Promise(r => setTimeout(r, ms));
 
+// Polls `fn` until it answers something truthy (which it returns), or throws
+// after `timeout` ms. For conditions the page or the server can show.
 export async function waitFor(fn, {timeout = 10000, interval = 50, what = 'condition'} = {}) {
   const end = Date.now() + timeout;
   let last;
@@ -60,7 +97,7 @@ export async function waitFor(fn, {timeout = 10000, interval = 50, what = 'condi
       last = e;
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}` + (last instanceof Error ? `: ${last.message}` : ''));
-    await sleep(interval);
+    await pause(interval);
   }
 }
 
@@ -107,19 +144,16 @@ export class Server {
     clearTimeout(t);
   }
 
-  // Stops and starts again on the same port with the same data.
-  async restart({downMs = 0} = {}) {
+  // Stops and starts again on the same port with the same data. The port
+  // may be busy for a moment after the stop: it tries until canopyd binds.
+  async restart() {
     const port = this.port;
     await this.stop();
-    if (downMs) await sleep(downMs);
-    for (let i = 0; ; i++) {
-      try {
-        return await this.start(port);
-      } catch (e) {
-        if (i >= 20) throw e;
-        await sleep(250);
-      }
-    }
+    await waitFor(async () => {
+      await this.start(port);
+      return true;
+    }, {timeout: 20000, interval: 250, what: `canopyd to start again on port ${port}`});
+    return this;
   }
 
   async cleanup() {
@@ -132,6 +166,16 @@ export class Server {
     const body = await r.json();
     if (!r.ok) throw new Error(`push failed: ${r.status} ${JSON.stringify(body)}`);
     return body;
+  }
+
+  // A figure of /metrics (a line "NAME VALUE", no labels), or -1.
+  async metric(name) {
+    const r = await fetch(this.url + '/metrics');
+    for (const line of (await r.text()).split('\n')) {
+      const [n, v] = line.split(' ');
+      if (n === name && v !== undefined) return +v;
+    }
+    return -1;
   }
 
   async json(p, init) {
@@ -169,6 +213,20 @@ export async function openPage(browser, {allow = []} = {}) {
     problems.push(`console error: ${text} (${m.location().url || ''})`);
   });
   page.on('pageerror', e => problems.push(`page error: ${e.message}`));
+  // Requests in flight, but for the long-poll that is always parked.
+  const inflight = new Set();
+  const parked = r => ['/pull', '/stream'].includes(new URL(r.url()).pathname);
+  page.on('request', r => { if (!parked(r)) inflight.add(r); });
+  page.on('requestfinished', r => inflight.delete(r));
+  page.on('requestfailed', r => inflight.delete(r));
+  // Waits until the page has nothing left to load: no request in flight
+  // (the long-poll aside) before and after two rendered frames, so that
+  // what the answers make the page do (and log) has been done.
+  page.settled = () => waitFor(async () => {
+    if (inflight.size) return false;
+    await page.evaluate(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))));
+    return inflight.size === 0;
+  }, {what: 'the page to settle (no request in flight but the long-poll)'});
   page.on('dialog', d => d.accept());
   page._canopyAllow = allow;
   page.allowConsole = re => page._canopyAllow.push(re);

@@ -3,9 +3,8 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skipReason, Server, launchBrowser, openPage, waitFor, sleep} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage, waitFor} from './harness.mjs';
 
-const skip = skipReason ? `skipped: ${skipReason}` : false;
 let server, browser;
 
 before(async () => {
@@ -26,7 +25,7 @@ async function visitAll() {
     const page = await openPage(browser, {allow: p.startsWith('/diff/?') ? [/status of 404/] : []});
     await page.goto(server.url + p);
     await waitFor(async () => (await page.locator('main').innerText()).trim().length > 20, {what: `content on ${p}`});
-    await sleep(300);
+    await page.settled();
     assert.ok(await page.isVisible('.topbar'), `the top bar on ${p}`);
     page.assertClean();
     await page.closeAll();

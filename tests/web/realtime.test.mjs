@@ -4,9 +4,8 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skipReason, Server, launchBrowser, openPage, screenshot, waitFor, sleep, connState} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage, screenshot, waitFor, connState} from './harness.mjs';
 
-const skip = skipReason ? `skipped: ${skipReason}` : false;
 let server, browser;
 
 before(async () => {
@@ -49,8 +48,9 @@ test('a value pushed after load shows within one second, and flashes', {skip}, a
   await page.goto(server.url + '/realtime/?key=host');
   await live(page);
   await waitFor(async () => (await value(page, 'host,web1,cpu,user').textContent()) === '9', {what: 'the initial value'});
-  // The long-poll is parked by now; a push must come through it.
-  await sleep(300);
+  // A push must come through the parked long-poll: wait until the server
+  // holds it (this page's is the only one open).
+  await waitFor(async () => (await server.metric('canopy_waiters')) >= 1, {what: 'the long-poll to be parked'});
   const t0 = Date.now();
   await server.push({host: {web1: {cpu: {user: 77}}}});
   await waitFor(async () => (await value(page, 'host,web1,cpu,user').textContent()) === '77',
@@ -176,11 +176,18 @@ test('a hidden tab stops polling and resumes when shown', {skip}, async () => {
   }, hidden);
   await setHidden(true);
   await waitFor(async () => (await connState(page)) === 'paused', {what: 'the paused state'});
+  // A visible page beside it sees each push: by then a hidden page that
+  // still polled would have asked again.
+  const control = await openPage(browser);
+  await control.goto(server.url + '/realtime/?key=host');
+  await live(control);
   const before = pulls;
   for (let i = 0; i < 5; i++) {
     await server.push({host: {web1: {cpu: {user: 100 + i}}}});
-    await sleep(200);
+    await waitFor(async () => (await value(control, 'host,web1,cpu,user').textContent()) === String(100 + i),
+      {what: `the visible page to show ${100 + i}`});
   }
+  await control.closeAll();
   assert.equal(pulls, before, 'no /pull while hidden');
   assert.notEqual(await value(page, 'host,web1,cpu,user').textContent(), '104');
   await setHidden(false);
@@ -222,7 +229,9 @@ test('2 000 live leaves stay smooth', {skip}, async () => {
       {timeout: 2000, interval: 10, what: `round ${round}`});
     const took = Date.now() - t0;
     assert.ok(took < 1500, `round ${round} took ${took} ms`);
-    await sleep(300);
+    // Frames drawn between the rounds count too: wait for a few.
+    const drawn = await page.evaluate(() => window.__gaps.length);
+    await page.waitForFunction(n => window.__gaps.length >= n, drawn + 10);
   }
   const gaps = await page.evaluate(() => { window.__stopFrames = true; return window.__gaps; });
   gaps.sort((a, b) => a - b);

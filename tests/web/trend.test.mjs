@@ -4,9 +4,8 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skipReason, Server, launchBrowser, openPage, screenshot, waitFor} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage, screenshot, waitFor} from './harness.mjs';
 
-const skip = skipReason ? `skipped: ${skipReason}` : false;
 let server, browser;
 const N = 30;
 let t0;

@@ -4,9 +4,8 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skipReason, Server, launchBrowser, openPage, screenshot, waitFor, connState} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage, screenshot, waitFor, connState} from './harness.mjs';
 
-const skip = skipReason ? `skipped: ${skipReason}` : false;
 let server, browser;
 
 before(async () => {

@@ -36,7 +36,8 @@ ABSL_FLAG(std::string, format, "combined", "combined or extended");
 ABSL_FLAG(int, paths, 20000, "distinct paths (Zipf, s = 1.1)");
 ABSL_FLAG(int, agents, 2000, "distinct user-agent strings");
 ABSL_FLAG(int, visitors, 50000, "distinct client addresses");
-ABSL_FLAG(int, chunk, 1 << 20, "bytes per ApplyAccessLog-sized batch");
+ABSL_FLAG(int, chunk, 1 << 20,
+          "bytes per batch (as POST /push accesslog= brings them)");
 ABSL_FLAG(std::string, write_log, "", "also write the generated log here");
 ABSL_FLAG(std::string, regexes, "",
           "uap-core regexes.yaml (default: built in)");
