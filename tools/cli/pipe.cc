@@ -4,16 +4,9 @@
 // what the server counted.
 //
 // Threads: the CLI's one thread; SIGINT and SIGTERM only set a flag.
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -25,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/http_client.h"
+#include "canopy/log_follow.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
 
@@ -57,14 +51,14 @@ struct PipeTotals {
   size_t read = 0;     // non-empty lines read
   size_t counted = 0;  // lines the server parsed
   size_t skipped = 0;  // lines the server refused
-  size_t dropped = 0;  // lines too long to send
   size_t samples = 0;  // the server's "accepted"
   size_t batches = 0;
   std::string first_skip;  // why the first wholly refused batch was refused
 };
 
-// Lines gathered until a batch is full, then POSTed as accesslog=.
-class PipeBatcher {
+// Lines gathered until a batch is full, then POSTed as accesslog=. Reads
+// stop when a batch failed.
+class PipeBatcher : public LogFollower::Sink {
  public:
   PipeBatcher(const Server& server, std::string format, std::string prefix,
               size_t max_lines, bool retry, PipeTotals* totals)
@@ -77,7 +71,7 @@ class PipeBatcher {
 
   const absl::Status& status() const { return status_; }
 
-  void Add(absl::string_view line) {
+  void Line(absl::string_view line) override {
     if (!status_.ok()) return;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return;
@@ -86,6 +80,8 @@ class PipeBatcher {
     lines_.push_back('\n');
     if (++count_ >= max_lines_ || lines_.size() >= kPipeMaxBatchBytes) Send();
   }
+
+  bool Stopped() const override { return !status_.ok(); }
 
   // Sends what is gathered (nothing if nothing is).
   void Send() {
@@ -157,151 +153,6 @@ class PipeBatcher {
   absl::Status status_;
 };
 
-// One log file (or stdin, "-") read to its end, and with --follow like
-// tail -F: new data as it comes; a file renamed away and recreated (another
-// inode under the name) is drained and the new one read from its start; a
-// file that shrank (copy-truncate) is read again from its start.
-class LogSource {
- public:
-  LogSource(std::string path, PipeTotals* totals)
-      : path_(std::move(path)), totals_(totals) {}
-  ~LogSource() {
-    if (fd_ > 0) close(fd_);
-  }
-  LogSource(const LogSource&) = delete;
-  LogSource& operator=(const LogSource&) = delete;
-
-  const std::string& path() const { return path_; }
-  bool is_stdin() const { return path_ == "-"; }
-  bool at_eof() const { return eof_; }
-
-  absl::Status Open() {
-    if (is_stdin()) {
-      fd_ = 0;
-      return absl::OkStatus();
-    }
-    int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return absl::NotFoundError(
-          absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-      close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot read ", path_, ": not a file"));
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-    dev_ = st.st_dev;
-    ino_ = st.st_ino;
-    offset_ = 0;
-    return absl::OkStatus();
-  }
-
-  // Reads what there is now; every complete line goes to `batch`. With
-  // `wait_ms` (stdin when following) waits that long for data first.
-  absl::Status Read(PipeBatcher* batch, int wait_ms = -1) {
-    if (fd_ < 0) return absl::OkStatus();
-    char buf[64 * 1024];
-    while (batch->status().ok()) {
-      if (wait_ms >= 0) {
-        struct pollfd p = {fd_, POLLIN, 0};
-        if (poll(&p, 1, wait_ms) <= 0) return absl::OkStatus();
-        wait_ms = 0;
-      }
-      ssize_t n = read(fd_, buf, sizeof(buf));
-      if (n < 0 && errno == EINTR) {
-        if (g_pipe_stop) return absl::OkStatus();
-        continue;
-      }
-      if (n < 0) {
-        return absl::DataLossError(
-            absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
-      }
-      if (n == 0) {
-        eof_ = true;
-        return absl::OkStatus();
-      }
-      offset_ += n;
-      Split(absl::string_view(buf, static_cast<size_t>(n)), batch);
-    }
-    return batch->status();
-  }
-
-  // --follow: reopens a rotated file, rewinds a truncated one.
-  absl::Status CheckRotation(PipeBatcher* batch) {
-    if (is_stdin()) return absl::OkStatus();
-    struct stat st;
-    if (stat(path_.c_str(), &st) != 0) return absl::OkStatus();  // not yet
-    // Another file under the name; or ours was deleted (then a new file
-    // may have got its inode number).
-    struct stat mine;
-    if (fd_ < 0 || st.st_dev != dev_ || st.st_ino != ino_ ||
-        (fstat(fd_, &mine) == 0 && mine.st_nlink == 0)) {
-      if (fd_ >= 0) {
-        // Renamed away: what was written to it before the new file
-        // appeared is still ours.
-        if (absl::Status s = Read(batch); !s.ok()) return s;
-        Flush(batch);
-      }
-      if (!Open().ok()) return absl::OkStatus();  // gone again: next time
-      return Read(batch);
-    }
-    struct stat now;
-    if (fstat(fd_, &now) == 0 && now.st_size < offset_) {
-      // Copied and truncated: start again (a partial line is lost).
-      lseek(fd_, 0, SEEK_SET);
-      offset_ = 0;
-      partial_.clear();
-      skipping_ = false;
-      return Read(batch);
-    }
-    return absl::OkStatus();
-  }
-
-  // The last line when it has no newline.
-  void Flush(PipeBatcher* batch) {
-    if (!partial_.empty() && !skipping_) batch->Add(partial_);
-    partial_.clear();
-    skipping_ = false;
-  }
-
- private:
-  void Split(absl::string_view data, PipeBatcher* batch) {
-    while (!data.empty()) {
-      const size_t nl = data.find('\n');
-      const absl::string_view piece = data.substr(0, nl);
-      if (!skipping_) {
-        if (partial_.size() + piece.size() > kPipeMaxLine) {
-          skipping_ = true;
-          partial_.clear();
-          ++totals_->dropped;
-        } else if (nl != absl::string_view::npos && partial_.empty()) {
-          batch->Add(piece);  // the common case: no copy
-        } else {
-          partial_.append(piece.data(), piece.size());
-        }
-      }
-      if (nl == absl::string_view::npos) return;
-      if (!partial_.empty()) batch->Add(partial_);
-      partial_.clear();
-      skipping_ = false;
-      data.remove_prefix(nl + 1);
-    }
-  }
-
-  const std::string path_;
-  PipeTotals* totals_;
-  int fd_ = -1;
-  dev_t dev_ = 0;
-  ino_t ino_ = 0;
-  off_t offset_ = 0;
-  bool eof_ = false;
-  std::string partial_;    // a line not yet ended
-  bool skipping_ = false;  // inside a line too long to send
-};
-
 }  // namespace
 
 int PipeCommand(const Server& server, const Args& files) {
@@ -315,12 +166,14 @@ int PipeCommand(const Server& server, const Args& files) {
   PipeBatcher batch(server, format, absl::GetFlag(FLAGS_prefix),
                     static_cast<size_t>(batch_lines), follow, &totals);
 
-  std::vector<std::unique_ptr<LogSource>> sources;
+  LogFollower::Options options;
+  options.max_line = kPipeMaxLine;
+  std::vector<std::unique_ptr<LogFollower>> sources;
   for (const std::string& f : files) {
     if (f == "-" && std::count(files.begin(), files.end(), "-") > 1) {
       return UsageError("'-' (stdin) may be given once");
     }
-    sources.push_back(std::make_unique<LogSource>(f, &totals));
+    sources.push_back(std::make_unique<LogFollower>(f, options));
     // tail -F waits for a file that is not there yet; a replay cannot.
     if (absl::Status s = sources.back()->Open(); !s.ok() && !follow) {
       return Fail(s.message());
@@ -337,7 +190,7 @@ int PipeCommand(const Server& server, const Args& files) {
   absl::Status status;
   for (auto& src : sources) {
     status = src->Read(&batch, src->is_stdin() && follow ? kPipePollMs : -1);
-    if (!status.ok() || g_pipe_stop) break;
+    if (!status.ok() || !batch.status().ok() || g_pipe_stop) break;
     if (!follow) src->Flush(&batch);
   }
   while (follow && status.ok() && !g_pipe_stop) {
@@ -375,6 +228,8 @@ int PipeCommand(const Server& server, const Args& files) {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   if (status.ok()) status = batch.status();
+  size_t too_long = 0;  // lines not sent
+  for (const auto& src : sources) too_long += src->counts().too_long;
   if (!status.ok()) {
     std::cout << "sent " << totals.read << " lines before the error"
               << std::endl;
@@ -386,8 +241,8 @@ int PipeCommand(const Server& server, const Args& files) {
             << totals.counted << " counted, " << totals.skipped
             << " skipped by the server, " << totals.samples
             << " samples accepted";
-  if (totals.dropped > 0) {
-    std::cout << "; " << totals.dropped << " lines over " << kPipeMaxLine / 1024
+  if (too_long > 0) {
+    std::cout << "; " << too_long << " lines over " << kPipeMaxLine / 1024
               << " KiB not sent";
   }
   std::cout << std::endl;
