@@ -15,11 +15,31 @@
 #include "absl/strings/str_join.h"
 #include "canopy/key.h"
 #include "rapidjson/error/en.h"
+#include "tools/cli/output.h"
 
 namespace canopy {
 namespace cli {
 
 absl::StatusOr<HttpReply> Server::Call(absl::string_view method,
+                                       absl::string_view target,
+                                       absl::string_view body,
+                                       absl::string_view content_type,
+                                       double timeout) const {
+  absl::StatusOr<HttpReply> reply =
+      Send(method, target, body, content_type, timeout);
+  if (reply.ok() && (reply->status < 200 || reply->status > 299)) {
+    return ReplyError(*reply);
+  }
+  return reply;
+}
+
+absl::StatusOr<HttpReply> Server::CallAny(
+    absl::string_view method, absl::string_view target, absl::string_view body,
+    absl::string_view content_type) const {
+  return Send(method, target, body, content_type, /*timeout=*/0);
+}
+
+absl::StatusOr<HttpReply> Server::Send(absl::string_view method,
                                        absl::string_view target,
                                        absl::string_view body,
                                        absl::string_view content_type,
@@ -33,24 +53,6 @@ absl::StatusOr<HttpReply> Server::Call(absl::string_view method,
   }
   HttpClient client(client_.host(), client_.port(),
                     timeout > 0 ? timeout : timeout_);
-  absl::StatusOr<HttpReply> reply =
-      client.Request(method, target, body, headers);
-  if (!reply.ok()) return Explain(reply.status());
-  if (reply->status < 200 || reply->status > 299) {
-    return ReplyError(*reply);
-  }
-  return reply;
-}
-
-absl::StatusOr<HttpReply> Server::CallAny(
-    absl::string_view method, absl::string_view target, absl::string_view body,
-    absl::string_view content_type) const {
-  HttpHeaders headers;
-  if (!token_.empty()) {
-    headers.emplace_back("Authorization", absl::StrCat("Bearer ", token_));
-  }
-  headers.emplace_back("Content-Type", std::string(content_type));
-  HttpClient client(client_.host(), client_.port(), timeout_);
   absl::StatusOr<HttpReply> reply =
       client.Request(method, target, body, headers);
   if (!reply.ok()) return Explain(reply.status());
@@ -127,7 +129,19 @@ absl::StatusOr<rapidjson::Document> ParseReply(const HttpReply& reply) {
   return doc;
 }
 
-// "key=a&key=b" for the query string.
+int CallAndPrint(const Server& server, absl::string_view method,
+                 absl::string_view target, bool raw,
+                 absl::FunctionRef<int(const rapidjson::Document&)> print,
+                 absl::string_view body, absl::string_view content_type) {
+  absl::StatusOr<HttpReply> reply =
+      server.Call(method, target, body, content_type);
+  if (!reply.ok()) return Fail(reply.status().message());
+  if (raw) return PrintRaw(*reply);
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+  if (!doc.ok()) return Fail(doc.status().message());
+  return print(*doc);
+}
+
 std::string KeyQuery(const std::vector<std::string>& keys) {
   std::vector<std::string> parts;
   for (const std::string& k : keys) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -53,6 +54,13 @@ class Server {
   std::string address() const;
 
  private:
+  // The request with the token; only transport errors fail (explained).
+  absl::StatusOr<HttpReply> Send(absl::string_view method,
+                                 absl::string_view target,
+                                 absl::string_view body,
+                                 absl::string_view content_type,
+                                 double timeout) const;
+
   // Turns a transport error into a line that says what to check.
   absl::Status Explain(const absl::Status& s) const;
 
@@ -63,6 +71,15 @@ class Server {
 
 // The reply's body as a JSON object; DataLoss if it is not one.
 absl::StatusOr<rapidjson::Document> ParseReply(const HttpReply& reply);
+
+// What most commands do: one request (Server::Call) whose JSON reply is
+// printed as it is when `raw` (--json), or else parsed and handed to
+// `print`. Returns the exit code (tools/cli/output.h); errors are printed.
+int CallAndPrint(const Server& server, absl::string_view method,
+                 absl::string_view target, bool raw,
+                 absl::FunctionRef<int(const rapidjson::Document&)> print,
+                 absl::string_view body = "",
+                 absl::string_view content_type = "");
 
 // "key=a&key=b" for the query string.
 std::string KeyQuery(const std::vector<std::string>& keys);

@@ -21,23 +21,9 @@ std::string DeltaText(const rapidjson::Value& v) {
   return absl::StrCat(d > 0 ? "+" : "", NumberText(d));
 }
 
-}  // namespace
-
-int DiffCommand(const Server& server, const Args& args) {
-  if (args.size() != 2) return UsageError("diff takes two KEYs");
-  for (const std::string& key : args) {
-    if (absl::StatusOr<KeySegments> s = SplitKey(key); !s.ok()) {
-      return Fail(s.status().message());
-    }
-  }
-  std::string target =
-      absl::StrCat("/diff/", UrlEncode(args[0]), "/", UrlEncode(args[1]));
-  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
-  if (!reply.ok()) return Fail(reply.status().message());
-  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
-  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
-  if (!doc.ok()) return Fail(doc.status().message());
-
+// The table of a /diff reply: PATH, A, B, DELTA.
+void PrintDiff(const rapidjson::Document& doc, const std::string& a,
+               const std::string& b) {
   auto field = [](const rapidjson::Value& entry, const char* name) {
     static const rapidjson::Value kNull;
     if (!entry.IsObject()) return &kNull;
@@ -46,13 +32,13 @@ int DiffCommand(const Server& server, const Args& args) {
   };
   auto entries = [&](const char* name) {
     std::vector<const rapidjson::Value*> out;
-    auto it = doc->FindMember(name);
-    if (it == doc->MemberEnd() || !it->value.IsArray()) return out;
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || !it->value.IsArray()) return out;
     for (const auto& e : it->value.GetArray()) out.push_back(&e);
     return out;
   };
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"PATH", args[0], args[1], "DELTA"});
+  rows.push_back({"PATH", a, b, "DELTA"});
   for (const rapidjson::Value* e : entries("both")) {
     rows.push_back({ValueText(*field(*e, "path")), ValueText(*field(*e, "a")),
                     ValueText(*field(*e, "b")),
@@ -67,7 +53,24 @@ int DiffCommand(const Server& server, const Args& args) {
                     ValueText(*field(*e, "value")), "only in B"});
   }
   PrintTable(rows);
-  return kOk;
+}
+
+}  // namespace
+
+int DiffCommand(const Server& server, const Args& args) {
+  if (args.size() != 2) return UsageError("diff takes two KEYs");
+  for (const std::string& key : args) {
+    if (absl::StatusOr<KeySegments> s = SplitKey(key); !s.ok()) {
+      return Fail(s.status().message());
+    }
+  }
+  std::string target =
+      absl::StrCat("/diff/", UrlEncode(args[0]), "/", UrlEncode(args[1]));
+  return CallAndPrint(server, "GET", target, absl::GetFlag(FLAGS_json),
+                      [&](const rapidjson::Document& doc) {
+                        PrintDiff(doc, args[0], args[1]);
+                        return kOk;
+                      });
 }
 
 }  // namespace cli

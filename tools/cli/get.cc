@@ -23,23 +23,22 @@ int GetCommand(const Server& server, const Args& keys) {
   if (int limit = absl::GetFlag(FLAGS_limit); limit > 0) {
     absl::StrAppend(&target, "&limit=", limit);
   }
-  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
-  if (!reply.ok()) return Fail(reply.status().message());
-  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
-  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
-  if (!doc.ok()) return Fail(doc.status().message());
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& [key, value] : Items(*doc)) {
-    rows.push_back({key, ValueText(*value)});
-  }
-  PrintTable(rows);
-  auto truncated = doc->FindMember("truncated");
-  if (truncated != doc->MemberEnd() && truncated->value.IsTrue()) {
-    std::cout.flush();
-    std::cerr << "canopy: truncated after " << rows.size()
-              << " leaves (see --limit)" << std::endl;
-  }
-  return kOk;
+  return CallAndPrint(
+      server, "GET", target, absl::GetFlag(FLAGS_json),
+      [](const rapidjson::Document& doc) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& [key, value] : Items(doc)) {
+          rows.push_back({key, ValueText(*value)});
+        }
+        PrintTable(rows);
+        auto truncated = doc.FindMember("truncated");
+        if (truncated != doc.MemberEnd() && truncated->value.IsTrue()) {
+          std::cout.flush();
+          std::cerr << "canopy: truncated after " << rows.size()
+                    << " leaves (see --limit)" << std::endl;
+        }
+        return kOk;
+      });
 }
 
 }  // namespace cli

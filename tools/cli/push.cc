@@ -142,18 +142,17 @@ int PushCommand(const Server& server, const Args& args) {
     if (!built.ok()) return Fail(built.status().message());
     body = *std::move(built);
   }
-  absl::StatusOr<HttpReply> reply =
-      server.Call("POST", "/push", body, "application/json");
-  if (!reply.ok()) return Fail(reply.status().message());
-  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
-  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
-  if (!doc.ok()) return Fail(doc.status().message());
-  auto accepted = doc->FindMember("accepted");
-  if (accepted == doc->MemberEnd() || !accepted->value.IsNumber()) {
-    return Fail("the server's /push reply has no \"accepted\"");
-  }
-  std::cout << "accepted " << ValueText(accepted->value) << std::endl;
-  return kOk;
+  return CallAndPrint(
+      server, "POST", "/push", absl::GetFlag(FLAGS_json),
+      [](const rapidjson::Document& doc) {
+        auto accepted = doc.FindMember("accepted");
+        if (accepted == doc.MemberEnd() || !accepted->value.IsNumber()) {
+          return Fail("the server's /push reply has no \"accepted\"");
+        }
+        std::cout << "accepted " << ValueText(accepted->value) << std::endl;
+        return kOk;
+      },
+      body, "application/json");
 }
 
 }  // namespace cli

@@ -111,14 +111,12 @@ int TreeCommand(const Server& server, const Args& args) {
   if (int depth = absl::GetFlag(FLAGS_depth); depth >= 0) {
     absl::StrAppend(&target, "&depth=", depth);
   }
-  absl::StatusOr<HttpReply> reply = server.Call("GET", target);
-  if (!reply.ok()) return Fail(reply.status().message());
-  if (absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
-  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
-  if (!doc.ok()) return Fail(doc.status().message());
-  TreePrinter printer(absl::GetFlag(FLAGS_actions));
-  printer.Print(*doc, key.empty() ? "." : key);
-  return kOk;
+  return CallAndPrint(server, "GET", target, absl::GetFlag(FLAGS_json),
+                      [&](const rapidjson::Document& doc) {
+                        TreePrinter printer(absl::GetFlag(FLAGS_actions));
+                        printer.Print(doc, key.empty() ? "." : key);
+                        return kOk;
+                      });
 }
 
 }  // namespace cli

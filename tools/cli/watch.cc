@@ -28,6 +28,43 @@ namespace {
 // How long a watch asks the server to hold each /pull.
 constexpr int kPollSeconds = 30;
 
+// A reply of the watch with its "seq".
+struct SeqReply {
+  HttpReply reply;
+  rapidjson::Document doc;
+  int64_t seq = 0;
+};
+
+// GETs `target` (`timeout`: 0 for --timeout) until the server answers,
+// backing off while it is away; the error that ends the watch otherwise.
+absl::StatusOr<SeqReply> GetWithSeq(const Server& server,
+                                    const std::string& target, double timeout,
+                                    Backoff* backoff) {
+  while (true) {
+    absl::StatusOr<HttpReply> reply =
+        server.Call("GET", target, "", "", timeout);
+    if (!reply.ok()) {
+      if (!Transient(reply.status())) return reply.status();
+      backoff->Wait(reply.status());
+      continue;
+    }
+    backoff->Succeeded();
+    absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+    if (!doc.ok()) return doc.status();
+    auto seq = doc->FindMember("seq");
+    if (seq == doc->MemberEnd() || !seq->value.IsInt64()) {
+      return absl::DataLossError(
+          absl::StrCat("the server's ", target.substr(0, target.find('?')),
+                       " reply has no seq"));
+    }
+    SeqReply out;
+    out.seq = seq->value.GetInt64();
+    out.reply = *std::move(reply);
+    out.doc = *std::move(doc);
+    return out;
+  }
+}
+
 }  // namespace
 
 int WatchCommand(const Server& server, const Args& keys) {
@@ -41,45 +78,26 @@ int WatchCommand(const Server& server, const Args& keys) {
   // Without --since, start from the seq of now so that no change between
   // this request and the first /pull is lost.
   int64_t since = absl::GetFlag(FLAGS_since);
-  while (since < 0) {
-    absl::StatusOr<HttpReply> reply =
-        server.Call("GET", absl::StrCat("/get?", query, "&limit=1"));
-    if (!reply.ok()) {
-      if (!Transient(reply.status())) return Fail(reply.status().message());
-      backoff.Wait(reply.status());
-      continue;
-    }
-    absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
-    if (!doc.ok()) return Fail(doc.status().message());
-    auto seq = doc->FindMember("seq");
-    if (seq == doc->MemberEnd() || !seq->value.IsInt64()) {
-      return Fail("the server's /get reply has no seq");
-    }
-    since = seq->value.GetInt64();
-    backoff.Succeeded();
+  if (since < 0) {
+    absl::StatusOr<SeqReply> now = GetWithSeq(
+        server, absl::StrCat("/get?", query, "&limit=1"), 0, &backoff);
+    if (!now.ok()) return Fail(now.status().message());
+    since = now->seq;
   }
 
   // The leaves seen so far, to report those gone when the server resets us.
   absl::flat_hash_set<std::string> known;
   int replies = 0;
   while (count <= 0 || replies < count) {
-    std::string target = absl::StrCat("/pull?", query, "&since=", since,
-                                      "&timeout=", kPollSeconds);
-    absl::StatusOr<HttpReply> reply = server.Call(
-        "GET", target, "", "", kPollSeconds + absl::GetFlag(FLAGS_timeout));
-    if (!reply.ok()) {
-      if (!Transient(reply.status())) return Fail(reply.status().message());
-      backoff.Wait(reply.status());
-      continue;
-    }
-    backoff.Succeeded();
-    absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
-    if (!doc.ok()) return Fail(doc.status().message());
-    auto seq = doc->FindMember("seq");
-    if (seq == doc->MemberEnd() || !seq->value.IsInt64()) {
-      return Fail("the server's /pull reply has no seq");
-    }
-    since = seq->value.GetInt64();
+    absl::StatusOr<SeqReply> pulled =
+        GetWithSeq(server,
+                   absl::StrCat("/pull?", query, "&since=", since,
+                                "&timeout=", kPollSeconds),
+                   kPollSeconds + absl::GetFlag(FLAGS_timeout), &backoff);
+    if (!pulled.ok()) return Fail(pulled.status().message());
+    since = pulled->seq;
+    const rapidjson::Document* doc = &pulled->doc;
+    const HttpReply* reply = &pulled->reply;
     auto reset_member = doc->FindMember("reset");
     bool reset =
         reset_member != doc->MemberEnd() && reset_member->value.IsTrue();
