@@ -17,9 +17,9 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -95,9 +95,23 @@ class Cli {
     if (err_fd_ >= 0) close(err_fd_);
   }
 
+  // Waits until the process has written `text` to stderr (kept for Wait).
+  bool WaitForStderr(absl::string_view text) {
+    return testing::WaitFor([&] {
+      struct pollfd p = {err_fd_, POLLIN, 0};
+      if (err_fd_ >= 0 && poll(&p, 1, 0) > 0) {
+        char buf[4096];
+        ssize_t n = read(err_fd_, buf, sizeof buf);
+        if (n > 0) err_.append(buf, n);
+      }
+      return absl::StrContains(err_, text);
+    });
+  }
+
   // Collects the output until the process exits; kills it after `seconds`.
   Result Wait(double seconds = 20) {
     Result r;
+    r.err = std::move(err_);
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int>(seconds * 1000));
     bool killed = false;
@@ -140,6 +154,7 @@ class Cli {
   int out_fd_ = -1;
   int err_fd_ = -1;
   bool waited_ = false;
+  std::string err_;  // stderr read before Wait
 };
 
 Result RunCanopy(const std::vector<std::string>& args,
@@ -213,20 +228,18 @@ class CliTest : public ::testing::Test {
   // Waits until canopyd's /metrics reports at least `n` parked waiters.
   bool WaitForWaiters(int n) {
     HttpClient http = server_->Client();
-    for (int i = 0; i < 200; ++i) {
+    return testing::WaitFor([&] {
       auto reply = http.Request("GET", "/metrics");
-      if (reply.ok()) {
-        for (absl::string_view line : absl::StrSplit(reply->body, '\n')) {
-          int64_t waiters = 0;
-          if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
-              absl::SimpleAtoi(line, &waiters) && waiters >= n) {
-            return true;
-          }
+      if (!reply.ok()) return false;
+      for (absl::string_view line : absl::StrSplit(reply->body, '\n')) {
+        int64_t waiters = 0;
+        if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
+            absl::SimpleAtoi(line, &waiters) && waiters >= n) {
+          return true;
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+      return false;
+    });
   }
 
   std::unique_ptr<testing::ServerProcess> server_;
@@ -486,23 +499,21 @@ class CliTrendTest : public CliTest {
     HttpClient http = server_->Client();
     std::string target =
         absl::StrCat("/trend?key=k&from=", base_, "&to=", To(), "&step=60");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     std::string body;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto reply = http.Request("GET", target);
-      ASSERT_TRUE(reply.ok()) << reply.status();
-      ASSERT_EQ(reply->status, 200) << reply->body;
-      body = reply->body;
-      rapidjson::Document doc;
-      doc.Parse(body.c_str());
-      if (doc.IsObject() && doc["series"].Size() == 2 &&
-          doc["series"][0]["points"].Size() == kMinutes &&
-          doc["series"][1]["points"].Size() == kMinutes) {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "history never showed the pushed points: " << body;
+    bool all_points = testing::WaitFor(
+        [&] {
+          auto reply = http.Request("GET", target);
+          body = reply.ok() ? reply->body : reply.status().ToString();
+          rapidjson::Document doc;
+          doc.Parse(body.c_str());
+          return reply.ok() && reply->status == 200 && doc.IsObject() &&
+                 doc["series"].Size() == 2 &&
+                 doc["series"][0]["points"].Size() == kMinutes &&
+                 doc["series"][1]["points"].Size() == kMinutes;
+        },
+        absl::Seconds(15));
+    ASSERT_TRUE(all_points)
+        << "history never showed the pushed points: " << body;
   }
 
   int64_t To() const { return base_ + 60 * kMinutes - 1; }
@@ -702,7 +713,8 @@ TEST(CliNoServerTest, WatchWaitsForTheServerToComeBack) {
   (*first)->Stop();
   Cli watch({absl::StrCat("--server=127.0.0.1:", port), "watch", "back",
              "--count=1", "--since=0"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // The watch finds the server away (and backs off) before it comes back.
+  ASSERT_TRUE(watch.WaitForStderr("retrying"));
   auto second = testing::ServerProcess::Start(
       {absl::StrCat("--http=127.0.0.1:", port)}, dir);
   ASSERT_TRUE(second.ok()) << second.status();
