@@ -48,10 +48,12 @@ struct Result {
 };
 
 // A running `canopy` process with its stdin, stdout and stderr on pipes.
+// `env`: NAME=value entries put in (or over) the test's own environment.
 class Cli {
  public:
   explicit Cli(const std::vector<std::string>& args,
-               const std::string& input = "") {
+               const std::string& input = "",
+               const std::vector<std::string>& env = {}) {
     int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
         pipe2(err, O_CLOEXEC) != 0) {
@@ -64,12 +66,24 @@ class Cli {
     std::vector<char*> argv;
     for (std::string& a : argv_strings) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env_strings = env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      absl::string_view entry = *e;
+      bool replaced = false;
+      for (const std::string& mine : env) {
+        replaced |= absl::StartsWith(entry, mine.substr(0, mine.find('=') + 1));
+      }
+      if (!replaced) env_strings.emplace_back(entry);
+    }
+    std::vector<char*> envp;
+    for (std::string& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(in[0], 0);
       dup2(out[1], 1);
       dup2(err[1], 2);
-      execv(bin.c_str(), argv.data());
+      execve(bin.c_str(), argv.data(), envp.data());
       std::fprintf(stderr, "exec %s: %s\n", bin.c_str(), std::strerror(errno));
       _exit(127);
     }
@@ -158,8 +172,9 @@ class Cli {
 };
 
 Result RunCanopy(const std::vector<std::string>& args,
-                 const std::string& input = "") {
-  return Cli(args, input).Wait();
+                 const std::string& input = "",
+                 const std::vector<std::string>& env = {}) {
+  return Cli(args, input, env).Wait();
 }
 
 std::vector<std::string> Lines(absl::string_view text) {
@@ -478,6 +493,29 @@ TEST_F(CliTest, ConfigFileSetsFlagsAndTheCommandLineWins) {
   rmdir(dir.c_str());
 }
 
+TEST_F(CliTest, EnvironmentGivesTheServerAndTokenTheFlagsWin) {
+  StartServer({"--write_token=sekrit"});
+  const std::string url =
+      absl::StrCat("http://127.0.0.1:", server_->http_port());
+  Result from_env = RunCanopy({"push", "e=1"}, "",
+                              {"CANOPY_SERVER=" + url, "CANOPY_TOKEN=sekrit"});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_EQ(from_env.out, "accepted 1\n");
+
+  // --server and --token win over the environment.
+  Result flags =
+      RunCanopy({"--server=" + url, "--token=sekrit", "push", "e=2"}, "",
+                {"CANOPY_SERVER=http://127.0.0.1:1", "CANOPY_TOKEN=wrong"});
+  EXPECT_EQ(flags.exit_code, 0) << flags.err;
+  EXPECT_EQ(flags.out, "accepted 1\n");
+
+  // The environment's token is sent, and refused when it is wrong.
+  Result wrong =
+      RunCanopy({"--server=" + url, "push", "e=3"}, "", {"CANOPY_TOKEN=wrong"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, StartsWith("canopy: "));
+}
+
 // ---------------------------------------------------------------- history
 
 // Pushes k,a = i and k,b = 10 * i dated at `base + 60 * i` for i in [0, n)
@@ -666,10 +704,36 @@ TEST_F(CliTrendTest, ExportWritesOneCsvPerKeyAndATarGz) {
 TEST(CliNoServerTest, HelpListsTheCommands) {
   Result r = RunCanopy({"--help"});
   EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("Usage: canopy [flags] COMMAND"));
   for (const char* command :
        {"get", "watch", "push", "tree", "diff", "rm", "trend", "export"}) {
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\n  ", command, " ")));
   }
+}
+
+TEST(CliNoServerTest, HelpCommandPrintsACommandsHelp) {
+  Result all = RunCanopy({"help"});
+  EXPECT_EQ(all.exit_code, 0);
+  EXPECT_EQ(all.out, RunCanopy({"--help"}).out);
+  for (const char* command : {"get", "watch", "push", "tree", "diff", "rm",
+                              "trend", "export", "pipe"}) {
+    Result r = RunCanopy({"help", command});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_THAT(r.out,
+                StartsWith(absl::StrCat("Usage: canopy [flags] ", command)));
+  }
+  // After flags too, and without a server to talk to.
+  Result after_flags = RunCanopy(
+      {"--server=http://127.0.0.1:1", "--timeout=5", "help", "trend"});
+  EXPECT_EQ(after_flags.exit_code, 0) << after_flags.err;
+  EXPECT_THAT(after_flags.out, HasSubstr("--spark"));
+
+  Result unknown = RunCanopy({"help", "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(Lines(unknown.err).size(), 1u) << unknown.err;
+  EXPECT_THAT(unknown.err, HasSubstr("frobnicate"));
 }
 
 TEST(CliNoServerTest, BadFlagIsOneLine) {

@@ -57,6 +57,18 @@ void PrintDiff(const rapidjson::Document& doc, const std::string& a,
 
 }  // namespace
 
+const char kDiffHelp[] = R"help(Usage: canopy [flags] diff A B
+
+Prints the subtrees A and B side by side, aligned by their path below A
+and B (GET /diff/A/B): a row per path with both values and B - A, then the
+paths only one of them has.
+
+  --json      print the server's reply as it is
+
+Example:
+  canopy diff br,ie br,webkit
+)help";
+
 int DiffCommand(const Server& server, const Args& args) {
   if (args.size() != 2) return UsageError("diff takes two KEYs");
   for (const std::string& key : args) {

@@ -125,6 +125,27 @@ absl::StatusOr<std::vector<std::string>> CsvColumn(absl::string_view body,
 
 }  // namespace
 
+const char kExportHelp[] =
+    R"help(Usage: canopy [flags] export --day=D --out=DIR [KEY...]
+
+Writes one CSV file per series for the UTC day D, DIR/<key>.csv with the
+header "time,<key>" and times in epoch seconds, then packs them into
+DIR/canopy-export-D.tar.gz (which unpacks into canopy-export-D/; needs tar).
+File names keep the commas of the key; bytes unsafe in file names are
+percent-encoded, and names past 200 bytes end in ~ and a hash.
+
+  --day=D     the UTC day: YYYY-MM-DD, today or yesterday
+  --out=DIR   where to write (created if missing)
+  --key=K     the keys to export (default **, everything); KEY arguments
+              do the same
+  --step=S    seconds per row (default 10s)
+  --fn=F      avg (default), sum, min, max, last, count, rate, p50, p90,
+              p99
+
+Example:
+  canopy export --day=2026-11-20 --key='host,web1,**' --out=/tmp/nov20
+)help";
+
 int ExportCommand(const Server& server, const Args& args) {
   std::vector<std::string> keys = args;
   if (keys.empty()) keys.push_back(absl::GetFlag(FLAGS_key));

@@ -16,6 +16,20 @@ ABSL_FLAG(int, limit, 0, "get: at most this many leaves (0: server default)");
 namespace canopy {
 namespace cli {
 
+const char kGetHelp[] = R"help(Usage: canopy [flags] get KEY...
+
+Prints the leaves under each KEY as they are now (GET /get): one line per
+leaf, its key and its value, the values in one column. A segment of KEY may
+be * (any one segment), a glob such as web*, or ** (any depth).
+
+  --limit=N   at most N leaves (0, the default: the server's limit); when
+              more match, "truncated" is said on stderr
+  --json      print the server's reply as it is
+
+Example:
+  canopy get 'host,*,load,1'
+)help";
+
 int GetCommand(const Server& server, const Args& keys) {
   if (keys.empty()) return UsageError("get needs at least one KEY");
   if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());

@@ -19,6 +19,7 @@
 //
 // Threads: single-threaded.
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -42,10 +43,11 @@
 #include "tools/cli/output.h"
 
 ABSL_FLAG(std::string, server, "http://127.0.0.1:7575",
-          "canopyd's HTTP address, http://HOST:PORT");
+          "canopyd's HTTP address, http://HOST:PORT (default: "
+          "$CANOPY_SERVER if set)");
 ABSL_FLAG(std::string, token, "",
           "sent as 'Authorization: Bearer TOKEN' (canopyd --write_token or "
-          "--read_token)");
+          "--read_token; default: $CANOPY_TOKEN)");
 ABSL_FLAG(double, timeout, 10, "seconds to wait for a reply");
 ABSL_FLAG(std::string, config, "",
           "a file of flag=value lines (# comments); the command line wins");
@@ -90,14 +92,15 @@ Commands:
                        keeps reading like tail -F (rotation by rename or
                        copy-truncate included) until Ctrl-C or SIGTERM.
                        Prints lines sent and what the server counted
-  help                 this text
+  help [COMMAND]       this text, or COMMAND's own
 
 Keys are segments joined by commas: host,web1,cpu,user. In get, watch, trend
 and export a segment may be * (any one), a glob (web*), or ** (any depth).
 
 Flags:
-  --server=URL     canopyd's address (default http://127.0.0.1:7575)
-  --token=T        sent as "Authorization: Bearer T"
+  --server=URL     canopyd's address (default $CANOPY_SERVER, else
+                   http://127.0.0.1:7575)
+  --token=T        sent as "Authorization: Bearer T" (default $CANOPY_TOKEN)
   --timeout=S      seconds to wait for a reply (default 10)
   --config=FILE    flag=value lines, overridden by the command line
   --json           print the server's JSON reply as it is (get, watch, tree,
@@ -197,24 +200,66 @@ absl::Status ApplyConfig(int argc, char** argv) {
   return absl::OkStatus();
 }
 
-// The command table: a name and the function that runs it (commands.h).
+// CANOPY_SERVER and CANOPY_TOKEN stand in for --server and --token when
+// set (and not empty); --config and the command line win over them.
+void ApplyEnvironment() {
+  const char* server = std::getenv("CANOPY_SERVER");
+  if (server != nullptr && *server != '\0') {
+    absl::SetFlag(&FLAGS_server, server);
+  }
+  const char* token = std::getenv("CANOPY_TOKEN");
+  if (token != nullptr && *token != '\0') absl::SetFlag(&FLAGS_token, token);
+}
+
+// The command table: a name, the function that runs it and its help
+// (commands.h).
 struct Command {
   const char* name;
   int (*run)(const Server& server, const Args& args);
+  const char* help;
 };
 constexpr Command kCommands[] = {
-    {"get", GetCommand},     {"watch", WatchCommand},   {"push", PushCommand},
-    {"tree", TreeCommand},   {"diff", DiffCommand},     {"rm", RmCommand},
-    {"trend", TrendCommand}, {"export", ExportCommand}, {"pipe", PipeCommand},
+    {"get", GetCommand, kGetHelp},       {"watch", WatchCommand, kWatchHelp},
+    {"push", PushCommand, kPushHelp},    {"tree", TreeCommand, kTreeHelp},
+    {"diff", DiffCommand, kDiffHelp},    {"rm", RmCommand, kRmHelp},
+    {"trend", TrendCommand, kTrendHelp}, {"export", ExportCommand, kExportHelp},
+    {"pipe", PipeCommand, kPipeHelp},
 };
 
+const Command* FindCommand(absl::string_view name) {
+  for (const Command& c : kCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+int UnknownCommand(absl::string_view name) {
+  return UsageError(absl::StrCat("unknown command '", name, "'"));
+}
+
+// --help, -help or -h anywhere before "--".
 bool WantsHelp(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--") break;
     if (arg == "--help" || arg == "-help" || arg == "-h") return true;
   }
-  return argc > 1 && absl::string_view(argv[1]) == "help";
+  return false;
+}
+
+// canopy help [COMMAND]: the usage, or the command's help.
+int Help(const Args& args) {
+  if (args.empty()) {
+    std::cout << kUsage;
+    return kOk;
+  }
+  if (args.size() > 1) return UsageError("help takes at most one COMMAND");
+  const Command* command = FindCommand(args[0]);
+  if (command == nullptr) return UnknownCommand(args[0]);
+  std::cout << command->help
+            << "\nEvery command also takes --server, --token, --timeout and "
+               "--config\n(see canopy --help).\n";
+  return kOk;
 }
 
 int Main(int argc, char** argv) {
@@ -224,6 +269,11 @@ int Main(int argc, char** argv) {
     std::cout << kUsage;
     return kOk;
   }
+  if (argc > 1 && absl::string_view(argv[1]) == "help") {
+    // Before --config is read: help needs none of it.
+    return Help(Args(argv + 2, argv + argc));
+  }
+  ApplyEnvironment();
   if (absl::Status s = ApplyConfig(argc, argv); !s.ok()) {
     return Fail(s.message());
   }
@@ -232,8 +282,9 @@ int Main(int argc, char** argv) {
     std::cerr << kUsage;
     return kUsageError;
   }
-  const std::string command = positional[1];
+  const std::string name = positional[1];
   const Args args(positional.begin() + 2, positional.end());
+  if (name == "help") return Help(args);
 
   absl::StatusOr<HttpClient> client =
       HttpClient::FromUrl(absl::GetFlag(FLAGS_server));
@@ -242,10 +293,9 @@ int Main(int argc, char** argv) {
   if (!(timeout > 0)) return UsageError("--timeout must be positive");
   Server server(*std::move(client), absl::GetFlag(FLAGS_token), timeout);
 
-  for (const Command& c : kCommands) {
-    if (command == c.name) return c.run(server, args);
-  }
-  return UsageError(absl::StrCat("unknown command '", command, "'"));
+  const Command* command = FindCommand(name);
+  if (command == nullptr) return UnknownCommand(name);
+  return command->run(server, args);
 }
 
 }  // namespace

@@ -155,6 +155,27 @@ class PipeBatcher : public LogFollower::Sink {
 
 }  // namespace
 
+const char kPipeHelp[] = R"help(Usage: canopy [flags] pipe FILE...
+
+Sends access logs ('-' for stdin) to the server's log pipes (POST /push
+accesslog=), which count hits, bytes, status, browsers, OS, URLs, times
+and traffic per domain under --prefix. Prints the lines sent and what the
+server counted. Lines over 64 KiB are not sent.
+
+  --format=F       combined (default; also nginx), common, squid, or an
+                   nginx log_format string ('$remote_addr - ... $host')
+  --prefix=P       the key prefix of the counts (default web; web,eu)
+  --follow         keep reading like tail -F (every 250 ms; a file renamed
+                   away is drained and the new one read from its start; a
+                   truncated one is read again) until Ctrl-C or SIGTERM
+  --batch_lines=N  lines per request (default 5000; at most 2 MiB)
+
+Examples:
+  canopy pipe --format=nginx /var/log/nginx/access.log.1
+  canopy pipe --follow --prefix=web,eu /var/log/nginx/access.log
+  zcat access.log.*.gz | canopy pipe -
+)help";
+
 int PipeCommand(const Server& server, const Args& files) {
   if (files.empty()) return UsageError("pipe needs FILE... ('-' for stdin)");
   const bool follow = absl::GetFlag(FLAGS_follow);

@@ -114,6 +114,23 @@ absl::StatusOr<std::string> BuildPush(const std::vector<std::string>& args,
 
 }  // namespace
 
+const char kPushHelp[] = R"help(Usage: canopy [flags] push key=value...
+       canopy [flags] push - | --file=F
+
+Writes leaves (POST /push) and prints how many the server accepted. In
+key=value form a value that reads as a JSON number is sent as a number,
+anything else as text. With - or --file the JSON tree is sent as it is
+(put "defaultaction" in it instead of --action).
+
+  --action=A  the action of the pushed keys: add, avg, max, min, last,
+              timer, set
+  --file=F    the JSON file to send ('-' for stdin)
+  --json      print the server's reply as it is
+
+Example:
+  canopy push web,hits=1 web,host=web1 --action=add
+)help";
+
 int PushCommand(const Server& server, const Args& args) {
   std::string file = absl::GetFlag(FLAGS_file);
   const std::string action = absl::GetFlag(FLAGS_action);

@@ -16,6 +16,17 @@
 namespace canopy {
 namespace cli {
 
+const char kRmHelp[] = R"help(Usage: canopy [flags] rm KEY
+
+Removes the subtree KEY and says how many leaves went (DELETE /api/q/KEY).
+The root is never removed.
+
+  --json      print the server's reply as it is
+
+Example:
+  canopy rm host,old
+)help";
+
 int RmCommand(const Server& server, const Args& args) {
   if (args.size() != 1) return UsageError("rm takes one KEY");
   const std::string& key = args[0];

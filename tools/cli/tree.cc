@@ -101,6 +101,20 @@ class TreePrinter {
 
 }  // namespace
 
+const char kTreeHelp[] = R"help(Usage: canopy [flags] tree [KEY]
+
+Draws the subtree under KEY (the root when no KEY is given) like tree(1),
+with each leaf's value, rates and the last marker, then counts its nodes
+and leaves.
+
+  --depth=N   only N levels below KEY (-1, the default: all)
+  --actions   show each node's action
+  --json      print the server's reply as it is
+
+Example:
+  canopy tree host,web1 --depth=2 --actions
+)help";
+
 int TreeCommand(const Server& server, const Args& args) {
   if (args.size() > 1) return UsageError("tree takes at most one KEY");
   std::string key = args.empty() ? "" : args[0];

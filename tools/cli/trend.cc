@@ -139,6 +139,29 @@ std::string Sparkline(const std::vector<std::pair<int64_t, double>>& points,
 
 }  // namespace
 
+const char kTrendHelp[] = R"help(Usage: canopy [flags] trend KEY...
+
+Prints the history of each series under the keys (GET /trend): per series
+a table of local time and value (six significant digits), or with --spark
+one line per series: a sparkline, its min, max and last value. --csv and
+--json print the server's reply as it is (times in epoch seconds).
+
+  --from=T    start (default -1h): epoch seconds, -1h, -7d, now, or a
+              local time 2026-11-20T10:00[:00] or 2026-11-20
+  --to=T      end, inclusive (default now)
+  --step=S    seconds per point: 60, 10s, 1m, 1h (default: the server's
+              choice, about 600 points)
+  --fn=F      avg (default), sum, min, max, last, count, rate, p50, p90,
+              p99
+  --spark     sparklines, at most --width=N characters (60)
+  --csv       the server's CSV: time,<key>,... a column per key
+  --json      the server's JSON
+
+Examples:
+  canopy trend 'host,web1,load,1' --from=-6h --step=5m
+  canopy trend 'host,*,cpu,idle' --from=-1d --spark
+)help";
+
 int TrendCommand(const Server& server, const Args& keys) {
   if (keys.empty()) return UsageError("trend needs at least one KEY");
   if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());

@@ -67,6 +67,21 @@ absl::StatusOr<SeqReply> GetWithSeq(const Server& server,
 
 }  // namespace
 
+const char kWatchHelp[] = R"help(Usage: canopy [flags] watch KEY...
+
+Prints the leaves under the keys each time they change (long-poll on
+GET /pull), as "key value" lines; a removed leaf prints as "key (removed)".
+Starts from now unless --since says otherwise; while the server is away it
+retries with backoff and says so on stderr. Ctrl-C stops it.
+
+  --count=N   stop after N replies with changes (0: never)
+  --since=S   start after seq S (0: every leaf first, then the changes)
+  --json      print each reply of the server on one line
+
+Example:
+  canopy watch host,web1,cpu --count=1
+)help";
+
 int WatchCommand(const Server& server, const Args& keys) {
   if (keys.empty()) return UsageError("watch needs at least one KEY");
   if (absl::Status s = CheckPatterns(keys); !s.ok()) return Fail(s.message());
