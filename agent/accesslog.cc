@@ -1,13 +1,9 @@
 // The agent's access-log module. See agent/accesslog.h.
 #include "agent/accesslog.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <string>
 #include <thread>
@@ -21,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "canopy/log_follow.h"
 #include "canopy/pipe.h"
 
 namespace canopy {
@@ -28,7 +25,7 @@ namespace agent {
 namespace {
 
 constexpr size_t kMaxLine = 64 * 1024;
-constexpr size_t kReadChunk = 1 << 20;  // bytes read per pass at most
+constexpr size_t kRunBytes = 1 << 20;  // lines run through the pipes at once
 
 bool FileExists(const std::string& path) {
   struct stat st;
@@ -181,10 +178,7 @@ class AccessLogSet::Follower : public UpdateSink {
         log_(log),
         options_(options) {}
 
-  ~Follower() override {
-    Stop();
-    if (fd_ >= 0) close(fd_);
-  }
+  ~Follower() override { Stop(); }
 
   void Stop() {
     {
@@ -196,10 +190,7 @@ class AccessLogSet::Follower : public UpdateSink {
 
   void Start() {
     // An existing file: from its end, unless from=start.
-    if (Open() && !spec_.from_start) {
-      offset_ = lseek(fd_, 0, SEEK_END);
-      if (offset_ < 0) offset_ = 0;
-    }
+    if (file_.Open().ok() && !spec_.from_start) file_.SkipToEnd();
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -250,21 +241,34 @@ class AccessLogSet::Follower : public UpdateSink {
   }
 
  private:
-  bool Open() {
-    const int fd = open(spec_.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      close(fd);
-      return false;
-    }
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-    dev_ = st.st_dev;
-    ino_ = st.st_ino;
-    offset_ = 0;
-    return true;
+  static LogFollower::Options FollowOptions() {
+    LogFollower::Options options;
+    options.max_line = kMaxLine;
+    // The thread must stop on request: it never waits in read() on a FIFO.
+    options.regular_files_only = true;
+    return options;
   }
+
+  // The lines of one pass, run through the pipes together (at most about
+  // kRunBytes at a time).
+  class Lines : public LogFollower::Sink {
+   public:
+    explicit Lines(Follower* follower) : follower_(follower) {}
+    ~Lines() override { RunPending(); }
+    void Line(absl::string_view line) override {
+      lines_.append(line.data(), line.size());
+      lines_.push_back('\n');
+      if (lines_.size() >= kRunBytes) RunPending();
+    }
+    void RunPending() {
+      follower_->RunLines(lines_);
+      lines_.clear();
+    }
+
+   private:
+    Follower* const follower_;
+    std::string lines_;
+  };
 
   void Run() {
     while (true) {
@@ -275,99 +279,24 @@ class AccessLogSet::Follower : public UpdateSink {
     Poll();  // what was written before the stop
   }
 
-  // One pass: new data, then rotation and truncation.
+  // One pass: new data, then rotation and truncation (canopy/log_follow.h).
   void Poll() {
-    if (fd_ >= 0) ReadToEnd();
-    struct stat st;
-    if (stat(spec_.path.c_str(), &st) != 0) return;  // gone: wait for it
-    // Another file under the name; or ours was deleted (then a new file
-    // may have got its inode number).
-    struct stat mine;
-    if (fd_ < 0 || st.st_dev != dev_ || st.st_ino != ino_ ||
-        (fstat(fd_, &mine) == 0 && mine.st_nlink == 0)) {
-      if (fd_ >= 0) {
-        ReadToEnd();  // the renamed file's last lines
-        EndLine();
-      }
-      if (Open()) {
-        absl::MutexLock lock(&mu_);
-        ++counts_.reopened;
-      }
-      if (fd_ >= 0) ReadToEnd();
-      return;
-    }
-    struct stat now;
-    if (fstat(fd_, &now) == 0 && now.st_size < offset_) {
-      lseek(fd_, 0, SEEK_SET);
-      offset_ = 0;
-      partial_.clear();
-      skipping_ = false;
-      {
-        absl::MutexLock lock(&mu_);
-        ++counts_.truncated;
-      }
-      ReadToEnd();
-    }
+    Lines lines(this);
+    if (absl::Status s = file_.Read(&lines); !s.ok()) Report(s);
+    if (absl::Status s = file_.CheckRotation(&lines); !s.ok()) Report(s);
   }
 
-  void ReadToEnd() {
-    std::string buf(kReadChunk, '\0');
-    while (true) {
-      const ssize_t n = pread(fd_, buf.data(), buf.size(), offset_);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        log_->Report("accesslog", absl::StrCat("cannot read ", spec_.path, ": ",
-                                               std::strerror(errno)));
-        return;
-      }
-      if (n == 0) return;
-      offset_ += n;
-      Feed(absl::string_view(buf.data(), static_cast<size_t>(n)));
-      if (static_cast<size_t>(n) < buf.size()) return;
-    }
+  void Report(const absl::Status& s) {
+    log_->Report("accesslog", std::string(s.message()));
   }
 
-  // Splits into lines (bounded: a line over kMaxLine is skipped whole) and
-  // runs the complete ones through the pipes.
-  void Feed(absl::string_view data) {
-    std::string lines;
-    size_t too_long = 0;
-    while (!data.empty()) {
-      const size_t nl = data.find('\n');
-      const absl::string_view piece = data.substr(0, nl);
-      if (!skipping_) {
-        if (partial_.size() + piece.size() > kMaxLine) {
-          skipping_ = true;
-          partial_.clear();
-          ++too_long;
-        } else {
-          partial_.append(piece.data(), piece.size());
-        }
-      }
-      if (nl == absl::string_view::npos) break;
-      if (!skipping_) {
-        lines += partial_;
-        lines.push_back('\n');
-      }
-      partial_.clear();
-      skipping_ = false;
-      data.remove_prefix(nl + 1);
-    }
-    RunLines(lines, too_long);
-  }
-
-  // A renamed file's last line, if it has no newline.
-  void EndLine() {
-    std::string line;
-    if (!skipping_ && !partial_.empty()) line = partial_ + "\n";
-    partial_.clear();
-    skipping_ = false;
-    RunLines(line, 0);
-  }
-
-  void RunLines(absl::string_view lines, size_t too_long) {
+  void RunLines(absl::string_view lines) {
+    const LogFollower::Counts& now = file_.counts();
     absl::MutexLock lock(&mu_);
-    counts_.skipped += too_long;
+    counts_.skipped += now.too_long - followed_.too_long;
+    counts_.reopened += now.reopened - followed_.reopened;
+    counts_.truncated += now.truncated - followed_.truncated;
+    followed_ = now;
     if (lines.empty()) return;
     const LogCounts c = runner_->Run(lines, this, [&](const LogError& e) {
       log_->Report("accesslog",
@@ -384,12 +313,8 @@ class AccessLogSet::Follower : public UpdateSink {
   std::thread thread_;
 
   // The thread's own (and Start's, before it runs).
-  int fd_ = -1;
-  dev_t dev_ = 0;
-  ino_t ino_ = 0;
-  off_t offset_ = 0;
-  std::string partial_;
-  bool skipping_ = false;
+  LogFollower file_{spec_.path, FollowOptions()};
+  LogFollower::Counts followed_;  // file_'s counts as counts_ has them
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

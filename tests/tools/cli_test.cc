@@ -17,9 +17,9 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -48,10 +48,12 @@ struct Result {
 };
 
 // A running `canopy` process with its stdin, stdout and stderr on pipes.
+// `env`: NAME=value entries put in (or over) the test's own environment.
 class Cli {
  public:
   explicit Cli(const std::vector<std::string>& args,
-               const std::string& input = "") {
+               const std::string& input = "",
+               const std::vector<std::string>& env = {}) {
     int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
         pipe2(err, O_CLOEXEC) != 0) {
@@ -64,12 +66,24 @@ class Cli {
     std::vector<char*> argv;
     for (std::string& a : argv_strings) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env_strings = env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      absl::string_view entry = *e;
+      bool replaced = false;
+      for (const std::string& mine : env) {
+        replaced |= absl::StartsWith(entry, mine.substr(0, mine.find('=') + 1));
+      }
+      if (!replaced) env_strings.emplace_back(entry);
+    }
+    std::vector<char*> envp;
+    for (std::string& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(in[0], 0);
       dup2(out[1], 1);
       dup2(err[1], 2);
-      execv(bin.c_str(), argv.data());
+      execve(bin.c_str(), argv.data(), envp.data());
       std::fprintf(stderr, "exec %s: %s\n", bin.c_str(), std::strerror(errno));
       _exit(127);
     }
@@ -95,9 +109,23 @@ class Cli {
     if (err_fd_ >= 0) close(err_fd_);
   }
 
+  // Waits until the process has written `text` to stderr (kept for Wait).
+  bool WaitForStderr(absl::string_view text) {
+    return testing::WaitFor([&] {
+      struct pollfd p = {err_fd_, POLLIN, 0};
+      if (err_fd_ >= 0 && poll(&p, 1, 0) > 0) {
+        char buf[4096];
+        ssize_t n = read(err_fd_, buf, sizeof buf);
+        if (n > 0) err_.append(buf, n);
+      }
+      return absl::StrContains(err_, text);
+    });
+  }
+
   // Collects the output until the process exits; kills it after `seconds`.
   Result Wait(double seconds = 20) {
     Result r;
+    r.err = std::move(err_);
     auto deadline = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(static_cast<int>(seconds * 1000));
     bool killed = false;
@@ -140,11 +168,13 @@ class Cli {
   int out_fd_ = -1;
   int err_fd_ = -1;
   bool waited_ = false;
+  std::string err_;  // stderr read before Wait
 };
 
 Result RunCanopy(const std::vector<std::string>& args,
-                 const std::string& input = "") {
-  return Cli(args, input).Wait();
+                 const std::string& input = "",
+                 const std::vector<std::string>& env = {}) {
+  return Cli(args, input, env).Wait();
 }
 
 std::vector<std::string> Lines(absl::string_view text) {
@@ -213,20 +243,18 @@ class CliTest : public ::testing::Test {
   // Waits until canopyd's /metrics reports at least `n` parked waiters.
   bool WaitForWaiters(int n) {
     HttpClient http = server_->Client();
-    for (int i = 0; i < 200; ++i) {
+    return testing::WaitFor([&] {
       auto reply = http.Request("GET", "/metrics");
-      if (reply.ok()) {
-        for (absl::string_view line : absl::StrSplit(reply->body, '\n')) {
-          int64_t waiters = 0;
-          if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
-              absl::SimpleAtoi(line, &waiters) && waiters >= n) {
-            return true;
-          }
+      if (!reply.ok()) return false;
+      for (absl::string_view line : absl::StrSplit(reply->body, '\n')) {
+        int64_t waiters = 0;
+        if (absl::ConsumePrefix(&line, "canopy_waiters ") &&
+            absl::SimpleAtoi(line, &waiters) && waiters >= n) {
+          return true;
         }
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+      return false;
+    });
   }
 
   std::unique_ptr<testing::ServerProcess> server_;
@@ -465,6 +493,29 @@ TEST_F(CliTest, ConfigFileSetsFlagsAndTheCommandLineWins) {
   rmdir(dir.c_str());
 }
 
+TEST_F(CliTest, EnvironmentGivesTheServerAndTokenTheFlagsWin) {
+  StartServer({"--write_token=sekrit"});
+  const std::string url =
+      absl::StrCat("http://127.0.0.1:", server_->http_port());
+  Result from_env = RunCanopy({"push", "e=1"}, "",
+                              {"CANOPY_SERVER=" + url, "CANOPY_TOKEN=sekrit"});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_EQ(from_env.out, "accepted 1\n");
+
+  // --server and --token win over the environment.
+  Result flags =
+      RunCanopy({"--server=" + url, "--token=sekrit", "push", "e=2"}, "",
+                {"CANOPY_SERVER=http://127.0.0.1:1", "CANOPY_TOKEN=wrong"});
+  EXPECT_EQ(flags.exit_code, 0) << flags.err;
+  EXPECT_EQ(flags.out, "accepted 1\n");
+
+  // The environment's token is sent, and refused when it is wrong.
+  Result wrong =
+      RunCanopy({"--server=" + url, "push", "e=3"}, "", {"CANOPY_TOKEN=wrong"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, StartsWith("canopy: "));
+}
+
 // ---------------------------------------------------------------- history
 
 // Pushes k,a = i and k,b = 10 * i dated at `base + 60 * i` for i in [0, n)
@@ -486,23 +537,21 @@ class CliTrendTest : public CliTest {
     HttpClient http = server_->Client();
     std::string target =
         absl::StrCat("/trend?key=k&from=", base_, "&to=", To(), "&step=60");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     std::string body;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto reply = http.Request("GET", target);
-      ASSERT_TRUE(reply.ok()) << reply.status();
-      ASSERT_EQ(reply->status, 200) << reply->body;
-      body = reply->body;
-      rapidjson::Document doc;
-      doc.Parse(body.c_str());
-      if (doc.IsObject() && doc["series"].Size() == 2 &&
-          doc["series"][0]["points"].Size() == kMinutes &&
-          doc["series"][1]["points"].Size() == kMinutes) {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "history never showed the pushed points: " << body;
+    bool all_points = testing::WaitFor(
+        [&] {
+          auto reply = http.Request("GET", target);
+          body = reply.ok() ? reply->body : reply.status().ToString();
+          rapidjson::Document doc;
+          doc.Parse(body.c_str());
+          return reply.ok() && reply->status == 200 && doc.IsObject() &&
+                 doc["series"].Size() == 2 &&
+                 doc["series"][0]["points"].Size() == kMinutes &&
+                 doc["series"][1]["points"].Size() == kMinutes;
+        },
+        absl::Seconds(15));
+    ASSERT_TRUE(all_points)
+        << "history never showed the pushed points: " << body;
   }
 
   int64_t To() const { return base_ + 60 * kMinutes - 1; }
@@ -655,10 +704,36 @@ TEST_F(CliTrendTest, ExportWritesOneCsvPerKeyAndATarGz) {
 TEST(CliNoServerTest, HelpListsTheCommands) {
   Result r = RunCanopy({"--help"});
   EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("Usage: canopy [flags] COMMAND"));
   for (const char* command :
        {"get", "watch", "push", "tree", "diff", "rm", "trend", "export"}) {
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("\n  ", command, " ")));
   }
+}
+
+TEST(CliNoServerTest, HelpCommandPrintsACommandsHelp) {
+  Result all = RunCanopy({"help"});
+  EXPECT_EQ(all.exit_code, 0);
+  EXPECT_EQ(all.out, RunCanopy({"--help"}).out);
+  for (const char* command : {"get", "watch", "push", "tree", "diff", "rm",
+                              "trend", "export", "pipe"}) {
+    Result r = RunCanopy({"help", command});
+    EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_THAT(r.out,
+                StartsWith(absl::StrCat("Usage: canopy [flags] ", command)));
+  }
+  // After flags too, and without a server to talk to.
+  Result after_flags = RunCanopy(
+      {"--server=http://127.0.0.1:1", "--timeout=5", "help", "trend"});
+  EXPECT_EQ(after_flags.exit_code, 0) << after_flags.err;
+  EXPECT_THAT(after_flags.out, HasSubstr("--spark"));
+
+  Result unknown = RunCanopy({"help", "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(Lines(unknown.err).size(), 1u) << unknown.err;
+  EXPECT_THAT(unknown.err, HasSubstr("frobnicate"));
 }
 
 TEST(CliNoServerTest, BadFlagIsOneLine) {
@@ -702,7 +777,8 @@ TEST(CliNoServerTest, WatchWaitsForTheServerToComeBack) {
   (*first)->Stop();
   Cli watch({absl::StrCat("--server=127.0.0.1:", port), "watch", "back",
              "--count=1", "--since=0"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // The watch finds the server away (and backs off) before it comes back.
+  ASSERT_TRUE(watch.WaitForStderr("retrying"));
   auto second = testing::ServerProcess::Start(
       {absl::StrCat("--http=127.0.0.1:", port)}, dir);
   ASSERT_TRUE(second.ok()) << second.status();
