@@ -3,7 +3,6 @@
 #include <event2/event.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -19,10 +18,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "leveldb/env.h"
 #include "rapidjson/document.h"
 #include "server/trend/store.h"
-#include "server/trend/thread.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
@@ -351,92 +348,6 @@ TEST(TrendStoreTest, HugeQueriesAreRefusedWithAReason) {
   EXPECT_FALSE(ParseTrendFn("median").ok());
   EXPECT_FALSE(Retention::Parse("10s:2d,15s:1d").ok());
   EXPECT_FALSE(Retention::Parse("1m:2d,10s:1d").ok());
-}
-
-// A file system whose writes fail on demand, as a full disk does.
-class FailingEnv : public leveldb::EnvWrapper {
- public:
-  FailingEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
-  std::atomic<bool> fail{false};
-
-  leveldb::Status NewWritableFile(const std::string& name,
-                                  leveldb::WritableFile** out) override {
-    if (fail) return leveldb::Status::IOError(name, "No space left on device");
-    leveldb::Status s = target()->NewWritableFile(name, out);
-    if (s.ok()) *out = new File(*out, &fail);
-    return s;
-  }
-  leveldb::Status NewAppendableFile(const std::string& name,
-                                    leveldb::WritableFile** out) override {
-    if (fail) return leveldb::Status::IOError(name, "No space left on device");
-    leveldb::Status s = target()->NewAppendableFile(name, out);
-    if (s.ok()) *out = new File(*out, &fail);
-    return s;
-  }
-
- private:
-  class File : public leveldb::WritableFile {
-   public:
-    File(leveldb::WritableFile* f, std::atomic<bool>* fail)
-        : f_(f), fail_(fail) {}
-    ~File() override { delete f_; }
-    leveldb::Status Append(const leveldb::Slice& data) override {
-      if (*fail_) return leveldb::Status::IOError("No space left on device");
-      return f_->Append(data);
-    }
-    leveldb::Status Close() override { return f_->Close(); }
-    leveldb::Status Flush() override {
-      if (*fail_) return leveldb::Status::IOError("No space left on device");
-      return f_->Flush();
-    }
-    leveldb::Status Sync() override {
-      if (*fail_) return leveldb::Status::IOError("No space left on device");
-      return f_->Sync();
-    }
-
-   private:
-    leveldb::WritableFile* f_;
-    std::atomic<bool>* fail_;
-  };
-};
-
-// A full disk: writes fail and are counted, nothing is dropped, and once
-// the disk has room the trend thread's retry stores every window.
-TEST(TrendThreadTest, AFullDiskIsRetriedAndLosesNothing) {
-  std::string dir = testing::MakeTempDir();
-  FailingEnv env;
-  {
-    auto store =
-        TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"), &env);
-    ASSERT_TRUE(store.ok()) << store.status();
-    {
-      TrendThread thread(std::move(*store));
-      env.fail = true;
-      // Recent windows: the thread's retention sweep must keep them.
-      const int64_t base_time = time(nullptr) / 10 * 10 - 1000;
-      std::vector<ClosedWindow> windows;
-      for (int i = 0; i < 50; ++i) {
-        ClosedWindow w;
-        w.key = "disk,full";
-        w.start = base_time + 10 * i;
-        w.count = 1;
-        w.sum = w.min = w.max = w.last = i;
-        windows.push_back(w);
-      }
-      ASSERT_TRUE(thread.SubmitWindows(&windows));
-      EXPECT_TRUE(testing::WaitFor([&] { return thread.write_errors() > 0; }));
-      EXPECT_EQ(thread.windows_written(), 0u);
-      env.fail = false;  // room again
-      EXPECT_TRUE(testing::WaitFor(
-          [&] { return thread.windows_written() >= 50; }, absl::Seconds(20)));
-      EXPECT_EQ(thread.windows_written(), 50u);
-    }
-  }
-  auto store = TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"));
-  ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->Read("disk,full", 0, 0, time(nullptr)).size(), 50u);
-  store->reset();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(TrendWindowTest, EncodingRoundTrips) {
