@@ -3,13 +3,11 @@
 #include <event2/event.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -404,14 +402,13 @@ TEST_F(TrendServerTest, DatedPushesComeBackFromTrendAsJsonAndCsv) {
   std::string target = absl::StrCat("/trend?key=srv&from=", base,
                                     "&to=", base + 359, "&step=60&fn=max");
   rapidjson::Document d;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
+  testing::WaitFor([&] {
     HttpReply r = Get(target);
-    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.status, 200) << r.body;
     d.Parse(r.body.c_str());
-    if (d["series"].Size() == 2 && d["series"][1]["points"].Size() == 6) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return d.IsObject() && d["series"].Size() == 2 &&
+           d["series"][1]["points"].Size() == 6;
+  });
   ASSERT_EQ(d["series"].Size(), 2u);
   EXPECT_EQ(d["step"].GetInt(), 60);
   EXPECT_STREQ(d["series"][0]["key"].GetString(), "srv,a");
@@ -497,19 +494,16 @@ TEST_F(TrendServerTest, KillKeepsTheLastSnapshot) {
   d.Parse(Get("/get?key=k").body.c_str());
   uint64_t seq = d["seq"].GetUint64();
   // Await a snapshot holding that seq.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  bool saved = false;
-  while (!saved && std::chrono::steady_clock::now() < deadline) {
+  ASSERT_TRUE(testing::WaitFor([&] {
     for (absl::string_view line : absl::StrSplit(Get("/metrics").body, '\n')) {
       uint64_t v;
       if (absl::ConsumePrefix(&line, "canopy_snapshot_seq ") &&
           absl::SimpleAtoi(line, &v) && v >= seq) {
-        saved = true;
+        return true;
       }
     }
-    if (!saved) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(saved);
+    return false;
+  }));
   server_->Kill();
   server_.reset();
   Start(dir);
@@ -540,10 +534,7 @@ TEST_F(TrendServerTest, KillKeepsEveryStoredWindow) {
     if (!d.IsObject() || d["series"].Size() != 1) return 0;
     return static_cast<int>(d["series"][0]["points"].Size());
   };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (count() < 12 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitFor([&] { return count() == 12; });
   ASSERT_EQ(count(), 12);
   server_->Kill();
   server_.reset();
