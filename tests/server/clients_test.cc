@@ -8,14 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -23,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/server/harness.h"
@@ -64,28 +64,24 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& stdin_file,
   return pid;
 }
 
-// Waits up to `seconds` for `pid`; kills it past that. Returns the exit
-// code, 128+signal, or -1 on a timeout.
-int WaitFor(pid_t pid, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+// Waits up to `deadline` for `pid` to exit; kills it past that. Returns
+// the exit code, 128+signal, or -1 on a timeout.
+int WaitForExit(pid_t pid, absl::Duration deadline) {
   int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!testing::WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; },
+                        deadline)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
   }
-  kill(pid, SIGKILL);
-  waitpid(pid, &status, 0);
-  return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // Stops a child with SIGTERM (SIGKILL after 5 s).
 void Stop(pid_t pid) {
   if (pid <= 0) return;
   kill(pid, SIGTERM);
-  WaitFor(pid, 5);
+  WaitForExit(pid, absl::Seconds(5));
 }
 
 std::string ReadFile(const std::string& path) {
@@ -143,18 +139,6 @@ class ClientsTest : public ::testing::Test {
     return out;
   }
 
-  // Polls `f` every 100 ms for up to `seconds`.
-  template <typename F>
-  bool Await(F f, double seconds) {
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(seconds * 1000));
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (f()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
   std::string dir_;
   std::unique_ptr<ServerProcess> server_;
   pid_t child_ = -1;
@@ -208,7 +192,7 @@ LoadPlugin load
   ASSERT_GT(child_, 0);
 
   std::string found;
-  bool arrived = Await(
+  bool arrived = testing::WaitFor(
       [&] {
         for (const auto& [key, value] : Get("**")) {
           std::vector<absl::string_view> segments = absl::StrSplit(key, ',');
@@ -222,7 +206,7 @@ LoadPlugin load
         }
         return false;
       },
-      20);
+      absl::Seconds(20));
   std::string keys;
   for (const auto& kv : Get("collectd,**"))
     absl::StrAppend(&keys, kv.first, " ");
@@ -231,12 +215,12 @@ LoadPlugin load
   EXPECT_EQ(Get("collectd,canopytest,load,load,shortterm").size(), 1u)
       << "found " << found << "; keys: " << keys;
   // The other read plugins arrive too.
-  EXPECT_TRUE(Await(
+  EXPECT_TRUE(testing::WaitFor(
       [&] {
         return !Get("collectd,canopytest,memory,**").empty() &&
                !Get("collectd,canopytest,cpu*,**").empty();
       },
-      10))
+      absl::Seconds(10)))
       << "keys: " << keys;
 }
 
@@ -282,17 +266,17 @@ client.close((err) => { if (err) { console.error(err); process.exitCode = 1; } }
   pid_t pid = Spawn({node, script, modules, absl::StrCat(server_->udp_port())},
                     "", log);
   ASSERT_GT(pid, 0);
-  ASSERT_EQ(WaitFor(pid, 30), 0) << ReadFile(log);
+  ASSERT_EQ(WaitForExit(pid, absl::Seconds(30)), 0) << ReadFile(log);
 
   auto number = [&](const std::string& key, double want) {
-    return Await(
+    return testing::WaitFor(
         [&] {
           auto items = Get(key);
           auto it = items.find(key);
           return it != items.end() && it->second.IsNumber() &&
                  it->second.GetDouble() == want;
         },
-        10);
+        absl::Seconds(10));
   };
   auto show = [&](const std::string& key) { return Body("/get?key=" + key); };
   // Counter: 5 increments of 1 at @0.1 count 50.
@@ -305,7 +289,7 @@ client.close((err) => { if (err) { console.error(err); process.exitCode = 1; } }
       << show("clients,hotshots,temperature");
   // Timer: a JSON object with count, mean, min, max and percentiles.
   std::string timer = "clients,hotshots,latency";
-  bool timer_ok = Await(
+  bool timer_ok = testing::WaitFor(
       [&] {
         auto items = Get(timer);
         auto it = items.find(timer);
@@ -314,7 +298,7 @@ client.close((err) => { if (err) { console.error(err); process.exitCode = 1; } }
         return v.HasMember("count") && v["count"].IsNumber() &&
                v["count"].GetDouble() == 4;
       },
-      10);
+      absl::Seconds(10));
   ASSERT_TRUE(timer_ok) << show(timer);
   {
     auto items = Get(timer);
@@ -355,9 +339,10 @@ TEST_F(ClientsTest, PromtoolChecksMetrics) {
   std::string log = absl::StrCat(dir_, "/promtool.out");
   pid_t pid = Spawn({promtool, "check", "metrics"}, in, log);
   ASSERT_GT(pid, 0);
-  EXPECT_EQ(WaitFor(pid, 30), 0) << "promtool check metrics says:\n"
-                                 << ReadFile(log) << "\n/metrics was:\n"
-                                 << metrics;
+  EXPECT_EQ(WaitForExit(pid, absl::Seconds(30)), 0)
+      << "promtool check metrics says:\n"
+      << ReadFile(log) << "\n/metrics was:\n"
+      << metrics;
 }
 
 }  // namespace

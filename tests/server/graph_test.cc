@@ -9,7 +9,6 @@
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "server/handlers/graph_render.h"
-#include "server/handlers/view_store.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
@@ -102,30 +101,6 @@ TEST(GraphTest, SvgAndPdfAndDarkTheme) {
   GraphOptions tiny = Options(GraphOptions::kPng);
   tiny.width = 5;
   EXPECT_FALSE(RenderGraph(Sample(), {}, tiny).ok());
-}
-
-TEST(ViewStoreTest, ValidatesAndPersists) {
-  std::string dir = testing::MakeTempDir();
-  {
-    ViewStore v(dir + "/views.json");
-    ASSERT_TRUE(v.Load().ok());
-    ASSERT_TRUE(
-        v.Put("web", R"({"title": "Web", "keys": ["web,**", "host,*,cpu"]})")
-            .ok());
-    EXPECT_FALSE(v.Put("bad name!", R"({"keys": ["a"]})").ok());
-    EXPECT_FALSE(v.Put("x", R"({"keys": []})").ok());
-    EXPECT_FALSE(v.Put("x", R"({"keys": ["a,\u0001"]})").ok());
-    EXPECT_FALSE(v.Put("x", R"({"keys": ["a"], "layout": "spiral"})").ok());
-    EXPECT_FALSE(v.Put("x", "{not json").ok());
-    EXPECT_EQ(v.all().size(), 1u);
-  }
-  ViewStore again(dir + "/views.json");
-  ASSERT_TRUE(again.Load().ok());
-  ASSERT_NE(again.Find("web"), nullptr);
-  EXPECT_EQ(again.Find("web")->keys.size(), 2u);
-  EXPECT_TRUE(again.Delete("web").ok());
-  EXPECT_EQ(again.Delete("web").code(), absl::StatusCode::kNotFound);
-  std::filesystem::remove_all(dir);
 }
 
 class GraphServerTest : public ::testing::Test {

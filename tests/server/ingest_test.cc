@@ -5,10 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <map>
 #include <string>
-#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -108,16 +106,6 @@ class IngestTest : public ::testing::Test {
     }
     return -1;
   }
-  // Awaits a condition for up to 10 s.
-  template <typename F>
-  bool Await(F f) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (f()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
   std::unique_ptr<ServerProcess> server_;
 };
 
@@ -127,7 +115,7 @@ TEST_F(IngestTest, StatsdOverUdpEveryType) {
           "web.temp:20|g\nweb.temp:+5|g\nweb.temp:-2|g\n"
           "web.lat:10|ms\nweb.lat:30|ms|@0.5\nweb.lat:20|h\n"
           "web.users:alice|s\nweb.users:bob|s\nweb.users:alice|s\n");
-  ASSERT_TRUE(Await([&] { return Get("web").size() == 4; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("web").size() == 4; }));
   auto items = Get("web");
   EXPECT_EQ(items["web,hits"], "12");  // 1 at @0.1 counts 10
   EXPECT_EQ(items["web,temp"], "23");
@@ -150,7 +138,7 @@ TEST_F(IngestTest, StatsdOverUdpEveryType) {
 
 TEST_F(IngestTest, DogstatsdTagsBecomeSegments) {
   SendUdp(server_->udp_port(), "http.req:1|c|#region:eu,env:prod\n");
-  ASSERT_TRUE(Await([&] { return !Get("http,req").empty(); }));
+  ASSERT_TRUE(testing::WaitFor([&] { return !Get("http,req").empty(); }));
   EXPECT_EQ(Get("http,req,env:prod,region:eu")["http,req,env:prod,region:eu"],
             "1");
 }
@@ -159,8 +147,8 @@ TEST_F(IngestTest, BadLinesAreCountedAndTheirNeighboursApplied) {
   SendUdp(server_->udp_port(),
           "good.a:1|c\nno_value\nbad.rate:1|c|@7\nnan.v:nan|g\n"
           "bad.type:1|zz\ngood.b:2|g\n\x01\x02\xff\n");
-  ASSERT_TRUE(Await([&] { return Get("good").size() == 2; }));
-  EXPECT_TRUE(Await([&] {
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("good").size() == 2; }));
+  EXPECT_TRUE(testing::WaitFor([&] {
     return Metric(
                "canopy_ingest_rejected_total{protocol=\"udp\",reason=\"bad_"
                "rate\"}") == 1;
@@ -181,7 +169,7 @@ TEST_F(IngestTest, BadLinesAreCountedAndTheirNeighboursApplied) {
 TEST_F(IngestTest, JsonDatagram) {
   SendUdp(server_->udp_port(),
           R"({"j": {"x": 1, "y": [1, 3]}, "defaultaction": "avg"})");
-  ASSERT_TRUE(Await([&] { return Get("j").size() == 2; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("j").size() == 2; }));
   EXPECT_EQ(Get("j")["j,y"], "2");
 }
 
@@ -196,7 +184,7 @@ TEST_F(IngestTest, GraphiteStatsdAndJsonLinesOverTcp) {
           "bad graphite line with words\n"
           "servers.web1.");  // the rest of a line comes in the next write
   SendAll(fd, "disk 55 -1\n");
-  ASSERT_TRUE(Await([&] { return Get("servers").size() == 3; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("servers").size() == 3; }));
   EXPECT_EQ(Get("servers,web1,load")["servers,web1,load"], "0.52");
   EXPECT_EQ(Get("servers,web1,disk")["servers,web1,disk"], "55");
   EXPECT_EQ(Get("tcp,hits")["tcp,hits"], "3");
@@ -208,7 +196,7 @@ TEST_F(IngestTest, TcpLastLineWithoutNewlineCountsAtClose) {
   int fd = ConnectTcp(server_->tcp_port());
   SendAll(fd, "closing.line 9");
   close(fd);
-  ASSERT_TRUE(Await([&] { return Get("closing").size() == 1; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("closing").size() == 1; }));
 }
 
 TEST_F(IngestTest, HugeTcpLineIsDroppedAndTheConnectionGoesOn) {
@@ -217,7 +205,7 @@ TEST_F(IngestTest, HugeTcpLineIsDroppedAndTheConnectionGoesOn) {
   ASSERT_GE(fd, 0);
   SendAll(fd, std::string(1 << 20, 'x'));  // 1 MiB without a newline
   SendAll(fd, "\nafter.huge 1\n");
-  ASSERT_TRUE(Await([&] { return Get("after").size() == 1; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("after").size() == 1; }));
   EXPECT_EQ(
       Metric(
           "canopy_ingest_rejected_total{protocol=\"tcp\",reason=\"too_long\"}"),
@@ -228,7 +216,7 @@ TEST_F(IngestTest, HugeTcpLineIsDroppedAndTheConnectionGoesOn) {
 TEST_F(IngestTest, AllowListRefusesOtherSources) {
   Start({"--allow=10.0.0.0/8"});
   SendUdp(server_->udp_port(), "denied.x:1|c\n");
-  ASSERT_TRUE(Await([&] {
+  ASSERT_TRUE(testing::WaitFor([&] {
     return Metric(
                "canopy_ingest_rejected_total{protocol=\"udp\",reason="
                "\"denied\"}") == 1;
@@ -236,7 +224,7 @@ TEST_F(IngestTest, AllowListRefusesOtherSources) {
   EXPECT_TRUE(Get("denied").empty());
   Start({"--allow=127.0.0.0/8"});
   SendUdp(server_->udp_port(), "allowed.x:1|c\n");
-  EXPECT_TRUE(Await([&] { return Get("allowed").size() == 1; }));
+  EXPECT_TRUE(testing::WaitFor([&] { return Get("allowed").size() == 1; }));
 }
 
 TEST_F(IngestTest, TextPlainPushIsAllOrNothing) {
@@ -258,20 +246,20 @@ TEST_F(IngestTest, ExpireRemovesStaleLeaves) {
   // Expiry is measured in windows: a 1 s window makes the test quick.
   Start({"--expire=tmp,**=1s", "--retention=1s:1h"});
   SendUdp(server_->udp_port(), "tmp.a:1|g\nkeep.a:1|g\n");
-  ASSERT_TRUE(Await([&] { return Get("keep").size() == 1; }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("keep").size() == 1; }));
   // Within a few seconds tmp,a is gone and its memory with it; keep,a stays.
-  ASSERT_TRUE(Await([&] { return Get("tmp").empty(); }));
+  ASSERT_TRUE(testing::WaitFor([&] { return Get("tmp").empty(); }));
   EXPECT_EQ(Get("keep").size(), 1u);
   EXPECT_GE(Metric("canopy_expired_leaves_total"), 1);
 }
 
 TEST_F(IngestTest, SelfFiguresLandInTheTree) {
   SendUdp(server_->udp_port(), "x:1|c\n");
-  ASSERT_TRUE(Await([&] { return !Get("x").empty(); }));
+  ASSERT_TRUE(testing::WaitFor([&] { return !Get("x").empty(); }));
   // Written once per window (10 s by default); use a 1 s window here.
   Start({"--retention=1s:1h"});
   SendUdp(server_->udp_port(), "x:1|c\n");
-  ASSERT_TRUE(Await([&] {
+  ASSERT_TRUE(testing::WaitFor([&] {
     auto s = Get("canopy,self,ingest,udp,accepted");
     return !s.empty() && s.begin()->second == "1";
   }));

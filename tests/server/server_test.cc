@@ -82,12 +82,7 @@ class ServerTest : public ::testing::Test {
   double Metric(const std::string& name) { return server_->Metric(name); }
   // Polls /metrics until `name` equals `want` or 10 s pass.
   bool AwaitMetric(const std::string& name, double want) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Metric(name) == want) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return testing::WaitFor([&] { return Metric(name) == want; });
   }
 
   std::unique_ptr<ServerProcess> server_;
@@ -299,15 +294,25 @@ TEST_F(ServerTest, PullWaitsForAChangeUnderItsKeyOnly) {
     if (r.ok()) reply = *r;
     answered = true;
   });
-  ASSERT_TRUE(AwaitMetric("canopy_waiters", 1));
+  // A witness parked on the last key pushed below: once it has its answer,
+  // the flush that would have answered the poller wrongly has run.
+  HttpReply witness;
+  std::thread witness_poller([&] {
+    auto r = server_->Client().Request(
+        "GET", absl::StrCat("/pull?key=watched2&since=", since, "&timeout=30"));
+    if (r.ok()) witness = *r;
+  });
+  EXPECT_TRUE(AwaitMetric("canopy_waiters", 2));
   // A change elsewhere does not answer the waiter...
-  ASSERT_EQ(Push(R"({"elsewhere": 2})").status, 200);
-  ASSERT_EQ(Push(R"({"watched2": 2})").status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  EXPECT_FALSE(answered.load());
+  EXPECT_EQ(Push(R"({"elsewhere": 2})").status, 200);
+  EXPECT_EQ(Push(R"({"watched2": 2})").status, 200);
+  witness_poller.join();
+  EXPECT_EQ(Items(Json(witness.body)),
+            (std::map<std::string, std::string>{{"watched2", "2"}}));
   EXPECT_EQ(Metric("canopy_waiters"), 1);
+  EXPECT_FALSE(answered.load());
   // ...a change under its key does.
-  ASSERT_EQ(Push(R"({"watched": {"a": 5}})").status, 200);
+  EXPECT_EQ(Push(R"({"watched": {"a": 5}})").status, 200);
   poller.join();
   EXPECT_EQ(Items(Json(reply.body)),
             (std::map<std::string, std::string>{{"watched,a", "5"}}));

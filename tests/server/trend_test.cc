@@ -3,14 +3,11 @@
 #include <event2/event.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -19,10 +16,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
-#include "leveldb/env.h"
 #include "rapidjson/document.h"
 #include "server/trend/store.h"
-#include "server/trend/thread.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
@@ -353,92 +348,6 @@ TEST(TrendStoreTest, HugeQueriesAreRefusedWithAReason) {
   EXPECT_FALSE(Retention::Parse("1m:2d,10s:1d").ok());
 }
 
-// A file system whose writes fail on demand, as a full disk does.
-class FailingEnv : public leveldb::EnvWrapper {
- public:
-  FailingEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
-  std::atomic<bool> fail{false};
-
-  leveldb::Status NewWritableFile(const std::string& name,
-                                  leveldb::WritableFile** out) override {
-    if (fail) return leveldb::Status::IOError(name, "No space left on device");
-    leveldb::Status s = target()->NewWritableFile(name, out);
-    if (s.ok()) *out = new File(*out, &fail);
-    return s;
-  }
-  leveldb::Status NewAppendableFile(const std::string& name,
-                                    leveldb::WritableFile** out) override {
-    if (fail) return leveldb::Status::IOError(name, "No space left on device");
-    leveldb::Status s = target()->NewAppendableFile(name, out);
-    if (s.ok()) *out = new File(*out, &fail);
-    return s;
-  }
-
- private:
-  class File : public leveldb::WritableFile {
-   public:
-    File(leveldb::WritableFile* f, std::atomic<bool>* fail)
-        : f_(f), fail_(fail) {}
-    ~File() override { delete f_; }
-    leveldb::Status Append(const leveldb::Slice& data) override {
-      if (*fail_) return leveldb::Status::IOError("No space left on device");
-      return f_->Append(data);
-    }
-    leveldb::Status Close() override { return f_->Close(); }
-    leveldb::Status Flush() override {
-      if (*fail_) return leveldb::Status::IOError("No space left on device");
-      return f_->Flush();
-    }
-    leveldb::Status Sync() override {
-      if (*fail_) return leveldb::Status::IOError("No space left on device");
-      return f_->Sync();
-    }
-
-   private:
-    leveldb::WritableFile* f_;
-    std::atomic<bool>* fail_;
-  };
-};
-
-// A full disk: writes fail and are counted, nothing is dropped, and once
-// the disk has room the trend thread's retry stores every window.
-TEST(TrendThreadTest, AFullDiskIsRetriedAndLosesNothing) {
-  std::string dir = testing::MakeTempDir();
-  FailingEnv env;
-  {
-    auto store =
-        TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"), &env);
-    ASSERT_TRUE(store.ok()) << store.status();
-    {
-      TrendThread thread(std::move(*store));
-      env.fail = true;
-      // Recent windows: the thread's retention sweep must keep them.
-      const int64_t base_time = time(nullptr) / 10 * 10 - 1000;
-      std::vector<ClosedWindow> windows;
-      for (int i = 0; i < 50; ++i) {
-        ClosedWindow w;
-        w.key = "disk,full";
-        w.start = base_time + 10 * i;
-        w.count = 1;
-        w.sum = w.min = w.max = w.last = i;
-        windows.push_back(w);
-      }
-      ASSERT_TRUE(thread.SubmitWindows(&windows));
-      EXPECT_TRUE(testing::WaitFor([&] { return thread.write_errors() > 0; }));
-      EXPECT_EQ(thread.windows_written(), 0u);
-      env.fail = false;  // room again
-      EXPECT_TRUE(testing::WaitFor(
-          [&] { return thread.windows_written() >= 50; }, absl::Seconds(20)));
-      EXPECT_EQ(thread.windows_written(), 50u);
-    }
-  }
-  auto store = TrendStore::Open(dir + "/trend", *Retention::Parse("10s:1d"));
-  ASSERT_TRUE(store.ok());
-  EXPECT_EQ((*store)->Read("disk,full", 0, 0, time(nullptr)).size(), 50u);
-  store->reset();
-  std::filesystem::remove_all(dir);
-}
-
 TEST(TrendWindowTest, EncodingRoundTrips) {
   TrendWindow single{100, 1, 4.5, 4.5, 4.5, 4.5, ""};
   TrendWindow many{100, 3, 10, 1, 6, 3, "Sblob"};
@@ -493,14 +402,13 @@ TEST_F(TrendServerTest, DatedPushesComeBackFromTrendAsJsonAndCsv) {
   std::string target = absl::StrCat("/trend?key=srv&from=", base,
                                     "&to=", base + 359, "&step=60&fn=max");
   rapidjson::Document d;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
+  testing::WaitFor([&] {
     HttpReply r = Get(target);
-    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.status, 200) << r.body;
     d.Parse(r.body.c_str());
-    if (d["series"].Size() == 2 && d["series"][1]["points"].Size() == 6) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+    return d.IsObject() && d["series"].Size() == 2 &&
+           d["series"][1]["points"].Size() == 6;
+  });
   ASSERT_EQ(d["series"].Size(), 2u);
   EXPECT_EQ(d["step"].GetInt(), 60);
   EXPECT_STREQ(d["series"][0]["key"].GetString(), "srv,a");
@@ -586,19 +494,16 @@ TEST_F(TrendServerTest, KillKeepsTheLastSnapshot) {
   d.Parse(Get("/get?key=k").body.c_str());
   uint64_t seq = d["seq"].GetUint64();
   // Await a snapshot holding that seq.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  bool saved = false;
-  while (!saved && std::chrono::steady_clock::now() < deadline) {
+  ASSERT_TRUE(testing::WaitFor([&] {
     for (absl::string_view line : absl::StrSplit(Get("/metrics").body, '\n')) {
       uint64_t v;
       if (absl::ConsumePrefix(&line, "canopy_snapshot_seq ") &&
           absl::SimpleAtoi(line, &v) && v >= seq) {
-        saved = true;
+        return true;
       }
     }
-    if (!saved) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(saved);
+    return false;
+  }));
   server_->Kill();
   server_.reset();
   Start(dir);
@@ -629,10 +534,7 @@ TEST_F(TrendServerTest, KillKeepsEveryStoredWindow) {
     if (!d.IsObject() || d["series"].Size() != 1) return 0;
     return static_cast<int>(d["series"][0]["points"].Size());
   };
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (count() < 12 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::WaitFor([&] { return count() == 12; });
   ASSERT_EQ(count(), 12);
   server_->Kill();
   server_.reset();

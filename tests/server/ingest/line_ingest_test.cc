@@ -4,7 +4,6 @@
 // has freed (under ASan a stale pointer is a failure here).
 #include "server/ingest/line_ingest.h"
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -12,7 +11,6 @@
 #include "canopy/key.h"
 #include "canopy/sketch.h"
 #include "gtest/gtest.h"
-#include "server/ingest/name_index.h"
 
 namespace canopy {
 namespace {
@@ -153,56 +151,6 @@ TEST_F(LineIngestTest, ManyNamesInOneTextAndAcrossBatches) {
     }
   }
   EXPECT_EQ(total, 30000);
-}
-
-TEST(NameIndexTest, FindsWhatWasInsertedAndIsBounded) {
-  Tree tree{Tree::Options{}};
-  Tree::KeyedSample s{"a,b", LineSample{}};
-  std::vector<std::pair<size_t, absl::Status>> errors;
-  tree.AddSamplesByKey({&s, 1}, kT0, &errors);
-  const Node* leaf = tree.Find(*SplitKey("a,b"));
-  ASSERT_NE(leaf, nullptr);
-
-  NameIndex index(/*max_names=*/100);
-  EXPECT_EQ(index.Find("a.b", index.Hash("a.b")), nullptr);
-  for (int i = 0; i < 250; ++i) {
-    const std::string name = absl::StrCat("n", i);
-    index.Insert(name, index.Hash(name), leaf);
-    EXPECT_EQ(index.Find(name, index.Hash(name)), leaf);
-    EXPECT_LE(index.size(), 100u);
-  }
-  // The latest names are there; the index forgot the oldest when full.
-  EXPECT_EQ(index.Find("n249", index.Hash("n249")), leaf);
-  EXPECT_EQ(index.Find("n0", index.Hash("n0")), nullptr);
-  // A name is told apart from one with the same hash.
-  index.Insert("x", 7, leaf);
-  EXPECT_EQ(index.Find("x", 7), leaf);
-  EXPECT_EQ(index.Find("y", 7), nullptr);
-  index.Clear();
-  EXPECT_EQ(index.size(), 0u);
-  EXPECT_EQ(index.Find("n249", index.Hash("n249")), nullptr);
-}
-
-// Names that differ in a byte or two (as metric names do) spread over the
-// slots: the index's probe runs stay short.
-TEST(NameIndexTest, SimilarNamesSpreadOverTheSlots) {
-  NameIndex index;
-  constexpr size_t kSlots = 1 << 16;
-  std::vector<int> load(kSlots);
-  for (int i = 0; i < 1 << 16; ++i) {
-    const std::string name =
-        absl::StrCat("host.web", i % 7, ".cpu", i / 7 % 100, ".m", i);
-    ++load[index.Hash(name) & (kSlots - 1)];
-    EXPECT_NE(index.Hash(name), index.Hash(name + "x"));
-  }
-  // One name a slot on average: a fair hash puts at most ~9 in any.
-  EXPECT_LE(*std::max_element(load.begin(), load.end()), 12);
-  for (size_t n = 0; n <= 40; ++n) {  // every tail length
-    const std::string a(n, 'a');
-    std::string b = a;
-    if (n > 0) b[n / 2] = 'b';
-    if (n > 0) EXPECT_NE(index.Hash(a), index.Hash(b)) << n;
-  }
 }
 
 }  // namespace
