@@ -134,7 +134,9 @@ void Hub::OnNodeCreated(Node* node) {
 }
 
 void Hub::Mark(Waiter* w) {
-  if (w->marked || w->dead) return;
+  // A backed-up stream is offered nothing until it drains (Drained), then
+  // one event with everything that changed meanwhile.
+  if (w->marked || w->dead || w->backed_up) return;
   w->marked = true;
   marked_.push_back(w);
   ScheduleFlush();
