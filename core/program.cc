@@ -62,7 +62,8 @@ std::vector<std::string> StartProgram(int argc, char** argv,
     absl::string_view a = argv[i];
     if (a == "--") break;
     if (a == "--help" || a == "-h" || a == "-help" || a == "--helpfull") {
-      std::cout << HelpText(info);
+      std::cout << (info.help != nullptr ? std::string(info.help)
+                                         : HelpText(info));
       std::exit(0);
     }
     if (a == "--version" || a == "-version") {
@@ -80,13 +81,10 @@ std::vector<std::string> StartProgram(int argc, char** argv,
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(info.usage);
 
-  absl::StatusOr<std::vector<std::string>> with_config =
-      ArgsWithConfigFile(argc, argv);
-  if (!with_config.ok()) Die(info.name, with_config.status().message());
-  std::vector<char*> cargs;
-  for (std::string& a : *with_config) cargs.push_back(a.data());
-  std::vector<char*> rest =
-      absl::ParseCommandLine(static_cast<int>(cargs.size()), cargs.data());
+  if (absl::Status s = ApplyConfigFile(argc, argv); !s.ok()) {
+    Die(info.name, s.message());
+  }
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> positional(rest.begin() + 1, rest.end());
   if (!info.takes_arguments && !positional.empty()) {
     Die(info.name, absl::StrCat("unexpected argument \"", positional[0],

@@ -32,6 +32,7 @@ struct ProgramInfo {
   const char* usage;             // what it is and how it is called
   const char* flags_source;      // --help lists the flags of these sources
   bool takes_arguments = false;  // positional arguments allowed (the CLI)
+  const char* help = nullptr;    // --help prints this instead of HelpText
 };
 
 // Returns the positional arguments (without argv[0]); exits on --help,

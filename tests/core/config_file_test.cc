@@ -7,7 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
 #include "gtest/gtest.h"
+
+ABSL_FLAG(std::string, test_address, "default", "a test flag");
+ABSL_FLAG(int64_t, test_count, 1, "a test flag");
+ABSL_FLAG(bool, test_switch, false, "a test flag");
 
 namespace canopy {
 namespace {
@@ -20,38 +26,46 @@ std::string WriteTemp(const std::string& text) {
   return name;
 }
 
-std::vector<std::string> Expand(std::vector<std::string> argv_strings) {
+absl::Status Apply(std::vector<std::string> args) {
   std::vector<char*> argv;
-  for (std::string& s : argv_strings) argv.push_back(s.data());
-  auto r = ArgsWithConfigFile(static_cast<int>(argv.size()), argv.data());
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : std::vector<std::string>();
+  for (std::string& s : args) argv.push_back(s.data());
+  return ApplyConfigFile(static_cast<int>(argv.size()), argv.data());
 }
 
-TEST(ConfigFileTest, FileFlagsComeBeforeTheCommandLine) {
-  std::string path =
-      WriteTemp("# a comment\nhttp=127.0.0.1:1\n\n  --max_nodes=5  \n");
-  EXPECT_EQ(Expand({"canopyd", "--config=" + path, "--max_nodes=7"}),
-            (std::vector<std::string>{"canopyd", "--http=127.0.0.1:1",
-                                      "--max_nodes=5", "--config=" + path,
-                                      "--max_nodes=7"}));
-  EXPECT_EQ(Expand({"canopyd", "--config", path}).size(), 5u);
-  EXPECT_EQ(Expand({"canopyd", "--x=1"}),
-            (std::vector<std::string>{"canopyd", "--x=1"}));
+TEST(ConfigFileTest, FileFlagsAreSetAndTheCommandLineWins) {
+  std::string path = WriteTemp(
+      "# a comment\ntest_address=127.0.0.1:1  # trailing\n\n"
+      "  --test_count=5  \ntest_switch\n");
+  std::vector<std::string> args = {"canopyd", "--config=" + path,
+                                   "--test_count=7"};
+  ASSERT_TRUE(Apply(args).ok());
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_address), "127.0.0.1:1");
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_count), 5);
+  EXPECT_TRUE(absl::GetFlag(FLAGS_test_switch));
+  std::vector<std::string> command_line = {"canopyd", "--test_count=7"};
+  std::vector<char*> argv;
+  for (std::string& s : command_line) argv.push_back(s.data());
+  absl::ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+  EXPECT_EQ(absl::GetFlag(FLAGS_test_count), 7);  // the command line wins
+  EXPECT_TRUE(Apply({"canopyd", "--config", path}).ok());
+  EXPECT_TRUE(Apply({"canopyd", "--x=1"}).ok());  // no --config: nothing
   std::remove(path.c_str());
 }
 
 TEST(ConfigFileTest, ErrorsNameTheFileAndLine) {
-  std::string path = WriteTemp("http=1\nnot a flag\n");
-  std::string arg = "--config=" + path;
-  char* argv[] = {const_cast<char*>("canopyd"), arg.data()};
-  auto r = ArgsWithConfigFile(2, argv);
-  ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find(path + ":2"), std::string::npos);
+  std::string path = WriteTemp("test_count=1\nnot_a_flag=3\n");
+  absl::Status s = Apply({"canopyd", "--config=" + path});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path + ":2: unknown flag 'not_a_flag'"),
+            std::string::npos)
+      << s;
   std::remove(path.c_str());
-  std::string missing = "--config=/nonexistent/canopy.conf";
-  char* argv2[] = {const_cast<char*>("canopyd"), missing.data()};
-  EXPECT_FALSE(ArgsWithConfigFile(2, argv2).ok());
+  std::string bad = WriteTemp("test_count=many\n");
+  s = Apply({"canopyd", "--config=" + bad});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(bad + ":1: --test_count"), std::string::npos);
+  std::remove(bad.c_str());
+  EXPECT_FALSE(Apply({"canopyd", "--config=/nonexistent/canopy.conf"}).ok());
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "tests/server/harness.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,6 +34,41 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
+}
+
+ProgramResult RunProgram(const std::string& name,
+                         const std::vector<std::string>& args) {
+  ProgramResult r;
+  int out[2], err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return r;
+  std::vector<std::string> argv = {BinPath(name)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = Spawn(argv, -1, out[1], err[1]);
+  close(out[1]);
+  close(err[1]);
+  // Both pipes until both close: an output may pass a pipe's buffer.
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  std::string* into[2] = {&r.out, &r.err};
+  char buf[65536];
+  int open = 2;
+  while (open > 0 && poll(fds, 2, -1) > 0) {
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n > 0) {
+        into[i]->append(buf, n);
+      } else {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open;
+      }
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
 }
 
 std::string MakeTempDir() {

@@ -42,6 +42,17 @@ std::string MakeTempDir();
 pid_t Spawn(const std::vector<std::string>& argv, int in = -1, int out = -1,
             int err = -1);
 
+// What a program printed and how it ended.
+struct ProgramResult {
+  int exit_code = -1;  // or 128 + the signal that ended it
+  std::string out, err;
+};
+
+// Runs the built program `name` with `args` to its end, capturing stdout
+// and stderr.
+ProgramResult RunProgram(const std::string& name,
+                         const std::vector<std::string>& args);
+
 class ServerProcess {
  public:
   // Starts canopyd with --http=127.0.0.1:0 (and udp/tcp on port 0), a fresh

@@ -18,26 +18,19 @@
 // "canopy: <what went wrong>", and the exit code is 1 (2 for a usage error).
 //
 // Threads: single-threaded.
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "canopy/http_client.h"
+#include "canopy/program.h"
 #include "tools/cli/client.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
@@ -153,53 +146,6 @@ Examples:
   zcat access.log.*.gz | canopy pipe -
 )usage";
 
-// Applies --config before the command line is parsed, so that the command
-// line wins. Lines are "flag=value" or "--flag=value"; '#' starts a comment.
-absl::Status ApplyConfig(int argc, char** argv) {
-  std::string path;
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    absl::string_view rest = arg;
-    if (!absl::ConsumePrefix(&rest, "--")) absl::ConsumePrefix(&rest, "-");
-    if (absl::ConsumePrefix(&rest, "config=")) {
-      path = std::string(rest);
-    } else if (rest == "config" && i + 1 < argc) {
-      path = argv[i + 1];
-    }
-  }
-  if (path.empty()) return absl::OkStatus();
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    absl::string_view text = line;
-    text = text.substr(0, text.find('#'));
-    text = absl::StripAsciiWhitespace(text);
-    if (text.empty()) continue;
-    if (!absl::ConsumePrefix(&text, "--")) absl::ConsumePrefix(&text, "-");
-    size_t eq = text.find('=');
-    absl::string_view name = text.substr(0, eq);
-    absl::string_view value =
-        eq == absl::string_view::npos ? "true" : text.substr(eq + 1);
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
-    std::string error;
-    if (flag == nullptr || name == "config") {
-      error = absl::StrCat("unknown flag '", name, "'");
-    } else if (!flag->ParseFrom(value, &error)) {
-      error = absl::StrCat("--", name, ": ", error);
-    }
-    if (!error.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", number, ": ", error));
-    }
-  }
-  return absl::OkStatus();
-}
-
 // CANOPY_SERVER and CANOPY_TOKEN stand in for --server and --token when
 // set (and not empty); --config and the command line win over them.
 void ApplyEnvironment() {
@@ -237,16 +183,6 @@ int UnknownCommand(absl::string_view name) {
   return UsageError(absl::StrCat("unknown command '", name, "'"));
 }
 
-// --help, -help or -h anywhere before "--".
-bool WantsHelp(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (arg == "--help" || arg == "-help" || arg == "-h") return true;
-  }
-  return false;
-}
-
 // canopy help [COMMAND]: the usage, or the command's help.
 int Help(const Args& args) {
   if (args.empty()) {
@@ -263,27 +199,22 @@ int Help(const Args& args) {
 }
 
 int Main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "the command-line client of canopyd; see canopy --help");
-  if (WantsHelp(argc, argv)) {
-    std::cout << kUsage;
-    return kOk;
-  }
   if (argc > 1 && absl::string_view(argv[1]) == "help") {
     // Before --config is read: help needs none of it.
     return Help(Args(argv + 2, argv + argc));
   }
   ApplyEnvironment();
-  if (absl::Status s = ApplyConfig(argc, argv); !s.ok()) {
-    return Fail(s.message());
-  }
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  if (positional.size() < 2) {
+  ProgramInfo program = {"canopy", "the command-line client of canopyd",
+                         "tools/cli/"};
+  program.takes_arguments = true;
+  program.help = kUsage;
+  std::vector<std::string> positional = StartProgram(argc, argv, program);
+  if (positional.empty()) {
     std::cerr << kUsage;
     return kUsageError;
   }
-  const std::string name = positional[1];
-  const Args args(positional.begin() + 2, positional.end());
+  const std::string name = positional[0];
+  const Args args(positional.begin() + 1, positional.end());
   if (name == "help") return Help(args);
 
   absl::StatusOr<HttpClient> client =
