@@ -13,6 +13,19 @@
 #include "server/trend/store.h"
 
 namespace canopy {
+namespace {
+
+// {"accepted": N}: the answer to a push of N leaves.
+Response Accepted(size_t leaves) {
+  JsonOut out;
+  out.w.StartObject();
+  out.Key("accepted");
+  out.w.Uint64(leaves);
+  out.w.EndObject();
+  return JsonResponse(out);
+}
+
+}  // namespace
 
 absl::StatusOr<Response> HandlePush(const Request& request,
                                     HandlerContext& ctx) {
@@ -82,12 +95,7 @@ absl::StatusOr<Response> HandlePush(const Request& request,
                        r.accepted, " samples written"));
     }
     ++ctx.stats->pushes;
-    JsonOut out;
-    out.w.StartObject();
-    out.Key("accepted");
-    out.w.Uint64(r.accepted);
-    out.w.EndObject();
-    return JsonResponse(out);
+    return Accepted(r.accepted);
   } else if (!type.empty() && type != "application/json" &&
              type != "text/json") {
     return absl::InvalidArgumentError(
@@ -101,12 +109,7 @@ absl::StatusOr<Response> HandlePush(const Request& request,
                                   : applied.status;
   }
   ++ctx.stats->pushes;
-  JsonOut out;
-  out.w.StartObject();
-  out.Key("accepted");
-  out.w.Uint64(applied.leaves);
-  out.w.EndObject();
-  return JsonResponse(out);
+  return Accepted(applied.leaves);
 }
 
 }  // namespace canopy

@@ -26,6 +26,12 @@ absl::string_view StripJson(absl::string_view key) {
   return key;
 }
 
+// The key of /api/q/<key>[.json].
+absl::string_view ApiKey(const Request& request) {
+  return StripJson(
+      absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
+}
+
 absl::StatusOr<KeySegments> KeyFromPath(absl::string_view key) {
   absl::StatusOr<KeySegments> segs = SplitKey(key);
   if (!segs.ok()) return segs.status();
@@ -171,8 +177,7 @@ absl::StatusOr<Response> HandleGet(const Request& request,
 
 absl::StatusOr<Response> HandleQuery(const Request& request,
                                      HandlerContext& ctx) {
-  absl::string_view key =
-      StripJson(absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
+  absl::string_view key = ApiKey(request);
   absl::StatusOr<KeySegments> segs = KeyFromPath(key);
   if (!segs.ok()) return segs.status();
   int depth = -1;
@@ -212,8 +217,7 @@ absl::StatusOr<Response> HandleQuery(const Request& request,
 
 absl::StatusOr<Response> HandleDelete(const Request& request,
                                       HandlerContext& ctx) {
-  absl::string_view key =
-      StripJson(absl::string_view(request.path).substr(sizeof("/api/q/") - 1));
+  absl::string_view key = ApiKey(request);
   absl::StatusOr<KeySegments> segs = KeyFromPath(key);
   if (!segs.ok()) return segs.status();
   absl::StatusOr<size_t> removed = ctx.tree->Remove(*segs);
