@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "canopy/action.h"
 #include "canopy/pipe.h"
 
 namespace canopy {
@@ -71,27 +72,6 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-const char* PushActionName(Action a) {
-  switch (a) {
-    case Action::kLast:
-      return "last";
-    case Action::kAdd:
-      return "add";
-    case Action::kAvg:
-      return "avg";
-    case Action::kMax:
-      return "max";
-    case Action::kMin:
-      return "min";
-    case Action::kTimer:
-      return "timer";
-    case Action::kSet:
-      return "set";
-    default:
-      return "last";
-  }
-}
-
 // One interval's updates.
 struct Aggregate {
   absl::flat_hash_map<std::string, double> adds;
@@ -110,7 +90,7 @@ class PieceWriter {
   PieceWriter(double time, size_t max_bytes, std::vector<std::string>* out)
       : time_(NumberText(time)), max_bytes_(max_bytes), out_(out) {}
 
-  void Begin(const char* action) {
+  void Begin(absl::string_view action) {
     Flush();
     head_ = absl::StrCat("{\"time\":", time_, ",\"defaultaction\":\"", action,
                          "\"");
@@ -511,7 +491,7 @@ std::vector<std::string> AccessLogSet::TakePieces(double time,
       for (const auto& [key, v] : agg.adds) w.Add(key, NumberText(v));
     }
     for (const auto& [action, keys] : agg.samples) {
-      w.Begin(PushActionName(action));
+      w.Begin(ActionName(action));  // never kInherit: Update() resolved it
       for (const auto& [key, values] : keys) {
         std::vector<std::string> texts;
         texts.reserve(values.size());
