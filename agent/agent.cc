@@ -91,6 +91,12 @@ rapidjson::Value CopyOf(const rapidjson::Value& v, JsonAlloc& a) {
   return rapidjson::Value(v, a);
 }
 
+// Adds a copy of `m` (name and value) to the object `to`.
+void CopyMember(const rapidjson::Value::Member& m, rapidjson::Value* to,
+                JsonAlloc& a) {
+  to->AddMember(rapidjson::Value(m.name, a), CopyOf(m.value, a), a);
+}
+
 // Starts a piece: {"host": {H: {}}, "time": T}; returns the host object.
 rapidjson::Value& NewPiece(rapidjson::Document* piece, absl::string_view host,
                            const rapidjson::Value* time) {
@@ -112,7 +118,7 @@ void AppendOtherTopLevel(const rapidjson::Value& tree,
     rapidjson::Document piece;
     piece.SetObject();
     JsonAlloc& a = piece.GetAllocator();
-    piece.AddMember(rapidjson::Value(m.name, a), CopyOf(m.value, a), a);
+    CopyMember(m, &piece, a);
     if (time) piece.AddMember("time", CopyOf(*time, a), a);
     std::string json = ToJson(piece);
     if (json.size() > max_bytes) {
@@ -201,23 +207,14 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
   for (auto& sub : h->value.GetObject()) {
     absl::string_view name(sub.name.GetString(), sub.name.GetStringLength());
     size_t bytes = name.size() + 4 + ToJson(sub.value).size();
+    if (size + bytes > max_bytes) flush();  // a piece of its own, then
     if (size + bytes <= max_bytes) {
-      body->AddMember(rapidjson::Value(sub.name, piece.GetAllocator()),
-                      CopyOf(sub.value, piece.GetAllocator()),
-                      piece.GetAllocator());
+      CopyMember(sub, body, piece.GetAllocator());
       size += bytes;
       continue;
     }
-    flush();
-    if (overhead + bytes <= max_bytes || !sub.value.IsObject()) {
-      if (overhead + bytes > max_bytes) {
-        ++*oversized;
-        continue;
-      }
-      body->AddMember(rapidjson::Value(sub.name, piece.GetAllocator()),
-                      CopyOf(sub.value, piece.GetAllocator()),
-                      piece.GetAllocator());
-      size += bytes;
+    if (!sub.value.IsObject()) {
+      ++*oversized;
       continue;
     }
     // Too large alone: its children, in as many pieces as it takes, each
@@ -225,11 +222,7 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
     rapidjson::Value leaves(rapidjson::kObjectType);
     rapidjson::Document scratch;
     for (auto& c : sub.value.GetObject()) {
-      if (!c.value.IsObject()) {
-        leaves.AddMember(rapidjson::Value(c.name, scratch.GetAllocator()),
-                         CopyOf(c.value, scratch.GetAllocator()),
-                         scratch.GetAllocator());
-      }
+      if (!c.value.IsObject()) CopyMember(c, &leaves, scratch.GetAllocator());
     }
     const size_t sub_overhead = name.size() + 4 + ToJson(leaves).size();
     rapidjson::Value* dst = nullptr;
@@ -250,9 +243,7 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
           continue;
         }
       }
-      dst->AddMember(rapidjson::Value(c.name, piece.GetAllocator()),
-                     CopyOf(c.value, piece.GetAllocator()),
-                     piece.GetAllocator());
+      CopyMember(c, dst, piece.GetAllocator());
       size += cb;
     }
     flush();

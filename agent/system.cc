@@ -26,6 +26,47 @@ std::vector<std::string> ListDir(const std::string& path) {
   return out;
 }
 
+// The rates of the records of `now` that `*prev` has too (none if no time
+// passed); `*prev` becomes `now`, by name. Counters is NetCounters or
+// DiskCounters: `name` its name, `v` its counters.
+template <typename Counters, size_t N>
+void TakeRates(std::vector<Counters> now, std::string Counters::*name,
+               double seconds, absl::flat_hash_map<std::string, Counters>* prev,
+               std::vector<CounterRates<N>>* out) {
+  absl::flat_hash_map<std::string, Counters> next;
+  for (Counters& c : now) {
+    auto p = prev->find(c.*name);
+    if (p != prev->end() && seconds > 0) {
+      CounterRates<N> r;
+      r.name = c.*name;
+      for (size_t i = 0; i < N; ++i) {
+        r.per_second[i] = CounterDelta(p->second.v[i], c.v[i]) / seconds;
+      }
+      out->push_back(std::move(r));
+    }
+    std::string key = c.*name;
+    next.emplace(std::move(key), std::move(c));
+  }
+  *prev = std::move(next);
+}
+
+// host,<subtree>,<name>,<field> for each of `rates` (action avg); nothing
+// if there are none.
+template <size_t N>
+void WriteRates(const char* subtree, const char* const (&fields)[N],
+                const std::vector<CounterRates<N>>& rates,
+                rapidjson::Value* host, JsonAlloc& a) {
+  if (rates.empty()) return;
+  rapidjson::Value& tree = Child(*host, subtree, a);
+  SetText(tree, "defaultaction", "avg", a);
+  for (const CounterRates<N>& r : rates) {
+    rapidjson::Value& out = Child(tree, SafeSegment(r.name), a);
+    for (size_t i = 0; i < N; ++i) {
+      SetNumber(out, fields[i], r.per_second[i], a);
+    }
+  }
+}
+
 std::string FirstLine(const std::string& path) {
   absl::StatusOr<std::string> s = ReadSmallFile(path);
   if (!s.ok()) return "";
@@ -253,25 +294,10 @@ void SystemCollector::CollectNet(double seconds, rapidjson::Value* host,
                                  JsonAlloc& a) {
   absl::string_view text;
   if (!ReadOr(netdev_, &text)) return;
-  absl::flat_hash_map<std::string, NetCounters> next;
-  rapidjson::Value* net = nullptr;
-  for (NetCounters& n : ParseNetDev(text)) {
-    auto prev = net_prev_.find(n.iface);
-    if (prev != net_prev_.end() && seconds > 0) {
-      if (net == nullptr) {
-        net = &Child(*host, "net", a);
-        SetText(*net, "defaultaction", "avg", a);
-      }
-      rapidjson::Value& out = Child(*net, SafeSegment(n.iface), a);
-      for (int i = 0; i < 8; ++i) {
-        SetNumber(out, kNetFields[i],
-                  CounterDelta(prev->second.v[i], n.v[i]) / seconds, a);
-      }
-    }
-    std::string name = n.iface;
-    next.emplace(std::move(name), std::move(n));
-  }
-  net_prev_ = std::move(next);
+  std::vector<NetRate> rates;
+  TakeRates(ParseNetDev(text), &NetCounters::iface, seconds, &net_prev_,
+            &rates);
+  WriteRates("net", kNetFields, rates, host, a);
 }
 
 bool SystemCollector::ReadDiskIo(absl::Time now, double seconds,
@@ -282,36 +308,21 @@ bool SystemCollector::ReadDiskIo(absl::Time now, double seconds,
   }
   absl::string_view text;
   if (!ReadOr(diskstats_, &text)) return false;
-  absl::flat_hash_map<std::string, DiskCounters> next;
-  for (DiskCounters& d : ParseDiskstats(text)) {
-    if (!IsReportedDisk(d.device, whole_disks_)) continue;
-    auto prev = disk_prev_.find(d.device);
-    if (prev != disk_prev_.end() && seconds > 0) {
-      DiskIoRate r;
-      r.device = d.device;
-      for (int i = 0; i < 4; ++i) {
-        r.per_second[i] = CounterDelta(prev->second.v[i], d.v[i]) / seconds;
-      }
-      out->push_back(std::move(r));
-    }
-    std::string name = d.device;
-    next.emplace(std::move(name), std::move(d));
-  }
-  disk_prev_ = std::move(next);
+  std::vector<DiskCounters> disks = ParseDiskstats(text);
+  disks.erase(std::remove_if(disks.begin(), disks.end(),
+                             [this](const DiskCounters& d) {
+                               return !IsReportedDisk(d.device, whole_disks_);
+                             }),
+              disks.end());
+  TakeRates(std::move(disks), &DiskCounters::device, seconds, &disk_prev_, out);
   return true;
 }
 
 void SystemCollector::CollectDiskIo(absl::Time now, double seconds,
                                     rapidjson::Value* host, JsonAlloc& a) {
   std::vector<DiskIoRate> rates;
-  if (!ReadDiskIo(now, seconds, &rates) || rates.empty()) return;
-  rapidjson::Value& io = Child(*host, "diskio", a);
-  SetText(io, "defaultaction", "avg", a);
-  for (const DiskIoRate& r : rates) {
-    rapidjson::Value& out = Child(io, SafeSegment(r.device), a);
-    for (int i = 0; i < 4; ++i) {
-      SetNumber(out, kDiskIoFields[i], r.per_second[i], a);
-    }
+  if (ReadDiskIo(now, seconds, &rates)) {
+    WriteRates("diskio", kDiskIoFields, rates, host, a);
   }
 }
 

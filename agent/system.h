@@ -40,11 +40,15 @@ struct CpuUsage {
   std::array<double, 9> percents{};
 };
 
-// One whole disk's IO per second, in kDiskIoFields' order.
-struct DiskIoRate {
-  std::string device;
-  std::array<double, 4> per_second{};
+// A named set of counters' increase per second over the interval: a whole
+// disk's (in kDiskIoFields' order) or a network interface's (kNetFields').
+template <size_t N>
+struct CounterRates {
+  std::string name;  // the device or interface
+  std::array<double, N> per_second{};
 };
+using DiskIoRate = CounterRates<4>;
+using NetRate = CounterRates<8>;
 
 // What describes the machine (the "info" subtree, the API's "platform").
 struct PlatformInfo {
