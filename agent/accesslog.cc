@@ -1,4 +1,8 @@
 // The agent's access-log module. See agent/accesslog.h.
+//
+// Threads: each Follower's thread reads its file and runs the lines through
+// the pipes (holding the follower's mu_); TakePieces(), counts() and Stop()
+// run on the caller's thread (the agent's collecting thread).
 #include "agent/accesslog.h"
 
 #include <fcntl.h>
@@ -185,7 +189,8 @@ class AccessLogSet::Follower : public UpdateSink {
 
   // UpdateSink, called by the runner on this follower's thread with mu_
   // held.
-  void Update(absl::string_view key, const LineSample& sample) override {
+  void Update(absl::string_view key, const LineSample& sample) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Action action =
         sample.action == Action::kInherit ? Action::kLast : sample.action;
     if (action == Action::kAdd) {

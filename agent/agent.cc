@@ -1,3 +1,12 @@
+// canopy-agent's core. See agent/agent.h.
+//
+// Threads: RunAgent() runs on the caller's thread, the collecting thread:
+// it collects every interval (system, disks, processes, checks' and
+// modules' latest results) and hands the pieces to the Sender's thread.
+// The on-demand API, the check runner, the modules, the access logs and the
+// disk workers run threads of their own (see their files); all are stopped
+// before RunAgent() returns, but for the detached threads their files
+// describe (a hung statvfs, a module past its stop timeout).
 #include "agent/agent.h"
 
 #include <signal.h>

@@ -1,3 +1,14 @@
+// The agent's checks. See agent/checks.h.
+//
+// Threads: SetChecks() and Collect() run on the caller's thread (the
+// agent's collecting thread); Run() and the rounds on the runner's worker
+// thread, which also starts one short-lived thread per round for the URL
+// fetches (joined before the round ends).
+//
+// Process-wide state, on purpose: libcurl, loaded once (LoadCurl) and never
+// unloaded. curl_global_init() is process-wide and not safe to call twice
+// at once, and unloading libcurl is not safe; a function-local static gives
+// the one thread-safe initialization.
 #include "agent/checks.h"
 
 #include <arpa/inet.h>

@@ -105,12 +105,12 @@ class CheckRunner {
   ~CheckRunner();
 
   // Replaces the checks (results of checks no longer listed are dropped).
-  void SetChecks(std::vector<Check> checks);
+  void SetChecks(std::vector<Check> checks) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the latest completed results under `host` and starts a round.
-  void Collect(rapidjson::Value* host, JsonAlloc& a);
+  void Collect(rapidjson::Value* host, JsonAlloc& a) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // One round: the subtrees port, url and nginx as a JSON object.
   std::string RunRound(const std::vector<Check>& checks);
 

@@ -1,3 +1,10 @@
+// Disk use per mount point. See agent/disks.h.
+//
+// Threads: Collect() and Sample() run on the collecting thread; each
+// statvfs runs on a Worker thread, detached, which holds its own
+// shared_ptr to the Worker (and the Job its shared_ptr), so that a worker
+// abandoned on a hung call outlives the collector safely and ends when
+// the call returns.
 #include "agent/disks.h"
 
 #include <algorithm>
@@ -39,7 +46,9 @@ struct DiskCollector::Worker {
       {
         absl::MutexLock lock(&self->mu);
         self->mu.Await(absl::Condition(
-            +[](Worker* w) { return w->quit || w->job != nullptr; },
+            +[](Worker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) {
+              return w->quit || w->job != nullptr;
+            },
             self.get()));
         if (self->job == nullptr) return;  // quit with no work
         job = std::move(self->job);

@@ -393,38 +393,39 @@ struct ModuleSet::Running {
   }
 };
 
+// The set's module threads still running. Shared by the set and each
+// thread: a thread may outlive the set (its destructor waits 3 s at most).
+struct ModuleSet::Threads {
+  absl::Mutex mu;
+  int alive ABSL_GUARDED_BY(mu) = 0;
+};
+
 namespace {
 
-// Threads of modules still running (the set waits for them at its end).
-struct Alive {
-  absl::Mutex mu;
-  int n ABSL_GUARDED_BY(mu) = 0;
-};
-Alive& Threads() {
-  static Alive* alive = new Alive;
-  return *alive;
-}
+void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log,
+                std::shared_ptr<ModuleSet::Threads> threads);
 
 }  // namespace
 
-static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log);
-
 ModuleSet::ModuleSet(ErrorLog* log, CheckRunner* checks,
                      ModuleSetOptions options)
-    : log_(log), checks_(checks), options_(std::move(options)) {
+    : log_(log),
+      checks_(checks),
+      options_(std::move(options)),
+      threads_(std::make_shared<Threads>()) {
   checks_->SetChecks(options_.flag_checks);
 }
 
 ModuleSet::~ModuleSet() {
   for (auto& [key, r] : running_) r->Stop();
   running_.clear();
-  Alive& alive = Threads();
-  absl::MutexLock lock(&alive.mu);
-  alive.mu.AwaitWithTimeout(absl::Condition(
-                                +[](Alive* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                                     a->mu) { return a->n == 0; },
-                                &alive),
-                            absl::Seconds(3));
+  absl::MutexLock lock(&threads_->mu);
+  threads_->mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](Threads* t)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu) { return t->alive == 0; },
+          threads_.get()),
+      absl::Seconds(3));
 }
 
 std::string ModuleSet::Signature() const {
@@ -512,11 +513,10 @@ void ModuleSet::Reload() {
     r->conf = *std::move(conf);
     r->conf_dir = options_.conf_dir;
     {
-      Alive& alive = Threads();
-      absl::MutexLock lock(&alive.mu);
-      ++alive.n;
+      absl::MutexLock lock(&threads_->mu);
+      ++threads_->alive;
     }
-    std::thread(ModuleLoop, r, log_).detach();
+    std::thread(ModuleLoop, r, log_, threads_).detach();
     next[key] = std::move(r);
   }
   for (auto& [key, r] : running_) r->Stop();
@@ -550,7 +550,10 @@ void ModuleSet::Collect(rapidjson::Document* doc) {
   }
 }
 
-static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log) {
+namespace {
+
+void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log,
+                std::shared_ptr<ModuleSet::Threads> threads) {
   const ModuleConf& c = r->conf;
   const std::string kind = "module " + c.file;
   auto report = [&](absl::string_view message) {
@@ -640,10 +643,11 @@ static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log) {
   }
   if (cleanup != nullptr) cleanup(state);
   if (handle != nullptr) dlclose(handle);
-  Alive& alive = Threads();
-  absl::MutexLock lock(&alive.mu);
-  --alive.n;
+  absl::MutexLock lock(&threads->mu);
+  --threads->alive;
 }
+
+}  // namespace
 
 }  // namespace agent
 }  // namespace canopy

@@ -19,7 +19,10 @@
 // .so that does not load or whose init fails is logged (rate-limited) and
 // skipped; the rest goes on.
 //
-// Thread-compatible: one thread calls Tick and Collect.
+// Threads: one thread calls Tick and Collect (the agent's collecting
+// thread); each exec and so module runs on a detached thread of its own,
+// which shares the module's state (Running) and the set's thread count
+// with the set, so that it may outlive the set.
 #ifndef CANOPY_AGENT_MODULES_H_
 #define CANOPY_AGENT_MODULES_H_
 
@@ -110,6 +113,7 @@ class ModuleSet {
   size_t running() const { return running_.size(); }
 
   struct Running;  // internal: an exec or so module and its thread
+  struct Threads;  // internal: how many module threads are alive
 
  private:
   void Reload();
@@ -124,6 +128,7 @@ class ModuleSet {
   bool loaded_ = false;
   // By file name + text: a module whose file did not change keeps running.
   std::map<std::string, std::shared_ptr<Running>> running_;
+  std::shared_ptr<Threads> threads_;
 };
 
 }  // namespace agent

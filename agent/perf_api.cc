@@ -3,8 +3,13 @@
 //
 // Threads: everything here runs on the API's thread (its event loop):
 // requests, the collections' timers and their sampling. PerfApi::Start and
-// the destructor run on the caller's thread, before the loop starts and
-// after it has stopped.
+// the destructor run on the owner's thread: Start before the loop runs, the
+// destructor breaks the loop and joins its thread before freeing anything.
+//
+// Process-wide, on purpose: evthread_use_pthreads(), called once. libevent's
+// locking is set for the whole process, before the first event base that
+// needs it; the destructor's event_base_loopbreak() from another thread
+// relies on it to wake the loop.
 #include "agent/perf_api.h"
 
 #include <event2/buffer.h>
