@@ -25,7 +25,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "canopy/action.h"
 #include "canopy/pipe.h"
 
 namespace canopy {
