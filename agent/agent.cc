@@ -22,6 +22,7 @@
 #include "agent/disks.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/module_conf.h"
 #include "agent/modules.h"
 #include "agent/perf_api.h"
 #include "agent/proc_parse.h"

@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
+#include "agent/command.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/agent/agent_util.h"
