@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/url_fetch.h"
 
 namespace canopy {
 namespace agent {
@@ -69,24 +70,6 @@ std::vector<PortResult> CheckPorts(const std::vector<Check>& ports,
                                    const std::atomic<bool>* stop = nullptr);
 // getservbyport's name for a TCP port, or "unknown".
 std::string ServiceName(int port);
-
-struct UrlResult {
-  int status = 0;  // 0: no HTTP answer (error, timeout)
-  double ttfb_ms = 0, total_ms = 0;
-  int64_t bytes = 0;  // body bytes received
-  std::string body;   // kept for nginx (the first 64 KiB)
-  std::string error;  // why status is 0
-};
-struct UrlRequest {
-  std::string url;
-  absl::Duration timeout;
-  bool keep_body = false;
-};
-// Fetches every URL at once (GET, redirects not followed). Gives up soon
-// after *stop becomes true. If libcurl cannot be loaded, every result has
-// status 0 and the reason in `error`.
-std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
-                                 const std::atomic<bool>* stop = nullptr);
 
 struct NginxStatus {
   int64_t active = 0, accepts = 0, handled = 0, requests = 0, reading = 0,
