@@ -1,4 +1,8 @@
 // The agent's access-log module. See agent/accesslog.h.
+//
+// Threads: each Follower's thread reads its file and runs the lines through
+// the pipes (holding the follower's mu_); TakePieces(), counts() and Stop()
+// run on the caller's thread (the agent's collecting thread).
 #include "agent/accesslog.h"
 
 #include <sys/stat.h>
@@ -68,27 +72,6 @@ void AppendJsonString(absl::string_view s, std::string* out) {
   out->push_back('"');
 }
 
-const char* PushActionName(Action a) {
-  switch (a) {
-    case Action::kLast:
-      return "last";
-    case Action::kAdd:
-      return "add";
-    case Action::kAvg:
-      return "avg";
-    case Action::kMax:
-      return "max";
-    case Action::kMin:
-      return "min";
-    case Action::kTimer:
-      return "timer";
-    case Action::kSet:
-      return "set";
-    default:
-      return "last";
-  }
-}
-
 // One interval's updates.
 struct Aggregate {
   absl::flat_hash_map<std::string, double> adds;
@@ -107,7 +90,7 @@ class PieceWriter {
   PieceWriter(double time, size_t max_bytes, std::vector<std::string>* out)
       : time_(NumberText(time)), max_bytes_(max_bytes), out_(out) {}
 
-  void Begin(const char* action) {
+  void Begin(absl::string_view action) {
     Flush();
     head_ = absl::StrCat("{\"time\":", time_, ",\"defaultaction\":\"", action,
                          "\"");
@@ -196,7 +179,8 @@ class AccessLogSet::Follower : public UpdateSink {
 
   // UpdateSink, called by the runner on this follower's thread with mu_
   // held.
-  void Update(absl::string_view key, const LineSample& sample) override {
+  void Update(absl::string_view key, const LineSample& sample) override
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Action action =
         sample.action == Action::kInherit ? Action::kLast : sample.action;
     if (action == Action::kAdd) {
@@ -441,7 +425,7 @@ std::vector<std::string> AccessLogSet::TakePieces(double time,
       for (const auto& [key, v] : agg.adds) w.Add(key, NumberText(v));
     }
     for (const auto& [action, keys] : agg.samples) {
-      w.Begin(PushActionName(action));
+      w.Begin(ActionName(action));  // never kInherit: Update() resolved it
       for (const auto& [key, values] : keys) {
         std::vector<std::string> texts;
         texts.reserve(values.size());

@@ -1,3 +1,12 @@
+// canopy-agent's core. See agent/agent.h.
+//
+// Threads: RunAgent() runs on the caller's thread, the collecting thread:
+// it collects every interval (system, disks, processes, checks' and
+// modules' latest results) and hands the pieces to the Sender's thread.
+// The on-demand API, the check runner, the modules, the access logs and the
+// disk workers run threads of their own (see their files); all are stopped
+// before RunAgent() returns, but for the detached threads their files
+// describe (a hung statvfs, a module past its stop timeout).
 #include "agent/agent.h"
 
 #include <signal.h>
@@ -13,6 +22,7 @@
 #include "agent/disks.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/module_conf.h"
 #include "agent/modules.h"
 #include "agent/perf_api.h"
 #include "agent/proc_parse.h"
@@ -91,6 +101,12 @@ rapidjson::Value CopyOf(const rapidjson::Value& v, JsonAlloc& a) {
   return rapidjson::Value(v, a);
 }
 
+// Adds a copy of `m` (name and value) to the object `to`.
+void CopyMember(const rapidjson::Value::Member& m, rapidjson::Value* to,
+                JsonAlloc& a) {
+  to->AddMember(rapidjson::Value(m.name, a), CopyOf(m.value, a), a);
+}
+
 // Starts a piece: {"host": {H: {}}, "time": T}; returns the host object.
 rapidjson::Value& NewPiece(rapidjson::Document* piece, absl::string_view host,
                            const rapidjson::Value* time) {
@@ -112,7 +128,7 @@ void AppendOtherTopLevel(const rapidjson::Value& tree,
     rapidjson::Document piece;
     piece.SetObject();
     JsonAlloc& a = piece.GetAllocator();
-    piece.AddMember(rapidjson::Value(m.name, a), CopyOf(m.value, a), a);
+    CopyMember(m, &piece, a);
     if (time) piece.AddMember("time", CopyOf(*time, a), a);
     std::string json = ToJson(piece);
     if (json.size() > max_bytes) {
@@ -201,23 +217,14 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
   for (auto& sub : h->value.GetObject()) {
     absl::string_view name(sub.name.GetString(), sub.name.GetStringLength());
     size_t bytes = name.size() + 4 + ToJson(sub.value).size();
+    if (size + bytes > max_bytes) flush();  // a piece of its own, then
     if (size + bytes <= max_bytes) {
-      body->AddMember(rapidjson::Value(sub.name, piece.GetAllocator()),
-                      CopyOf(sub.value, piece.GetAllocator()),
-                      piece.GetAllocator());
+      CopyMember(sub, body, piece.GetAllocator());
       size += bytes;
       continue;
     }
-    flush();
-    if (overhead + bytes <= max_bytes || !sub.value.IsObject()) {
-      if (overhead + bytes > max_bytes) {
-        ++*oversized;
-        continue;
-      }
-      body->AddMember(rapidjson::Value(sub.name, piece.GetAllocator()),
-                      CopyOf(sub.value, piece.GetAllocator()),
-                      piece.GetAllocator());
-      size += bytes;
+    if (!sub.value.IsObject()) {
+      ++*oversized;
       continue;
     }
     // Too large alone: its children, in as many pieces as it takes, each
@@ -225,11 +232,7 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
     rapidjson::Value leaves(rapidjson::kObjectType);
     rapidjson::Document scratch;
     for (auto& c : sub.value.GetObject()) {
-      if (!c.value.IsObject()) {
-        leaves.AddMember(rapidjson::Value(c.name, scratch.GetAllocator()),
-                         CopyOf(c.value, scratch.GetAllocator()),
-                         scratch.GetAllocator());
-      }
+      if (!c.value.IsObject()) CopyMember(c, &leaves, scratch.GetAllocator());
     }
     const size_t sub_overhead = name.size() + 4 + ToJson(leaves).size();
     rapidjson::Value* dst = nullptr;
@@ -250,9 +253,7 @@ std::vector<std::string> SplitTree(const rapidjson::Value& tree,
           continue;
         }
       }
-      dst->AddMember(rapidjson::Value(c.name, piece.GetAllocator()),
-                     CopyOf(c.value, piece.GetAllocator()),
-                     piece.GetAllocator());
+      CopyMember(c, dst, piece.GetAllocator());
       size += cb;
     }
     flush();

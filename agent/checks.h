@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/url_fetch.h"
 
 namespace canopy {
 namespace agent {
@@ -70,24 +71,6 @@ std::vector<PortResult> CheckPorts(const std::vector<Check>& ports,
 // getservbyport's name for a TCP port, or "unknown".
 std::string ServiceName(int port);
 
-struct UrlResult {
-  int status = 0;  // 0: no HTTP answer (error, timeout)
-  double ttfb_ms = 0, total_ms = 0;
-  int64_t bytes = 0;  // body bytes received
-  std::string body;   // kept for nginx (the first 64 KiB)
-  std::string error;  // why status is 0
-};
-struct UrlRequest {
-  std::string url;
-  absl::Duration timeout;
-  bool keep_body = false;
-};
-// Fetches every URL at once (GET, redirects not followed). Gives up soon
-// after *stop becomes true. If libcurl cannot be loaded, every result has
-// status 0 and the reason in `error`.
-std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
-                                 const std::atomic<bool>* stop = nullptr);
-
 struct NginxStatus {
   int64_t active = 0, accepts = 0, handled = 0, requests = 0, reading = 0,
           writing = 0, waiting = 0;
@@ -105,12 +88,12 @@ class CheckRunner {
   ~CheckRunner();
 
   // Replaces the checks (results of checks no longer listed are dropped).
-  void SetChecks(std::vector<Check> checks);
+  void SetChecks(std::vector<Check> checks) ABSL_LOCKS_EXCLUDED(mu_);
   // Writes the latest completed results under `host` and starts a round.
-  void Collect(rapidjson::Value* host, JsonAlloc& a);
+  void Collect(rapidjson::Value* host, JsonAlloc& a) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // One round: the subtrees port, url and nginx as a JSON object.
   std::string RunRound(const std::vector<Check>& checks);
 

@@ -1,3 +1,10 @@
+// Disk use per mount point. See agent/disks.h.
+//
+// Threads: Collect() and Sample() run on the collecting thread; each
+// statvfs runs on a Worker thread, detached, which holds its own
+// shared_ptr to the Worker (and the Job its shared_ptr), so that a worker
+// abandoned on a hung call outlives the collector safely and ends when
+// the call returns.
 #include "agent/disks.h"
 
 #include <algorithm>
@@ -39,7 +46,9 @@ struct DiskCollector::Worker {
       {
         absl::MutexLock lock(&self->mu);
         self->mu.Await(absl::Condition(
-            +[](Worker* w) { return w->quit || w->job != nullptr; },
+            +[](Worker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) {
+              return w->quit || w->job != nullptr;
+            },
             self.get()));
         if (self->job == nullptr) return;  // quit with no work
         job = std::move(self->job);
@@ -79,11 +88,12 @@ DiskCollector::~DiskCollector() {
 
 int DiskCollector::hung() const { return static_cast<int>(hung_.size()); }
 
-void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
+std::vector<DiskUsage> DiskCollector::Sample() {
+  std::vector<DiskUsage> out;
   absl::StatusOr<absl::string_view> text = mounts_.Read();
   if (!text.ok()) {
     log_->Report(mounts_.path(), text.status().message());
-    return;
+    return out;
   }
   // Forget hung calls that came back; they are asked again from now on.
   for (auto it = hung_.begin(); it != hung_.end();) {
@@ -99,7 +109,6 @@ void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
   absl::flat_hash_map<std::string, size_t> last;
   for (size_t i = 0; i < mounts.size(); ++i) last[mounts[i].mount_point] = i;
 
-  rapidjson::Value* disk = nullptr;
   for (size_t i = 0; i < mounts.size(); ++i) {
     const Mount& m = mounts[i];
     if (last[m.mount_point] != i || IsSkippedFs(m.fs_type)) continue;
@@ -148,16 +157,23 @@ void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
         static_cast<uint64_t>(st.f_blocks - std::min(st.f_bfree, st.f_blocks)) *
         frsize;
     uint64_t avail = static_cast<uint64_t>(st.f_bavail) * frsize;
-    if (disk == nullptr) {
-      disk = &Child(*host, "disk", a);
-      SetText(*disk, "defaultaction", "last", a);
-    }
-    rapidjson::Value& out = Child(*disk, SafeSegment(m.mount_point), a);
-    SetInt(out, "total", total, a);
-    SetInt(out, "used", used, a);
-    SetInt(out, "free", avail, a);
-    SetNumber(out, "percent", used + avail ? 100.0 * used / (used + avail) : 0,
-              a);
+    out.push_back(DiskUsage{m.mount_point, m.device, total, used, avail,
+                            used + avail ? 100.0 * used / (used + avail) : 0});
+  }
+  return out;
+}
+
+void DiskCollector::Collect(rapidjson::Value* host, JsonAlloc& a) {
+  std::vector<DiskUsage> disks = Sample();
+  if (disks.empty()) return;
+  rapidjson::Value& disk = Child(*host, "disk", a);
+  SetText(disk, "defaultaction", "last", a);
+  for (const DiskUsage& d : disks) {
+    rapidjson::Value& out = Child(disk, SafeSegment(d.mount_point), a);
+    SetInt(out, "total", d.total, a);
+    SetInt(out, "used", d.used, a);
+    SetInt(out, "free", d.free, a);
+    SetNumber(out, "percent", d.percent, a);
   }
 }
 

@@ -11,6 +11,7 @@
 //
 //   DiskCollector disks(&log, absl::Seconds(1));
 //   disks.Collect(&host_object, alloc);  // host,<h>,disk,<mount>,{...}
+//   std::vector<DiskUsage> now = disks.Sample();  // the same, as figures
 //
 // Thread-compatible: one thread collects; the worker threads are internal.
 #ifndef CANOPY_AGENT_DISKS_H_
@@ -21,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
@@ -30,6 +32,14 @@
 
 namespace canopy {
 namespace agent {
+
+// One mounted file system's use, in bytes.
+struct DiskUsage {
+  std::string mount_point, device;
+  uint64_t total = 0, used = 0;
+  uint64_t free = 0;   // what an unprivileged user may still write
+  double percent = 0;  // used / (used + free), as df's "Use%"
+};
 
 // The statvfs to call: the real one, or a test's.
 using StatFsFn = std::function<int(const std::string&, struct statvfs*)>;
@@ -42,6 +52,8 @@ class DiskCollector {
   ~DiskCollector();
 
   void Collect(rapidjson::Value* host, JsonAlloc& a);
+  // What Collect() writes, as figures, in /proc/self/mounts' order.
+  std::vector<DiskUsage> Sample();
 
   // How many statvfs calls have been given up on and not returned yet.
   int hung() const;

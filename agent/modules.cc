@@ -1,40 +1,35 @@
+// The agent's exec and so modules. See agent/modules.h.
+//
+// Threads: Tick(), Collect() and the destructor run on the agent's
+// collecting thread. Each exec or so module runs ModuleLoop() on a detached
+// thread of its own; the thread shares its Running (the module's state and
+// output, under Running::mu) and the set's Threads count with the set, and
+// ends on its own once stopped.
 #include "agent/modules.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/command.h"
 #include "agent/proc_file.h"
-#include "agent/proc_parse.h"
 #include "canopy/agent_module.h"
 #include "canopy/graphite.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
-
-extern char** environ;
 
 namespace canopy {
 namespace agent {
@@ -42,191 +37,7 @@ namespace {
 
 constexpr size_t kMaxOutput = CANOPY_MODULE_MAX_OUTPUT;
 
-bool ParseDurationValue(absl::string_view v, absl::Duration* out) {
-  double seconds;
-  if (absl::SimpleAtod(v, &seconds)) {
-    *out = absl::Seconds(seconds);
-    return true;
-  }
-  return absl::ParseDuration(std::string(v), out);
-}
-
-bool IsModuleFile(absl::string_view name) {
-  return !name.empty() && name[0] != '.' &&
-         (absl::EndsWith(name, ".conf") || absl::EndsWith(name, ".on"));
-}
-
-std::string Stem(absl::string_view file) {
-  size_t dot = file.rfind('.');
-  return std::string(dot == absl::string_view::npos ? file
-                                                    : file.substr(0, dot));
-}
-
-bool IsUrl(absl::string_view u) {
-  return absl::StartsWith(u, "http://") || absl::StartsWith(u, "https://");
-}
-
 }  // namespace
-
-absl::StatusOr<ModuleConf> ParseModuleConf(absl::string_view file,
-                                           absl::string_view text,
-                                           const std::string& dir,
-                                           absl::Duration default_interval) {
-  ModuleConf c;
-  c.file = std::string(file);
-  c.interval = default_interval;
-  std::map<std::string, std::pair<std::string, int>> kv;  // value, line
-  int n = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++n;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    size_t eq = line.find('=');
-    if (eq == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file, ":", n, ": expected key = value"));
-    }
-    std::string key =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(line.substr(0, eq)));
-    absl::string_view value = absl::StripAsciiWhitespace(line.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
-    static const char* const kKeys[] = {
-        "type",    "port",    "ports",    "host",    "name",
-        "url",     "timeout", "interval", "command", "path",
-        "options", "prefix",  "format",   "from"};
-    if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(file, ":", n, ": unknown key \"", key, "\""));
-    }
-    kv[key] = {std::string(value), n};
-  }
-  auto get = [&](const char* k) -> std::string {
-    auto it = kv.find(k);
-    return it == kv.end() ? "" : it->second.first;
-  };
-  auto bad = [&](const char* k, absl::string_view why) {
-    auto it = kv.find(k);
-    return absl::InvalidArgumentError(absl::StrCat(
-        file, it == kv.end() ? "" : absl::StrCat(":", it->second.second), ": ",
-        k, ": ", why));
-  };
-  c.type = get("type");
-  if (c.type.empty())
-    return bad("type", "missing (port, url, nginx, exec, so)");
-  bool timeout_given = kv.count("timeout") > 0;
-  if (timeout_given) {
-    if (!ParseDurationValue(get("timeout"), &c.timeout) ||
-        c.timeout <= absl::ZeroDuration() || c.timeout > absl::Hours(1)) {
-      return bad("timeout", "expected a duration (5s, 500ms) up to 1h");
-    }
-  }
-  if (kv.count("interval")) {
-    if (!ParseDurationValue(get("interval"), &c.interval) ||
-        c.interval < absl::Milliseconds(100)) {
-      return bad("interval", "expected a duration of at least 100ms");
-    }
-  }
-  if (std::string p = get("prefix"); !p.empty()) {
-    for (absl::string_view seg : absl::StrSplit(p, ',')) {
-      if (seg.empty() || SafeSegment(seg) != seg) {
-        return bad("prefix", "expected a comma key (apps,myapp)");
-      }
-      c.prefix.emplace_back(seg);
-    }
-  }
-  const absl::Duration check_timeout =
-      timeout_given ? c.timeout : absl::Seconds(2);
-  if ((c.type == "port" || c.type == "url" || c.type == "nginx") &&
-      check_timeout > absl::Minutes(1)) {
-    return bad("timeout", "checks wait at most 1m");
-  }
-  if (c.type == "port") {
-    std::string ports = get("ports");
-    if (ports.empty()) ports = get("port");
-    if (ports.empty()) return bad("port", "missing");
-    for (absl::string_view p :
-         absl::StrSplit(ports, absl::ByAnyChar(", "), absl::SkipEmpty())) {
-      Check k;
-      k.type = Check::Type::kPort;
-      k.timeout = check_timeout;
-      if (std::string h = get("host"); !h.empty()) k.host = h;
-      if (!absl::SimpleAtoi(p, &k.port) || k.port <= 0 || k.port > 65535) {
-        return bad(kv.count("ports") ? "ports" : "port",
-                   "expected port numbers (22, 80)");
-      }
-      c.checks.push_back(std::move(k));
-    }
-  } else if (c.type == "url" || c.type == "nginx") {
-    Check k;
-    k.type = c.type == "url" ? Check::Type::kUrl : Check::Type::kNginx;
-    k.timeout = check_timeout;
-    k.url = get("url");
-    if (!IsUrl(k.url)) return bad("url", "expected http://... or https://...");
-    if (k.type == Check::Type::kUrl) {
-      k.name = get("name");
-      if (k.name.empty()) k.name = SafeSegment(Stem(file));
-      if (SafeSegment(k.name) != k.name) {
-        return bad("name", "must be one key segment (no comma)");
-      }
-    }
-    c.checks.push_back(std::move(k));
-  } else if (c.type == "exec") {
-    c.command = get("command");
-    if (c.command.empty()) return bad("command", "missing");
-  } else if (c.type == "so") {
-    c.path = get("path");
-    if (c.path.empty()) return bad("path", "missing");
-    if (c.path[0] != '/' && !dir.empty()) c.path = dir + "/" + c.path;
-    c.options = get("options");
-  } else if (c.type == "accesslog") {
-    c.path = get("path");
-    if (c.path.empty()) return bad("path", "missing");
-    if (c.path[0] != '/' && !dir.empty()) c.path = dir + "/" + c.path;
-    if (std::string f = get("format"); !f.empty()) c.log_format = f;
-    std::string from = get("from");
-    if (!from.empty() && from != "start" && from != "end") {
-      return bad("from", "expected start or end");
-    }
-    c.from_start = from == "start";
-  } else {
-    return bad("type", "expected port, url, nginx, exec, so or accesslog");
-  }
-  return c;
-}
-
-std::vector<AccessLogSpec> AccessLogModules(const std::string& conf_dir,
-                                            ErrorLog* log) {
-  std::vector<AccessLogSpec> specs;
-  if (conf_dir.empty()) return specs;
-  std::error_code ec;
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(conf_dir, ec)) {
-    std::string name = entry.path().filename().string();
-    if (absl::EndsWith(name, ".conf") || absl::EndsWith(name, ".on")) {
-      files.push_back(name);
-    }
-  }
-  std::sort(files.begin(), files.end());
-  for (const std::string& file : files) {
-    absl::StatusOr<std::string> text = ReadSmallFile(conf_dir + "/" + file);
-    if (!text.ok()) continue;
-    absl::StatusOr<ModuleConf> conf =
-        ParseModuleConf(file, *text, conf_dir, absl::Seconds(1));
-    if (!conf.ok() || conf->type != "accesslog") continue;
-    AccessLogSpec spec;
-    spec.path = conf->path;
-    spec.format = conf->log_format;
-    spec.prefix =
-        conf->prefix.empty() ? "web" : absl::StrJoin(conf->prefix, ",");
-    spec.from_start = conf->from_start;
-    specs.push_back(std::move(spec));
-    ErrorLog::Info(absl::StrCat("module ", file, ": following ", spec.path));
-  }
-  (void)log;
-  return specs;
-}
 
 absl::StatusOr<std::string> ParseModuleOutput(absl::string_view out) {
   absl::string_view t = absl::StripAsciiWhitespace(out);
@@ -269,113 +80,6 @@ absl::StatusOr<std::string> ParseModuleOutput(absl::string_view out) {
   return ToJson(d);
 }
 
-CommandResult RunCommand(const std::string& command, const std::string& dir,
-                         absl::Duration timeout, size_t max_output,
-                         const std::atomic<bool>* stop) {
-  CommandResult r;
-  int outp[2], errp[2];
-  if (pipe2(outp, O_CLOEXEC) != 0) {
-    r.err = strerror(errno);
-    return r;
-  }
-  if (pipe2(errp, O_CLOEXEC) != 0) {
-    r.err = strerror(errno);
-    close(outp[0]);
-    close(outp[1]);
-    return r;
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-  if (!dir.empty()) posix_spawn_file_actions_addchdir_np(&fa, dir.c_str());
-  posix_spawnattr_t at;
-  posix_spawnattr_init(&at);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  for (int s : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) {
-    sigaddset(&defaults, s);
-  }
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &defaults);
-  posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                    POSIX_SPAWN_SETSIGDEF);
-  std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
-  char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  close(outp[1]);
-  close(errp[1]);
-  if (rc != 0) {
-    r.err = absl::StrCat("cannot start /bin/sh: ", strerror(rc));
-    close(outp[0]);
-    close(errp[0]);
-    return r;
-  }
-  fcntl(outp[0], F_SETFL, O_NONBLOCK);
-  fcntl(errp[0], F_SETFL, O_NONBLOCK);
-  const absl::Time deadline = absl::Now() + timeout;
-  bool out_open = true, err_open = true, exited = false, kill_it = false;
-  int status = 0;
-  char buf[16384];
-  while (true) {
-    if (stop && stop->load()) kill_it = true;
-    if (absl::Now() >= deadline) {
-      r.timed_out = true;
-      kill_it = true;
-    }
-    if (kill_it) break;
-    if (!out_open && !err_open) {
-      pid_t w = waitpid(pid, &status, WNOHANG);
-      if (w == pid) {
-        exited = true;
-        break;
-      }
-      usleep(5000);
-      continue;
-    }
-    pollfd fds[2] = {{out_open ? outp[0] : -1, POLLIN, 0},
-                     {err_open ? errp[0] : -1, POLLIN, 0}};
-    int ms = static_cast<int>(std::clamp<int64_t>(
-        absl::ToInt64Milliseconds(deadline - absl::Now()) + 1, 1, 100));
-    if (poll(fds, 2, ms) < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2; ++i) {
-      bool& open = i == 0 ? out_open : err_open;
-      if (!open || fds[i].revents == 0) continue;
-      ssize_t n = read(fds[i].fd, buf, sizeof buf);
-      if (n > 0) {
-        if (i == 0) {
-          r.out.append(buf, n);
-          if (r.out.size() > max_output) {
-            r.too_long = true;
-            kill_it = true;
-          }
-        } else if (r.err.size() < 1024) {
-          r.err.append(buf, std::min<size_t>(n, 1024 - r.err.size()));
-        }
-      } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        open = false;
-      }
-    }
-  }
-  if (!exited) {
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  close(outp[0]);
-  close(errp[0]);
-  r.exit_code =
-      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
 // A running exec or so module. Its thread holds a reference and ends on
 // its own once stopped, so that unloading never waits on the module.
 struct ModuleSet::Running {
@@ -393,54 +97,50 @@ struct ModuleSet::Running {
   }
 };
 
+// The set's module threads still running. Shared by the set and each
+// thread: a thread may outlive the set (its destructor waits 3 s at most).
+struct ModuleSet::Threads {
+  absl::Mutex mu;
+  int alive ABSL_GUARDED_BY(mu) = 0;
+};
+
 namespace {
 
-// Threads of modules still running (the set waits for them at its end).
-struct Alive {
-  absl::Mutex mu;
-  int n ABSL_GUARDED_BY(mu) = 0;
-};
-Alive& Threads() {
-  static Alive* alive = new Alive;
-  return *alive;
-}
+void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log,
+                std::shared_ptr<ModuleSet::Threads> threads);
 
 }  // namespace
 
-static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log);
-
 ModuleSet::ModuleSet(ErrorLog* log, CheckRunner* checks,
                      ModuleSetOptions options)
-    : log_(log), checks_(checks), options_(std::move(options)) {
+    : log_(log),
+      checks_(checks),
+      options_(std::move(options)),
+      threads_(std::make_shared<Threads>()) {
   checks_->SetChecks(options_.flag_checks);
 }
 
 ModuleSet::~ModuleSet() {
   for (auto& [key, r] : running_) r->Stop();
   running_.clear();
-  Alive& alive = Threads();
-  absl::MutexLock lock(&alive.mu);
-  alive.mu.AwaitWithTimeout(absl::Condition(
-                                +[](Alive* a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-                                     a->mu) { return a->n == 0; },
-                                &alive),
-                            absl::Seconds(3));
+  absl::MutexLock lock(&threads_->mu);
+  threads_->mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](Threads* t)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu) { return t->alive == 0; },
+          threads_.get()),
+      absl::Seconds(3));
 }
 
 std::string ModuleSet::Signature() const {
   std::vector<std::string> lines;
-  DIR* d = opendir(options_.conf_dir.c_str());
-  if (d == nullptr) return "";
-  while (dirent* e = readdir(d)) {
-    if (!IsModuleFile(e->d_name)) continue;
+  for (const std::string& file : ModuleFiles(options_.conf_dir)) {
     struct stat st;
-    std::string path = options_.conf_dir + "/" + e->d_name;
+    std::string path = options_.conf_dir + "/" + file;
     if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    lines.push_back(absl::StrCat(e->d_name, ":", st.st_mtim.tv_sec, ".",
+    lines.push_back(absl::StrCat(file, ":", st.st_mtim.tv_sec, ".",
                                  st.st_mtim.tv_nsec, ":", st.st_size));
   }
-  closedir(d);
-  std::sort(lines.begin(), lines.end());
   return absl::StrJoin(lines, "\n");
 }
 
@@ -468,14 +168,7 @@ void ModuleSet::Tick() {
 }
 
 void ModuleSet::Reload() {
-  std::vector<std::string> files;
-  if (DIR* d = opendir(options_.conf_dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      if (IsModuleFile(e->d_name)) files.emplace_back(e->d_name);
-    }
-    closedir(d);
-  }
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = ModuleFiles(options_.conf_dir);
   std::vector<Check> checks = options_.flag_checks;
   std::map<std::string, std::shared_ptr<Running>> next;
   std::vector<std::string> names;
@@ -512,11 +205,10 @@ void ModuleSet::Reload() {
     r->conf = *std::move(conf);
     r->conf_dir = options_.conf_dir;
     {
-      Alive& alive = Threads();
-      absl::MutexLock lock(&alive.mu);
-      ++alive.n;
+      absl::MutexLock lock(&threads_->mu);
+      ++threads_->alive;
     }
-    std::thread(ModuleLoop, r, log_).detach();
+    std::thread(ModuleLoop, r, log_, threads_).detach();
     next[key] = std::move(r);
   }
   for (auto& [key, r] : running_) r->Stop();
@@ -550,7 +242,10 @@ void ModuleSet::Collect(rapidjson::Document* doc) {
   }
 }
 
-static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log) {
+namespace {
+
+void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log,
+                std::shared_ptr<ModuleSet::Threads> threads) {
   const ModuleConf& c = r->conf;
   const std::string kind = "module " + c.file;
   auto report = [&](absl::string_view message) {
@@ -640,10 +335,11 @@ static void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log) {
   }
   if (cleanup != nullptr) cleanup(state);
   if (handle != nullptr) dlclose(handle);
-  Alive& alive = Threads();
-  absl::MutexLock lock(&alive.mu);
-  --alive.n;
+  absl::MutexLock lock(&threads->mu);
+  --threads->alive;
 }
+
+}  // namespace
 
 }  // namespace agent
 }  // namespace canopy

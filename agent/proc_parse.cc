@@ -277,17 +277,23 @@ const char* ProcessStatusName(char state) {
   }
 }
 
-bool ParsePidIo(absl::string_view text, uint64_t* read_bytes,
-                uint64_t* write_bytes) {
+bool ParsePidIo(absl::string_view text, PidIo* out) {
+  PidIo io;
   bool r = false, w = false;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::ConsumePrefix(&line, "read_bytes:")) {
-      r = absl::SimpleAtoi(absl::StripAsciiWhitespace(line), read_bytes);
+      r = absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &io.read_bytes);
     } else if (absl::ConsumePrefix(&line, "write_bytes:")) {
-      w = absl::SimpleAtoi(absl::StripAsciiWhitespace(line), write_bytes);
+      w = absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &io.write_bytes);
+    } else if (absl::ConsumePrefix(&line, "syscr:")) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &io.reads);
+    } else if (absl::ConsumePrefix(&line, "syscw:")) {
+      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &io.writes);
     }
   }
-  return r && w;
+  if (!r || !w) return false;
+  *out = io;
+  return true;
 }
 
 void ParseCpuinfo(absl::string_view text, std::string* model, double* mhz) {

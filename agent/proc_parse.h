@@ -122,9 +122,13 @@ bool ParsePidStat(absl::string_view text, PidStat* out);
 // "running", "sleeping", "disk-sleep", "zombie", ... (psutil's words).
 const char* ProcessStatusName(char state);
 
-// /proc/PID/io: read_bytes and write_bytes (storage IO). False if missing.
-bool ParsePidIo(absl::string_view text, uint64_t* read_bytes,
-                uint64_t* write_bytes);
+// /proc/PID/io: storage IO (read_bytes, write_bytes) and the read and
+// write calls (syscr, syscw; 0 if absent). False if the bytes are missing.
+struct PidIo {
+  uint64_t read_bytes = 0, write_bytes = 0;
+  uint64_t reads = 0, writes = 0;
+};
+bool ParsePidIo(absl::string_view text, PidIo* out);
 
 // /proc/cpuinfo: the model name ("Hardware" or "CPU part" on some ARM
 // kernels) and the mean "cpu MHz" over the cores (0 if not shown).

@@ -51,15 +51,15 @@ std::string ProcessCollector::UserName(uid_t uid) {
   return name;
 }
 
-void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
-                               rapidjson::Value* host, JsonAlloc& a) {
+std::vector<ProcessFigures> ProcessCollector::Sample(absl::Time now) {
+  std::vector<ProcessFigures> out;
   double seconds =
       last_ == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(now - last_);
   last_ = now;
   DIR* dir = opendir(options_.proc.c_str());
   if (dir == nullptr) {
     log_->Report("proc", absl::StrCat("cannot list ", options_.proc));
-    return;
+    return out;
   }
   std::vector<Candidate> all;
   absl::flat_hash_set<int> alive;
@@ -145,51 +145,69 @@ void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
       }
     }
   }
-  if (chosen.empty()) return;
-
-  rapidjson::Value& procs = Child(*host, "proc", a);
-  SetText(procs, "defaultaction", "last", a);
   std::vector<size_t> sorted(chosen.begin(), chosen.end());
   std::sort(sorted.begin(), sorted.end());
   for (size_t i : sorted) {
     const Candidate& c = all[i];
     Tracked& t = tracked_[c.pid];
-    std::string key = options_.anonymize
-                          ? absl::StrCat(c.pid, "-", c.stat.start_time)
-                          : SafeSegment(absl::StrCat(c.stat.comm, "-", c.pid));
-    rapidjson::Value& out = Child(procs, key, a);
-    if (c.cpu_percent >= 0) SetNumber(out, "cpu_percent", c.cpu_percent, a);
-    int64_t rss = c.stat.rss_pages * page_size_;
-    SetInt(out, "rss", rss, a);
-    if (mem_total > 0) {
-      SetNumber(out, "memory_percent", 100.0 * rss / mem_total, a);
-    }
-    SetInt(out, "threads", c.stat.threads, a);
+    ProcessFigures f;
+    f.stat = c.stat;
+    f.cpu_percent = c.cpu_percent;
+    f.rss = c.stat.rss_pages * page_size_;
     // Storage IO: readable for our own processes (all of them as root).
-    absl::StatusOr<std::string> io =
+    absl::StatusOr<std::string> text =
         ReadSmallFile(absl::StrCat(options_.proc, "/", c.pid, "/io"));
-    uint64_t rb, wb;
-    if (io.ok() && ParsePidIo(*io, &rb, &wb)) {
+    PidIo io;
+    if (text.ok() && ParsePidIo(*text, &io)) {
       if (t.has_io && now > t.io_time) {
         double s = absl::ToDoubleSeconds(now - t.io_time);
-        SetNumber(out, "read_bytes", CounterDelta(t.read_bytes, rb) / s, a);
-        SetNumber(out, "write_bytes", CounterDelta(t.write_bytes, wb) / s, a);
+        f.has_io = true;
+        f.read_bytes = CounterDelta(t.io.read_bytes, io.read_bytes) / s;
+        f.write_bytes = CounterDelta(t.io.write_bytes, io.write_bytes) / s;
+        f.reads = CounterDelta(t.io.reads, io.reads) / s;
+        f.writes = CounterDelta(t.io.writes, io.writes) / s;
       }
       t.has_io = true;
       t.io_time = now;
-      t.read_bytes = rb;
-      t.write_bytes = wb;
+      t.io = io;
     }
-    SetInt(out, "pid", c.pid, a);
-    SetText(out, "status", ProcessStatusName(c.stat.state), a);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+void ProcessCollector::Collect(absl::Time now, uint64_t mem_total,
+                               rapidjson::Value* host, JsonAlloc& a) {
+  std::vector<ProcessFigures> chosen = Sample(now);
+  if (chosen.empty()) return;
+  rapidjson::Value& procs = Child(*host, "proc", a);
+  SetText(procs, "defaultaction", "last", a);
+  for (const ProcessFigures& f : chosen) {
+    const int pid = f.stat.pid;
+    std::string key = options_.anonymize
+                          ? absl::StrCat(pid, "-", f.stat.start_time)
+                          : SafeSegment(absl::StrCat(f.stat.comm, "-", pid));
+    rapidjson::Value& out = Child(procs, key, a);
+    if (f.cpu_percent >= 0) SetNumber(out, "cpu_percent", f.cpu_percent, a);
+    SetInt(out, "rss", f.rss, a);
+    if (mem_total > 0) {
+      SetNumber(out, "memory_percent", 100.0 * f.rss / mem_total, a);
+    }
+    SetInt(out, "threads", f.stat.threads, a);
+    if (f.has_io) {
+      SetNumber(out, "read_bytes", f.read_bytes, a);
+      SetNumber(out, "write_bytes", f.write_bytes, a);
+    }
+    SetInt(out, "pid", pid, a);
+    SetText(out, "status", ProcessStatusName(f.stat.state), a);
     // The owner of /proc/PID is the process's effective user (what ps
     // shows); the open stat file answers without a path lookup.
+    const Tracked& t = tracked_[pid];
     struct stat st;
     if (!options_.anonymize &&
         (t.stat != nullptr
              ? fstat(t.stat->fd(), &st)
-             : stat(absl::StrCat(options_.proc, "/", c.pid).c_str(), &st)) ==
-            0) {
+             : stat(absl::StrCat(options_.proc, "/", pid).c_str(), &st)) == 0) {
       SetText(out, "user", UserName(st.st_uid), a);
     }
   }

@@ -14,7 +14,9 @@
 //
 // cpu_percent is of one core (a process busy on two cores reads 200);
 // read_bytes and write_bytes are per second and start from a process's
-// second interval among the chosen. Thread-compatible.
+// second interval among the chosen. Sample() gives the chosen as figures
+// instead of JSON (the on-demand API sums the watched ones). Thread-
+// compatible.
 #ifndef CANOPY_AGENT_PROCESSES_H_
 #define CANOPY_AGENT_PROCESSES_H_
 
@@ -46,12 +48,25 @@ struct ProcessOptions {
 // kernel cuts comm to 15 bytes, so a longer name matches its first 15).
 bool WatchMatches(absl::string_view name, absl::string_view comm);
 
+// One chosen process over the interval.
+struct ProcessFigures {
+  PidStat stat;
+  double cpu_percent = -1;  // of one core; < 0 at its first reading
+  int64_t rss = 0;          // bytes
+  bool has_io = false;      // the rates below are known
+  // Per second: storage IO bytes, and read and write calls.
+  double read_bytes = 0, write_bytes = 0, reads = 0, writes = 0;
+};
+
 class ProcessCollector {
  public:
   ProcessCollector(ErrorLog* log, ProcessOptions options);
 
   void Collect(absl::Time now, uint64_t mem_total, rapidjson::Value* host,
                JsonAlloc& a);
+  // The processes Collect() would report, in /proc's order; rates are
+  // against the previous Sample() or Collect().
+  std::vector<ProcessFigures> Sample(absl::Time now);
 
  private:
   struct Tracked {
@@ -60,7 +75,7 @@ class ProcessCollector {
     uint64_t cpu_ticks = 0;  // utime + stime at the last reading
     bool has_io = false;
     absl::Time io_time;
-    uint64_t read_bytes = 0, write_bytes = 0;
+    PidIo io;
     bool seen = false;
   };
   std::string UserName(uid_t uid);

@@ -1,3 +1,8 @@
+// The agent's transport. See agent/sender.h.
+//
+// Threads: Enqueue() runs on the collecting thread, Stop() on the thread
+// that ends the agent; Run() and everything it calls (the socket, the
+// spool, the backoff) on the sender thread, started by Start().
 #include "agent/sender.h"
 
 #include <fcntl.h>
@@ -82,7 +87,8 @@ Sender::Sender(ServerAddress to, Spool* spool, ErrorLog* log,
       spool_(to_.scheme == ServerAddress::Scheme::kUdp ? nullptr : spool),
       log_(log),
       interval_(interval),
-      io_timeout_(std::clamp(interval, absl::Seconds(1), absl::Seconds(5))) {}
+      io_timeout_(std::clamp(interval, absl::Seconds(1), absl::Seconds(5))),
+      rng_(std::random_device{}()) {}
 
 Sender::~Sender() {
   if (thread_.joinable()) Stop(absl::ZeroDuration());
@@ -123,9 +129,8 @@ void Sender::Failed(absl::string_view why) {
   backoff_ = backoff_ == absl::ZeroDuration()
                  ? kFirstBackoff
                  : std::min(backoff_ * 2, kMaxBackoff);
-  static thread_local std::mt19937 rng(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  retry_at_ = absl::Now() + backoff_ * jitter(rng);
+  retry_at_ = absl::Now() + backoff_ * jitter(rng_);
   log_->Report("push", absl::StrCat("push to ", to_.host, ":", to_.port,
                                     " failed: ", why,
                                     "; spooling and retrying with backoff"));

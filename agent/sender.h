@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,17 +63,17 @@ class Sender {
   // Hands one interval's pieces (JSON trees, each at most kMaxPiece bytes
   // for UDP and TCP; one whole tree for HTTP) to the sender thread. If the
   // thread is this far behind (16 intervals), the oldest is dropped.
-  void Enqueue(std::vector<std::string> pieces);
+  void Enqueue(std::vector<std::string> pieces) ABSL_LOCKS_EXCLUDED(mu_);
   // Sends what is queued and what is spooled for up to `grace`, spools the
   // rest, and joins the thread.
-  void Stop(absl::Duration grace);
+  void Stop(absl::Duration grace) ABSL_LOCKS_EXCLUDED(mu_);
 
   uint64_t dropped() const;
   uint64_t spooled_bytes() const { return spool_ ? spool_->bytes() : 0; }
   uint64_t sent() const { return sent_.load(); }
 
  private:
-  void Run();
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
   bool ReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || !queue_.empty();
   }
@@ -91,9 +92,13 @@ class Sender {
   ErrorLog* log_;
   const absl::Duration interval_;
   const absl::Duration io_timeout_;
+
+  // The sender thread's own (the destructor's once it has joined).
   int fd_ = -1;
   absl::Time retry_at_ = absl::InfinitePast();
   absl::Duration backoff_ = absl::ZeroDuration();
+  std::mt19937 rng_;  // the backoff's jitter
+
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> queue_dropped_{0};
 

@@ -26,6 +26,47 @@ std::vector<std::string> ListDir(const std::string& path) {
   return out;
 }
 
+// The rates of the records of `now` that `*prev` has too (none if no time
+// passed); `*prev` becomes `now`, by name. Counters is NetCounters or
+// DiskCounters: `name` its name, `v` its counters.
+template <typename Counters, size_t N>
+void TakeRates(std::vector<Counters> now, std::string Counters::*name,
+               double seconds, absl::flat_hash_map<std::string, Counters>* prev,
+               std::vector<CounterRates<N>>* out) {
+  absl::flat_hash_map<std::string, Counters> next;
+  for (Counters& c : now) {
+    auto p = prev->find(c.*name);
+    if (p != prev->end() && seconds > 0) {
+      CounterRates<N> r;
+      r.name = c.*name;
+      for (size_t i = 0; i < N; ++i) {
+        r.per_second[i] = CounterDelta(p->second.v[i], c.v[i]) / seconds;
+      }
+      out->push_back(std::move(r));
+    }
+    std::string key = c.*name;
+    next.emplace(std::move(key), std::move(c));
+  }
+  *prev = std::move(next);
+}
+
+// host,<subtree>,<name>,<field> for each of `rates` (action avg); nothing
+// if there are none.
+template <size_t N>
+void WriteRates(const char* subtree, const char* const (&fields)[N],
+                const std::vector<CounterRates<N>>& rates,
+                rapidjson::Value* host, JsonAlloc& a) {
+  if (rates.empty()) return;
+  rapidjson::Value& tree = Child(*host, subtree, a);
+  SetText(tree, "defaultaction", "avg", a);
+  for (const CounterRates<N>& r : rates) {
+    rapidjson::Value& out = Child(tree, SafeSegment(r.name), a);
+    for (size_t i = 0; i < N; ++i) {
+      SetNumber(out, fields[i], r.per_second[i], a);
+    }
+  }
+}
+
 std::string FirstLine(const std::string& path) {
   absl::StatusOr<std::string> s = ReadSmallFile(path);
   if (!s.ok()) return "";
@@ -33,6 +74,39 @@ std::string FirstLine(const std::string& path) {
 }
 
 }  // namespace
+
+PlatformInfo ReadPlatformInfo(const std::string& root) {
+  PlatformInfo p;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0) p.hostname = name;
+  utsname u;
+  if (uname(&u) == 0) {
+    p.os = u.sysname;
+    p.kernel = u.release;
+    p.kernel_version = u.version;
+    p.arch = u.machine;
+  }
+  absl::StatusOr<std::string> os_release =
+      ReadSmallFile(root + "/etc/os-release");
+  if (!os_release.ok()) {
+    os_release = ReadSmallFile(root + "/usr/lib/os-release");
+  }
+  if (os_release.ok()) p.distro = ParseOsRelease(*os_release);
+  return p;
+}
+
+void ReadCpuModel(const std::string& root, std::string* model, double* mhz) {
+  model->clear();
+  *mhz = 0;
+  absl::StatusOr<std::string> ci = ReadSmallFile(root + "/proc/cpuinfo");
+  if (ci.ok()) ParseCpuinfo(*ci, model, mhz);
+  if (*mhz == 0) {
+    std::string khz = FirstLine(
+        root + "/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq");
+    double v;
+    if (absl::SimpleAtod(khz, &v)) *mhz = v / 1000;
+  }
+}
 
 SystemCollector::SystemCollector(ErrorLog* log, std::string root)
     : log_(log),
@@ -42,22 +116,8 @@ SystemCollector::SystemCollector(ErrorLog* log, std::string root)
       loadavg_(root_ + "/proc/loadavg"),
       uptime_(root_ + "/proc/uptime"),
       netdev_(root_ + "/proc/net/dev"),
-      diskstats_(root_ + "/proc/diskstats") {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) == 0) hostname_ = name;
-  utsname u;
-  if (uname(&u) == 0) {
-    os_ = u.sysname;
-    kernel_ = u.release;
-    arch_ = u.machine;
-  }
-  absl::StatusOr<std::string> os_release =
-      ReadSmallFile(root_ + "/etc/os-release");
-  if (!os_release.ok()) {
-    os_release = ReadSmallFile(root_ + "/usr/lib/os-release");
-  }
-  if (os_release.ok()) distro_ = ParseOsRelease(*os_release);
-
+      diskstats_(root_ + "/proc/diskstats"),
+      platform_(ReadPlatformInfo(root_)) {
   // cgroup v2: the process's own cgroup under the unified hierarchy. Only a
   // non-root cgroup has memory.max and cpu.max, so on a host nothing shows.
   absl::StatusOr<std::string> cg = ReadSmallFile(root_ + "/proc/self/cgroup");
@@ -98,10 +158,16 @@ bool SystemCollector::ReadOr(ProcFile& f, absl::string_view* text) {
   return true;
 }
 
-void SystemCollector::Collect(absl::Time now, rapidjson::Value* host,
-                              JsonAlloc& a) {
+double SystemCollector::Interval(absl::Time now) {
   double seconds =
       last_ == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(now - last_);
+  last_ = now;
+  return seconds;
+}
+
+void SystemCollector::Collect(absl::Time now, rapidjson::Value* host,
+                              JsonAlloc& a) {
+  double seconds = Interval(now);
   CollectCpu(host, a);
   CollectMem(host, a);
   CollectLoad(host, a);
@@ -109,41 +175,68 @@ void SystemCollector::Collect(absl::Time now, rapidjson::Value* host,
   CollectNet(seconds, host, a);
   CollectDiskIo(now, seconds, host, a);
   CollectCgroup(host, a);
-  last_ = now;
 }
 
-void SystemCollector::CollectCpu(rapidjson::Value* host, JsonAlloc& a) {
+bool SystemCollector::Sample(absl::Time now, Usage* out) {
+  double seconds = Interval(now);
+  out->cpu.clear();
+  out->disk_io.clear();
+  out->mem = MemFigures();
+  ReadCpu(&out->cpu);
+  ReadMem(&out->mem);
+  ReadDiskIo(now, seconds, &out->disk_io);
+  return seconds > 0;
+}
+
+bool SystemCollector::ReadCpu(std::vector<CpuUsage>* out) {
   absl::string_view text;
-  if (!ReadOr(stat_, &text)) return;
-  std::vector<CpuTimes> cpus = ParseProcStat(text);
+  if (!ReadOr(stat_, &text)) return false;
   int cores = 0;
-  rapidjson::Value* cpu = nullptr;
   absl::flat_hash_map<int, CpuTimes> next;
-  for (const CpuTimes& c : cpus) {
+  for (const CpuTimes& c : ParseProcStat(text)) {
     if (c.core >= 0) ++cores;
+    CpuUsage u;
+    u.core = c.core;
     auto prev = cpu_prev_.find(c.core);
-    std::array<double, 9> pct;
-    if (prev != cpu_prev_.end() && CpuPercents(prev->second, c, &pct)) {
-      if (cpu == nullptr) {
-        cpu = &Child(*host, "cpu", a);
-        SetText(*cpu, "defaultaction", "avg", a);
-      }
-      rapidjson::Value* out =
-          c.core < 0 ? cpu
-                     : &Child(Child(*cpu, "core", a), absl::StrCat(c.core), a);
-      for (int i = 0; i < 9; ++i) SetNumber(*out, kCpuFields[i], pct[i], a);
-    }
+    u.known =
+        prev != cpu_prev_.end() && CpuPercents(prev->second, c, &u.percents);
+    out->push_back(u);
     next[c.core] = c;
   }
   cpu_prev_ = std::move(next);
   if (cores > 0) cores_ = cores;
+  return true;
+}
+
+void SystemCollector::CollectCpu(rapidjson::Value* host, JsonAlloc& a) {
+  std::vector<CpuUsage> cpus;
+  if (!ReadCpu(&cpus)) return;
+  rapidjson::Value* cpu = nullptr;
+  for (const CpuUsage& c : cpus) {
+    if (!c.known) continue;
+    if (cpu == nullptr) {
+      cpu = &Child(*host, "cpu", a);
+      SetText(*cpu, "defaultaction", "avg", a);
+    }
+    rapidjson::Value* out =
+        c.core < 0 ? cpu
+                   : &Child(Child(*cpu, "core", a), absl::StrCat(c.core), a);
+    for (int i = 0; i < 9; ++i)
+      SetNumber(*out, kCpuFields[i], c.percents[i], a);
+  }
+}
+
+bool SystemCollector::ReadMem(MemFigures* out) {
+  absl::string_view text;
+  if (!ReadOr(meminfo_, &text)) return false;
+  *out = ComputeMem(ParseMeminfo(text));
+  mem_total_ = out->total;
+  return true;
 }
 
 void SystemCollector::CollectMem(rapidjson::Value* host, JsonAlloc& a) {
-  absl::string_view text;
-  if (!ReadOr(meminfo_, &text)) return;
-  MemFigures m = ComputeMem(ParseMeminfo(text));
-  mem_total_ = m.total;
+  MemFigures m;
+  if (!ReadMem(&m)) return;
   rapidjson::Value& mem = Child(*host, "mem", a);
   SetText(mem, "defaultaction", "last", a);
   SetInt(mem, "total", m.total, a);
@@ -179,30 +272,19 @@ void SystemCollector::CollectLoad(rapidjson::Value* host, JsonAlloc& a) {
 
 void SystemCollector::CollectInfo(absl::Time now, rapidjson::Value* host,
                                   JsonAlloc& a) {
-  // /proc/cpuinfo is costly to produce (the kernel samples every core's
-  // frequency), so it is read once a minute.
   if (now - cpuinfo_read_ >= absl::Minutes(1)) {
     cpuinfo_read_ = now;
-    absl::StatusOr<std::string> ci = ReadSmallFile(root_ + "/proc/cpuinfo");
-    if (ci.ok()) {
-      std::string model;
-      ParseCpuinfo(*ci, &model, &cpu_mhz_);
-      if (!model.empty()) cpu_model_ = model;
-    }
-    if (cpu_mhz_ == 0) {
-      std::string khz = FirstLine(
-          root_ + "/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq");
-      double v;
-      if (absl::SimpleAtod(khz, &v)) cpu_mhz_ = v / 1000;
-    }
+    std::string model;
+    ReadCpuModel(root_, &model, &cpu_mhz_);
+    if (!model.empty()) cpu_model_ = model;
   }
   rapidjson::Value& info = Child(*host, "info", a);
   SetText(info, "defaultaction", "last", a);
-  SetText(info, "hostname", hostname_, a);
-  SetText(info, "os", os_, a);
-  if (!distro_.empty()) SetText(info, "distro", distro_, a);
-  SetText(info, "kernel", kernel_, a);
-  SetText(info, "arch", arch_, a);
+  SetText(info, "hostname", platform_.hostname, a);
+  SetText(info, "os", platform_.os, a);
+  if (!platform_.distro.empty()) SetText(info, "distro", platform_.distro, a);
+  SetText(info, "kernel", platform_.kernel, a);
+  SetText(info, "arch", platform_.arch, a);
   if (!cpu_model_.empty()) SetText(info, "cpu_model", cpu_model_, a);
   if (cpu_mhz_ > 0) SetNumber(info, "cpu_mhz", cpu_mhz_, a);
   if (cores_ > 0) SetInt(info, "cores", cores_, a);
@@ -212,55 +294,36 @@ void SystemCollector::CollectNet(double seconds, rapidjson::Value* host,
                                  JsonAlloc& a) {
   absl::string_view text;
   if (!ReadOr(netdev_, &text)) return;
-  absl::flat_hash_map<std::string, NetCounters> next;
-  rapidjson::Value* net = nullptr;
-  for (NetCounters& n : ParseNetDev(text)) {
-    auto prev = net_prev_.find(n.iface);
-    if (prev != net_prev_.end() && seconds > 0) {
-      if (net == nullptr) {
-        net = &Child(*host, "net", a);
-        SetText(*net, "defaultaction", "avg", a);
-      }
-      rapidjson::Value& out = Child(*net, SafeSegment(n.iface), a);
-      for (int i = 0; i < 8; ++i) {
-        SetNumber(out, kNetFields[i],
-                  CounterDelta(prev->second.v[i], n.v[i]) / seconds, a);
-      }
-    }
-    std::string name = n.iface;
-    next.emplace(std::move(name), std::move(n));
-  }
-  net_prev_ = std::move(next);
+  std::vector<NetRate> rates;
+  TakeRates(ParseNetDev(text), &NetCounters::iface, seconds, &net_prev_,
+            &rates);
+  WriteRates("net", kNetFields, rates, host, a);
 }
 
-void SystemCollector::CollectDiskIo(absl::Time now, double seconds,
-                                    rapidjson::Value* host, JsonAlloc& a) {
+bool SystemCollector::ReadDiskIo(absl::Time now, double seconds,
+                                 std::vector<DiskIoRate>* out) {
   if (now - whole_disks_read_ >= absl::Minutes(1)) {
     whole_disks_read_ = now;
     whole_disks_ = ListDir(root_ + "/sys/block");
   }
   absl::string_view text;
-  if (!ReadOr(diskstats_, &text)) return;
-  absl::flat_hash_map<std::string, DiskCounters> next;
-  rapidjson::Value* io = nullptr;
-  for (DiskCounters& d : ParseDiskstats(text)) {
-    if (!IsReportedDisk(d.device, whole_disks_)) continue;
-    auto prev = disk_prev_.find(d.device);
-    if (prev != disk_prev_.end() && seconds > 0) {
-      if (io == nullptr) {
-        io = &Child(*host, "diskio", a);
-        SetText(*io, "defaultaction", "avg", a);
-      }
-      rapidjson::Value& out = Child(*io, SafeSegment(d.device), a);
-      for (int i = 0; i < 4; ++i) {
-        SetNumber(out, kDiskIoFields[i],
-                  CounterDelta(prev->second.v[i], d.v[i]) / seconds, a);
-      }
-    }
-    std::string name = d.device;
-    next.emplace(std::move(name), std::move(d));
+  if (!ReadOr(diskstats_, &text)) return false;
+  std::vector<DiskCounters> disks = ParseDiskstats(text);
+  disks.erase(std::remove_if(disks.begin(), disks.end(),
+                             [this](const DiskCounters& d) {
+                               return !IsReportedDisk(d.device, whole_disks_);
+                             }),
+              disks.end());
+  TakeRates(std::move(disks), &DiskCounters::device, seconds, &disk_prev_, out);
+  return true;
+}
+
+void SystemCollector::CollectDiskIo(absl::Time now, double seconds,
+                                    rapidjson::Value* host, JsonAlloc& a) {
+  std::vector<DiskIoRate> rates;
+  if (ReadDiskIo(now, seconds, &rates)) {
+    WriteRates("diskio", kDiskIoFields, rates, host, a);
   }
-  disk_prev_ = std::move(next);
 }
 
 void SystemCollector::CollectCgroup(rapidjson::Value* host, JsonAlloc& a) {

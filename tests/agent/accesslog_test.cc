@@ -10,7 +10,6 @@
 #include <fstream>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -73,9 +72,9 @@ TEST(AccessLogSetTest, PiecesAreBoundedAndParse) {
     }
     f << "garbage\n";
   }
-  for (int i = 0; i < 100 && (*set)->counts().lines < 5000; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return (*set)->counts().lines >= 5000 && (*set)->counts().skipped >= 1;
+  }));
   EXPECT_EQ((*set)->counts().lines, 5000u);
   EXPECT_EQ((*set)->counts().skipped, 1u);
   std::vector<std::string> pieces = (*set)->TakePieces(1700000000, 6000);

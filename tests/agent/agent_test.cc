@@ -1,19 +1,17 @@
 // canopy-agent end to end: the real agent pushing to the real canopyd over
 // UDP, TCP and HTTP; the spool across a server restart; flags and config.
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/agent/agent_util.h"
@@ -24,18 +22,6 @@ namespace testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The number at `key` in /get, or -1.
 double GetNumber(const HttpClient& http, const std::string& key) {
@@ -55,18 +41,30 @@ double GetNumber(const HttpClient& http, const std::string& key) {
   return -1;
 }
 
-// Polls until `key` reads at least `at_least`, for up to `seconds`.
+// Waits until `key` reads at least `at_least`, for up to `seconds`; the
+// last reading.
 double AwaitNumber(const HttpClient& http, const std::string& key,
                    double at_least, double seconds) {
-  auto deadline = Clock::now() +
-                  std::chrono::milliseconds(static_cast<int>(seconds * 1000));
   double v = -1;
-  while (Clock::now() < deadline) {
-    v = GetNumber(http, key);
-    if (v >= at_least) return v;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  WaitFor(
+      [&] {
+        v = GetNumber(http, key);
+        return v >= at_least;
+      },
+      absl::Seconds(seconds));
   return v;
+}
+
+// The value of the gauge or counter `name` in canopyd's /metrics, or -1.
+double MetricValue(const HttpClient& http, const std::string& name) {
+  absl::StatusOr<HttpReply> r = http.Request("GET", "/metrics");
+  if (!r.ok() || r->status != 200) return -1;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    if (!absl::ConsumePrefix(&line, name + " ")) continue;
+    double v;
+    if (absl::SimpleAtod(line, &v)) return v;
+  }
+  return -1;
 }
 
 uint64_t MemTotalBytes() {
@@ -170,7 +168,7 @@ class SpoolTest : public ::testing::TestWithParam<std::string> {};
 // data dir: every interval's seq arrives, none twice.
 TEST_P(SpoolTest, EveryIntervalArrivesAfterARestart) {
   const std::string scheme = GetParam();
-  const int http_port = FreePort(), tcp_port = FreePort();
+  const int http_port = FreeTcpPort(), tcp_port = FreeTcpPort();
   const std::string data = MakeTempDir();
   const std::string spool = MakeTempDir();
   const std::vector<std::string> flags = {
@@ -194,25 +192,21 @@ TEST_P(SpoolTest, EveryIntervalArrivesAfterARestart) {
   first->reset();
 
   // The agent spools while the server is down: await a few intervals' files.
-  auto spooled = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (FilesIn(spool) < 4u && std::chrono::steady_clock::now() < spooled) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_GE(FilesIn(spool), 4u) << "the agent spools while the server is down";
+  EXPECT_TRUE(WaitFor([&] { return FilesIn(spool) >= 4u; }, absl::Seconds(15)))
+      << "the agent spools while the server is down";
 
   auto second = ServerProcess::Start(flags, data);
   ASSERT_TRUE(second.ok()) << second.status();
   HttpClient http = (*second)->Client();
   // Caught up: the spool drained and fresh pushes arrive.
-  auto deadline = Clock::now() + std::chrono::seconds(40);
-  while (Clock::now() < deadline && FilesIn(spool) > 0) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_EQ(FilesIn(spool), 0u);
+  EXPECT_TRUE(WaitFor([&] { return FilesIn(spool) == 0; }, absl::Seconds(40)));
   double now_seq = GetNumber(http, seq_key);
   EXPECT_GE(AwaitNumber(http, seq_key, now_seq + 2, 10), now_seq + 2);
   ASSERT_EQ(agent.Stop(), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The agent has sent all it had (over HTTP each push was answered); over
+  // TCP the server has read its last line once it closed the connection.
+  EXPECT_TRUE(WaitFor(
+      [&] { return MetricValue(http, "canopy_tcp_connections") == 0; }));
   // At least: the seqs before the stop, four spooled, two fresh.
   const int64_t last = static_cast<int64_t>(GetNumber(http, seq_key));
   ASSERT_GE(last, before + 6);
@@ -220,12 +214,12 @@ TEST_P(SpoolTest, EveryIntervalArrivesAfterARestart) {
   // Every seq from 1 to `last` is one sample in the history (windows close
   // every 10 s: wait for the last one).
   int64_t count = -1;
-  deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
-    count = TrendCount(http, seq_key);
-    if (count >= last) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  WaitFor(
+      [&] {
+        count = TrendCount(http, seq_key);
+        return count >= last;
+      },
+      absl::Seconds(30));
   EXPECT_EQ(count, last) << "seq samples in the history vs the last seq";
   second->reset();
   std::filesystem::remove_all(data);

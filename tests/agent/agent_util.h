@@ -6,11 +6,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -39,26 +42,25 @@ inline RunResult RunAgentBinary(const std::vector<std::string>& args) {
   close(out[1]);
   close(err[1]);
   // Read both pipes until both close (outputs are small but may exceed a
-  // pipe buffer: alternate with non-blocking reads).
-  fcntl(out[0], F_SETFL, O_NONBLOCK);
-  fcntl(err[0], F_SETFL, O_NONBLOCK);
+  // pipe buffer: wait for either with poll()).
   bool open_out = true, open_err = true;
   char buf[65536];
   while (open_out || open_err) {
-    bool any = false;
+    pollfd fds[2] = {{open_out ? out[0] : -1, POLLIN, 0},
+                     {open_err ? err[0] : -1, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
     for (int i = 0; i < 2; ++i) {
-      int fd = i == 0 ? out[0] : err[0];
-      bool& open = i == 0 ? open_out : open_err;
-      if (!open) continue;
-      ssize_t n = read(fd, buf, sizeof buf);
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         (i == 0 ? r.out : r.err).append(buf, n);
-        any = true;
-      } else if (n == 0) {
-        open = false;
+      } else if (n == 0 || errno != EINTR) {
+        (i == 0 ? open_out : open_err) = false;
       }
     }
-    if (!any) usleep(2000);
   }
   close(out[0]);
   close(err[0]);
@@ -112,6 +114,21 @@ inline rapidjson::Document ParseOnce(const RunResult& r) {
   d.Parse(r.out.c_str());
   if (d.HasParseError()) d.SetNull();
   return d;
+}
+
+// The value at `keys` under `v`, or null.
+inline const rapidjson::Value* Path(const rapidjson::Value* v,
+                                    std::initializer_list<const char*> keys) {
+  for (const char* k : keys) {
+    if (v == nullptr || !v->IsObject() || !v->HasMember(k)) return nullptr;
+    v = &(*v)[k];
+  }
+  return v;
+}
+
+// The number `v` holds, or -1.
+inline double Num(const rapidjson::Value* v) {
+  return v && v->IsNumber() ? v->GetDouble() : -1;
 }
 
 // doc["host"][host], or null.

@@ -17,8 +17,6 @@ namespace canopy {
 namespace testing {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -26,12 +24,10 @@ class ApiTest : public ::testing::Test {
     agent_ = std::make_unique<AgentProcess>(
         std::vector<std::string>{"--server=udp://127.0.0.1:9", "--host=api",
                                  absl::StrCat("--listen=127.0.0.1:", port_)});
-    auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline) {
-      if (HttpClient("127.0.0.1", port_, 5).Request("GET", "/").ok()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL() << "the agent does not listen on " << port_;
+    ASSERT_TRUE(WaitFor([this] {
+      return HttpClient("127.0.0.1", port_, 5).Request("GET", "/").ok();
+    })) << "the agent does not listen on "
+        << port_;
   }
   void TearDown() override { EXPECT_EQ(agent_->Stop(), 0); }
 
@@ -51,6 +47,12 @@ class ApiTest : public ::testing::Test {
   int port_ = 0;
   std::unique_ptr<AgentProcess> agent_;
 };
+
+// How many samples a stop_collecting answer holds.
+size_t Samples(const rapidjson::Document& d) {
+  const rapidjson::Value* p = Path(&d, {"system", "cpu", "percent"});
+  return p != nullptr && p->IsArray() ? p->Size() : 0;
+}
 
 std::string Result(const rapidjson::Document& d) {
   return d.IsObject() && d.HasMember("result") && d["result"].IsString()
@@ -115,40 +117,77 @@ TEST_F(ApiTest, RealTime) {
   EXPECT_FALSE(d.HasMember("process"));
 }
 
+// Two collections of two samples each (0.6 s every 0.3 s), one of them
+// with the agent's own processes, stopped once they ended by the test's
+// clock. The sleep only paces a round: a loaded machine may have sampled
+// less by then (never more), and then another round runs, until the
+// series are whole or the deadline passes.
 TEST_F(ApiTest, StartThenStopGivesTheSeries) {
-  rapidjson::Document d =
-      Get("/performance/start_collecting?hash=h1&duration=2&interval=1"
-          "&server=canopy-agent");
-  ASSERT_EQ(Result(d), "succeeded");
-  d = Get("/performance/start_collecting?hash=h2&duration=2&interval=1");
-  ASSERT_EQ(Result(d), "succeeded");
-  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
-  d = Get("/performance/stop_collecting?hash=h1");
-  ASSERT_EQ(Result(d), "succeeded");
-  ExpectInfo(d["system"], 2, true);
-  ASSERT_TRUE(d.HasMember("process"));
-  ExpectInfo(d["process"], 2, false);
+  rapidjson::Document with_process, system_only;
+  std::string h1;
+  int round = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ++round;
+        h1 = absl::StrCat("h1-", round);
+        const std::string h2 = absl::StrCat("h2-", round);
+        EXPECT_EQ(Result(Get(absl::StrCat(
+                      "/performance/start_collecting?hash=", h1,
+                      "&duration=0.6&interval=0.3&server=canopy-agent"))),
+                  "succeeded");
+        EXPECT_EQ(Result(Get(absl::StrCat("/performance/start_collecting?hash=",
+                                          h2, "&duration=0.6&interval=0.3"))),
+                  "succeeded");
+        std::this_thread::sleep_for(std::chrono::milliseconds(900));
+        with_process = Get("/performance/stop_collecting?hash=" + h1);
+        system_only = Get("/performance/stop_collecting?hash=" + h2);
+        EXPECT_EQ(Result(with_process), "succeeded");
+        EXPECT_EQ(Result(system_only), "succeeded");
+        EXPECT_LE(Samples(with_process), 2u);  // never past the duration
+        EXPECT_LE(Samples(system_only), 2u);
+        return Samples(with_process) == 2 && Samples(system_only) == 2;
+      },
+      absl::Seconds(30)))
+      << "the collections never completed their two samples";
+  ExpectInfo(with_process["system"], 2, true);
+  ASSERT_TRUE(with_process.HasMember("process"));
+  ExpectInfo(with_process["process"], 2, false);
   // The agent itself is running: its rss is there.
-  EXPECT_GT(d["process"]["memory"]["used"][0].GetDouble(), 0);
-  d = Get("/performance/stop_collecting?hash=h2");
-  ASSERT_EQ(Result(d), "succeeded");
-  ExpectInfo(d["system"], 2, true);
-  EXPECT_FALSE(d.HasMember("process"));
+  EXPECT_GT(with_process["process"]["memory"]["used"][0].GetDouble(), 0);
+  ExpectInfo(system_only["system"], 2, true);
+  EXPECT_FALSE(system_only.HasMember("process"));
   // Stopped: the hash is gone.
-  d = Get("/performance/stop_collecting?hash=h1");
-  EXPECT_EQ(Result(d), "failed");
+  EXPECT_EQ(Result(Get("/performance/stop_collecting?hash=" + h1)), "failed");
 }
 
+// A collection of 600 samples (60 s every 0.1 s) stopped early answers the
+// samples taken so far: never more than the time it ran allows, and some
+// once the agent's loop has ticked (a round that stopped before is run
+// again). The sleep only paces a round.
 TEST_F(ApiTest, StopBeforeTheEndGivesWhatWasSampled) {
-  ASSERT_EQ(Result(Get("/performance/start_collecting?hash=early&duration=60"
-                       "&interval=0.5")),
-            "succeeded");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
-  rapidjson::Document d = Get("/performance/stop_collecting?hash=early");
-  ASSERT_EQ(Result(d), "succeeded");
-  size_t n = d["system"]["cpu"]["percent"].Size();
-  EXPECT_GE(n, 2u);
-  EXPECT_LE(n, 3u);
+  int round = 0;
+  size_t n = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string hash = absl::StrCat("early-", ++round);
+        const absl::Time t0 = absl::Now();
+        EXPECT_EQ(Result(Get(absl::StrCat("/performance/start_collecting?hash=",
+                                          hash, "&duration=60&interval=0.1"))),
+                  "succeeded");
+        std::this_thread::sleep_for(std::chrono::milliseconds(350));
+        rapidjson::Document d =
+            Get("/performance/stop_collecting?hash=" + hash);
+        const double ran = absl::ToDoubleSeconds(absl::Now() - t0);
+        EXPECT_EQ(Result(d), "succeeded");
+        n = Samples(d);
+        // One sample per 0.1 s at most (+1: libevent's coarse clock).
+        EXPECT_LE(n, static_cast<size_t>(ran / 0.1) + 1) << ran;
+        EXPECT_LT(n, 600u);
+        if (n > 0) ExpectInfo(d["system"], n, true);
+        return n >= 2;
+      },
+      absl::Seconds(30)))
+      << n;
 }
 
 TEST_F(ApiTest, FailedCases) {

@@ -101,20 +101,8 @@ class TinyHttp {
   std::thread thread_;
 };
 
-const rapidjson::Value* Path(const rapidjson::Value* v,
-                             std::initializer_list<const char*> keys) {
-  for (const char* k : keys) {
-    if (v == nullptr || !v->IsObject() || !v->HasMember(k)) return nullptr;
-    v = &(*v)[k];
-  }
-  return v;
-}
-
 std::string Text(const rapidjson::Value* v) {
   return v && v->IsString() ? v->GetString() : "<missing>";
-}
-double Num(const rapidjson::Value* v) {
-  return v && v->IsNumber() ? v->GetDouble() : -1;
 }
 
 // Every leaf under `key` in canopyd's /get: numbers as JSON prints them,
@@ -186,7 +174,15 @@ TEST(PortCheckTest, AFullAcceptQueueTimesOutAsFiltered) {
     connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);
     fill.push_back(c);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The first connection is established: the queue is full.
+  ASSERT_TRUE(WaitFor([&] {
+    pollfd p{fill[0], POLLOUT, 0};
+    int err = -1;
+    socklen_t len = sizeof err;
+    return poll(&p, 1, 0) == 1 &&
+           getsockopt(fill[0], SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+           err == 0;
+  }));
   agent::Check c;
   c.port = port;
   c.timeout = absl::Milliseconds(300);
@@ -215,19 +211,17 @@ TEST(UrlCheckTest, StatusTimesAndBytesArriveInCanopyd) {
            "/healthz,down=http://127.0.0.1:", closed, "/"),
        absl::StrCat("--check_port=", (*server)->http_port())});
   HttpClient http = (*server)->Client();
-  auto deadline = Clock::now() + std::chrono::seconds(15);
   std::map<std::string, std::string> leaves;
   const std::string k = "host,urls,";
-  while (Clock::now() < deadline) {
-    leaves = GetLeaves(http, "host,urls");
-    if (leaves.count(k + "url,down,status") &&
-        leaves.count(k + "url,health,status") &&
-        leaves.count(
-            absl::StrCat(k, "port,", (*server)->http_port(), ",state"))) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  WaitFor(
+      [&] {
+        leaves = GetLeaves(http, "host,urls");
+        return leaves.count(k + "url,down,status") &&
+               leaves.count(k + "url,health,status") &&
+               leaves.count(
+                   absl::StrCat(k, "port,", (*server)->http_port(), ",state"));
+      },
+      absl::Seconds(15));
   auto num = [&](const std::string& key) {
     double v = -1;
     return absl::SimpleAtod(leaves[k + key], &v) ? v : -1;

@@ -16,12 +16,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "agent/agent.h"
 #include "agent/disks.h"
 #include "agent/json.h"
@@ -199,7 +199,9 @@ TEST(AccuracyTest, BusyChildOnOneCoreAndWatchedByName) {
   int core = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)) - 1;
   constexpr size_t kBytes = 64 << 20;
   BusyChild child("canopybusy", core, kBytes);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // memset
+  // Its memory touched (the memset done).
+  ASSERT_TRUE(::canopy::testing::WaitFor(
+      [&] { return VmRssBytes(child.pid()) >= kBytes; }));
   double cpu0 = CpuSeconds(child.pid());
   auto t0 = std::chrono::steady_clock::now();
   rapidjson::Document d =
@@ -249,7 +251,10 @@ TEST(AccuracyTest, BusyChildOnOneCoreAndWatchedByName) {
 
 TEST(AccuracyTest, AnonymizedProcessesHaveNoNames) {
   BusyChild child("canopysecret", 0, 1 << 20);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(::canopy::testing::WaitFor([&] {  // named (prctl done)
+    return ReadFile(absl::StrCat("/proc/", child.pid(), "/comm")) ==
+           "canopysecret\n";
+  }));
   RunResult r = RunAgentBinary({"--once", "--host=t", "--interval=300ms",
                                 "--watch=canopysecret", "--anonymize"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -277,13 +282,12 @@ TEST(DiskCollectorTest, HangingStatvfsIsSkippedNotWaitedFor) {
   std::ofstream(mounts) << "/dev/vda / ext4 rw 0 0\n"
                            "srv:/x /hang ext4 rw 0 0\n"
                            "/dev/vdb /data ext4 rw 0 0\n";
-  std::atomic<bool> release{false};
+  absl::Notification release;
   std::atomic<int> hang_calls{0};
   StatFsFn fake = [&](const std::string& path, struct statvfs* st) {
     if (path == "/hang") {
       ++hang_calls;
-      while (!release)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      release.WaitForNotification();
     }
     memset(st, 0, sizeof *st);
     st->f_frsize = 4096;
@@ -314,12 +318,14 @@ TEST(DiskCollectorTest, HangingStatvfsIsSkippedNotWaitedFor) {
   EXPECT_EQ(hang_calls, 1);  // not asked again while the call hangs
   EXPECT_EQ(disks.hung(), 1);
   EXPECT_GE(log.errors(), 1);
-  release = true;
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  rapidjson::Document d;
-  d.SetObject();
-  disks.Collect(&d, d.GetAllocator());
-  EXPECT_TRUE(d["disk"].HasMember("/hang"));  // back once it returned
+  release.Notify();
+  // Back once the hung call returned.
+  EXPECT_TRUE(::canopy::testing::WaitFor([&] {
+    rapidjson::Document d;
+    d.SetObject();
+    disks.Collect(&d, d.GetAllocator());
+    return d.HasMember("disk") && d["disk"].HasMember("/hang");
+  }));
   EXPECT_EQ(disks.hung(), 0);
 }
 

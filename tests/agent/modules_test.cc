@@ -11,12 +11,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
+#include "agent/command.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/agent/agent_util.h"
@@ -36,18 +36,6 @@ std::string ExampleSo() {
 
 void Write(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
-}
-
-const rapidjson::Value* Path(const rapidjson::Value* v,
-                             std::initializer_list<const char*> keys) {
-  for (const char* k : keys) {
-    if (v == nullptr || !v->IsObject() || !v->HasMember(k)) return nullptr;
-    v = &(*v)[k];
-  }
-  return v;
-}
-double Num(const rapidjson::Value* v) {
-  return v && v->IsNumber() ? v->GetDouble() : -1;
 }
 
 class ModulesTest : public ::testing::Test {
@@ -128,11 +116,8 @@ TEST_F(ModulesTest, HangingGarbageOffAndBadFilesDoNotStopTheRest) {
     pclose(p);
     return std::string(buf) != "0\n";
   };
-  auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (running() && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_FALSE(running()) << "the hung command was not killed";
+  EXPECT_TRUE(WaitFor([&] { return !running(); }, absl::Seconds(5)))
+      << "the hung command was not killed";
 }
 
 TEST_F(ModulesTest, TheExampleSharedObjectLoadsAndAFailingInitIsSkipped) {
@@ -223,16 +208,17 @@ TEST_F(ModulesTest, TheDirectoryIsReReadWhileRunning) {
     return -1.0;
   };
   auto await = [&](const std::string& key, double want) {
-    auto deadline = Clock::now() + std::chrono::seconds(15);
     double v = -1;
-    while (Clock::now() < deadline) {
-      v = value(key);
-      if (v == want) return v;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    WaitFor(
+        [&] {
+          v = value(key);
+          return v == want;
+        },
+        absl::Seconds(15));
     return v;
   };
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // The agent has read the (empty) directory: it has pushed an interval.
+  ASSERT_TRUE(WaitFor([&] { return value("host,live,agent,seq") >= 1; }));
   Write(dir_ + "/later.conf",
         "type = exec\ncommand = echo 'later.v 1'\ninterval = 300ms\n");
   EXPECT_EQ(await("host,live,later,v", 1), 1);

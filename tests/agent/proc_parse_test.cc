@@ -242,14 +242,16 @@ TEST(PidStatTest, NamesWithSpacesAndParentheses) {
 }
 
 TEST(PidIoTest, Parse) {
-  uint64_t r, w;
+  PidIo io;
   ASSERT_TRUE(ParsePidIo(
       "rchar: 100\nwchar: 200\nsyscr: 1\nsyscw: 2\nread_bytes: 4096\n"
       "write_bytes: 8192\ncancelled_write_bytes: 0\n",
-      &r, &w));
-  EXPECT_EQ(r, 4096u);
-  EXPECT_EQ(w, 8192u);
-  EXPECT_FALSE(ParsePidIo("rchar: 1\n", &r, &w));
+      &io));
+  EXPECT_EQ(io.read_bytes, 4096u);
+  EXPECT_EQ(io.write_bytes, 8192u);
+  EXPECT_EQ(io.reads, 1u);
+  EXPECT_EQ(io.writes, 2u);
+  EXPECT_FALSE(ParsePidIo("rchar: 1\n", &io));
 }
 
 TEST(InfoTest, CpuinfoAndOsRelease) {
