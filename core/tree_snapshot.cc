@@ -7,12 +7,12 @@
 // Threads: a Tree belongs to one thread (the caller's; in canopyd the
 // event-loop thread); everything here runs there.
 #include <algorithm>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "canopy/coding.h"
 #include "canopy/tree.h"
 
 namespace canopy {
@@ -20,69 +20,20 @@ namespace {
 
 constexpr char kSnapshotMagic[] = "CNPYTREE";
 constexpr uint32_t kSnapshotVersion = 1;
-
-void PutVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutBytes(std::string* out, absl::string_view s) {
-  PutVarint(out, s.size());
-  out->append(s.data(), s.size());
-}
-
-void PutF64(std::string* out, double v) {
-  char b[8];
-  std::memcpy(b, &v, 8);
-  out->append(b, 8);
-}
-
-// Reads what PutVarint/PutBytes/PutF64 wrote; every read checks bounds.
-class Reader {
- public:
-  explicit Reader(absl::string_view in) : in_(in) {}
-  bool Varint(uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) return false;
-      uint8_t b = static_cast<uint8_t>(in_[0]);
-      in_.remove_prefix(1);
-      *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  bool Bytes(absl::string_view* s) {
-    uint64_t n;
-    if (!Varint(&n) || n > in_.size()) return false;
-    *s = in_.substr(0, n);
-    in_.remove_prefix(n);
-    return true;
-  }
-  bool F64(double* v) {
-    if (in_.size() < 8) return false;
-    std::memcpy(v, in_.data(), 8);
-    in_.remove_prefix(8);
-    return true;
-  }
-  bool done() const { return in_.empty(); }
-
- private:
-  absl::string_view in_;
-};
+// Integers are varints, doubles the 8 bytes of their bits little-endian
+// (include/canopy/coding.h; version 1 wrote them with memcpy, the same
+// bytes on the little-endian machines canopyd runs on), names and blobs
+// length-prefixed.
 
 }  // namespace
 
 void Tree::Snapshot(std::string* out) const {
   out->clear();
   out->append(kSnapshotMagic, 8);
-  PutVarint(out, kSnapshotVersion);
-  PutVarint(out, seq_);
-  PutVarint(out, tombstone_floor_);
-  PutVarint(out, options_.step_seconds);
+  PutVarint64(out, kSnapshotVersion);
+  PutVarint64(out, seq_);
+  PutVarint64(out, tombstone_floor_);
+  PutVarint64(out, options_.step_seconds);
   // Pre-order, each node with its depth; children in any order.
   struct Item {
     const Node* node;
@@ -98,37 +49,37 @@ void Tree::Snapshot(std::string* out) const {
     todo.pop_back();
     const Node* n = it.node;
     ++written;
-    PutVarint(out, it.depth);
-    PutBytes(out, n->name());
+    PutVarint64(out, it.depth);
+    PutLengthPrefixed(out, n->name());
     uint8_t flags = (n->has_value_ ? 1 : 0) | (n->is_text_ ? 2 : 0) |
                     (n->flushed_ ? 4 : 0) | (n->extra_ ? 8 : 0);
     out->push_back(static_cast<char>(flags));
     out->push_back(static_cast<char>(n->own_action_));
     if (n->has_value_) {
-      PutVarint(out, n->seq_);
-      PutVarint(out, n->cur_.index);
-      PutVarint(out, n->cur_.count);
-      PutF64(out, n->cur_.sum);
-      PutF64(out, n->cur_.min);
-      PutF64(out, n->cur_.max);
-      PutF64(out, n->cur_.last);
-      PutVarint(out, n->prev_index_);
-      PutF64(out, n->prev_);
-      PutF64(out, n->total_);
+      PutVarint64(out, n->seq_);
+      PutVarint64(out, n->cur_.index);
+      PutVarint64(out, n->cur_.count);
+      PutDouble(out, n->cur_.sum);
+      PutDouble(out, n->cur_.min);
+      PutDouble(out, n->cur_.max);
+      PutDouble(out, n->cur_.last);
+      PutVarint64(out, n->prev_index_);
+      PutDouble(out, n->prev_);
+      PutDouble(out, n->total_);
     }
     if (n->extra_) {
-      PutBytes(out, n->extra_->text);
-      PutVarint(out, n->extra_->markers.size());
+      PutLengthPrefixed(out, n->extra_->text);
+      PutVarint64(out, n->extra_->markers.size());
       for (const Marker& m : n->extra_->markers) {
-        PutVarint(out, static_cast<uint64_t>(m.time));
-        PutBytes(out, m.text);
+        PutVarint64(out, static_cast<uint64_t>(m.time));
+        PutLengthPrefixed(out, m.text);
       }
       std::string blob;
       if (n->extra_->sketch) n->extra_->sketch->Serialize(&blob);
-      PutBytes(out, blob);
+      PutLengthPrefixed(out, blob);
       blob.clear();
       if (n->extra_->hll) n->extra_->hll->Serialize(&blob);
-      PutBytes(out, blob);
+      PutLengthPrefixed(out, blob);
     }
     if (n->children_) {
       for (Node* c : *n->children_) {
@@ -137,8 +88,8 @@ void Tree::Snapshot(std::string* out) const {
     }
   }
   // The end: depth 0 and the number of nodes, so a cut file is refused.
-  PutVarint(out, 0);
-  PutVarint(out, written);
+  PutVarint64(out, 0);
+  PutVarint64(out, written);
 }
 
 absl::Status Tree::Restore(absl::string_view bytes) {
@@ -149,12 +100,13 @@ absl::Status Tree::Restore(absl::string_view bytes) {
       bytes.substr(0, 8) != absl::string_view(kSnapshotMagic, 8)) {
     return bad("not a canopy snapshot");
   }
-  Reader r(bytes.substr(8));
+  absl::string_view in = bytes.substr(8);
   uint64_t version, seq, floor, step;
-  if (!r.Varint(&version) || version != kSnapshotVersion) {
+  if (!GetVarint64(&in, &version) || version != kSnapshotVersion) {
     return bad("unknown version");
   }
-  if (!r.Varint(&seq) || !r.Varint(&floor) || !r.Varint(&step)) {
+  if (!GetVarint64(&in, &seq) || !GetVarint64(&in, &floor) ||
+      !GetVarint64(&in, &step)) {
     return bad("truncated header");
   }
   // Build into a fresh tree, then take its content: all or nothing.
@@ -163,20 +115,20 @@ absl::Status Tree::Restore(absl::string_view bytes) {
   std::vector<Node*> path{fresh.root_};
   uint64_t nodes = 0;
   bool ended = false;
-  while (!r.done()) {
+  while (!in.empty()) {
     uint64_t depth;
     absl::string_view name;
-    if (!r.Varint(&depth)) return bad("truncated node");
+    if (!GetVarint64(&in, &depth)) return bad("truncated node");
     if (depth == 0) {
       uint64_t count;
-      if (!r.Varint(&count) || count != nodes || !r.done()) {
+      if (!GetVarint64(&in, &count) || count != nodes || !in.empty()) {
         return bad("bad end");
       }
       ended = true;
       break;
     }
     ++nodes;
-    if (!r.Bytes(&name)) return bad("truncated node");
+    if (!GetLengthPrefixed(&in, &name)) return bad("truncated node");
     if (depth == 0 || depth > path.size() || depth > kMaxSegments ||
         !ValidateSegment(name).ok()) {
       return bad("bad node");
@@ -190,17 +142,20 @@ absl::Status Tree::Restore(absl::string_view bytes) {
       // Flags and action were written as single bytes below 0x80, which
       // read back as one-byte varints.
       uint64_t f, a;
-      if (!r.Varint(&f) || !r.Varint(&a)) return bad("truncated node");
+      if (!GetVarint64(&in, &f) || !GetVarint64(&in, &a))
+        return bad("truncated node");
       uint8_t flags = static_cast<uint8_t>(f);
       if (a > static_cast<uint64_t>(Action::kSet)) return bad("bad action");
       n->own_action_ = static_cast<Action>(a);
       if (flags & 1) {
         uint64_t nseq, index, count, prev_index;
         Window& w = n->cur_;
-        if (!r.Varint(&nseq) || !r.Varint(&index) || !r.Varint(&count) ||
-            !r.F64(&w.sum) || !r.F64(&w.min) || !r.F64(&w.max) ||
-            !r.F64(&w.last) || !r.Varint(&prev_index) || !r.F64(&n->prev_) ||
-            !r.F64(&n->total_) || index > UINT32_MAX || count > UINT32_MAX ||
+        if (!GetVarint64(&in, &nseq) || !GetVarint64(&in, &index) ||
+            !GetVarint64(&in, &count) || !GetDouble(&in, &w.sum) ||
+            !GetDouble(&in, &w.min) || !GetDouble(&in, &w.max) ||
+            !GetDouble(&in, &w.last) || !GetVarint64(&in, &prev_index) ||
+            !GetDouble(&in, &n->prev_) || !GetDouble(&in, &n->total_) ||
+            index > UINT32_MAX || count > UINT32_MAX ||
             prev_index > UINT32_MAX || nseq > seq) {
           return bad("truncated value");
         }
@@ -223,7 +178,7 @@ absl::Status Tree::Restore(absl::string_view bytes) {
         Node::Extra* e = n->MutableExtra();
         absl::string_view text;
         uint64_t markers;
-        if (!r.Bytes(&text) || !r.Varint(&markers) ||
+        if (!GetLengthPrefixed(&in, &text) || !GetVarint64(&in, &markers) ||
             markers > Tree::kMaxMarkersPerNode) {
           return bad("truncated extra");
         }
@@ -231,12 +186,14 @@ absl::Status Tree::Restore(absl::string_view bytes) {
         for (uint64_t i = 0; i < markers; ++i) {
           uint64_t t;
           absl::string_view mt;
-          if (!r.Varint(&t) || !r.Bytes(&mt)) return bad("truncated marker");
+          if (!GetVarint64(&in, &t) || !GetLengthPrefixed(&in, &mt))
+            return bad("truncated marker");
           e->markers.push_back(
               Marker{static_cast<int64_t>(t), std::string(mt)});
         }
         absl::string_view sk, hll;
-        if (!r.Bytes(&sk) || !r.Bytes(&hll)) return bad("truncated summary");
+        if (!GetLengthPrefixed(&in, &sk) || !GetLengthPrefixed(&in, &hll))
+          return bad("truncated summary");
         if (!sk.empty()) {
           absl::StatusOr<Sketch> s = Sketch::Deserialize(sk);
           if (!s.ok()) return bad("bad sketch");
