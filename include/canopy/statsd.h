@@ -52,6 +52,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "canopy/lines.h"
 
 namespace canopy {
 
@@ -87,24 +88,12 @@ enum class StatsdReason {
 // "bad_tags", "bad_field", "too_long".
 absl::string_view StatsdReasonName(StatsdReason reason);
 
-struct StatsdError {
-  StatsdReason reason;
-  size_t line;    // 1-based line number within the buffer
-  size_t column;  // 1-based byte offset of the offending part in the line
-  // InvalidArgument: "line L, column C: <what>", quoting at most 80 bytes of
-  // the input.
-  absl::Status status;
-};
-
-struct StatsdOptions {
-  // Longer lines are rejected whole (kTooLong). A legal key is at most 8 KiB.
-  size_t max_line_bytes = 16 * 1024;
-};
-
-struct StatsdCounts {
-  size_t records = 0;  // calls to on_record
-  size_t errors = 0;   // calls to on_error
-};
+// A bad line (include/canopy/lines.h): its reason, line, column and an
+// InvalidArgument "line L, column C: <what>".
+using StatsdError = LineError<StatsdReason>;
+// Longer lines than max_line_bytes are rejected whole (kTooLong).
+using StatsdOptions = LineOptions;
+using StatsdCounts = LineCounts;
 
 // Parses every line of `buffer`, calling `on_record` once per good line and
 // `on_error` once per bad one, in input order. The record passed to
