@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/key.h"
+#include "canopy/line_name.h"
 #include "canopy/lines.h"
 #include "core/text.h"
 
@@ -352,8 +353,7 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
   const size_t used = ScanSimpleStatsdLine(buffer, &line);
   if (used == 0) return 0;
   const char* const name = line.name.data();
-  if (text::ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) ==
-      0) {
+  if (ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) == 0) {
     return 0;
   }
   r->value = line.value;

@@ -93,7 +93,7 @@ size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r);
 
 // The same line with its path as sent (dots, not checked): everything up
 // to the first space. As with ScanSimpleStatsdLine, only a name that
-// proves plain (text::ScanPlainName) may be trusted.
+// proves plain (ScanPlainName, canopy/line_name.h) may be trusted.
 struct SimpleGraphiteLine {
   absl::string_view name;
   double value = 0;

@@ -119,9 +119,9 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r);
 // The same line with its name as sent (dots, not checked): everything up
 // to the first ':'. For a caller that looks names up as they come and
 // checks a name only when it is new; ParseSimpleStatsdLine is this and
-// text::ScanPlainName on `name`. The name may be anything, even span
-// lines, when the line is not simple: only a name that proves plain may
-// be trusted.
+// ScanPlainName (canopy/line_name.h) on `name`. The name may be anything,
+// even span lines, when the line is not simple: only a name that proves
+// plain may be trusted.
 struct SimpleStatsdLine {
   absl::string_view name;
   double value = 0;
