@@ -204,16 +204,13 @@ GraphiteCounts ParseGraphite(
     absl::FunctionRef<void(const GraphiteRecord&)> on_record,
     absl::FunctionRef<void(const GraphiteError&)> on_error,
     const GraphiteOptions& options) {
-  GraphiteRecord record;
   std::vector<Tag> tags;
-  return ParseLines(
+  return ParseLines<GraphiteRecord>(
       buffer, options, GraphiteReason::kTooLong,
-      [&](absl::string_view line, Failure* f) {
-        if (!ParseLine(line, &tags, &record, f)) return false;
-        on_record(record);
-        return true;
+      [&](absl::string_view line, GraphiteRecord* r, Failure* f) {
+        return ParseLine(line, &tags, r, f);
       },
-      on_error);
+      on_record, on_error);
 }
 
 size_t ScanSimpleGraphiteLine(absl::string_view buffer,

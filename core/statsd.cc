@@ -277,16 +277,13 @@ StatsdCounts ParseStatsd(absl::string_view buffer,
                          absl::FunctionRef<void(const StatsdRecord&)> on_record,
                          absl::FunctionRef<void(const StatsdError&)> on_error,
                          const StatsdOptions& options) {
-  StatsdRecord record;
   std::vector<Tag> tags_scratch;
-  return ParseLines(
+  return ParseLines<StatsdRecord>(
       buffer, options, StatsdReason::kTooLong,
-      [&](absl::string_view line, Failure* f) {
-        if (!ParseLine(line, &tags_scratch, &record, f)) return false;
-        on_record(record);
-        return true;
+      [&](absl::string_view line, StatsdRecord* r, Failure* f) {
+        return ParseLine(line, &tags_scratch, r, f);
       },
-      on_error);
+      on_record, on_error);
 }
 
 bool LooksLikeStatsd(absl::string_view line) {

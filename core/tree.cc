@@ -154,16 +154,9 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
     // More samples for a window history already has (a clean stop and a
     // restart within one window): collect them as a part of their own,
     // which history merges into the stored one.
-    double last = cur.last;
-    cur = Window{};
-    cur.index = w;
+    const double last = cur.last;
+    OpenWindow(leaf, w);
     cur.last = last;
-    leaf->flushed_ = false;
-    leaf->replayed_ = false;
-    if (options_.history && !leaf->listed_) {
-      leaf->listed_ = true;
-      open_windows_.push_back(leaf);
-    }
   }
   if (w > cur.index) {
     if (cur.count > 0) {
@@ -171,14 +164,7 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
       leaf->prev_index_ = cur.index;
       leaf->prev_ = cur.sum;
     }
-    cur = Window{};
-    cur.index = w;
-    leaf->flushed_ = false;
-    leaf->replayed_ = false;
-    if (options_.history && !leaf->listed_) {
-      leaf->listed_ = true;
-      open_windows_.push_back(leaf);
-    }
+    OpenWindow(leaf, w);
     if (leaf->extra_) {
       if (leaf->extra_->sketch) leaf->extra_->sketch->Clear();
       if (leaf->extra_->hll) leaf->extra_->hll->Clear();

@@ -16,6 +16,17 @@
 
 namespace canopy {
 
+void Tree::OpenWindow(Node* leaf, uint32_t window) {
+  leaf->cur_ = Window{};
+  leaf->cur_.index = window;
+  leaf->flushed_ = false;
+  leaf->replayed_ = false;
+  if (options_.history && !leaf->listed_) {
+    leaf->listed_ = true;
+    open_windows_.push_back(leaf);
+  }
+}
+
 void Tree::EmitWindow(Node* leaf, Action action) {
   const Window& cur = leaf->cur_;
   ClosedWindow cw;

@@ -76,15 +76,16 @@ struct LineFailure {
   std::string what;
 };
 
-// A line parser's loop: `parse_line(absl::string_view text,
+// A line parser's loop: `parse_line(absl::string_view text, Record* r,
 // LineFailure<Reason>* f)` is called with each line's text and returns true
-// for a record (which it has handed on itself), false with `f` filled for a
-// bad line, which goes to `on_error` with its line and column; a line
-// longer than options.max_line_bytes goes there as `too_long`.
-template <typename Reason, typename ParseLineFn>
+// with `r` filled, which goes to `on_record`, or false with `f` filled, which
+// goes to `on_error` with its line and column; a line longer than
+// options.max_line_bytes goes there as `too_long`. The record is reused
+// from line to line.
+template <typename Record, typename Reason, typename ParseLineFn>
 LineCounts ParseLines(
     absl::string_view buffer, const LineOptions& options, Reason too_long,
-    ParseLineFn parse_line,
+    ParseLineFn parse_line, absl::FunctionRef<void(const Record&)> on_record,
     absl::FunctionRef<void(const LineError<Reason>&)> on_error) {
   LineCounts counts;
   auto report = [&](Reason reason, size_t line, size_t column,
@@ -93,12 +94,14 @@ LineCounts ParseLines(
     on_error(LineError<Reason>{reason, line, column,
                                LineErrorStatus(line, column, what)});
   };
+  Record record;
   ForEachLine(
       buffer, options.max_line_bytes,
       [&](const Line& line) {
         LineFailure<Reason> f;
-        if (parse_line(line.text, &f)) {
+        if (parse_line(line.text, &record, &f)) {
           ++counts.records;
+          on_record(record);
         } else {
           report(f.reason, line.number, line.lead + f.offset + 1, f.what);
         }

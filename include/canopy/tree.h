@@ -390,6 +390,9 @@ class Tree {
                         uint32_t w);
   // Counts `value` into the leaf's open window and running total.
   static void AddToWindow(Node* leaf, double value);
+  // Starts the leaf's window `window`, empty and not handed over yet;
+  // lists the leaf for CloseWindows() (history on).
+  void OpenWindow(Node* leaf, uint32_t window);
   // Appends a leaf's open window to closed_ (history on).
   void EmitWindow(Node* leaf, Action action);
   // Merges a sample dated into `window`, already handed over, into the
