@@ -67,6 +67,7 @@ class NodePool {
   }
 
  private:
+#ifndef CANOPY_NODE_POOL_ASAN
   static constexpr size_t kSlabBytes = 64 * 1024;
   void CutSlab();
 
@@ -74,6 +75,7 @@ class NodePool {
   char* slab_next_ = nullptr;
   size_t slab_left_ = 0;
   void* free_ = nullptr;  // freed nodes, each holding the next's address
+#endif
 };
 
 }  // namespace canopy
