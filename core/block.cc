@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <utility>
 
 #include "absl/numeric/bits.h"
 #include "absl/strings/str_cat.h"
-#include "core/varint.h"
+#include "canopy/coding.h"
 
 namespace canopy {
 namespace {
@@ -41,27 +40,7 @@ absl::Status Corrupt(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("corrupt block: ", what));
 }
 
-uint64_t Bits(double v) {
-  uint64_t b;
-  std::memcpy(&b, &v, sizeof b);
-  return b;
-}
-
-double FromBits(uint64_t b) {
-  double v;
-  std::memcpy(&v, &b, sizeof v);
-  return v;
-}
-
-bool Same(double a, double b) { return Bits(a) == Bits(b); }
-
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-
-int64_t UnZigZag(uint64_t u) {
-  return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-}
+bool Same(double a, double b) { return DoubleToBits(a) == DoubleToBits(b); }
 
 // The number of bits needed to write `v` (0 for 0).
 int Width(uint64_t v) { return v == 0 ? 0 : 64 - absl::countl_zero(v); }
@@ -77,12 +56,6 @@ constexpr std::array<uint32_t, 256> MakeCrcTable() {
   return table;
 }
 constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
-
-void PutVarint(uint64_t v, std::string* out) { varint::Put(v, out); }
-
-bool GetVarint(absl::string_view* in, uint64_t* v) {
-  return varint::Get(in, v);
-}
 
 // Writes bits most significant first into whole bytes.
 class BitWriter {
@@ -266,11 +239,11 @@ bool DecodeInts(BitReader* in, size_t n, std::vector<uint64_t>* xs) {
 // repeat, '10' + the meaningful bits in the previous window, or '11' + 6 bits
 // of leading zeros + 6 bits of (length - 1) + the meaningful bits.
 void EncodeXor(const std::vector<double>& vs, BitWriter* out) {
-  uint64_t prev = Bits(vs[0]);
+  uint64_t prev = DoubleToBits(vs[0]);
   out->Write(prev, 64);
   int lead = -1, len = 0;  // the current window; none yet
   for (size_t i = 1; i < vs.size(); ++i) {
-    const uint64_t cur = Bits(vs[i]);
+    const uint64_t cur = DoubleToBits(vs[i]);
     const uint64_t x = cur ^ prev;
     prev = cur;
     if (x == 0) {
@@ -299,7 +272,7 @@ bool DecodeXor(BitReader* in, size_t n, std::vector<double>* vs) {
   // Each later value takes at least one bit.
   if (n - 1 > in->remaining()) return false;
   vs->reserve(n);
-  vs->push_back(FromBits(prev));
+  vs->push_back(BitsToDouble(prev));
   int lead = -1, len = 0;
   for (size_t i = 1; i < n; ++i) {
     uint64_t bit;
@@ -319,7 +292,7 @@ bool DecodeXor(BitReader* in, size_t n, std::vector<double>* vs) {
       if (!in->Read(len, &meaningful)) return false;
       prev ^= meaningful << (64 - lead - len);
     }
-    vs->push_back(FromBits(prev));
+    vs->push_back(BitsToDouble(prev));
   }
   return true;
 }
@@ -360,9 +333,9 @@ void EncodeValues(const std::vector<double>& vs, BitWriter* out) {
     BitWriter delta;
     delta.Write(kDecimalDelta, 2);
     delta.Write(d, 4);
-    WriteSized(ZigZag(ms[0]), &delta);
+    WriteSized(ZigZagEncode64(ms[0]), &delta);
     for (size_t i = 1; i < ms.size(); ++i) {
-      xs.push_back(ZigZag(ms[i] - ms[i - 1]));
+      xs.push_back(ZigZagEncode64(ms[i] - ms[i - 1]));
     }
     EncodeInts(xs, &delta);
     if (delta.bit_count() < best.bit_count()) best = std::move(delta);
@@ -373,7 +346,7 @@ void EncodeValues(const std::vector<double>& vs, BitWriter* out) {
     BitWriter offset;
     offset.Write(kDecimalOffset, 2);
     offset.Write(d, 4);
-    WriteSized(ZigZag(base), &offset);
+    WriteSized(ZigZagEncode64(base), &offset);
     EncodeInts(xs, &offset);
     if (offset.bit_count() < best.bit_count()) best = std::move(offset);
   }
@@ -391,7 +364,7 @@ bool DecodeValues(BitReader* in, size_t n, std::vector<double>* vs) {
   if (!in->Read(4, &d) || d > kMaxDecimals || !ReadSized(in, &first)) {
     return false;
   }
-  const int64_t m0 = UnZigZag(first);
+  const int64_t m0 = ZigZagDecode64(first);
   if (m0 < -kMaxDecimalInt || m0 > kMaxDecimalInt) return false;
   std::vector<uint64_t> xs;
   if (!DecodeInts(in, code == kDecimalDelta ? n - 1 : n, &xs)) return false;
@@ -401,7 +374,7 @@ bool DecodeValues(BitReader* in, size_t n, std::vector<double>* vs) {
     int64_t m = m0;
     vs->push_back(static_cast<double>(m) / p);
     for (uint64_t x : xs) {
-      const int64_t delta = UnZigZag(x);
+      const int64_t delta = ZigZagDecode64(x);
       if (delta < -2 * kMaxDecimalInt || delta > 2 * kMaxDecimalInt) {
         return false;
       }
@@ -460,10 +433,7 @@ absl::StatusOr<Header> ReadHeader(absl::string_view bytes,
                                   absl::string_view* rest) {
   if (bytes.size() < 1 + 4) return Corrupt("too short");
   const size_t body = bytes.size() - 4;
-  const auto* tail =
-      reinterpret_cast<const unsigned char*>(bytes.data()) + body;
-  const uint32_t stored = tail[0] | (tail[1] << 8) | (tail[2] << 16) |
-                          (static_cast<uint32_t>(tail[3]) << 24);
+  const uint32_t stored = DecodeLittleEndian32(bytes.data() + body);
   if (stored != BlockChecksum(bytes.substr(0, body))) {
     return Corrupt("checksum mismatch");
   }
@@ -474,7 +444,7 @@ absl::StatusOr<Header> ReadHeader(absl::string_view bytes,
   in.remove_prefix(1);
   Header h;
   uint64_t step, n;
-  if (!GetVarint(&in, &step) || !GetVarint(&in, &n)) {
+  if (!GetVarint64(&in, &step) || !GetVarint64(&in, &n)) {
     return Corrupt("truncated header");
   }
   if (step == 0 || step > static_cast<uint64_t>(INT64_MAX)) {
@@ -485,11 +455,11 @@ absl::StatusOr<Header> ReadHeader(absl::string_view bytes,
   h.info.count = n;
   if (n > 0) {
     uint64_t first, span;
-    if (!GetVarint(&in, &first) || !GetVarint(&in, &span)) {
+    if (!GetVarint64(&in, &first) || !GetVarint64(&in, &span)) {
       return Corrupt("truncated header");
     }
     const int64_t s = h.info.step;
-    const int64_t k0 = UnZigZag(first);
+    const int64_t k0 = ZigZagDecode64(first);
     if (k0 > INT64_MAX / s || k0 < INT64_MIN / s) return Corrupt("bad start");
     if ((n == 1) != (span == 0) || span < n - 1) return Corrupt("bad span");
     // k0 + span must fit: the room above k0, computed without overflow.
@@ -544,17 +514,17 @@ std::string BlockWriter::Finish() {
   const size_t n = windows_.size();
   std::string out;
   out.push_back(static_cast<char>(kFormatVersion));
-  PutVarint(static_cast<uint64_t>(std::max<int64_t>(step_, 1)), &out);
-  PutVarint(n, &out);
+  PutVarint64(&out, static_cast<uint64_t>(std::max<int64_t>(step_, 1)));
+  PutVarint64(&out, n);
   BitWriter bits;
   if (n > 0) {
     const int64_t k0 = windows_.front().start / step_;
-    PutVarint(ZigZag(k0), &out);
+    PutVarint64(&out, ZigZagEncode64(k0));
     // Index differences as unsigned: exact even across the whole int64 range.
     auto index = [&](size_t i) {
       return static_cast<uint64_t>(windows_[i].start / step_);
     };
-    PutVarint(index(n - 1) - index(0), &out);
+    PutVarint64(&out, index(n - 1) - index(0));
 
     std::vector<uint64_t> ints;
     ints.reserve(n);
@@ -622,15 +592,12 @@ std::string BlockWriter::Finish() {
     }
   }
   const std::string stream = std::move(bits).Finish();
-  PutVarint(stream.size(), &out);
-  out += stream;
+  PutLengthPrefixed(&out, stream);
   for (const WindowRecord& w : windows_) {
     if (w.blob.empty()) continue;
-    PutVarint(w.blob.size(), &out);
-    out += w.blob;
+    PutLengthPrefixed(&out, w.blob);
   }
-  const uint32_t crc = BlockChecksum(out);
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(crc >> (8 * i)));
+  PutLittleEndian32(&out, BlockChecksum(out));
   windows_.clear();
   return out;
 }
@@ -646,12 +613,9 @@ absl::StatusOr<std::vector<WindowRecord>> DecodeBlock(absl::string_view bytes) {
   absl::string_view in;
   absl::StatusOr<Header> h = ReadHeader(bytes, &in);
   if (!h.ok()) return h.status();
-  uint64_t stream_size;
-  if (!GetVarint(&in, &stream_size) || stream_size > in.size()) {
-    return Corrupt("truncated bit stream");
-  }
-  BitReader bits(in.substr(0, stream_size));
-  in.remove_prefix(stream_size);
+  absl::string_view stream;
+  if (!GetLengthPrefixed(&in, &stream)) return Corrupt("truncated bit stream");
+  BitReader bits(stream);
   const size_t n = h->info.count;
   const int64_t step = h->info.step;
   std::vector<WindowRecord> out(n);
@@ -709,12 +673,11 @@ absl::StatusOr<std::vector<WindowRecord>> DecodeBlock(absl::string_view bytes) {
     }
     for (size_t i = 0; i < n; ++i) {
       if ((shapes[i] & kHasBlob) == 0) continue;
-      uint64_t len;
-      if (!GetVarint(&in, &len) || len == 0 || len > in.size()) {
+      absl::string_view blob;
+      if (!GetLengthPrefixed(&in, &blob) || blob.empty()) {
         return Corrupt("bad blob");
       }
-      out[i].blob.assign(in.data(), len);
-      in.remove_prefix(len);
+      out[i].blob.assign(blob.data(), blob.size());
     }
   }
   // Canonical: only the padding of the last byte may be left, and it is 0.

@@ -11,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/key.h"
+#include "canopy/line_name.h"
+#include "canopy/lines.h"
 #include "core/text.h"
 
 namespace canopy {
@@ -46,11 +48,7 @@ bool ParseTimestamp(absl::string_view text, std::optional<int64_t>* out) {
   return true;
 }
 
-struct Failure {
-  GraphiteReason reason;
-  size_t offset;  // 0-based, within the trimmed line
-  std::string what;
-};
+using Failure = LineFailure<GraphiteReason>;
 
 using Tag = std::pair<absl::string_view, absl::string_view>;  // name, value
 
@@ -206,46 +204,13 @@ GraphiteCounts ParseGraphite(
     absl::FunctionRef<void(const GraphiteRecord&)> on_record,
     absl::FunctionRef<void(const GraphiteError&)> on_error,
     const GraphiteOptions& options) {
-  GraphiteCounts counts;
-  GraphiteRecord record;
   std::vector<Tag> tags;
-  size_t line_number = 0;
-  size_t pos = 0;
-  auto report = [&](GraphiteReason reason, size_t column,
-                    absl::string_view what) {
-    ++counts.errors;
-    on_error(GraphiteError{
-        reason, line_number, column,
-        absl::InvalidArgumentError(absl::StrCat(
-            "line ", line_number, ", column ", column, ": ", what))});
-  };
-  while (pos < buffer.size()) {
-    size_t end = buffer.find('\n', pos);
-    if (end == absl::string_view::npos) end = buffer.size();
-    absl::string_view line = buffer.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_number;
-    if (line.size() > options.max_line_bytes) {
-      report(
-          GraphiteReason::kTooLong, options.max_line_bytes + 1,
-          absl::StrCat("line longer than ", options.max_line_bytes, " bytes"));
-      continue;
-    }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    size_t lead = 0;
-    while (lead < line.size() && IsBlank(line[lead])) ++lead;
-    line.remove_prefix(lead);
-    while (!line.empty() && IsBlank(line.back())) line.remove_suffix(1);
-    if (line.empty()) continue;
-    Failure f;
-    if (ParseLine(line, &tags, &record, &f)) {
-      ++counts.records;
-      on_record(record);
-    } else {
-      report(f.reason, lead + f.offset + 1, f.what);
-    }
-  }
-  return counts;
+  return ParseLines<GraphiteRecord>(
+      buffer, options, GraphiteReason::kTooLong,
+      [&](absl::string_view line, GraphiteRecord* r, Failure* f) {
+        return ParseLine(line, &tags, r, f);
+      },
+      on_record, on_error);
 }
 
 size_t ScanSimpleGraphiteLine(absl::string_view buffer,
@@ -283,8 +248,7 @@ size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
   const size_t used = ScanSimpleGraphiteLine(buffer, &line);
   if (used == 0) return 0;
   const char* const name = line.name.data();
-  if (text::ScanPlainName(name, name + line.name.size() + 1, ' ', &r->key) ==
-      0) {
+  if (ScanPlainName(name, name + line.name.size() + 1, ' ', &r->key) == 0) {
     return 0;
   }
   r->value = line.value;

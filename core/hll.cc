@@ -6,7 +6,7 @@
 
 #include "absl/numeric/bits.h"
 #include "absl/strings/str_cat.h"
-#include "core/varint.h"
+#include "canopy/coding.h"
 
 namespace canopy {
 namespace {
@@ -15,18 +15,6 @@ constexpr uint8_t kFormatVersion = 1;
 constexpr uint8_t kSparse = 0;
 constexpr uint8_t kDense = 1;
 constexpr int kRegisterBits = 6;  // register values are at most 61
-
-uint64_t Load64(const unsigned char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-void PutVarint(uint64_t v, std::string* out) { varint::Put(v, out); }
-
-bool GetVarint(absl::string_view* in, uint64_t* v) {
-  return varint::Get(in, v);
-}
 
 // sigma and tau from Ertl (2017), section 4: the corrections for empty and
 // saturated registers.
@@ -70,7 +58,7 @@ uint64_t HllHash(absl::string_view data) {
   uint64_t h = kSeed ^ (n * kMul);
   const unsigned char* end = p + (n & ~size_t{7});
   for (; p != end; p += 8) {
-    uint64_t k = Load64(p);
+    uint64_t k = DecodeLittleEndian64(reinterpret_cast<const char*>(p));
     k *= kMul;
     k ^= k >> kShift;
     k *= kMul;
@@ -194,10 +182,10 @@ void Hll::Serialize(std::string* out) const {
   out->push_back(static_cast<char>(precision_));
   if (is_sparse()) {
     out->push_back(static_cast<char>(kSparse));
-    PutVarint(sparse_.size(), out);
+    PutVarint64(out, sparse_.size());
     uint64_t previous = 0;
     for (uint64_t h : sparse_) {
-      PutVarint(h - previous, out);
+      PutVarint64(out, h - previous);
       previous = h;
     }
     return;
@@ -231,13 +219,13 @@ absl::StatusOr<Hll> Hll::Deserialize(absl::string_view bytes) {
   Hll h(precision);
   if (form == kSparse) {
     uint64_t n;
-    if (!GetVarint(&bytes, &n)) return Corrupt("truncated");
+    if (!GetVarint64(&bytes, &n)) return Corrupt("truncated");
     if (n > h.sparse_limit()) return Corrupt("too many sparse hashes");
     h.sparse_.reserve(n);
     uint64_t value = 0;
     for (uint64_t i = 0; i < n; ++i) {
       uint64_t delta;
-      if (!GetVarint(&bytes, &delta)) return Corrupt("truncated");
+      if (!GetVarint64(&bytes, &delta)) return Corrupt("truncated");
       if (i > 0 && delta == 0) return Corrupt("hashes not increasing");
       if (delta > std::numeric_limits<uint64_t>::max() - value) {
         return Corrupt("hash overflows");

@@ -200,6 +200,23 @@ std::string BuildRequest(absl::string_view method, absl::string_view target,
   return req;
 }
 
+// One request on a connection of its own: connects, sends `request`,
+// reads the reply (handing the body to `on_data` as it comes, if set),
+// all within `timeout` seconds.
+absl::StatusOr<HttpReply> Exchange(
+    const std::string& host, int port, double timeout,
+    absl::string_view request,
+    const std::function<bool(absl::string_view)>* on_data) {
+  auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000));
+  absl::StatusOr<int> fd = Connect(host, port);
+  if (!fd.ok()) return fd.status();
+  Fd owner(*fd);
+  if (absl::Status s = WriteAll(*fd, request); !s.ok()) return s;
+  return ReadReply(*fd, deadline, on_data);
+}
+
 }  // namespace
 
 std::string HttpReply::Header(absl::string_view name) const {
@@ -232,36 +249,18 @@ absl::StatusOr<HttpClient> HttpClient::FromUrl(absl::string_view url) {
 absl::StatusOr<HttpReply> HttpClient::Request(
     absl::string_view method, absl::string_view target, absl::string_view body,
     const HttpHeaders& headers) const {
-  auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000));
-  absl::StatusOr<int> fd = Connect(host_, port_);
-  if (!fd.ok()) return fd.status();
-  Fd owner(*fd);
   bool has_body = !body.empty() || method == "POST" || method == "PUT";
-  if (absl::Status s = WriteAll(
-          *fd, BuildRequest(method, target, host_, body, headers, has_body));
-      !s.ok()) {
-    return s;
-  }
-  return ReadReply(*fd, deadline, nullptr);
+  return Exchange(host_, port_, timeout_,
+                  BuildRequest(method, target, host_, body, headers, has_body),
+                  nullptr);
 }
 
 absl::StatusOr<int> HttpClient::Stream(
     absl::string_view target, const HttpHeaders& headers,
     const std::function<bool(absl::string_view)>& on_data) const {
-  auto deadline =
-      std::chrono::steady_clock::now() +
-      std::chrono::milliseconds(static_cast<int64_t>(timeout_ * 1000));
-  absl::StatusOr<int> fd = Connect(host_, port_);
-  if (!fd.ok()) return fd.status();
-  Fd owner(*fd);
-  if (absl::Status s =
-          WriteAll(*fd, BuildRequest("GET", target, host_, "", headers, false));
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<HttpReply> r = ReadReply(*fd, deadline, &on_data);
+  absl::StatusOr<HttpReply> r = Exchange(
+      host_, port_, timeout_,
+      BuildRequest("GET", target, host_, "", headers, false), &on_data);
   if (!r.ok()) return r.status();
   return r->status;
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace canopy {
 namespace {
@@ -90,12 +91,7 @@ absl::Status AppendKey(absl::string_view key, size_t depth, KeySegments* out) {
   if (key.empty()) {
     return absl::InvalidArgumentError("empty key");
   }
-  size_t start = 0;
-  while (true) {
-    size_t comma = key.find(',', start);
-    absl::string_view seg = key.substr(start, comma == absl::string_view::npos
-                                                  ? absl::string_view::npos
-                                                  : comma - start);
+  for (absl::string_view seg : absl::StrSplit(key, ',')) {
     if (absl::Status s = ValidateSegment(seg); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("bad key ", Quote(key), ": ", s.message()));
@@ -105,8 +101,6 @@ absl::Status AppendKey(absl::string_view key, size_t depth, KeySegments* out) {
           "bad key ", Quote(key), ": deeper than ", kMaxSegments, " segments"));
     }
     out->push_back(seg);
-    if (comma == absl::string_view::npos) break;
-    start = comma + 1;
   }
   return absl::OkStatus();
 }
@@ -156,12 +150,7 @@ absl::StatusOr<Pattern> Pattern::Parse(absl::string_view text) {
   p.text_ = std::string(text);
   if (text.empty()) return p;  // the root
   int any_depth = 0;
-  size_t start = 0;
-  while (true) {
-    size_t comma = text.find(',', start);
-    absl::string_view seg = text.substr(start, comma == absl::string_view::npos
-                                                   ? absl::string_view::npos
-                                                   : comma - start);
+  for (absl::string_view seg : absl::StrSplit(text, ',')) {
     Segment s;
     if (seg.empty() || seg == "*") {
       s.kind = Kind::kAnyOne;
@@ -186,8 +175,6 @@ absl::StatusOr<Pattern> Pattern::Parse(absl::string_view text) {
           absl::StrCat("bad pattern ", Quote(text), ": deeper than ",
                        kMaxSegments, " segments"));
     }
-    if (comma == absl::string_view::npos) break;
-    start = comma + 1;
   }
   return p;
 }

@@ -4,12 +4,11 @@
 #include <array>
 #include <cfloat>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "core/varint.h"
+#include "canopy/coding.h"
 
 namespace canopy {
 namespace {
@@ -19,67 +18,13 @@ constexpr uint8_t kFlagFractionalCounts = 1;
 // Largest count written as a varint: every integer up to it is a double.
 constexpr double kMaxVarintCount = 9007199254740992.0;  // 2^53
 
-void PutVarint(uint64_t v, std::string* out) { varint::Put(v, out); }
-
-void PutDouble(double d, std::string* out) {
-  uint64_t bits;
-  std::memcpy(&bits, &d, sizeof bits);
-  for (int i = 0; i < 8; ++i) {
-    out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-  }
+// Reads one byte; false at the end.
+bool GetByte(absl::string_view* in, uint8_t* b) {
+  if (in->empty()) return false;
+  *b = static_cast<uint8_t>((*in)[0]);
+  in->remove_prefix(1);
+  return true;
 }
-
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-
-int64_t UnZigZag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
-
-// Reads the format back; every Get fails (returns false) past the end.
-class Reader {
- public:
-  explicit Reader(absl::string_view bytes) : rest_(bytes) {}
-
-  bool GetByte(uint8_t* b) {
-    if (rest_.empty()) return false;
-    *b = static_cast<uint8_t>(rest_[0]);
-    rest_.remove_prefix(1);
-    return true;
-  }
-
-  bool GetVarint(uint64_t* v) {
-    uint64_t result = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b;
-      if (!GetByte(&b)) return false;
-      if (shift == 63 && b > 1) return false;  // more than 64 bits
-      result |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) {
-        *v = result;
-        return true;
-      }
-    }
-    return false;
-  }
-
-  bool GetDouble(double* d) {
-    if (rest_.size() < 8) return false;
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) {
-      bits |= static_cast<uint64_t>(static_cast<uint8_t>(rest_[i])) << (8 * i);
-    }
-    rest_.remove_prefix(8);
-    std::memcpy(d, &bits, sizeof bits);
-    return true;
-  }
-
-  bool done() const { return rest_.empty(); }
-
- private:
-  absl::string_view rest_;
-};
 
 bool IsIntegralCount(double c) {
   return c >= 0 && c <= kMaxVarintCount && std::floor(c) == c;
@@ -274,27 +219,27 @@ void Sketch::Serialize(std::string* out) const {
   }
   auto put_count = [&](double c) {
     if (integral) {
-      PutVarint(static_cast<uint64_t>(c), out);
+      PutVarint64(out, static_cast<uint64_t>(c));
     } else {
-      PutDouble(c, out);
+      PutDouble(out, c);
     }
   };
   out->push_back(static_cast<char>(kFormatVersion));
   out->push_back(static_cast<char>(integral ? 0 : kFlagFractionalCounts));
-  PutDouble(alpha_, out);
-  PutDouble(min_, out);
-  PutDouble(max_, out);
-  PutDouble(sum_, out);
+  PutDouble(out, alpha_);
+  PutDouble(out, min_);
+  PutDouble(out, max_);
+  PutDouble(out, sum_);
   put_count(zero_count_);
   for (const Store* store : {&positive_, &negative_}) {
-    PutVarint(store->size(), out);
+    PutVarint64(out, store->size());
     int64_t previous = 0;
     for (size_t i = 0; i < store->size(); ++i) {
       const Bucket& b = (*store)[i];
       if (i == 0) {
-        PutVarint(ZigZag(b.index), out);
+        PutVarint64(out, ZigZagEncode64(b.index));
       } else {
-        PutVarint(static_cast<uint64_t>(b.index - previous - 1), out);
+        PutVarint64(out, static_cast<uint64_t>(b.index - previous - 1));
       }
       previous = b.index;
       put_count(b.count);
@@ -303,18 +248,18 @@ void Sketch::Serialize(std::string* out) const {
 }
 
 absl::StatusOr<Sketch> Sketch::Deserialize(absl::string_view bytes) {
-  Reader in(bytes);
+  absl::string_view in = bytes;
   uint8_t version, flags;
-  if (!in.GetByte(&version)) return Corrupt("empty");
+  if (!GetByte(&in, &version)) return Corrupt("empty");
   if (version != kFormatVersion) {
     return Corrupt(absl::StrCat("unknown version ", version));
   }
-  if (!in.GetByte(&flags)) return Corrupt("truncated");
+  if (!GetByte(&in, &flags)) return Corrupt("truncated");
   if ((flags & ~kFlagFractionalCounts) != 0) return Corrupt("unknown flags");
   const bool fractional = (flags & kFlagFractionalCounts) != 0;
   double alpha, min, max, sum;
-  if (!in.GetDouble(&alpha) || !in.GetDouble(&min) || !in.GetDouble(&max) ||
-      !in.GetDouble(&sum)) {
+  if (!GetDouble(&in, &alpha) || !GetDouble(&in, &min) ||
+      !GetDouble(&in, &max) || !GetDouble(&in, &sum)) {
     return Corrupt("truncated");
   }
   if (!(alpha >= kMinRelativeAccuracy && alpha <= kMaxRelativeAccuracy)) {
@@ -323,10 +268,10 @@ absl::StatusOr<Sketch> Sketch::Deserialize(absl::string_view bytes) {
   Sketch s(alpha);
   auto get_count = [&](double* c) {
     if (fractional) {
-      return in.GetDouble(c) && std::isfinite(*c) && *c >= 0;
+      return GetDouble(&in, c) && std::isfinite(*c) && *c >= 0;
     }
     uint64_t v;
-    if (!in.GetVarint(&v) || v > static_cast<uint64_t>(kMaxVarintCount)) {
+    if (!GetVarint64(&in, &v) || v > static_cast<uint64_t>(kMaxVarintCount)) {
       return false;
     }
     *c = static_cast<double>(v);
@@ -338,15 +283,15 @@ absl::StatusOr<Sketch> Sketch::Deserialize(absl::string_view bytes) {
   const int64_t highest = s.IndexOf(DBL_MAX);
   for (Store* store : {&s.positive_, &s.negative_}) {
     uint64_t n;
-    if (!in.GetVarint(&n)) return Corrupt("truncated");
+    if (!GetVarint64(&in, &n)) return Corrupt("truncated");
     if (n > kMaxBuckets) return Corrupt("too many buckets");
     store->reserve(n);
     int64_t index = 0;
     for (uint64_t i = 0; i < n; ++i) {
       uint64_t v;
-      if (!in.GetVarint(&v)) return Corrupt("truncated");
+      if (!GetVarint64(&in, &v)) return Corrupt("truncated");
       if (i == 0) {
-        index = UnZigZag(v);
+        index = ZigZagDecode64(v);
       } else {
         if (v > static_cast<uint64_t>(highest - lowest)) {
           return Corrupt("bucket index out of range");
@@ -362,7 +307,7 @@ absl::StatusOr<Sketch> Sketch::Deserialize(absl::string_view bytes) {
       total += c;
     }
   }
-  if (!in.done()) return Corrupt("trailing bytes");
+  if (!in.empty()) return Corrupt("trailing bytes");
   if (!std::isfinite(total)) return Corrupt("count overflows");
   if (total > 0) {
     if (!std::isfinite(min) || !std::isfinite(max) || min > max ||

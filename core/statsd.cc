@@ -11,6 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/key.h"
+#include "canopy/line_name.h"
+#include "canopy/lines.h"
 #include "core/text.h"
 
 namespace canopy {
@@ -21,11 +23,7 @@ using text::NumberStatus;
 using text::ParseNumber;
 using text::Quote;
 
-struct Failure {
-  StatsdReason reason;
-  size_t offset;  // 0-based, within the trimmed line
-  std::string what;
-};
+using Failure = LineFailure<StatsdReason>;
 
 // Appends the segments of a dotted name to `key`; counts them in `depth`.
 bool AppendName(absl::string_view name, std::string* key, size_t* depth,
@@ -279,46 +277,13 @@ StatsdCounts ParseStatsd(absl::string_view buffer,
                          absl::FunctionRef<void(const StatsdRecord&)> on_record,
                          absl::FunctionRef<void(const StatsdError&)> on_error,
                          const StatsdOptions& options) {
-  StatsdCounts counts;
-  StatsdRecord record;
   std::vector<Tag> tags_scratch;
-  size_t line_number = 0;
-  size_t pos = 0;
-  auto report = [&](StatsdReason reason, size_t column,
-                    absl::string_view what) {
-    ++counts.errors;
-    on_error(StatsdError{
-        reason, line_number, column,
-        absl::InvalidArgumentError(absl::StrCat(
-            "line ", line_number, ", column ", column, ": ", what))});
-  };
-  while (pos < buffer.size()) {
-    size_t end = buffer.find('\n', pos);
-    if (end == absl::string_view::npos) end = buffer.size();
-    absl::string_view line = buffer.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_number;
-    if (line.size() > options.max_line_bytes) {
-      report(
-          StatsdReason::kTooLong, options.max_line_bytes + 1,
-          absl::StrCat("line longer than ", options.max_line_bytes, " bytes"));
-      continue;
-    }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    size_t lead = 0;
-    while (lead < line.size() && IsBlank(line[lead])) ++lead;
-    line.remove_prefix(lead);
-    while (!line.empty() && IsBlank(line.back())) line.remove_suffix(1);
-    if (line.empty()) continue;
-    Failure f;
-    if (ParseLine(line, &tags_scratch, &record, &f)) {
-      ++counts.records;
-      on_record(record);
-    } else {
-      report(f.reason, lead + f.offset + 1, f.what);
-    }
-  }
-  return counts;
+  return ParseLines<StatsdRecord>(
+      buffer, options, StatsdReason::kTooLong,
+      [&](absl::string_view line, StatsdRecord* r, Failure* f) {
+        return ParseLine(line, &tags_scratch, r, f);
+      },
+      on_record, on_error);
 }
 
 bool LooksLikeStatsd(absl::string_view line) {
@@ -385,8 +350,7 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
   const size_t used = ScanSimpleStatsdLine(buffer, &line);
   if (used == 0) return 0;
   const char* const name = line.name.data();
-  if (text::ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) ==
-      0) {
+  if (ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) == 0) {
     return 0;
   }
   r->value = line.value;

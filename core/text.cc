@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/key.h"
+#include "canopy/line_name.h"
 
 namespace canopy {
 namespace text {
@@ -161,6 +162,11 @@ inline void ClassifySixteen(const char* p, uint32_t* plain, uint32_t* dots) {
 }  // namespace
 #endif
 
+}  // namespace text
+
+// ---------------------------------------------------------------- plain names
+// (public: canopy/line_name.h)
+
 bool IsPlainName(absl::string_view name) {
   const size_t n = name.size();
 #if defined(__SSE2__)
@@ -172,7 +178,7 @@ bool IsPlainName(absl::string_view name) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
       uint32_t plain, dot;
-      ClassifySixteen(name.data() + i, &plain, &dot);
+      text::ClassifySixteen(name.data() + i, &plain, &dot);
       if ((plain | dot) != 0xffff) return false;
       dots |= uint64_t{dot} << i;
     }
@@ -180,7 +186,7 @@ bool IsPlainName(absl::string_view name) {
       const unsigned char c = static_cast<unsigned char>(name[i]);
       if (c == '.') {
         dots |= uint64_t{1} << i;
-      } else if (!kPlain.plain[c]) {
+      } else if (!text::kPlain.plain[c]) {
         return false;
       }
     }
@@ -193,7 +199,7 @@ bool IsPlainName(absl::string_view name) {
   size_t segment = 0, segments = 1;
   for (size_t i = 0; i < n; ++i) {
     const unsigned char c = static_cast<unsigned char>(name[i]);
-    if (kPlain.plain[c]) continue;
+    if (text::kPlain.plain[c]) continue;
     if (c != '.' || i == segment || i - segment > kMaxSegmentBytes ||
         ++segments > kMaxSegments) {
       return false;
@@ -205,12 +211,14 @@ bool IsPlainName(absl::string_view name) {
 
 size_t ScanPlainName(const char* p, const char* end, char stop,
                      std::string* key) {
-  const size_t n = FindPlainNameEnd(p, end, stop);
+  const size_t n = text::FindPlainNameEnd(p, end, stop);
   if (n == 0 || !IsPlainName(absl::string_view(p, n))) return 0;
   key->assign(p, n);
   std::replace(key->begin(), key->end(), '.', ',');
   return n;
 }
+
+namespace text {
 
 size_t ScanPlainDecimal(const char* p, const char* end, double* out) {
   const char* const start = p;

@@ -29,17 +29,7 @@ NumberStatus ParseNumber(absl::string_view text, double* out);
 // returns 0 and the caller takes the full parser, which also explains
 // what is wrong.
 
-// The length of the plain dotted name at `p` (before `end`): segments of
-// ASCII letters, digits, '_' and '-', none empty, none over
-// kMaxSegmentBytes, at most kMaxSegments, joined by '.'. The name ends at
-// the first other byte, which must be `stop`. The name goes to `key` with
-// its dots as commas. 0 when the name is not plain (`key` is then
-// unspecified).
-size_t ScanPlainName(const char* p, const char* end, char stop,
-                     std::string* key);
-
-// True if `name` is a plain dotted name as ScanPlainName takes it.
-bool IsPlainName(absl::string_view name);
+// Plain names (IsPlainName, ScanPlainName) are public: canopy/line_name.h.
 
 // Where a name that ends at `stop` would end, unchecked: the bytes before
 // the first `stop` if there is one within the length of the longest plain

@@ -6,6 +6,7 @@
 //
 //   absl::StatusOr<Action> a = ParseAction("average");  // Action::kAvg
 //   ActionName(*a);                                      // "avg"
+//   for (const ActionNameEntry& e : kActionNames) { ... }  // every name
 #ifndef CANOPY_ACTION_H_
 #define CANOPY_ACTION_H_
 
@@ -27,8 +28,26 @@ enum class Action : uint8_t {
   kSet,
 };
 
-// Parses an action name. Accepts the canonical names and the seed spellings
-// "sum" (add) and "average" (avg), case-insensitively.
+// One name of an action.
+struct ActionNameEntry {
+  absl::string_view name;
+  Action action;
+  bool canonical;  // the name ActionName gives; else an alias
+};
+
+// The one table of action names, for every program that reads or writes
+// them: each action's canonical name, followed by its aliases (the seed
+// spellings "sum" for add and "average" for avg). kInherit has no name
+// here: it is the absence of an action, not one a push may name.
+inline constexpr ActionNameEntry kActionNames[] = {
+    {"add", Action::kAdd, true},   {"sum", Action::kAdd, false},
+    {"avg", Action::kAvg, true},   {"average", Action::kAvg, false},
+    {"max", Action::kMax, true},   {"min", Action::kMin, true},
+    {"last", Action::kLast, true}, {"timer", Action::kTimer, true},
+    {"set", Action::kSet, true},
+};
+
+// Parses an action name: any name of kActionNames, case-insensitively.
 absl::StatusOr<Action> ParseAction(absl::string_view name);
 
 // The canonical name ("add", "avg", ...); "inherit" for kInherit.

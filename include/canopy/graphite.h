@@ -38,6 +38,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "canopy/lines.h"
 
 namespace canopy {
 
@@ -66,24 +67,12 @@ enum class GraphiteReason {
 // "bad_timestamp", "extra_field", "too_long".
 absl::string_view GraphiteReasonName(GraphiteReason reason);
 
-struct GraphiteError {
-  GraphiteReason reason;
-  size_t line;    // 1-based line number within the buffer
-  size_t column;  // 1-based byte offset of the offending field in the line
-  // InvalidArgument: "line L, column C: <what>", quoting at most 80 bytes of
-  // the input.
-  absl::Status status;
-};
-
-struct GraphiteOptions {
-  // Longer lines are rejected whole (kTooLong). A legal key is at most 8 KiB.
-  size_t max_line_bytes = 16 * 1024;
-};
-
-struct GraphiteCounts {
-  size_t records = 0;  // calls to on_record
-  size_t errors = 0;   // calls to on_error
-};
+// A bad line (include/canopy/lines.h): its reason, line, column and an
+// InvalidArgument "line L, column C: <what>".
+using GraphiteError = LineError<GraphiteReason>;
+// Longer lines than max_line_bytes are rejected whole (kTooLong).
+using GraphiteOptions = LineOptions;
+using GraphiteCounts = LineCounts;
 
 // Parses every line of `buffer`, calling `on_record` once per good line and
 // `on_error` once per bad one, in input order. The record passed to
@@ -104,7 +93,7 @@ size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r);
 
 // The same line with its path as sent (dots, not checked): everything up
 // to the first space. As with ScanSimpleStatsdLine, only a name that
-// proves plain (text::ScanPlainName) may be trusted.
+// proves plain (ScanPlainName, canopy/line_name.h) may be trusted.
 struct SimpleGraphiteLine {
   absl::string_view name;
   double value = 0;

@@ -52,6 +52,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "canopy/lines.h"
 
 namespace canopy {
 
@@ -87,24 +88,12 @@ enum class StatsdReason {
 // "bad_tags", "bad_field", "too_long".
 absl::string_view StatsdReasonName(StatsdReason reason);
 
-struct StatsdError {
-  StatsdReason reason;
-  size_t line;    // 1-based line number within the buffer
-  size_t column;  // 1-based byte offset of the offending part in the line
-  // InvalidArgument: "line L, column C: <what>", quoting at most 80 bytes of
-  // the input.
-  absl::Status status;
-};
-
-struct StatsdOptions {
-  // Longer lines are rejected whole (kTooLong). A legal key is at most 8 KiB.
-  size_t max_line_bytes = 16 * 1024;
-};
-
-struct StatsdCounts {
-  size_t records = 0;  // calls to on_record
-  size_t errors = 0;   // calls to on_error
-};
+// A bad line (include/canopy/lines.h): its reason, line, column and an
+// InvalidArgument "line L, column C: <what>".
+using StatsdError = LineError<StatsdReason>;
+// Longer lines than max_line_bytes are rejected whole (kTooLong).
+using StatsdOptions = LineOptions;
+using StatsdCounts = LineCounts;
 
 // Parses every line of `buffer`, calling `on_record` once per good line and
 // `on_error` once per bad one, in input order. The record passed to
@@ -130,9 +119,9 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r);
 // The same line with its name as sent (dots, not checked): everything up
 // to the first ':'. For a caller that looks names up as they come and
 // checks a name only when it is new; ParseSimpleStatsdLine is this and
-// text::ScanPlainName on `name`. The name may be anything, even span
-// lines, when the line is not simple: only a name that proves plain may
-// be trusted.
+// ScanPlainName (canopy/line_name.h) on `name`. The name may be anything,
+// even span lines, when the line is not simple: only a name that proves
+// plain may be trusted.
 struct SimpleStatsdLine {
   absl::string_view name;
   double value = 0;

@@ -9,8 +9,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "canopy/graphite.h"
+#include "canopy/line_name.h"
 #include "canopy/statsd.h"
-#include "core/text.h"
 #include "server/ingest/json_ingest.h"
 #include "server/log.h"
 
@@ -228,8 +228,7 @@ size_t LineIngest::Resolve(size_t first) {
     // indexed once the flush has found or made its leaf.
     batch_[i].leaf = nullptr;
     const char* const name = p.name.data();
-    if (text::ScanPlainName(name, name + p.name.size() + 1, p.stop, &p.key) ==
-        0) {
+    if (ScanPlainName(name, name + p.name.size() + 1, p.stop, &p.key) == 0) {
       for (size_t j = i; j < pending_count_; ++j) {
         fresh_count_ -= pending_[j].fresh;
         pending_[j].fresh = false;

@@ -17,21 +17,26 @@
 #include "absl/strings/str_cat.h"
 #include "server/ingest/line_ingest.h"
 
-ABSL_FLAG(std::string, format, "statsd", "statsd or graphite");
+ABSL_FLAG(std::string, format, "statsd",
+          "statsd, statsd_tagged (the same lines with DogStatsD tags, which "
+          "take the full parser and the tree's lookup by key) or graphite");
 ABSL_FLAG(int, rounds, 20, "passes over the 200 000 prepared lines");
 ABSL_FLAG(int, lines_per_call, 10,
           "lines handed to LineIngest at once (a datagram, a TCP read)");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "canopy-line-bench [--format=statsd|graphite] [--rounds=20] "
-      "[--lines_per_call=10]: ns per line through LineIngest");
+      "canopy-line-bench [--format=statsd|statsd_tagged|graphite] "
+      "[--rounds=20] [--lines_per_call=10]: ns per line through LineIngest");
   absl::ParseCommandLine(argc, argv);
   const std::string format = absl::GetFlag(FLAGS_format);
-  if (format != "statsd" && format != "graphite") {
-    std::fprintf(stderr, "canopy-line-bench: --format=statsd|graphite\n");
+  if (format != "statsd" && format != "statsd_tagged" && format != "graphite") {
+    std::fprintf(stderr,
+                 "canopy-line-bench: --format=statsd|statsd_tagged|graphite\n");
     return 2;
   }
+  const absl::string_view tags =
+      format == "statsd_tagged" ? "|#env:prod,region:eu" : "";
   const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   const int per_call = std::max(1, absl::GetFlag(FLAGS_lines_per_call));
   canopy::Tree::Options o;
@@ -50,13 +55,14 @@ int main(int argc, char** argv) {
       absl::StrAppend(&text, "bench.g", k / 100, ".m", k, " ", rng() % 1000,
                       ".", rng() % 100, " ", now, "\n");
     } else if (k % 3 == 0) {
-      absl::StrAppend(&text, "bench.c.g", k / 100, ".m", k % 100, ":1|c\n");
+      absl::StrAppend(&text, "bench.c.g", k / 100, ".m", k % 100, ":1|c", tags,
+                      "\n");
     } else if (k % 3 == 1) {
       absl::StrAppend(&text, "bench.g.g", k / 100, ".m", k % 100, ":",
-                      rng() % 10000, "|g\n");
+                      rng() % 10000, "|g", tags, "\n");
     } else {
       absl::StrAppend(&text, "bench.t.g", k / 100, ".m", k % 100, ":",
-                      rng() % 1000, ".", rng() % 10, "|ms\n");
+                      rng() % 1000, ".", rng() % 10, "|ms", tags, "\n");
     }
     if ((l + 1) % per_call == 0) calls.push_back(std::move(text)), text = {};
   }

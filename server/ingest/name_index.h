@@ -8,8 +8,8 @@
 //   const Node* leaf = index.Find("web.hits", hash);  // nullptr: not here
 //   index.Insert("web.hits", hash, leaf_made_by_the_slow_path);
 //
-// Only names that were checked (text::ScanPlainName) go in, so a name
-// found here is known to be plain. The pointers are the tree's: whoever
+// Only names that were checked (ScanPlainName, canopy/line_name.h) go in, so a
+// name found here is known to be plain. The pointers are the tree's: whoever
 // holds the index clears it when Tree::removal_epoch() moves. Bounded: past
 // max_names names (or their bytes past 64 per name on average) it forgets
 // everything and fills again from the names that keep coming.

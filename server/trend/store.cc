@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "canopy/coding.h"
 #include "canopy/duration.h"
 #include "canopy/hll.h"
 #include "leveldb/db.h"
@@ -19,51 +20,26 @@ namespace {
 constexpr char kSketchTag = 'S';
 constexpr char kHllTag = 'H';
 
-void PutBE(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) {
-    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-  }
-}
-
-uint64_t GetBE(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i)
-    v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-
 std::string WindowKey(uint32_t id, size_t level, int64_t start) {
   std::string k = "W";
-  PutBE(&k, id, 4);
+  PutBigEndian32(&k, id);
   k.push_back(static_cast<char>(level));
-  PutBE(&k, static_cast<uint64_t>(start), 8);
+  PutBigEndian64(&k, static_cast<uint64_t>(start));
   return k;
 }
 
 std::string BlockKey(uint32_t id, size_t level, int64_t period) {
   std::string k = "B";
-  PutBE(&k, id, 4);
+  PutBigEndian32(&k, id);
   k.push_back(static_cast<char>(level));
-  PutBE(&k, static_cast<uint64_t>(period), 8);
+  PutBigEndian64(&k, static_cast<uint64_t>(period));
   return k;
 }
 
 std::string IdKey(uint32_t id) {
   std::string k = "I";
-  PutBE(&k, id, 4);
+  PutBigEndian32(&k, id);
   return k;
-}
-
-void PutDouble(std::string* out, double v) {
-  char b[8];
-  std::memcpy(b, &v, 8);
-  out->append(b, 8);
-}
-
-double GetDouble(const char* p) {
-  double v;
-  std::memcpy(&v, p, 8);
-  return v;
 }
 
 int64_t AlignDown(int64_t t, int64_t step) {
@@ -141,16 +117,16 @@ bool DecodeWindow(absl::string_view bytes, int64_t start, TrendWindow* w) {
   if (flags & 1) {
     if (bytes.size() < 8) return false;
     w->count = 1;
-    w->sum = w->min = w->max = w->last = GetDouble(bytes.data());
+    w->sum = w->min = w->max = w->last = DecodeDouble(bytes.data());
     bytes.remove_prefix(8);
   } else {
     if (bytes.size() < 40) return false;
     const char* p = bytes.data();
-    w->count = GetDouble(p);
-    w->sum = GetDouble(p + 8);
-    w->min = GetDouble(p + 16);
-    w->max = GetDouble(p + 24);
-    w->last = GetDouble(p + 32);
+    w->count = DecodeDouble(p);
+    w->sum = DecodeDouble(p + 8);
+    w->min = DecodeDouble(p + 16);
+    w->max = DecodeDouble(p + 24);
+    w->last = DecodeDouble(p + 32);
     bytes.remove_prefix(40);
   }
   w->blob = (flags & 2) ? std::string(bytes) : std::string();
@@ -241,7 +217,7 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
       db->NewIterator(leveldb::ReadOptions()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() != 4) continue;
-    uint32_t id = static_cast<uint32_t>(GetBE(it->value().data(), 4));
+    uint32_t id = DecodeBigEndian32(it->value().data());
     store->ids_[std::string(it->key().data() + 1, it->key().size() - 1)] = id;
     store->next_id_ = std::max(store->next_id_, id + 1);
   }
@@ -272,7 +248,7 @@ uint32_t TrendStore::SeriesId(const std::string& key,
   // window (one write for a million new series, not a million).
   uint32_t id = next_id_++;
   std::string v;
-  PutBE(&v, id, 4);
+  PutBigEndian32(&v, id);
   batch->Put("S" + key, v);
   batch->Put(IdKey(id), key);
   ids_[key] = id;
@@ -289,7 +265,7 @@ std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
       v.size() != 4) {
     return {};
   }
-  return ReadId(static_cast<uint32_t>(GetBE(v.data(), 4)), level, from, to);
+  return ReadId(DecodeBigEndian32(v.data()), level, from, to);
 }
 
 std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
@@ -316,7 +292,8 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
   std::string hi = WindowKey(id, level, to);
   for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
     TrendWindow w;
-    int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+    int64_t start =
+        static_cast<int64_t>(DecodeBigEndian64(it->key().data() + 6));
     if (DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
                      start, &w)) {
       out.push_back(std::move(w));
@@ -366,7 +343,8 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
     windows.clear();
   };
   for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
-    int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+    int64_t start =
+        static_cast<int64_t>(DecodeBigEndian64(it->key().data() + 6));
     TrendWindow w;
     if (!DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
                       start, &w)) {
@@ -393,10 +371,10 @@ int64_t TrendStore::LastStart(uint32_t id) {
       db_->NewIterator(leveldb::ReadOptions()));
   for (char kind : {'W', 'B'}) {
     std::string k(1, kind);
-    PutBE(&k, id, 4);
+    PutBigEndian32(&k, id);
     k.push_back(static_cast<char>(0));
     std::string hi = k;
-    PutBE(&hi, ~uint64_t{0}, 8);
+    PutBigEndian64(&hi, ~uint64_t{0});
     it2->Seek(hi);
     if (it2->Valid()) {
       it2->Prev();
@@ -404,7 +382,8 @@ int64_t TrendStore::LastStart(uint32_t id) {
       it2->SeekToLast();
     }
     if (it2->Valid() && it2->key().starts_with(k) && it2->key().size() == 14) {
-      int64_t start = static_cast<int64_t>(GetBE(it2->key().data() + 6, 8));
+      int64_t start =
+          static_cast<int64_t>(DecodeBigEndian64(it2->key().data() + 6));
       if (kind == 'B') {
         absl::StatusOr<BlockInfo> info = PeekBlock(
             absl::string_view(it2->value().data(), it2->value().size()));
@@ -603,7 +582,8 @@ absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
     if ((kind != 'B' && kind != 'W') || it->key().size() != 14) continue;
     size_t level = static_cast<unsigned char>(it->key()[5]);
     if (level >= retention_.levels.size()) continue;  // a level no longer kept
-    int64_t start = static_cast<int64_t>(GetBE(it->key().data() + 6, 8));
+    int64_t start =
+        static_cast<int64_t>(DecodeBigEndian64(it->key().data() + 6));
     const Retention::Level& l = retention_.levels[level];
     int64_t end = start + (kind == 'B' ? BlockSpan(level) : l.step);
     if (end <= now - l.keep) {
@@ -689,8 +669,7 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
         result.truncated = true;
         break;
       }
-      series.emplace_back(key,
-                          static_cast<uint32_t>(GetBE(it->value().data(), 4)));
+      series.emplace_back(key, DecodeBigEndian32(it->value().data()));
     }
   }
   if (static_cast<double>(buckets) * static_cast<double>(series.size()) >
