@@ -6,24 +6,23 @@
 //   (*store)->Write(windows);                      // from the tree
 //   (*store)->Query(query, now);                   // for GET /trend
 //
-// Layout in LevelDB (all integers big-endian, so that a range is one seek):
-//   "S" key                      -> series id (4 bytes)
-//   "I" id                       -> key
-//   "W" id level start           -> one window (see EncodeWindow)
-//   "B" id level block_start     -> a block of windows (canopy/block.h)
-// `level` is the index of the step in the retention. Windows are written one
-// record each as they arrive (cheap, durable at once); once a block period
-// (256 steps) is over, its windows are packed into one compressed block of
-// about one byte per window. Coarser levels are
-// rolled up from the finer level's stored windows when a finest window
+// Layout in LevelDB: server/trend/codec.h. `level` is the index of the step in
+// the retention. Windows are written one record each as they arrive (cheap,
+// durable at once); once a block period (256 steps) is over, its windows are
+// packed into one compressed block of about one byte per window. Coarser levels
+// are rolled up from the finer level's stored windows when a finest window
 // crosses their end, so a restart (or a kill) loses no rollup and nothing
 // but one timestamp per series is held in memory.
 //
 // Late windows (a sample dated into a window already stored) are merged into
 // the stored window at every level.
 //
+// The room's files: store.cc (open, series ids, writes, rollups, packing),
+// query.cc (Query, and the retention and fn names), retention.cc (deleting
+// what is past --retention), codec.cc (keys and window bytes).
+//
 // Threads: a TrendStore is used by one thread at a time (the trend thread,
-// server/trend_thread.h). LevelDB itself is thread-safe.
+// server/trend/thread.h). LevelDB itself is thread-safe.
 #ifndef CANOPY_SERVER_TREND_STORE_H_
 #define CANOPY_SERVER_TREND_STORE_H_
 
@@ -39,6 +38,7 @@
 #include "canopy/key.h"
 #include "canopy/sketch.h"
 #include "canopy/tree.h"
+#include "server/trend/codec.h"
 
 namespace leveldb {
 class DB;
@@ -57,12 +57,6 @@ struct Retention {
   // "10s:2d,1m:30d,...": steps increasing, each a multiple of the one before.
   static absl::StatusOr<Retention> Parse(absl::string_view spec);
 };
-
-// The figures of one stored window (see canopy/block.h).
-using TrendWindow = WindowRecord;
-// Folds `o` (a later or equal window) into `w`; a window with no samples
-// takes `o`'s figures and keeps its start.
-void MergeWindow(TrendWindow* w, const TrendWindow& o);
 
 enum class TrendFn {
   kAvg,
@@ -170,10 +164,6 @@ class TrendStore {
   std::vector<PackJob> to_pack_;
   std::vector<std::string> created_;  // series made by the Write in progress
 };
-
-// The binary form of a window in LevelDB (exposed for tests).
-std::string EncodeWindow(const TrendWindow& w);
-bool DecodeWindow(absl::string_view bytes, int64_t start, TrendWindow* w);
 
 }  // namespace canopy
 

@@ -1,6 +1,7 @@
 // canopy-trend-bench: what trend history costs (docs/BENCHMARKS.md, "Trend
 // history"). Everything runs in a fresh temporary directory, on loopback
-// only, and is removed at the end.
+// only, and is removed at the end. One program in one file (past the usual
+// 600 lines) so that each figure in BENCHMARKS.md has its code in one place.
 //
 //   (a) bytes on disk per stored window: --series gauges (a two-decimal
 //       random walk, one sample per window), --series StatsD hit counters
