@@ -1,6 +1,5 @@
 #include "canopy/graphite.h"
 
-#include <algorithm>
 #include <cmath>
 #include <system_error>
 #include <utility>
@@ -13,6 +12,7 @@
 #include "canopy/key.h"
 #include "canopy/line_name.h"
 #include "canopy/lines.h"
+#include "core/dotted_name.h"
 #include "core/text.h"
 
 namespace canopy {
@@ -50,33 +50,18 @@ bool ParseTimestamp(absl::string_view text, std::optional<int64_t>* out) {
 
 using Failure = LineFailure<GraphiteReason>;
 
-using Tag = std::pair<absl::string_view, absl::string_view>;  // name, value
+using dotted_name::Tag;
 
 // Builds the key from "a.b.c;tag=value;..." into `key`.
 bool BuildKey(absl::string_view path, std::vector<Tag>* tags, std::string* key,
               Failure* f) {
   const size_t semicolon = path.find(';');
   const absl::string_view name = path.substr(0, semicolon);
-  *key = DottedToKey(name);
   size_t depth = 0;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = key->find(',', start);
-    const absl::string_view seg = absl::string_view(*key).substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (absl::Status s = ValidateSegment(seg); !s.ok()) {
-      *f = {GraphiteReason::kBadName, 0,
-            absl::StrCat("bad path ", Quote(name), ": ", s.message())};
-      return false;
-    }
-    if (++depth > kMaxSegments) {
-      *f = {GraphiteReason::kBadName, 0,
-            absl::StrCat("bad path ", Quote(name), ": deeper than ",
-                         kMaxSegments, " segments")};
-      return false;
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  std::string why;
+  if (!dotted_name::NameToKey(name, "path", key, &depth, &why)) {
+    *f = {GraphiteReason::kBadName, 0, std::move(why)};
+    return false;
   }
   if (semicolon == absl::string_view::npos) return true;
 
@@ -110,16 +95,9 @@ bool BuildKey(absl::string_view path, std::vector<Tag>* tags, std::string* key,
     if (end == path.size()) break;
     pos = end + 1;
   }
-  std::sort(tags->begin(), tags->end());
-  tags->erase(std::unique(tags->begin(), tags->end()), tags->end());
-  if (depth + tags->size() > kMaxSegments) {
-    *f = {GraphiteReason::kBadTags, semicolon,
-          absl::StrCat("path and tags make more than ", kMaxSegments,
-                       " segments")};
+  if (!dotted_name::AppendTags(tags, depth, "path", key, &why)) {
+    *f = {GraphiteReason::kBadTags, semicolon, std::move(why)};
     return false;
-  }
-  for (const Tag& t : *tags) {
-    absl::StrAppend(key, ",", t.first, ":", t.second);
   }
   return true;
 }
