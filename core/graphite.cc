@@ -19,8 +19,6 @@ namespace canopy {
 namespace {
 
 using text::IsBlank;
-using text::NumberStatus;
-using text::ParseNumber;
 using text::Quote;
 
 // Epoch seconds: digits with an optional fraction (dropped), or "-1" (now).
@@ -128,20 +126,7 @@ bool ParseLine(absl::string_view line, std::vector<Tag>* tags,
                        " after the timestamp")};
     return false;
   }
-  switch (ParseNumber(fields[1], &r->value)) {
-    case NumberStatus::kOk:
-      break;
-    case NumberStatus::kBad:
-      *f = {GraphiteReason::kBadValue, offsets[1],
-            absl::StrCat("bad value ", Quote(fields[1]),
-                         ": not a decimal number")};
-      return false;
-    case NumberStatus::kNotFinite:
-      *f = {GraphiteReason::kNotFinite, offsets[1],
-            absl::StrCat("bad value ", Quote(fields[1]),
-                         ": not a finite number")};
-      return false;
-  }
+  if (!text::ParseValue(fields[1], offsets[1], &r->value, f)) return false;
   r->timestamp = std::nullopt;
   if (n == 3 && !ParseTimestamp(fields[2], &r->timestamp)) {
     *f = {GraphiteReason::kBadTimestamp, offsets[2],
@@ -225,10 +210,7 @@ size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
   SimpleGraphiteLine line;
   const size_t used = ScanSimpleGraphiteLine(buffer, &line);
   if (used == 0) return 0;
-  const char* const name = line.name.data();
-  if (ScanPlainName(name, name + line.name.size() + 1, ' ', &r->key) == 0) {
-    return 0;
-  }
+  if (!PlainNameToKey(line.name, &r->key)) return 0;
   r->value = line.value;
   r->timestamp.reset();
   if (line.has_timestamp) r->timestamp = line.timestamp;

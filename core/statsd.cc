@@ -159,19 +159,8 @@ bool ParseLine(absl::string_view line, std::vector<Tag>* tags_scratch,
     r->value = 0;
     r->set_member.assign(value_text.data(), value_text.size());
   } else {
-    switch (ParseNumber(value_text, &r->value)) {
-      case NumberStatus::kOk:
-        break;
-      case NumberStatus::kBad:
-        *f = {StatsdReason::kBadValue, value_offset,
-              absl::StrCat("bad value ", Quote(value_text),
-                           ": not a decimal number")};
-        return false;
-      case NumberStatus::kNotFinite:
-        *f = {StatsdReason::kNotFinite, value_offset,
-              absl::StrCat("bad value ", Quote(value_text),
-                           ": not a finite number")};
-        return false;
+    if (!text::ParseValue(value_text, value_offset, &r->value, f)) {
+      return false;
     }
     r->relative = r->type == StatsdType::kGauge &&
                   (value_text[0] == '+' || value_text[0] == '-');
@@ -312,10 +301,7 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
   SimpleStatsdLine line;
   const size_t used = ScanSimpleStatsdLine(buffer, &line);
   if (used == 0) return 0;
-  const char* const name = line.name.data();
-  if (ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) == 0) {
-    return 0;
-  }
+  if (!PlainNameToKey(line.name, &r->key)) return 0;
   r->value = line.value;
   r->type = line.type;
   r->relative = line.relative;
