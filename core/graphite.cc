@@ -1,6 +1,5 @@
 #include "canopy/graphite.h"
 
-#include <algorithm>
 #include <cmath>
 #include <system_error>
 #include <utility>
@@ -13,14 +12,13 @@
 #include "canopy/key.h"
 #include "canopy/line_name.h"
 #include "canopy/lines.h"
+#include "core/dotted_name.h"
 #include "core/text.h"
 
 namespace canopy {
 namespace {
 
 using text::IsBlank;
-using text::NumberStatus;
-using text::ParseNumber;
 using text::Quote;
 
 // Epoch seconds: digits with an optional fraction (dropped), or "-1" (now).
@@ -50,33 +48,18 @@ bool ParseTimestamp(absl::string_view text, std::optional<int64_t>* out) {
 
 using Failure = LineFailure<GraphiteReason>;
 
-using Tag = std::pair<absl::string_view, absl::string_view>;  // name, value
+using dotted_name::Tag;
 
 // Builds the key from "a.b.c;tag=value;..." into `key`.
 bool BuildKey(absl::string_view path, std::vector<Tag>* tags, std::string* key,
               Failure* f) {
   const size_t semicolon = path.find(';');
   const absl::string_view name = path.substr(0, semicolon);
-  *key = DottedToKey(name);
   size_t depth = 0;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = key->find(',', start);
-    const absl::string_view seg = absl::string_view(*key).substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (absl::Status s = ValidateSegment(seg); !s.ok()) {
-      *f = {GraphiteReason::kBadName, 0,
-            absl::StrCat("bad path ", Quote(name), ": ", s.message())};
-      return false;
-    }
-    if (++depth > kMaxSegments) {
-      *f = {GraphiteReason::kBadName, 0,
-            absl::StrCat("bad path ", Quote(name), ": deeper than ",
-                         kMaxSegments, " segments")};
-      return false;
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
+  std::string why;
+  if (!dotted_name::NameToKey(name, "path", key, &depth, &why)) {
+    *f = {GraphiteReason::kBadName, 0, std::move(why)};
+    return false;
   }
   if (semicolon == absl::string_view::npos) return true;
 
@@ -110,16 +93,9 @@ bool BuildKey(absl::string_view path, std::vector<Tag>* tags, std::string* key,
     if (end == path.size()) break;
     pos = end + 1;
   }
-  std::sort(tags->begin(), tags->end());
-  tags->erase(std::unique(tags->begin(), tags->end()), tags->end());
-  if (depth + tags->size() > kMaxSegments) {
-    *f = {GraphiteReason::kBadTags, semicolon,
-          absl::StrCat("path and tags make more than ", kMaxSegments,
-                       " segments")};
+  if (!dotted_name::AppendTags(tags, depth, "path", key, &why)) {
+    *f = {GraphiteReason::kBadTags, semicolon, std::move(why)};
     return false;
-  }
-  for (const Tag& t : *tags) {
-    absl::StrAppend(key, ",", t.first, ":", t.second);
   }
   return true;
 }
@@ -150,20 +126,7 @@ bool ParseLine(absl::string_view line, std::vector<Tag>* tags,
                        " after the timestamp")};
     return false;
   }
-  switch (ParseNumber(fields[1], &r->value)) {
-    case NumberStatus::kOk:
-      break;
-    case NumberStatus::kBad:
-      *f = {GraphiteReason::kBadValue, offsets[1],
-            absl::StrCat("bad value ", Quote(fields[1]),
-                         ": not a decimal number")};
-      return false;
-    case NumberStatus::kNotFinite:
-      *f = {GraphiteReason::kNotFinite, offsets[1],
-            absl::StrCat("bad value ", Quote(fields[1]),
-                         ": not a finite number")};
-      return false;
-  }
+  if (!text::ParseValue(fields[1], offsets[1], &r->value, f)) return false;
   r->timestamp = std::nullopt;
   if (n == 3 && !ParseTimestamp(fields[2], &r->timestamp)) {
     *f = {GraphiteReason::kBadTimestamp, offsets[2],
@@ -247,10 +210,7 @@ size_t ParseSimpleGraphiteLine(absl::string_view buffer, GraphiteRecord* r) {
   SimpleGraphiteLine line;
   const size_t used = ScanSimpleGraphiteLine(buffer, &line);
   if (used == 0) return 0;
-  const char* const name = line.name.data();
-  if (ScanPlainName(name, name + line.name.size() + 1, ' ', &r->key) == 0) {
-    return 0;
-  }
+  if (!PlainNameToKey(line.name, &r->key)) return 0;
   r->value = line.value;
   r->timestamp.reset();
   if (line.has_timestamp) r->timestamp = line.timestamp;

@@ -1,6 +1,5 @@
 #include "canopy/statsd.h"
 
-#include <algorithm>
 #include <cmath>
 #include <system_error>
 #include <utility>
@@ -13,6 +12,7 @@
 #include "canopy/key.h"
 #include "canopy/line_name.h"
 #include "canopy/lines.h"
+#include "core/dotted_name.h"
 #include "core/text.h"
 
 namespace canopy {
@@ -25,45 +25,13 @@ using text::Quote;
 
 using Failure = LineFailure<StatsdReason>;
 
-// Appends the segments of a dotted name to `key`; counts them in `depth`.
-bool AppendName(absl::string_view name, std::string* key, size_t* depth,
-                Failure* f) {
-  if (name.empty()) {
-    *f = {StatsdReason::kBadName, 0, "empty name"};
-    return false;
-  }
-  // Reuses the record's buffer: no allocation per line once warm.
-  key->assign(name.data(), name.size());
-  for (char& c : *key) {
-    if (c == '.') c = ',';
-  }
-  size_t start = 0;
-  while (true) {
-    const size_t comma = key->find(',', start);
-    const absl::string_view seg = absl::string_view(*key).substr(
-        start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (absl::Status s = ValidateSegment(seg); !s.ok()) {
-      *f = {StatsdReason::kBadName, 0,
-            absl::StrCat("bad name ", Quote(name), ": ", s.message())};
-      return false;
-    }
-    if (++*depth > kMaxSegments) {
-      *f = {StatsdReason::kBadName, 0,
-            absl::StrCat("bad name ", Quote(name), ": deeper than ",
-                         kMaxSegments, " segments")};
-      return false;
-    }
-    if (comma == std::string::npos) return true;
-    start = comma + 1;
-  }
-}
-
-using Tag = std::pair<absl::string_view, absl::string_view>;  // name, value
+using dotted_name::Tag;
 
 // Appends DogStatsD tags ("env:prod,region:eu") to `key` as segments, in
 // order of tag name then value. `offset` is where the tags start in the line.
-bool AppendTags(absl::string_view tags, size_t offset, size_t depth,
-                std::vector<Tag>* scratch, std::string* key, Failure* f) {
+bool AppendDogStatsdTags(absl::string_view tags, size_t offset, size_t depth,
+                         std::vector<Tag>* scratch, std::string* key,
+                         Failure* f) {
   scratch->clear();
   size_t start = 0;
   while (start <= tags.size()) {
@@ -90,23 +58,10 @@ bool AppendTags(absl::string_view tags, size_t offset, size_t depth,
     }
     start = comma + 1;
   }
-  std::sort(scratch->begin(), scratch->end());
-  scratch->erase(std::unique(scratch->begin(), scratch->end()), scratch->end());
-  if (depth + scratch->size() > kMaxSegments) {
-    *f = {StatsdReason::kBadTags, offset,
-          absl::StrCat("name and tags make more than ", kMaxSegments,
-                       " segments")};
+  std::string why;
+  if (!dotted_name::AppendTags(scratch, depth, "name", key, &why)) {
+    *f = {StatsdReason::kBadTags, offset, std::move(why)};
     return false;
-  }
-  for (const Tag& t : *scratch) {
-    key->push_back(',');
-    key->append(t.first.data(), t.first.size());
-    // Name and value are adjacent in the line: the segment is the tag as
-    // sent, ':' included (absent for a value-less tag).
-    if (t.second.data() != nullptr) {
-      key->push_back(':');
-      key->append(t.second.data(), t.second.size());
-    }
   }
   return true;
 }
@@ -204,28 +159,25 @@ bool ParseLine(absl::string_view line, std::vector<Tag>* tags_scratch,
     r->value = 0;
     r->set_member.assign(value_text.data(), value_text.size());
   } else {
-    switch (ParseNumber(value_text, &r->value)) {
-      case NumberStatus::kOk:
-        break;
-      case NumberStatus::kBad:
-        *f = {StatsdReason::kBadValue, value_offset,
-              absl::StrCat("bad value ", Quote(value_text),
-                           ": not a decimal number")};
-        return false;
-      case NumberStatus::kNotFinite:
-        *f = {StatsdReason::kNotFinite, value_offset,
-              absl::StrCat("bad value ", Quote(value_text),
-                           ": not a finite number")};
-        return false;
+    if (!text::ParseValue(value_text, value_offset, &r->value, f)) {
+      return false;
     }
     r->relative = r->type == StatsdType::kGauge &&
                   (value_text[0] == '+' || value_text[0] == '-');
   }
 
+  if (name.empty()) {
+    *f = {StatsdReason::kBadName, 0, "empty name"};
+    return false;
+  }
   size_t depth = 0;
-  if (!AppendName(name, &r->key, &depth, f)) return false;
-  if (have_tags &&
-      !AppendTags(tags_text, tags_offset, depth, tags_scratch, &r->key, f)) {
+  std::string why;
+  if (!dotted_name::NameToKey(name, "name", &r->key, &depth, &why)) {
+    *f = {StatsdReason::kBadName, 0, std::move(why)};
+    return false;
+  }
+  if (have_tags && !AppendDogStatsdTags(tags_text, tags_offset, depth,
+                                        tags_scratch, &r->key, f)) {
     return false;
   }
   return true;
@@ -349,10 +301,7 @@ size_t ParseSimpleStatsdLine(absl::string_view buffer, StatsdRecord* r) {
   SimpleStatsdLine line;
   const size_t used = ScanSimpleStatsdLine(buffer, &line);
   if (used == 0) return 0;
-  const char* const name = line.name.data();
-  if (ScanPlainName(name, name + line.name.size() + 1, ':', &r->key) == 0) {
-    return 0;
-  }
+  if (!PlainNameToKey(line.name, &r->key)) return 0;
   r->value = line.value;
   r->type = line.type;
   r->relative = line.relative;

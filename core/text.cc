@@ -209,12 +209,17 @@ bool IsPlainName(absl::string_view name) {
   return n != segment && n - segment <= kMaxSegmentBytes;
 }
 
+bool PlainNameToKey(absl::string_view name, std::string* key) {
+  if (!IsPlainName(name)) return false;
+  key->assign(name.data(), name.size());
+  std::replace(key->begin(), key->end(), '.', ',');
+  return true;
+}
+
 size_t ScanPlainName(const char* p, const char* end, char stop,
                      std::string* key) {
   const size_t n = text::FindPlainNameEnd(p, end, stop);
-  if (n == 0 || !IsPlainName(absl::string_view(p, n))) return 0;
-  key->assign(p, n);
-  std::replace(key->begin(), key->end(), '.', ',');
+  if (n == 0 || !PlainNameToKey(absl::string_view(p, n), key)) return 0;
   return n;
 }
 

@@ -1,12 +1,15 @@
 // Helpers shared by the line parsers (core/statsd.cc, core/graphite.cc):
-// quoting untrusted input for error messages and strict decimal numbers.
+// quoting untrusted input for error messages, strict decimal numbers and
+// the value field's errors, and the scanners of the fast paths.
 // Internal to libcanopy: not part of include/canopy.
 #ifndef CANOPY_CORE_TEXT_H_
 #define CANOPY_CORE_TEXT_H_
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "canopy/lines.h"
 
 namespace canopy {
 namespace text {
@@ -23,6 +26,28 @@ enum class NumberStatus { kOk, kBad, kNotFinite };
 // [e [+-] digits], with digits on at least one side of the point. NaN and
 // infinities, and values that overflow, are kNotFinite; underflow is 0.
 NumberStatus ParseNumber(absl::string_view text, double* out);
+
+// Parses a line's value field, at `offset` in the line, with ParseNumber.
+// False, with `f` saying why (Reason::kBadValue or Reason::kNotFinite), if
+// it is not a finite decimal number. `Reason` is a parser's reason enum
+// (StatsdReason, GraphiteReason).
+template <typename Reason>
+bool ParseValue(absl::string_view text, size_t offset, double* value,
+                LineFailure<Reason>* f) {
+  switch (ParseNumber(text, value)) {
+    case NumberStatus::kOk:
+      return true;
+    case NumberStatus::kBad:
+      *f = {Reason::kBadValue, offset,
+            absl::StrCat("bad value ", Quote(text), ": not a decimal number")};
+      return false;
+    case NumberStatus::kNotFinite:
+      *f = {Reason::kNotFinite, offset,
+            absl::StrCat("bad value ", Quote(text), ": not a finite number")};
+      return false;
+  }
+  return false;
+}
 
 // The fast paths of the line parsers. Each recognises only the common form
 // and gives exactly what the full parser gives for it; anything else

@@ -7,6 +7,7 @@
 //   const char line[] = "web.hits:1|c";
 //   size_t n = canopy::ScanPlainName(line, line + sizeof line - 1, ':', &key);
 //   // n == 8, key == "web,hits"
+//   canopy::PlainNameToKey("web.hits", &key);  // true, key == "web,hits"
 //   canopy::IsPlainName("web..hits");  // false: an empty segment
 //
 // Threads: functions of their arguments only; safe from any thread.
@@ -24,6 +25,11 @@ namespace canopy {
 // '_' and '-', none empty, none over kMaxSegmentBytes, at most kMaxSegments,
 // joined by '.'.
 bool IsPlainName(absl::string_view name);
+
+// The key of `name` (its dots as commas) if it is plain: true with `key`
+// set; false otherwise (`key` is then unspecified). For a name a simple
+// scanner (ScanSimpleStatsdLine, ScanSimpleGraphiteLine) has delimited.
+bool PlainNameToKey(absl::string_view name, std::string* key);
 
 // The length of the plain dotted name at `p` (before `end`). The name ends
 // at the first byte that is not part of one, which must be `stop`. The name
