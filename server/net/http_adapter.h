@@ -16,9 +16,9 @@ struct evhttp_request;
 
 namespace canopy {
 
-// Reads method, decoded path, query (and, for a form body, its fields
-// appended to the query), content type, the Authorization and Last-Event-ID
-// headers and the body. Fails on a malformed URI.
+// Reads the method, path, query, the headers a Request carries and the body,
+// and makes the Request with MakeRequest (request_parse.h), which says what
+// is decoded and what is refused.
 absl::StatusOr<Request> ToRequest(evhttp_request* req);
 
 // Writes a response (evhttp then owns and frees the request).
