@@ -9,6 +9,7 @@
 
 #include "absl/strings/string_view.h"
 #include "server/net/request_parse.h"
+#include "server/net/response_write.h"
 
 namespace canopy {
 namespace {
@@ -67,10 +68,7 @@ void SendResponse(evhttp_request* req, const Response& response) {
   }
   evbuffer* buf = evbuffer_new();
   evbuffer_add(buf, response.body.data(), response.body.size());
-  const char* reason = response.status < 300   ? "OK"
-                       : response.status < 400 ? "Redirect"
-                                               : "Error";
-  evhttp_send_reply(req, response.status, reason, buf);
+  evhttp_send_reply(req, response.status, ReasonPhrase(response.status), buf);
   evbuffer_free(buf);
 }
 
