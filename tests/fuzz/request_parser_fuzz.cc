@@ -50,8 +50,8 @@ std::string Describe(RequestParser& parser,
   Check(r->path.find('\0') == std::string::npos);
   Check(parser.head() == (r->method == "HEAD"));
   absl::StrAppend(&out, r->method, "|", r->path, "|", r->raw_path, "|",
-                  r->content_type, "|", r->authorization, "|",
-                  r->last_event_id, "|", r->body.size(), ":", r->body);
+                  r->content_type, "|", r->authorization, "|", r->last_event_id,
+                  "|", r->body.size(), ":", r->body);
   for (const auto& [k, v] : r->query) {
     absl::StrAppend(&out, "|", k.size(), ":", k, "=", v.size(), ":", v);
   }
