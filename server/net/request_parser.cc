@@ -215,7 +215,9 @@ int RequestParser::OnHeadersComplete(http_parser* p) {
   RequestParser* self = Self(p);
   self->headers_complete_ = true;
   self->head_ = p->method == HTTP_HEAD;
+  // Never to an HTTP/1.0 client (RFC 9110, 10.1.1).
   self->expects_continue_ =
+      (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1)) &&
       absl::EqualsIgnoreCase(Trimmed(self->expect_), "100-continue");
   // Without Content-Length the library leaves it at its maximum.
   if ((p->flags & F_CONTENTLENGTH) != 0) {

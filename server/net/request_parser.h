@@ -106,7 +106,8 @@ class RequestParser {
   // arrives, or kComplete).
   bool headers_complete() const { return headers_complete_; }
   // The client waits for "HTTP/1.1 100 Continue" before sending its body
-  // (an "Expect: 100-continue" header); known once headers_complete().
+  // (an "Expect: 100-continue" header of an HTTP/1.1 request); known once
+  // headers_complete().
   bool expects_continue() const { return expects_continue_; }
   // A HEAD request (its reply has no body); known once headers_complete().
   bool head() const { return head_; }

@@ -174,6 +174,10 @@ TEST(RequestParserTest, ExpectContinueIsKnownWithTheHeadersBeforeTheBody) {
       Whole(Post("Expect: 100-Continue\r\n", "{}"))[0], "expects-continue"));
   EXPECT_FALSE(absl::StrContains(Whole(Post("Expect: x\r\n", "{}"))[0],
                                  "expects-continue"));
+  // Never from an HTTP/1.0 client.
+  EXPECT_FALSE(absl::StrContains(
+      Whole("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n")[0],
+      "expects-continue"));
   // Reset forgets it.
   parser.Reset();
   EXPECT_FALSE(parser.expects_continue());
