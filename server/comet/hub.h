@@ -109,7 +109,8 @@ class Hub : public TreeObserver {
   struct WatchList;
   struct Waiter;
 
-  Waiter* NewWaiter(std::vector<Pattern> patterns, uint64_t since, bool stream);
+  Waiter* NewWaiter(std::vector<Pattern> patterns, uint64_t since, bool stream,
+                    uint32_t route);
   void Register(Waiter* w);
   void Mark(Waiter* w);
   void ScheduleFlush();

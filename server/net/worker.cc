@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/net/http_parser.h"
+#include "server/net/request_parser.h"
 #include "server/net/response_write.h"
 
 namespace canopy {
@@ -75,7 +75,7 @@ struct Worker::Conn {
   std::string out;  // to write, not yet taken by the socket
 
   Conn(Worker* w, uint64_t i, int f, size_t max_body)
-      : worker(w), id(i), fd(f), parser(kMaxHeaderBytes, max_body) {}
+      : worker(w), id(i), fd(f), parser(RequestLimits{kMaxHeaderBytes, max_body}) {}
 };
 
 Worker::Worker(uint32_t index, const ServerOptions* options,
@@ -236,8 +236,8 @@ void Worker::Process(Conn* c) {
       case RequestParser::State::kNeedMore:
         if (c->parser.expects_continue() && !c->sent_continue) {
           c->sent_continue = true;
-          iovec part = {const_cast<char*>(kContinueReply),
-                        std::strlen(kContinueReply)};
+          iovec part = {const_cast<char*>(kContinueHead.data()),
+                        kContinueHead.size()};
           Write(c, &part, 1);
         }
         return;
@@ -278,7 +278,7 @@ void Worker::Process(Conn* c) {
 
 void Worker::Reply(Conn* c, const Response& r) {
   std::string head;
-  AppendResponseHead(r, c->keep_alive, &head);
+  c->keep_alive = AppendResponseHead(r, c->keep_alive, &head);
   iovec parts[2] = {{head.data(), head.size()},
                     {const_cast<char*>(r.body.data()), r.body.size()}};
   c->state = Conn::State::kWriting;
