@@ -157,19 +157,23 @@ void Hub::Flush(int64_t now) {
     std::shared_ptr<const std::string> body;
     size_t count;
   };
-  // Waiters with the same patterns and seq get the same reply.
-  absl::flat_hash_map<std::string, Reply> replies;
+  // Waiters with the same patterns and seq get the same reply (the key's
+  // view is of a waiter's cache_key, alive through the flush).
+  absl::flat_hash_map<std::pair<uint64_t, absl::string_view>, Reply> replies;
   uint64_t seq = tree_->seq();
+  // Answered pulls are freed after the loop: the keys above view their
+  // cache_keys.
+  std::vector<Waiter*> answered;
   for (Waiter* w : marked) {
     w->marked = false;
     if (w->dead) continue;
-    std::string cache_key = absl::StrCat(w->since, " ", w->cache_key);
+    std::pair<uint64_t, absl::string_view> cache_key(w->since, w->cache_key);
     auto it = replies.find(cache_key);
     if (it == replies.end()) {
       Reply r;
       r.body = std::make_shared<const std::string>(
           ChangesJson(*tree_, w->patterns, w->since, false, now, &r.count));
-      it = replies.emplace(std::move(cache_key), std::move(r)).first;
+      it = replies.emplace(cache_key, std::move(r)).first;
     }
     if (it->second.count == 0) continue;  // a change beside its patterns
     if (!sink_->Deliver(w->id, it->second.body, seq, w->stream)) {
@@ -181,9 +185,10 @@ void Hub::Flush(int64_t now) {
       ++stats_->stream_events;
     } else {
       ++stats_->pull_replies;
-      Finish(w, /*close=*/false);
+      answered.push_back(w);
     }
   }
+  for (Waiter* w : answered) Finish(w, /*close=*/false);
   std::vector<Waiter*> dead;
   dead.swap(dead_);
   for (Waiter* w : dead) Finish(w, /*close=*/true);
