@@ -32,7 +32,8 @@ struct ToWorker {
   enum class Kind { kReply, kHold, kDeliver, kStop };
   Kind kind = Kind::kReply;
   uint64_t id = 0;    // kReply, kHold: the connection; kDeliver: the waiter
-  Response response;  // kReply
+  // kReply. A pointer: a delivery (the common message) carries none.
+  std::unique_ptr<Response> response;
   uint64_t waiter = 0;      // kHold
   bool stream = false;      // kHold
   int timeout_seconds = 0;  // kHold: a pull's

@@ -377,7 +377,7 @@ void Worker::Mail() {
       case ToWorker::Kind::kReply: {
         auto it = conns_.find(m.id);
         if (it != conns_.end() && it->second->state == Conn::State::kCalling) {
-          Reply(it->second, m.response);
+          Reply(it->second, *m.response);
         }
         break;
       }

@@ -127,7 +127,7 @@ void Workers::Call(ToTree& m) {
     ToWorker out;
     out.kind = ToWorker::Kind::kReply;
     out.id = m.id;
-    out.response = std::move(r);
+    out.response = std::make_unique<Response>(std::move(r));
     Send(m.worker, std::move(out));
   };
   if (!outcome.ok()) {
@@ -152,7 +152,7 @@ void Workers::Call(ToTree& m) {
           ToWorker out;
           out.kind = ToWorker::Kind::kReply;
           out.id = conn;
-          out.response = std::move(*response);
+          out.response = std::make_unique<Response>(std::move(*response));
           workers_[worker]->mailbox().Post(std::move(out));
         });
   }
@@ -170,7 +170,8 @@ void Workers::Park(uint32_t worker, uint64_t conn, Hold hold, int64_t now) {
         ToWorker r;
         r.kind = ToWorker::Kind::kReply;
         r.id = conn;
-        r.response.body = std::move(*body);
+        r.response = std::make_unique<Response>();
+        r.response->body = std::move(*body);
         Send(worker, std::move(r));
         return;
       }
