@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libevent-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
+  libevent-dev libhttp-parser-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
   libcurl4-openssl-dev
   libre2-dev libyaml-cpp-dev

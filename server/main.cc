@@ -62,6 +62,9 @@ ABSL_FLAG(int64_t, max_nodes, 10000000,
           "Most nodes the tree may hold; a push past it gets 507.");
 ABSL_FLAG(int64_t, max_waiters, 18000,
           "Most parked /pull and /stream requests; more get 503.");
+ABSL_FLAG(int32_t, comet_threads, 0,
+          "Threads that hold the HTTP connections and write comet replies "
+          "(0: one per core).");
 ABSL_FLAG(std::string, write_token, "",
           "If set, every HTTP write needs Authorization: Bearer TOKEN.");
 ABSL_FLAG(std::string, read_token, "",
@@ -117,6 +120,10 @@ int main(int argc, char** argv) {
   options.max_body = static_cast<size_t>(max_body);
   options.max_nodes = static_cast<size_t>(max_nodes);
   options.max_waiters = static_cast<size_t>(max_waiters);
+  options.comet_threads = absl::GetFlag(FLAGS_comet_threads);
+  if (options.comet_threads < 0 || options.comet_threads > 64) {
+    Die("--comet_threads must be 0 to 64");
+  }
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
 

@@ -30,9 +30,8 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
 }
 
 Server::~Server() {
-  // The HTTP front first: closing its connections tells the held requests.
-  http_.reset();
-  held_.reset();
+  // The workers first: their connections go, and the waiters with them.
+  workers_.reset();
   listeners_.reset();
   StopTrend();
   if (tick_) event_free(tick_);
@@ -74,7 +73,6 @@ absl::Status Server::Start() {
   // thus runs after every ready socket of an iteration has been served.
   event_base_priority_init(base_, 3);
   ingest_ = std::make_unique<LineIngest>(tree_.get(), &stats_);
-  held_ = std::make_unique<HeldRequests>(base_, tree_.get(), &stats_);
 
   if (absl::Status s = RestoreSnapshot(); !s.ok()) return s;
   views_ = std::make_unique<ViewStore>(options_.data_dir + "/views.json");
@@ -94,10 +92,10 @@ absl::Status Server::Start() {
   }
 
   if (options_.http != "off") {
-    http_ = std::make_unique<HttpServer>(base_, &options_, &stats_, held_.get(),
+    workers_ = std::make_unique<Workers>(base_, tree_.get(), &stats_, &options_,
                                          trend_.get(),
                                          [this] { return Context(); });
-    if (absl::Status s = http_->Start(); !s.ok()) return s;
+    if (absl::Status s = workers_->Start(); !s.ok()) return s;
   }
 
   listeners_ = std::make_unique<Listeners>(base_, tree_.get(), ingest_.get(),
@@ -143,9 +141,9 @@ absl::Status Server::Start() {
 int Server::Run() {
   event_base_dispatch(base_);
   CANOPY_LOG("canopyd stopping: %d waiters released, %d leaves in the tree",
-             static_cast<int>(held_->hub().waiters()),
+             static_cast<int>(workers_ ? workers_->hub().waiters() : 0),
              static_cast<int>(tree_->leaf_count()));
-  held_->CloseAll();
+  if (workers_) workers_->Stop();
   if (trend_) {
     // A clean stop loses nothing: every open window goes to history, and
     // the trend thread writes all it holds before it ends.
@@ -260,7 +258,7 @@ HandlerContext Server::Context() {
   ctx.access_logs = &access_logs_;
   ctx.views = views_.get();
   ctx.history = trend_ != nullptr;
-  ctx.waiters = held_->hub().waiters();
+  ctx.waiters = workers_ ? workers_->hub().waiters() : 0;
   ctx.figures = [this] { return Figures(); };
   return ctx;
 }
@@ -268,11 +266,18 @@ HandlerContext Server::Context() {
 ServerFigures Server::Figures() const {
   ServerFigures f;
   f.snapshot_seq = snapshot_seq_;
-  const Hub& hub = held_->hub();
-  f.waiters = hub.waiters();
-  f.streams = hub.streams();
-  f.watch_lists = hub.watch_lists();
-  f.connections = http_ ? http_->connections() : 0;
+  if (workers_) {
+    const Hub& hub = workers_->hub();
+    f.waiters = hub.waiters();
+    f.streams = hub.streams();
+    f.watch_lists = hub.watch_lists();
+    f.connections = workers_->connections();
+    for (size_t i = 0; i < workers_->workers(); ++i) {
+      const Worker& w = workers_->worker(i);
+      f.per_worker.push_back({w.connections(), w.held(), w.requests(),
+                              w.deliveries(), w.refused()});
+    }
+  }
   f.max_waiters = options_.max_waiters;
   f.udp_rcvbuf = listeners_->udp_rcvbuf();
   f.tcp_connections = listeners_->tcp_connections();
@@ -358,7 +363,8 @@ void Server::WriteSelfFigures(int64_t now) {
       static_cast<double>(listeners_->kernel_drops()));
   put({"tree", "nodes"}, static_cast<double>(tree_->node_count()));
   put({"tree", "leaves"}, static_cast<double>(tree_->leaf_count()));
-  put({"comet", "waiters"}, static_cast<double>(held_->hub().waiters()));
+  put({"comet", "waiters"},
+      static_cast<double>(workers_ ? workers_->hub().waiters() : 0));
   put({"memory", "rss"}, static_cast<double>(ResidentBytes()));
 }
 

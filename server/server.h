@@ -9,19 +9,20 @@
 //   server.Run();  // until SIGTERM or SIGINT
 //
 // The rooms it wires (each file opens with what it owns):
-//   server/net/       the network edge: evhttp <-> Request/Response, the
-//                     route table and tokens, the connection cap, comet's
-//                     held requests, the UDP and TCP listeners
+//   server/net/       the network edge: the comet workers (HTTP connections
+//                     on threads of their own), the route table and tokens,
+//                     the UDP and TCP listeners
 //   server/ingest/    line ingest (StatsD, Graphite), the name index, the
 //                     one function that applies a JSON push
 //   server/comet/     waiters, watch lists, coalescing, reply bodies
 //   server/handlers/  a file per endpoint family, plain functions
 //   server/trend/     history in LevelDB and the thread that owns it
 //
-// Threads: Run() runs the loop on the calling thread, which then owns the
-// tree, the waiters, the stats and every socket; the trend thread owns the
-// trend store and gets closed windows through a bounded queue. Nothing else
-// touches them.
+// Threads: Run() runs the loop on the calling thread (the tree's thread),
+// which then owns the tree, the hub's waiters, the stats and the UDP/TCP
+// sockets; --comet_threads workers own the HTTP connections and talk to it
+// through mailboxes (server/net/workers.h); the trend thread owns the trend
+// store and gets closed windows through a bounded queue.
 #ifndef CANOPY_SERVER_SERVER_H_
 #define CANOPY_SERVER_SERVER_H_
 
@@ -36,9 +37,8 @@
 #include "server/handlers/view_store.h"
 #include "server/ingest/line_ingest.h"
 #include "server/log.h"
-#include "server/net/held_requests.h"
-#include "server/net/http_server.h"
 #include "server/net/listeners.h"
+#include "server/net/workers.h"
 #include "server/options.h"
 #include "server/stats.h"
 #include "server/trend/thread.h"
@@ -61,7 +61,7 @@ class Server {
   // Runs until SIGTERM/SIGINT; returns the process exit code.
   int Run();
 
-  int http_port() const { return http_ ? http_->port() : 0; }
+  int http_port() const { return workers_ ? workers_->port() : 0; }
   Tree& tree() { return *tree_; }
 
  private:
@@ -96,9 +96,8 @@ class Server {
   event* trend_wake_ = nullptr;  // the trend thread's answers are ready
   std::unique_ptr<LineIngest> ingest_;
   AccessLogRunners access_logs_;  // POST /push accesslog=
-  std::unique_ptr<HeldRequests> held_;
   std::unique_ptr<TrendThread> trend_;
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Workers> workers_;  // HTTP and comet
   std::unique_ptr<Listeners> listeners_;
   std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_

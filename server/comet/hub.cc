@@ -39,9 +39,9 @@ Hub::~Hub() {
 }
 
 Hub::Waiter* Hub::NewWaiter(std::vector<Pattern> patterns, uint64_t since,
-                            bool stream) {
+                            bool stream, uint32_t route) {
   Waiter* w = new Waiter;
-  w->id = next_id_++;
+  w->id = (static_cast<WaiterId>(route) << 48) | next_id_++;
   w->patterns = std::move(patterns);
   for (const Pattern& p : w->patterns) {
     absl::StrAppend(&w->cache_key, p.text(), "\n");
@@ -92,22 +92,23 @@ std::optional<std::string> Hub::PullNow(const std::vector<Pattern>& patterns,
   return body;
 }
 
-Hub::WaiterId Hub::Park(std::vector<Pattern> patterns, uint64_t since) {
-  Waiter* w = NewWaiter(std::move(patterns), since, /*stream=*/false);
+Hub::WaiterId Hub::Park(std::vector<Pattern> patterns, uint64_t since,
+                        uint32_t route) {
+  Waiter* w = NewWaiter(std::move(patterns), since, /*stream=*/false, route);
   Register(w);
   return w->id;
 }
 
 Hub::WaiterId Hub::OpenStream(std::vector<Pattern> patterns, bool has_since,
                               uint64_t since, int64_t now, std::string* first,
-                              uint64_t* seq) {
+                              uint64_t* seq, uint32_t route) {
   bool reset = has_since && !tree_->CanAnswerSince(since);
   if (!has_since || reset) since = 0;
   // The first event is always sent: it carries the seq to resume from.
   size_t count = 0;
   *first = ChangesJson(*tree_, patterns, since, reset, now, &count);
   *seq = tree_->seq();
-  Waiter* w = NewWaiter(std::move(patterns), *seq, /*stream=*/true);
+  Waiter* w = NewWaiter(std::move(patterns), *seq, /*stream=*/true, route);
   ++stats_->stream_events;
   Register(w);
   return w->id;
@@ -153,21 +154,26 @@ void Hub::Flush(int64_t now) {
   std::vector<Waiter*> marked;
   marked.swap(marked_);
   struct Reply {
-    std::string body;
+    std::shared_ptr<const std::string> body;
     size_t count;
   };
-  // Waiters with the same patterns and seq get the same reply.
-  absl::flat_hash_map<std::string, Reply> replies;
+  // Waiters with the same patterns and seq get the same reply (the key's
+  // view is of a waiter's cache_key, alive through the flush).
+  absl::flat_hash_map<std::pair<uint64_t, absl::string_view>, Reply> replies;
   uint64_t seq = tree_->seq();
+  // Answered pulls are freed after the loop: the keys above view their
+  // cache_keys.
+  std::vector<Waiter*> answered;
   for (Waiter* w : marked) {
     w->marked = false;
     if (w->dead) continue;
-    std::string cache_key = absl::StrCat(w->since, " ", w->cache_key);
+    std::pair<uint64_t, absl::string_view> cache_key(w->since, w->cache_key);
     auto it = replies.find(cache_key);
     if (it == replies.end()) {
       Reply r;
-      r.body = ChangesJson(*tree_, w->patterns, w->since, false, now, &r.count);
-      it = replies.emplace(std::move(cache_key), std::move(r)).first;
+      r.body = std::make_shared<const std::string>(
+          ChangesJson(*tree_, w->patterns, w->since, false, now, &r.count));
+      it = replies.emplace(cache_key, std::move(r)).first;
     }
     if (it->second.count == 0) continue;  // a change beside its patterns
     if (!sink_->Deliver(w->id, it->second.body, seq, w->stream)) {
@@ -179,9 +185,10 @@ void Hub::Flush(int64_t now) {
       ++stats_->stream_events;
     } else {
       ++stats_->pull_replies;
-      Finish(w, /*close=*/false);
+      answered.push_back(w);
     }
   }
+  for (Waiter* w : answered) Finish(w, /*close=*/false);
   std::vector<Waiter*> dead;
   dead.swap(dead_);
   for (Waiter* w : dead) Finish(w, /*close=*/true);
@@ -190,10 +197,16 @@ void Hub::Flush(int64_t now) {
 void Hub::Expire(WaiterId id) {
   Waiter* w = Find(id);
   if (w == nullptr || w->dead || w->stream) return;
-  std::string body = absl::StrCat("{\"seq\":", w->since, ",\"items\":[]}");
+  auto body = std::make_shared<const std::string>(
+      absl::StrCat("{\"seq\":", w->since, ",\"items\":[]}"));
   ++stats_->pull_timeouts;
   sink_->Deliver(w->id, body, w->since, /*stream=*/false);
   Finish(w, /*close=*/false);
+}
+
+void Hub::Backlogged(WaiterId id) {
+  Waiter* w = Find(id);
+  if (w != nullptr) w->backed_up = true;
 }
 
 void Hub::Drained(WaiterId id) {

@@ -48,8 +48,9 @@ class Hub : public TreeObserver {
     // Writes a pull's reply (the request is then answered) or a stream's
     // event with id `seq`. False when a stream's output is backed up: it
     // is not written, and the sink calls Hub::Drained when it drains.
-    virtual bool Deliver(WaiterId id, const std::string& body, uint64_t seq,
-                         bool stream) = 0;
+    virtual bool Deliver(WaiterId id,
+                         const std::shared_ptr<const std::string>& body,
+                         uint64_t seq, bool stream) = 0;
     // The hub has freed waiter `id`; `close` when its request is still open
     // and its connection must be closed (its client went away).
     virtual void Release(WaiterId id, bool close) = 0;
@@ -67,19 +68,26 @@ class Hub : public TreeObserver {
   // (then every leaf, and "reset": true); nullopt when it should wait.
   std::optional<std::string> PullNow(const std::vector<Pattern>& patterns,
                                      uint64_t since, int64_t now);
-  // Parks a /pull until a change under `patterns` after `since`.
-  WaiterId Park(std::vector<Pattern> patterns, uint64_t since);
+  // Parks a /pull until a change under `patterns` after `since`. `route`
+  // (below 2^16) is kept in the id's top 16 bits (RouteOf): which comet
+  // worker holds the request.
+  WaiterId Park(std::vector<Pattern> patterns, uint64_t since,
+                uint32_t route = 0);
   // Opens a /stream: `*first` gets its first event (the current leaves, or
   // the changes after `since` when given and honoured) and `*seq` its id;
   // one event per coalesced change follows.
   WaiterId OpenStream(std::vector<Pattern> patterns, bool has_since,
                       uint64_t since, int64_t now, std::string* first,
-                      uint64_t* seq);
+                      uint64_t* seq, uint32_t route = 0);
+  static uint32_t RouteOf(WaiterId id) { return static_cast<uint32_t>(id >> 48); }
 
   // A pull's time is up: answers it with no items and frees it.
   void Expire(WaiterId id);
   // The client of `id` went away: freed at the next Flush.
   void Gone(WaiterId id);
+  // A stream's output passed its high-water mark (told by a sink that
+  // delivers later, on another thread): it is offered nothing until Drained.
+  void Backlogged(WaiterId id);
   // A backed-up stream drained: it gets what changed meanwhile.
   void Drained(WaiterId id);
   // Answers the marked waiters, frees the dead ones.
@@ -101,7 +109,8 @@ class Hub : public TreeObserver {
   struct WatchList;
   struct Waiter;
 
-  Waiter* NewWaiter(std::vector<Pattern> patterns, uint64_t since, bool stream);
+  Waiter* NewWaiter(std::vector<Pattern> patterns, uint64_t since, bool stream,
+                    uint32_t route);
   void Register(Waiter* w);
   void Mark(Waiter* w);
   void ScheduleFlush();

@@ -8,8 +8,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace canopy {
+
+// One comet worker's figures.
+struct WorkerFigures {
+  size_t connections = 0;
+  size_t held = 0;  // parked /pull and open /stream requests
+  uint64_t requests = 0;
+  uint64_t deliveries = 0;
+  uint64_t refused = 0;  // connections past --max_connections
+};
 
 struct ServerFigures {
   uint64_t snapshot_seq = 0;  // the seq of the last snapshot on disk
@@ -32,6 +42,7 @@ struct ServerFigures {
   uint64_t trend_windows_written = 0;
   uint64_t trend_write_errors = 0;
   uint64_t trend_retention_deleted = 0;
+  std::vector<WorkerFigures> per_worker;
 };
 
 // This process's resident set size in bytes (0 if it cannot be read).

@@ -59,6 +59,8 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   ServerFigures f = ctx.figures ? ctx.figures() : ServerFigures();
   const Tree* tree = ctx.tree;
   const Stats& stats = *ctx.stats;
+  uint64_t worker_refused = 0;  // connections refused by the comet workers
+  for (const WorkerFigures& w : f.per_worker) worker_refused += w.refused;
   std::string out;
   auto gauge = [&](const char* name, const char* help, double v) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
@@ -150,7 +152,7 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   counter("canopy_stream_events_total", "Server-sent events written.",
           static_cast<double>(stats.stream_events));
   counter("canopy_connections_refused_total", "Connections refused (cap).",
-          static_cast<double>(stats.connections_refused));
+          static_cast<double>(stats.connections_refused + worker_refused));
 
   absl::StrAppend(&out,
                   "# HELP canopy_http_requests_total HTTP replies by code.\n"
@@ -175,6 +177,40 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
     for (const auto& [reason, n] : reasons) {
       absl::StrAppend(&out, "canopy_ingest_rejected_total{protocol=\"", proto,
                       "\",reason=\"", reason, "\"} ", n, "\n");
+    }
+  }
+  if (!f.per_worker.empty()) {
+    absl::StrAppend(&out,
+                    "# HELP canopy_worker_connections Open HTTP connections, "
+                    "by comet worker.\n"
+                    "# TYPE canopy_worker_connections gauge\n");
+    for (size_t i = 0; i < f.per_worker.size(); ++i) {
+      absl::StrAppend(&out, "canopy_worker_connections{worker=\"", i, "\"} ",
+                      f.per_worker[i].connections, "\n");
+    }
+    absl::StrAppend(&out,
+                    "# HELP canopy_worker_waiters Parked /pull and open "
+                    "/stream requests, by comet worker.\n"
+                    "# TYPE canopy_worker_waiters gauge\n");
+    for (size_t i = 0; i < f.per_worker.size(); ++i) {
+      absl::StrAppend(&out, "canopy_worker_waiters{worker=\"", i, "\"} ",
+                      f.per_worker[i].held, "\n");
+    }
+    absl::StrAppend(&out,
+                    "# HELP canopy_worker_requests_total HTTP requests read, "
+                    "by comet worker.\n"
+                    "# TYPE canopy_worker_requests_total counter\n");
+    for (size_t i = 0; i < f.per_worker.size(); ++i) {
+      absl::StrAppend(&out, "canopy_worker_requests_total{worker=\"", i,
+                      "\"} ", f.per_worker[i].requests, "\n");
+    }
+    absl::StrAppend(&out,
+                    "# HELP canopy_worker_deliveries_total Comet replies and "
+                    "events written, by comet worker.\n"
+                    "# TYPE canopy_worker_deliveries_total counter\n");
+    for (size_t i = 0; i < f.per_worker.size(); ++i) {
+      absl::StrAppend(&out, "canopy_worker_deliveries_total{worker=\"", i,
+                      "\"} ", f.per_worker[i].deliveries, "\n");
     }
   }
   std::vector<std::string> keys = request.Params("key");

@@ -40,19 +40,27 @@ TextPosition PositionInMessage(absl::string_view message) {
   return p;
 }
 
-std::string PercentDecode(absl::string_view s) {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX escapes as evhttp_uridecode decodes them (a '%' not followed by two
+// hex digits stays as it is), but binary-safe: a %00 stays in the result.
+std::string Unescape(absl::string_view s, bool plus_as_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     int hi, lo;
-    auto hex = [](char c) {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    if (s[i] == '%' && i + 2 < s.size() && (hi = hex(s[i + 1])) >= 0 &&
-        (lo = hex(s[i + 2])) >= 0) {
+    if (s[i] == '+' && plus_as_space) {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() &&
+               (hi = HexValue(s[i + 1])) >= 0 &&
+               (lo = HexValue(s[i + 2])) >= 0) {
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else {
@@ -61,6 +69,12 @@ std::string PercentDecode(absl::string_view s) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string PercentDecode(absl::string_view s) { return Unescape(s, false); }
+
+std::string FormDecode(absl::string_view s) { return Unescape(s, true); }
 
 // ---------------------------------------------------------------- Request
 

@@ -121,8 +121,12 @@ Response ErrorResponse(const absl::Status& status);
 // A 200 JSON response with what `out` holds.
 Response JsonResponse(JsonOut& out);
 
-// Decodes %XX escapes (a '+' stays a '+': this is for paths).
+// Decodes %XX escapes (a '+' stays a '+': this is for paths). A '%' not
+// followed by two hex digits stays as it is; a %00 is decoded (the caller
+// decides whether a NUL byte is acceptable).
 std::string PercentDecode(absl::string_view s);
+// The same with '+' as a space: query strings and form bodies.
+std::string FormDecode(absl::string_view s);
 
 // Parses every `key=` parameter as a pattern (none means the whole tree).
 absl::StatusOr<std::vector<Pattern>> PatternsOf(const Request& request);

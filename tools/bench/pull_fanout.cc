@@ -68,7 +68,7 @@ ABSL_FLAG(std::string, server, "127.0.0.1:7575",
           "the server's HTTP address (loopback only)");
 ABSL_FLAG(int, waiters, 10000, "long-poll waiters to park");
 ABSL_FLAG(std::string, key, "bench,fanout", "the key every waiter watches");
-ABSL_FLAG(int, server_pid, 0,
+ABSL_FLAG(std::vector<std::string>, server_pid, {},
           "pid of the process holding the waiters (canopyd, or nginx's "
           "worker), to read its RSS and CPU time (0: skip)");
 ABSL_FLAG(std::string, subscribe_path, "/sub/ch1",
@@ -158,6 +158,18 @@ double ServerCpuMs(int pid) {
   return any ? ns / 1e6 : ProcessCpuMs(pid);
 }
 
+double SumCpuMs(const std::vector<int>& pids) {
+  double ms = 0;
+  for (int p : pids) ms += ServerCpuMs(p);
+  return ms;
+}
+
+int64_t SumRss(const std::vector<int>& pids) {
+  int64_t bytes = 0;
+  for (int p : pids) bytes += RssBytes(p);
+  return bytes;
+}
+
 double Ms(Clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
@@ -188,7 +200,14 @@ class Fanout {
   int Run() {
     const int count = absl::GetFlag(FLAGS_waiters);
     const std::string key = absl::GetFlag(FLAGS_key);
-    const int pid = absl::GetFlag(FLAGS_server_pid);
+    // Several pids (nginx's workers): their figures are summed.
+    std::vector<int> pids;
+    for (const std::string& p : absl::GetFlag(FLAGS_server_pid)) {
+      int v = 0;
+      if (!absl::SimpleAtoi(p, &v) || v <= 0) Die("bad --server_pid");
+      pids.push_back(v);
+    }
+    const bool pid = !pids.empty();
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) Die("epoll_create1 failed");
 
@@ -210,7 +229,7 @@ class Fanout {
         absl::StrCat("GET ", target_path, " HTTP/1.1\r\nHost: ", addr_.host,
                      ":", addr_.port, "\r\n", auth_, "\r\n");
     const int64_t base_waiters = Waiters();
-    const int64_t rss_before = pid > 0 ? RssBytes(pid) : 0;
+    const int64_t rss_before = pid ? SumRss(pids) : 0;
 
     // Park them.
     Clock::time_point park_start = Clock::now();
@@ -264,7 +283,7 @@ class Fanout {
     }
     // Let the server settle before reading its RSS.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const int64_t rss_after = pid > 0 ? RssBytes(pid) : 0;
+    const int64_t rss_after = pid ? SumRss(pids) : 0;
     std::printf("parked %" PRId64
                 " waiters (%d failed to connect) in %.0f ms "
                 "(requests sent in %.0f ms)\n",
@@ -272,7 +291,7 @@ class Fanout {
     std::fflush(stdout);
 
     if (absl::GetFlag(FLAGS_changes_per_second) > 0 && !nchan_) {
-      return Sustained(key, pid);
+      return Sustained(key, pids);
     }
 
     // One change, and the time until each waiter has its reply.
@@ -284,7 +303,7 @@ class Fanout {
         "Content-Type: application/json\r\nContent-Length: ", body.size(),
         "\r\n\r\n", body);
     const double cpu_before = CpuMs();
-    const double server_cpu_before = pid > 0 ? ServerCpuMs(pid) : 0;
+    const double server_cpu_before = pid ? SumCpuMs(pids) : 0;
     push_start_ = Clock::now();
     if (send(push_fd, push.data(), push.size(), MSG_NOSIGNAL) !=
         static_cast<ssize_t>(push.size())) {
@@ -299,7 +318,7 @@ class Fanout {
     }
     const double client_cpu_ms = CpuMs() - cpu_before;
     const double server_cpu_ms =
-        pid > 0 ? ServerCpuMs(pid) - server_cpu_before : 0;
+        pid ? SumCpuMs(pids) - server_cpu_before : 0;
     close(push_fd);
     std::this_thread::sleep_for(std::chrono::milliseconds(
         static_cast<int64_t>(absl::GetFlag(FLAGS_hold_seconds) * 1000)));
@@ -325,7 +344,7 @@ class Fanout {
         "CPU time while delivering: this client %.1f ms, %s %.1f ms "
         "(%.1f us per delivery)\n",
         client_cpu_ms, server_name, server_cpu_ms, us_per_delivery);
-    if (pid > 0) {
+    if (pid) {
       std::printf(
           "server RSS %.1f MB -> %.1f MB parked: %.0f bytes per "
           "waiter\n",
@@ -349,7 +368,8 @@ class Fanout {
  private:
   // Changes at a steady rate; each waiter polls again from the seq of its
   // last reply, so every delivery is one change reaching one waiter.
-  int Sustained(const std::string& key, int pid) {
+  int Sustained(const std::string& key, const std::vector<int>& pids) {
+    const bool pid = !pids.empty();
     const double rate = absl::GetFlag(FLAGS_changes_per_second);
     const int changes = std::max(
         1, static_cast<int>(rate * absl::GetFlag(FLAGS_seconds) + 0.5));
@@ -363,7 +383,7 @@ class Fanout {
     ev.data.ptr = nullptr;  // the pusher: its replies are read and dropped
     epoll_ctl(epoll_, EPOLL_CTL_ADD, push_fd, &ev);
     push_fd_ = push_fd;
-    const double server_cpu_before = pid > 0 ? ServerCpuMs(pid) : 0;
+    const double server_cpu_before = pid ? SumCpuMs(pids) : 0;
     const Clock::time_point start = Clock::now();
     for (int i = 0; i < changes; ++i) {
       const Clock::time_point due = start + i * interval;
@@ -387,7 +407,7 @@ class Fanout {
     const Clock::time_point drain = Clock::now() + std::chrono::seconds(2);
     while (Clock::now() < drain) Poll(50, true);
     const double server_cpu_ms =
-        pid > 0 ? ServerCpuMs(pid) - server_cpu_before : 0;
+        pid ? SumCpuMs(pids) - server_cpu_before : 0;
     close(push_fd);
     CloseAll();
     std::sort(latencies_ms_.begin(), latencies_ms_.end());

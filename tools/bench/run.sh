@@ -15,7 +15,9 @@
 #   RUN_SECONDS (per throughput run, default 10), WAITERS (fan-out sizes,
 #   default "10000 18000"), MEM_LEAVES (default 1000000), CANOPYD (a
 #   canopyd binary to use instead of building one), ONLY=fanout (run the
-#   fan-out comparison alone).
+#   fan-out comparison alone), COMET_THREADS (canopyd's --comet_threads; default
+#   its own: one per core), NCHAN_WORKERS (nginx's worker_processes for the
+#   fan-out, default 1: compare like with like).
 # Needs: cmake, ninja, wrk, nginx (Debian nginx-light) with the nchan
 #   module (libnginx-mod-nchan), curl; scripts/deps.sh --bench installs them.
 set -euo pipefail
@@ -103,6 +105,7 @@ start_canopyd() {  # $1: name of the run
   mkdir -p "$dir"
   "$CANOPYD" --http=127.0.0.1:0 "${INGEST_OFF[@]}" --data_dir="$dir/data" \
     --ready_file="$dir/ready" --max_waiters=$((MAX_WAITERS + 1000)) \
+    ${COMET_THREADS:+--comet_threads=$COMET_THREADS} \
     2>"$dir/canopyd.log" &
   CANOPYD_PID=$!
   STARTED+=("$CANOPYD_PID")
@@ -207,7 +210,7 @@ start_nchan() {
   # without a message id waits for the next message.
   cat >"$dir/nginx.conf" <<EOF
 load_module $NCHAN_MODULE;
-worker_processes 1;
+worker_processes ${NCHAN_WORKERS:-1};
 worker_rlimit_nofile $(ulimit -Hn);
 daemon off;
 pid $dir/nginx.pid;
@@ -254,7 +257,12 @@ EOF
   done
   curl -sf "http://127.0.0.1:$NCHAN_PORT/nchan_status" | grep -q '^subscribers:' ||
     die "nginx + nchan does not answer: $(tail -n 3 "$dir/error.log")"
-  NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | head -n 1)
+  # Every worker holds subscribers: their figures are summed.
+  for i in $(seq 1 50); do
+    [ "$(pgrep -P "$NGINX_MASTER" | wc -l)" -ge "${NCHAN_WORKERS:-1}" ] && break
+    sleep 0.1
+  done
+  NGINX_WORKER=$(pgrep -P "$NGINX_MASTER" | paste -sd, -)
   [ -n "$NGINX_WORKER" ] || die "cannot find nginx's worker"
 }
 

@@ -38,11 +38,12 @@ class FakeSink : public Hub::Sink {
     bool stream;
   };
 
-  bool Deliver(Hub::WaiterId id, const std::string& body, uint64_t seq,
+  bool Deliver(Hub::WaiterId id,
+               const std::shared_ptr<const std::string>& body, uint64_t seq,
                bool stream) override {
     ++deliver_calls;
     if (stream && backed_up) return false;
-    deliveries.push_back(Delivery{id, body, seq, stream});
+    deliveries.push_back(Delivery{id, *body, seq, stream});
     return true;
   }
   void Release(Hub::WaiterId id, bool close) override {

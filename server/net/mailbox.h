@@ -1,0 +1,74 @@
+// A mailbox between two threads: any thread posts, one thread takes
+// everything posted, woken through an eventfd that its event loop watches.
+//
+//   canopy::Mailbox<Message> box;             // owned by the taking side
+//   box.Post(std::move(m));                   // any thread
+//   // on the owner's loop, when box.fd() is readable:
+//   for (Message& m : box.TakeAll()) ...
+//
+// A post to an empty mailbox writes the eventfd once; posts to a mailbox
+// already holding messages only queue, so a burst costs one wake-up.
+//
+// Threads: Post from any thread; fd() and TakeAll from the owner's.
+#ifndef CANOPY_SERVER_NET_MAILBOX_H_
+#define CANOPY_SERVER_NET_MAILBOX_H_
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+
+namespace canopy {
+
+template <class T>
+class Mailbox {
+ public:
+  Mailbox() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Mailbox() { close(fd_); }
+  Mailbox(const Mailbox&) = delete;
+  Mailbox& operator=(const Mailbox&) = delete;
+
+  void Post(T message) { PostAll(&message, 1); }
+
+  // Posts `n` messages (moved from) with one lock and at most one wake-up.
+  void PostAll(T* messages, size_t n) {
+    bool wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      wake = items_.empty();
+      for (size_t i = 0; i < n; ++i) items_.push_back(std::move(messages[i]));
+    }
+    if (wake && n > 0) {
+      uint64_t one = 1;
+      ssize_t ignored = write(fd_, &one, sizeof one);
+      (void)ignored;
+    }
+  }
+
+  int fd() const { return fd_; }
+
+  // Everything posted so far, oldest first; clears the wake-up.
+  std::vector<T> TakeAll() {
+    uint64_t n;
+    ssize_t ignored = read(fd_, &n, sizeof n);
+    (void)ignored;
+    std::vector<T> out;
+    std::lock_guard<std::mutex> lock(mu_);
+    out.swap(items_);
+    return out;
+  }
+
+ private:
+  const int fd_;
+  std::mutex mu_;
+  std::vector<T> items_;  // guarded by mu_ (annotated once canopy::Mutex is in)
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_NET_MAILBOX_H_

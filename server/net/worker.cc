@@ -1,0 +1,523 @@
+#include "server/net/worker.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/net/request_parser.h"
+#include "server/net/response_write.h"
+
+namespace canopy {
+namespace {
+
+constexpr size_t kReadBufferBytes = 64 * 1024;
+// Bytes a connection may hold unparsed while its request is answered
+// (pipelined requests); past it the client is not playing by the rules.
+constexpr size_t kMaxPendingInput = 256 * 1024;
+constexpr size_t kStreamHighWater = 1 << 20;
+constexpr size_t kStreamHardLimit = 8 << 20;
+constexpr int kStreamKeepaliveSeconds = 15;
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+// The reap event runs after every other event of a loop turn.
+constexpr int kReapPriority = 1;
+
+// The head of a comet reply, formatted without allocating: a pull's
+// answer is always 200 and JSON.
+int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out,
+                        size_t cap) {
+  return snprintf(out, cap,
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
+                  body_bytes, keep_alive ? "keep-alive" : "close");
+}
+
+timeval Seconds(int s) {
+  timeval tv;
+  tv.tv_sec = s;
+  tv.tv_usec = 0;
+  return tv;
+}
+
+}  // namespace
+
+struct Worker::Conn {
+  enum class State {
+    kReading,    // parsing requests
+    kCalling,    // a request is with the tree's thread
+    kWriting,    // a reply is being written
+    kHeld,       // a /pull parked as a waiter
+    kStreaming,  // a /stream
+  };
+  Worker* worker;
+  uint64_t id;
+  int fd;
+  State state = State::kReading;
+  bool keep_alive = true;
+  bool head_only = false;     // the request was HEAD
+  bool sent_continue = false;  // "100 Continue" written for this request
+  bool backlogged = false;     // a stream past its high-water mark
+  bool dead = false;
+  uint64_t waiter = 0;
+  event* read_event = nullptr;
+  event* write_event = nullptr;
+  event* timer = nullptr;
+  RequestParser parser;
+  std::string in;   // read, not yet parsed
+  std::string out;  // to write, not yet taken by the socket
+
+  Conn(Worker* w, uint64_t i, int f, size_t max_body)
+      : worker(w), id(i), fd(f), parser(RequestLimits{kMaxHeaderBytes, max_body}) {}
+};
+
+Worker::Worker(uint32_t index, const ServerOptions* options,
+               Mailbox<ToTree>* to_tree, std::atomic<size_t>* open_connections)
+    : index_(index),
+      options_(options),
+      to_tree_(to_tree),
+      open_connections_(open_connections),
+      read_buffer_(new char[kReadBufferBytes]) {
+  event_config* cfg = event_config_new();
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+  base_ = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  event_base_priority_init(base_, 2);
+  mail_event_ = event_new(base_, mailbox_.fd(), EV_READ | EV_PERSIST,
+                          &Worker::OnMail, this);
+  event_add(mail_event_, nullptr);
+  reap_event_ = event_new(base_, -1, 0, &Worker::OnReap, this);
+  event_priority_set(reap_event_, kReapPriority);
+}
+
+Worker::~Worker() {
+  Stop();
+  if (listener_) evconnlistener_free(listener_);
+  event_free(mail_event_);
+  event_free(reap_event_);
+  event_base_free(base_);
+}
+
+absl::StatusOr<int> Worker::Listen(const sockaddr* addr, socklen_t len) {
+  int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                  0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (fd < 0 || bind(fd, addr, len) != 0) {
+    std::string why = std::strerror(errno);
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(why);
+  }
+  // A deep backlog: thousands of long-poll clients reconnect at once after
+  // a restart or a fan-out.
+  listener_ = evconnlistener_new(base_, &Worker::OnAccept, this,
+                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                 4096, fd);
+  if (listener_ == nullptr) {
+    close(fd);
+    return absl::UnavailableError(std::strerror(errno));
+  }
+  // Out of file descriptors, libevent 2.1 would retry accept() in a busy
+  // loop: pause accepting instead and try again shortly.
+  evconnlistener_set_error_cb(listener_, &Worker::OnAcceptError);
+  sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &sl);
+  return ntohs(ss.ss_family == AF_INET6
+                   ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                   : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    event_base_dispatch(base_);
+    // Stopping: every connection goes.
+    std::vector<Conn*> all;
+    for (auto& [id, c] : conns_) all.push_back(c);
+    for (Conn* c : all) Close(c);
+    OnReap(-1, 0, this);
+  });
+}
+
+void Worker::Stop() {
+  if (!thread_.joinable()) return;
+  ToWorker stop;
+  stop.kind = ToWorker::Kind::kStop;
+  mailbox_.Post(std::move(stop));
+  thread_.join();
+}
+
+void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
+  Worker* self = static_cast<Worker*>(arg);
+  size_t open = ++*self->open_connections_;
+  if (open > self->options_->max_connections) {
+    --*self->open_connections_;
+    ++self->refused_;
+    std::string reply;
+    Response r = ErrorResponse(
+        absl::UnavailableError("too many connections; try again later"));
+    AppendResponseHead(r, /*keep_alive=*/false, &reply);
+    reply += r.body;
+    ssize_t ignored = write(fd, reply.data(), reply.size());
+    (void)ignored;
+    close(fd);
+    return;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Conn* c = new Conn(self, self->next_conn_++, fd, self->options_->max_body);
+  c->read_event = event_new(self->base_, fd, EV_READ | EV_PERSIST,
+                            &Worker::OnReadable, c);
+  c->write_event = event_new(self->base_, fd, EV_WRITE | EV_PERSIST,
+                             &Worker::OnWritable, c);
+  c->timer = evtimer_new(self->base_, &Worker::OnTimer, c);
+  event_add(c->read_event, nullptr);
+  self->conns_[c->id] = c;
+  ++self->connections_;
+}
+
+void Worker::OnAcceptError(evconnlistener* listener, void* arg) {
+  Worker* self = static_cast<Worker*>(arg);
+  int err = EVUTIL_SOCKET_ERROR();
+  if (self->accept_log_.Allow()) {
+    CANOPY_LOG("accept failed: %s; pausing accepts for 100 ms",
+               evutil_socket_error_to_string(err));
+  }
+  evconnlistener_disable(listener);
+  timeval tv = {0, 100 * 1000};
+  event_base_once(
+      self->base_, -1, EV_TIMEOUT,
+      [](evutil_socket_t, short, void* l) {
+        evconnlistener_enable(static_cast<evconnlistener*>(l));
+      },
+      listener, &tv);
+}
+
+void Worker::OnReadable(int, short, void* arg) {
+  Conn* c = static_cast<Conn*>(arg);
+  c->worker->Read(c);
+}
+
+void Worker::Read(Conn* c) {
+  while (!c->dead) {
+    ssize_t n = read(c->fd, read_buffer_.get(), kReadBufferBytes);
+    if (n > 0) {
+      if (c->in.size() + n > kMaxPendingInput &&
+          c->state != Conn::State::kReading) {
+        Close(c);
+        return;
+      }
+      c->in.append(read_buffer_.get(), static_cast<size_t>(n));
+      if (c->state == Conn::State::kReading) Process(c);
+      if (static_cast<size_t>(n) < kReadBufferBytes) return;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n < 0 && errno == EINTR) continue;
+    Close(c);  // the client hung up (or the connection failed)
+    return;
+  }
+}
+
+void Worker::Process(Conn* c) {
+  while (!c->dead && c->state == Conn::State::kReading && !c->in.empty()) {
+    size_t used = c->parser.Feed(c->in);
+    c->in.erase(0, used);
+    switch (c->parser.state()) {
+      case RequestParser::State::kNeedMore:
+        if (c->parser.expects_continue() && !c->sent_continue) {
+          c->sent_continue = true;
+          iovec part = {const_cast<char*>(kContinueHead.data()),
+                        kContinueHead.size()};
+          Write(c, &part, 1);
+        }
+        return;
+      case RequestParser::State::kError: {
+        c->keep_alive = false;
+        Reply(c, ErrorResponse(c->parser.error()));
+        return;
+      }
+      case RequestParser::State::kComplete:
+        break;
+    }
+    ++requests_;
+    c->keep_alive = c->parser.keep_alive();
+    c->head_only = c->parser.head();
+    c->sent_continue = false;
+    absl::StatusOr<Request> request = c->parser.TakeRequest();
+    c->parser.Reset();
+    if (!request.ok()) {
+      Reply(c, ErrorResponse(request.status()));
+      continue;
+    }
+    if (request->path == "/healthz") {
+      Response r;
+      r.content_type = "text/plain";
+      r.body = "OK\n";
+      Reply(c, r);
+      continue;
+    }
+    c->state = Conn::State::kCalling;
+    ToTree call;
+    call.kind = ToTree::Kind::kCall;
+    call.worker = index_;
+    call.id = c->id;
+    call.request = std::move(*request);
+    to_tree_->Post(std::move(call));
+  }
+}
+
+void Worker::Reply(Conn* c, const Response& r) {
+  std::string head;
+  c->keep_alive = AppendResponseHead(r, c->keep_alive, &head);
+  iovec parts[2] = {{head.data(), head.size()},
+                    {const_cast<char*>(r.body.data()), r.body.size()}};
+  c->state = Conn::State::kWriting;
+  if (!Write(c, parts, c->head_only ? 1 : 2)) return;
+  if (c->out.empty()) Written(c);
+}
+
+bool Worker::Write(Conn* c, const iovec* parts, int n) {
+  if (c->dead) return false;
+  if (!c->out.empty()) {
+    for (int i = 0; i < n; ++i) {
+      c->out.append(static_cast<const char*>(parts[i].iov_base),
+                    parts[i].iov_len);
+    }
+    return true;
+  }
+  size_t total = 0;
+  for (int i = 0; i < n; ++i) total += parts[i].iov_len;
+  ssize_t w;
+  do {
+    w = writev(c->fd, parts, n);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    Close(c);
+    return false;
+  }
+  size_t done = w < 0 ? 0 : static_cast<size_t>(w);
+  if (done == total) return true;
+  // Keep what the socket did not take and write it when it can.
+  for (int i = 0; i < n; ++i) {
+    size_t len = parts[i].iov_len;
+    if (done >= len) {
+      done -= len;
+      continue;
+    }
+    c->out.append(static_cast<const char*>(parts[i].iov_base) + done,
+                  len - done);
+    done = 0;
+  }
+  event_add(c->write_event, nullptr);
+  return true;
+}
+
+void Worker::OnWritable(int, short, void* arg) {
+  Conn* c = static_cast<Conn*>(arg);
+  Worker* self = c->worker;
+  ssize_t w = write(c->fd, c->out.data(), c->out.size());
+  if (w < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      self->Close(c);
+    }
+    return;
+  }
+  c->out.erase(0, static_cast<size_t>(w));
+  if (!c->out.empty()) return;
+  event_del(c->write_event);
+  self->Written(c);
+}
+
+// Everything queued for `c` is written.
+void Worker::Written(Conn* c) {
+  if (c->dead) return;
+  if (c->state == Conn::State::kStreaming) {
+    if (c->backlogged) {
+      c->backlogged = false;
+      ToTree m;
+      m.kind = ToTree::Kind::kDrained;
+      m.worker = index_;
+      m.id = c->waiter;
+      to_tree_->Post(std::move(m));
+    }
+    return;
+  }
+  if (c->state != Conn::State::kWriting) return;
+  if (!c->keep_alive) {
+    Close(c);
+    return;
+  }
+  c->state = Conn::State::kReading;
+  Process(c);  // a pipelined request may be waiting
+}
+
+void Worker::OnMail(int, short, void* arg) {
+  static_cast<Worker*>(arg)->Mail();
+}
+
+void Worker::Mail() {
+  for (ToWorker& m : mailbox_.TakeAll()) {
+    switch (m.kind) {
+      case ToWorker::Kind::kStop:
+        event_base_loopbreak(base_);
+        return;
+      case ToWorker::Kind::kDeliver:
+        Deliver(m);
+        break;
+      case ToWorker::Kind::kReply: {
+        auto it = conns_.find(m.id);
+        if (it != conns_.end() && it->second->state == Conn::State::kCalling) {
+          Reply(it->second, *m.response);
+        }
+        break;
+      }
+      case ToWorker::Kind::kHold: {
+        auto it = conns_.find(m.id);
+        if (it == conns_.end() ||
+            it->second->state != Conn::State::kCalling) {
+          // Its client left while the tree parked it.
+          ToTree gone;
+          gone.kind = ToTree::Kind::kGone;
+          gone.worker = index_;
+          gone.id = m.waiter;
+          to_tree_->Post(std::move(gone));
+          break;
+        }
+        Hold(it->second, m);
+        break;
+      }
+    }
+  }
+}
+
+void Worker::Hold(Conn* c, ToWorker& m) {
+  c->waiter = m.waiter;
+  by_waiter_[m.waiter] = c;
+  ++held_count_;
+  if (!m.stream) {
+    c->state = Conn::State::kHeld;
+    timeval tv = Seconds(m.timeout_seconds);
+    evtimer_add(c->timer, &tv);
+    return;
+  }
+  c->state = Conn::State::kStreaming;
+  c->keep_alive = false;  // a stream ends with its connection
+  std::string head;
+  AppendStreamHead(&head);
+  std::string id = absl::StrCat("id: ", m.seq, "\ndata: ");
+  iovec parts[4] = {{head.data(), head.size()},
+                    {id.data(), id.size()},
+                    {const_cast<char*>(m.body->data()), m.body->size()},
+                    {const_cast<char*>("\n\n"), 2}};
+  if (!Write(c, parts, 4)) return;
+  timeval tv = Seconds(kStreamKeepaliveSeconds);
+  event_assign(c->timer, base_, -1, EV_PERSIST, &Worker::OnTimer, c);
+  evtimer_add(c->timer, &tv);
+}
+
+void Worker::Deliver(ToWorker& m) {
+  auto it = by_waiter_.find(m.id);
+  if (it == by_waiter_.end()) return;  // its client left
+  Conn* c = it->second;
+  ++deliveries_;
+  if (c->state == Conn::State::kHeld) {
+    by_waiter_.erase(it);
+    --held_count_;
+    c->waiter = 0;
+    evtimer_del(c->timer);
+    char head[160];
+    int len = FormatJsonReplyHead(m.body->size(), c->keep_alive, head,
+                                  sizeof head);
+    iovec parts[2] = {{head, static_cast<size_t>(len)},
+                      {const_cast<char*>(m.body->data()), m.body->size()}};
+    c->state = Conn::State::kWriting;
+    if (!Write(c, parts, c->head_only ? 1 : 2)) return;
+    if (c->out.empty()) Written(c);
+    return;
+  }
+  if (c->state != Conn::State::kStreaming) return;
+  char id[48];
+  int len = snprintf(id, sizeof id, "id: %llu\ndata: ",
+                     static_cast<unsigned long long>(m.seq));
+  iovec parts[3] = {{id, static_cast<size_t>(len)},
+                    {const_cast<char*>(m.body->data()), m.body->size()},
+                    {const_cast<char*>("\n\n"), 2}};
+  if (!Write(c, parts, 3)) return;
+  if (c->out.size() > kStreamHardLimit) {
+    Close(c);  // a client that does not read its stream
+  } else if (c->out.size() > kStreamHighWater && !c->backlogged) {
+    c->backlogged = true;
+    ToTree b;
+    b.kind = ToTree::Kind::kBacklogged;
+    b.worker = index_;
+    b.id = c->waiter;
+    to_tree_->Post(std::move(b));
+  }
+}
+
+void Worker::OnTimer(int, short, void* arg) {
+  Conn* c = static_cast<Conn*>(arg);
+  Worker* self = c->worker;
+  if (c->dead) return;
+  if (c->state == Conn::State::kStreaming) {
+    // A comment line keeps proxies from closing an idle stream.
+    iovec part = {const_cast<char*>(": keepalive\n\n"), 13};
+    self->Write(c, &part, 1);
+    return;
+  }
+  if (c->state == Conn::State::kHeld) {
+    // The tree answers with no items (and the waiter's seq).
+    ToTree m;
+    m.kind = ToTree::Kind::kExpire;
+    m.worker = self->index_;
+    m.id = c->waiter;
+    self->to_tree_->Post(std::move(m));
+  }
+}
+
+void Worker::Close(Conn* c) {
+  if (c->dead) return;
+  c->dead = true;
+  if (c->waiter != 0) {
+    by_waiter_.erase(c->waiter);
+    --held_count_;
+    ToTree gone;
+    gone.kind = ToTree::Kind::kGone;
+    gone.worker = index_;
+    gone.id = c->waiter;
+    to_tree_->Post(std::move(gone));
+  }
+  event_del(c->read_event);
+  event_del(c->write_event);
+  evtimer_del(c->timer);
+  close(c->fd);
+  conns_.erase(c->id);
+  --connections_;
+  --*open_connections_;
+  dead_.push_back(c);
+  event_active(reap_event_, 0, 0);
+}
+
+void Worker::OnReap(int, short, void* arg) {
+  Worker* self = static_cast<Worker*>(arg);
+  std::vector<Conn*> dead;
+  dead.swap(self->dead_);
+  for (Conn* c : dead) {
+    event_free(c->read_event);
+    event_free(c->write_event);
+    event_free(c->timer);
+    delete c;
+  }
+}
+
+}  // namespace canopy

@@ -1,0 +1,131 @@
+// A comet worker: one event loop on a thread of its own that owns its HTTP
+// connections. Every worker listens on the --http port (SO_REUSEPORT: the
+// kernel spreads connections over them), reads and parses requests
+// (request_parse.h, over libhttp-parser) and sends each to the tree's thread
+// as a ToTree::kCall; the answer comes back as a reply to write, or as a
+// hold: the request is a comet waiter, and the hub's deliveries are written
+// here, to a connection this worker owns — a pull's reply or a stream's
+// event in one writev, the body shared with every waiter that gets the same
+// bytes, no allocation but the connection's own.
+//
+// /healthz is answered here, without the tree. A connection past
+// --max_connections (counted over every worker) gets 503 and is closed. A
+// client that hangs up while held is seen at once (its socket stays
+// watched for reading) and the tree is told (kGone). A stream whose unsent
+// output passes 1 MiB is reported backed up (kBacklogged) and drained
+// (kDrained); past 8 MiB it is closed.
+//
+//   canopy::Worker w(0, &options, &to_tree, &open_connections);
+//   if (absl::Status s = w.Listen(address, len); !s.ok()) ...   // at start
+//   w.Start();                      // the thread
+//   w.mailbox().Post(ToWorker...);  // from the tree's thread
+//   w.Stop();                       // closes everything, joins
+//
+// Threads: Listen, Start and Stop are called by the thread that owns the
+// Worker (the tree's); everything else runs on the worker's own thread.
+// The figures are atomics, read from any thread.
+#ifndef CANOPY_SERVER_NET_WORKER_H_
+#define CANOPY_SERVER_NET_WORKER_H_
+
+#include <sys/socket.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "server/log.h"
+#include "server/net/mailbox.h"
+#include "server/net/messages.h"
+#include "server/options.h"
+
+struct event;
+struct event_base;
+struct evconnlistener;
+
+namespace canopy {
+
+class Worker {
+ public:
+  // `to_tree` and `open_connections` (shared by every worker) outlive it.
+  Worker(uint32_t index, const ServerOptions* options,
+         Mailbox<ToTree>* to_tree, std::atomic<size_t>* open_connections);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Binds and listens on `addr` with SO_REUSEPORT; the bound port.
+  absl::StatusOr<int> Listen(const sockaddr* addr, socklen_t len);
+  void Start();
+  // Closes every connection and ends the thread.
+  void Stop();
+
+  Mailbox<ToWorker>& mailbox() { return mailbox_; }
+
+  // Figures, for /metrics.
+  size_t connections() const { return connections_.load(); }
+  size_t held() const { return held_count_.load(); }
+  uint64_t requests() const { return requests_.load(); }
+  uint64_t deliveries() const { return deliveries_.load(); }
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  struct Conn;
+
+  static void OnAccept(evconnlistener* l, int fd, sockaddr* addr, int len,
+                       void* arg);
+  static void OnAcceptError(evconnlistener* l, void* arg);
+  static void OnMail(int fd, short what, void* arg);
+  static void OnReadable(int fd, short what, void* arg);
+  static void OnWritable(int fd, short what, void* arg);
+  static void OnTimer(int fd, short what, void* arg);
+  static void OnReap(int fd, short what, void* arg);
+
+  void Mail();
+  void Read(Conn* c);
+  // Parses what `c` holds while it is reading, answering what it can.
+  void Process(Conn* c);
+  void Reply(Conn* c, const Response& r);
+  void Hold(Conn* c, ToWorker& m);
+  void Deliver(ToWorker& m);
+  // Writes `parts` (after what is pending), queueing what the socket does
+  // not take; false if the connection failed.
+  bool Write(Conn* c, const struct iovec* parts, int n);
+  void Written(Conn* c);
+  // The one closing path: the connection leaves the maps now, its memory at
+  // the end of the loop turn (OnReap).
+  void Close(Conn* c);
+
+  const uint32_t index_;
+  const ServerOptions* options_;
+  Mailbox<ToTree>* to_tree_;
+  std::atomic<size_t>* open_connections_;
+  Mailbox<ToWorker> mailbox_;
+  event_base* base_ = nullptr;
+  evconnlistener* listener_ = nullptr;
+  event* mail_event_ = nullptr;
+  event* reap_event_ = nullptr;
+  std::thread thread_;
+
+  // Owned by the worker's thread:
+  uint64_t next_conn_ = 1;
+  absl::flat_hash_map<uint64_t, Conn*> conns_;
+  absl::flat_hash_map<uint64_t, Conn*> by_waiter_;
+  std::vector<Conn*> dead_;
+  RateLimit accept_log_;
+  std::unique_ptr<char[]> read_buffer_;
+
+  std::atomic<size_t> connections_{0};
+  std::atomic<size_t> held_count_{0};
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> deliveries_{0};
+  std::atomic<uint64_t> refused_{0};
+};
+
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_NET_WORKER_H_

@@ -1,0 +1,230 @@
+// Comet on several workers, black-box: the real canopyd with
+// --comet_threads=4, clients over real loopback sockets spread over every
+// worker (the kernel spreads connections by SO_REUSEPORT).
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "tests/server/harness.h"
+
+namespace canopy {
+namespace {
+
+constexpr int kWorkers = 4;
+
+// A connection to `port`; `rcvbuf` (when not 0) set before connecting, so
+// that the window is small from the start.
+int Connect(int port, int rcvbuf = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  return write(fd, bytes.data(), bytes.size()) ==
+         static_cast<ssize_t>(bytes.size());
+}
+
+class WorkersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = testing::ServerProcess::Start(
+        {absl::StrCat("--comet_threads=", kWorkers), "--history=false"});
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+  }
+
+  double WorkerMetric(const std::string& name, int worker) {
+    return server_->Metric(absl::StrCat(name, "{worker=\"", worker, "\"}"));
+  }
+
+  bool EveryWorkerHas(const std::string& name) {
+    for (int i = 0; i < kWorkers; ++i) {
+      if (WorkerMetric(name, i) <= 0) return false;
+    }
+    return true;
+  }
+
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
+// A burst of 10 000 pushes while clients on every worker poll: each client
+// ends holding every key's final value (no update lost between polls).
+TEST_F(WorkersTest, PollingClientsOnEveryWorkerEndWithEveryFinalValue) {
+  constexpr int kKeys = 10;
+  constexpr int kPushes = 10000;
+  constexpr int kClients = 24;
+  std::atomic<bool> pushed{false};
+  std::atomic<int> done{0};
+  std::vector<std::map<std::string, std::string>> held(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      HttpClient http = server_->Client(20);
+      uint64_t since = 0;
+      while (true) {
+        // Each poll is a new connection: the polls of one client land on
+        // every worker.
+        auto r = http.Request(
+            "GET", absl::StrCat("/pull?key=burst&since=", since, "&timeout=2"));
+        if (!r.ok() || r->status != 200) continue;
+        rapidjson::Document d;
+        d.Parse(r->body.c_str());
+        if (!d.IsObject()) continue;
+        since = d["seq"].GetUint64();
+        for (const auto& item : d["items"].GetArray()) {
+          for (const auto& m : item.GetObject()) {
+            held[c][m.name.GetString()] =
+                m.value.IsNull() ? "null" : std::to_string(m.value.GetInt());
+          }
+        }
+        // Done once the burst is over and this client has caught up.
+        if (pushed.load() && d["items"].Size() == 0) break;
+      }
+      ++done;
+    });
+  }
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return server_->Metric("canopy_waiters") >= kClients / 2; }));
+  HttpClient pusher = server_->Client();
+  std::map<std::string, std::string> want;
+  for (int i = 0; i < kPushes; ++i) {
+    std::string key = absl::StrCat("k", i % kKeys);
+    auto r =
+        pusher.Request("POST", "/push",
+                       absl::StrCat(R"({"burst": {")", key, R"(": )", i, "}}"),
+                       {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+    want[absl::StrCat("burst,", key)] = std::to_string(i);
+  }
+  pushed = true;
+  for (std::thread& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(held[c], want) << "client " << c;
+  // Every worker took part.
+  EXPECT_TRUE(EveryWorkerHas("canopy_worker_requests_total"));
+  EXPECT_TRUE(EveryWorkerHas("canopy_worker_deliveries_total"));
+}
+
+// 2 000 parked clients hang up at once: every worker returns to zero
+// waiters and zero connections within one hold interval, and still serves.
+TEST_F(WorkersTest, AHangUpStormLeavesNoWaiterOnAnyWorker) {
+  constexpr int kClients = 2000;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = Connect(server_->http_port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, absl::StrCat("GET /pull?key=storm,", i % 7,
+                                         "&timeout=120 HTTP/1.1\r\nHost: "
+                                         "x\r\n\r\n")));
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return server_->Metric("canopy_waiters") == kClients; }));
+  EXPECT_TRUE(EveryWorkerHas("canopy_worker_waiters"));
+  for (int fd : fds) close(fd);
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 0; },
+                       absl::Seconds(5)));
+  for (int i = 0; i < kWorkers; ++i) {
+    EXPECT_EQ(WorkerMetric("canopy_worker_waiters", i), 0) << "worker " << i;
+  }
+  EXPECT_EQ(server_->Metric("canopy_watch_lists"), 0);
+  EXPECT_EQ(server_->Metric("canopy_waiters_gone_total"), kClients);
+  auto r = server_->Client().Request("POST", "/push", R"({"after": 1})",
+                                     {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+}
+
+// A client that does not read its /stream neither holds a worker nor grows
+// the server's memory without bound: past 1 MiB unsent it is offered
+// nothing more, and once it reads it gets the latest values, coalesced.
+TEST_F(WorkersTest, AStreamThatIsNotReadStaysBounded) {
+  int fd = Connect(server_->http_port(), /*rcvbuf=*/4096);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /stream?key=flood HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_streams") == 1; }));
+  double rss_before = server_->Metric("canopy_resident_memory_bytes");
+  // 300 pushes, each changing 15 texts of 4 000 bytes: 18 MB of events.
+  std::string big(4000, 'x');
+  HttpClient pusher = server_->Client();
+  constexpr int kPushes = 300;
+  for (int i = 0; i < kPushes; ++i) {
+    std::string json = R"({"flood": {)";
+    for (int k = 0; k < 15; ++k) {
+      absl::StrAppend(&json, k ? "," : "", "\"v", k, "\": \"", big, i, "\"");
+    }
+    json += "}}";
+    auto r = pusher.Request("POST", "/push", json,
+                            {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(r.ok() && r->status == 200)
+        << (r.ok() ? r->body : std::string(r.status().message()));
+  }
+  EXPECT_LT(server_->Metric("canopy_resident_memory_bytes") - rss_before, 16e6);
+  EXPECT_EQ(server_->Metric("canopy_streams"), 1);
+  // Reading now, the client catches up to the last push.
+  std::string last = absl::StrCat("x", kPushes - 1, "\"");
+  std::string got;
+  bool closed = false;
+  char buf[65536];
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        pollfd p = {fd, POLLIN, 0};
+        while (poll(&p, 1, 10) > 0) {
+          ssize_t n = read(fd, buf, sizeof buf);
+          if (n <= 0) {
+            closed = true;
+            return false;
+          }
+          got.append(buf, static_cast<size_t>(n));
+          if (got.size() > (1 << 20)) got.erase(0, got.size() - (1 << 20));
+        }
+        return got.find(last) != std::string::npos;
+      },
+      absl::Seconds(20)))
+      << (closed ? "closed" : "open") << ", read " << got.size() << ": "
+      << got.substr(got.size() > 200 ? got.size() - 200 : 0);
+  close(fd);
+}
+
+// Slow clients (one byte of a request, then nothing) on every worker do
+// not slow the others' answers.
+TEST_F(WorkersTest, SlowClientsDoNotHoldAWorker) {
+  std::vector<int> fds;
+  for (int i = 0; i < 400; ++i) {
+    int fd = Connect(server_->http_port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "G"));
+    fds.push_back(fd);
+  }
+  HttpClient http = server_->Client(2);
+  for (int i = 0; i < 50; ++i) {
+    auto r = http.Request("GET", "/get?key=x");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+  }
+  for (int fd : fds) close(fd);
+}
+
+}  // namespace
+}  // namespace canopy
