@@ -20,8 +20,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "canopy/log_follow.h"
+#include "canopy/mutex.h"
 #include "canopy/pipe.h"
 
 namespace canopy {
@@ -165,7 +165,7 @@ class AccessLogSet::Follower : public UpdateSink {
 
   void Stop() {
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
     if (thread_.joinable()) thread_.join();
@@ -205,7 +205,7 @@ class AccessLogSet::Follower : public UpdateSink {
   }
 
   void Take(Aggregate* out, AccessLogSet::Counts* counts) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     *out = std::move(agg_);
     agg_ = Aggregate();
     counts->lines += counts_.lines;
@@ -216,7 +216,7 @@ class AccessLogSet::Follower : public UpdateSink {
   }
 
   void AddCounts(AccessLogSet::Counts* counts) const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     counts->lines += counts_.lines;
     counts->skipped += counts_.skipped;
     counts->dropped += counts_.dropped;
@@ -257,8 +257,12 @@ class AccessLogSet::Follower : public UpdateSink {
   void Run() {
     while (true) {
       Poll();
-      absl::MutexLock lock(&mu_);
-      if (mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.poll)) break;
+      MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(
+              [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; },
+              options_.poll)) {
+        break;
+      }
     }
     Poll();  // what was written before the stop
   }
@@ -276,7 +280,7 @@ class AccessLogSet::Follower : public UpdateSink {
 
   void RunLines(absl::string_view lines) {
     const LogFollower::Counts& now = file_.counts();
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     counts_.skipped += now.too_long - followed_.too_long;
     counts_.reopened += now.reopened - followed_.reopened;
     counts_.truncated += now.truncated - followed_.truncated;
@@ -300,7 +304,7 @@ class AccessLogSet::Follower : public UpdateSink {
   LogFollower file_{spec_.path, FollowOptions()};
   LogFollower::Counts followed_;  // file_'s counts as counts_ has them
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Aggregate agg_ ABSL_GUARDED_BY(mu_);
   AccessLogSet::Counts counts_ ABSL_GUARDED_BY(mu_);

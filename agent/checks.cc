@@ -259,7 +259,7 @@ CheckRunner::CheckRunner(ErrorLog* log) : log_(log) {
 
 CheckRunner::~CheckRunner() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
   abort_ = true;
@@ -275,7 +275,7 @@ void CheckRunner::SetChecks(std::vector<Check> checks) {
       log_->Report("libcurl", curl.message());
     }
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (checks == checks_) return;
   checks_ = std::move(checks);
   ++generation_;
@@ -285,7 +285,7 @@ void CheckRunner::SetChecks(std::vector<Check> checks) {
 void CheckRunner::Collect(rapidjson::Value* host, JsonAlloc& a) {
   std::string latest;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (!checks_.empty()) wanted_ = true;
     latest = latest_;
   }
@@ -300,19 +300,17 @@ void CheckRunner::Run() {
     std::vector<Check> checks;
     uint64_t generation;
     {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](CheckRunner* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-            return r->stop_ || r->wanted_;
-          },
-          this));
+      MutexLock lock(&mu_);
+      mu_.Await([this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || wanted_;
+      });
       if (stop_) return;
       wanted_ = false;
       checks = checks_;
       generation = generation_;
     }
     std::string json = RunRound(checks);
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (generation == generation_) latest_ = std::move(json);
   }
 }

@@ -30,11 +30,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/json.h"
 #include "agent/log.h"
 #include "agent/url_fetch.h"
+#include "canopy/mutex.h"
 
 namespace canopy {
 namespace agent {
@@ -98,7 +98,7 @@ class CheckRunner {
   std::string RunRound(const std::vector<Check>& checks);
 
   ErrorLog* log_;
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<Check> checks_ ABSL_GUARDED_BY(mu_);
   bool wanted_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -15,8 +15,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/proc_parse.h"
+#include "canopy/mutex.h"
 
 namespace canopy {
 namespace agent {
@@ -25,7 +25,7 @@ namespace agent {
 // worker, so that a job given up on stays valid until the call returns.
 struct DiskCollector::Job {
   std::string path;
-  absl::Mutex mu;
+  Mutex mu;
   bool done ABSL_GUARDED_BY(mu) = false;
   int rc ABSL_GUARDED_BY(mu) = -1;
   int err ABSL_GUARDED_BY(mu) = 0;
@@ -36,7 +36,7 @@ struct DiskCollector::Job {
 // abandons the worker (sets `quit`) and makes a new one; the abandoned
 // thread exits once its call returns. It holds its own shared_ptr.
 struct DiskCollector::Worker {
-  absl::Mutex mu;
+  Mutex mu;
   std::shared_ptr<Job> job ABSL_GUARDED_BY(mu);
   bool quit ABSL_GUARDED_BY(mu) = false;
 
@@ -44,12 +44,10 @@ struct DiskCollector::Worker {
     while (true) {
       std::shared_ptr<Job> job;
       {
-        absl::MutexLock lock(&self->mu);
-        self->mu.Await(absl::Condition(
-            +[](Worker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu) {
-              return w->quit || w->job != nullptr;
-            },
-            self.get()));
+        MutexLock lock(&self->mu);
+        self->mu.Await([&self]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu) {
+          return self->quit || self->job != nullptr;
+        });
         if (self->job == nullptr) return;  // quit with no work
         job = std::move(self->job);
       }
@@ -57,13 +55,13 @@ struct DiskCollector::Worker {
       int rc = statfs(job->path, &st);
       int err = rc == 0 ? 0 : errno;
       {
-        absl::MutexLock lock(&job->mu);
+        MutexLock lock(&job->mu);
         job->rc = rc;
         job->err = err;
         job->st = st;
         job->done = true;
       }
-      absl::MutexLock lock(&self->mu);
+      MutexLock lock(&self->mu);
       if (self->quit) return;
     }
   }
@@ -81,7 +79,7 @@ DiskCollector::DiskCollector(ErrorLog* log, absl::Duration timeout,
 
 DiskCollector::~DiskCollector() {
   if (worker_) {
-    absl::MutexLock lock(&worker_->mu);
+    MutexLock lock(&worker_->mu);
     worker_->quit = true;
   }
 }
@@ -97,7 +95,7 @@ std::vector<DiskUsage> DiskCollector::Sample() {
   }
   // Forget hung calls that came back; they are asked again from now on.
   for (auto it = hung_.begin(); it != hung_.end();) {
-    absl::MutexLock lock(&it->second->mu);
+    MutexLock lock(&it->second->mu);
     if (it->second->done) {
       hung_.erase(it++);
     } else {
@@ -120,13 +118,15 @@ std::vector<DiskUsage> DiskCollector::Sample() {
     auto job = std::make_shared<Job>();
     job->path = m.mount_point;
     {
-      absl::MutexLock lock(&worker_->mu);
+      MutexLock lock(&worker_->mu);
       worker_->job = job;
     }
     bool done;
     {
-      absl::MutexLock lock(&job->mu);
-      done = job->mu.AwaitWithTimeout(absl::Condition(&job->done), timeout_);
+      MutexLock lock(&job->mu);
+      done = job->mu.AwaitWithTimeout(
+          [&job]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(job->mu) { return job->done; },
+          timeout_);
     }
     if (!done) {
       log_->Report(absl::StrCat("statvfs ", m.mount_point),
@@ -134,14 +134,14 @@ std::vector<DiskUsage> DiskCollector::Sample() {
                                 absl::FormatDuration(timeout_),
                                 "; skipping that mount until it returns"));
       hung_[m.mount_point] = job;
-      absl::MutexLock lock(&worker_->mu);
+      MutexLock lock(&worker_->mu);
       worker_->quit = true;
       worker_ = nullptr;
       continue;
     }
     struct statvfs st;
     {
-      absl::MutexLock lock(&job->mu);
+      MutexLock lock(&job->mu);
       if (job->rc != 0) {
         log_->Report(
             absl::StrCat("statvfs ", m.mount_point),

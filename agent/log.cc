@@ -18,7 +18,7 @@ void ErrorLog::Info(absl::string_view message) {
 void ErrorLog::Report(absl::string_view kind, absl::string_view message) {
   std::string line;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ++errors_;
     Kind& k = kinds_[kind];
     absl::Time now = absl::Now();
@@ -38,7 +38,7 @@ void ErrorLog::Report(absl::string_view kind, absl::string_view message) {
 }
 
 int64_t ErrorLog::errors() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return errors_;
 }
 

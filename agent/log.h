@@ -16,8 +16,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "canopy/mutex.h"
 
 namespace canopy {
 namespace agent {
@@ -40,7 +40,7 @@ class ErrorLog {
     int64_t suppressed = 0;
   };
   const absl::Duration every_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   int64_t errors_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, Kind> kinds_ ABSL_GUARDED_BY(mu_);
 };

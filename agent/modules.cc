@@ -23,11 +23,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
 #include "agent/command.h"
 #include "agent/proc_file.h"
 #include "canopy/agent_module.h"
 #include "canopy/graphite.h"
+#include "canopy/mutex.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 
@@ -86,13 +86,13 @@ struct ModuleSet::Running {
   ModuleConf conf;
   std::string conf_dir;
   std::atomic<bool> stop{false};
-  absl::Mutex mu;
+  Mutex mu;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   std::string pending ABSL_GUARDED_BY(mu);  // a JSON object, "" for none
 
   void Stop() {
     stop = true;
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     stopping = true;
   }
 };
@@ -100,7 +100,7 @@ struct ModuleSet::Running {
 // The set's module threads still running. Shared by the set and each
 // thread: a thread may outlive the set (its destructor waits 3 s at most).
 struct ModuleSet::Threads {
-  absl::Mutex mu;
+  Mutex mu;
   int alive ABSL_GUARDED_BY(mu) = 0;
 };
 
@@ -123,12 +123,11 @@ ModuleSet::ModuleSet(ErrorLog* log, CheckRunner* checks,
 ModuleSet::~ModuleSet() {
   for (auto& [key, r] : running_) r->Stop();
   running_.clear();
-  absl::MutexLock lock(&threads_->mu);
+  MutexLock lock(&threads_->mu);
   threads_->mu.AwaitWithTimeout(
-      absl::Condition(
-          +[](Threads* t)
-               ABSL_EXCLUSIVE_LOCKS_REQUIRED(t->mu) { return t->alive == 0; },
-          threads_.get()),
+      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads_->mu) {
+        return threads_->alive == 0;
+      },
       absl::Seconds(3));
 }
 
@@ -205,7 +204,7 @@ void ModuleSet::Reload() {
     r->conf = *std::move(conf);
     r->conf_dir = options_.conf_dir;
     {
-      absl::MutexLock lock(&threads_->mu);
+      MutexLock lock(&threads_->mu);
       ++threads_->alive;
     }
     std::thread(ModuleLoop, r, log_, threads_).detach();
@@ -224,7 +223,7 @@ void ModuleSet::Collect(rapidjson::Document* doc) {
   for (auto& [key, r] : running_) {
     std::string pending;
     {
-      absl::MutexLock lock(&r->mu);
+      MutexLock lock(&r->mu);
       pending.swap(r->pending);
     }
     if (pending.empty()) continue;
@@ -326,16 +325,18 @@ void ModuleLoop(std::shared_ptr<ModuleSet::Running> r, ErrorLog* log,
       if (!json.ok()) {
         report(absl::StrCat("output ignored: ", json.status().message()));
       } else if (!json->empty()) {
-        absl::MutexLock lock(&r->mu);
+        MutexLock lock(&r->mu);
         r->pending = *std::move(json);
       }
     }
-    absl::MutexLock lock(&r->mu);
-    r->mu.AwaitWithDeadline(absl::Condition(&r->stopping), t0 + c.interval);
+    MutexLock lock(&r->mu);
+    r->mu.AwaitWithDeadline(
+        [&r]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu) { return r->stopping; },
+        t0 + c.interval);
   }
   if (cleanup != nullptr) cleanup(state);
   if (handle != nullptr) dlclose(handle);
-  absl::MutexLock lock(&threads->mu);
+  MutexLock lock(&threads->mu);
   --threads->alive;
 }
 

@@ -98,7 +98,7 @@ Sender::~Sender() {
 void Sender::Start() { thread_ = std::thread(&Sender::Run, this); }
 
 void Sender::Enqueue(std::vector<std::string> pieces) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (queue_.size() >= kMaxQueue) {
     queue_.pop_front();
     ++queue_dropped_;
@@ -108,7 +108,7 @@ void Sender::Enqueue(std::vector<std::string> pieces) {
 
 void Sender::Stop(absl::Duration grace) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     stop_deadline_ = absl::Now() + grace;
   }
@@ -286,10 +286,12 @@ void Sender::Run() {
     std::vector<std::string> item;
     bool have = false, stopping;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       absl::Time wake = absl::InfiniteFuture();
       if (!udp && !spool_->empty()) wake = std::max(retry_at_, absl::Now());
-      mu_.AwaitWithDeadline(absl::Condition(this, &Sender::ReadyLocked), wake);
+      mu_.AwaitWithDeadline(
+          [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ReadyLocked(); },
+          wake);
       if (!queue_.empty()) {
         item = std::move(queue_.front());
         queue_.pop_front();

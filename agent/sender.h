@@ -31,10 +31,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "agent/log.h"
 #include "agent/spool.h"
+#include "canopy/mutex.h"
 
 namespace canopy {
 namespace agent {
@@ -102,7 +102,7 @@ class Sender {
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> queue_dropped_{0};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<std::vector<std::string>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_);

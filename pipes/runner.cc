@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "canopy/key.h"
+#include "canopy/mutex.h"
 #include "canopy/pipe.h"
 
 #ifndef CANOPY_PIPES_SOURCE_DIR
@@ -264,7 +264,7 @@ absl::StatusOr<AccessLogResult> AccessLogRunners::Apply(
       options.format.empty() ? std::string("combined") : options.format;
   const std::string prefix =
       options.prefix.empty() ? std::string("web") : options.prefix;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   absl::StatusOr<PipeRunner*> runner =
       RunnerFor(format, prefix, options.plugin_dir);
   if (!runner.ok()) return runner.status();

@@ -62,7 +62,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "canopy/mutex.h"
 #include "canopy/tree.h"
 
 namespace canopy {
@@ -338,7 +338,7 @@ class AccessLogRunners {
                                         const std::string& plugin_dir)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::vector<Cached> runners_ ABSL_GUARDED_BY(mu_);  // oldest first
   std::shared_ptr<const UaParser> ua_parser_ ABSL_GUARDED_BY(mu_);
   bool warned_ ABSL_GUARDED_BY(mu_) = false;  // regexes.yaml missing

@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <mutex>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "canopy/mutex.h"
 
 namespace canopy {
 
@@ -39,7 +39,7 @@ class Mailbox {
   void PostAll(T* messages, size_t n) {
     bool wake;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       wake = items_.empty();
       for (size_t i = 0; i < n; ++i) items_.push_back(std::move(messages[i]));
     }
@@ -58,15 +58,15 @@ class Mailbox {
     ssize_t ignored = read(fd_, &n, sizeof n);
     (void)ignored;
     std::vector<T> out;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     out.swap(items_);
     return out;
   }
 
  private:
   const int fd_;
-  std::mutex mu_;
-  std::vector<T> items_;  // guarded by mu_ (annotated once canopy::Mutex is in)
+  Mutex mu_;
+  std::vector<T> items_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace canopy

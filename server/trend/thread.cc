@@ -28,7 +28,7 @@ TrendThread::TrendThread(std::unique_ptr<TrendStore> store)
 
 TrendThread::~TrendThread() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   thread_.join();
@@ -44,7 +44,7 @@ void TrendThread::Counted() {
 
 bool TrendThread::SubmitWindows(std::vector<ClosedWindow>* windows) {
   if (windows->empty()) return true;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (tasks_.size() >= kMaxBatches ||
       (windows_in_queue_ > 0 &&
        windows_in_queue_ + windows->size() > kMaxWindows)) {
@@ -62,7 +62,7 @@ bool TrendThread::SubmitWindows(std::vector<ClosedWindow>* windows) {
 
 void TrendThread::Run(std::function<void(TrendStore&)> work,
                       std::function<void()> done) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Task t;
   t.work = std::move(work);
   t.done = std::move(done);
@@ -72,15 +72,16 @@ void TrendThread::Run(std::function<void(TrendStore&)> work,
 }
 
 double TrendThread::flush_lag() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (tasks_.empty()) return 0;
   return (NowMs() - tasks_.front().queued_at_ms) / 1000.0;
 }
 
 bool TrendThread::Next(Task* task) {
-  absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(this, &TrendThread::HasWork),
-                       absl::Seconds(1));
+  MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(
+      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasWork(); },
+      absl::Seconds(1));
   if (tasks_.empty()) return !stopping_;
   *task = std::move(tasks_.front());
   tasks_.pop_front();
@@ -106,7 +107,7 @@ void TrendThread::Main() {
         }
         // Put the batch back in front and wait a second before retrying.
         {
-          absl::MutexLock lock(&mu_);
+          MutexLock lock(&mu_);
           windows_in_queue_ += task.windows.size();
           tasks_.push_front(std::move(task));
           Counted();
@@ -138,7 +139,7 @@ void TrendThread::Main() {
 
 void TrendThread::Post(std::function<void()> done) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     done_.push_back(std::move(done));
   }
   uint64_t one = 1;
@@ -152,7 +153,7 @@ void TrendThread::RunDone() {
   (void)ignored;
   std::deque<std::function<void()>> done;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     done.swap(done_);
   }
   for (auto& d : done) d();

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "canopy/mutex.h"
 #include "canopy/tree.h"
 #include "server/log.h"
 #include "server/trend/store.h"
@@ -89,7 +89,7 @@ class TrendThread {
   RateLimit log_limit_{6};             // used on the trend thread only
   int wake_fd_ = -1;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<Task> tasks_ ABSL_GUARDED_BY(mu_);
   size_t windows_in_queue_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::function<void()>> done_ ABSL_GUARDED_BY(mu_);

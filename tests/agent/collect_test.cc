@@ -21,7 +21,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 #include "agent/agent.h"
 #include "agent/disks.h"
 #include "agent/json.h"
@@ -29,6 +28,7 @@
 #include "agent/processes.h"
 #include "agent/sender.h"
 #include "agent/spool.h"
+#include "canopy/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/agent/agent_util.h"
 
@@ -282,7 +282,7 @@ TEST(DiskCollectorTest, HangingStatvfsIsSkippedNotWaitedFor) {
   std::ofstream(mounts) << "/dev/vda / ext4 rw 0 0\n"
                            "srv:/x /hang ext4 rw 0 0\n"
                            "/dev/vdb /data ext4 rw 0 0\n";
-  absl::Notification release;
+  Notification release;
   std::atomic<int> hang_calls{0};
   StatFsFn fake = [&](const std::string& path, struct statvfs* st) {
     if (path == "/hang") {

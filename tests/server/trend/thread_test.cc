@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "canopy/mutex.h"
 #include "gtest/gtest.h"
 #include "leveldb/env.h"
 #include "server/trend/store.h"
@@ -118,8 +118,8 @@ class TrendThreadTest : public ::testing::Test {
   // Keeps the trend thread busy in a Run until `release_` is notified;
   // returns once it is.
   void BlockThread() {
-    absl::Notification* started = &started_;
-    absl::Notification* release = &release_;
+    Notification* started = &started_;
+    Notification* release = &release_;
     thread_->Run(
         [started, release](TrendStore&) {
           started->Notify();
@@ -138,8 +138,8 @@ class TrendThreadTest : public ::testing::Test {
   }
 
   std::string dir_;
-  absl::Notification started_;
-  absl::Notification release_;
+  Notification started_;
+  Notification release_;
   std::unique_ptr<TrendThread> thread_;
 };
 
