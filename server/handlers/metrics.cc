@@ -179,40 +179,30 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
                       "\",reason=\"", reason, "\"} ", n, "\n");
     }
   }
-  if (!f.per_worker.empty()) {
-    absl::StrAppend(&out,
-                    "# HELP canopy_worker_connections Open HTTP connections, "
-                    "by comet worker.\n"
-                    "# TYPE canopy_worker_connections gauge\n");
+  // Per comet worker: one series a worker.
+  auto per_worker = [&](const char* name, const char* help, const char* type,
+                        uint64_t (*value)(const WorkerFigures&)) {
+    if (f.per_worker.empty()) return;
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
+                    type, "\n");
     for (size_t i = 0; i < f.per_worker.size(); ++i) {
-      absl::StrAppend(&out, "canopy_worker_connections{worker=\"", i, "\"} ",
-                      f.per_worker[i].connections, "\n");
+      absl::StrAppend(&out, name, "{worker=\"", i, "\"} ",
+                      value(f.per_worker[i]), "\n");
     }
-    absl::StrAppend(&out,
-                    "# HELP canopy_worker_waiters Parked /pull and open "
-                    "/stream requests, by comet worker.\n"
-                    "# TYPE canopy_worker_waiters gauge\n");
-    for (size_t i = 0; i < f.per_worker.size(); ++i) {
-      absl::StrAppend(&out, "canopy_worker_waiters{worker=\"", i, "\"} ",
-                      f.per_worker[i].held, "\n");
-    }
-    absl::StrAppend(&out,
-                    "# HELP canopy_worker_requests_total HTTP requests read, "
-                    "by comet worker.\n"
-                    "# TYPE canopy_worker_requests_total counter\n");
-    for (size_t i = 0; i < f.per_worker.size(); ++i) {
-      absl::StrAppend(&out, "canopy_worker_requests_total{worker=\"", i,
-                      "\"} ", f.per_worker[i].requests, "\n");
-    }
-    absl::StrAppend(&out,
-                    "# HELP canopy_worker_deliveries_total Comet replies and "
-                    "events written, by comet worker.\n"
-                    "# TYPE canopy_worker_deliveries_total counter\n");
-    for (size_t i = 0; i < f.per_worker.size(); ++i) {
-      absl::StrAppend(&out, "canopy_worker_deliveries_total{worker=\"", i,
-                      "\"} ", f.per_worker[i].deliveries, "\n");
-    }
-  }
+  };
+  per_worker("canopy_worker_connections",
+             "Open HTTP connections, by comet worker.", "gauge",
+             [](const WorkerFigures& w) -> uint64_t { return w.connections; });
+  per_worker("canopy_worker_waiters",
+             "Parked /pull and open /stream requests, by comet worker.",
+             "gauge",
+             [](const WorkerFigures& w) -> uint64_t { return w.held; });
+  per_worker("canopy_worker_requests_total",
+             "HTTP requests read, by comet worker.", "counter",
+             [](const WorkerFigures& w) { return w.requests; });
+  per_worker("canopy_worker_deliveries_total",
+             "Comet replies and events written, by comet worker.", "counter",
+             [](const WorkerFigures& w) { return w.deliveries; });
   std::vector<std::string> keys = request.Params("key");
   if (!keys.empty()) {
     absl::StrAppend(&out,

@@ -62,7 +62,7 @@ struct Worker::Conn {
   int fd;
   State state = State::kReading;
   bool keep_alive = true;
-  bool head_only = false;     // the request was HEAD
+  bool head_only = false;      // the request was HEAD
   bool sent_continue = false;  // "100 Continue" written for this request
   bool backlogged = false;     // a stream past its high-water mark
   bool dead = false;
@@ -75,7 +75,10 @@ struct Worker::Conn {
   std::string out;  // to write, not yet taken by the socket
 
   Conn(Worker* w, uint64_t i, int f, size_t max_body)
-      : worker(w), id(i), fd(f), parser(RequestLimits{kMaxHeaderBytes, max_body}) {}
+      : worker(w),
+        id(i),
+        fd(f),
+        parser(RequestLimits{kMaxHeaderBytes, max_body}) {}
 };
 
 Worker::Worker(uint32_t index, const ServerOptions* options,
@@ -107,8 +110,8 @@ Worker::~Worker() {
 }
 
 absl::StatusOr<int> Worker::Listen(const sockaddr* addr, socklen_t len) {
-  int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  int fd =
+      socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -175,10 +178,10 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Conn* c = new Conn(self, self->next_conn_++, fd, self->options_->max_body);
-  c->read_event = event_new(self->base_, fd, EV_READ | EV_PERSIST,
-                            &Worker::OnReadable, c);
-  c->write_event = event_new(self->base_, fd, EV_WRITE | EV_PERSIST,
-                             &Worker::OnWritable, c);
+  c->read_event =
+      event_new(self->base_, fd, EV_READ | EV_PERSIST, &Worker::OnReadable, c);
+  c->write_event =
+      event_new(self->base_, fd, EV_WRITE | EV_PERSIST, &Worker::OnWritable, c);
   c->timer = evtimer_new(self->base_, &Worker::OnTimer, c);
   event_add(c->read_event, nullptr);
   self->conns_[c->id] = c;
@@ -344,11 +347,7 @@ void Worker::Written(Conn* c) {
   if (c->state == Conn::State::kStreaming) {
     if (c->backlogged) {
       c->backlogged = false;
-      ToTree m;
-      m.kind = ToTree::Kind::kDrained;
-      m.worker = index_;
-      m.id = c->waiter;
-      to_tree_->Post(std::move(m));
+      Tell(ToTree::Kind::kDrained, c->waiter);
     }
     return;
   }
@@ -383,14 +382,9 @@ void Worker::Mail() {
       }
       case ToWorker::Kind::kHold: {
         auto it = conns_.find(m.id);
-        if (it == conns_.end() ||
-            it->second->state != Conn::State::kCalling) {
+        if (it == conns_.end() || it->second->state != Conn::State::kCalling) {
           // Its client left while the tree parked it.
-          ToTree gone;
-          gone.kind = ToTree::Kind::kGone;
-          gone.worker = index_;
-          gone.id = m.waiter;
-          to_tree_->Post(std::move(gone));
+          Tell(ToTree::Kind::kGone, m.waiter);
           break;
         }
         Hold(it->second, m);
@@ -436,8 +430,8 @@ void Worker::Deliver(ToWorker& m) {
     c->waiter = 0;
     evtimer_del(c->timer);
     char head[160];
-    int len = FormatJsonReplyHead(m.body->size(), c->keep_alive, head,
-                                  sizeof head);
+    int len =
+        FormatJsonReplyHead(m.body->size(), c->keep_alive, head, sizeof head);
     iovec parts[2] = {{head, static_cast<size_t>(len)},
                       {const_cast<char*>(m.body->data()), m.body->size()}};
     c->state = Conn::State::kWriting;
@@ -447,8 +441,9 @@ void Worker::Deliver(ToWorker& m) {
   }
   if (c->state != Conn::State::kStreaming) return;
   char id[48];
-  int len = snprintf(id, sizeof id, "id: %llu\ndata: ",
-                     static_cast<unsigned long long>(m.seq));
+  int len =
+      snprintf(id, sizeof id,
+               "id: %llu\ndata: ", static_cast<unsigned long long>(m.seq));
   iovec parts[3] = {{id, static_cast<size_t>(len)},
                     {const_cast<char*>(m.body->data()), m.body->size()},
                     {const_cast<char*>("\n\n"), 2}};
@@ -457,12 +452,16 @@ void Worker::Deliver(ToWorker& m) {
     Close(c);  // a client that does not read its stream
   } else if (c->out.size() > kStreamHighWater && !c->backlogged) {
     c->backlogged = true;
-    ToTree b;
-    b.kind = ToTree::Kind::kBacklogged;
-    b.worker = index_;
-    b.id = c->waiter;
-    to_tree_->Post(std::move(b));
+    Tell(ToTree::Kind::kBacklogged, c->waiter);
   }
+}
+
+void Worker::Tell(ToTree::Kind kind, uint64_t waiter) {
+  ToTree m;
+  m.kind = kind;
+  m.worker = index_;
+  m.id = waiter;
+  to_tree_->Post(std::move(m));
 }
 
 void Worker::OnTimer(int, short, void* arg) {
@@ -477,11 +476,7 @@ void Worker::OnTimer(int, short, void* arg) {
   }
   if (c->state == Conn::State::kHeld) {
     // The tree answers with no items (and the waiter's seq).
-    ToTree m;
-    m.kind = ToTree::Kind::kExpire;
-    m.worker = self->index_;
-    m.id = c->waiter;
-    self->to_tree_->Post(std::move(m));
+    self->Tell(ToTree::Kind::kExpire, c->waiter);
   }
 }
 
@@ -491,11 +486,7 @@ void Worker::Close(Conn* c) {
   if (c->waiter != 0) {
     by_waiter_.erase(c->waiter);
     --held_count_;
-    ToTree gone;
-    gone.kind = ToTree::Kind::kGone;
-    gone.worker = index_;
-    gone.id = c->waiter;
-    to_tree_->Post(std::move(gone));
+    Tell(ToTree::Kind::kGone, c->waiter);
   }
   event_del(c->read_event);
   event_del(c->write_event);

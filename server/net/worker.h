@@ -52,8 +52,8 @@ namespace canopy {
 class Worker {
  public:
   // `to_tree` and `open_connections` (shared by every worker) outlive it.
-  Worker(uint32_t index, const ServerOptions* options,
-         Mailbox<ToTree>* to_tree, std::atomic<size_t>* open_connections);
+  Worker(uint32_t index, const ServerOptions* options, Mailbox<ToTree>* to_tree,
+         std::atomic<size_t>* open_connections);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -99,6 +99,8 @@ class Worker {
   // The one closing path: the connection leaves the maps now, its memory at
   // the end of the loop turn (OnReap).
   void Close(Conn* c);
+  // Tells the tree's thread what became of `waiter` (kGone, kExpire, ...).
+  void Tell(ToTree::Kind kind, uint64_t waiter);
 
   const uint32_t index_;
   const ServerOptions* options_;
