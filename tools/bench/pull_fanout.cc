@@ -2,7 +2,8 @@
 // what a parked waiter costs the server (DESIGN.md goals: 10 000 waiters
 // served in at most half of nchan's time in the same run; at most 8 KB per
 // waiter). It measures canopyd or, for the comparison, nginx with the nchan
-// module, through the same client code.
+// module, through the same client code. One program in one file (past the
+// usual 600 lines): both servers' clients must stay the same code.
 //
 //   canopy-pull-fanout --server=127.0.0.1:7575 --waiters=10000
 //                      --server_pid=$(pidof canopyd)
