@@ -62,6 +62,9 @@ ABSL_FLAG(int64_t, max_nodes, 10000000,
           "Most nodes the tree may hold; a push past it gets 507.");
 ABSL_FLAG(int64_t, max_waiters, 18000,
           "Most parked /pull and /stream requests; more get 503.");
+ABSL_FLAG(int32_t, http_timeout, 60,
+          "Seconds an HTTP connection has to send each whole request; idle "
+          "or slower connections are closed.");
 ABSL_FLAG(int32_t, comet_threads, 0,
           "Threads that hold the HTTP connections and write comet replies "
           "(0: one per core).");
@@ -120,6 +123,8 @@ int main(int argc, char** argv) {
   options.max_body = static_cast<size_t>(max_body);
   options.max_nodes = static_cast<size_t>(max_nodes);
   options.max_waiters = static_cast<size_t>(max_waiters);
+  options.http_timeout = absl::GetFlag(FLAGS_http_timeout);
+  if (options.http_timeout < 1) Die("--http_timeout must be at least 1");
   options.comet_threads = absl::GetFlag(FLAGS_comet_threads);
   if (options.comet_threads < 0 || options.comet_threads > 64) {
     Die("--comet_threads must be 0 to 64");

@@ -30,6 +30,7 @@ struct ServerOptions {
   size_t max_nodes = 10000000;
   size_t max_waiters = 18000;
   size_t max_connections = 19000;
+  int http_timeout = 60;  // seconds a connection has to send a request
   int comet_threads = 0;  // HTTP and comet worker threads; 0: one per core
   std::string write_token;
   std::string read_token;

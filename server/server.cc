@@ -275,7 +275,7 @@ ServerFigures Server::Figures() const {
     for (size_t i = 0; i < workers_->workers(); ++i) {
       const Worker& w = workers_->worker(i);
       f.per_worker.push_back({w.connections(), w.held(), w.requests(),
-                              w.deliveries(), w.refused()});
+                              w.deliveries(), w.refused(), w.timed_out()});
     }
   }
   f.max_waiters = options_.max_waiters;

@@ -18,7 +18,8 @@ struct WorkerFigures {
   size_t held = 0;  // parked /pull and open /stream requests
   uint64_t requests = 0;
   uint64_t deliveries = 0;
-  uint64_t refused = 0;  // connections past --max_connections
+  uint64_t refused = 0;    // connections past --max_connections
+  uint64_t timed_out = 0;  // connections closed past --http_timeout
 };
 
 struct ServerFigures {

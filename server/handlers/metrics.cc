@@ -200,6 +200,10 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   per_worker("canopy_worker_requests_total",
              "HTTP requests read, by comet worker.", "counter",
              [](const WorkerFigures& w) { return w.requests; });
+  per_worker("canopy_worker_timeouts_total",
+             "Connections closed for sending no whole request within "
+             "--http_timeout, by comet worker.",
+             "counter", [](const WorkerFigures& w) { return w.timed_out; });
   per_worker("canopy_worker_deliveries_total",
              "Comet replies and events written, by comet worker.", "counter",
              [](const WorkerFigures& w) { return w.deliveries; });

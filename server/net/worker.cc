@@ -184,6 +184,7 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
       event_new(self->base_, fd, EV_WRITE | EV_PERSIST, &Worker::OnWritable, c);
   c->timer = evtimer_new(self->base_, &Worker::OnTimer, c);
   event_add(c->read_event, nullptr);
+  self->AwaitRequest(c);
   self->conns_[c->id] = c;
   ++self->connections_;
 }
@@ -253,6 +254,7 @@ void Worker::Process(Conn* c) {
         break;
     }
     ++requests_;
+    evtimer_del(c->timer);  // the request came in time
     c->keep_alive = c->parser.keep_alive();
     c->head_only = c->parser.head();
     c->sent_continue = false;
@@ -357,6 +359,7 @@ void Worker::Written(Conn* c) {
     return;
   }
   c->state = Conn::State::kReading;
+  AwaitRequest(c);
   Process(c);  // a pipelined request may be waiting
 }
 
@@ -456,6 +459,11 @@ void Worker::Deliver(ToWorker& m) {
   }
 }
 
+void Worker::AwaitRequest(Conn* c) {
+  timeval tv = Seconds(options_->http_timeout);
+  evtimer_add(c->timer, &tv);
+}
+
 void Worker::Tell(ToTree::Kind kind, uint64_t waiter) {
   ToTree m;
   m.kind = kind;
@@ -472,6 +480,13 @@ void Worker::OnTimer(int, short, void* arg) {
     // A comment line keeps proxies from closing an idle stream.
     iovec part = {const_cast<char*>(": keepalive\n\n"), 13};
     self->Write(c, &part, 1);
+    return;
+  }
+  if (c->state == Conn::State::kReading) {
+    // No whole request within --http_timeout: an idle keep-alive
+    // connection, or a client too slow (or too sly) to finish one.
+    ++self->timed_out_;
+    self->Close(c);
     return;
   }
   if (c->state == Conn::State::kHeld) {

@@ -8,7 +8,10 @@
 // event in one writev, the body shared with every waiter that gets the same
 // bytes, no allocation but the connection's own.
 //
-// /healthz is answered here, without the tree. A connection past
+// /healthz is answered here, without the tree. A connection has
+// --http_timeout (60 s) to send each whole request, headers and body: idle
+// keep-alive connections and clients too slow to finish one are closed. A
+// connection past
 // --max_connections (counted over every worker) gets 503 and is closed. A
 // client that hangs up while held is seen at once (its socket stays
 // watched for reading) and the tree is told (kGone). A stream whose unsent
@@ -72,6 +75,7 @@ class Worker {
   uint64_t requests() const { return requests_.load(); }
   uint64_t deliveries() const { return deliveries_.load(); }
   uint64_t refused() const { return refused_.load(); }
+  uint64_t timed_out() const { return timed_out_.load(); }
 
  private:
   struct Conn;
@@ -99,6 +103,8 @@ class Worker {
   // The one closing path: the connection leaves the maps now, its memory at
   // the end of the loop turn (OnReap).
   void Close(Conn* c);
+  // Gives `c` --http_timeout to send a whole request.
+  void AwaitRequest(Conn* c);
   // Tells the tree's thread what became of `waiter` (kGone, kExpire, ...).
   void Tell(ToTree::Kind kind, uint64_t waiter);
 
@@ -126,6 +132,7 @@ class Worker {
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> deliveries_{0};
   std::atomic<uint64_t> refused_{0};
+  std::atomic<uint64_t> timed_out_{0};  // connections idle past --http_timeout
 };
 
 }  // namespace canopy

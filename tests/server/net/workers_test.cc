@@ -226,5 +226,37 @@ TEST_F(WorkersTest, SlowClientsDoNotHoldAWorker) {
   for (int fd : fds) close(fd);
 }
 
+// A connection that sends no whole request within --http_timeout (idle, or
+// a slowloris a byte at a time) is closed; one that does is served.
+TEST(WorkersTimeoutTest, ConnectionsWithoutAWholeRequestAreClosed) {
+  auto s = testing::ServerProcess::Start(
+      {"--http_timeout=1", "--comet_threads=2", "--history=false"});
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::unique_ptr<testing::ServerProcess> server = std::move(*s);
+  int idle = Connect(server->http_port());
+  int slow = Connect(server->http_port());
+  ASSERT_GE(idle, 0);
+  ASSERT_GE(slow, 0);
+  ASSERT_TRUE(SendAll(slow, "GET /get"));
+  // Both are closed by the server: a read sees the end.
+  for (int fd : {idle, slow}) {
+    pollfd p = {fd, POLLIN, 0};
+    ASSERT_EQ(poll(&p, 1, 5000), 1);
+    char c;
+    EXPECT_EQ(read(fd, &c, 1), 0);
+    close(fd);
+  }
+  double timeouts = 0;
+  for (int i = 0; i < 2; ++i) {
+    timeouts += server->Metric(
+        absl::StrCat("canopy_worker_timeouts_total{worker=\"", i, "\"}"));
+  }
+  EXPECT_EQ(timeouts, 2);
+  // A client that sends its request in time is answered.
+  auto r = server->Client().Request("GET", "/healthz");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+}
+
 }  // namespace
 }  // namespace canopy
