@@ -92,9 +92,9 @@ absl::Status Server::Start() {
   }
 
   if (options_.http != "off") {
-    workers_ = std::make_unique<Workers>(base_, tree_.get(), &stats_, &options_,
-                                         trend_.get(),
-                                         [this] { return Context(); });
+    workers_ =
+        std::make_unique<Workers>(base_, tree_.get(), &stats_, &options_,
+                                  trend_.get(), [this] { return Context(); });
     if (absl::Status s = workers_->Start(); !s.ok()) return s;
   }
 

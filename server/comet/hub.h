@@ -79,7 +79,9 @@ class Hub : public TreeObserver {
   WaiterId OpenStream(std::vector<Pattern> patterns, bool has_since,
                       uint64_t since, int64_t now, std::string* first,
                       uint64_t* seq, uint32_t route = 0);
-  static uint32_t RouteOf(WaiterId id) { return static_cast<uint32_t>(id >> 48); }
+  static uint32_t RouteOf(WaiterId id) {
+    return static_cast<uint32_t>(id >> 48);
+  }
 
   // A pull's time is up: answers it with no items and frees it.
   void Expire(WaiterId id);

@@ -31,7 +31,7 @@ struct ToTree {
 struct ToWorker {
   enum class Kind { kReply, kHold, kDeliver, kStop };
   Kind kind = Kind::kReply;
-  uint64_t id = 0;    // kReply, kHold: the connection; kDeliver: the waiter
+  uint64_t id = 0;  // kReply, kHold: the connection; kDeliver: the waiter
   // kReply. A pointer: a delivery (the common message) carries none.
   std::unique_ptr<Response> response;
   uint64_t waiter = 0;      // kHold

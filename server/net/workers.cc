@@ -48,8 +48,7 @@ Workers::~Workers() {
 absl::Status Workers::Start() {
   sockaddr_storage ss;
   socklen_t len = 0;
-  if (absl::Status s = ParseSocketAddress(options_->http, &ss, &len);
-      !s.ok()) {
+  if (absl::Status s = ParseSocketAddress(options_->http, &ss, &len); !s.ok()) {
     return s;
   }
   int n = options_->comet_threads;
@@ -57,11 +56,11 @@ absl::Status Workers::Start() {
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>(static_cast<uint32_t>(i), options_,
                                       &mailbox_, &open_connections_);
-    absl::StatusOr<int> port =
-        w->Listen(reinterpret_cast<sockaddr*>(&ss), len);
+    absl::StatusOr<int> port = w->Listen(reinterpret_cast<sockaddr*>(&ss), len);
     if (!port.ok()) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen on http ", options_->http, ": ", port.status().message()));
+      return absl::UnavailableError(absl::StrCat("cannot listen on http ",
+                                                 options_->http, ": ",
+                                                 port.status().message()));
     }
     if (i == 0) {
       port_ = *port;
@@ -144,17 +143,17 @@ void Workers::Call(ToTree& m) {
     auto response = std::make_shared<Response>();
     uint32_t worker = m.worker;
     uint64_t conn = m.id;
-    trend_->Run(
-        [response, work = std::move(std::get<Deferred>(*outcome).work)](
-            TrendStore& store) { *response = work(store); },
-        [this, worker, conn, response] {
-          ++stats_->http_by_status[absl::StrCat(response->status)];
-          ToWorker out;
-          out.kind = ToWorker::Kind::kReply;
-          out.id = conn;
-          out.response = std::make_unique<Response>(std::move(*response));
-          workers_[worker]->mailbox().Post(std::move(out));
-        });
+    trend_->Run([response, work = std::move(std::get<Deferred>(*outcome).work)](
+                    TrendStore& store) { *response = work(store); },
+                [this, worker, conn, response] {
+                  ++stats_->http_by_status[absl::StrCat(response->status)];
+                  ToWorker out;
+                  out.kind = ToWorker::Kind::kReply;
+                  out.id = conn;
+                  out.response =
+                      std::make_unique<Response>(std::move(*response));
+                  workers_[worker]->mailbox().Post(std::move(out));
+                });
   }
 }
 

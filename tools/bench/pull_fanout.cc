@@ -318,8 +318,7 @@ class Fanout {
       Poll(100, /*delivering=*/true);
     }
     const double client_cpu_ms = CpuMs() - cpu_before;
-    const double server_cpu_ms =
-        pid ? SumCpuMs(pids) - server_cpu_before : 0;
+    const double server_cpu_ms = pid ? SumCpuMs(pids) - server_cpu_before : 0;
     close(push_fd);
     std::this_thread::sleep_for(std::chrono::milliseconds(
         static_cast<int64_t>(absl::GetFlag(FLAGS_hold_seconds) * 1000)));
@@ -407,8 +406,7 @@ class Fanout {
     // The last change's deliveries.
     const Clock::time_point drain = Clock::now() + std::chrono::seconds(2);
     while (Clock::now() < drain) Poll(50, true);
-    const double server_cpu_ms =
-        pid ? SumCpuMs(pids) - server_cpu_before : 0;
+    const double server_cpu_ms = pid ? SumCpuMs(pids) - server_cpu_before : 0;
     close(push_fd);
     CloseAll();
     std::sort(latencies_ms_.begin(), latencies_ms_.end());

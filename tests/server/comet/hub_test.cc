@@ -38,9 +38,8 @@ class FakeSink : public Hub::Sink {
     bool stream;
   };
 
-  bool Deliver(Hub::WaiterId id,
-               const std::shared_ptr<const std::string>& body, uint64_t seq,
-               bool stream) override {
+  bool Deliver(Hub::WaiterId id, const std::shared_ptr<const std::string>& body,
+               uint64_t seq, bool stream) override {
     ++deliver_calls;
     if (stream && backed_up) return false;
     deliveries.push_back(Delivery{id, *body, seq, stream});
