@@ -95,8 +95,14 @@ std::vector<DiskUsage> DiskCollector::Sample() {
   }
   // Forget hung calls that came back; they are asked again from now on.
   for (auto it = hung_.begin(); it != hung_.end();) {
-    MutexLock lock(&it->second->mu);
-    if (it->second->done) {
+    bool done;
+    {
+      MutexLock lock(&it->second->mu);
+      done = it->second->done;
+    }
+    // Erased outside the lock: the entry may hold the job's last reference,
+    // and with it the mutex.
+    if (done) {
       hung_.erase(it++);
     } else {
       ++it;
