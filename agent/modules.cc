@@ -86,6 +86,9 @@ struct ModuleSet::Running {
   ModuleConf conf;
   std::string conf_dir;
   std::atomic<bool> stop{false};
+  // Set by the first Collect after the Tick that started the module (the
+  // collecting thread's own): that Collect merges nothing of it.
+  bool collectable = false;
   Mutex mu;
   bool stopping ABSL_GUARDED_BY(mu) = false;
   std::string pending ABSL_GUARDED_BY(mu);  // a JSON object, "" for none
@@ -221,6 +224,12 @@ void ModuleSet::Reload() {
 void ModuleSet::Collect(rapidjson::Document* doc) {
   JsonAlloc& a = doc->GetAllocator();
   for (auto& [key, r] : running_) {
+    // Started by the Tick just before: whether its first output is already
+    // there is a race with its thread, so it is left for the next call.
+    if (!r->collectable) {
+      r->collectable = true;
+      continue;
+    }
     std::string pending;
     {
       MutexLock lock(&r->mu);

@@ -16,7 +16,9 @@
 // thread at its own interval, so a slow or hanging one never stalls the
 // agent's interval: a command is killed (its whole process group) at its
 // timeout; what a module produced is merged once, in the next interval
-// after it completed. A bad file, a command that fails or prints garbage, a
+// after it completed, and never by the Collect right after the Tick that
+// started the module (however quick it was: the result does not depend on
+// which thread won). A bad file, a command that fails or prints garbage, a
 // .so that does not load or whose init fails is logged (rate-limited) and
 // skipped; the rest goes on.
 //
@@ -65,7 +67,8 @@ class ModuleSet {
   // Re-reads the directory if it changed (or every 10 ticks).
   void Tick();
   // Merges the output modules produced since the last call into `doc`
-  // (under host,<host> or each module's prefix).
+  // (under host,<host> or each module's prefix); a module started by the
+  // Tick just before is left for the next call.
   void Collect(rapidjson::Document* doc);
 
   // Modules running (exec and so), for tests and the log.

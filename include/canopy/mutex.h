@@ -55,6 +55,7 @@
 
 namespace canopy {
 
+// An exclusive lock (no reader mode, not recursive).
 class ABSL_LOCKABLE Mutex {
  public:
   Mutex() = default;
@@ -73,7 +74,9 @@ class ABSL_LOCKABLE Mutex {
 
   // Blocks until cond() is true. The lock is held when cond() runs and when
   // Await returns; it is released while waiting. cond() runs again each
-  // time another thread releases the Mutex, so it must be cheap.
+  // time another thread Unlocks the Mutex, so it must be cheap. (A thread
+  // waiting in CondVar::Wait releases it without waking anyone: it changed
+  // nothing.)
   template <typename Cond>
   void Await(Cond cond) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
     AwaitUntil(std::move(cond), Clock::time_point::max());

@@ -16,7 +16,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
+#include "agent/checks.h"
 #include "agent/command.h"
+#include "agent/log.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/agent/agent_util.h"
@@ -158,6 +160,36 @@ TEST_F(ModulesTest, BuiltInChecksFromModuleFiles) {
   EXPECT_STREQ(state->GetString(), "closed");
   // The url's name defaults to the file's.
   EXPECT_EQ(Num(Path(h, {"url", "site", "status"})), 0) << r.out;
+}
+
+// Regression: the Collect right after the Tick that started a module took
+// its first output when the module's thread was quick enough, so --once
+// (whose first Collect only primes the rates) sometimes printed no module
+// output at all. Now that Collect leaves it, however quick the module.
+TEST_F(ModulesTest, TheCollectAfterTheStartingTickLeavesTheOutputForTheNext) {
+  Write(dir_ + "/quick.conf",
+        "type = exec\ncommand = echo run >> runs; echo '{\"quick\": 1}'\n"
+        "interval = 100ms\n");
+  agent::ErrorLog log;
+  agent::CheckRunner checks(&log);
+  agent::ModuleSet modules(&log, &checks, {dir_, absl::Seconds(1), {}, "m"});
+  modules.Tick();
+  // The second run has begun (runs in the conf dir): the first one's
+  // output is there to take.
+  ASSERT_TRUE(WaitFor([&] {
+    std::ifstream in(dir_ + "/runs");
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) ++n;
+    return n >= 2;
+  }));
+  rapidjson::Document first, second;
+  first.SetObject();
+  second.SetObject();
+  modules.Collect(&first);
+  EXPECT_EQ(Path(&first, {"host", "m", "quick"}), nullptr);
+  modules.Collect(&second);
+  EXPECT_EQ(Num(Path(&second, {"host", "m", "quick"})), 1);
 }
 
 TEST_F(ModulesTest, TheShippedExamplesParse) {
