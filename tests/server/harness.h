@@ -42,6 +42,11 @@ std::string MakeTempDir();
 pid_t Spawn(const std::vector<std::string>& argv, int in = -1, int out = -1,
             int err = -1);
 
+// A TCP connection to 127.0.0.1:`port` (-1 on failure); `rcvbuf`, when not
+// 0, is the receive buffer, set before connecting so that the window is
+// small from the start.
+int ConnectLoopback(int port, int rcvbuf = 0);
+
 // What a program printed and how it ended.
 struct ProgramResult {
   int exit_code = -1;  // or 128 + the signal that ended it

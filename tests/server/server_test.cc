@@ -392,15 +392,8 @@ TEST_F(ServerTest, BurstOfPushesLosesNothingBetweenPolls) {
 
 // Opens a raw long-poll and returns its socket.
 int OpenPull(int port, const std::string& target) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
+  int fd = testing::ConnectLoopback(port);
+  if (fd < 0) return -1;
   std::string req =
       absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n\r\n");
   if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {

@@ -23,20 +23,8 @@ namespace {
 
 constexpr int kWorkers = 4;
 
-// A connection to `port`; `rcvbuf` (when not 0) set before connecting, so
-// that the window is small from the start.
 int Connect(int port, int rcvbuf = 0) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
+  return testing::ConnectLoopback(port, rcvbuf);
 }
 
 bool SendAll(int fd, const std::string& bytes) {
