@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "canopy/number_text.h"
 #include "server/handlers/figures.h"
 #include "server/handlers/handlers.h"
 
@@ -25,7 +26,7 @@ std::string PromNumber(double v) {
       v < 9e15) {
     return absl::StrCat(static_cast<int64_t>(v));
   }
-  return absl::StrFormat("%.17g", v);
+  return NumberText(v);
 }
 
 std::string PromEscape(absl::string_view s) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "canopy/duration.h"
+#include "canopy/number_text.h"
 #include "server/handlers/graph_render.h"
 #include "server/handlers/handlers.h"
 
@@ -95,7 +96,7 @@ Response TrendResponse(const TrendResult& result, bool csv) {
       for (const auto& [t, v] : result.series[i].points) {
         auto& row = rows[t];
         row.resize(result.series.size());
-        row[i] = absl::StrFormat("%.17g", v);
+        row[i] = NumberText(v);  // as the JSON reply writes it
       }
     }
     out += "\n";

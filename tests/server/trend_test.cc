@@ -11,6 +11,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -424,6 +425,17 @@ TEST_F(TrendServerTest, DatedPushesComeBackFromTrendAsJsonAndCsv) {
   ASSERT_EQ(lines.size(), 7u);
   EXPECT_EQ(lines[0], "time,\"srv,a\",\"srv,b\"");
   EXPECT_EQ(lines[6], absl::StrCat(base + 300, ",5,50"));
+
+  // CSV numbers as the JSON writes them: 9.78, not 9.7799999999999994.
+  Push(absl::StrCat(R"({"time": )", base, R"(, "dec": {"x": 9.78}})"));
+  std::string dec = absl::StrCat("/trend?key=dec,x&from=", base,
+                                 "&to=", base + 59, "&step=60&format=csv");
+  HttpReply dec_csv;
+  EXPECT_TRUE(testing::WaitFor([&] {
+    dec_csv = Get(dec);
+    return std::count(dec_csv.body.begin(), dec_csv.body.end(), '\n') >= 2;
+  }));
+  EXPECT_EQ(dec_csv.body, absl::StrCat("time,\"dec,x\"\n", base, ",9.78\n"));
 }
 
 TEST_F(TrendServerTest, BadQueriesGetClearErrors) {

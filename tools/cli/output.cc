@@ -44,19 +44,6 @@ int UsageError(absl::string_view message) {
   return kUsageError;
 }
 
-std::string NumberText(double d) {
-  // Whole numbers in full ("40", not "4e+01"), up to 2^53.
-  if (std::isfinite(d) && d == std::trunc(d) &&
-      std::fabs(d) <= 9007199254740992.0) {
-    return absl::StrFormat("%.0f", d);
-  }
-  for (int precision = 1; precision < 17; ++precision) {
-    std::string text = absl::StrFormat("%.*g", precision, d);
-    if (std::strtod(text.c_str(), nullptr) == d) return text;
-  }
-  return absl::StrFormat("%.17g", d);
-}
-
 std::string ShortNumber(double d) {
   if (std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 1e15) {
     return NumberText(d);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/string_view.h"
 #include "canopy/http_client.h"
+#include "canopy/number_text.h"
 #include "rapidjson/document.h"
 
 namespace canopy {
@@ -30,8 +31,8 @@ int Fail(absl::string_view message);
 // kUsageError.
 int UsageError(absl::string_view message);
 
-// The shortest decimal text that reads back as `d`.
-std::string NumberText(double d);
+// The shortest decimal text that reads back as `d` (canopy/number_text.h).
+using ::canopy::NumberText;
 
 // A figure to read, not to parse: six significant digits (1234.57, 0.333333),
 // whole numbers in full.
