@@ -310,9 +310,9 @@ absl::StatusOr<Sketch> Sketch::Deserialize(absl::string_view bytes) {
   if (!in.empty()) return Corrupt("trailing bytes");
   if (!std::isfinite(total)) return Corrupt("count overflows");
   if (total > 0) {
-    if (!std::isfinite(min) || !std::isfinite(max) || min > max ||
-        std::isnan(sum)) {
-      return Corrupt("bad min, max or sum");
+    // The sum may be anything: finite values sum to +inf, then meet -inf.
+    if (!std::isfinite(min) || !std::isfinite(max) || min > max) {
+      return Corrupt("bad min or max");
     }
     s.count_ = total;
     s.min_ = min;

@@ -71,7 +71,16 @@ for target in build-fuzz/bin/*_fuzz; do
   seeds="tests/fuzz/seeds/${name%_fuzz}"
   [[ -d "$seeds" ]] || seeds=""
   echo "-- $name"
-  "$target" -max_total_time="${FUZZ_SECONDS:-30}" -max_len=65536 \
-    -print_final_stats=1 "$corpus" $seeds 2>&1 | tail -n 4
+  log="build-fuzz/$name.log"
+  if ! (cd build-fuzz && "../$target" -max_total_time="${FUZZ_SECONDS:-30}" \
+    -max_len=65536 -print_final_stats=1 "../$corpus" ${seeds:+"../$seeds"}) \
+    >"$log" 2>&1; then
+    # The crash, its stack and the input libFuzzer saved (crash-*, leak-*,
+    # timeout-* in build-fuzz/), which belongs in tests/fuzz/seeds/ once fixed.
+    grep -v '^"' "$log" | tail -n 60 >&2
+    echo "fuzz: $name failed (log: $log)" >&2
+    exit 1
+  fi
+  tail -n 4 "$log"
 done
 echo "fuzz: no crash in $(ls build-fuzz/bin/*_fuzz | wc -l) targets"

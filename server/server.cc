@@ -252,8 +252,11 @@ void Server::SubmitWindows(bool all) {
 }
 
 HandlerContext Server::Context() {
-  HandlerContext ctx{tree_.get(), &stats_, &options_,
-                     static_cast<int64_t>(time(nullptr))};
+  HandlerContext ctx;
+  ctx.tree = tree_.get();
+  ctx.stats = &stats_;
+  ctx.options = &options_;
+  ctx.now = static_cast<int64_t>(time(nullptr));
   ctx.lines = ingest_.get();
   ctx.access_logs = &access_logs_;
   ctx.views = views_.get();

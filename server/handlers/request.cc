@@ -114,9 +114,9 @@ TextPosition PositionOf(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kPositionPayload);
   if (!payload) return p;
   std::vector<std::string> parts = absl::StrSplit(std::string(*payload), ':');
-  if (parts.size() == 2) {
-    absl::SimpleAtoi(parts[0], &p.line);
-    absl::SimpleAtoi(parts[1], &p.column);
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &p.line) ||
+      !absl::SimpleAtoi(parts[1], &p.column)) {
+    return TextPosition();
   }
   return p;
 }

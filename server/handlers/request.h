@@ -93,10 +93,10 @@ struct ServerFigures;
 
 // What a handler may use. Every pointer but those marked optional is set.
 struct HandlerContext {
-  Tree* tree;
-  Stats* stats;
-  const ServerOptions* options;
-  int64_t now;
+  Tree* tree = nullptr;
+  Stats* stats = nullptr;
+  const ServerOptions* options = nullptr;
+  int64_t now = 0;
   LineIngest* lines = nullptr;              // optional: text/plain pushes
   AccessLogRunners* access_logs = nullptr;  // optional: accesslog= pushes
   ViewStore* views = nullptr;               // optional: /api/views

@@ -24,7 +24,11 @@ class HandlersTest : public ::testing::Test {
   HandlersTest() : tree_(Tree::Options()), lines_(&tree_, &stats_) {}
 
   HandlerContext Ctx() {
-    HandlerContext ctx{&tree_, &stats_, &options_, now_};
+    HandlerContext ctx;
+    ctx.tree = &tree_;
+    ctx.stats = &stats_;
+    ctx.options = &options_;
+    ctx.now = now_;
     ctx.lines = &lines_;
     return ctx;
   }

@@ -233,7 +233,7 @@ TEST(RequestParserTest, AbsoluteTargetsAndFragments) {
 }
 
 TEST(RequestParserTest, MalformedHttpIsA400ThatEndsTheConnection) {
-  for (const std::string bytes : {
+  for (const std::string& bytes : {
            std::string("GET / HTTP/1.1\r\nHost t\r\n\r\n"),
            std::string("GET / XTTP/1.1\r\n\r\n"),
            std::string("GET /a b HTTP/1.1\r\n\r\n"),

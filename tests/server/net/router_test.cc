@@ -28,7 +28,11 @@ class RouterTest : public ::testing::Test {
       r.content_type = "application/json";
       r.body = R"({"a": 1})";
     }
-    HandlerContext ctx{&tree_, &stats_, &options_, time(nullptr)};
+    HandlerContext ctx;
+    ctx.tree = &tree_;
+    ctx.stats = &stats_;
+    ctx.options = &options_;
+    ctx.now = time(nullptr);
     ctx.history = true;
     return Dispatch(r, ctx);
   }
