@@ -17,7 +17,10 @@
 #   canopyd binary to use instead of building one), ONLY=fanout (run the
 #   fan-out comparison alone), COMET_THREADS (canopyd's --comet_threads; default
 #   its own: one per core), NCHAN_WORKERS (nginx's worker_processes for the
-#   fan-out, default 1: compare like with like).
+#   fan-out, default 1: compare like with like). The fan-out also runs
+#   canopy-comet-floor with as many threads as canopyd has workers: the
+#   least any server does on this machine (its own epoll loops, one write
+#   per delivery, nothing else), so that a ratio shows what is left to win.
 # Needs: cmake, ninja, wrk, nginx (Debian nginx-light) with the nchan
 #   module (libnginx-mod-nchan), curl; scripts/deps.sh --bench installs them.
 set -euo pipefail
@@ -77,7 +80,7 @@ done
 say "building Release in $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCANOPY_BUILD_TESTS=OFF >/dev/null
-targets="canopy-cli canopy-push-load canopy-pull-fanout"
+targets="canopy-cli canopy-push-load canopy-pull-fanout canopy-comet-floor"
 [ -z "${CANOPYD:-}" ] && targets="canopyd $targets"
 timeout 900 ninja -C "$BUILD" -j"$JOBS" $targets >&2
 BIN=$BUILD/bin
@@ -359,7 +362,8 @@ fi
 # order of the servers swapped in the second, so that a shared machine's
 # noise hurts both sides alike.
 declare -A FAN  # FAN[$waiters,$round,$target] = RESULT line
-fanout_run() {  # $1: canopy or nchan, $2: waiters, $3: round
+FLOOR_THREADS=${COMET_THREADS:-$(nproc)}
+fanout_run() {  # $1: canopy, nchan or floor, $2: waiters, $3: round
   local name="fanout-$1-$2-$3"
   if [ "$1" = canopy ]; then
     start_canopyd "$name"
@@ -367,7 +371,7 @@ fanout_run() {  # $1: canopy or nchan, $2: waiters, $3: round
     FAN[$2,$3,$1]=$(run_fanout "$name" timeout 300 "$BIN/canopy-pull-fanout" \
       --server="127.0.0.1:$PORT" --waiters="$2" --server_pid="$CANOPYD_PID")
     stop_canopyd
-  else
+  elif [ "$1" = nchan ]; then
     start_nchan "$name"
     say "fan-out round $3: nginx + nchan, $2 waiters (worker $NGINX_WORKER)"
     local channel="fanout_$2_$3"
@@ -376,11 +380,32 @@ fanout_run() {  # $1: canopy or nchan, $2: waiters, $3: round
       --server_pid="$NGINX_WORKER" --subscribe_path="/sub/$channel" \
       --publish_path="/pub/$channel" --status_path=/nchan_status)
     stop_nginx "$NGINX_MASTER"
+  else
+    local port
+    port=$(free_port)
+    "$BIN/canopy-comet-floor" --port="$port" --threads="$FLOOR_THREADS" &
+    local floor_pid=$!
+    STARTED+=("$floor_pid")
+    local i
+    for i in $(seq 1 100); do
+      curl -sf "http://127.0.0.1:$port/nchan_status" >/dev/null && break
+      sleep 0.1
+    done
+    say "fan-out round $3: the floor ($FLOOR_THREADS threads), $2 waiters"
+    FAN[$2,$3,$1]=$(run_fanout "$name" timeout 300 "$BIN/canopy-pull-fanout" \
+      --target=nchan --server="127.0.0.1:$port" --waiters="$2" \
+      --server_pid="$floor_pid" --subscribe_path=/sub/floor \
+      --publish_path=/pub/floor --status_path=/nchan_status)
+    kill -TERM "$floor_pid" 2>/dev/null || true
+    wait "$floor_pid" 2>/dev/null || true
+    forget "$floor_pid"
   fi
 }
 for w in $WAITERS; do
   fanout_run canopy "$w" 1
   fanout_run nchan "$w" 1
+  fanout_run floor "$w" 1
+  fanout_run floor "$w" 2
   fanout_run nchan "$w" 2
   fanout_run canopy "$w" 2
 done
@@ -416,10 +441,11 @@ echo "| waiters | round | server | last reply ms (first / p50 / p99) | delivered
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for w in $WAITERS; do
   for round in 1 2; do
-    for target in canopy nchan; do
+    for target in canopy nchan floor; do
       r=${FAN[$w,$round,$target]}
       label=canopyd
       [ "$target" = nchan ] && label="nginx + nchan"
+      [ "$target" = floor ] && label="the floor ($FLOOR_THREADS threads)"
       printf '| %s | %s | %s | **%s** (%s / %s / %s) | %s | %s | %s | %s | %s |\n' \
         "$(num "$w")" "$round" "$label" "$(field "$r" max_ms)" \
         "$(field "$r" first_ms)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" \
@@ -467,6 +493,12 @@ for w in $WAITERS; do
     "$(num "$w")" "$c_cpu" "$n_cpu" "$(ratio "$c_cpu" "$n_cpu")" \
     "$(ratio "$(field "$c1" cpu_us_per_delivery)" "$(field "$n1" cpu_us_per_delivery)")" \
     "$(ratio "$(field "$c2" cpu_us_per_delivery)" "$(field "$n2" cpu_us_per_delivery)")"
+  f1=${FAN[$w,1,floor]} f2=${FAN[$w,2,floor]}
+  f_max=$(min "$(field "$f1" max_ms)" "$(field "$f2" max_ms)")
+  f_cpu=$(min "$(field "$f1" cpu_us_per_delivery)" "$(field "$f2" cpu_us_per_delivery)")
+  printf '| fan-out to %s waiters: the floor (%s threads), best of 2 | %s ms, %s µs per delivery: canopyd is %s× the floor'"'"'s time, nchan %s×; the floor is %s× nchan | — | |\n' \
+    "$(num "$w")" "$FLOOR_THREADS" "$f_max" "$f_cpu" "$(ratio "$c_max" "$f_max")" \
+    "$(ratio "$n_max" "$f_max")" "$(ratio "$f_max" "$n_max")"
 done
 w1=${WAITERS%% *}
 c_pw=$(field "${FAN[$w1,1,canopy]}" bytes_per_waiter)
