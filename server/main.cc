@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "canopy/install_dirs.h"
 #include "canopy/pipe.h"
 #include "canopy/program.h"
 #include "server/ingest/line_ingest.h"
@@ -47,7 +48,7 @@ ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
           "window of the live values.");
 ABSL_FLAG(std::string, web_dir, "",
           "Where the pages and their assets are (default: ../web beside the "
-          "canopyd binary, as the build lays them out).");
+          "canopyd binary in the build tree, else ../share/canopy/web).");
 ABSL_FLAG(bool, history, true,
           "Keep trend history in DATA_DIR/trend (LevelDB).");
 ABSL_FLAG(int32_t, snapshot_interval, 60,
@@ -105,15 +106,7 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   options.web_dir = absl::GetFlag(FLAGS_web_dir);
-  if (options.web_dir.empty()) {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      std::string dir(exe, static_cast<size_t>(n));
-      dir = dir.substr(0, dir.rfind('/'));
-      options.web_dir = dir + "/../web";
-    }
-  }
+  if (options.web_dir.empty()) options.web_dir = canopy::SharedPath("web");
   int64_t max_body = absl::GetFlag(FLAGS_max_body);
   int64_t max_nodes = absl::GetFlag(FLAGS_max_nodes);
   int64_t max_waiters = absl::GetFlag(FLAGS_max_waiters);
