@@ -31,8 +31,9 @@ ABSL_FLAG(std::string, udp, "127.0.0.1:8125",
 ABSL_FLAG(std::string, tcp, "127.0.0.1:2003",
           "TCP address for Graphite, StatsD and JSON lines, or off.");
 ABSL_FLAG(std::string, allow, "",
-          "CIDR ranges (a,b,...) whose UDP and TCP input is accepted; empty "
-          "accepts all.");
+          "CIDR ranges (a,b,...) whose UDP and TCP input is accepted (empty: "
+          "any, but see --protected_mode); in protected mode, also those "
+          "whose HTTP writes are.");
 ABSL_FLAG(std::string, expire, "",
           "PATTERN=DURATION,...: remove leaves under PATTERN not updated for "
           "DURATION (e.g. host,*,proc=1h).");
@@ -71,6 +72,11 @@ ABSL_FLAG(int32_t, comet_threads, 0,
           "(0: one per core).");
 ABSL_FLAG(std::string, write_token, "",
           "If set, every HTTP write needs Authorization: Bearer TOKEN.");
+ABSL_FLAG(bool, protected_mode, true,
+          "On an --http, --udp or --tcp address other machines can reach, "
+          "take writes only from this machine unless --write_token (HTTP) or "
+          "--allow (which also admits those ranges' HTTP writes) is set; "
+          "false takes them from anyone.");
 ABSL_FLAG(std::string, read_token, "",
           "If set, every HTTP read but /healthz needs this token.");
 
@@ -124,6 +130,7 @@ int main(int argc, char** argv) {
   }
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
+  options.protected_mode = absl::GetFlag(FLAGS_protected_mode);
 
   // The retention's steps: validated whole; the first is the live window.
   std::string retention = absl::GetFlag(FLAGS_retention);

@@ -34,6 +34,9 @@ struct ServerOptions {
   int comet_threads = 0;  // HTTP and comet worker threads; 0: one per core
   std::string write_token;
   std::string read_token;
+  // Without --write_token (HTTP) or --allow (UDP, TCP), a non-loopback
+  // listener takes writes only from this machine (server/net/protection.h).
+  bool protected_mode = true;
   int step_seconds = 10;  // the window: the first step of --retention
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
   bool history = true;         // keep trend history in data_dir/trend
