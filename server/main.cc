@@ -34,9 +34,12 @@ ABSL_FLAG(std::string, allow, "",
           "CIDR ranges (a,b,...) whose UDP and TCP input is accepted (empty: "
           "any, but see --protected_mode); in protected mode, also those "
           "whose HTTP writes are.");
-ABSL_FLAG(std::string, expire, "",
+ABSL_FLAG(std::string, expire, "host,*,proc=5m",
           "PATTERN=DURATION,...: remove leaves under PATTERN not updated for "
-          "DURATION (e.g. host,*,proc=1h).");
+          "DURATION. The default drops canopy-agent's per-process keys five "
+          "minutes after the process ended or left its top N; a list of your "
+          "own replaces it (keep host,*,proc=5m in it), and "
+          "--expire= keeps everything.");
 ABSL_FLAG(int64_t, max_line, 64 * 1024,
           "Longest line accepted over TCP; longer lines are dropped and "
           "counted.");
