@@ -17,12 +17,12 @@
 namespace canopy {
 
 struct ServerOptions {
-  std::string http = "127.0.0.1:7575";  // "off" to disable
-  std::string udp = "127.0.0.1:8125";   // StatsD, Graphite, JSON datagrams
-  std::string tcp = "127.0.0.1:2003";   // Graphite, StatsD, JSON lines
-  std::string allow;                    // CIDRs UDP and TCP accept; "" = all
+  std::string http = "127.0.0.1:7575";    // "off" to disable
+  std::string udp = "127.0.0.1:8125";     // StatsD, Graphite, JSON datagrams
+  std::string tcp = "127.0.0.1:2003";     // Graphite, StatsD, JSON lines
+  std::string allow;                      // CIDRs UDP and TCP accept; "" = all
   std::string expire = "host,*,proc=5m";  // PATTERN=DURATION,...
-  size_t max_line = 64 * 1024;          // longest TCP line
+  size_t max_line = 64 * 1024;            // longest TCP line
   std::string data_dir = "./var/canopy";
   std::string ready_file;  // written with the bound ports once listening
   std::string web_dir;     // the pages and assets; "" = only the built-in page

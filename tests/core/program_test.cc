@@ -66,7 +66,8 @@ TEST(ProgramTest, ConfigExampleListsEveryFlagAndReadsBack) {
     size_t at = 0, flags = 0;
     while ((at = help.out.find("\n  --", at)) != std::string::npos) {
       at += 5;
-      std::string flag = help.out.substr(at, help.out.find_first_of("=\n", at) - at);
+      std::string flag =
+          help.out.substr(at, help.out.find_first_of("=\n", at) - at);
       if (flag == "config" || flag == "config_example" || flag == "help" ||
           flag == "version") {
         continue;
@@ -88,8 +89,8 @@ TEST(ProgramTest, ConfigExampleListsEveryFlagAndReadsBack) {
     testing::ProgramResult read =
         std::string(name) == "canopyd"
             ? testing::RunProgram(name, {"--config=" + conf, "--max_body=-1"})
-            : testing::RunProgram(name, {"--config=" + conf, "--once",
-                                         "--interval=100ms"});
+            : testing::RunProgram(
+                  name, {"--config=" + conf, "--once", "--interval=100ms"});
     if (std::string(name) == "canopyd") {
       EXPECT_EQ(read.err, "canopyd: --max_body must be positive\n");
     } else {

@@ -172,9 +172,9 @@ TEST(LineIngestLogTest, ARejectedLineNamesItsProtocolAndSender) {
   from.sin_port = htons(4711);
   inet_pton(AF_INET, "10.0.0.5", &from.sin_addr);
   ::testing::internal::CaptureStderr();
-  LineIngest::Result r = ingest.ApplyLines(
-      "good:1|c\nnot a line at all\n", "udp", kT0,
-      reinterpret_cast<const sockaddr*>(&from));
+  LineIngest::Result r =
+      ingest.ApplyLines("good:1|c\nnot a line at all\n", "udp", kT0,
+                        reinterpret_cast<const sockaddr*>(&from));
   std::string log = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(r.accepted, 1u);
   EXPECT_EQ(r.rejected, 1u);
