@@ -34,7 +34,7 @@ expect_files() {
   local pkg=$1; shift
   local list; list=$(contents "$pkg")
   for f in "$@"; do
-    echo "$list" | grep -qx "$f" || fail "$pkg has no $f"
+    grep -qx "$f" <<<"$list" || fail "$pkg has no $f"
   done
 }
 expect_files canopy-common /usr/share/canopy/regexes.yaml /usr/share/doc/canopy-common/copyright
@@ -92,7 +92,7 @@ fi
 # The unpacked /usr tree: canopyd finds its pages under /usr/share/canopy.
 root=$tmp/root
 for pkg in canopy-common canopyd canopy-cli; do dpkg -x "$(deb $pkg)" "$root"; done
-"$root/usr/bin/canopyd" --version | grep -q "^canopyd $version (commit " || fail "canopyd --version"
+grep -q "^canopyd $version (commit " <<<"$("$root/usr/bin/canopyd" --version)" || fail "canopyd --version"
 mkdir "$tmp/elsewhere" && cd "$tmp/elsewhere"
 "$root/usr/bin/canopyd" --config="$root/etc/canopy/canopyd.conf" --data_dir="$tmp/data" \
   --http=127.0.0.1:0 --udp=off --tcp=off --history=false --ready_file="$tmp/ready" 2>"$tmp/log" &

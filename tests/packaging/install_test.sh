@@ -34,7 +34,7 @@ done
 if command -v help2man >/dev/null; then
   for m in canopyd canopy-agent canopy; do
     [ -s "$p/share/man/man1/$m.1.gz" ] || fail "no man page for $m"
-    zcat "$p/share/man/man1/$m.1.gz" | grep -q -F -e '\-\-config' || fail "$m.1 lists no flags"
+    grep -q -F -e '\-\-config' <<<"$(zcat "$p/share/man/man1/$m.1.gz")" || fail "$m.1 lists no flags"
   done
 fi
 for b in canopyd canopy-agent canopy; do
@@ -49,8 +49,9 @@ grep -q '^spool_dir=/var/lib/canopy/agent/spool$' "$p/etc/canopy/canopy-agent.co
 # The units.
 for u in canopyd canopy-agent; do
   unit=$p/lib/systemd/system/$u.service
-  grep -q "^ExecStart=$p/bin/$u --config=$p/etc/canopy/$u.conf\$" "$unit" &&
-    fail "$u.service names the prefix as installed, not as moved?"
+  # Units name absolute paths: the prefix given at install time.
+  grep -qx "ExecStart=$tmp/prefix/bin/$u --config=$tmp/prefix/etc/canopy/$u.conf" "$unit" ||
+    fail "$u.service: $(grep ExecStart "$unit")"
   for line in StateDirectory=canopy ProtectSystem=strict NoNewPrivileges=true \
               Restart=on-failure KillSignal=SIGTERM User=canopy; do
     grep -qx "$line" "$unit" || fail "$u.service has no $line"
@@ -89,8 +90,8 @@ for page in /realtime/ /trend/view/ /setting/view /diff/ \
   code=$(curl -s -o "$tmp/page" -w '%{http_code}' "$url$page")
   [ "$code" = 200 ] || fail "GET $page: $code"
 done
-curl -s "$url/trend/view/" | grep -q 'uPlot.min.css' || fail "/trend/view/ is not the built page"
-curl -s "$url/realtime/" | grep -q '/assets/realtime.js' || fail "/realtime/ is the built-in fallback"
+grep -q 'uPlot.min.css' <<<"$(curl -s "$url/trend/view/")" || fail "/trend/view/ is not the built page"
+grep -q '/assets/realtime.js' <<<"$(curl -s "$url/realtime/")" || fail "/realtime/ is the built-in fallback"
 
 # Browsers, named by the installed regexes.yaml.
 cat >"$tmp/access.log" <<'LOG'
@@ -100,14 +101,14 @@ LOG
 export CANOPY_SERVER=$url
 "$p/bin/canopy" pipe --prefix=web "$tmp/access.log" >/dev/null || fail "canopy pipe"
 browsers=$("$p/bin/canopy" get 'web,browser,**' | tr -s ' ')
-echo "$browsers" | grep -q '^web,browser,Firefox,120 1$' || fail "no Firefox 120: $browsers"
-echo "$browsers" | grep -q '^web,browser,Chrome,119 1$' || fail "no Chrome 119: $browsers"
-echo "$("$p/bin/canopy" get 'web,os,**' | tr -s ' ')" | grep -q '^web,os,Linux 1$' || fail "no Linux"
+grep -q '^web,browser,Firefox,120 1$' <<<"$browsers" || fail "no Firefox 120: $browsers"
+grep -q '^web,browser,Chrome,119 1$' <<<"$browsers" || fail "no Chrome 119: $browsers"
+grep -q '^web,os,Linux 1$' <<<"$("$p/bin/canopy" get 'web,os,**' | tr -s ' ')" || fail "no Linux"
 
 # The CLI through CANOPY_SERVER.
 "$p/bin/canopy" push installed,check=42 >/dev/null
 [ "$("$p/bin/canopy" get installed | tr -s ' ')" = "installed,check 42" ] || fail "canopy get installed"
-"$p/bin/canopy" help trend | grep -q 'Usage: canopy' || fail "canopy help trend"
+grep -q 'Usage: canopy' <<<"$("$p/bin/canopy" help trend)" || fail "canopy help trend"
 
 kill -TERM "$server"
 wait "$server" || fail "canopyd did not stop cleanly: $(tail -3 "$tmp/log")"
