@@ -1,3 +1,4 @@
+// The agent's log lines. See agent/log.h. Any thread.
 #include "agent/log.h"
 
 #include <cstdio>
@@ -8,12 +9,19 @@
 namespace canopy {
 namespace agent {
 
-void ErrorLog::Info(absl::string_view message) {
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::Now(), absl::LocalTimeZone()),
-      " canopy-agent: ", message, "\n");
+namespace {
+
+void Write(absl::string_view level, absl::string_view message) {
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", level, " canopy-agent: ", message, "\n");
   std::fputs(line.c_str(), stderr);
 }
+
+}  // namespace
+
+void ErrorLog::Info(absl::string_view message) { Write("INFO", message); }
 
 void ErrorLog::Report(absl::string_view kind, absl::string_view message) {
   std::string line;
@@ -34,7 +42,7 @@ void ErrorLog::Report(absl::string_view kind, absl::string_view message) {
     k.last_logged = now;
     k.suppressed = 0;
   }
-  Info(line);
+  Write("WARN", line);
 }
 
 int64_t ErrorLog::errors() const {

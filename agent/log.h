@@ -1,6 +1,8 @@
 // The agent's error log: every error is counted, and each kind of error is
 // written to stderr at most once a minute, so that a server down or a file
-// missing for hours does not flood the log while collection goes on.
+// missing for hours does not flood the log while collection goes on. Lines
+// carry the time (UTC) and a level, as canopyd's do (server/log.h):
+// "2026-11-20T10:00:00.123Z WARN canopy-agent: cannot connect ...".
 //
 //   ErrorLog log;
 //   log.Report("push", "cannot connect to 127.0.0.1:8125");
@@ -26,10 +28,11 @@ class ErrorLog {
  public:
   explicit ErrorLog(absl::Duration every = absl::Minutes(1)) : every_(every) {}
 
-  // Counts an error; logs it unless an error of the same `kind` was logged
-  // less than a minute ago (then the next log line says how many were not).
+  // Counts an error; logs it (WARN) unless an error of the same `kind` was
+  // logged less than a minute ago (then the next log line says how many were
+  // not).
   void Report(absl::string_view kind, absl::string_view message);
-  // Logs a line as it is (start, stop).
+  // Logs a line as it is (start, stop), INFO.
   static void Info(absl::string_view message);
 
   int64_t errors() const;

@@ -13,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "canopy/config_file.h"
 
 #ifndef CANOPY_VERSION
@@ -35,7 +36,11 @@ void Die(absl::string_view program, absl::string_view message) {
   std::exit(1);
 }
 
-std::string HelpText(const ProgramInfo& info) {
+namespace {
+
+// The flags of `info.flags_source`, by name.
+std::vector<const absl::CommandLineFlag*> ProgramFlags(
+    const ProgramInfo& info) {
   std::vector<const absl::CommandLineFlag*> flags;
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     if (absl::StrContains(flag->Filename(), info.flags_source)) {
@@ -44,6 +49,43 @@ std::string HelpText(const ProgramInfo& info) {
   }
   std::sort(flags.begin(), flags.end(),
             [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  return flags;
+}
+
+// `text` folded to lines of at most `width` characters, each prefixed.
+std::string Folded(absl::string_view text, absl::string_view prefix,
+                   size_t width) {
+  std::string out, line;
+  for (absl::string_view word : absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      absl::StrAppend(&out, prefix, line, "\n");
+      line.clear();
+    }
+    absl::StrAppend(&line, line.empty() ? "" : " ", word);
+  }
+  if (!line.empty()) absl::StrAppend(&out, prefix, line, "\n");
+  return out;
+}
+
+}  // namespace
+
+std::string ConfigExample(const ProgramInfo& info) {
+  std::string out = absl::StrCat(
+      "# ", info.name, " --config=FILE: one flag=value per line (a leading\n",
+      "# -- is optional), # starts a comment; flags given on the command "
+      "line\n",
+      "# win. Every flag is below with its help and its default, commented\n",
+      "# out; `", info.name, " --config_example` prints this file.\n");
+  for (const absl::CommandLineFlag* f : ProgramFlags(info)) {
+    if (f->Name() == "config") continue;
+    absl::StrAppend(&out, "\n", Folded(f->Help(), "# ", 76), "#", f->Name(),
+                    "=", f->DefaultValue(), "\n");
+  }
+  return out;
+}
+
+std::string HelpText(const ProgramInfo& info) {
+  std::vector<const absl::CommandLineFlag*> flags = ProgramFlags(info);
   std::string out = absl::StrCat(info.usage, "\n\nFlags:\n");
   for (const absl::CommandLineFlag* f : flags) {
     std::string def = f->DefaultValue();
@@ -51,6 +93,8 @@ std::string HelpText(const ProgramInfo& info) {
                     "\n      ", f->Help(), "\n");
   }
   absl::StrAppend(&out,
+                  "  --config_example\n      Print a --config file of every "
+                  "flag, commented out, and exit.\n"
                   "  --help\n      Print this and exit.\n"
                   "  --version\n      Print the version and exit.\n");
   return out;
@@ -64,6 +108,10 @@ std::vector<std::string> StartProgram(int argc, char** argv,
     if (a == "--help" || a == "-h" || a == "-help" || a == "--helpfull") {
       std::cout << (info.help != nullptr ? std::string(info.help)
                                          : HelpText(info));
+      std::exit(0);
+    }
+    if (a == "--config_example") {
+      std::cout << ConfigExample(info);
       std::exit(0);
     }
     if (a == "--version" || a == "-version") {

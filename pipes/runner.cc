@@ -15,21 +15,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "canopy/install_dirs.h"
 #include "canopy/key.h"
 #include "canopy/mutex.h"
 #include "canopy/pipe.h"
 
-#ifndef CANOPY_PIPES_SOURCE_DIR
-#define CANOPY_PIPES_SOURCE_DIR "pipes"
-#endif
-#ifndef CANOPY_PIPES_BINARY_DIR
-#define CANOPY_PIPES_BINARY_DIR "pipes"
-#endif
-
 namespace canopy {
 namespace {
-
-constexpr char kRegexesSuffix[] = "/node_modules/uap-core/regexes.yaml";
 
 bool FileExists(const std::string& path) {
   struct stat st;
@@ -94,12 +86,7 @@ std::string SanitizeSegment(absl::string_view s) {
   return out;
 }
 
-std::string DefaultRegexesPath() {
-  const std::string built =
-      std::string(CANOPY_PIPES_BINARY_DIR) + kRegexesSuffix;
-  if (FileExists(built)) return built;
-  return std::string(CANOPY_PIPES_SOURCE_DIR) + kRegexesSuffix;
-}
+std::string DefaultRegexesPath() { return SharedPath("regexes.yaml"); }
 
 void TreeSink::BeginRecord(const LogRecord& record) {
   record_time_ = max_age_ > 0 && record.time > 0 && record.time <= now_ &&

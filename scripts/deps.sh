@@ -11,6 +11,9 @@ packages=(
   libre2-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   curl
+  # man pages from --help (packaging/install.cmake); the .deb's checks
+  # (tests/packaging/deb_test.sh)
+  help2man lintian
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light libnginx-mod-nchan)

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCANOPY_BUILD_TESTS=OFF >/dev/null
-# The programs and the pages (build/web: every page, with uPlot).
-cmake --build build -j "$(nproc)" --target canopyd canopy-cli canopy-agent canopy_web
+# The programs, the pages (build/web: every page, with uPlot) and ua-parser's
+# regexes.yaml (build/share/canopy) that name browsers.
+cmake --build build -j "$(nproc)" --target canopyd canopy-cli canopy-agent canopy_web canopy_data
 
 mkdir -p var/canopy
 http="${CANOPY_HTTP:-127.0.0.1:7575}"

@@ -34,12 +34,13 @@ echo "== ASan + UBSan build and tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCANOPY_SANITIZE=ON -DCANOPY_BUILD_TESTS=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 # The browser tests drive the pages, not the sanitizers, and their timing
-# checks assume an optimized server: they run in the Release suite only.
+# checks assume an optimized server: they run in the Release suite only, as
+# does the .deb's (packaging, not memory).
 # Third-party caches are suppressed for LSan.
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
   LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
   ctest --no-tests=error --output-on-failure -j "$jobs" --timeout 600 \
-    -E 'web_browser_tests')
+    -E 'web_browser_tests|deb_test')
 
 echo "== ThreadSanitizer (clang, -Wthread-safety -Werror): where threads meet"
 # The server (its loop, the comet workers and their mailboxes, the trend
@@ -58,7 +59,7 @@ cmake --build build-tsan -j "$jobs" --target "${tsan_targets[@]}"
 (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 \
 suppressions=$PWD/../tests/tsan.supp" \
   ctest --no-tests=error --output-on-failure -j "$jobs" --timeout 600 \
-    -E '_NOT_BUILT|web_browser_tests')
+    -E '_NOT_BUILT|web_browser_tests|install_test|deb_test')
 
 echo "== Fuzz targets (libFuzzer, ${FUZZ_SECONDS:-30} s each)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug \

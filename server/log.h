@@ -1,9 +1,10 @@
-// Logging to stderr, one line per event, with a rate limit for messages that
-// hostile or broken clients can trigger at will.
+// Logging to stderr, one line per event with its time and level, and a rate
+// limit for messages that hostile or broken clients can trigger at will.
 //
-//   CANOPY_LOG("listening on %s", addr);
+//   CANOPY_LOG("listening on %s", addr);    // ...Z INFO listening on ...
 //   static canopy::RateLimit bad_lines;
-//   if (bad_lines.Allow()) CANOPY_LOG("bad line from %s: %s", peer, why);
+//   if (bad_lines.Allow()) CANOPY_WARN("bad line from %s: %s", peer, why);
+//   CANOPY_ERROR("snapshot failed: %s", why);
 //
 // Thread-safe: each call writes one line with a single write(2).
 #ifndef CANOPY_SERVER_LOG_H_
@@ -16,9 +17,17 @@
 
 namespace canopy {
 
-void LogLine(const std::string& line);
+enum class LogLevel { kInfo, kWarning, kError };
 
-#define CANOPY_LOG(...) ::canopy::LogLine(absl::StrFormat(__VA_ARGS__))
+// "2026-11-20T10:00:00.123Z WARN <line>".
+void LogLine(LogLevel level, const std::string& line);
+
+#define CANOPY_LOG(...) \
+  ::canopy::LogLine(::canopy::LogLevel::kInfo, absl::StrFormat(__VA_ARGS__))
+#define CANOPY_WARN(...) \
+  ::canopy::LogLine(::canopy::LogLevel::kWarning, absl::StrFormat(__VA_ARGS__))
+#define CANOPY_ERROR(...) \
+  ::canopy::LogLine(::canopy::LogLevel::kError, absl::StrFormat(__VA_ARGS__))
 
 // Allows at most `per_minute` events a minute and counts the rest, so that a
 // flood of bad input cannot flood the log. Owned by one thread.

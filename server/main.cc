@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "canopy/install_dirs.h"
 #include "canopy/pipe.h"
 #include "canopy/program.h"
 #include "server/ingest/line_ingest.h"
@@ -30,11 +31,15 @@ ABSL_FLAG(std::string, udp, "127.0.0.1:8125",
 ABSL_FLAG(std::string, tcp, "127.0.0.1:2003",
           "TCP address for Graphite, StatsD and JSON lines, or off.");
 ABSL_FLAG(std::string, allow, "",
-          "CIDR ranges (a,b,...) whose UDP and TCP input is accepted; empty "
-          "accepts all.");
-ABSL_FLAG(std::string, expire, "",
+          "CIDR ranges (a,b,...) whose UDP and TCP input is accepted (empty: "
+          "any, but see --protected_mode); in protected mode, also those "
+          "whose HTTP writes are.");
+ABSL_FLAG(std::string, expire, "host,*,proc=5m",
           "PATTERN=DURATION,...: remove leaves under PATTERN not updated for "
-          "DURATION (e.g. host,*,proc=1h).");
+          "DURATION. The default drops canopy-agent's per-process keys five "
+          "minutes after the process ended or left its top N; a list of your "
+          "own replaces it (keep host,*,proc=5m in it), and "
+          "--expire= keeps everything.");
 ABSL_FLAG(int64_t, max_line, 64 * 1024,
           "Longest line accepted over TCP; longer lines are dropped and "
           "counted.");
@@ -47,7 +52,7 @@ ABSL_FLAG(std::string, retention, "10s:2d,1m:30d,1h:2y,1d:10y",
           "window of the live values.");
 ABSL_FLAG(std::string, web_dir, "",
           "Where the pages and their assets are (default: ../web beside the "
-          "canopyd binary, as the build lays them out).");
+          "canopyd binary in the build tree, else ../share/canopy/web).");
 ABSL_FLAG(bool, history, true,
           "Keep trend history in DATA_DIR/trend (LevelDB).");
 ABSL_FLAG(int32_t, snapshot_interval, 60,
@@ -70,6 +75,11 @@ ABSL_FLAG(int32_t, comet_threads, 0,
           "(0: one per core).");
 ABSL_FLAG(std::string, write_token, "",
           "If set, every HTTP write needs Authorization: Bearer TOKEN.");
+ABSL_FLAG(bool, protected_mode, true,
+          "On an --http, --udp or --tcp address other machines can reach, "
+          "take writes only from this machine unless --write_token (HTTP) or "
+          "--allow (which also admits those ranges' HTTP writes) is set; "
+          "false takes them from anyone.");
 ABSL_FLAG(std::string, read_token, "",
           "If set, every HTTP read but /healthz needs this token.");
 
@@ -105,15 +115,7 @@ int main(int argc, char** argv) {
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   options.web_dir = absl::GetFlag(FLAGS_web_dir);
-  if (options.web_dir.empty()) {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-      std::string dir(exe, static_cast<size_t>(n));
-      dir = dir.substr(0, dir.rfind('/'));
-      options.web_dir = dir + "/../web";
-    }
-  }
+  if (options.web_dir.empty()) options.web_dir = canopy::SharedPath("web");
   int64_t max_body = absl::GetFlag(FLAGS_max_body);
   int64_t max_nodes = absl::GetFlag(FLAGS_max_nodes);
   int64_t max_waiters = absl::GetFlag(FLAGS_max_waiters);
@@ -131,6 +133,7 @@ int main(int argc, char** argv) {
   }
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
+  options.protected_mode = absl::GetFlag(FLAGS_protected_mode);
 
   // The retention's steps: validated whole; the first is the live window.
   std::string retention = absl::GetFlag(FLAGS_retention);

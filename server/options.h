@@ -17,12 +17,12 @@
 namespace canopy {
 
 struct ServerOptions {
-  std::string http = "127.0.0.1:7575";  // "off" to disable
-  std::string udp = "127.0.0.1:8125";   // StatsD, Graphite, JSON datagrams
-  std::string tcp = "127.0.0.1:2003";   // Graphite, StatsD, JSON lines
-  std::string allow;                    // CIDRs UDP and TCP accept; "" = all
-  std::string expire;                   // PATTERN=DURATION,...
-  size_t max_line = 64 * 1024;          // longest TCP line
+  std::string http = "127.0.0.1:7575";    // "off" to disable
+  std::string udp = "127.0.0.1:8125";     // StatsD, Graphite, JSON datagrams
+  std::string tcp = "127.0.0.1:2003";     // Graphite, StatsD, JSON lines
+  std::string allow;                      // CIDRs UDP and TCP accept; "" = all
+  std::string expire = "host,*,proc=5m";  // PATTERN=DURATION,...
+  size_t max_line = 64 * 1024;            // longest TCP line
   std::string data_dir = "./var/canopy";
   std::string ready_file;  // written with the bound ports once listening
   std::string web_dir;     // the pages and assets; "" = only the built-in page
@@ -34,6 +34,9 @@ struct ServerOptions {
   int comet_threads = 0;  // HTTP and comet worker threads; 0: one per core
   std::string write_token;
   std::string read_token;
+  // Without --write_token (HTTP) or --allow (UDP, TCP), a non-loopback
+  // listener takes writes only from this machine (server/net/protection.h).
+  bool protected_mode = true;
   int step_seconds = 10;  // the window: the first step of --retention
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
   bool history = true;         // keep trend history in data_dir/trend

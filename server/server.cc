@@ -91,6 +91,17 @@ absl::Status Server::Start() {
     event_add(trend_wake_, nullptr);
   }
 
+  absl::StatusOr<Protection> protection = Protection::From(options_);
+  if (!protection.ok()) return protection.status();
+  protection_ = std::move(*protection);
+  for (const Protection::Line& line : protection_.StartupLines()) {
+    if (line.warning) {
+      CANOPY_WARN("canopyd %s", line.text);
+    } else {
+      CANOPY_LOG("canopyd %s", line.text);
+    }
+  }
+
   if (options_.http != "off") {
     workers_ =
         std::make_unique<Workers>(base_, tree_.get(), &stats_, &options_,
@@ -99,7 +110,7 @@ absl::Status Server::Start() {
   }
 
   listeners_ = std::make_unique<Listeners>(base_, tree_.get(), ingest_.get(),
-                                           &stats_, &options_);
+                                           &stats_, &options_, &protection_);
   if (absl::Status s = listeners_->Start(); !s.ok()) return s;
   absl::StatusOr<std::vector<ExpireRule>> expire = ParseExpire(options_.expire);
   if (!expire.ok()) return expire.status();
@@ -196,7 +207,7 @@ void Server::WriteSnapshot(bool now_here) {
   std::string path = SnapshotPath(options_);
   if (now_here || !trend_) {
     if (absl::Status s = WriteFileAtomically(path, *bytes); !s.ok()) {
-      CANOPY_LOG("snapshot failed: %s", std::string(s.message()));
+      CANOPY_ERROR("snapshot failed: %s", std::string(s.message()));
     }
     return;
   }
@@ -211,7 +222,7 @@ void Server::WriteSnapshot(bool now_here) {
         if (result->ok()) {
           snapshot_seq_ = seq;
         } else if (snapshot_log_.Allow()) {
-          CANOPY_LOG("snapshot failed: %s", std::string(result->message()));
+          CANOPY_ERROR("snapshot failed: %s", std::string(result->message()));
         }
       });
 }
@@ -262,6 +273,7 @@ HandlerContext Server::Context() {
   ctx.views = views_.get();
   ctx.history = trend_ != nullptr;
   ctx.waiters = workers_ ? workers_->hub().waiters() : 0;
+  ctx.protection = &protection_;
   ctx.figures = [this] { return Figures(); };
   return ctx;
 }

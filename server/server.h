@@ -38,6 +38,7 @@
 #include "server/ingest/line_ingest.h"
 #include "server/log.h"
 #include "server/net/listeners.h"
+#include "server/net/protection.h"
 #include "server/net/workers.h"
 #include "server/options.h"
 #include "server/stats.h"
@@ -98,6 +99,7 @@ class Server {
   AccessLogRunners access_logs_;  // POST /push accesslog=
   std::unique_ptr<TrendThread> trend_;
   std::unique_ptr<Workers> workers_;  // HTTP and comet
+  Protection protection_;             // built by Start, before any door opens
   std::unique_ptr<Listeners> listeners_;
   std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_

@@ -207,9 +207,9 @@ struct PipeOptions {
   std::string plugin_dir;
 };
 
-// The first of <binary dir>/pipes/node_modules/uap-core/regexes.yaml and
-// <source dir>/pipes/node_modules/uap-core/regexes.yaml that exists (both
-// fixed at build time), or the source one.
+// ua-parser's regexes.yaml beside the program: SharedPath("regexes.yaml")
+// (canopy/install_dirs.h), build/share/canopy/ in the build tree and
+// PREFIX/share/canopy/ once installed.
 std::string DefaultRegexesPath();
 
 // Loads and compiles a regexes.yaml (a fifth of a second) for the runners of

@@ -11,6 +11,8 @@
 //     if (bad) canopy::Die("canopyd", "--max_body must be positive");
 //   }
 //
+// --config_example prints ConfigExample (exit 0).
+//
 // --help lists the flags defined in the sources whose path contains
 // `flags_source`, each with its default and help text. A flag that is not
 // known, or a value that does not parse, is reported by Abseil on one line
@@ -42,6 +44,12 @@ std::vector<std::string> StartProgram(int argc, char** argv,
 
 // The --help text: the usage, then every flag of `info.flags_source`.
 std::string HelpText(const ProgramInfo& info);
+
+// The --config_example text: a config file (canopy/config_file.h) naming
+// every flag of `info.flags_source` but --config, each after its help, set
+// to its default and commented out. The packages install it as
+// /etc/canopy/<program>.conf, so that the file never drifts from the flags.
+std::string ConfigExample(const ProgramInfo& info);
 
 // "canopy 0.4.0 (commit 1a2b3c4)": the version and the commit it was built
 // from.

@@ -88,7 +88,9 @@ absl::StatusOr<Response> HandlePush(const Request& request,
       ++ctx.stats->rejected["http"]["lines"];
       return s;
     }
-    LineIngest::Result r = ctx.lines->ApplyLines(request.body, "http", ctx.now);
+    LineIngest::Result r =
+        ctx.lines->ApplyLines(request.body, "http", ctx.now,
+                              reinterpret_cast<const sockaddr*>(&request.peer));
     if (r.rejected > 0) {
       return absl::ResourceExhaustedError(
           absl::StrCat(r.rejected, " lines refused (the tree is full), ",

@@ -23,6 +23,8 @@
 #ifndef CANOPY_SERVER_HANDLERS_REQUEST_H_
 #define CANOPY_SERVER_HANDLERS_REQUEST_H_
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -52,6 +54,9 @@ struct Request {
   std::string authorization;  // the Authorization header
   std::string last_event_id;  // the Last-Event-ID header (/stream)
   std::string body;
+  // The client's address; AF_UNSPEC (a request made in a test) counts as
+  // this machine (server/net/protection.h).
+  sockaddr_storage peer = {};
 
   // Every value of query parameter `name`, in order.
   std::vector<std::string> Params(absl::string_view name) const;
@@ -69,6 +74,7 @@ struct Response {
 };
 
 class TrendStore;
+class Protection;
 
 // Work for the trend thread (a /trend query, a /graph drawing): it runs
 // there with the store, and its Response is sent from the loop when done.
@@ -102,6 +108,8 @@ struct HandlerContext {
   ViewStore* views = nullptr;               // optional: /api/views
   bool history = false;  // a trend thread answers Deferred work
   size_t waiters = 0;    // parked /pull and /stream requests now
+  // Protected mode (server/net/protection.h); nullptr: none.
+  const Protection* protection = nullptr;
   // The server's own figures for /metrics (optional).
   std::function<ServerFigures()> figures;
 };

@@ -13,6 +13,7 @@
 #include "canopy/statsd.h"
 #include "server/ingest/json_ingest.h"
 #include "server/log.h"
+#include "server/net/address.h"
 
 namespace canopy {
 namespace {
@@ -50,15 +51,7 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
                            std::map<std::string, uint64_t>* rejects) {
   auto reject = [&](absl::string_view reason, absl::string_view why,
                     size_t at_line) {
-    ++result->rejected;
-    ++(*rejects)[std::string(reason)];
-    uint64_t dropped = 0;
-    if (bad_line_log_.Allow(&dropped)) {
-      CANOPY_LOG(
-          "rejected line %d (%s): %s%s", static_cast<int>(at_line),
-          std::string(reason), std::string(why),
-          dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
-    }
+    Reject(reason, why, at_line, sender_, result, rejects);
   };
   // Samples are queued and applied a batch at a time (FlushPending), so
   // that the tree can overlap the lookups of many lines.
@@ -151,23 +144,38 @@ void LineIngest::FlushPending(int64_t now, Result* result,
     absl::string_view reason =
         status.code() == absl::StatusCode::kResourceExhausted ? "max_nodes"
                                                               : "bad_name";
-    ++result->rejected;
-    ++(*rejects)[std::string(reason)];
-    uint64_t dropped = 0;
-    if (bad_line_log_.Allow(&dropped)) {
-      CANOPY_LOG(
-          "rejected line %d (%s): %s%s",
-          static_cast<int>(pending_[index].line_no), std::string(reason),
-          std::string(status.message()),
-          dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
-    }
+    Reject(reason, status.message(), pending_[index].line_no,
+           pending_[index].sender, result, rejects);
   }
   pending_count_ = 0;
 }
 
-void LineIngest::Begin() {
+void LineIngest::Reject(absl::string_view reason, absl::string_view why,
+                        size_t line_no, uint32_t sender, Result* result,
+                        std::map<std::string, uint64_t>* rejects) {
+  ++result->rejected;
+  ++(*rejects)[std::string(reason)];
+  uint64_t dropped = 0;
+  if (!bad_line_log_.Allow(&dropped)) return;
+  const sockaddr* from =
+      sender < senders_.size()
+          ? reinterpret_cast<const sockaddr*>(&senders_[sender])
+          : nullptr;
+  std::string peer = PeerText(from);
+  CANOPY_WARN("rejected %s line %d%s (%s): %s%s",
+              protocol_.empty() ? "" : std::string(protocol_),
+              static_cast<int>(line_no),
+              peer.empty() ? "" : absl::StrCat(" from ", peer),
+              std::string(reason), std::string(why),
+              dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+}
+
+void LineIngest::Begin(absl::string_view protocol) {
   result_ = Result();
   rejects_.clear();
+  protocol_ = protocol;
+  senders_.resize(1);
+  sender_ = 0;
   tree_->BeginChange();
 }
 
@@ -243,7 +251,18 @@ size_t LineIngest::Resolve(size_t first) {
   return absl::string_view::npos;
 }
 
-void LineIngest::Add(absl::string_view text, int64_t now) {
+void LineIngest::Add(absl::string_view text, int64_t now,
+                     const sockaddr* from) {
+  sender_ = 0;
+  if (from != nullptr) {
+    sockaddr_storage copy = {};
+    const size_t n = from->sa_family == AF_INET6  ? sizeof(sockaddr_in6)
+                     : from->sa_family == AF_INET ? sizeof(sockaddr_in)
+                                                  : 0;
+    std::memcpy(&copy, from, n);
+    sender_ = static_cast<uint32_t>(senders_.size());
+    senders_.push_back(copy);
+  }
   // Names are looked up a run of lines at a time, after the run is
   // scanned: the index's cache misses of the run overlap.
   constexpr size_t kResolveRun = 32;
@@ -288,6 +307,7 @@ void LineIngest::Add(absl::string_view text, int64_t now) {
         Pending& p = pending_[slot];
         p.member.clear();
         p.line_no = ++line_no;
+        p.sender = sender_;
         p.offset = pos;
         ++pending_count_;
         pos += used;

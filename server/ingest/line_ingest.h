@@ -6,7 +6,9 @@
 //                     now);
 //
 // Each line is its own unit on UDP and TCP: a bad line is counted under its
-// reason in Stats (and logged, rate-limited) and the good lines beside it are
+// reason in Stats (and logged, rate-limited, naming the protocol, the sender
+// and the line: "rejected udp line 3 from 10.0.0.5:4711 (bad_value): ...")
+// and the good lines beside it are
 // applied. Over HTTP a text body is applied whole or not at all
 // (CheckLines first). One call of ApplyLines is one seq.
 //
@@ -15,6 +17,8 @@
 // UDP and TCP listeners (server/net/listeners.h) and POST /push.
 #ifndef CANOPY_SERVER_INGEST_LINE_INGEST_H_
 #define CANOPY_SERVER_INGEST_LINE_INGEST_H_
+
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <map>
@@ -49,19 +53,22 @@ class LineIngest {
     size_t rejected = 0;  // lines refused
   };
   // Applies every good line of `text`; counts bad ones for `protocol`.
+  // `from` (may be null) is the sender a rejected line's log names.
   Result ApplyLines(absl::string_view text, absl::string_view protocol,
-                    int64_t now) {
-    Begin();
-    Add(text, now);
+                    int64_t now, const sockaddr* from = nullptr) {
+    Begin(protocol);
+    Add(text, now, from);
     return End(protocol, now);
   }
   // The same for many texts at once (the datagrams of one recvmmsg): one
   // change of the tree, one update of the counters, and the samples of all
   // of them looked up together. Line numbers in errors count from each
   // text's start.
-  void Begin();
-  // `text` must stay valid until End() (or Flush()).
-  void Add(absl::string_view text, int64_t now);
+  // `protocol` must outlive the batch (a literal: "udp").
+  void Begin(absl::string_view protocol = "");
+  // `text` must stay valid until End() (or Flush()); `from`, the sender,
+  // may be null.
+  void Add(absl::string_view text, int64_t now, const sockaddr* from = nullptr);
   // Applies what is queued: before anything else changes the tree in the
   // middle of a batch (a JSON datagram), so that order is kept.
   void Flush(int64_t now) { FlushPending(now, &result_, &rejects_); }
@@ -73,6 +80,10 @@ class LineIngest {
  private:
   void ApplyLine(absl::string_view line, size_t line_no, int64_t now,
                  Result* result, std::map<std::string, uint64_t>* rejects);
+  // Counts a rejected line and logs it (rate-limited).
+  void Reject(absl::string_view reason, absl::string_view why, size_t line_no,
+              uint32_t sender, Result* result,
+              std::map<std::string, uint64_t>* rejects);
 
   void FlushPending(int64_t now, Result* result,
                     std::map<std::string, uint64_t>* rejects);
@@ -92,6 +103,7 @@ class LineIngest {
     std::string key;
     std::string member;
     size_t line_no = 0;
+    uint32_t sender = 0;  // its index in senders_
     absl::string_view name;
     size_t hash = 0;
     size_t offset = 0;
@@ -132,6 +144,11 @@ class LineIngest {
   std::vector<absl::string_view> segments_;
   std::vector<std::pair<size_t, absl::Status>> errors_;
   RateLimit bad_line_log_{10};  // rejected lines, logged
+  // The batch's protocol and senders (one per Add; [0] is unknown), for
+  // the log of a rejected line.
+  absl::string_view protocol_;
+  std::vector<sockaddr_storage> senders_ = std::vector<sockaddr_storage>(1);
+  uint32_t sender_ = 0;  // of the text being added
 };
 
 }  // namespace canopy

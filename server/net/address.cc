@@ -45,6 +45,26 @@ absl::Status ParseSocketAddress(absl::string_view addr, sockaddr_storage* ss,
   return absl::OkStatus();
 }
 
+std::string PeerText(const sockaddr* addr) {
+  if (addr == nullptr) return "";
+  char host[INET6_ADDRSTRLEN];
+  if (addr->sa_family == AF_INET) {
+    const auto* in4 = reinterpret_cast<const sockaddr_in*>(addr);
+    if (inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host) == nullptr) {
+      return "";
+    }
+    return absl::StrCat(host, ":", ntohs(in4->sin_port));
+  }
+  if (addr->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host) == nullptr) {
+      return "";
+    }
+    return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
+  }
+  return "";
+}
+
 int BoundPort(int fd) {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;

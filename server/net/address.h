@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -42,6 +43,10 @@ class AllowList {
 // port 0 picks a free one) as a socket address.
 absl::Status ParseSocketAddress(absl::string_view addr, sockaddr_storage* ss,
                                 socklen_t* len);
+
+// "10.0.0.5:4711" or "[::1]:4711" for a peer's address; "" when it is
+// null or neither IPv4 nor IPv6.
+std::string PeerText(const sockaddr* addr);
 
 // The local port a bound socket listens on (0 if it cannot be read).
 int BoundPort(int fd);

@@ -44,16 +44,19 @@ constexpr int kUdpReceiveBuffer = 8 << 20;
 struct Listeners::TcpConn {
   Listeners* self;
   bufferevent* bev;
-  bool discarding = false;  // inside a line longer than the limit
+  bool discarding = false;     // inside a line longer than the limit
+  sockaddr_storage peer = {};  // for the log of a rejected line
 };
 
 Listeners::Listeners(event_base* base, Tree* tree, LineIngest* ingest,
-                     Stats* stats, const ServerOptions* options)
+                     Stats* stats, const ServerOptions* options,
+                     const Protection* protection)
     : base_(base),
       tree_(tree),
       stats_(stats),
       options_(options),
-      ingest_(ingest) {}
+      ingest_(ingest),
+      protection_(protection) {}
 
 Listeners::~Listeners() {
   while (!tcp_conns_.empty()) CloseTcp(tcp_conns_.back());
@@ -64,10 +67,6 @@ Listeners::~Listeners() {
 }
 
 absl::Status Listeners::Start() {
-  absl::StatusOr<AllowList> allow = AllowList::Parse(options_->allow);
-  if (!allow.ok()) return allow.status();
-  allow_ = std::move(*allow);
-
   if (options_->udp != "off") {
     sockaddr_storage ss;
     socklen_t len;
@@ -161,8 +160,6 @@ int Listeners::ReadUdp() {
   mmsghdr msgs[kUdpBatch];
   iovec iovs[kUdpBatch];
   sockaddr_storage addrs[kUdpBatch];
-  // The source address is only asked for when --allow needs it.
-  const bool want_source = !allow_.empty();
   int64_t now = time(nullptr);
   int total = 0;
   for (int round = 0; round < kUdpRoundsPerEvent; ++round) {
@@ -172,10 +169,10 @@ int Listeners::ReadUdp() {
       std::memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
       msgs[i].msg_hdr.msg_iov = &iovs[i];
       msgs[i].msg_hdr.msg_iovlen = 1;
-      if (want_source) {
-        msgs[i].msg_hdr.msg_name = &addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
-      }
+      // The source: for --allow, protected mode and the log of a
+      // rejected line.
+      msgs[i].msg_hdr.msg_name = &addrs[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof addrs[i];
     }
     int n = recvmmsg(udp_fd_, msgs, kUdpBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return total;
@@ -184,8 +181,8 @@ int Listeners::ReadUdp() {
     bool batch_open = false;
     for (int i = 0; i < n; ++i) {
       msghdr& h = msgs[i].msg_hdr;
-      if (want_source &&
-          !allow_.Allows(reinterpret_cast<sockaddr*>(&addrs[i]))) {
+      if (!protection_->Admits(Door::kUdp,
+                               reinterpret_cast<sockaddr*>(&addrs[i]))) {
         ++stats_->rejected["udp"]["denied"];
         continue;
       }
@@ -198,13 +195,22 @@ int Listeners::ReadUdp() {
       ++stats_->udp_datagrams;
       if (StartsJson(dgram)) {
         if (batch_open) ingest_->Flush(now);  // in order with the lines
-        CountJsonPush(ApplyJsonPush(tree_, dgram, now), "udp", stats_);
+        JsonApplied applied = ApplyJsonPush(tree_, dgram, now);
+        CountJsonPush(applied, "udp", stats_);
+        uint64_t dropped = 0;
+        if (!applied.status.ok() && json_log_.Allow(&dropped)) {
+          CANOPY_WARN(
+              "rejected udp JSON datagram from %s (%s): %s%s",
+              PeerText(reinterpret_cast<sockaddr*>(&addrs[i])), applied.reason,
+              std::string(applied.status.message()),
+              dropped ? absl::StrCat(" (", dropped, " more not logged)") : "");
+        }
       } else {
         if (!batch_open) {
-          ingest_->Begin();
+          ingest_->Begin("udp");
           batch_open = true;
         }
-        ingest_->Add(dgram, now);
+        ingest_->Add(dgram, now, reinterpret_cast<sockaddr*>(&addrs[i]));
       }
     }
     if (batch_open) ingest_->End("udp", now);
@@ -216,7 +222,7 @@ int Listeners::ReadUdp() {
 void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
                          void* arg) {
   Listeners* self = static_cast<Listeners*>(arg);
-  if (!self->allow_.Allows(addr)) {
+  if (!self->protection_->Admits(Door::kTcp, addr)) {
     ++self->stats_->rejected["tcp"]["denied"];
     close(fd);
     return;
@@ -233,6 +239,11 @@ void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
     return;
   }
   TcpConn* conn = new TcpConn{self, bev};
+  if (addr != nullptr) {
+    std::memcpy(&conn->peer, addr,
+                addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
+                                            : sizeof(sockaddr_in));
+  }
   ++self->tcp_connections_;
   self->tcp_conns_.push_back(conn);
   bufferevent_setcb(bev, &Listeners::OnTcpRead, nullptr, &Listeners::OnTcpEvent,
@@ -270,7 +281,8 @@ void Listeners::OnTcpRead(bufferevent* bev, void* arg) {
       chunk.remove_prefix(chunk.find('\n') + 1);
       conn->discarding = false;
     }
-    self->ingest_->ApplyLines(chunk, "tcp", time(nullptr));
+    self->ingest_->ApplyLines(chunk, "tcp", time(nullptr),
+                              reinterpret_cast<sockaddr*>(&conn->peer));
     evbuffer_drain(in, take);
   }
 }
@@ -284,7 +296,8 @@ void Listeners::OnTcpEvent(bufferevent* bev, short what, void* arg) {
     if (len > 0 && !conn->discarding && len <= conn->self->options_->max_line) {
       const char* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
       conn->self->ingest_->ApplyLines(absl::string_view(data, len), "tcp",
-                                      time(nullptr));
+                                      time(nullptr),
+                                      reinterpret_cast<sockaddr*>(&conn->peer));
     }
     conn->self->CloseTcp(conn);
   }

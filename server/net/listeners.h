@@ -1,10 +1,12 @@
 // The UDP and TCP ingest listeners: StatsD, Graphite and JSON from
 // datagrams (read with recvmmsg, a round at a time as one batch) and from
-// newline-delimited TCP streams, checked against --allow and handed to the
+// newline-delimited TCP streams, checked against --allow and protected mode
+// (server/net/protection.h) and handed to the
 // line ingest (server/ingest/line_ingest.h) or, for a JSON datagram, to
 // ApplyJsonPush.
 //
-//   canopy::Listeners listeners(base, &tree, &ingest, &stats, &options);
+//   canopy::Listeners listeners(base, &tree, &ingest, &stats, &options,
+//                               &protection);
 //   if (absl::Status s = listeners.Start(); !s.ok()) ...
 //
 // Threads: the event-loop thread, which owns the tree, runs every callback;
@@ -22,7 +24,9 @@
 #include "absl/status/status.h"
 #include "canopy/tree.h"
 #include "server/ingest/line_ingest.h"
+#include "server/log.h"
 #include "server/net/address.h"
+#include "server/net/protection.h"
 #include "server/options.h"
 #include "server/stats.h"
 
@@ -37,8 +41,9 @@ class Listeners {
  public:
   // `ingest` applies what arrives; it and the others outlive the
   // listeners.
+  // `protection` says which peers are let in (--allow, protected mode).
   Listeners(event_base* base, Tree* tree, LineIngest* ingest, Stats* stats,
-            const ServerOptions* options);
+            const ServerOptions* options, const Protection* protection);
   ~Listeners();
   Listeners(const Listeners&) = delete;
   Listeners& operator=(const Listeners&) = delete;
@@ -69,7 +74,8 @@ class Listeners {
   Stats* stats_;
   const ServerOptions* options_;
   LineIngest* ingest_;
-  AllowList allow_;
+  const Protection* protection_;
+  RateLimit json_log_{10};  // rejected JSON datagrams, logged
   int udp_fd_ = -1;
   event* udp_event_ = nullptr;
   event* udp_poll_ = nullptr;  // the timer that reads under load

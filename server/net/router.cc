@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/handlers/handlers.h"
+#include "server/net/protection.h"
 
 namespace canopy {
 namespace {
@@ -108,6 +109,12 @@ absl::StatusOr<Outcome> Dispatch(const Request& request, HandlerContext& ctx) {
   if (absl::Status s = Authorize(request, *ctx.options, write); !s.ok()) {
     ++ctx.stats->rejected["http"]["auth"];
     return s;
+  }
+  if (write && ctx.protection != nullptr &&
+      !ctx.protection->AdmitsHttpWrite(
+          reinterpret_cast<const sockaddr*>(&request.peer))) {
+    ++ctx.stats->rejected["http"]["denied"];
+    return Protection::Refusal();
   }
   const Route* by_path = nullptr;
   for (const Route& r : kRoutes) {

@@ -71,8 +71,9 @@ struct Worker::Conn {
   event* write_event = nullptr;
   event* timer = nullptr;
   RequestParser parser;
-  std::string in;   // read, not yet parsed
-  std::string out;  // to write, not yet taken by the socket
+  std::string in;              // read, not yet parsed
+  std::string out;             // to write, not yet taken by the socket
+  sockaddr_storage peer = {};  // the client's address
 
   Conn(Worker* w, uint64_t i, int f, size_t max_body)
       : worker(w),
@@ -159,7 +160,8 @@ void Worker::Stop() {
   thread_.join();
 }
 
-void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
+void Worker::OnAccept(evconnlistener*, int fd, sockaddr* addr, int len,
+                      void* arg) {
   Worker* self = static_cast<Worker*>(arg);
   size_t open = ++*self->open_connections_;
   if (open > self->options_->max_connections) {
@@ -178,6 +180,10 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   Conn* c = new Conn(self, self->next_conn_++, fd, self->options_->max_body);
+  if (addr != nullptr && len > 0 &&
+      static_cast<size_t>(len) <= sizeof c->peer) {
+    std::memcpy(&c->peer, addr, static_cast<size_t>(len));
+  }
   c->read_event =
       event_new(self->base_, fd, EV_READ | EV_PERSIST, &Worker::OnReadable, c);
   c->write_event =
@@ -193,8 +199,8 @@ void Worker::OnAcceptError(evconnlistener* listener, void* arg) {
   Worker* self = static_cast<Worker*>(arg);
   int err = EVUTIL_SOCKET_ERROR();
   if (self->accept_log_.Allow()) {
-    CANOPY_LOG("accept failed: %s; pausing accepts for 100 ms",
-               evutil_socket_error_to_string(err));
+    CANOPY_WARN("accept failed: %s; pausing accepts for 100 ms",
+                evutil_socket_error_to_string(err));
   }
   evconnlistener_disable(listener);
   timeval tv = {0, 100 * 1000};
@@ -277,6 +283,7 @@ void Worker::Process(Conn* c) {
     call.worker = index_;
     call.id = c->id;
     call.request = std::move(*request);
+    call.request.peer = c->peer;
     to_tree_->Post(std::move(call));
   }
 }

@@ -102,8 +102,8 @@ void TrendThread::Main() {
       if (!s.ok()) {
         ++write_errors_;
         if (log_limit_.Allow()) {
-          CANOPY_LOG("trend store write failed, will retry: %s",
-                     std::string(s.message()));
+          CANOPY_ERROR("trend store write failed, will retry: %s",
+                       std::string(s.message()));
         }
         // Put the batch back in front and wait a second before retrying.
         {
@@ -115,7 +115,7 @@ void TrendThread::Main() {
         }
         std::this_thread::sleep_for(std::chrono::seconds(1));
         if (absl::Status r = store_->Reopen(); !r.ok() && log_limit_.Allow()) {
-          CANOPY_LOG("%s", std::string(r.message()));
+          CANOPY_ERROR("%s", std::string(r.message()));
         }
         continue;
       }

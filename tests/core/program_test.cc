@@ -2,6 +2,9 @@
 // run as a user runs them.
 #include "canopy/program.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -46,6 +49,57 @@ TEST(ProgramTest, EveryProgramAnswersHelpAndVersion) {
   testing::ProgramResult d = testing::RunProgram("canopyd", {"--help"});
   EXPECT_NE(d.out.find("--http=127.0.0.1:7575"), std::string::npos);
   EXPECT_NE(d.out.find("--data_dir=./var/canopy"), std::string::npos);
+  // canopy-agent's per-process keys expire by default.
+  EXPECT_NE(d.out.find("--expire=host,*,proc=5m"), std::string::npos);
+  EXPECT_NE(d.out.find("--protected_mode=true"), std::string::npos);
+}
+
+// --config_example: a config file of every flag, commented out, that
+// --config reads back (the packages install it as /etc/canopy/*.conf).
+TEST(ProgramTest, ConfigExampleListsEveryFlagAndReadsBack) {
+  for (const char* name : {"canopyd", "canopy-agent"}) {
+    testing::ProgramResult example =
+        testing::RunProgram(name, {"--config_example"});
+    EXPECT_EQ(example.exit_code, 0) << name << example.err;
+    testing::ProgramResult help = testing::RunProgram(name, {"--help"});
+    // Every flag of --help but --config and the built-in ones.
+    size_t at = 0, flags = 0;
+    while ((at = help.out.find("\n  --", at)) != std::string::npos) {
+      at += 5;
+      std::string flag =
+          help.out.substr(at, help.out.find_first_of("=\n", at) - at);
+      if (flag == "config" || flag == "config_example" || flag == "help" ||
+          flag == "version") {
+        continue;
+      }
+      ++flags;
+      EXPECT_NE(example.out.find("\n#" + flag + "="), std::string::npos)
+          << name << " --" << flag;
+    }
+    EXPECT_GT(flags, 5u) << name;
+    // Read back as it is: every line a comment, so every default holds.
+    std::string dir = testing::MakeTempDir();
+    std::string conf = dir + "/example.conf";
+    FILE* f = fopen(conf.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(example.out.c_str(), f);
+    fclose(f);
+    // The file is read before the flags are checked: canopyd stops at its
+    // first check, the agent collects once.
+    testing::ProgramResult read =
+        std::string(name) == "canopyd"
+            ? testing::RunProgram(name, {"--config=" + conf, "--max_body=-1"})
+            : testing::RunProgram(
+                  name, {"--config=" + conf, "--once", "--interval=100ms"});
+    if (std::string(name) == "canopyd") {
+      EXPECT_EQ(read.err, "canopyd: --max_body must be positive\n");
+    } else {
+      EXPECT_EQ(read.exit_code, 0) << read.err;
+      EXPECT_EQ(read.out.rfind("{", 0), 0u) << read.out;
+    }
+    std::remove(conf.c_str());
+    rmdir(dir.c_str());
+  }
 }
 
 TEST(ProgramTest, BadFlagsAndArgumentsAreOneLine) {

@@ -5,9 +5,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,14 +47,31 @@ struct Result {
 
 // A running `canopy` process with its stdin, stdout and stderr on pipes.
 // `env`: NAME=value entries put in (or over) the test's own environment.
+// `terminal`: stdout is a terminal (a pseudo-terminal in raw mode) as when a
+// person runs it.
 class Cli {
  public:
   explicit Cli(const std::vector<std::string>& args,
                const std::string& input = "",
-               const std::vector<std::string>& env = {}) {
+               const std::vector<std::string>& env = {},
+               bool terminal = false) {
     int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-        pipe2(err, O_CLOEXEC) != 0) {
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe: " << std::strerror(errno);
+      return;
+    }
+    if (terminal) {
+      struct termios raw;
+      if (openpty(&out[0], &out[1], nullptr, nullptr, nullptr) != 0) {
+        ADD_FAILURE() << "openpty: " << std::strerror(errno);
+        return;
+      }
+      tcgetattr(out[1], &raw);
+      cfmakeraw(&raw);
+      tcsetattr(out[1], TCSANOW, &raw);
+      fcntl(out[0], F_SETFD, FD_CLOEXEC);
+      fcntl(out[1], F_SETFD, FD_CLOEXEC);
+    } else if (pipe2(out, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe: " << std::strerror(errno);
       return;
     }
@@ -171,6 +190,12 @@ inline Result RunCanopy(const std::vector<std::string>& args,
                         const std::string& input = "",
                         const std::vector<std::string>& env = {}) {
   return Cli(args, input, env).Wait();
+}
+
+// Runs `canopy args...` with stdout on a terminal.
+inline Result RunCanopyOnTerminal(const std::vector<std::string>& args,
+                                  const std::vector<std::string>& env = {}) {
+  return Cli(args, "", env, /*terminal=*/true).Wait();
 }
 
 inline std::vector<std::string> Lines(absl::string_view text) {

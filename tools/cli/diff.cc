@@ -40,19 +40,22 @@ void PrintDiff(const rapidjson::Document& doc, const std::string& a,
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"PATH", a, b, "DELTA"});
   for (const rapidjson::Value* e : entries("both")) {
-    rows.push_back({ValueText(*field(*e, "path")), ValueText(*field(*e, "a")),
-                    ValueText(*field(*e, "b")),
+    const std::string path = ValueText(*field(*e, "path"));
+    rows.push_back({path, DisplayValue(path, *field(*e, "a")),
+                    DisplayValue(path, *field(*e, "b")),
                     DeltaText(*field(*e, "delta"))});
   }
   for (const rapidjson::Value* e : entries("only_a")) {
-    rows.push_back({ValueText(*field(*e, "path")),
-                    ValueText(*field(*e, "value")), "-", "only in A"});
+    const std::string path = ValueText(*field(*e, "path"));
+    rows.push_back(
+        {path, DisplayValue(path, *field(*e, "value")), "-", "only in A"});
   }
   for (const rapidjson::Value* e : entries("only_b")) {
-    rows.push_back({ValueText(*field(*e, "path")), "-",
-                    ValueText(*field(*e, "value")), "only in B"});
+    const std::string path = ValueText(*field(*e, "path"));
+    rows.push_back(
+        {path, "-", DisplayValue(path, *field(*e, "value")), "only in B"});
   }
-  PrintTable(rows);
+  PrintTable(rows, {Colour::kKey, Colour::kValue, Colour::kValue});
 }
 
 }  // namespace

@@ -42,9 +42,9 @@ int GetCommand(const Server& server, const Args& keys) {
       [](const rapidjson::Document& doc) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& [key, value] : Items(doc)) {
-          rows.push_back({key, ValueText(*value)});
+          rows.push_back({key, DisplayValue(key, *value)});
         }
-        PrintTable(rows);
+        PrintTable(rows, {Colour::kKey, Colour::kValue});
         auto truncated = doc.FindMember("truncated");
         if (truncated != doc.MemberEnd() && truncated->value.IsTrue()) {
           std::cout.flush();

@@ -18,6 +18,8 @@
 // "canopy: <what went wrong>", and the exit code is 1 (2 for a usage error).
 //
 // Threads: single-threaded.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -89,6 +91,14 @@ Commands:
 
 Keys are segments joined by commas: host,web1,cpu,user. In get, watch, trend
 and export a segment may be * (any one), a glob (web*), or ** (any depth).
+
+Output: on a terminal, values are rounded and carry the unit their key's
+name implies (bytes in KiB/MiB/GiB, %, s/min/h/d, ms, /s for the agent's
+rates) and keys are in colour (not with NO_COLOR set or TERM=dumb). Piped,
+redirected or with --json, every value is exact and there is no colour.
+
+Environment: CANOPY_SERVER (the default of --server) and CANOPY_TOKEN (of
+--token); --config and the command line win over them.
 
 Flags:
   --server=URL     canopyd's address (default $CANOPY_SERVER, else
@@ -215,6 +225,12 @@ int Main(int argc, char** argv) {
   }
   const std::string name = positional[0];
   const Args args(positional.begin() + 1, positional.end());
+  // A person at a terminal gets units and colour; a pipe, exact values.
+  const char* term = std::getenv("TERM");
+  const char* no_colour = std::getenv("NO_COLOR");
+  SetForPerson(isatty(STDOUT_FILENO) == 1 && !absl::GetFlag(FLAGS_json),
+               (no_colour == nullptr || *no_colour == '\0') &&
+                   !(term != nullptr && absl::string_view(term) == "dumb"));
   if (name == "help") return Help(args);
 
   absl::StatusOr<HttpClient> client =

@@ -5,9 +5,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -23,14 +27,91 @@ size_t Width(absl::string_view s) {
   return n;
 }
 
-std::string Pad(absl::string_view s, size_t width) {
-  std::string out(s);
-  size_t w = Width(s);
-  if (w < width) out.append(width - w, ' ');
-  return out;
+bool for_person = false;
+bool colour = false;
+
+// `x` with three significant digits at most (whole when 100 or more),
+// trailing zeros dropped.
+std::string Digits(double x) {
+  double a = std::fabs(x);
+  std::string s = absl::StrFormat(a >= 100  ? "%.0f"
+                                  : a >= 10 ? "%.1f"
+                                  : a >= 1  ? "%.2f"
+                                            : "%.3g",
+                                  x);
+  if (s.find('.') != std::string::npos && s.find('e') == std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  return s;
 }
 
 }  // namespace
+
+bool ForPerson() { return for_person; }
+
+void SetForPerson(bool person, bool use_colour) {
+  for_person = person;
+  colour = person && use_colour;
+}
+
+std::string ReadableNumber(absl::string_view key, double d) {
+  if (!std::isfinite(d)) return NumberText(d);
+  std::vector<absl::string_view> segments = absl::StrSplit(key, ',');
+  const absl::string_view leaf = segments.back();
+  auto under = [&](absl::string_view name) {
+    for (size_t i = 0; i + 1 < segments.size(); ++i) {
+      if (segments[i] == name) return true;
+    }
+    return false;
+  };
+  // canopy-agent's rates (docs/AGENT.md): per second.
+  const char* per = under("diskio") || under("net") ? "/s" : "";
+  const bool sized_leaf = leaf == "total" || leaf == "used" || leaf == "free" ||
+                          leaf == "available" || leaf == "cached" ||
+                          leaf == "buffers" || leaf == "memory_max" ||
+                          leaf == "memory_current";
+  if (absl::EndsWith(leaf, "bytes") || leaf == "rss" ||
+      (sized_leaf &&
+       (under("mem") || under("swap") || under("disk") || under("cgroup")))) {
+    static const char* const kUnits[] = {"B",   "KiB", "MiB", "GiB",
+                                         "TiB", "PiB", "EiB"};
+    double v = d;
+    size_t u = 0;
+    while (std::fabs(v) >= 1024 && u + 1 < std::size(kUnits)) {
+      v /= 1024;
+      ++u;
+    }
+    return absl::StrCat(Digits(v), " ", kUnits[u], per);
+  }
+  if (leaf == "percent" || absl::EndsWith(leaf, "_percent")) {
+    return absl::StrCat(Digits(d), " %");
+  }
+  if (absl::EndsWith(leaf, "_ms")) return absl::StrCat(Digits(d), " ms");
+  if (leaf == "uptime" || absl::EndsWith(leaf, "_seconds")) {
+    const double a = std::fabs(d);
+    if (a >= 86400) return absl::StrCat(Digits(d / 86400), " d");
+    if (a >= 3600) return absl::StrCat(Digits(d / 3600), " h");
+    if (a >= 60) return absl::StrCat(Digits(d / 60), " min");
+    return absl::StrCat(Digits(d), " s");
+  }
+  std::string figure =
+      d == std::trunc(d) && std::fabs(d) < 1e15 ? NumberText(d) : Digits(d);
+  return absl::StrCat(figure, per);
+}
+
+std::string DisplayValue(absl::string_view key, const rapidjson::Value& v) {
+  if (for_person && v.IsNumber()) return ReadableNumber(key, v.GetDouble());
+  return ValueText(v);
+}
+
+std::string Coloured(Colour c, absl::string_view text) {
+  if (!colour || c == Colour::kNone || text.empty()) return std::string(text);
+  const char* sgr = c == Colour::kKey     ? "\x1b[36m"  // cyan
+                    : c == Colour::kValue ? "\x1b[1m"   // bold
+                                          : "\x1b[2m";  // dim
+  return absl::StrCat(sgr, text, "\x1b[0m");
+}
 
 int Fail(absl::string_view message) {
   std::cout.flush();
@@ -63,7 +144,8 @@ std::string ValueText(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+void PrintTable(const std::vector<std::vector<std::string>>& rows,
+                const std::vector<Colour>& colours) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
@@ -74,11 +156,9 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
   for (const auto& row : rows) {
     std::string line;
     for (size_t i = 0; i < row.size(); ++i) {
-      if (i + 1 < row.size()) {
-        absl::StrAppend(&line, Pad(row[i], widths[i]), "  ");
-      } else {
-        line += row[i];
-      }
+      const Colour c = i < colours.size() ? colours[i] : Colour::kNone;
+      line += Coloured(c, row[i]);
+      if (i + 1 < row.size()) line.append(widths[i] - Width(row[i]) + 2, ' ');
     }
     std::cout << absl::StripTrailingAsciiWhitespace(line) << '\n';
   }

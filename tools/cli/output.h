@@ -2,6 +2,12 @@
 // a person reads them, aligned tables, and CSV fields. Every command prints
 // through these, so that `canopy get`, `watch`, `diff` and `trend` look alike.
 //
+// Two audiences. When stdout is a terminal (and not --json), values are for
+// a person: rounded, with the unit their key's name implies (ReadableNumber:
+// KiB/MiB/GiB, %, s/min/h/d, ms, /s for rates) and keys in colour (not with
+// NO_COLOR set or TERM=dumb). Piped or redirected, every value is exact
+// (ValueText) and there is no colour, so scripts read what the server said.
+//
 // Threads: the CLI is single-threaded; these write to std::cout and std::cerr.
 #ifndef CANOPY_TOOLS_CLI_OUTPUT_H_
 #define CANOPY_TOOLS_CLI_OUTPUT_H_
@@ -42,9 +48,34 @@ std::string ShortNumber(double d);
 // is, null as "(removed)", anything else (a timer's figures) as compact JSON.
 std::string ValueText(const rapidjson::Value& v);
 
+// Whether output is for a person (see above); main sets it once, from
+// isatty(1) and --json.
+bool ForPerson();
+void SetForPerson(bool for_person, bool colour);
+
+// `d`, the value of leaf `key`, as a person reads it: its unit from the
+// key's last segments, at most three significant digits past the unit's
+// scale, whole numbers without a unit in full.
+//   ...,bytes / *_bytes / rss / mem|swap|disk|cgroup,{total,used,...}
+//                          1.5 GiB (1024-based; "/s" under diskio, net)
+//   percent, *_percent     12.3 %
+//   uptime, *_seconds      45 s, 12.5 min, 3.2 h, 4.1 d
+//   *_ms                   123 ms
+//   anything else          12.3, 0.0123, 12346
+std::string ReadableNumber(absl::string_view key, double d);
+
+// The value of leaf `key` as printed: ReadableNumber for a number when
+// ForPerson(), else ValueText.
+std::string DisplayValue(absl::string_view key, const rapidjson::Value& v);
+
+// Colour of a table column (or a piece of text) when there is colour.
+enum class Colour { kNone, kKey, kValue, kDim };
+std::string Coloured(Colour colour, absl::string_view text);
+
 // Prints rows of columns, each column padded to its widest cell; the last
-// column is not padded.
-void PrintTable(const std::vector<std::vector<std::string>>& rows);
+// column is not padded. `colours[i]` colours column i when there is colour.
+void PrintTable(const std::vector<std::vector<std::string>>& rows,
+                const std::vector<Colour>& colours = {});
 
 // The {"key": value} pairs of an "items" array, in order.
 std::vector<std::pair<std::string, const rapidjson::Value*>> Items(

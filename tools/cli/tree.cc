@@ -25,6 +25,7 @@ class TreePrinter {
   explicit TreePrinter(bool actions) : actions_(actions) {}
 
   void Print(const rapidjson::Value& node, const std::string& label) {
+    key_ = label == "." ? "" : label;
     std::cout << Line(label, node) << '\n';
     Children(node, "");
     std::cout << '\n'
@@ -35,9 +36,10 @@ class TreePrinter {
  private:
   std::string Line(absl::string_view name, const rapidjson::Value& node) {
     ++nodes_;
-    std::string line(name);
+    std::string line = Coloured(Colour::kKey, name);
     if (!node.IsObject()) {  // a bare value, should a server send one
-      absl::StrAppend(&line, "  ", ValueText(node));
+      absl::StrAppend(&line, "  ",
+                      Coloured(Colour::kValue, DisplayValue(key_, node)));
       ++leaves_;
       return line;
     }
@@ -51,11 +53,16 @@ class TreePrinter {
       ++leaves_;
     }
     if (value != node.MemberEnd() && !value->value.IsNull()) {
-      absl::StrAppend(&line, "  ", ValueText(value->value));
+      absl::StrAppend(
+          &line, "  ",
+          Coloured(Colour::kValue, DisplayValue(key_, value->value)));
     }
     auto rate = node.FindMember("rate");
     if (rate != node.MemberEnd() && rate->value.IsNumber()) {
-      absl::StrAppend(&line, "  ", NumberText(rate->value.GetDouble()), "/s");
+      const double r = rate->value.GetDouble();
+      absl::StrAppend(&line, "  ",
+                      ForPerson() ? ReadableNumber(key_, r) : NumberText(r),
+                      "/s");
     }
     auto action = node.FindMember("action");
     if (actions_ && action != node.MemberEnd() && action->value.IsString()) {
@@ -87,14 +94,18 @@ class TreePrinter {
       bool last = --left == 0;
       absl::string_view name(child.name.GetString(),
                              child.name.GetStringLength());
+      const size_t at = key_.size();
+      absl::StrAppend(&key_, key_.empty() ? "" : ",", name);
       std::cout << indent
                 << (last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ")
                 << Line(name, child.value) << '\n';
       Children(child.value, indent + (last ? "    " : "\u2502   "));
+      key_.resize(at);
     }
   }
 
   bool actions_;
+  std::string key_;  // of the node being drawn (units of its value)
   size_t nodes_ = 0;
   size_t leaves_ = 0;
 };

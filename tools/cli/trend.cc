@@ -81,6 +81,12 @@ bool EpochOf(absl::string_view t, int64_t now, int64_t* out) {
 }
 
 // "10s", "1m", "1h", "1d" or "90s".
+// A point of series `key`: six significant digits, or with its unit for a
+// person (tools/cli/output.h).
+std::string Figure(const std::string& key, double v) {
+  return ForPerson() ? ReadableNumber(key, v) : ShortNumber(v);
+}
+
 std::string StepText(int64_t seconds) {
   if (seconds > 0 && seconds % 86400 == 0)
     return absl::StrCat(seconds / 86400, "d");
@@ -215,23 +221,23 @@ int TrendCommand(const Server& server, const Args& keys) {
       }
       rows.push_back(
           {s.key, Sparkline(s.points, trend->step, absl::GetFlag(FLAGS_width)),
-           absl::StrCat("min ", ShortNumber(lo)),
-           absl::StrCat("max ", ShortNumber(hi)),
-           absl::StrCat("last ", ShortNumber(s.points.back().second))});
+           absl::StrCat("min ", Figure(s.key, lo)),
+           absl::StrCat("max ", Figure(s.key, hi)),
+           absl::StrCat("last ", Figure(s.key, s.points.back().second))});
     }
-    PrintTable(rows);
+    PrintTable(rows, {Colour::kKey});
   } else {
     bool first = true;
     for (const Series& s : trend->series) {
       if (!first) std::cout << '\n';
       first = false;
-      std::cout << s.key << "  (" << every
+      std::cout << Coloured(Colour::kKey, s.key) << "  (" << every
                 << (s.points.empty() ? "; no points)" : ")") << '\n';
       std::vector<std::vector<std::string>> rows;
       for (const auto& [t, v] : s.points) {
-        rows.push_back({LocalTimeText(t), ShortNumber(v)});
+        rows.push_back({LocalTimeText(t), Figure(s.key, v)});
       }
-      PrintTable(rows);
+      PrintTable(rows, {Colour::kDim, Colour::kValue});
     }
   }
   if (trend->truncated) {

@@ -140,9 +140,9 @@ int WatchCommand(const Server& server, const Args& keys) {
         known.clear();
       }
       for (const auto& [key, value] : items) {
-        rows.push_back({key, ValueText(*value)});
+        rows.push_back({key, DisplayValue(key, *value)});
       }
-      PrintTable(rows);
+      PrintTable(rows, {Colour::kKey, Colour::kValue});
       std::cout.flush();
     }
     for (const auto& [key, value] : items) {

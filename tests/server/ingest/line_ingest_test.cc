@@ -4,6 +4,8 @@
 // has freed (under ASan a stale pointer is a failure here).
 #include "server/ingest/line_ingest.h"
 
+#include <arpa/inet.h>
+
 #include <string>
 #include <vector>
 
@@ -151,6 +153,38 @@ TEST_F(LineIngestTest, ManyNamesInOneTextAndAcrossBatches) {
     }
   }
   EXPECT_EQ(total, 30000);
+}
+
+}  // namespace
+}  // namespace canopy
+
+namespace canopy {
+namespace {
+
+// A rejected line is logged as a warning naming its protocol, sender and
+// line (the fast path's bad names and the full parsers' errors alike).
+TEST(LineIngestLogTest, ARejectedLineNamesItsProtocolAndSender) {
+  Tree tree{Tree::Options()};
+  Stats stats;
+  LineIngest ingest(&tree, &stats);
+  sockaddr_in from = {};
+  from.sin_family = AF_INET;
+  from.sin_port = htons(4711);
+  inet_pton(AF_INET, "10.0.0.5", &from.sin_addr);
+  ::testing::internal::CaptureStderr();
+  LineIngest::Result r =
+      ingest.ApplyLines("good:1|c\nnot a line at all\n", "udp", kT0,
+                        reinterpret_cast<const sockaddr*>(&from));
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(r.accepted, 1u);
+  EXPECT_EQ(r.rejected, 1u);
+  EXPECT_NE(log.find(" WARN rejected udp line 2 from 10.0.0.5:4711 ("),
+            std::string::npos)
+      << log;
+  ::testing::internal::CaptureStderr();
+  ingest.ApplyLines("x,,y:1|c\n", "tcp", kT0);  // a bad name, no sender
+  log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find(" WARN rejected tcp line 1 ("), std::string::npos) << log;
 }
 
 }  // namespace
