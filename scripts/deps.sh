@@ -8,6 +8,7 @@ packages=(
   libevent-dev libhttp-parser-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
   libcurl4-openssl-dev
+  libnats-dev nats-server
   libre2-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   curl

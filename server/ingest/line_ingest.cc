@@ -77,7 +77,7 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
   };
   if (StartsJson(line)) {
     FlushPending(now, result, rejects);
-    JsonApplied r = ApplyJsonPush(tree_, line, now);
+    JsonApplied r = ApplyJsonPush(tree_, line, now, forwarder_);
     if (!r.status.ok()) {
       reject(r.reason, r.status.message(), line_no);
       return;
@@ -168,6 +168,7 @@ void LineIngest::FlushPending(int64_t now, Result* result,
 void LineIngest::Begin() {
   result_ = Result();
   rejects_.clear();
+  routed_.clear();
   tree_->BeginChange();
 }
 
@@ -244,6 +245,10 @@ size_t LineIngest::Resolve(size_t first) {
 }
 
 void LineIngest::Add(absl::string_view text, int64_t now) {
+  if (forwarder_ != nullptr) {
+    routed_.emplace_back();
+    text = forwarder_->RouteLines(text, now, &routed_.back());
+  }
   // Names are looked up a run of lines at a time, after the run is
   // scanned: the index's cache misses of the run overlap.
   constexpr size_t kResolveRun = 32;

@@ -198,7 +198,8 @@ int Listeners::ReadUdp() {
       ++stats_->udp_datagrams;
       if (StartsJson(dgram)) {
         if (batch_open) ingest_->Flush(now);  // in order with the lines
-        CountJsonPush(ApplyJsonPush(tree_, dgram, now), "udp", stats_);
+        CountJsonPush(ApplyJsonPush(tree_, dgram, now, ingest_->forwarder()),
+                      "udp", stats_);
       } else {
         if (!batch_open) {
           ingest_->Begin();

@@ -1,0 +1,256 @@
+// canopyd nodes in a cluster, black-box: a real nats-server (Debian
+// nats-server) and real canopyd shards on loopback ports. Each test skips,
+// saying why, when nats-server is not installed (scripts/deps.sh installs
+// it, so CI runs them).
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "server/cluster/ring.h"
+#include "tests/server/harness.h"
+
+namespace canopy {
+namespace {
+
+using testing::ConnectLoopback;
+using testing::FindProgram;
+using testing::FreePort;
+using testing::ServerProcess;
+using testing::WaitFor;
+
+class NatsServer {
+ public:
+  ~NatsServer() { Stop(); }
+  bool Start(const std::string& program) {
+    port_ = FreePort();
+    pid_ =
+        testing::Spawn({program, "-a", "127.0.0.1", "-p", absl::StrCat(port_)});
+    return pid_ > 0 && WaitFor([&] {
+             int fd = ConnectLoopback(port_);
+             if (fd < 0) return false;
+             close(fd);
+             return true;
+           });
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::string url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
+
+ private:
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    program_ = FindProgram("nats-server");
+    if (program_.empty()) {
+      GTEST_SKIP() << "nats-server is not installed (Debian nats-server; "
+                      "scripts/deps.sh installs it)";
+    }
+    ASSERT_TRUE(nats_.Start(program_));
+  }
+
+  std::unique_ptr<ServerProcess> StartNode(const std::string& node,
+                                           const std::string& shards,
+                                           std::string data_dir = "") {
+    auto s = ServerProcess::Start(
+        {absl::StrCat("--cluster=", nats_.url()), absl::StrCat("--node=", node),
+         absl::StrCat("--shards=", shards)},
+        data_dir);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // The value of `key` on `node`, "" if it has none.
+  static std::string Value(const ServerProcess& node, const std::string& key) {
+    auto r = node.Client().Request("GET", absl::StrCat("/get?key=", key));
+    if (!r.ok() || r->status != 200) return "";
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    if (!d.IsObject() || !d.HasMember("items") || !d["items"].IsArray()) {
+      return "";
+    }
+    for (const auto& item : d["items"].GetArray()) {
+      if (!item.IsObject() || !item.HasMember(key.c_str())) continue;
+      const auto& v = item[key.c_str()];
+      if (v.IsNumber()) return absl::StrCat(v.GetDouble());
+      if (v.IsString()) return v.GetString();
+    }
+    return "";
+  }
+
+  // How many nodes /api/cluster on `node` says are alive.
+  static int Alive(const ServerProcess& node) {
+    auto r = node.Client().Request("GET", "/api/cluster");
+    if (!r.ok() || r->status != 200) return -1;
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    int alive = 0;
+    for (const auto& n : d["nodes"].GetArray()) alive += n["alive"].GetBool();
+    return alive;
+  }
+
+  static void SendTcp(int port, const std::string& text) {
+    int fd = ConnectLoopback(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
+    close(fd);
+  }
+
+  std::string program_;
+  NatsServer nats_;
+};
+
+TEST_F(ClusterTest, WritesThroughAnyNodeLandOnceOnTheirOwner) {
+  auto a = StartNode("a", "a,b,c");
+  auto b = StartNode("b", "a,b,c");
+  auto c = StartNode("c", "a,b,c");
+  ASSERT_TRUE(a && b && c);
+  std::vector<ServerProcess*> nodes = {a.get(), b.get(), c.get()};
+  for (ServerProcess* n : nodes) {
+    ASSERT_TRUE(WaitFor([&] { return Alive(*n) == 3; })) << "a node unseen";
+  }
+  Ring ring({"a", "b", "c"}, 2);
+
+  // Graphite lines through node a's TCP port, a JSON push through node b's
+  // HTTP, StatsD gauges through node c's UDP port.
+  const int n = 24;
+  std::string graphite;
+  std::string json = "{\"js\": {";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&graphite, "gr.h", i, ".load ", i, ".5\n");
+    absl::StrAppend(&json, i ? "," : "", "\"h", i, "\": {\"v\": ", i + 100,
+                    "}");
+  }
+  json += "}}";
+  SendTcp(a->tcp_port(), graphite);
+  auto pushed = b->Client().Request("POST", "/push", json,
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_EQ(pushed->status, 200) << pushed->body;
+  EXPECT_NE(pushed->body.find(absl::StrCat("\"accepted\":", n)),
+            std::string::npos)
+      << pushed->body;
+  int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(c->udp_port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string statsd;
+  for (int i = 0; i < n; ++i)
+    absl::StrAppend(&statsd, "sd.h", i, ".g:", i, "|g\n");
+  ASSERT_GT(sendto(udp, statsd.data(), statsd.size(), 0,
+                   reinterpret_cast<sockaddr*>(&to), sizeof to),
+            0);
+  close(udp);
+
+  for (int i = 0; i < n; ++i) {
+    struct Want {
+      std::string key, value;
+    };
+    for (const Want& w :
+         {Want{absl::StrCat("gr,h", i, ",load"), absl::StrCat(i, ".5")},
+          Want{absl::StrCat("js,h", i, ",v"), absl::StrCat(i + 100)},
+          Want{absl::StrCat("sd,h", i, ",g"), absl::StrCat(i)}}) {
+      const size_t owner = ring.OwnerOfKey(w.key);
+      EXPECT_TRUE(WaitFor([&] {
+        return Value(*nodes[owner], w.key) == w.value;
+      })) << w.key
+          << " never reached its owner " << ring.shards()[owner] << ": "
+          << Value(*nodes[owner], w.key);
+      for (size_t other = 0; other < nodes.size(); ++other) {
+        if (other == owner) continue;
+        EXPECT_EQ(Value(*nodes[other], w.key), "")
+            << w.key << " is also on " << ring.shards()[other];
+      }
+    }
+  }
+  // What went elsewhere was acknowledged, nothing was applied twice.
+  for (ServerProcess* node : nodes) {
+    EXPECT_TRUE(WaitFor(
+        [&] { return node->Metric("canopy_cluster_unacked_bytes") == 0; }));
+    EXPECT_EQ(node->Metric("canopy_cluster_batches_duplicate_total"), 0);
+    EXPECT_EQ(node->Metric("canopy_cluster_nats_connected"), 1);
+  }
+  EXPECT_GT(a->Metric("canopy_cluster_lines_forwarded_total"), 0);
+
+  // Any node names a key's owner.
+  auto owner = c->Client().Request("GET", "/api/cluster?key=gr,h3,load");
+  ASSERT_TRUE(owner.ok());
+  EXPECT_NE(owner->body.find(absl::StrCat(
+                "\"owner\":\"", ring.shards()[ring.OwnerOfKey("gr,h3")], "\"")),
+            std::string::npos)
+      << owner->body;
+}
+
+TEST_F(ClusterTest, WritesForAnOwnerThatIsDownArriveWhenItComesBack) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  // A key that b owns.
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    std::string k = absl::StrCat("down,h", i);
+    if (ring.OwnerOfKey(k) == 1) key = k;
+  }
+  const std::string b_dir = b->data_dir();
+  ASSERT_EQ(b->Stop(), 0);
+  b.reset();
+  auto pushed = a->Client().Request("POST", "/push",
+                                    absl::StrCat("{\"", key, ",v\": 42}"),
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_EQ(pushed->status, 200) << pushed->body;
+  ASSERT_TRUE(WaitFor([&] {
+    return a->Metric("canopy_cluster_unacked_bytes") > 0;
+  })) << "the write for b is not waiting";
+  EXPECT_EQ(Value(*a, absl::StrCat(key, ",v")), "");
+
+  b = StartNode("b", "a,b", b_dir);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(
+      WaitFor([&] { return Value(*b, absl::StrCat(key, ",v")) == "42"; },
+              absl::Seconds(20)))
+      << "the write waiting for b never arrived";
+  EXPECT_TRUE(
+      WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") == 0; }));
+  EXPECT_GT(a->Metric("canopy_cluster_batches_resent_total"), 0);
+}
+
+TEST_F(ClusterTest, AloneThereIsNoCluster) {
+  auto s = ServerProcess::Start();
+  ASSERT_TRUE(s.ok());
+  auto r = (*s)->Client().Request("GET", "/api/cluster");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404) << r->body;
+}
+
+TEST_F(ClusterTest, BadClusterFlagsStopTheStartWithOneLine) {
+  auto r = testing::RunProgram(
+      "canopyd", {"--http=127.0.0.1:0", "--udp=off", "--tcp=off",
+                  "--cluster=127.0.0.1:4222", "--node=a", "--shards=a"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.err, "nats://")) << r.err;
+}
+
+}  // namespace
+}  // namespace canopy
