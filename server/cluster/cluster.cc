@@ -22,9 +22,13 @@
 namespace canopy {
 namespace {
 
-constexpr char kWritePrefix[] = "canopy.write.";
-constexpr char kAckPrefix[] = "canopy.ack.";
-constexpr char kHeartbeatSubject[] = "canopy.hb";
+using cluster_subject::kAckPrefix;
+using cluster_subject::kChangesPrefix;
+using cluster_subject::kHeartbeatSubject;
+using cluster_subject::kLeasePrefix;
+using cluster_subject::kSnapshotPrefix;
+using cluster_subject::kWritePrefix;
+
 constexpr int kFlushMs = 5;                // a batch waits at most this long
 constexpr size_t kBatchBytes = 512 << 10;  // or leaves as soon as this big
 constexpr int kTickMs = 250;
@@ -117,6 +121,8 @@ absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Start(
                              &Cluster::OnMail, c.get());
   c->flush_event_ = event_new(base, -1, 0, &Cluster::OnFlushTimer, c.get());
   c->tick_event_ = event_new(base, -1, EV_PERSIST, &Cluster::OnTick, c.get());
+  c->feed_event_ =
+      event_new(base, -1, EV_PERSIST, &Cluster::OnFeedTimer, c.get());
   event_add(c->mail_event_, nullptr);
   timeval tick = Millis(kTickMs);
   event_add(c->tick_event_, &tick);
@@ -155,8 +161,11 @@ absl::Status Cluster::Connect() {
   connected_ = s == NATS_OK;
   const std::string write = absl::StrCat(kWritePrefix, config_.node);
   const std::string ack = absl::StrCat(kAckPrefix, config_.node);
+  const std::string lease = absl::StrCat(kLeasePrefix, config_.node);
+  const std::string snapshot = absl::StrCat(kSnapshotPrefix, config_.node);
+  const std::string changes = absl::StrCat(kChangesPrefix, "*");
   for (const std::string& subject :
-       {write, ack, std::string(kHeartbeatSubject)}) {
+       {write, ack, std::string(kHeartbeatSubject), lease, snapshot, changes}) {
     natsSubscription* sub = nullptr;
     s = natsConnection_Subscribe(&sub, nc_, subject.c_str(),
                                  &Cluster::OnNatsMessage, this);
@@ -184,7 +193,7 @@ Cluster::~Cluster() {
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
   }
-  for (event* e : {mail_event_, flush_event_, tick_event_}) {
+  for (event* e : {mail_event_, flush_event_, tick_event_, feed_event_}) {
     if (e != nullptr) event_free(e);
   }
 }
@@ -207,6 +216,13 @@ void Cluster::OnNatsMessage(natsConnection*, natsSubscription*, natsMsg* msg,
     if (const char* reply = natsMsg_GetReply(msg)) m.reply = reply;
   } else if (absl::StartsWith(subject, kAckPrefix)) {
     m.kind = Inbound::Kind::kAck;
+  } else if (absl::StartsWith(subject, kLeasePrefix)) {
+    m.kind = Inbound::Kind::kLease;
+    if (const char* reply = natsMsg_GetReply(msg)) m.reply = reply;
+  } else if (absl::StartsWith(subject, kSnapshotPrefix)) {
+    m.kind = Inbound::Kind::kSnapshot;
+  } else if (absl::StartsWith(subject, kChangesPrefix)) {
+    m.kind = Inbound::Kind::kChanges;
   } else {
     m.kind = Inbound::Kind::kHeartbeat;
   }
@@ -243,6 +259,15 @@ void Cluster::TakeMail() {
         break;
       case Inbound::Kind::kHeartbeat:
         Heard(m.data);
+        break;
+      case Inbound::Kind::kLease:
+        Lease(m);
+        break;
+      case Inbound::Kind::kSnapshot:
+        Snapshot(m);
+        break;
+      case Inbound::Kind::kChanges:
+        Changes(m);
         break;
       case Inbound::Kind::kConnection: {
         const bool up = m.data == "up";
@@ -498,6 +523,7 @@ void Cluster::Tick() {
     natsConnection_Publish(nc_, kHeartbeatSubject, hb.data(),
                            static_cast<int>(hb.size()));
   }
+  RenewReplicas();
   if (!connected_) return;
   for (auto& [id, u] : unacked_) {
     if (now - u.sent_ms < kResendMs * std::min(u.attempts, 8)) continue;
@@ -525,6 +551,8 @@ void Cluster::Drain(int timeout_ms) {
 Cluster::Figures Cluster::figures() const {
   Figures f = figures_;
   f.unacked_bytes = unacked_bytes_;
+  f.leases = leases_.size();
+  f.replicas = replicas_.size();
   f.connected = connected_;
   return f;
 }

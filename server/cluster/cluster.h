@@ -21,8 +21,17 @@
 // socket. Its callbacks only post to a mailbox that the tree's loop reads;
 // everything else here runs on the tree's thread.
 //
-// Not yet: reads of keys another shard owns (edges with replicas), stale
-// marks on reads, forwarding of trend queries.
+// Reads (replicas.cc): a /get, /pull or /stream for keys another shard owns
+// asks that shard for a lease on its pattern (canopy.rep.OWNER): the owner
+// answers with a snapshot of what the pattern covers, then publishes the
+// changes under its leased patterns on canopy.chg.OWNER every few
+// milliseconds, as /pull bodies; the reader applies them to its own tree
+// (numbers and texts as the owner shows them, removals as removals), where
+// its own /get, /pull and /stream serve them. A lease lapses when no reader
+// renews it. Until the snapshot has come, /get says "stale": true.
+//
+// Not yet: trend queries and /graph for keys another shard owns (they go
+// to the owner's history), timers replicated whole (their mean is).
 #ifndef CANOPY_SERVER_CLUSTER_CLUSTER_H_
 #define CANOPY_SERVER_CLUSTER_CLUSTER_H_
 
@@ -40,6 +49,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "canopy/key.h"
 #include "canopy/tree.h"
 #include "server/cluster/ring.h"
 #include "server/ingest/forwarder.h"
@@ -52,6 +62,16 @@ struct __natsSubscription;
 struct __natsMsg;
 
 namespace canopy {
+
+// The NATS subjects of a cluster (each prefix ends with a node's name).
+namespace cluster_subject {
+inline constexpr char kWritePrefix[] = "canopy.write.";  // batches to owner
+inline constexpr char kAckPrefix[] = "canopy.ack.";      // and their acks
+inline constexpr char kHeartbeatSubject[] = "canopy.hb";
+inline constexpr char kLeasePrefix[] = "canopy.rep.";      // reader -> owner
+inline constexpr char kSnapshotPrefix[] = "canopy.snap.";  // owner -> reader
+inline constexpr char kChangesPrefix[] = "canopy.chg.";    // owner's feed
+}  // namespace cluster_subject
 
 struct ClusterConfig {
   std::vector<std::string> urls;    // nats://host:port, at least one
@@ -87,6 +107,10 @@ class Cluster : public Forwarder {
   absl::string_view RouteLines(absl::string_view text, int64_t now,
                                std::string* local) override;
 
+  // Reads of `patterns` are coming: makes sure the keys other shards own
+  // under them are replicated here. False while a replica is not synced.
+  bool Replicate(const std::vector<Pattern>& patterns);
+
   // GET /api/cluster: the nodes and, with a key, its owner.
   std::string StatusJson(absl::string_view key) const;
 
@@ -100,6 +124,10 @@ class Cluster : public Forwarder {
     uint64_t lines_forwarded = 0;
     uint64_t pushes_forwarded = 0;
     uint64_t unacked_bytes = 0;
+    uint64_t leases = 0;         // patterns others read from this shard
+    uint64_t replicas = 0;       // patterns this node replicates
+    uint64_t feeds_sent = 0;     // change bodies published
+    uint64_t replica_items = 0;  // keys applied from owners' feeds
     bool connected = false;
   };
   Figures figures() const;
@@ -109,7 +137,15 @@ class Cluster : public Forwarder {
 
  private:
   struct Inbound {
-    enum class Kind { kWrite, kAck, kHeartbeat, kConnection } kind;
+    enum class Kind {
+      kWrite,
+      kAck,
+      kHeartbeat,
+      kConnection,
+      kLease,     // an edge asks for a pattern (owner side)
+      kSnapshot,  // the owner's answer (edge side)
+      kChanges,   // an owner's changes (edge side)
+    } kind;
     std::string data;
     std::string reply;  // kWrite: where the acknowledgement goes
   };
@@ -161,6 +197,18 @@ class Cluster : public Forwarder {
   static void OnTick(evutil_socket_t, short, void* arg);
 
   void TakeMail();
+  // replicas.cc
+  void Lease(const Inbound& m);
+  void Snapshot(const Inbound& m);
+  void Changes(const Inbound& m);
+  void Feed();
+  void RenewReplicas();
+  void RequestLease(size_t owner, const std::string& pattern);
+  // Applies an owner's /pull body to the tree: the keys it owns under one
+  // of `patterns`.
+  void ApplyReplica(size_t owner, absl::string_view body,
+                    const std::vector<const Pattern*>& patterns);
+  static void OnFeedTimer(evutil_socket_t, short, void* arg);
   void ApplyWrite(const Inbound& m);
   void Acknowledged(absl::string_view data);
   void Heard(absl::string_view data);
@@ -203,6 +251,24 @@ class Cluster : public Forwarder {
   uint64_t heartbeats_ = 0;
   bool connected_ = false;
   Figures figures_;
+
+  // Owner side: patterns leased by readers elsewhere, until when.
+  struct LeaseEntry {
+    Pattern pattern;
+    int64_t until_ms = 0;
+  };
+  std::map<std::string, LeaseEntry> leases_;
+  uint64_t fed_seq_ = 0;  // the tree's seq the last feed covered
+  event* feed_event_ = nullptr;
+  // Reader side: what this node replicates, by (owner, pattern text).
+  struct Replica {
+    Pattern pattern;
+    bool synced = false;
+    uint64_t seq = 0;  // the owner's seq of the last snapshot
+    int64_t asked_ms = 0;
+    int64_t read_ms = 0;
+  };
+  std::map<std::pair<size_t, std::string>, Replica> replicas_;
 };
 
 }  // namespace canopy

@@ -10,10 +10,12 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "server/cluster/ring.h"
@@ -234,6 +236,88 @@ TEST_F(ClusterTest, WritesForAnOwnerThatIsDownArriveWhenItComesBack) {
   EXPECT_TRUE(
       WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") == 0; }));
   EXPECT_GT(a->Metric("canopy_cluster_batches_resent_total"), 0);
+}
+
+TEST_F(ClusterTest, AnyNodeReadsTheOwnersValuesAndWaitsOnThem) {
+  auto a = StartNode("a", "a,b,c");
+  auto b = StartNode("b", "a,b,c");
+  auto c = StartNode("c", "a,b,c");
+  auto edge = StartNode("e1", "a,b,c");
+  ASSERT_TRUE(a && b && c && edge);
+  std::vector<ServerProcess*> shards = {a.get(), b.get(), c.get()};
+  ASSERT_TRUE(WaitFor([&] { return Alive(*edge) == 4; }));
+  Ring ring({"a", "b", "c"}, 2);
+
+  // Written through shard a; owned by all three.
+  std::string json = "{\"rd\": {";
+  const int n = 12;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&json, i ? "," : "", "\"h", i, "\": {\"v\": ", i,
+                    ", \"os\": \"debian", i, "\"}");
+  }
+  json += "}}";
+  auto pushed = a->Client().Request("POST", "/push", json,
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+
+  // Every node, the edge too, answers for every key with the owner's value.
+  for (ServerProcess* reader : {edge.get(), a.get(), c.get()}) {
+    for (int i = 0; i < n; ++i) {
+      const std::string key = absl::StrCat("rd,h", i, ",v");
+      EXPECT_TRUE(WaitFor([&] {
+        return Value(*reader, key) == absl::StrCat(i);
+      })) << key
+          << " read through a node that does not own it: "
+          << Value(*reader, key);
+      const std::string os = absl::StrCat("rd,h", i, ",os");
+      EXPECT_TRUE(WaitFor([&] {
+        return Value(*reader, os) == absl::StrCat("debian", i);
+      })) << os;
+    }
+  }
+  // A pattern across shards, through the edge.
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/get?key=rd,*,v");
+    if (!r.ok()) return false;
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    return d.IsObject() && d["items"].Size() == static_cast<size_t>(n) &&
+           !d.HasMember("stale");
+  }));
+
+  // A long poll on the edge wakes when the owner's value changes, written
+  // through yet another node.
+  const std::string key = "rd,h5,v";
+  const size_t owner = ring.OwnerOfKey(key);
+  ServerProcess* writer = shards[(owner + 1) % 3];
+  auto got = edge->Client().Request("GET", absl::StrCat("/get?key=", key));
+  ASSERT_TRUE(got.ok());
+  rapidjson::Document d;
+  d.Parse(got->body.c_str());
+  const uint64_t seq = d["seq"].GetUint64();
+  std::string pulled;
+  std::thread poll([&] {
+    auto r = edge->Client().Request(
+        "GET", absl::StrCat("/pull?key=", key, "&since=", seq, "&timeout=20"));
+    if (r.ok()) pulled = r->body;
+  });
+  // The poll is parked before the write.
+  ASSERT_TRUE(WaitFor([&] { return edge->Metric("canopy_waiters") >= 1; }));
+  const auto start = absl::Now();
+  auto w = writer->Client().Request("POST", "/push",
+                                    absl::StrCat("{\"", key, "\": 555}"),
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(w.ok() && w->status == 200);
+  poll.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1))
+      << "the edge's waiter woke late";
+  EXPECT_NE(pulled.find("555"), std::string::npos) << pulled;
+
+  // A removal on the owner is a removal on the readers.
+  auto del =
+      shards[owner]->Client().Request("DELETE", absl::StrCat("/api/q/", key));
+  ASSERT_TRUE(del.ok());
+  EXPECT_TRUE(WaitFor([&] { return Value(*edge, key).empty(); }));
 }
 
 TEST_F(ClusterTest, AloneThereIsNoCluster) {
