@@ -193,6 +193,9 @@ Cluster::~Cluster() {
     natsConnection_Close(nc_);
     natsConnection_Destroy(nc_);
   }
+  // The client's threads may be in a callback still, posting to mailbox_:
+  // wait until they are all gone (canopyd has one connection, made once).
+  nats_CloseAndWait(2000);
   for (event* e : {mail_event_, flush_event_, tick_event_, feed_event_}) {
     if (e != nullptr) event_free(e);
   }

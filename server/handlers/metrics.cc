@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -198,10 +199,15 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   absl::StrAppend(&out,
                   "# HELP canopy_ingest_accepted_total Leaves accepted, by "
                   "protocol.\n# TYPE canopy_ingest_accepted_total counter\n");
-  for (const char* proto : {"http", "udp", "tcp"}) {
-    auto it = stats.accepted.find(proto);
+  // The three protocols always; "cluster" (batches from other nodes of a
+  // cluster) once there is one.
+  std::map<std::string, uint64_t> accepted = {
+      {"http", 0}, {"udp", 0}, {"tcp", 0}};
+  for (const auto& [proto, n] : stats.accepted) accepted[proto] = n;
+  if (ctx.cluster != nullptr) accepted.emplace("cluster", 0);
+  for (const auto& [proto, n] : accepted) {
     absl::StrAppend(&out, "canopy_ingest_accepted_total{protocol=\"", proto,
-                    "\"} ", it == stats.accepted.end() ? 0 : it->second, "\n");
+                    "\"} ", n, "\n");
   }
   absl::StrAppend(&out,
                   "# HELP canopy_ingest_rejected_total Inputs rejected, by "
