@@ -427,9 +427,11 @@ absl::string_view Cluster::RouteLines(absl::string_view text, int64_t,
     const size_t start = pos;
     pos = nl + 1;
     size_t owner = self_;
-    if (!line.empty() && !StartsJson(line)) {
+    if (!line.empty() && line[0] != '{' && line[0] != '[' &&
+        !StartsJson(line)) {
       // The name: before a StatsD ':' or a Graphite ' '.
-      const size_t end = line.find_first_of(": ");
+      size_t end = 0;
+      while (end < line.size() && line[end] != ':' && line[end] != ' ') ++end;
       owner = ring_.OwnerOfName(line.substr(0, end));
     }
     if (owner == self_) {

@@ -48,9 +48,9 @@ class Ring {
  private:
   // The owner of a prefix already reduced to its hash.
   size_t OwnerOfPrefixHash(uint64_t prefix) const;
-  // Hashes the first depth_ segments of `s`, which are separated by any of
-  // `separators`.
-  uint64_t PrefixHash(absl::string_view s, absl::string_view separators) const;
+  // Hashes the first depth_ segments of `s`, separated by ',' (and by '.'
+  // too if `dots`), as OwnerOfSegments hashes them.
+  uint64_t PrefixHash(absl::string_view s, bool dots) const;
 
   std::vector<std::string> shards_;
   std::vector<uint64_t> shard_hashes_;

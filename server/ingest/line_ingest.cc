@@ -168,7 +168,7 @@ void LineIngest::FlushPending(int64_t now, Result* result,
 void LineIngest::Begin() {
   result_ = Result();
   rejects_.clear();
-  routed_.clear();
+  routed_used_ = 0;
   tree_->BeginChange();
 }
 
@@ -246,8 +246,11 @@ size_t LineIngest::Resolve(size_t first) {
 
 void LineIngest::Add(absl::string_view text, int64_t now) {
   if (forwarder_ != nullptr) {
-    routed_.emplace_back();
-    text = forwarder_->RouteLines(text, now, &routed_.back());
+    // Buffers kept from batch to batch (a deque: their addresses hold).
+    if (routed_used_ == routed_.size()) routed_.emplace_back();
+    std::string& local = routed_[routed_used_++];
+    local.clear();
+    text = forwarder_->RouteLines(text, now, &local);
   }
   // Names are looked up a run of lines at a time, after the run is
   // scanned: the index's cache misses of the run overlap.

@@ -89,6 +89,7 @@ class LineIngest {
   Forwarder* forwarder_ = nullptr;
   // The lines a forwarder left this node, kept until End() as Add() needs.
   std::deque<std::string> routed_;
+  size_t routed_used_ = 0;
   // Line samples waiting for FlushPending, in two arrays side by side:
   // batch_[i] is what the tree takes, pending_[i] what the ingest keeps
   // about it. Kept between calls so that a warm ingest allocates nothing.
