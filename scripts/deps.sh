@@ -8,6 +8,7 @@ packages=(
   libevent-dev libhttp-parser-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
   libcurl4-openssl-dev
+  libnats-dev nats-server carbon-c-relay
   libre2-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   curl
@@ -46,9 +47,10 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the daemons of collectd-core and prometheus on install
-  # where it can; the tests run their own, so those just started are stopped.
-  for service in collectd prometheus; do
+  # Debian starts the daemons of collectd-core, prometheus, nats-server and
+  # carbon-c-relay on install where it can; the tests run their own, so
+  # those just started are stopped.
+  for service in collectd prometheus nats-server carbon-c-relay; do
     [[ " ${missing[*]} " == *" $service"[-\ ]* ]] || continue
     if service "$service" status >/dev/null 2>&1; then
       $sudo service "$service" stop >/dev/null 2>&1 || true

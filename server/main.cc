@@ -73,6 +73,16 @@ ABSL_FLAG(int32_t, http_timeout, 60,
 ABSL_FLAG(int32_t, comet_threads, 0,
           "Threads that hold the HTTP connections and write comet replies "
           "(0: one per core).");
+ABSL_FLAG(std::string, cluster, "",
+          "Join a cluster through NATS: nats://HOST:PORT[,nats://...] "
+          "(docs/CLUSTER.md). Empty: canopyd runs alone.");
+ABSL_FLAG(std::string, node, "",
+          "This node's name in the cluster (letters, digits, '-', '_').");
+ABSL_FLAG(std::string, shards, "",
+          "The cluster's shards, comma-separated names; a --node not among "
+          "them is an edge.");
+ABSL_FLAG(int32_t, shard_depth, 2,
+          "How many leading segments of a key choose its shard.");
 ABSL_FLAG(std::string, write_token, "",
           "If set, every HTTP write needs Authorization: Bearer TOKEN.");
 ABSL_FLAG(bool, protected_mode, true,
@@ -131,6 +141,10 @@ int main(int argc, char** argv) {
   if (options.comet_threads < 0 || options.comet_threads > 64) {
     Die("--comet_threads must be 0 to 64");
   }
+  options.cluster = absl::GetFlag(FLAGS_cluster);
+  options.node = absl::GetFlag(FLAGS_node);
+  options.shards = absl::GetFlag(FLAGS_shards);
+  options.shard_depth = absl::GetFlag(FLAGS_shard_depth);
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
   options.protected_mode = absl::GetFlag(FLAGS_protected_mode);

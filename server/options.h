@@ -44,6 +44,11 @@ struct ServerOptions {
   int max_pull_timeout = 300;  // seconds
   size_t get_limit = 10000;    // default limit= of /get
   std::string pipes_dir;  // *.so log pipes for POST /push accesslog=; "" = none
+  // A node of a cluster (server/cluster/cluster.h): NATS URLs, "" = alone.
+  std::string cluster;
+  std::string node;    // this node's name
+  std::string shards;  // the shards' names, comma-separated
+  int shard_depth = 2;
 };
 
 // --expire=PATTERN=DURATION,...

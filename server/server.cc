@@ -33,6 +33,7 @@ Server::~Server() {
   // The workers first: their connections go, and the waiters with them.
   workers_.reset();
   listeners_.reset();
+  cluster_.reset();
   StopTrend();
   if (tick_) event_free(tick_);
   if (sigterm_) event_free(sigterm_);
@@ -109,6 +110,17 @@ absl::Status Server::Start() {
     if (absl::Status s = workers_->Start(); !s.ok()) return s;
   }
 
+  if (!options_.cluster.empty()) {
+    absl::StatusOr<ClusterConfig> config = ParseClusterConfig(
+        options_.cluster, options_.node, options_.shards, options_.shard_depth);
+    if (!config.ok()) return config.status();
+    absl::StatusOr<std::unique_ptr<Cluster>> cluster =
+        Cluster::Start(*config, base_, ingest_.get(), tree_.get(), &stats_);
+    if (!cluster.ok()) return cluster.status();
+    cluster_ = std::move(*cluster);
+    ingest_->set_forwarder(cluster_.get());
+  }
+
   listeners_ = std::make_unique<Listeners>(base_, tree_.get(), ingest_.get(),
                                            &stats_, &options_, &protection_);
   if (absl::Status s = listeners_->Start(); !s.ok()) return s;
@@ -155,6 +167,12 @@ int Server::Run() {
              static_cast<int>(workers_ ? workers_->hub().waiters() : 0),
              static_cast<int>(tree_->leaf_count()));
   if (workers_) workers_->Stop();
+  if (cluster_) {
+    // What waits for other shards goes now; their acknowledgements are
+    // awaited a little.
+    cluster_->Drain(2000);
+    ingest_->set_forwarder(nullptr);
+  }
   if (trend_) {
     // A clean stop loses nothing: every open window goes to history, and
     // the trend thread writes all it holds before it ends.
@@ -269,6 +287,7 @@ HandlerContext Server::Context() {
   ctx.options = &options_;
   ctx.now = static_cast<int64_t>(time(nullptr));
   ctx.lines = ingest_.get();
+  ctx.cluster = cluster_.get();
   ctx.access_logs = &access_logs_;
   ctx.views = views_.get();
   ctx.history = trend_ != nullptr;

@@ -32,6 +32,7 @@
 
 #include "absl/status/status.h"
 #include "canopy/tree.h"
+#include "server/cluster/cluster.h"
 #include "server/handlers/figures.h"
 #include "server/handlers/request.h"
 #include "server/handlers/view_store.h"
@@ -101,6 +102,7 @@ class Server {
   std::unique_ptr<Workers> workers_;  // HTTP and comet
   Protection protection_;             // built by Start, before any door opens
   std::unique_ptr<Listeners> listeners_;
+  std::unique_ptr<Cluster> cluster_;  // a node of a cluster, or none
   std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
   int64_t next_snapshot_ = 0;

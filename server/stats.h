@@ -13,7 +13,8 @@ struct Stats {
   int64_t start_time = 0;
   uint64_t http_requests = 0;
   std::map<std::string, uint64_t> http_by_status;  // "200" -> count
-  // Per protocol ("http", "udp", "tcp"): leaves accepted, and rejects by
+  // Per protocol ("http", "udp", "tcp", and "cluster" for what other nodes
+  // of a cluster forward here): leaves accepted, and rejects by
   // reason ("json", "key", "max_nodes", "max_body", "auth", ...).
   std::map<std::string, uint64_t> accepted;
   std::map<std::string, std::map<std::string, uint64_t>> rejected;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/cluster/cluster.h"
 #include "server/handlers/handlers.h"
 
 namespace canopy {
@@ -38,6 +39,9 @@ absl::StatusOr<Hold> ParseHold(const Request& request, HandlerContext& ctx,
     return absl::UnavailableError(
         absl::StrCat("too many waiters (", ctx.waiters, "); try again later"));
   }
+  // In a cluster, keys other shards own come from replicas of them; a
+  // waiter is woken when the replica changes.
+  if (ctx.cluster != nullptr) ctx.cluster->Replicate(*patterns);
   hold.patterns = std::move(*patterns);
   return hold;
 }

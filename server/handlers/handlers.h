@@ -67,6 +67,11 @@ absl::StatusOr<int64_t> ParseTime(absl::string_view text, int64_t now);
 absl::StatusOr<Response> HandleViews(const Request& request,
                                      HandlerContext& ctx);
 
+// GET /api/cluster[?key=K]: this node's view of its cluster (404 when
+// canopyd runs alone).
+absl::StatusOr<Response> HandleCluster(const Request& request,
+                                       HandlerContext& ctx);
+
 // GET /metrics
 absl::StatusOr<Response> HandleMetrics(const Request& request,
                                        HandlerContext& ctx);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "canopy/number_text.h"
+#include "server/cluster/cluster.h"
 #include "server/handlers/figures.h"
 #include "server/handlers/handlers.h"
 
@@ -154,6 +156,38 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
           static_cast<double>(stats.stream_events));
   counter("canopy_connections_refused_total", "Connections refused (cap).",
           static_cast<double>(stats.connections_refused + worker_refused));
+  if (ctx.cluster != nullptr) {
+    const Cluster::Figures c = ctx.cluster->figures();
+    gauge("canopy_cluster_nats_connected", "1 while NATS is connected.",
+          c.connected ? 1 : 0);
+    counter("canopy_cluster_batches_sent_total",
+            "Write batches sent to their owners (first sendings).",
+            static_cast<double>(c.batches_sent));
+    counter("canopy_cluster_batches_resent_total",
+            "Write batches sent again, not acknowledged in time.",
+            static_cast<double>(c.batches_resent));
+    counter("canopy_cluster_batches_acked_total",
+            "Write batches their owners acknowledged.",
+            static_cast<double>(c.batches_acked));
+    counter("canopy_cluster_batches_dropped_total",
+            "Write batches given up past --cluster_buffer.",
+            static_cast<double>(c.batches_dropped));
+    counter("canopy_cluster_batches_applied_total",
+            "Write batches from other nodes applied here.",
+            static_cast<double>(c.batches_applied));
+    counter("canopy_cluster_batches_duplicate_total",
+            "Write batches received again and not applied again.",
+            static_cast<double>(c.batches_duplicate));
+    counter("canopy_cluster_lines_forwarded_total",
+            "StatsD and Graphite lines sent to their owners.",
+            static_cast<double>(c.lines_forwarded));
+    counter("canopy_cluster_pushes_forwarded_total",
+            "JSON pushes (or parts) sent to their owners.",
+            static_cast<double>(c.pushes_forwarded));
+    gauge("canopy_cluster_unacked_bytes",
+          "Bytes of write batches waiting for acknowledgement.",
+          static_cast<double>(c.unacked_bytes));
+  }
 
   absl::StrAppend(&out,
                   "# HELP canopy_http_requests_total HTTP replies by code.\n"
@@ -165,10 +199,15 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   absl::StrAppend(&out,
                   "# HELP canopy_ingest_accepted_total Leaves accepted, by "
                   "protocol.\n# TYPE canopy_ingest_accepted_total counter\n");
-  for (const char* proto : {"http", "udp", "tcp"}) {
-    auto it = stats.accepted.find(proto);
+  // The three protocols always; "cluster" (batches from other nodes of a
+  // cluster) once there is one.
+  std::map<std::string, uint64_t> accepted = {
+      {"http", 0}, {"udp", 0}, {"tcp", 0}};
+  for (const auto& [proto, n] : stats.accepted) accepted[proto] = n;
+  if (ctx.cluster != nullptr) accepted.emplace("cluster", 0);
+  for (const auto& [proto, n] : accepted) {
     absl::StrAppend(&out, "canopy_ingest_accepted_total{protocol=\"", proto,
-                    "\"} ", it == stats.accepted.end() ? 0 : it->second, "\n");
+                    "\"} ", n, "\n");
   }
   absl::StrAppend(&out,
                   "# HELP canopy_ingest_rejected_total Inputs rejected, by "

@@ -104,7 +104,8 @@ absl::StatusOr<Response> HandlePush(const Request& request,
         absl::StrCat("unsupported Content-Type \"", type.substr(0, 60),
                      "\" (expected application/json, text/plain or a form)"));
   }
-  JsonApplied applied = ApplyJsonPush(ctx.tree, json, ctx.now);
+  JsonApplied applied = ApplyJsonPush(
+      ctx.tree, json, ctx.now, ctx.lines ? ctx.lines->forwarder() : nullptr);
   CountJsonPush(applied, "http", ctx.stats);
   if (!applied.status.ok()) {
     return applied.where.line > 0 ? WithPosition(applied.status, applied.where)

@@ -95,6 +95,7 @@ using Outcome = std::variant<Response, Deferred, Hold>;
 
 class LineIngest;
 class ViewStore;
+class Cluster;
 struct ServerFigures;
 
 // What a handler may use. Every pointer but those marked optional is set.
@@ -106,6 +107,7 @@ struct HandlerContext {
   LineIngest* lines = nullptr;              // optional: text/plain pushes
   AccessLogRunners* access_logs = nullptr;  // optional: accesslog= pushes
   ViewStore* views = nullptr;               // optional: /api/views
+  Cluster* cluster = nullptr;               // optional: a node of a cluster
   bool history = false;  // a trend thread answers Deferred work
   size_t waiters = 0;    // parked /pull and /stream requests now
   // Protected mode (server/net/protection.h); nullptr: none.

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/cluster/cluster.h"
 #include "server/handlers/handlers.h"
 #include "server/live_json.h"
 
@@ -133,6 +134,9 @@ absl::StatusOr<Response> HandleGet(const Request& request,
                                    HandlerContext& ctx) {
   absl::StatusOr<std::vector<Pattern>> patterns = PatternsOf(request);
   if (!patterns.ok()) return patterns.status();
+  // In a cluster, keys other shards own come from replicas of them.
+  const bool stale =
+      ctx.cluster != nullptr && !ctx.cluster->Replicate(*patterns);
   size_t limit = ctx.options->get_limit;
   if (request.HasParam("limit") &&
       (!absl::SimpleAtoi(request.Param("limit"), &limit) || limit == 0)) {
@@ -169,6 +173,10 @@ absl::StatusOr<Response> HandleGet(const Request& request,
   out.w.EndArray();
   if (truncated) {
     out.Key("truncated");
+    out.w.Bool(true);
+  }
+  if (stale) {
+    out.Key("stale");
     out.w.Bool(true);
   }
   out.w.EndObject();

@@ -4,12 +4,30 @@
 
 namespace canopy {
 
-JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now) {
+JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
+                          Forwarder* forwarder) {
   JsonApplied r;
   Push push;
   if (absl::Status s = ParseJsonPush(text, &push, &r.where); !s.ok()) {
     r.status = std::move(s);
     r.reason = "json";
+    return r;
+  }
+  if (forwarder != nullptr) {
+    // Accepted whole: what other nodes own is on its way to them.
+    const size_t all = push.leaves;
+    forwarder->RouteJson(text, &push, now);
+    if (push.ops.empty() && push.key_markers.empty()) {
+      r.leaves = all;
+      return r;
+    }
+    Tree::ApplyStats applied;
+    if (absl::Status s = tree->Apply(push, now, &applied); !s.ok()) {
+      r.status = std::move(s);
+      r.reason = "max_nodes";
+      return r;
+    }
+    r.leaves = all;
     return r;
   }
   Tree::ApplyStats applied;

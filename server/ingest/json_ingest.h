@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "canopy/json_push.h"
 #include "canopy/tree.h"
+#include "server/ingest/forwarder.h"
 #include "server/stats.h"
 
 namespace canopy {
@@ -31,7 +32,11 @@ struct JsonApplied {
   TextPosition where;       // of a parse error
 };
 
-JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now);
+// With a `forwarder` (a node of a cluster), the parts of the push that
+// other nodes own go to them and only the rest is applied here; `leaves`
+// counts the whole push.
+JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
+                          Forwarder* forwarder = nullptr);
 
 // Adds `r` to the counters of `protocol` ("http", "udp", "tcp"): its leaves
 // accepted, or one reject under its reason.

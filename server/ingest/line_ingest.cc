@@ -70,7 +70,7 @@ void LineIngest::ApplyLine(absl::string_view line, size_t line_no, int64_t now,
   };
   if (StartsJson(line)) {
     FlushPending(now, result, rejects);
-    JsonApplied r = ApplyJsonPush(tree_, line, now);
+    JsonApplied r = ApplyJsonPush(tree_, line, now, forwarder_);
     if (!r.status.ok()) {
       reject(r.reason, r.status.message(), line_no);
       return;
@@ -176,6 +176,7 @@ void LineIngest::Begin(absl::string_view protocol) {
   protocol_ = protocol;
   senders_.resize(1);
   sender_ = 0;
+  routed_used_ = 0;
   tree_->BeginChange();
 }
 
@@ -262,6 +263,13 @@ void LineIngest::Add(absl::string_view text, int64_t now,
     std::memcpy(&copy, from, n);
     sender_ = static_cast<uint32_t>(senders_.size());
     senders_.push_back(copy);
+  }
+  if (forwarder_ != nullptr) {
+    // Buffers kept from batch to batch (a deque: their addresses hold).
+    if (routed_used_ == routed_.size()) routed_.emplace_back();
+    std::string& local = routed_[routed_used_++];
+    local.clear();
+    text = forwarder_->RouteLines(text, now, &local);
   }
   // Names are looked up a run of lines at a time, after the run is
   // scanned: the index's cache misses of the run overlap.

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -34,6 +35,7 @@
 #include "canopy/json_push.h"
 #include "canopy/statsd.h"
 #include "canopy/tree.h"
+#include "server/ingest/forwarder.h"
 #include "server/ingest/name_index.h"
 #include "server/log.h"
 #include "server/stats.h"
@@ -77,6 +79,11 @@ class LineIngest {
   // line and column, if one is bad.
   absl::Status CheckLines(absl::string_view text);
 
+  // In a cluster: lines and JSON pushes go through `forwarder` first, which
+  // takes away what other nodes own. nullptr (the default): all is applied.
+  void set_forwarder(Forwarder* forwarder) { forwarder_ = forwarder; }
+  Forwarder* forwarder() const { return forwarder_; }
+
  private:
   void ApplyLine(absl::string_view line, size_t line_no, int64_t now,
                  Result* result, std::map<std::string, uint64_t>* rejects);
@@ -90,6 +97,10 @@ class LineIngest {
 
   Tree* tree_;
   Stats* stats_;
+  Forwarder* forwarder_ = nullptr;
+  // The lines a forwarder left this node, kept until End() as Add() needs.
+  std::deque<std::string> routed_;
+  size_t routed_used_ = 0;
   // Line samples waiting for FlushPending, in two arrays side by side:
   // batch_[i] is what the tree takes, pending_[i] what the ingest keeps
   // about it. Kept between calls so that a warm ingest allocates nothing.

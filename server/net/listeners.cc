@@ -195,7 +195,8 @@ int Listeners::ReadUdp() {
       ++stats_->udp_datagrams;
       if (StartsJson(dgram)) {
         if (batch_open) ingest_->Flush(now);  // in order with the lines
-        JsonApplied applied = ApplyJsonPush(tree_, dgram, now);
+        JsonApplied applied =
+            ApplyJsonPush(tree_, dgram, now, ingest_->forwarder());
         CountJsonPush(applied, "udp", stats_);
         uint64_t dropped = 0;
         if (!applied.status.ok() && json_log_.Allow(&dropped)) {

@@ -51,6 +51,7 @@ constexpr Route kRoutes[] = {
     {"/trend", Match::kExact, "GET", Call<HandleTrend>},
     {"/api/markers", Match::kExact, "GET", Call<HandleMarkers>},
     {"/metrics", Match::kExact, "GET", Call<HandleMetrics>},
+    {"/api/cluster", Match::kExact, "GET", Call<HandleCluster>},
 };
 
 bool PathMatches(const Route& r, absl::string_view path) {

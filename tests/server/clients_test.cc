@@ -37,18 +37,7 @@ namespace {
 using testing::MakeTempDir;
 using testing::ServerProcess;
 
-// The first executable `name` on $PATH, /usr/sbin or /usr/local/sbin; "".
-std::string FindProgram(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = absl::StrCat(path ? path : "/usr/bin:/bin",
-                                  ":/usr/sbin:/sbin:/usr/local/sbin");
-  for (absl::string_view dir : absl::StrSplit(dirs, ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
+using testing::FindProgram;
 
 // Starts `argv` with stdin from `stdin_file` ("" for /dev/null) and stdout
 // and stderr to `out_file`; returns the pid or -1.

@@ -88,6 +88,34 @@ ProgramResult RunProgram(const std::string& name,
   return r;
 }
 
+std::string FindProgram(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = absl::StrCat(path ? path : "/usr/bin:/bin",
+                                  ":/usr/sbin:/sbin:/usr/local/sbin");
+  for (absl::string_view dir : absl::StrSplit(dirs, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = absl::StrCat(dir, "/", name);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+    port = ntohs(a.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
 std::string MakeTempDir() {
   const char* tmp = std::getenv("TEST_TMPDIR");
   std::string templ = absl::StrCat(tmp ? tmp : "/tmp", "/canopy-test-XXXXXX");

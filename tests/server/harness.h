@@ -31,6 +31,13 @@ std::string BinPath(const std::string& name);
 bool WaitFor(const std::function<bool()>& condition,
              absl::Duration deadline = absl::Seconds(10));
 
+// The first executable `name` on $PATH, /usr/sbin or /usr/local/sbin; ""
+// (for the real peers tests start: nats-server, prometheus, collectd).
+std::string FindProgram(const std::string& name);
+
+// A loopback TCP port free at the moment of asking.
+int FreePort();
+
 // A fresh empty directory under $TEST_TMPDIR or /tmp, removed by the caller.
 std::string MakeTempDir();
 

@@ -1,0 +1,501 @@
+// canopyd nodes in a cluster, black-box: a real nats-server (Debian
+// nats-server) and real canopyd shards on loopback ports. Each test skips,
+// saying why, when nats-server is not installed (scripts/deps.sh installs
+// it, so CI runs them).
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "server/cluster/ring.h"
+#include "tests/server/harness.h"
+
+namespace canopy {
+namespace {
+
+using testing::ConnectLoopback;
+using testing::FindProgram;
+using testing::FreePort;
+using testing::ServerProcess;
+using testing::WaitFor;
+
+class NatsServer {
+ public:
+  ~NatsServer() { Stop(); }
+  // On `port` (0: a free one), with `extra` flags (a cluster's routes).
+  bool Start(const std::string& program, int port = 0,
+             std::vector<std::string> extra = {}) {
+    port_ = port ? port : FreePort();
+    std::vector<std::string> argv = {program, "-a", "127.0.0.1", "-p",
+                                     absl::StrCat(port_)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    pid_ = testing::Spawn(argv);
+    return pid_ > 0 && WaitFor([&] {
+             int fd = ConnectLoopback(port_);
+             if (fd < 0) return false;
+             close(fd);
+             return true;
+           });
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  int port() const { return port_; }
+  std::string url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
+
+ private:
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    program_ = FindProgram("nats-server");
+    if (program_.empty()) {
+      GTEST_SKIP() << "nats-server is not installed (Debian nats-server; "
+                      "scripts/deps.sh installs it)";
+    }
+    ASSERT_TRUE(nats_.Start(program_));
+  }
+
+  std::unique_ptr<ServerProcess> StartNode(const std::string& node,
+                                           const std::string& shards,
+                                           std::string data_dir = "",
+                                           std::string urls = "") {
+    if (urls.empty()) urls = nats_.url();
+    auto s = ServerProcess::Start(
+        {absl::StrCat("--cluster=", urls), absl::StrCat("--node=", node),
+         absl::StrCat("--shards=", shards)},
+        data_dir);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // The value of `key` on `node`, "" if it has none.
+  static std::string Value(const ServerProcess& node, const std::string& key) {
+    auto r = node.Client().Request("GET", absl::StrCat("/get?key=", key));
+    if (!r.ok() || r->status != 200) return "";
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    if (!d.IsObject() || !d.HasMember("items") || !d["items"].IsArray()) {
+      return "";
+    }
+    for (const auto& item : d["items"].GetArray()) {
+      if (!item.IsObject() || !item.HasMember(key.c_str())) continue;
+      const auto& v = item[key.c_str()];
+      if (v.IsNumber()) return absl::StrCat(v.GetDouble());
+      if (v.IsString()) return v.GetString();
+    }
+    return "";
+  }
+
+  // How many nodes /api/cluster on `node` says are alive.
+  static int Alive(const ServerProcess& node) {
+    auto r = node.Client().Request("GET", "/api/cluster");
+    if (!r.ok() || r->status != 200) return -1;
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    int alive = 0;
+    for (const auto& n : d["nodes"].GetArray()) alive += n["alive"].GetBool();
+    return alive;
+  }
+
+  static void SendTcp(int port, const std::string& text) {
+    int fd = ConnectLoopback(port);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
+    close(fd);
+  }
+
+  std::string program_;
+  NatsServer nats_;
+};
+
+TEST_F(ClusterTest, WritesThroughAnyNodeLandOnceOnTheirOwner) {
+  auto a = StartNode("a", "a,b,c");
+  auto b = StartNode("b", "a,b,c");
+  auto c = StartNode("c", "a,b,c");
+  ASSERT_TRUE(a && b && c);
+  std::vector<ServerProcess*> nodes = {a.get(), b.get(), c.get()};
+  for (ServerProcess* n : nodes) {
+    ASSERT_TRUE(WaitFor([&] { return Alive(*n) == 3; })) << "a node unseen";
+  }
+  Ring ring({"a", "b", "c"}, 2);
+
+  // Graphite lines through node a's TCP port, a JSON push through node b's
+  // HTTP, StatsD gauges through node c's UDP port.
+  const int n = 24;
+  std::string graphite;
+  std::string json = "{\"js\": {";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&graphite, "gr.h", i, ".load ", i, ".5\n");
+    absl::StrAppend(&json, i ? "," : "", "\"h", i, "\": {\"v\": ", i + 100,
+                    "}");
+  }
+  json += "}}";
+  SendTcp(a->tcp_port(), graphite);
+  auto pushed = b->Client().Request("POST", "/push", json,
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_EQ(pushed->status, 200) << pushed->body;
+  EXPECT_NE(pushed->body.find(absl::StrCat("\"accepted\":", n)),
+            std::string::npos)
+      << pushed->body;
+  int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(c->udp_port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string statsd;
+  for (int i = 0; i < n; ++i)
+    absl::StrAppend(&statsd, "sd.h", i, ".g:", i, "|g\n");
+  ASSERT_GT(sendto(udp, statsd.data(), statsd.size(), 0,
+                   reinterpret_cast<sockaddr*>(&to), sizeof to),
+            0);
+  close(udp);
+
+  for (int i = 0; i < n; ++i) {
+    struct Want {
+      std::string key, value;
+    };
+    for (const Want& w :
+         {Want{absl::StrCat("gr,h", i, ",load"), absl::StrCat(i, ".5")},
+          Want{absl::StrCat("js,h", i, ",v"), absl::StrCat(i + 100)},
+          Want{absl::StrCat("sd,h", i, ",g"), absl::StrCat(i)}}) {
+      const size_t owner = ring.OwnerOfKey(w.key);
+      EXPECT_TRUE(WaitFor([&] {
+        return Value(*nodes[owner], w.key) == w.value;
+      })) << w.key
+          << " never reached its owner " << ring.shards()[owner] << ": "
+          << Value(*nodes[owner], w.key);
+      for (size_t other = 0; other < nodes.size(); ++other) {
+        if (other == owner) continue;
+        EXPECT_EQ(Value(*nodes[other], w.key), "")
+            << w.key << " is also on " << ring.shards()[other];
+      }
+    }
+  }
+  // What went elsewhere was acknowledged, nothing was applied twice.
+  for (ServerProcess* node : nodes) {
+    EXPECT_TRUE(WaitFor(
+        [&] { return node->Metric("canopy_cluster_unacked_bytes") == 0; }));
+    EXPECT_EQ(node->Metric("canopy_cluster_batches_duplicate_total"), 0);
+    EXPECT_EQ(node->Metric("canopy_cluster_nats_connected"), 1);
+  }
+  EXPECT_GT(a->Metric("canopy_cluster_lines_forwarded_total"), 0);
+
+  // Any node names a key's owner.
+  auto owner = c->Client().Request("GET", "/api/cluster?key=gr,h3,load");
+  ASSERT_TRUE(owner.ok());
+  EXPECT_NE(owner->body.find(absl::StrCat(
+                "\"owner\":\"", ring.shards()[ring.OwnerOfKey("gr,h3")], "\"")),
+            std::string::npos)
+      << owner->body;
+}
+
+TEST_F(ClusterTest, WritesForAnOwnerThatIsDownArriveWhenItComesBack) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  // A key that b owns.
+  std::string key;
+  for (int i = 0; key.empty(); ++i) {
+    std::string k = absl::StrCat("down,h", i);
+    if (ring.OwnerOfKey(k) == 1) key = k;
+  }
+  const std::string b_dir = b->data_dir();
+  ASSERT_EQ(b->Stop(), 0);
+  b.reset();
+  auto pushed = a->Client().Request("POST", "/push",
+                                    absl::StrCat("{\"", key, ",v\": 42}"),
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok());
+  EXPECT_EQ(pushed->status, 200) << pushed->body;
+  ASSERT_TRUE(WaitFor([&] {
+    return a->Metric("canopy_cluster_unacked_bytes") > 0;
+  })) << "the write for b is not waiting";
+  EXPECT_EQ(Value(*a, absl::StrCat(key, ",v")), "");
+
+  b = StartNode("b", "a,b", b_dir);
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(
+      WaitFor([&] { return Value(*b, absl::StrCat(key, ",v")) == "42"; },
+              absl::Seconds(20)))
+      << "the write waiting for b never arrived";
+  EXPECT_TRUE(
+      WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") == 0; }));
+  EXPECT_GT(a->Metric("canopy_cluster_batches_resent_total"), 0);
+}
+
+TEST_F(ClusterTest, AnyNodeReadsTheOwnersValuesAndWaitsOnThem) {
+  auto a = StartNode("a", "a,b,c");
+  auto b = StartNode("b", "a,b,c");
+  auto c = StartNode("c", "a,b,c");
+  auto edge = StartNode("e1", "a,b,c");
+  ASSERT_TRUE(a && b && c && edge);
+  std::vector<ServerProcess*> shards = {a.get(), b.get(), c.get()};
+  ASSERT_TRUE(WaitFor([&] { return Alive(*edge) == 4; }));
+  Ring ring({"a", "b", "c"}, 2);
+
+  // Written through shard a; owned by all three.
+  std::string json = "{\"rd\": {";
+  const int n = 12;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&json, i ? "," : "", "\"h", i, "\": {\"v\": ", i,
+                    ", \"os\": \"debian", i, "\"}");
+  }
+  json += "}}";
+  auto pushed = a->Client().Request("POST", "/push", json,
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+
+  // Every node, the edge too, answers for every key with the owner's value.
+  for (ServerProcess* reader : {edge.get(), a.get(), c.get()}) {
+    for (int i = 0; i < n; ++i) {
+      const std::string key = absl::StrCat("rd,h", i, ",v");
+      EXPECT_TRUE(WaitFor([&] {
+        return Value(*reader, key) == absl::StrCat(i);
+      })) << key
+          << " read through a node that does not own it: "
+          << Value(*reader, key);
+      const std::string os = absl::StrCat("rd,h", i, ",os");
+      EXPECT_TRUE(WaitFor([&] {
+        return Value(*reader, os) == absl::StrCat("debian", i);
+      })) << os;
+    }
+  }
+  // A pattern across shards, through the edge.
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/get?key=rd,*,v");
+    if (!r.ok()) return false;
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    return d.IsObject() && d["items"].Size() == static_cast<size_t>(n) &&
+           !d.HasMember("stale");
+  }));
+
+  // A long poll on the edge wakes when the owner's value changes, written
+  // through yet another node.
+  const std::string key = "rd,h5,v";
+  const size_t owner = ring.OwnerOfKey(key);
+  ServerProcess* writer = shards[(owner + 1) % 3];
+  auto got = edge->Client().Request("GET", absl::StrCat("/get?key=", key));
+  ASSERT_TRUE(got.ok());
+  rapidjson::Document d;
+  d.Parse(got->body.c_str());
+  const uint64_t seq = d["seq"].GetUint64();
+  std::string pulled;
+  std::thread poll([&] {
+    auto r = edge->Client().Request(
+        "GET", absl::StrCat("/pull?key=", key, "&since=", seq, "&timeout=20"));
+    if (r.ok()) pulled = r->body;
+  });
+  // The poll is parked before the write.
+  ASSERT_TRUE(WaitFor([&] { return edge->Metric("canopy_waiters") >= 1; }));
+  const auto start = absl::Now();
+  auto w = writer->Client().Request("POST", "/push",
+                                    absl::StrCat("{\"", key, "\": 555}"),
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(w.ok() && w->status == 200);
+  poll.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1))
+      << "the edge's waiter woke late";
+  EXPECT_NE(pulled.find("555"), std::string::npos) << pulled;
+
+  // A removal on the owner is a removal on the readers.
+  auto del =
+      shards[owner]->Client().Request("DELETE", absl::StrCat("/api/q/", key));
+  ASSERT_TRUE(del.ok());
+  EXPECT_TRUE(WaitFor([&] { return Value(*edge, key).empty(); }));
+}
+
+// A key that shard `owner` owns of `ring`, under `prefix`.
+std::string KeyOwnedBy(const Ring& ring, size_t owner,
+                       const std::string& prefix) {
+  for (int i = 0;; ++i) {
+    std::string k = absl::StrCat(prefix, ",h", i);
+    if (ring.OwnerOfKey(k) == owner) return k;
+  }
+}
+
+TEST_F(ClusterTest, NatsDownEveryNodeServesWhatItOwnsAndCatchesUp) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  const std::string mine = KeyOwnedBy(ring, 0, "nd") + ",v";
+  const std::string theirs = KeyOwnedBy(ring, 1, "nd") + ",v";
+  const int port = nats_.port();
+  nats_.Stop();
+  ASSERT_TRUE(
+      WaitFor([&] { return a->Metric("canopy_cluster_nats_connected") == 0; }));
+  auto pushed = a->Client().Request(
+      "POST", "/push", absl::StrCat("{\"", mine, "\": 1, \"", theirs, "\": 2}"),
+      {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200) << pushed->body;
+  // What a owns is served at once; what b owns waits, counted.
+  EXPECT_EQ(Value(*a, mine), "1");
+  EXPECT_TRUE(
+      WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") > 0; }));
+
+  ASSERT_TRUE(nats_.Start(program_, port));
+  EXPECT_TRUE(
+      WaitFor([&] { return Value(*b, theirs) == "2"; }, absl::Seconds(20)))
+      << "the write held while NATS was down never reached its owner";
+  EXPECT_TRUE(
+      WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") == 0; }));
+  EXPECT_EQ(b->Metric("canopy_cluster_batches_applied_total"), 1);
+}
+
+TEST_F(ClusterTest, OneNatsServerOfThreeKilledChangesNothing) {
+  nats_.Stop();
+  NatsServer n[3];
+  int client[3], route[3];
+  for (int i = 0; i < 3; ++i) {
+    client[i] = FreePort();
+    route[i] = FreePort();
+  }
+  for (int i = 0; i < 3; ++i) {
+    std::string routes;
+    for (int j = 0; j < 3; ++j) {
+      if (j == i) continue;
+      absl::StrAppend(&routes, routes.empty() ? "" : ",",
+                      "nats://127.0.0.1:", route[j]);
+    }
+    ASSERT_TRUE(n[i].Start(
+        program_, client[i],
+        {"--cluster_name", "canopy", "--cluster",
+         absl::StrCat("nats://127.0.0.1:", route[i]), "--routes", routes}));
+  }
+  const std::string urls =
+      absl::StrCat(n[0].url(), ",", n[1].url(), ",", n[2].url());
+  auto a = StartNode("a", "a,b", "", urls);
+  auto b = StartNode("b", "a,b", "", urls);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2 && Alive(*b) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  n[0].Stop();
+  // Writes through either node still reach their owner, reads through
+  // either node still see them.
+  for (int round = 0; round < 2; ++round) {
+    ServerProcess* via = round == 0 ? a.get() : b.get();
+    const std::string key =
+        KeyOwnedBy(ring, round == 0 ? 1 : 0, absl::StrCat("k", round)) + ",v";
+    auto pushed = via->Client().Request(
+        "POST", "/push", absl::StrCat("{\"", key, "\": ", 7 + round, "}"),
+        {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+    EXPECT_TRUE(
+        WaitFor([&] { return Value(*via, key) == absl::StrCat(7 + round); },
+                absl::Seconds(20)))
+        << key << " through " << (round == 0 ? "a" : "b");
+  }
+}
+
+TEST_F(ClusterTest, CarbonCRelayInFrontOfTheShards) {
+  const std::string relay = FindProgram("carbon-c-relay");
+  if (relay.empty()) {
+    GTEST_SKIP() << "carbon-c-relay is not installed (Debian carbon-c-relay; "
+                    "scripts/deps.sh installs it)";
+  }
+  auto a = StartNode("a", "a,b,c");
+  auto b = StartNode("b", "a,b,c");
+  auto c = StartNode("c", "a,b,c");
+  ASSERT_TRUE(a && b && c);
+  std::vector<ServerProcess*> shards = {a.get(), b.get(), c.get()};
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 3; }));
+  // carbon-c-relay's own consistent hashing over the shards' TCP ports: it
+  // hashes whole metric names, canopy the first two segments, so a line
+  // may reach a shard that does not own it; that shard forwards it.
+  const std::string dir = testing::MakeTempDir();
+  const std::string conf = absl::StrCat(dir, "/relay.conf");
+  const std::string log = absl::StrCat(dir, "/relay.log");
+  const int port = FreePort();
+  {
+    std::ofstream f(conf);
+    f << "listen type linemode 127.0.0.1:" << port << " proto tcp;\n";
+    f << "cluster canopy fnv1a_ch\n";
+    for (ServerProcess* s : shards)
+      f << "  127.0.0.1:" << s->tcp_port() << "\n";
+    f << "  ;\nmatch * send to canopy stop;\n";
+  }
+  pid_t pid = testing::Spawn({relay, "-f", conf, "-s", "-l", log});
+  ASSERT_GT(pid, 0);
+  // Lines taken before its dispatchers run may be lost: await its word.
+  ASSERT_TRUE(WaitFor([&] {
+    std::ifstream f(log);
+    std::stringstream text;
+    text << f.rdbuf();
+    return text.str().find("startup sequence complete") != std::string::npos;
+  }));
+  const int n = 30;
+  std::string lines;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&lines, "relay.h", i, ".cpu.user ", i, " ",
+                    absl::ToUnixSeconds(absl::Now()), "\n");
+  }
+  SendTcp(port, lines);
+  Ring ring({"a", "b", "c"}, 2);
+  for (int i = 0; i < n; ++i) {
+    const std::string key = absl::StrCat("relay,h", i, ",cpu,user");
+    const size_t owner = ring.OwnerOfKey(key);
+    EXPECT_TRUE(WaitFor([&] {
+      return Value(*shards[owner], key) == absl::StrCat(i);
+    })) << key
+        << " on " << ring.shards()[owner];
+    for (size_t o = 0; o < 3; ++o) {
+      if (o != owner) EXPECT_EQ(Value(*shards[o], key), "") << key;
+    }
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
+  if (HasFailure()) {
+    std::ifstream f(log);
+    std::stringstream text;
+    text << f.rdbuf();
+    ADD_FAILURE() << "carbon-c-relay said:\n" << text.str();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(ClusterTest, AloneThereIsNoCluster) {
+  auto s = ServerProcess::Start();
+  ASSERT_TRUE(s.ok());
+  auto r = (*s)->Client().Request("GET", "/api/cluster");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404) << r->body;
+}
+
+TEST_F(ClusterTest, BadClusterFlagsStopTheStartWithOneLine) {
+  auto r = testing::RunProgram(
+      "canopyd", {"--http=127.0.0.1:0", "--udp=off", "--tcp=off",
+                  "--cluster=127.0.0.1:4222", "--node=a", "--shards=a"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.err, "nats://")) << r.err;
+}
+
+}  // namespace
+}  // namespace canopy

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Issue 13 benchmark: what forwarding costs. The same StatsD load over UDP
+# (canopy-statsd-blast), first to one canopyd alone, then spread over the
+# three shards of a cluster (nats-server and three canopyd, --shard_depth=3
+# so that the generator's names spread), taking turns, ROUNDS times each.
+# For each run: lines accepted (by their owners) against lines sent, and the
+# CPU time of every server process (canopyd, and nats-server in the cluster)
+# per million lines; the ratio cluster / alone is the forwarding's price.
+# Loopback only; every process it starts it stops.
+#
+# Usage: tools/bench/cluster.sh
+# Environment: BUILD (build dir, default build), RATE (lines/s in all,
+#   default 300000), SECONDS_ (default 5), ROUNDS (default 3), KEYS (default
+#   30000).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BIN=$BUILD/bin
+RATE=${RATE:-300000}
+SECS=${SECONDS_:-5}
+ROUNDS=${ROUNDS:-3}
+KEYS=${KEYS:-30000}
+TMP=$(mktemp -d /tmp/canopy-cluster-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+command -v nats-server >/dev/null || die "needs nats-server (apt-get install nats-server)"
+for b in canopyd canopy-statsd-blast; do
+  [ -x "$BIN/$b" ] || die "needs $BIN/$b (cmake --build $BUILD --target $b)"
+done
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+ticks() {  # utime + stime of a process, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+metric() {  # $1 http port, $2 metric line prefix: the sum of its values
+  curl -sf "http://127.0.0.1:$1/metrics" |
+    awk -v m="$2" 'index($0, m) == 1 {s += $NF} END {printf "%.0f", s}'
+}
+
+# start_node NAME EXTRA...: canopyd with a ready file; sets NODE_PID, NODE_HTTP, NODE_UDP
+start_node() {
+  local name=$1
+  shift
+  mkdir -p "$TMP/$name"
+  "$BIN/canopyd" --http=127.0.0.1:0 --udp=127.0.0.1:0 --tcp=off \
+    --data_dir="$TMP/$name/data" --ready_file="$TMP/$name/ready" "$@" \
+    2>"$TMP/$name/log" &
+  NODE_PID=$!
+  PIDS+=("$NODE_PID")
+  for _ in $(seq 1 100); do [ -s "$TMP/$name/ready" ] && break; sleep 0.1; done
+  [ -s "$TMP/$name/ready" ] || die "$name did not start: $(tail -n 3 "$TMP/$name/log")"
+  NODE_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$TMP/$name/ready")
+  NODE_UDP=$(sed -n 's/.*udp=\([0-9]*\).*/\1/p' "$TMP/$name/ready")
+}
+
+# accepted(http ports...): lines the nodes applied as their owners.
+accepted() {
+  local total=0 p
+  for p in "$@"; do
+    total=$((total + $(metric "$p" 'canopy_ingest_accepted_total{protocol="udp"}') \
+      + $(metric "$p" 'canopy_ingest_accepted_total{protocol="cluster"}')))
+  done
+  echo "$total"
+}
+
+run_alone() {
+  start_node "alone-$1"
+  local pid=$NODE_PID http=$NODE_HTTP udp=$NODE_UDP
+  local before after
+  before=$(ticks "$pid")
+  "$BIN/canopy-statsd-blast" --server="127.0.0.1:$udp" --rate="$RATE" \
+    --seconds="$SECS" --keys="$KEYS" >"$TMP/blast-alone-$1" 2>&1
+  sleep 1  # the last datagrams are read
+  after=$(ticks "$pid")
+  local sent got
+  sent=$(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$TMP/blast-alone-$1")
+  got=$(accepted "$http")
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  echo "alone $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
+}
+
+run_cluster() {
+  local nats_port
+  nats_port=$(free_port)
+  nats-server -a 127.0.0.1 -p "$nats_port" >"$TMP/nats-$1.log" 2>&1 &
+  local nats_pid=$!
+  PIDS+=("$nats_pid")
+  for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
+  local pids=() https=() udps=() n
+  for n in a b c; do
+    start_node "cluster-$1-$n" --cluster="nats://127.0.0.1:$nats_port" \
+      --node="$n" --shards=a,b,c --shard_depth=3
+    pids+=("$NODE_PID"); https+=("$NODE_HTTP"); udps+=("$NODE_UDP")
+  done
+  sleep 1.5  # heartbeats: every node has heard the others
+  local before=0 after=0 p
+  for p in "${pids[@]}" "$nats_pid"; do before=$((before + $(ticks "$p"))); done
+  local i=0 blasters=()
+  for u in "${udps[@]}"; do
+    "$BIN/canopy-statsd-blast" --server="127.0.0.1:$u" \
+      --rate=$((RATE / 3)) --seconds="$SECS" --keys="$KEYS" \
+      >"$TMP/blast-cluster-$1-$i" 2>&1 &
+    blasters+=($!)
+    i=$((i + 1))
+  done
+  wait "${blasters[@]}" || die "a generator failed: $(cat "$TMP"/blast-cluster-"$1"-*)"
+  # Until every forwarded batch is acknowledged (at most 10 s).
+  for _ in $(seq 1 100); do
+    local waiting=0
+    for h in "${https[@]}"; do waiting=$((waiting + $(metric "$h" canopy_cluster_unacked_bytes))); done
+    [ "$waiting" -eq 0 ] && break
+    sleep 0.1
+  done
+  sleep 1
+  for p in "${pids[@]}" "$nats_pid"; do after=$((after + $(ticks "$p"))); done
+  local sent=0 f
+  for f in "$TMP"/blast-cluster-"$1"-*; do
+    sent=$((sent + $(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$f")))
+  done
+  local got
+  got=$(accepted "${https[@]}")
+  for p in "${pids[@]}" "$nats_pid"; do kill -TERM "$p"; wait "$p" 2>/dev/null || true; done
+  echo "cluster $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
+}
+
+hz=$(getconf CLK_TCK)
+results=()
+for r in $(seq 1 "$ROUNDS"); do
+  if ((r % 2)); then
+    results+=("$(run_alone "$r")" "$(run_cluster "$r")")
+  else
+    results+=("$(run_cluster "$r")" "$(run_alone "$r")")
+  fi
+done
+echo
+echo "| run | round | lines sent | accepted by owners | server CPU s | CPU s per M lines |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for line in "${results[@]}"; do
+  set -- $line
+  kind=$1 round=$2
+  sent=${3#sent=} got=${4#accepted=} t=${5#cpu_ticks=}
+  awk -v k="$kind" -v r="$round" -v s="$sent" -v g="$got" -v t="$t" -v hz="$hz" \
+    'BEGIN { printf "| %s | %s | %d | %d | %.2f | %.3f |\n", k, r, s, g, t / hz, (s > 0 ? t / hz / s * 1e6 : 0) }'
+done
+printf '%s\n' "${results[@]}" | awk -v hz="$hz" '
+  { split($3, s, "="); split($5, t, "="); v = t[2] / hz / s[2] * 1e6
+    if ($1 == "alone") a[++na] = v; else c[++nc] = v }
+  function median(x, n,   i, j, tmp) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { tmp = x[i]; x[i] = x[j]; x[j] = tmp }
+    return (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
+  END { ma = median(a, na); mc = median(c, nc)
+        printf "\nmedian CPU s per M lines: alone %.3f, cluster of 3 %.3f: **%.2fx** (goal <= 1.3x)\n", ma, mc, mc / ma }'
