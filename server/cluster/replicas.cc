@@ -29,12 +29,6 @@ constexpr int64_t kRenewMs = 10000;    // a reader renews this often
 constexpr int64_t kUnreadMs = 60000;   // and gives a replica up unread
 constexpr int64_t kRetryAskMs = 1000;  // an unanswered lease is asked again
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // True if the node `key` names, or an ancestor of it, matches `p`: the
 // leaves a pattern selects are those under a matched node.
 bool Covers(const Pattern& p, const KeySegments& key) {

@@ -467,7 +467,9 @@ TEST_F(ClusterTest, CarbonCRelayInFrontOfTheShards) {
     })) << key
         << " on " << ring.shards()[owner];
     for (size_t o = 0; o < 3; ++o) {
-      if (o != owner) EXPECT_EQ(Value(*shards[o], key), "") << key;
+      if (o != owner) {
+        EXPECT_EQ(Value(*shards[o], key), "") << key;
+      }
     }
   }
   kill(pid, SIGTERM);
