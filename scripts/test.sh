@@ -28,6 +28,9 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCANOPY_BUILD_TESTS=ON 
 cmake --build build -j "$jobs"
 (cd build && ctest --no-tests=error --output-on-failure -j "$jobs" --timeout 300)
 
+echo "== The README's first command, in a fresh clone"
+scripts/first_command_check.sh
+
 [[ "${QUICK:-0}" == 1 ]] && exit 0
 
 echo "== ASan + UBSan build and tests"
