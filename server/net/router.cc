@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/graphite/handlers.h"
 #include "server/handlers/handlers.h"
 
 namespace canopy {
@@ -50,6 +51,14 @@ constexpr Route kRoutes[] = {
     {"/trend", Match::kExact, "GET", Call<HandleTrend>},
     {"/api/markers", Match::kExact, "GET", Call<HandleMarkers>},
     {"/metrics", Match::kExact, "GET", Call<HandleMetrics>},
+    // The Graphite render API (server/graphite/): GET, or POST as a form.
+    {"/render", Match::kExact, nullptr, Call<HandleRender>},
+    {"/metrics/find", Match::kExact, nullptr, Call<HandleMetricsFind>},
+    {"/metrics/expand", Match::kExact, nullptr, Call<HandleMetricsExpand>},
+    {"/metrics/index.json", Match::kExact, "GET", Call<HandleMetricsIndex>},
+    {"/version", Match::kExact, "GET", Call<HandleGraphiteVersion>},
+    {"/functions", Match::kExact, "GET", Call<HandleGraphiteFunctions>},
+    {"/tags/autoComplete/", Match::kUnder, "GET", Call<HandleGraphiteTags>},
 };
 
 bool PathMatches(const Route& r, absl::string_view path) {
@@ -104,7 +113,8 @@ absl::StatusOr<Outcome> Dispatch(const Request& request, HandlerContext& ctx) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   if (path == "/healthz") return Call<HandleHealth>(request, ctx);
-  bool write = method == "POST" || method == "PUT" || method == "DELETE";
+  bool write = (method == "POST" || method == "PUT" || method == "DELETE") &&
+               !IsGraphiteReadPath(path);
   if (absl::Status s = Authorize(request, *ctx.options, write); !s.ok()) {
     ++ctx.stats->rejected["http"]["auth"];
     return s;
