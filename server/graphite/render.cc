@@ -153,12 +153,17 @@ Response RenderOn(const TrendStore& store, const RenderRequest& rr) {
   int64_t range = rr.until + 1 - rr.from;
   int64_t want = 1;
   if (rr.max_data_points > 0) {
-    // One point fewer than asked: the aligned first bucket may add one.
-    int64_t per =
-        static_cast<int64_t>(std::max<size_t>(1, rr.max_data_points - 1));
-    want = (range + per - 1) / per;
+    want = (range + static_cast<int64_t>(rr.max_data_points) - 1) /
+           static_cast<int64_t>(rr.max_data_points);
   }
   int64_t step = store.StepFor(rr.from, rr.until + 1, want);
+  // The first bucket starts at `from` rounded down to the step, which may
+  // add one: then the next step the store offers.
+  for (int i = 0; i < 4 && rr.max_data_points > 0; ++i) {
+    int64_t n = (rr.until + 1 - AlignDown(rr.from, step) + step - 1) / step;
+    if (n <= static_cast<int64_t>(rr.max_data_points)) break;
+    step = store.StepFor(rr.from, rr.until + 1, step + 1);
+  }
   if (range / step > static_cast<int64_t>(kMaxRenderPoints)) {
     return ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
         "from ", rr.from, " to ", rr.until, " at the stored step of ", step,

@@ -96,12 +96,27 @@ absl::StatusOr<int64_t> ParseGraphiteTime(absl::string_view text, int64_t now) {
     if (!absl::SimpleAtoi(t, &v) || v > 253402300799) return bad();
     return v;
   }
-  absl::Time when;
-  std::string err;
-  if ((t.size() == 8 && all_digits &&
-       absl::ParseTime("%Y%m%d", t, absl::UTCTimeZone(), &when, &err)) ||
-      absl::ParseTime("%H:%M_%Y%m%d", t, absl::UTCTimeZone(), &when, &err)) {
-    return absl::ToUnixSeconds(when);
+  // YYYYMMDD, or HH:MM_YYYYMMDD.
+  int hour = 0, minute = 0;
+  absl::string_view date = t;
+  if (t.size() == 14 && t[2] == ':' && t[5] == '_') {
+    if (!absl::SimpleAtoi(t.substr(0, 2), &hour) ||
+        !absl::SimpleAtoi(t.substr(3, 2), &minute) || hour > 23 ||
+        minute > 59) {
+      return bad();
+    }
+    date = t.substr(6);
+  }
+  int year, month, day;
+  bool digits = date.size() == 8;
+  for (char c : date) digits = digits && absl::ascii_isdigit(c);
+  if (digits && absl::SimpleAtoi(date.substr(0, 4), &year) &&
+      absl::SimpleAtoi(date.substr(4, 2), &month) &&
+      absl::SimpleAtoi(date.substr(6, 2), &day) && month >= 1 && month <= 12 &&
+      day >= 1 && day <= 31) {
+    absl::CivilMinute cm(year, month, day, hour, minute);
+    if (cm.day() != day) return bad();  // no 31st of February
+    return absl::ToUnixSeconds(absl::FromCivil(cm, absl::UTCTimeZone()));
   }
   return bad();
 }
