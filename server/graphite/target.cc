@@ -3,6 +3,7 @@
 #include "server/graphite/target.h"
 
 #include <cctype>
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -216,6 +217,10 @@ class Parser {
     double d;
     if (LooksNumeric(t) && t.find_first_of("*?[{") == absl::string_view::npos &&
         absl::SimpleAtod(t, &d)) {
+      if (!std::isfinite(d)) {
+        pos_ = start;
+        return Error("a number a double holds");
+      }
       e.kind = Expr::kNumber;
       e.number = d;
       return e;
@@ -252,8 +257,14 @@ std::string ExprText(const Expr& e) {
       return e.text;
     case Expr::kNumber:
       return NumberText(e.number);
-    case Expr::kString:
-      return absl::StrCat("'", e.text, "'");
+    case Expr::kString: {
+      std::string out = "'";
+      for (char c : e.text) {
+        if (c == '\'' || c == '\\') out += '\\';
+        out += c;
+      }
+      return out + "'";
+    }
     case Expr::kBool:
       return e.boolean ? "True" : "False";
     case Expr::kNone:

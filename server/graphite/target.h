@@ -55,8 +55,9 @@ struct Expr {
 
 absl::StatusOr<Expr> ParseTarget(absl::string_view text);
 
-// The expression written back in graphite-web's style ("scale(a.b,2)"),
-// which is also how a series made by a function is named.
+// The expression written back in one canonical form ("scale(a.b,2)",
+// strings in single quotes with ' and \ escaped); it parses back to the
+// same expression.
 std::string ExprText(const Expr& e);
 
 }  // namespace graphite

@@ -134,10 +134,14 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
       out.push_back(std::move(w));
     }
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const TrendWindow& a, const TrendWindow& b) {
-                     return a.start < b.start;
-                   });
+  // Blocks and single windows usually come in time order already (a late
+  // window can leave a single one before a block's): sort only then.
+  auto by_start = [](const TrendWindow& a, const TrendWindow& b) {
+    return a.start < b.start;
+  };
+  if (!std::is_sorted(out.begin(), out.end(), by_start)) {
+    std::stable_sort(out.begin(), out.end(), by_start);
+  }
   return out;
 }
 

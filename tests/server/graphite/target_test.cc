@@ -51,7 +51,7 @@ TEST(ParseTarget, NestedCallsWithEveryKindOfArgument) {
   EXPECT_EQ(scale.args[1].kind, Expr::kNumber);
   EXPECT_EQ(scale.args[1].number, -25);
   EXPECT_EQ(ExprText(*e),
-            "alias(summarize(scale(a.b,-25),'1h','max',True),'it's')");
+            "alias(summarize(scale(a.b,-25),'1h','max',True),'it\\'s')");
 }
 
 TEST(ParseTarget, KeywordArgumentsAndNone) {
