@@ -20,6 +20,10 @@ namespace canopy {
 namespace graphite {
 namespace {
 
+// No function makes a series of more points than this (nor summarize more
+// in all), whatever the nesting.
+constexpr int64_t kMaxPoints = 10000000;
+
 enum class P {
   kSeriesList,
   kInteger,
@@ -380,6 +384,11 @@ class Evaluator {
 
 absl::StatusOr<SeriesList> Evaluator::Call(const Expr& e, const Function& f,
                                            Bound& b, const EvalRange& r) {
+  if ((r.until - r.from) / r.step > kMaxPoints) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        f.name, "(): the range holds more than ", kMaxPoints,
+        " points a series; narrow it or set maxDataPoints"));
+  }
   const std::string name = f.name;
   if (name == "constantLine") {
     double v = Number(b, "value").value_or(0);
@@ -513,9 +522,11 @@ absl::StatusOr<SeriesList> Evaluator::Call(const Expr& e, const Function& f,
     std::string fn = Text(b, "func", "sum");
     absl::StatusOr<Agg> agg = ParseAgg(fn);
     if (!agg.ok()) return agg.status();
-    // No more buckets than the points the range holds at the render step.
-    if ((r.until - r.from) / *interval > 10000000) {
-      return absl::InvalidArgumentError("summarize(): too many intervals");
+    if ((r.until - r.from) / *interval * static_cast<int64_t>(s.size()) >
+        kMaxPoints) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "summarize(): more than ", kMaxPoints,
+          " points; use a longer interval"));
     }
     return Summarize(std::move(s), *interval, text, *agg, fn,
                      Bool(b, "alignToFrom", false));

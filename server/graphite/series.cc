@@ -333,16 +333,20 @@ SeriesList Summarize(SeriesList in, int64_t interval,
     int64_t origin =
         align_to_from ? s.start
                       : s.start - ((s.start % interval) + interval) % interval;
-    std::map<int64_t, std::vector<double>> buckets;
     int64_t end = s.end();
-    for (int64_t b = origin; b < end; b += interval) buckets[b];
+    size_t buckets = static_cast<size_t>(
+        std::max<int64_t>(0, (end - origin + interval - 1) / interval));
+    std::vector<std::vector<double>> in_bucket(buckets);
     for (size_t i = 0; i < s.values.size(); ++i) {
       int64_t t = s.start + s.step * static_cast<int64_t>(i);
-      int64_t b = origin + (t - origin) / interval * interval;
-      buckets[b].push_back(s.values[i]);
+      size_t b = static_cast<size_t>((t - origin) / interval);
+      if (b < buckets) in_bucket[b].push_back(s.values[i]);
     }
     std::vector<double> out;
-    for (auto& [b, vals] : buckets) out.push_back(Aggregate(agg, vals));
+    out.reserve(buckets);
+    for (std::vector<double>& vals : in_bucket) {
+      out.push_back(Aggregate(agg, vals));
+    }
     s.start = origin;
     s.step = interval;
     s.values = std::move(out);
