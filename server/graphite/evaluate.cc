@@ -385,9 +385,9 @@ class Evaluator {
 absl::StatusOr<SeriesList> Evaluator::Call(const Expr& e, const Function& f,
                                            Bound& b, const EvalRange& r) {
   if ((r.until - r.from) / r.step > kMaxPoints) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        f.name, "(): the range holds more than ", kMaxPoints,
-        " points a series; narrow it or set maxDataPoints"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(f.name, "(): the range holds more than ", kMaxPoints,
+                     " points a series; narrow it or set maxDataPoints"));
   }
   const std::string name = f.name;
   if (name == "constantLine") {
@@ -524,9 +524,9 @@ absl::StatusOr<SeriesList> Evaluator::Call(const Expr& e, const Function& f,
     if (!agg.ok()) return agg.status();
     if ((r.until - r.from) / *interval * static_cast<int64_t>(s.size()) >
         kMaxPoints) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "summarize(): more than ", kMaxPoints,
-          " points; use a longer interval"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("summarize(): more than ", kMaxPoints,
+                       " points; use a longer interval"));
     }
     return Summarize(std::move(s), *interval, text, *agg, fn,
                      Bool(b, "alignToFrom", false));

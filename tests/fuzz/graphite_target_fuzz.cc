@@ -47,9 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     absl::StatusOr<canopy::graphite::Expr> again =
         canopy::graphite::ParseTarget(written);
     if (!again.ok() || canopy::graphite::ExprText(*again) != written) abort();
-    canopy::graphite::Fetcher fetch = [](const std::string& path,
-                                         int64_t from, int64_t until)
-        -> absl::StatusOr<SeriesList> {
+    canopy::graphite::Fetcher fetch =
+        [](const std::string& path, int64_t from,
+           int64_t until) -> absl::StatusOr<SeriesList> {
       if (!canopy::graphite::PathGlob::Parse(path).ok()) {
         return absl::InvalidArgumentError("bad path");
       }

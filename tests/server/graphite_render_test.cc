@@ -124,6 +124,21 @@ TEST_F(GraphiteRenderTest, GrafanasRenderRequestReadsTheHistory) {
   EXPECT_EQ(m[m.Size() - 1][0].GetDouble(), 50);
   EXPECT_EQ(m[1][1].GetInt64() - m[0][1].GetInt64(), 60);
 
+  // Grafana's own shape: relative times, its panel width as maxDataPoints.
+  d = Render(
+      "target=host.web1.cpu.user&from=-6h&until=now&format=json"
+      "&maxDataPoints=1000");
+  ASSERT_EQ(d.Size(), 1u);
+  double total = 0;
+  size_t values = 0;
+  for (const auto& point : d[0]["datapoints"].GetArray()) {
+    if (point[0].IsNull()) continue;
+    total += point[0].GetDouble();
+    ++values;
+  }
+  EXPECT_EQ(values, 6u);
+  EXPECT_EQ(total, 0 + 1 + 2 + 3 + 4 + 5);
+
   // noNullPoints drops the empty points; CSV has one row a point.
   d = Render("target=host.web1.cpu.user&noNullPoints=true" + range);
   ASSERT_EQ(d.Size(), 1u);
