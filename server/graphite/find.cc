@@ -207,7 +207,7 @@ absl::StatusOr<Response> HandleGraphiteVersion(const Request& request,
   (void)ctx;
   Response r;
   r.content_type = "text/plain; charset=utf-8";
-  r.body = "1.1.10\n";  // the graphite-web release whose API this follows
+  r.body = "1.1.10";  // the graphite-web release whose API this follows
   return r;
 }
 

@@ -181,7 +181,7 @@ TEST_F(GraphiteRenderTest, HealthCheckVersionFunctionsAndTags) {
   ASSERT_EQ(d.Size(), 1u);
   ASSERT_GE(d[0]["datapoints"].Size(), 1u);
   EXPECT_EQ(d[0]["datapoints"][0][0].GetDouble(), 100);
-  EXPECT_EQ(Send("GET", "/version").body, "1.1.10\n");
+  EXPECT_EQ(Send("GET", "/version").body, "1.1.10");
   rapidjson::Document fns;
   fns.Parse(Send("GET", "/functions").body.c_str());
   ASSERT_TRUE(fns.IsObject());
