@@ -10,8 +10,9 @@
 //
 // The room (server/graphite/): target.cc (the target parser), path_glob.cc
 // (dotted paths and globs over comma keys), time_text.cc (from/until and
-// intervals), series.cc (the series functions), evaluate.cc (the function
-// table and evaluation), render.cc (/render), find.cc (the rest).
+// intervals), series.cc (the series functions), function_table.cc (what
+// /render knows, for the evaluator and /functions), evaluate.cc (binding
+// and evaluation), render.cc (/render), find.cc (the rest).
 //
 // Threads: the handlers run on the event-loop thread and only parse and
 // check; what reads history is Deferred work for the trend thread, as for
