@@ -18,6 +18,8 @@ packages=(
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light libnginx-mod-nchan)
+  # tools/bench/render.sh: the Graphite /render peer
+  packages+=(victoria-metrics)
 fi
 
 # --- real clients (tests/server/clients_test.cc) ---------------------------

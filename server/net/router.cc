@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/graphite/handlers.h"
 #include "server/handlers/handlers.h"
 #include "server/net/protection.h"
 
@@ -52,6 +53,14 @@ constexpr Route kRoutes[] = {
     {"/api/markers", Match::kExact, "GET", Call<HandleMarkers>},
     {"/metrics", Match::kExact, "GET", Call<HandleMetrics>},
     {"/api/cluster", Match::kExact, "GET", Call<HandleCluster>},
+    // The Graphite render API (server/graphite/): GET, or POST as a form.
+    {"/render", Match::kExact, nullptr, Call<HandleRender>},
+    {"/metrics/find", Match::kExact, nullptr, Call<HandleMetricsFind>},
+    {"/metrics/expand", Match::kExact, nullptr, Call<HandleMetricsExpand>},
+    {"/metrics/index.json", Match::kExact, "GET", Call<HandleMetricsIndex>},
+    {"/version", Match::kExact, "GET", Call<HandleGraphiteVersion>},
+    {"/functions", Match::kExact, "GET", Call<HandleGraphiteFunctions>},
+    {"/tags/autoComplete/", Match::kUnder, "GET", Call<HandleGraphiteTags>},
 };
 
 bool PathMatches(const Route& r, absl::string_view path) {
@@ -106,7 +115,8 @@ absl::StatusOr<Outcome> Dispatch(const Request& request, HandlerContext& ctx) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   if (path == "/healthz") return Call<HandleHealth>(request, ctx);
-  bool write = method == "POST" || method == "PUT" || method == "DELETE";
+  bool write = (method == "POST" || method == "PUT" || method == "DELETE") &&
+               !IsGraphiteReadPath(path);
   if (absl::Status s = Authorize(request, *ctx.options, write); !s.ok()) {
     ++ctx.stats->rejected["http"]["auth"];
     return s;

@@ -1,6 +1,7 @@
 // Reading history: the retention and fn names parsed, and TrendStore::Query
 // (the series under patterns, at the level that fits the step, rolled up to
-// the asked step and reduced by the fn). Runs on the trend thread.
+// the asked step and reduced by the fn), and ForEachSeries (the stored
+// keys, for Graphite's find). Runs on the trend thread.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -66,6 +67,29 @@ absl::StatusOr<TrendFn> ParseTrendFn(absl::string_view name) {
       "\" (expected avg, sum, min, max, last, count, rate, p50, p90 or p99)"));
 }
 
+size_t TrendStore::LevelFor(int64_t from, int64_t to, int64_t want) const {
+  // `to` is "now" for the query: the end of its range at the latest.
+  int64_t now = to;
+  // The coarsest level whose step fits `want` and that still holds `from`;
+  // failing that, the finest level that holds `from`.
+  const auto& levels = retention_.levels;
+  for (size_t l = levels.size(); l-- > 0;) {
+    if (levels[l].step <= want &&
+        from >= now - levels[l].keep - levels[l].step) {
+      return l;
+    }
+  }
+  for (size_t l = 0; l < levels.size(); ++l) {
+    if (from >= now - levels[l].keep - levels[l].step) return l;
+  }
+  return levels.size() - 1;
+}
+
+int64_t TrendStore::StepFor(int64_t from, int64_t to, int64_t want) const {
+  int64_t base = retention_.levels[LevelFor(from, to, want)].step;
+  return std::max(base, (std::max<int64_t>(1, want) + base - 1) / base * base);
+}
+
 absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   if (db_ == nullptr) {
     return absl::UnavailableError(
@@ -74,32 +98,10 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   if (q.to <= q.from) {
     return absl::InvalidArgumentError("from must be before to");
   }
-  // now is the end of the query range at the latest.
-  int64_t now = q.to;
   int64_t range = q.to - q.from;
   int64_t want = q.step > 0 ? q.step : std::max<int64_t>(1, range / 600);
-  // The coarsest level whose step fits `want` and that still holds `from`;
-  // failing that, the finest level that holds `from`.
-  const auto& levels = retention_.levels;
-  size_t level = levels.size() - 1;
-  bool found = false;
-  for (size_t l = levels.size(); l-- > 0;) {
-    if (levels[l].step <= want &&
-        q.from >= now - levels[l].keep - levels[l].step) {
-      level = l;
-      found = true;
-      break;
-    }
-  }
-  if (!found) {
-    for (size_t l = 0; l < levels.size(); ++l) {
-      if (q.from >= now - levels[l].keep - levels[l].step) {
-        level = l;
-        break;
-      }
-    }
-  }
-  int64_t base = levels[level].step;
+  size_t level = LevelFor(q.from, q.to, want);
+  int64_t base = retention_.levels[level].step;
   int64_t step = std::max(base, (want + base - 1) / base * base);
   int64_t from = AlignDown(q.from, step);
   int64_t buckets = (q.to - from + step - 1) / step;
@@ -123,6 +125,7 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
         match = p.Matches(absl::MakeConstSpan(segs->data(), len));
       }
       if (!match || seen.contains(key)) continue;
+      if (q.accept && !q.accept(*segs)) continue;
       seen[key] = true;
       if (series.size() >= q.max_series) {
         result.truncated = true;
@@ -209,6 +212,21 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
     result.series.push_back(std::move(out));
   }
   return result;
+}
+
+void TrendStore::ForEachSeries(
+    absl::string_view prefix,
+    const std::function<bool(absl::string_view key)>& fn) const {
+  if (db_ == nullptr) return;
+  std::string start = absl::StrCat("S", prefix);
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start);
+       it->Next()) {
+    if (!fn(absl::string_view(it->key().data() + 1, it->key().size() - 1))) {
+      break;
+    }
+  }
 }
 
 }  // namespace canopy

@@ -27,6 +27,7 @@
 #define CANOPY_SERVER_TREND_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,9 @@ struct TrendQuery {
   TrendFn fn = TrendFn::kAvg;
   size_t max_series = 1000;
   size_t max_points = 2000000;  // series x points; past it the query fails
+  // When set, only the series whose key segments it accepts (after the
+  // patterns): Graphite's globs (server/graphite/) select exactly.
+  std::function<bool(absl::Span<const absl::string_view> segments)> accept;
 };
 
 struct TrendSeries {
@@ -113,6 +117,17 @@ class TrendStore {
 
   absl::StatusOr<TrendResult> Query(const TrendQuery& query) const;
 
+  // The step a Query from `from` to `to` asking for `want` seconds gets:
+  // a multiple of the step of the level that answers it.
+  int64_t StepFor(int64_t from, int64_t to, int64_t want) const;
+
+  // Calls `fn` with the key of every stored series whose key starts with
+  // `prefix` (a key prefix, such as "host,"; "" for all), in key order,
+  // until it returns false.
+  void ForEachSeries(
+      absl::string_view prefix,
+      const std::function<bool(absl::string_view key)>& fn) const;
+
   // The stored windows of one series at one level (for tests and export).
   std::vector<TrendWindow> Read(absl::string_view key, size_t level,
                                 int64_t from, int64_t to) const;
@@ -129,6 +144,8 @@ class TrendStore {
     size_t level;
     int64_t period;
   };
+  // The level a query from `from` to `to` at `want` seconds reads.
+  size_t LevelFor(int64_t from, int64_t to, int64_t want) const;
   // The start of the newest finest-level window of a series (-1: none).
   int64_t LastStart(uint32_t id);
   void MergeStored(uint32_t id, size_t level, int64_t start,

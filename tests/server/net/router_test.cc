@@ -111,5 +111,23 @@ TEST_F(RouterTest, TokensGuardReadsAndWrites) {
   EXPECT_FALSE(Authorize(by_param, options_, /*write=*/true).ok());
 }
 
+// Grafana posts /render and /metrics/find as forms: they read, so the read
+// token opens them and the write token is not needed.
+TEST_F(RouterTest, GraphitePostsAreReads) {
+  options_.write_token = "w";
+  options_.read_token = "r";
+  EXPECT_EQ(Code(Send("POST", "/render")), 401);
+  absl::StatusOr<Outcome> render = Send("POST", "/render", "Bearer r");
+  ASSERT_TRUE(render.ok()) << render.status();
+  EXPECT_TRUE(std::holds_alternative<Deferred>(*render));
+  absl::StatusOr<Outcome> find = Send("POST", "/metrics/find", "Bearer r");
+  EXPECT_EQ(Code(find), 400);  // no query=: the route served it
+  EXPECT_EQ(Code(Send("GET", "/version", "Bearer r")), 200);
+  EXPECT_EQ(Code(Send("GET", "/functions", "Bearer r")), 200);
+  EXPECT_EQ(Code(Send("GET", "/tags/autoComplete/tags", "Bearer r")), 200);
+  // Only those: a POST elsewhere still needs the write token.
+  EXPECT_EQ(Code(Send("POST", "/push", "Bearer r")), 403);
+}
+
 }  // namespace
 }  // namespace canopy

@@ -1,0 +1,232 @@
+// Graphite's metric tree over the trend store's series (handlers.h):
+// /metrics/find (Grafana's query editor and template variables),
+// /metrics/expand, /metrics/index.json; and the small fixed answers
+// /version, /functions and /tags/autoComplete/*. The handlers run on the
+// event-loop thread; the work reading the store's series runs on the trend
+// thread (Deferred).
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "server/graphite/evaluate.h"
+#include "server/graphite/handlers.h"
+#include "server/graphite/path_glob.h"
+#include "server/json_out.h"
+#include "server/trend/store.h"
+
+namespace canopy {
+namespace {
+
+using graphite::PathGlob;
+
+struct FoundNode {
+  bool leaf = false;
+  bool branch = false;
+};
+
+// The nodes at the glob's depth with a stored series at or under them, by
+// dotted path. At most `limit` nodes.
+std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
+                                           const PathGlob& glob,
+                                           size_t limit = 100000) {
+  std::map<std::string, FoundNode> nodes;
+  std::vector<std::string> fixed = glob.FixedPrefix();
+  std::string prefix = absl::StrJoin(fixed, ",");
+  size_t d = glob.depth();
+  store.ForEachSeries(prefix, [&](absl::string_view key) {
+    std::vector<absl::string_view> segs = absl::StrSplit(key, ',');
+    if (segs.size() < d) return true;
+    for (size_t i = 0; i < d; ++i) {
+      if (!glob.SegmentMatches(i, segs[i])) return true;
+    }
+    std::string node = absl::StrJoin(segs.begin(), segs.begin() + d, ".");
+    auto it = nodes.find(node);
+    if (it == nodes.end()) {
+      if (nodes.size() >= limit) return false;
+      it = nodes.emplace(std::move(node), FoundNode{}).first;
+    }
+    (segs.size() == d ? it->second.leaf : it->second.branch) = true;
+    return true;
+  });
+  return nodes;
+}
+
+absl::Status NoHistory() {
+  return absl::FailedPreconditionError("this canopyd keeps no history");
+}
+
+absl::StatusOr<PathGlob> QueryGlob(const std::string& query) {
+  if (query.empty()) {
+    return absl::InvalidArgumentError("/metrics/find needs query=");
+  }
+  return PathGlob::Parse(query);
+}
+
+Response FindResponse(const std::map<std::string, FoundNode>& nodes,
+                      bool completer) {
+  JsonOut out;
+  if (completer) {
+    out.w.StartObject();
+    out.Key("metrics");
+  }
+  out.w.StartArray();
+  for (const auto& [path, n] : nodes) {
+    size_t dot = path.rfind('.');
+    std::string text = dot == std::string::npos ? path : path.substr(dot + 1);
+    out.w.StartObject();
+    if (completer) {
+      out.Key("path");
+      out.String(n.branch ? absl::StrCat(path, ".") : path);
+      out.Key("name");
+      out.String(text);
+      out.Key("is_leaf");
+      out.String(n.branch ? "0" : "1");
+    } else {
+      out.Key("text");
+      out.String(text);
+      out.Key("id");
+      out.String(path);
+      out.Key("leaf");
+      out.w.Int(n.leaf ? 1 : 0);
+      out.Key("expandable");
+      out.w.Int(n.branch ? 1 : 0);
+      out.Key("allowChildren");
+      out.w.Int(n.branch ? 1 : 0);
+      out.Key("context");
+      out.w.StartObject();
+      out.w.EndObject();
+    }
+    out.w.EndObject();
+  }
+  out.w.EndArray();
+  if (completer) out.w.EndObject();
+  return JsonResponse(out);
+}
+
+}  // namespace
+
+bool IsGraphiteReadPath(absl::string_view path) {
+  return path == "/render" || path == "/render/" ||
+         absl::StartsWith(path, "/metrics/find") ||
+         absl::StartsWith(path, "/metrics/expand");
+}
+
+absl::StatusOr<Deferred> HandleMetricsFind(const Request& request,
+                                           HandlerContext& ctx) {
+  absl::StatusOr<PathGlob> glob = QueryGlob(request.Param("query"));
+  if (!glob.ok()) return glob.status();
+  std::string format = request.Param("format", "treejson");
+  if (format != "treejson" && format != "completer" && format != "json") {
+    return absl::InvalidArgumentError("format must be treejson or completer");
+  }
+  if (!ctx.history) return NoHistory();
+  bool completer = format == "completer";
+  return Deferred{[glob = std::move(*glob), completer](TrendStore& store) {
+    return FindResponse(FindNodes(store, glob), completer);
+  }};
+}
+
+absl::StatusOr<Deferred> HandleMetricsExpand(const Request& request,
+                                             HandlerContext& ctx) {
+  std::vector<std::string> queries = request.Params("query");
+  if (queries.empty()) {
+    return absl::InvalidArgumentError("/metrics/expand needs query=");
+  }
+  std::vector<PathGlob> globs;
+  for (const std::string& q : queries) {
+    absl::StatusOr<PathGlob> g = QueryGlob(q);
+    if (!g.ok()) return g.status();
+    globs.push_back(std::move(*g));
+  }
+  auto yes = [&](absl::string_view name) {
+    std::string v = absl::AsciiStrToLower(request.Param(name));
+    return v == "1" || v == "true";
+  };
+  bool leaves_only = yes("leavesOnly");
+  bool group = yes("groupByExpr");
+  if (!ctx.history) return NoHistory();
+  return Deferred{[queries, globs, leaves_only, group](TrendStore& store) {
+    JsonOut out;
+    out.w.StartObject();
+    out.Key("results");
+    if (group) out.w.StartObject();
+    std::map<std::string, bool> all;
+    for (size_t i = 0; i < globs.size(); ++i) {
+      std::map<std::string, FoundNode> nodes = FindNodes(store, globs[i]);
+      if (group) {
+        out.Key(queries[i]);
+        out.w.StartArray();
+      }
+      for (const auto& [path, n] : nodes) {
+        if (leaves_only && !n.leaf) continue;
+        if (group) {
+          out.String(path);
+        } else {
+          all[path] = true;
+        }
+      }
+      if (group) out.w.EndArray();
+    }
+    if (group) {
+      out.w.EndObject();
+    } else {
+      out.w.StartArray();
+      for (const auto& [path, unused] : all) out.String(path);
+      out.w.EndArray();
+    }
+    out.w.EndObject();
+    return JsonResponse(out);
+  }};
+}
+
+absl::StatusOr<Deferred> HandleMetricsIndex(const Request& request,
+                                            HandlerContext& ctx) {
+  (void)request;
+  if (!ctx.history) return NoHistory();
+  return Deferred{[](TrendStore& store) {
+    JsonOut out;
+    out.w.StartArray();
+    store.ForEachSeries("", [&](absl::string_view key) {
+      out.String(graphite::KeyToDotted(key));
+      return true;
+    });
+    out.w.EndArray();
+    return JsonResponse(out);
+  }};
+}
+
+absl::StatusOr<Response> HandleGraphiteVersion(const Request& request,
+                                               HandlerContext& ctx) {
+  (void)request;
+  (void)ctx;
+  Response r;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = "1.1.10";  // the graphite-web release whose API this follows
+  return r;
+}
+
+absl::StatusOr<Response> HandleGraphiteFunctions(const Request& request,
+                                                 HandlerContext& ctx) {
+  (void)request;
+  (void)ctx;
+  Response r;
+  r.body = graphite::FunctionsJson();
+  return r;
+}
+
+absl::StatusOr<Response> HandleGraphiteTags(const Request& request,
+                                            HandlerContext& ctx) {
+  (void)request;
+  (void)ctx;
+  Response r;
+  r.body = "[]";  // canopy's keys have no Graphite tags
+  return r;
+}
+
+}  // namespace canopy

@@ -1,0 +1,80 @@
+// /render's plain parts, apart from the handler so that they can be tested
+// without a server: the request read into a RenderRequest, the series read
+// from the trend store (RenderOn, the Deferred work), and the answer written
+// as graphite-web writes it.
+//
+//   absl::StatusOr<RenderRequest> rr = ParseRenderRequest(request, now);
+//   Response r = RenderOn(store, *rr);  // on the trend thread
+//
+// Points: a render fetches every path at one step, the finest the
+// retention holds for `from` or, with maxDataPoints, the coarsest that
+// still gives at least that many points, so that the store merges windows
+// (sums, counts, and timers' sketches: a percentile over a long range is
+// the percentile of the merged sketch, not an average of percentiles).
+// What is still over maxDataPoints after the functions is averaged as
+// graphite-web does. A render that would read more than kMaxRenderPoints
+// points is refused (400) before reading anything.
+//
+// Statistics: the path of a series gives its own figure (the window's
+// average, as /trend's fn=avg); a last segment naming a /trend fn (avg,
+// sum, min, max, last, count, rate, p50, p90, p99) that is not itself a
+// stored series selects that figure of its parent: "api.latency.p99".
+//
+// Threads: ParseRenderRequest and WriteRender are pure; RenderOn runs on
+// the trend thread.
+#ifndef CANOPY_SERVER_GRAPHITE_RENDER_H_
+#define CANOPY_SERVER_GRAPHITE_RENDER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "server/graphite/series.h"
+#include "server/graphite/target.h"
+#include "server/handlers/request.h"
+
+namespace canopy {
+
+class TrendStore;
+
+namespace graphite {
+
+inline constexpr size_t kMaxRenderPoints = 5000000;
+inline constexpr size_t kMaxRenderSeries = 10000;
+
+struct RenderRequest {
+  std::vector<Expr> targets;
+  int64_t from = 0;            // epoch seconds, inclusive
+  int64_t until = 0;           // epoch seconds, inclusive
+  size_t max_data_points = 0;  // 0: none asked
+  bool csv = false;
+  bool no_null_points = false;
+};
+
+// Reads target (repeated), from (default -24h), until (default now),
+// format (json or csv), maxDataPoints and noNullPoints, from the query or
+// a form body. Every target is parsed and checked (CheckTarget) here.
+absl::StatusOr<RenderRequest> ParseRenderRequest(const Request& request,
+                                                 int64_t now);
+
+// Evaluates every target over the store and writes the answer (an error
+// Response if one fails).
+Response RenderOn(const TrendStore& store, const RenderRequest& request);
+
+// The series of one path over [from, until] at `step`, counting the
+// points read against `*budget` (an InvalidArgument when it runs out).
+absl::StatusOr<SeriesList> FetchPath(const TrendStore& store,
+                                     const std::string& path, int64_t from,
+                                     int64_t until, int64_t step,
+                                     size_t* budget);
+
+// graphite-web's JSON ([{"target", "datapoints": [[v, t]...], "tags"}])
+// or CSV (name,YYYY-MM-DD HH:MM:SS,value per point, UTC).
+Response WriteRender(const SeriesList& series, bool csv, bool no_null_points);
+
+}  // namespace graphite
+}  // namespace canopy
+
+#endif  // CANOPY_SERVER_GRAPHITE_RENDER_H_
