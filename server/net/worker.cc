@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -29,6 +30,9 @@ constexpr int kStreamKeepaliveSeconds = 15;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 // The reap event runs after every other event of a loop turn.
 constexpr int kReapPriority = 1;
+// A connection past --max_connections, one of the reserve, has this long
+// to ask /healthz or /metrics.
+constexpr int kReserveSeconds = 2;
 
 // The head of a comet reply, formatted without allocating: a pull's
 // answer is always 200 and JSON.
@@ -66,6 +70,8 @@ struct Worker::Conn {
   bool sent_continue = false;  // "100 Continue" written for this request
   bool backlogged = false;     // a stream past its high-water mark
   bool dead = false;
+  bool reserve = false;  // past the cap: /healthz and /metrics only, once
+  enum class Deadline { kIdle, kHeaders, kBody } deadline = Deadline::kIdle;
   uint64_t waiter = 0;
   event* read_event = nullptr;
   event* write_event = nullptr;
@@ -162,7 +168,7 @@ void Worker::Stop() {
 void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
   Worker* self = static_cast<Worker*>(arg);
   size_t open = ++*self->open_connections_;
-  if (open > self->options_->max_connections) {
+  if (open > self->options_->max_connections + kReserveConnections) {
     --*self->open_connections_;
     ++self->refused_;
     std::string reply;
@@ -184,7 +190,17 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
       event_new(self->base_, fd, EV_WRITE | EV_PERSIST, &Worker::OnWritable, c);
   c->timer = evtimer_new(self->base_, &Worker::OnTimer, c);
   event_add(c->read_event, nullptr);
-  self->AwaitRequest(c);
+  if (open > self->options_->max_connections) {
+    // One of the reserve: answered if it asks for /healthz or /metrics
+    // quickly, so that a flood never hides the server's health.
+    c->reserve = true;
+    c->keep_alive = false;
+    c->deadline = Conn::Deadline::kHeaders;
+    timeval tv = Seconds(kReserveSeconds);
+    evtimer_add(c->timer, &tv);
+  } else {
+    self->AwaitRequest(c);
+  }
   self->conns_[c->id] = c;
   ++self->connections_;
 }
@@ -238,6 +254,20 @@ void Worker::Process(Conn* c) {
     c->in.erase(0, used);
     switch (c->parser.state()) {
       case RequestParser::State::kNeedMore:
+        // A request under way: its headers have --http_header_timeout
+        // from its first byte, its body what --http_timeout allows after.
+        if (!c->reserve && !c->parser.headers_complete() &&
+            c->deadline == Conn::Deadline::kIdle) {
+          c->deadline = Conn::Deadline::kHeaders;
+          timeval tv = Seconds(
+              std::min(options_->http_header_timeout, options_->http_timeout));
+          evtimer_add(c->timer, &tv);
+        } else if (!c->reserve && c->parser.headers_complete() &&
+                   c->deadline != Conn::Deadline::kBody) {
+          c->deadline = Conn::Deadline::kBody;
+          timeval tv = Seconds(options_->http_timeout);
+          evtimer_add(c->timer, &tv);
+        }
         if (c->parser.expects_continue() && !c->sent_continue) {
           c->sent_continue = true;
           iovec part = {const_cast<char*>(kContinueHead.data()),
@@ -264,6 +294,14 @@ void Worker::Process(Conn* c) {
       Reply(c, ErrorResponse(request.status()));
       continue;
     }
+    if (c->reserve && request->path != "/healthz" &&
+        request->path != "/metrics") {
+      ++refused_;
+      Reply(c, ErrorResponse(absl::UnavailableError(
+                   "too many connections; try again later")));
+      return;
+    }
+    c->keep_alive = c->keep_alive && !c->reserve;
     if (request->path == "/healthz") {
       Response r;
       r.content_type = "text/plain";
@@ -460,6 +498,7 @@ void Worker::Deliver(ToWorker& m) {
 }
 
 void Worker::AwaitRequest(Conn* c) {
+  c->deadline = Conn::Deadline::kIdle;
   timeval tv = Seconds(options_->http_timeout);
   evtimer_add(c->timer, &tv);
 }

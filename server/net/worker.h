@@ -9,10 +9,14 @@
 // bytes, no allocation but the connection's own.
 //
 // /healthz is answered here, without the tree. A connection has
-// --http_timeout (60 s) to send each whole request, headers and body: idle
-// keep-alive connections and clients too slow to finish one are closed. A
-// connection past
-// --max_connections (counted over every worker) gets 503 and is closed. A
+// --http_timeout (60 s) to send each whole request, headers and body, and
+// --http_header_timeout (10 s) from a request's first byte to the end of
+// its headers: idle keep-alive connections, clients too slow to finish a
+// request and slowloris senders are closed. Every open socket counts
+// against --max_connections (over every worker); the kReserveConnections
+// past it may ask /healthz or /metrics within 2 s (anything else gets 503),
+// so that a flood never hides the server's health; past those a
+// connection gets 503 and is closed. A
 // client that hangs up while held is seen at once (its socket stays
 // watched for reading) and the tree is told (kGone). A stream whose unsent
 // output passes 1 MiB is reported backed up (kBacklogged) and drained
@@ -54,6 +58,9 @@ namespace canopy {
 
 class Worker {
  public:
+  // Connections past --max_connections kept for /healthz and /metrics.
+  static constexpr size_t kReserveConnections = 64;
+
   // `to_tree` and `open_connections` (shared by every worker) outlive it.
   Worker(uint32_t index, const ServerOptions* options, Mailbox<ToTree>* to_tree,
          std::atomic<size_t>* open_connections);
