@@ -168,6 +168,10 @@ void Worker::Stop() {
 void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
   Worker* self = static_cast<Worker*>(arg);
   size_t open = ++*self->open_connections_;
+  if (open > self->options_->max_connections + kReserveConnections &&
+      self->EvictReserve()) {
+    open = self->options_->max_connections + 1;  // it took the freed place
+  }
   if (open > self->options_->max_connections + kReserveConnections) {
     --*self->open_connections_;
     ++self->refused_;
@@ -194,6 +198,7 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
     // One of the reserve: answered if it asks for /healthz or /metrics
     // quickly, so that a flood never hides the server's health.
     c->reserve = true;
+    self->reserve_ids_.push_back(c->id);
     c->keep_alive = false;
     c->deadline = Conn::Deadline::kHeaders;
     timeval tv = Seconds(kReserveSeconds);
@@ -203,6 +208,24 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr*, int, void* arg) {
   }
   self->conns_[c->id] = c;
   ++self->connections_;
+}
+
+bool Worker::EvictReserve() {
+  // The oldest reserve connection that has not asked anything yet makes
+  // room: a flood that fills the reserve only pushes itself out, and a
+  // health check, which asks at once, gets through.
+  while (!reserve_ids_.empty()) {
+    uint64_t id = reserve_ids_.front();
+    reserve_ids_.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->state != Conn::State::kReading) {
+      continue;
+    }
+    ++refused_;
+    Close(it->second);
+    return true;
+  }
+  return false;
 }
 
 void Worker::OnAcceptError(evconnlistener* listener, void* arg) {
@@ -547,6 +570,14 @@ void Worker::Close(Conn* c) {
   evtimer_del(c->timer);
   close(c->fd);
   conns_.erase(c->id);
+  if (c->reserve && reserve_ids_.size() > 2 * kReserveConnections) {
+    // Forget the reserve connections that closed on their own.
+    std::deque<uint64_t> open;
+    for (uint64_t id : reserve_ids_) {
+      if (conns_.contains(id)) open.push_back(id);
+    }
+    reserve_ids_.swap(open);
+  }
   --connections_;
   --*open_connections_;
   dead_.push_back(c);

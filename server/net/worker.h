@@ -15,8 +15,9 @@
 // request and slowloris senders are closed. Every open socket counts
 // against --max_connections (over every worker); the kReserveConnections
 // past it may ask /healthz or /metrics within 2 s (anything else gets 503),
-// so that a flood never hides the server's health; past those a
-// connection gets 503 and is closed. A
+// so that a flood never hides the server's health: when the reserve is
+// full, a new connection closes the oldest reserve connection that has
+// not asked yet (else it gets 503 and is closed). A
 // client that hangs up while held is seen at once (its socket stays
 // watched for reading) and the tree is told (kGone). A stream whose unsent
 // output passes 1 MiB is reported backed up (kBacklogged) and drained
@@ -39,6 +40,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -110,6 +112,9 @@ class Worker {
   // The one closing path: the connection leaves the maps now, its memory at
   // the end of the loop turn (OnReap).
   void Close(Conn* c);
+  // Closes the oldest reserve connection still waiting for its request;
+  // false if there is none.
+  bool EvictReserve();
   // Gives `c` --http_timeout to send a whole request.
   void AwaitRequest(Conn* c);
   // Tells the tree's thread what became of `waiter` (kGone, kExpire, ...).
@@ -131,6 +136,7 @@ class Worker {
   absl::flat_hash_map<uint64_t, Conn*> conns_;
   absl::flat_hash_map<uint64_t, Conn*> by_waiter_;
   std::vector<Conn*> dead_;
+  std::deque<uint64_t> reserve_ids_;  // reserve connections, oldest first
   RateLimit accept_log_;
   std::unique_ptr<char[]> read_buffer_;
 
