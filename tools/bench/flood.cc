@@ -265,6 +265,13 @@ int TcpIdle(const bench::Address& http_addr, const bench::Address& tcp) {
          "senders served %d/%d (p50 %.1f ms, max %.1f ms to read back)\n",
          n, closed, served, asked, bench::Percentile(seconds, 0.5) * 1000,
          seconds.empty() ? 0 : seconds.back() * 1000);
+  for (const char* m :
+       {"canopy_tcp_connections", "canopy_tcp_evicted_total",
+        "canopy_tcp_idle_closed_total",
+        "canopy_ingest_rejected_total{protocol=\"tcp\",reason=\"too_many_"
+        "connections\"}"}) {
+    printf("  %s %.0f\n", m, MetricOf(http, m));
+  }
   for (int f : idle) {
     if (f >= 0) close(f);
   }

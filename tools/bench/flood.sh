@@ -40,7 +40,7 @@ run_one() {
       ;;
     tcp_idle)
       "$FLOOD" --mode=tcp_idle --http=127.0.0.1:$http --tcp=127.0.0.1:$tcp \
-        --connections=5000 --duration="$DURATION" | tail -4
+        --connections=5000 --duration="$DURATION" | grep -v "^t="
       ;;
     hangup)
       "$FLOOD" --mode=hangup --http=127.0.0.1:$http --pid=$pid --count=50000 \
