@@ -30,7 +30,8 @@ absl::Status WriteFileAtomically(const std::string& path,
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
     std::string why = std::strerror(errno);
     std::remove(tmp.c_str());  // no debris on a full disk
-    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", why));
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", why));
   }
   // The rename itself is durable once the directory is.
   std::string dir = path.substr(0, path.rfind('/') + 1);
@@ -50,8 +51,9 @@ absl::StatusOr<uint64_t> SeqReservation::Load() const {
   uint64_t v;
   if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text.str()), &v)) {
     return absl::DataLossError(
-        absl::StrCat(path_, " is damaged (move it away to start anew; "
-                            "clients holding a seq then resynchronise)"));
+        absl::StrCat(path_,
+                     " is damaged (move it away to start anew; "
+                     "clients holding a seq then resynchronise)"));
   }
   return v;
 }

@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
   if (max_connections < 1) Die("--max_connections must be at least 1");
   options.max_connections = static_cast<size_t>(max_connections);
   options.tcp_idle_timeout = absl::GetFlag(FLAGS_tcp_idle_timeout);
-  if (options.tcp_idle_timeout < 1) Die("--tcp_idle_timeout must be at least 1");
+  if (options.tcp_idle_timeout < 1)
+    Die("--tcp_idle_timeout must be at least 1");
   options.trend_repair = absl::GetFlag(FLAGS_trend_repair);
   options.comet_threads = absl::GetFlag(FLAGS_comet_threads);
   if (options.comet_threads < 0 || options.comet_threads > 64) {

@@ -59,8 +59,8 @@ absl::Status Server::Start() {
     options_.max_connections = std::min(options_.max_connections, http_room);
     options_.max_waiters =
         std::min(options_.max_waiters, options_.max_connections);
-    size_t used = options_.max_connections + Worker::kReserveConnections +
-                  kOtherFiles;
+    size_t used =
+        options_.max_connections + Worker::kReserveConnections + kOtherFiles;
     size_t tcp_room = limit > used + 16 ? limit - used : 16;
     options_.max_tcp_connections =
         std::min(options_.max_tcp_connections, tcp_room);
@@ -356,7 +356,8 @@ void Server::OnTick(int, short, void* arg) {
 
 void Server::Tick() {
   int64_t now = time(nullptr);
-  if (tree_->seq() + SeqReservation::kBlock / 2 > seq_reservation_->reserved()) {
+  if (tree_->seq() + SeqReservation::kBlock / 2 >
+      seq_reservation_->reserved()) {
     if (absl::Status s = ReserveSeq(); !s.ok() && seq_log_.Allow()) {
       CANOPY_LOG("%s", std::string(s.message()));
     }

@@ -44,9 +44,9 @@ constexpr int kUdpReceiveBuffer = 8 << 20;
 struct Listeners::TcpConn {
   Listeners* self = nullptr;
   bufferevent* bev = nullptr;
-  bool discarding = false;  // inside a line longer than the limit
+  bool discarding = false;              // inside a line longer than the limit
   std::list<TcpConn*>::iterator place;  // in tcp_conns_, newest data last
-  int64_t last_active = 0;               // when it last sent (or connected)
+  int64_t last_active = 0;              // when it last sent (or connected)
 };
 
 Listeners::Listeners(event_base* base, Tree* tree, LineIngest* ingest,

@@ -8,8 +8,8 @@
 //   if (absl::Status s = listeners.Start(); !s.ok()) ...
 //
 // A TCP connection silent for --tcp_idle_timeout is closed; when
-// --max_tcp_connections (ServerOptions) are open, a new one closes the connection silent the
-// longest (both counted in /metrics).
+// --max_tcp_connections (ServerOptions) are open, a new one closes the
+// connection silent the longest (both counted in /metrics).
 //
 // Threads: the event-loop thread, which owns the tree, runs every callback;
 // the listeners own their sockets and TCP connections.

@@ -105,14 +105,14 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   if (has_files && !e->FileExists(dir + "/CURRENT")) {
     std::string why = "its CURRENT file is missing";
     if (!repair) {
-      return absl::DataLossError(absl::StrCat("the trend store in ", dir,
-                                              " is damaged: ", why,
-                                              RepairAdvice(dir)));
+      return absl::DataLossError(absl::StrCat(
+          "the trend store in ", dir, " is damaged: ", why, RepairAdvice(dir)));
     }
     if (absl::Status r = run_repair(why); !r.ok()) return r;
   }
   leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(StoreOptions(env, !has_files), dir, &db);
+  leveldb::Status s =
+      leveldb::DB::Open(StoreOptions(env, !has_files), dir, &db);
   if (s.IsCorruption()) {
     if (!repair) {
       return absl::DataLossError(absl::StrCat("the trend store in ", dir,
@@ -214,8 +214,7 @@ std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
                                           int64_t from, int64_t to) const {
   if (db_ == nullptr) return {};
   std::string v;
-  if (!db_->Get(Checked(), "S" + std::string(key), &v).ok() ||
-      v.size() != 4) {
+  if (!db_->Get(Checked(), "S" + std::string(key), &v).ok() || v.size() != 4) {
     return {};
   }
   return ReadId(DecodeBigEndian32(v.data()), level, from, to);
@@ -236,8 +235,9 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
     absl::StatusOr<std::vector<WindowRecord>> block =
         DecodeBlock(absl::string_view(it->value().data(), it->value().size()));
     if (!block.ok()) {
-      NoteCorruption(absl::StrCat("a block of series ", id,
-                                  " does not decode: ", block.status().message()));
+      NoteCorruption(
+          absl::StrCat("a block of series ", id,
+                       " does not decode: ", block.status().message()));
       continue;
     }
     for (WindowRecord& w : *block) {
@@ -254,8 +254,8 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
                      start, &w)) {
       out.push_back(std::move(w));
     } else {
-      NoteCorruption(absl::StrCat("a window of series ", id,
-                                  " does not decode"));
+      NoteCorruption(
+          absl::StrCat("a window of series ", id, " does not decode"));
     }
   }
   CheckIterator(*it);

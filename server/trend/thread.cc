@@ -148,9 +148,10 @@ void TrendThread::Main() {
     }
     if (stopping) {
       if (failing) {
-        CANOPY_LOG("stopping on a failing disk: %d batches of windows not "
-                   "written to history",
-                   failed.size());
+        CANOPY_LOG(
+            "stopping on a failing disk: %d batches of windows not "
+            "written to history",
+            failed.size());
       }
       return;
     }

@@ -153,9 +153,8 @@ TEST(RobustnessTest, IdleTcpIngestConnectionsAreClosed) {
     EXPECT_TRUE(ClosedByServer(fd, 10000));
     close(fd);
   }
-  EXPECT_TRUE(testing::WaitFor([&] {
-    return server->Metric("canopy_tcp_idle_closed_total") == kIdle;
-  }));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return server->Metric("canopy_tcp_idle_closed_total") == kIdle; }));
   EXPECT_EQ(server->Metric("canopy_tcp_connections"), 0);
   int fd = testing::ConnectLoopback(server->tcp_port());
   ASSERT_GE(fd, 0);
@@ -250,8 +249,8 @@ TEST(RobustnessTest, ACleanStopKeepsTheSeqAndTheCursors) {
 // is counted gone, and canopyd still exits cleanly (in the sanitizer build
 // LeakSanitizer turns a leak into a non-zero exit).
 TEST(RobustnessTest, AHangUpStormOnPullAndStreamLeavesNothing) {
-  auto s = testing::ServerProcess::Start(
-      {"--comet_threads=2", "--history=false"});
+  auto s =
+      testing::ServerProcess::Start({"--comet_threads=2", "--history=false"});
   ASSERT_TRUE(s.ok()) << s.status();
   std::unique_ptr<testing::ServerProcess> server = std::move(*s);
   constexpr int kRounds = 3;
@@ -261,11 +260,11 @@ TEST(RobustnessTest, AHangUpStormOnPullAndStreamLeavesNothing) {
     for (int i = 0; i < 2 * kEach; ++i) {
       int fd = testing::ConnectLoopback(server->http_port());
       ASSERT_GE(fd, 0);
-      std::string path = i % 2 ? absl::StrCat("/stream?key=storm,", i % 5)
-                               : absl::StrCat("/pull?key=storm,", i % 5,
-                                              "&timeout=120");
-      ASSERT_TRUE(SendAll(fd, absl::StrCat("GET ", path,
-                                           " HTTP/1.1\r\nHost: x\r\n\r\n")));
+      std::string path =
+          i % 2 ? absl::StrCat("/stream?key=storm,", i % 5)
+                : absl::StrCat("/pull?key=storm,", i % 5, "&timeout=120");
+      ASSERT_TRUE(SendAll(
+          fd, absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n")));
       fds.push_back(fd);
     }
     ASSERT_TRUE(testing::WaitFor(
@@ -298,9 +297,9 @@ void MakeHistory(const std::string& dir, int64_t base) {
     ASSERT_TRUE(s.ok()) << s.status();
     if (pass == 0) {
       for (int i = 0; i < 30; ++i) {
-        Push(**s, absl::StrCat(R"({"time": )", base + 10 * i,
-                               R"(, "hist": {"a": )", i, R"(, "b": )", 2 * i,
-                               "}}"));
+        Push(**s,
+             absl::StrCat(R"({"time": )", base + 10 * i, R"(, "hist": {"a": )",
+                          i, R"(, "b": )", 2 * i, "}}"));
       }
       ASSERT_TRUE(testing::WaitFor([&] {
         return (*s)->Metric("canopy_trend_windows_written_total") >= 60;
@@ -347,8 +346,8 @@ TEST(RobustnessTest, ALostCurrentFileIsRefusedThenRepairedOnRequest) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_GE((*s)->Metric("canopy_trend_corruptions_total"), 1);
   rapidjson::Document d =
-      GetJson(**s, absl::StrCat("/trend?key=hist,a&from=", base, "&to=",
-                                base + 300, "&step=10&fn=max"));
+      GetJson(**s, absl::StrCat("/trend?key=hist,a&from=", base,
+                                "&to=", base + 300, "&step=10&fn=max"));
   ASSERT_TRUE(d.IsObject() && d.HasMember("series"));
   ASSERT_EQ(d["series"].Size(), 1u);
   EXPECT_EQ(d["series"][0]["points"].Size(), 30u);
@@ -382,9 +381,8 @@ TEST(RobustnessTest, AGarbledTableIsNeverSilent) {
     EXPECT_TRUE(absl::StrContains(refused.err, "--trend_repair"))
         << refused.err;
   } else {
-    EXPECT_TRUE(testing::WaitFor([&] {
-      return (*s)->Metric("canopy_trend_corruptions_total") >= 1;
-    }));
+    EXPECT_TRUE(testing::WaitFor(
+        [&] { return (*s)->Metric("canopy_trend_corruptions_total") >= 1; }));
     (*s)->Stop();
   }
   fs::remove_all(dir);
@@ -406,9 +404,8 @@ TEST(RobustnessTest, ATruncatedTableIsNeverSilent) {
     EXPECT_NE(r.exit_code, 0);
     EXPECT_TRUE(absl::StrContains(r.err, "--trend_repair")) << r.err;
   } else {
-    EXPECT_TRUE(testing::WaitFor([&] {
-      return (*s)->Metric("canopy_trend_corruptions_total") >= 1;
-    }));
+    EXPECT_TRUE(testing::WaitFor(
+        [&] { return (*s)->Metric("canopy_trend_corruptions_total") >= 1; }));
     (*s)->Stop();
   }
   fs::remove_all(dir);

@@ -233,8 +233,8 @@ int TcpIdle(const bench::Address& http_addr, const bench::Address& tcp) {
         }
       }
       auto r = http.Request("GET", "/get?key=flood,tcp,fresh");
-      ok = r.ok() && r->body.find(absl::StrCat(":", value, "}")) !=
-                         std::string::npos;
+      ok = r.ok() &&
+           r->body.find(absl::StrCat(":", value, "}")) != std::string::npos;
       if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (fd >= 0) close(fd);
@@ -254,17 +254,19 @@ int TcpIdle(const bench::Address& http_addr, const bench::Address& tcp) {
         }
       }
     }
-    printf("t=%.0fs idle connections closed by the server: %zu/%d; new sender "
-           "%s\n",
-           Since(start), closed, n, ok ? "served" : "NOT served");
+    printf(
+        "t=%.0fs idle connections closed by the server: %zu/%d; new sender "
+        "%s\n",
+        Since(start), closed, n, ok ? "served" : "NOT served");
     fflush(stdout);
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   std::sort(seconds.begin(), seconds.end());
-  printf("tcp_idle: %d idle connections, %zu closed by the server; new "
-         "senders served %d/%d (p50 %.1f ms, max %.1f ms to read back)\n",
-         n, closed, served, asked, bench::Percentile(seconds, 0.5) * 1000,
-         seconds.empty() ? 0 : seconds.back() * 1000);
+  printf(
+      "tcp_idle: %d idle connections, %zu closed by the server; new "
+      "senders served %d/%d (p50 %.1f ms, max %.1f ms to read back)\n",
+      n, closed, served, asked, bench::Percentile(seconds, 0.5) * 1000,
+      seconds.empty() ? 0 : seconds.back() * 1000);
   for (const char* m :
        {"canopy_tcp_connections", "canopy_tcp_evicted_total",
         "canopy_tcp_idle_closed_total",

@@ -289,8 +289,7 @@ TEST_F(TrendThreadTest, AFullDiskHoldsUpNothingButHistoryAndLeavesNoDebris) {
   env.files_still_made = true;
   auto count_files = [&] {
     size_t n = 0;
-    for (const auto& e :
-         std::filesystem::directory_iterator(dir_ + "/trend")) {
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/trend")) {
       (void)e;
       ++n;
     }
@@ -316,14 +315,14 @@ TEST_F(TrendThreadTest, AFullDiskHoldsUpNothingButHistoryAndLeavesNoDebris) {
               std::chrono::seconds(3));
     // Three more retries, each reopening the store: no file is left over.
     uint64_t errors = thread.write_errors();
-    ASSERT_TRUE(testing::WaitFor(
-        [&] { return thread.write_errors() >= errors + 3; },
-        absl::Seconds(20)));
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return thread.write_errors() >= errors + 3; },
+                         absl::Seconds(20)));
     EXPECT_LE(count_files(), files);
     EXPECT_EQ(thread.windows_written(), 0u);
     env.fail = false;
-    EXPECT_TRUE(testing::WaitFor(
-        [&] { return thread.windows_written() >= 50; }, absl::Seconds(20)));
+    EXPECT_TRUE(testing::WaitFor([&] { return thread.windows_written() >= 50; },
+                                 absl::Seconds(20)));
   }
   EXPECT_EQ(StoredWindows("disk,full"), 50u);
 }
