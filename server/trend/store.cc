@@ -141,21 +141,31 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   return store;
 }
 
-size_t TrendStore::Verify() {
-  if (db_ == nullptr) return 0;
-  uint64_t before = corruptions_;
+bool TrendStore::VerifySome(size_t budget) {
+  if (db_ == nullptr || verified_) return verified_;
   leveldb::ReadOptions o = Checked();
   o.fill_cache = false;
   std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(o));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  if (verify_cursor_.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(verify_cursor_);
+  }
+  for (; it->Valid() && budget > 0; it->Next(), --budget) {
     if (it->key().starts_with("B") &&
         !DecodeBlock(absl::string_view(it->value().data(), it->value().size()))
              .ok()) {
       NoteCorruption("a block of windows does not decode");
     }
   }
+  if (it->Valid()) {
+    verify_cursor_.assign(it->key().data(), it->key().size());
+    return false;
+  }
+  // The end, or damage that stops the iterator: counted, and the pass ends.
   CheckIterator(*it);
-  return corruptions_ - before;
+  verified_ = true;
+  return true;
 }
 
 absl::Status TrendStore::Reopen() {

@@ -134,9 +134,10 @@ class TrendStore {
   // Bytes LevelDB reports for the whole key range.
   uint64_t ApproximateBytes() const;
 
-  // Reads every record, checksums verified; the damage found (each logged
-  // and counted in corruptions()).
-  size_t Verify();
+  // Reads up to `budget` records on from where the last call stopped,
+  // checksums verified; damage found is logged and counted in
+  // corruptions(). True once the whole store has been read (once per open).
+  bool VerifySome(size_t budget);
   // Damage found so far: at open (a repair), by Verify, or by a read (a bad
   // checksum, a truncated table, a record that does not decode). Read from
   // any thread.
@@ -188,6 +189,8 @@ class TrendStore {
   std::vector<PackJob> to_pack_;
   std::vector<std::string> created_;  // series made by the Write in progress
   mutable std::atomic<uint64_t> corruptions_{0};
+  std::string verify_cursor_;  // where VerifySome goes on
+  bool verified_ = false;
   mutable RateLimit corruption_log_;
 };
 

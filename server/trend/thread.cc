@@ -11,6 +11,9 @@
 namespace canopy {
 namespace {
 
+// Records read through between two tasks when looking for damage.
+constexpr size_t kVerifySlice = 20000;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -79,11 +82,13 @@ double TrendThread::flush_lag() const {
   return (NowMs() - oldest) / 1000.0;
 }
 
-bool TrendThread::Next(Task* task) {
+bool TrendThread::Next(Task* task, bool wait) {
   MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(
-      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasWork(); },
-      absl::Seconds(1));
+  if (wait) {
+    mu_.AwaitWithTimeout(
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasWork(); },
+        absl::Seconds(1));
+  }
   if (tasks_.empty()) return !stopping_;
   *task = std::move(tasks_.front());
   tasks_.pop_front();
@@ -93,10 +98,11 @@ bool TrendThread::Next(Task* task) {
 }
 
 void TrendThread::Main() {
-  // Damage in the history is looked for once at start (reads verify
-  // checksums too): found, it is logged and counted.
-  store_->Verify();
+  // Damage in the history is looked for once after start, a slice at a
+  // time between tasks so that queries and writes do not wait for it
+  // (reads verify checksums too): found, it is logged and counted.
   corruptions_ = store_->corruptions();
+  bool verified = false;
   int64_t next_retention = 0;
   // Batches whose write failed, oldest first: retried every second while
   // queries and snapshots go on (a full disk holds nothing up but history).
@@ -105,7 +111,9 @@ void TrendThread::Main() {
   while (true) {
     Task task;
     bool stopping = false;
-    if (!Next(&task)) {
+    // Waits for work unless there is damage still to look for.
+    const bool looking = !verified && store_->open() && failed.empty();
+    if (!Next(&task, /*wait=*/!looking)) {
       if (failed.empty()) return;
       stopping = true;  // the destructor waits for what failed
     }
@@ -159,6 +167,9 @@ void TrendThread::Main() {
       if (!store_->open()) (void)store_->Reopen();
       task.work(*store_);
       if (task.done) Post(std::move(task.done));
+    }
+    if (!verified && store_->open() && failed.empty()) {
+      verified = store_->VerifySome(kVerifySlice);
     }
     corruptions_ = store_->corruptions();
     int64_t now = time(nullptr);

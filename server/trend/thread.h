@@ -83,8 +83,9 @@ class TrendThread {
     int64_t queued_at_ms = 0;
   };
   void Main();
-  // The next task, or false when stopping with nothing left.
-  bool Next(Task* task);
+  // The next task (an empty one after waiting up to a second, or at once
+  // unless `wait`), or false when stopping with nothing left.
+  bool Next(Task* task, bool wait);
   void Post(std::function<void()> done);
   void Counted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
