@@ -72,6 +72,9 @@ ABSL_FLAG(int64_t, max_connections, 19000,
           "Most open HTTP connections; past it a connection may still ask "
           "/healthz or /metrics, anything else gets 503. Lowered to fit the "
           "open file limit.");
+ABSL_FLAG(int64_t, max_tcp_connections, 4096,
+          "Most open TCP ingest connections; at the cap a new one closes the "
+          "one silent the longest. Lowered to fit the open file limit.");
 ABSL_FLAG(int32_t, tcp_idle_timeout, 300,
           "Seconds a TCP ingest connection may stay silent before it is "
           "closed.");
@@ -145,6 +148,9 @@ int main(int argc, char** argv) {
   int64_t max_connections = absl::GetFlag(FLAGS_max_connections);
   if (max_connections < 1) Die("--max_connections must be at least 1");
   options.max_connections = static_cast<size_t>(max_connections);
+  int64_t max_tcp = absl::GetFlag(FLAGS_max_tcp_connections);
+  if (max_tcp < 1) Die("--max_tcp_connections must be at least 1");
+  options.max_tcp_connections = static_cast<size_t>(max_tcp);
   options.tcp_idle_timeout = absl::GetFlag(FLAGS_tcp_idle_timeout);
   if (options.tcp_idle_timeout < 1)
     Die("--tcp_idle_timeout must be at least 1");

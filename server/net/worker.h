@@ -137,6 +137,7 @@ class Worker {
   absl::flat_hash_map<uint64_t, Conn*> by_waiter_;
   std::vector<Conn*> dead_;
   std::deque<uint64_t> reserve_ids_;  // reserve connections, oldest first
+  int spare_fd_ = -1;  // given up to accept-and-close when out of fds
   RateLimit accept_log_;
   std::unique_ptr<char[]> read_buffer_;
 

@@ -7,6 +7,7 @@
 // silent.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -133,6 +134,42 @@ TEST(RobustnessTest, TheHeaderDeadlineDoesNotCutASlowBody) {
   close(fd);
 }
 
+// Out of descriptors (the process's limit lowered under it, as another
+// leak would): a client is let in and closed at once (the spare
+// descriptor), not left hanging in the backlog, and once descriptors are
+// back everything is served.
+TEST(RobustnessTest, OutOfDescriptorsClientsAreClosedAtOnceAndServiceResumes) {
+  auto s =
+      testing::ServerProcess::Start({"--comet_threads=1", "--history=false"});
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::unique_ptr<testing::ServerProcess> server = std::move(*s);
+  size_t open_fds = 0;
+  for (const auto& e :
+       fs::directory_iterator(absl::StrCat("/proc/", server->pid(), "/fd"))) {
+    (void)e;
+    ++open_fds;
+  }
+  rlimit old_limit;
+  ASSERT_EQ(prlimit(server->pid(), RLIMIT_NOFILE, nullptr, &old_limit), 0);
+  rlimit low = old_limit;
+  // The limit bounds descriptor numbers: one below the count leaves no
+  // free number (canopyd's descriptors are numbered without holes).
+  low.rlim_cur = open_fds - 1;
+  ASSERT_EQ(prlimit(server->pid(), RLIMIT_NOFILE, &low, nullptr), 0);
+  for (int i = 0; i < 3; ++i) {
+    int fd = testing::ConnectLoopback(server->http_port());
+    ASSERT_GE(fd, 0);
+    SendAll(fd,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(ClosedByServer(fd, 5000)) << "left hanging";
+    close(fd);
+  }
+  ASSERT_EQ(prlimit(server->pid(), RLIMIT_NOFILE, &old_limit, nullptr), 0);
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return Status(*server, "/healthz") == 200; }));
+  EXPECT_GE(server->Metric("canopy_connections_refused_total"), 3);
+}
+
 // ------------------------------------------------------------ TCP ingest
 
 // Silent TCP ingest connections are closed after --tcp_idle_timeout and
@@ -166,6 +203,39 @@ TEST(RobustnessTest, IdleTcpIngestConnectionsAreClosed) {
            d["items"][0]["after,idle"].GetDouble() == 7;
   }));
   close(fd);
+}
+
+// At the cap, idle connections make room: the one silent the longest is
+// closed for each new sender, and the senders are served.
+TEST(RobustnessTest, IdleTcpConnectionsAtTheCapMakeRoomForNewSenders) {
+  constexpr int kCap = 20;
+  auto s = testing::ServerProcess::Start(
+      {absl::StrCat("--max_tcp_connections=", kCap), "--history=false"});
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::unique_ptr<testing::ServerProcess> server = std::move(*s);
+  std::vector<int> idle;
+  for (int i = 0; i < 2 * kCap; ++i) {
+    int fd = testing::ConnectLoopback(server->tcp_port());
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return server->Metric("canopy_tcp_evicted_total") == kCap; }));
+  EXPECT_EQ(server->Metric("canopy_tcp_connections"), kCap);
+  // The first ones (silent the longest) were closed.
+  for (int i = 0; i < kCap; ++i) EXPECT_TRUE(ClosedByServer(idle[i], 5000));
+  for (int i = 0; i < 3; ++i) {
+    int fd = testing::ConnectLoopback(server->tcp_port());
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, absl::StrCat("at.cap ", i, "\n")));
+    EXPECT_TRUE(testing::WaitFor([&] {
+      rapidjson::Document d = GetJson(*server, "/get?key=at,cap");
+      return d.IsObject() && d.HasMember("items") && d["items"].Size() == 1 &&
+             d["items"][0]["at,cap"].GetDouble() == i;
+    }));
+    close(fd);
+  }
+  for (int fd : idle) close(fd);
 }
 
 // ------------------------------------------------------------ seq
