@@ -86,6 +86,13 @@ void TrendStore::CheckIterator(const leveldb::Iterator& it) const {
   if (!s.ok()) NoteCorruption(s.ToString());
 }
 
+absl::Status TrendStore::WriteFailed(const leveldb::Status& s) {
+  // A full disk is retried; damage met by a compaction (paranoid checks
+  // stop writes on it) is also counted as such.
+  if (s.IsCorruption()) NoteCorruption(s.ToString());
+  return absl::UnavailableError(s.ToString());
+}
+
 absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
     const std::string& dir, Retention retention, leveldb::Env* env,
     bool repair) {
@@ -446,7 +453,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       }
     }
     created_.clear();
-    return absl::UnavailableError(s.ToString());
+    return WriteFailed(s);
   }
   created_.clear();
   // Level by level, so that each reads the one below already written.
@@ -472,7 +479,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       }
     }
     s = db_->Write(leveldb::WriteOptions(), &up);
-    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    if (!s.ok()) return WriteFailed(s);
   }
   // Block periods that ended: pack their single windows (now on disk).
   if (!to_pack_.empty()) {
@@ -481,7 +488,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       Pack(job.id, job.level, job.period, &packs);
     to_pack_.clear();
     s = db_->Write(leveldb::WriteOptions(), &packs);
-    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    if (!s.ok()) return WriteFailed(s);
   }
   return absl::OkStatus();
 }

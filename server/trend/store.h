@@ -47,6 +47,7 @@ class DB;
 class Env;
 class Iterator;
 struct ReadOptions;
+class Status;
 class WriteBatch;
 }  // namespace leveldb
 
@@ -173,6 +174,7 @@ class TrendStore {
   // Logs (rate-limited) and counts damage.
   void NoteCorruption(const std::string& what) const;
   void CheckIterator(const leveldb::Iterator& it) const;
+  absl::Status WriteFailed(const leveldb::Status& s);
 
   leveldb::DB* db_;
   Retention retention_;
