@@ -64,6 +64,11 @@ absl::Status Server::Start() {
     size_t tcp_room = limit > used + 16 ? limit - used : 16;
     options_.max_tcp_connections =
         std::min(options_.max_tcp_connections, tcp_room);
+    CANOPY_LOG(
+        "open files: limit %d; HTTP connections %d (and %d more for /healthz "
+        "and /metrics), waiters %d, TCP ingest connections %d",
+        limit, options_.max_connections, Worker::kReserveConnections,
+        options_.max_waiters, options_.max_tcp_connections);
   }
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
