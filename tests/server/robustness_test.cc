@@ -7,10 +7,13 @@
 // silent.
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -478,6 +481,74 @@ TEST(RobustnessTest, ATruncatedTableIsNeverSilent) {
         [&] { return (*s)->Metric("canopy_trend_corruptions_total") >= 1; }));
     (*s)->Stop();
   }
+  fs::remove_all(dir);
+}
+
+// A full disk, for real: the data directory on a small tmpfs (skipped where
+// the test may not mount one). History writes fail and are retried, but
+// /trend answers at once, the retries leave no empty .log behind, and once
+// the disk has room again the history is written.
+TEST(RobustnessTest, AFullDiskHangsNothingAndLeavesNoDebris) {
+  std::string dir = testing::MakeTempDir();
+  if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=3m") != 0) {
+    fs::remove_all(dir);
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  }
+  {
+    auto s = testing::ServerProcess::Start({"--snapshot_interval=1"}, dir);
+    ASSERT_TRUE(s.ok()) << s.status();
+    std::unique_ptr<testing::ServerProcess> server = std::move(*s);
+    int64_t base = time(nullptr) / 10 * 10 - 7200;
+    // Dated windows of many leaves until history can no longer be written.
+    for (int i = 0;
+         i < 400 && server->Metric("canopy_trend_write_errors_total") <= 0;
+         ++i) {
+      std::string json =
+          absl::StrCat(R"({"time": )", base + 10 * (i % 600), R"(, "full": {)");
+      for (int k = 0; k < 500; ++k) {
+        absl::StrAppend(&json, k ? "," : "", "\"leaf", i, "_", k, "\": ", k);
+      }
+      json += "}}";
+      auto r = server->Client().Request("POST", "/push", json,
+                                        {{"Content-Type", "application/json"}});
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
+    ASSERT_TRUE(testing::WaitFor(
+        [&] { return server->Metric("canopy_trend_write_errors_total") > 0; },
+        absl::Seconds(30)));
+    // Queries are answered while the writes fail.
+    auto start = std::chrono::steady_clock::now();
+    auto q = server->Client(10).Request(
+        "GET", absl::StrCat("/trend?key=full,leaf0_1&from=", base,
+                            "&to=", base + 600));
+    ASSERT_TRUE(q.ok()) << q.status();
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::seconds(5));
+    EXPECT_EQ(Status(*server, "/healthz"), 200);
+    // Three more retries, each reopening LevelDB: no file left behind.
+    size_t logs = FilesEndingWith(dir + "/trend", ".log").size();
+    double errors = server->Metric("canopy_trend_write_errors_total");
+    ASSERT_TRUE(testing::WaitFor(
+        [&] {
+          return server->Metric("canopy_trend_write_errors_total") >=
+                 errors + 3;
+        },
+        absl::Seconds(20)));
+    EXPECT_LE(FilesEndingWith(dir + "/trend", ".log").size(), logs);
+    // Room again: the history is written.
+    ASSERT_EQ(mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT, "size=256m"), 0)
+        << strerror(errno);
+    double written = server->Metric("canopy_trend_windows_written_total");
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          return server->Metric("canopy_trend_windows_written_total") >
+                     written &&
+                 server->Metric("canopy_trend_queued_batches") == 0;
+        },
+        absl::Seconds(30)));
+    EXPECT_EQ(server->Stop(), 0);
+  }
+  umount2(dir.c_str(), MNT_DETACH);
   fs::remove_all(dir);
 }
 
