@@ -70,6 +70,22 @@ ABSL_FLAG(int64_t, max_waiters, 18000,
 ABSL_FLAG(int32_t, http_timeout, 60,
           "Seconds an HTTP connection has to send each whole request; idle "
           "or slower connections are closed.");
+ABSL_FLAG(int32_t, http_header_timeout, 10,
+          "Seconds from the first byte of a request to the end of its "
+          "headers; slower clients (slowloris) are closed.");
+ABSL_FLAG(int64_t, max_connections, 19000,
+          "Most open HTTP connections; past it a connection may still ask "
+          "/healthz or /metrics, anything else gets 503. Lowered to fit the "
+          "open file limit.");
+ABSL_FLAG(int64_t, max_tcp_connections, 4096,
+          "Most open TCP ingest connections; at the cap a new one closes the "
+          "one silent the longest. Lowered to fit the open file limit.");
+ABSL_FLAG(int32_t, tcp_idle_timeout, 300,
+          "Seconds a TCP ingest connection may stay silent before it is "
+          "closed.");
+ABSL_FLAG(bool, trend_repair, false,
+          "If the trend store (DATA_DIR/trend) is damaged, repair it with "
+          "LevelDB's RepairDB instead of refusing to start.");
 ABSL_FLAG(int32_t, comet_threads, 0,
           "Threads that hold the HTTP connections and write comet replies "
           "(0: one per core).");
@@ -137,6 +153,20 @@ int main(int argc, char** argv) {
   options.max_waiters = static_cast<size_t>(max_waiters);
   options.http_timeout = absl::GetFlag(FLAGS_http_timeout);
   if (options.http_timeout < 1) Die("--http_timeout must be at least 1");
+  options.http_header_timeout = absl::GetFlag(FLAGS_http_header_timeout);
+  if (options.http_header_timeout < 1) {
+    Die("--http_header_timeout must be at least 1");
+  }
+  int64_t max_connections = absl::GetFlag(FLAGS_max_connections);
+  if (max_connections < 1) Die("--max_connections must be at least 1");
+  options.max_connections = static_cast<size_t>(max_connections);
+  int64_t max_tcp = absl::GetFlag(FLAGS_max_tcp_connections);
+  if (max_tcp < 1) Die("--max_tcp_connections must be at least 1");
+  options.max_tcp_connections = static_cast<size_t>(max_tcp);
+  options.tcp_idle_timeout = absl::GetFlag(FLAGS_tcp_idle_timeout);
+  if (options.tcp_idle_timeout < 1)
+    Die("--tcp_idle_timeout must be at least 1");
+  options.trend_repair = absl::GetFlag(FLAGS_trend_repair);
   options.comet_threads = absl::GetFlag(FLAGS_comet_threads);
   if (options.comet_threads < 0 || options.comet_threads > 64) {
     Die("--comet_threads must be 0 to 64");

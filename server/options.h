@@ -29,9 +29,14 @@ struct ServerOptions {
   size_t max_body = 32 << 20;
   size_t max_nodes = 10000000;
   size_t max_waiters = 18000;
-  size_t max_connections = 19000;
+  size_t max_connections = 19000;     // HTTP; lowered to fit the fd limit
+  size_t max_tcp_connections = 4096;  // TCP ingest; likewise
   int http_timeout = 60;  // seconds a connection has to send a request
-  int comet_threads = 0;  // HTTP and comet worker threads; 0: one per core
+  // Seconds from a request's first byte to the end of its headers (a
+  // slowloris sending a byte every few seconds is closed after this).
+  int http_header_timeout = 10;
+  int tcp_idle_timeout = 300;  // seconds a TCP ingest connection may be silent
+  int comet_threads = 0;       // HTTP and comet worker threads; 0: one per core
   std::string write_token;
   std::string read_token;
   // Without --write_token (HTTP) or --allow (UDP, TCP), a non-loopback
@@ -40,6 +45,7 @@ struct ServerOptions {
   int step_seconds = 10;  // the window: the first step of --retention
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
   bool history = true;         // keep trend history in data_dir/trend
+  bool trend_repair = false;   // repair a damaged trend store (RepairDB)
   int snapshot_interval = 60;  // seconds between snapshots of the tree
   int max_pull_timeout = 300;  // seconds
   size_t get_limit = 10000;    // default limit= of /get

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "server/durable_file.h"
 #include "server/log.h"
 
 namespace canopy {
@@ -49,10 +50,26 @@ absl::Status Server::Start() {
     setrlimit(RLIMIT_NOFILE, &rl);
     getrlimit(RLIMIT_NOFILE, &rl);
     stats_.fd_limit = rl.rlim_cur;
-    // Keep room for listeners, files and a burst of short requests.
-    size_t room = rl.rlim_cur > 256 ? rl.rlim_cur - 256 : rl.rlim_cur / 2;
-    options_.max_waiters = std::min(options_.max_waiters, room);
-    options_.max_connections = std::min(options_.max_connections, room + 128);
+    // Every descriptor is budgeted, so that a flood of one kind never takes
+    // another's (issue 18): the HTTP connections and the reserve past them
+    // (worker.h), then the TCP ingest connections, then kOtherFiles for the
+    // listeners, LevelDB's tables (max_open_files) and the small files.
+    constexpr size_t kOtherFiles = 512;
+    const size_t limit = rl.rlim_cur;
+    size_t http_room = limit > 3000 ? limit - 1500 : limit / 2;
+    options_.max_connections = std::min(options_.max_connections, http_room);
+    options_.max_waiters =
+        std::min(options_.max_waiters, options_.max_connections);
+    size_t used =
+        options_.max_connections + Worker::kReserveConnections + kOtherFiles;
+    size_t tcp_room = limit > used + 16 ? limit - used : 16;
+    options_.max_tcp_connections =
+        std::min(options_.max_tcp_connections, tcp_room);
+    CANOPY_LOG(
+        "open files: limit %d; HTTP connections %d (and %d more for /healthz "
+        "and /metrics), waiters %d, TCP ingest connections %d",
+        limit, options_.max_connections, Worker::kReserveConnections,
+        options_.max_waiters, options_.max_tcp_connections);
   }
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
@@ -76,6 +93,7 @@ absl::Status Server::Start() {
   ingest_ = std::make_unique<LineIngest>(tree_.get(), &stats_);
 
   if (absl::Status s = RestoreSnapshot(); !s.ok()) return s;
+  if (absl::Status s = GuardSeq(); !s.ok()) return s;
   views_ = std::make_unique<ViewStore>(options_.data_dir + "/views.json");
   if (absl::Status s = views_->Load(); !s.ok()) return s;
   next_snapshot_ = time(nullptr) + options_.snapshot_interval;
@@ -84,7 +102,8 @@ absl::Status Server::Start() {
     absl::StatusOr<Retention> retention = Retention::Parse(options_.retention);
     if (!retention.ok()) return retention.status();
     absl::StatusOr<std::unique_ptr<TrendStore>> store =
-        TrendStore::Open(options_.data_dir + "/trend", *retention);
+        TrendStore::Open(options_.data_dir + "/trend", *retention,
+                         /*env=*/nullptr, options_.trend_repair);
     if (!store.ok()) return store.status();
     trend_ = std::make_unique<TrendThread>(std::move(*store));
     trend_wake_ = event_new(base_, trend_->wake_fd(), EV_READ | EV_PERSIST,
@@ -186,7 +205,13 @@ int Server::Run() {
   // The trend thread ends after writing everything queued (a periodic
   // snapshot among it); the last snapshot, written here, comes after.
   StopTrend();
-  WriteSnapshot(/*now_here=*/true);
+  if (WriteSnapshot(/*now_here=*/true)) {
+    // Every change is in the snapshot: the next start continues at its
+    // seq, and the clients' cursors stay good.
+    if (absl::Status s = seq_reservation_->Reserve(tree_->seq()); !s.ok()) {
+      CANOPY_LOG("%s", std::string(s.message()));
+    }
+  }
   CANOPY_LOG("canopyd stopped: history flushed, tree saved");
   return 0;
 }
@@ -197,37 +222,46 @@ std::string SnapshotPath(const ServerOptions& o) {
   return o.data_dir + "/tree.snapshot";
 }
 
-// Writes `bytes` to `path` whole or not at all (temp file, fsync, rename).
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& bytes) {
-  std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
-  }
-  bool ok = fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
-void Server::WriteSnapshot(bool now_here) {
+absl::Status Server::GuardSeq() {
+  seq_reservation_ =
+      std::make_unique<SeqReservation>(options_.data_dir + "/seq.reserved");
+  absl::StatusOr<uint64_t> reserved = seq_reservation_->Load();
+  if (!reserved.ok()) return reserved.status();
+  if (*reserved > tree_->seq()) {
+    // Seqs up to the mark may have been handed out and their changes lost
+    // (kill -9, a crash, power): continue above them, and every cursor
+    // from before answers with a reset.
+    CANOPY_LOG(
+        "canopyd did not stop cleanly: changes after seq %d are lost; the seq "
+        "continues above %d and clients resynchronise",
+        tree_->seq(), *reserved);
+    tree_->StartAbove(*reserved);
+  }
+  return ReserveSeq();
+}
+
+absl::Status Server::ReserveSeq() {
+  absl::Status s =
+      seq_reservation_->Reserve(tree_->seq() + SeqReservation::kBlock);
+  if (!s.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot reserve seq numbers: ", s.message()));
+  }
+  return s;
+}
+
+bool Server::WriteSnapshot(bool now_here) {
   auto bytes = std::make_shared<std::string>();
   tree_->Snapshot(bytes.get());
   std::string path = SnapshotPath(options_);
   if (now_here || !trend_) {
     if (absl::Status s = WriteFileAtomically(path, *bytes); !s.ok()) {
       CANOPY_ERROR("snapshot failed: %s", std::string(s.message()));
+      return false;
     }
-    return;
+    return true;
   }
   // Written on the trend thread; the outcome is read back on the loop.
   auto result = std::make_shared<absl::Status>();
@@ -243,6 +277,7 @@ void Server::WriteSnapshot(bool now_here) {
           CANOPY_ERROR("snapshot failed: %s", std::string(result->message()));
         }
       });
+  return true;
 }
 
 absl::Status Server::RestoreSnapshot() {
@@ -315,6 +350,8 @@ ServerFigures Server::Figures() const {
   f.max_waiters = options_.max_waiters;
   f.udp_rcvbuf = listeners_->udp_rcvbuf();
   f.tcp_connections = listeners_->tcp_connections();
+  f.tcp_idle_closed = listeners_->tcp_idle_closed();
+  f.tcp_evicted = listeners_->tcp_evicted();
   f.kernel_drops = listeners_->kernel_drops();
   if (trend_) {
     f.history = true;
@@ -327,6 +364,7 @@ ServerFigures Server::Figures() const {
     f.trend_disk_bytes = trend_->disk_bytes();
     f.trend_windows_written = trend_->windows_written();
     f.trend_write_errors = trend_->write_errors();
+    f.trend_corruptions = trend_->corruptions();
     f.trend_retention_deleted = trend_->retention_deleted();
   }
   return f;
@@ -354,6 +392,12 @@ void Server::OnTick(int, short, void* arg) {
 
 void Server::Tick() {
   int64_t now = time(nullptr);
+  if (tree_->seq() + SeqReservation::kBlock / 2 >
+      seq_reservation_->reserved()) {
+    if (absl::Status s = ReserveSeq(); !s.ok() && seq_log_.Allow()) {
+      CANOPY_LOG("%s", std::string(s.message()));
+    }
+  }
   if (trend_) SubmitWindows(/*all=*/false);
   if (options_.snapshot_interval > 0 && now >= next_snapshot_) {
     next_snapshot_ = now + options_.snapshot_interval;

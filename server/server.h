@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "canopy/tree.h"
 #include "server/cluster/cluster.h"
+#include "server/durable_file.h"
 #include "server/handlers/figures.h"
 #include "server/handlers/request.h"
 #include "server/handlers/view_store.h"
@@ -85,8 +86,13 @@ class Server {
   void SubmitWindows(bool all);
   // Writes the tree's snapshot: through the trend thread, or here when
   // `now_here` (at the stop) or when there is no trend thread.
-  void WriteSnapshot(bool now_here);
+  // False if it failed (only known when `now_here`).
+  bool WriteSnapshot(bool now_here);
   absl::Status RestoreSnapshot();
+  // After the restore: continues above the seq reservation on disk if the
+  // last stop was not clean, and reserves the next block.
+  absl::Status GuardSeq();
+  absl::Status ReserveSeq();
 
   ServerOptions options_;
   Stats stats_;
@@ -108,6 +114,8 @@ class Server {
   int64_t next_snapshot_ = 0;
   uint64_t snapshot_seq_ = 0;
   RateLimit snapshot_log_;  // failed snapshots, logged
+  std::unique_ptr<SeqReservation> seq_reservation_;
+  RateLimit seq_log_;  // failed reservations, logged
   std::vector<ExpireRule> expire_;
   int64_t next_expire_ = 0;
   int64_t expire_interval_ = 0;

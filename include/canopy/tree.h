@@ -350,6 +350,15 @@ class Tree {
       const Pattern& pattern, uint64_t since,
       const std::function<void(absl::string_view key)>& fn) const;
 
+  // After a stop that may have lost changes (kill -9): the seq continues
+  // above `seq`, which may have been handed out, and every cursor up to it
+  // is answered with a reset. Nothing if the tree is already past it.
+  void StartAbove(uint64_t seq) {
+    if (seq < seq_) return;
+    seq_ = seq + 1;
+    tombstone_floor_ = seq_;
+  }
+
   // True if a change list since `since` is complete: `since` is not from the
   // future and no tombstone after it has been forgotten.
   bool CanAnswerSince(uint64_t since) const {

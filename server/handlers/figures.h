@@ -31,6 +31,8 @@ struct ServerFigures {
   size_t max_waiters = 0;
   int udp_rcvbuf = 0;
   size_t tcp_connections = 0;
+  uint64_t tcp_idle_closed = 0;  // silent past --tcp_idle_timeout
+  uint64_t tcp_evicted = 0;      // closed for a new one at the cap
   uint64_t kernel_drops = 0;
   bool history = false;  // the trend figures below are set
   size_t trend_series = 0;
@@ -42,6 +44,7 @@ struct ServerFigures {
   uint64_t trend_disk_bytes = 0;
   uint64_t trend_windows_written = 0;
   uint64_t trend_write_errors = 0;
+  uint64_t trend_corruptions = 0;  // damage found in the store
   uint64_t trend_retention_deleted = 0;
   std::vector<WorkerFigures> per_worker;
 };

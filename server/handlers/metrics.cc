@@ -103,6 +103,14 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
         static_cast<double>(f.udp_rcvbuf));
   gauge("canopy_tcp_connections", "Open TCP ingest connections.",
         static_cast<double>(f.tcp_connections));
+  counter("canopy_tcp_idle_closed_total",
+          "TCP ingest connections closed for silence past "
+          "--tcp_idle_timeout.",
+          static_cast<double>(f.tcp_idle_closed));
+  counter("canopy_tcp_evicted_total",
+          "TCP ingest connections closed, silent the longest, to make room "
+          "for a new one at the cap.",
+          static_cast<double>(f.tcp_evicted));
   counter("canopy_udp_kernel_drops_total",
           "Datagrams the kernel dropped before canopyd read them "
           "(the socket's drop count, SO_MEMINFO).",
@@ -136,6 +144,10 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
     counter("canopy_trend_write_errors_total",
             "Failed history writes (retried).",
             static_cast<double>(f.trend_write_errors));
+    counter("canopy_trend_corruptions_total",
+            "Damage found in the trend store (at start, by a read, or "
+            "repaired by --trend_repair); each is logged.",
+            static_cast<double>(f.trend_corruptions));
     counter("canopy_trend_retention_deleted_total",
             "Windows deleted past retention.",
             static_cast<double>(f.trend_retention_deleted));

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <list>
 
 #include "absl/strings/str_cat.h"
 #include "server/ingest/json_ingest.h"
@@ -36,16 +37,17 @@ constexpr int kUdpRoundsPerEvent = 16;  // then let other sockets run
 // thousands, for at most a millisecond more before a line is applied.
 constexpr int kUdpPollAbove = 8;
 constexpr timeval kUdpPollInterval = {0, 1000};
-constexpr size_t kMaxTcpConnections = 4096;
 constexpr int kUdpReceiveBuffer = 8 << 20;
 
 }  // namespace
 
 struct Listeners::TcpConn {
-  Listeners* self;
-  bufferevent* bev;
-  bool discarding = false;     // inside a line longer than the limit
-  sockaddr_storage peer = {};  // for the log of a rejected line
+  Listeners* self = nullptr;
+  bufferevent* bev = nullptr;
+  bool discarding = false;              // inside a line longer than the limit
+  std::list<TcpConn*>::iterator place;  // in tcp_conns_, newest data last
+  int64_t last_active = 0;              // when it last sent (or connected)
+  sockaddr_storage peer = {};           // for the log of a rejected line
 };
 
 Listeners::Listeners(event_base* base, Tree* tree, LineIngest* ingest,
@@ -60,6 +62,7 @@ Listeners::Listeners(event_base* base, Tree* tree, LineIngest* ingest,
 
 Listeners::~Listeners() {
   while (!tcp_conns_.empty()) CloseTcp(tcp_conns_.back());
+  if (tcp_idle_) event_free(tcp_idle_);
   if (udp_event_) event_free(udp_event_);
   if (udp_poll_) event_free(udp_poll_);
   if (udp_fd_ >= 0) close(udp_fd_);
@@ -117,6 +120,11 @@ absl::Status Listeners::Start() {
           "cannot listen on tcp ", options_->tcp, ": ", std::strerror(errno)));
     }
     tcp_port_ = BoundPort(evconnlistener_get_fd(tcp_listener_));
+    // One deadline for every connection, checked against the least recently
+    // active one (the front of tcp_conns_).
+    tcp_idle_ = evtimer_new(base_, &Listeners::OnTcpIdle, this);
+    timeval sweep = {1, 0};
+    event_add(tcp_idle_, &sweep);
     CANOPY_LOG("canopyd listening on tcp %s (port %d)", options_->tcp,
                tcp_port_);
   }
@@ -228,10 +236,11 @@ void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
     close(fd);
     return;
   }
-  if (self->tcp_connections_ >= kMaxTcpConnections) {
-    ++self->stats_->rejected["tcp"]["too_many_connections"];
-    close(fd);
-    return;
+  if (self->tcp_connections_ >= self->options_->max_tcp_connections) {
+    // Full: the connection silent the longest makes room, so that idle
+    // connections never lock new senders out.
+    ++self->tcp_evicted_;
+    self->CloseTcp(self->tcp_conns_.front());
   }
   bufferevent* bev =
       bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -239,14 +248,17 @@ void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
     close(fd);
     return;
   }
-  TcpConn* conn = new TcpConn{self, bev};
+  TcpConn* conn = new TcpConn;
+  conn->self = self;
+  conn->bev = bev;
   if (addr != nullptr) {
     std::memcpy(&conn->peer, addr,
                 addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6)
                                             : sizeof(sockaddr_in));
   }
   ++self->tcp_connections_;
-  self->tcp_conns_.push_back(conn);
+  conn->place = self->tcp_conns_.insert(self->tcp_conns_.end(), conn);
+  conn->last_active = time(nullptr);
   bufferevent_setcb(bev, &Listeners::OnTcpRead, nullptr, &Listeners::OnTcpEvent,
                     conn);
   bufferevent_enable(bev, EV_READ);
@@ -255,6 +267,9 @@ void Listeners::OnAccept(evconnlistener*, int fd, sockaddr* addr, int,
 void Listeners::OnTcpRead(bufferevent* bev, void* arg) {
   TcpConn* conn = static_cast<TcpConn*>(arg);
   Listeners* self = conn->self;
+  conn->last_active = time(nullptr);
+  self->tcp_conns_.splice(self->tcp_conns_.end(), self->tcp_conns_,
+                          conn->place);
   evbuffer* in = bufferevent_get_input(bev);
   size_t max_line = self->options_->max_line;
   while (true) {
@@ -304,14 +319,22 @@ void Listeners::OnTcpEvent(bufferevent* bev, short what, void* arg) {
   }
 }
 
+void Listeners::OnTcpIdle(int, short, void* arg) {
+  Listeners* self = static_cast<Listeners*>(arg);
+  int64_t before = time(nullptr) - self->options_->tcp_idle_timeout;
+  while (!self->tcp_conns_.empty() &&
+         self->tcp_conns_.front()->last_active <= before) {
+    ++self->tcp_idle_closed_;
+    self->CloseTcp(self->tcp_conns_.front());
+  }
+  timeval sweep = {1, 0};
+  event_add(self->tcp_idle_, &sweep);
+}
+
 void Listeners::CloseTcp(TcpConn* conn) {
   bufferevent_free(conn->bev);
   --tcp_connections_;
-  auto it = std::find(tcp_conns_.begin(), tcp_conns_.end(), conn);
-  if (it != tcp_conns_.end()) {
-    *it = tcp_conns_.back();
-    tcp_conns_.pop_back();
-  }
+  tcp_conns_.erase(conn->place);
   delete conn;
 }
 

@@ -9,6 +9,10 @@
 //                               &protection);
 //   if (absl::Status s = listeners.Start(); !s.ok()) ...
 //
+// A TCP connection silent for --tcp_idle_timeout is closed; when
+// --max_tcp_connections (ServerOptions) are open, a new one closes the
+// connection silent the longest (both counted in /metrics).
+//
 // Threads: the event-loop thread, which owns the tree, runs every callback;
 // the listeners own their sockets and TCP connections.
 #ifndef CANOPY_SERVER_NET_LISTENERS_H_
@@ -18,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <vector>
 
@@ -52,6 +57,10 @@ class Listeners {
   int udp_port() const { return udp_port_; }
   int tcp_port() const { return tcp_port_; }
   size_t tcp_connections() const { return tcp_connections_; }
+  // TCP connections closed for silence past --tcp_idle_timeout, and closed
+  // to make room for a new one when the cap was reached.
+  uint64_t tcp_idle_closed() const { return tcp_idle_closed_; }
+  uint64_t tcp_evicted() const { return tcp_evicted_; }
   // Datagrams the kernel dropped on the UDP socket before we read them.
   uint64_t kernel_drops() const;
   int udp_rcvbuf() const { return udp_rcvbuf_; }
@@ -64,6 +73,8 @@ class Listeners {
                        void* arg);
   static void OnTcpRead(bufferevent* bev, void* arg);
   static void OnTcpEvent(bufferevent* bev, short what, void* arg);
+  // Once a second: closes the connections silent past --tcp_idle_timeout.
+  static void OnTcpIdle(int fd, short what, void* arg);
   // Reads and applies what the socket holds, up to a limit; the number of
   // datagrams read.
   int ReadUdp();
@@ -84,7 +95,11 @@ class Listeners {
   int tcp_port_ = 0;
   int udp_rcvbuf_ = 0;
   size_t tcp_connections_ = 0;
-  std::vector<TcpConn*> tcp_conns_;  // open connections, freed at the end
+  // Open connections, the least recently active first (freed at the end).
+  std::list<TcpConn*> tcp_conns_;
+  event* tcp_idle_ = nullptr;
+  uint64_t tcp_idle_closed_ = 0;
+  uint64_t tcp_evicted_ = 0;
   // recvmmsg buffers.
   std::unique_ptr<char[]> bufs_;
 };

@@ -2,11 +2,13 @@
 
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -29,6 +31,9 @@ constexpr int kStreamKeepaliveSeconds = 15;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 // The reap event runs after every other event of a loop turn.
 constexpr int kReapPriority = 1;
+// A connection past --max_connections, one of the reserve, has this long
+// to ask /healthz or /metrics.
+constexpr int kReserveSeconds = 2;
 
 // The head of a comet reply, formatted without allocating: a pull's
 // answer is always 200 and JSON.
@@ -66,6 +71,8 @@ struct Worker::Conn {
   bool sent_continue = false;  // "100 Continue" written for this request
   bool backlogged = false;     // a stream past its high-water mark
   bool dead = false;
+  bool reserve = false;  // past the cap: /healthz and /metrics only, once
+  enum class Deadline { kIdle, kHeaders, kBody } deadline = Deadline::kIdle;
   uint64_t waiter = 0;
   event* read_event = nullptr;
   event* write_event = nullptr;
@@ -98,6 +105,7 @@ Worker::Worker(uint32_t index, const ServerOptions* options,
   mail_event_ = event_new(base_, mailbox_.fd(), EV_READ | EV_PERSIST,
                           &Worker::OnMail, this);
   event_add(mail_event_, nullptr);
+  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   reap_event_ = event_new(base_, -1, 0, &Worker::OnReap, this);
   event_priority_set(reap_event_, kReapPriority);
 }
@@ -108,6 +116,7 @@ Worker::~Worker() {
   event_free(mail_event_);
   event_free(reap_event_);
   event_base_free(base_);
+  if (spare_fd_ >= 0) close(spare_fd_);
 }
 
 absl::StatusOr<int> Worker::Listen(const sockaddr* addr, socklen_t len) {
@@ -164,7 +173,11 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr* addr, int len,
                       void* arg) {
   Worker* self = static_cast<Worker*>(arg);
   size_t open = ++*self->open_connections_;
-  if (open > self->options_->max_connections) {
+  if (open > self->options_->max_connections + kReserveConnections &&
+      self->EvictReserve()) {
+    open = self->options_->max_connections + 1;  // it took the freed place
+  }
+  if (open > self->options_->max_connections + kReserveConnections) {
     --*self->open_connections_;
     ++self->refused_;
     std::string reply;
@@ -190,14 +203,61 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr* addr, int len,
       event_new(self->base_, fd, EV_WRITE | EV_PERSIST, &Worker::OnWritable, c);
   c->timer = evtimer_new(self->base_, &Worker::OnTimer, c);
   event_add(c->read_event, nullptr);
-  self->AwaitRequest(c);
+  if (open > self->options_->max_connections) {
+    // One of the reserve: answered if it asks for /healthz or /metrics
+    // quickly, so that a flood never hides the server's health.
+    c->reserve = true;
+    self->reserve_ids_.push_back(c->id);
+    c->keep_alive = false;
+    c->deadline = Conn::Deadline::kHeaders;
+    timeval tv = Seconds(kReserveSeconds);
+    evtimer_add(c->timer, &tv);
+  } else {
+    self->AwaitRequest(c);
+  }
   self->conns_[c->id] = c;
   ++self->connections_;
+}
+
+bool Worker::EvictReserve() {
+  // The oldest reserve connection that has not asked anything yet makes
+  // room: a flood that fills the reserve only pushes itself out, and a
+  // health check, which asks at once, gets through.
+  while (!reserve_ids_.empty()) {
+    uint64_t id = reserve_ids_.front();
+    reserve_ids_.pop_front();
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second->state != Conn::State::kReading) {
+      continue;
+    }
+    ++refused_;
+    Close(it->second);
+    return true;
+  }
+  return false;
 }
 
 void Worker::OnAcceptError(evconnlistener* listener, void* arg) {
   Worker* self = static_cast<Worker*>(arg);
   int err = EVUTIL_SOCKET_ERROR();
+  if ((err == EMFILE || err == ENFILE) && self->spare_fd_ >= 0) {
+    // Out of descriptors (the budget in server.cc should keep this from
+    // happening): the spare one lets the waiting client in to be closed at
+    // once, instead of hanging in the backlog, as nginx and Redis do.
+    close(self->spare_fd_);
+    int fd = accept4(evconnlistener_get_fd(listener), nullptr, nullptr,
+                     SOCK_CLOEXEC);
+    if (fd >= 0) {
+      ++self->refused_;
+      close(fd);
+    }
+    self->spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (self->accept_log_.Allow()) {
+      CANOPY_LOG("accept failed: %s; a connection was closed unanswered",
+                 evutil_socket_error_to_string(err));
+    }
+    return;
+  }
   if (self->accept_log_.Allow()) {
     CANOPY_WARN("accept failed: %s; pausing accepts for 100 ms",
                 evutil_socket_error_to_string(err));
@@ -244,6 +304,20 @@ void Worker::Process(Conn* c) {
     c->in.erase(0, used);
     switch (c->parser.state()) {
       case RequestParser::State::kNeedMore:
+        // A request under way: its headers have --http_header_timeout
+        // from its first byte, its body what --http_timeout allows after.
+        if (!c->reserve && !c->parser.headers_complete() &&
+            c->deadline == Conn::Deadline::kIdle) {
+          c->deadline = Conn::Deadline::kHeaders;
+          timeval tv = Seconds(
+              std::min(options_->http_header_timeout, options_->http_timeout));
+          evtimer_add(c->timer, &tv);
+        } else if (!c->reserve && c->parser.headers_complete() &&
+                   c->deadline != Conn::Deadline::kBody) {
+          c->deadline = Conn::Deadline::kBody;
+          timeval tv = Seconds(options_->http_timeout);
+          evtimer_add(c->timer, &tv);
+        }
         if (c->parser.expects_continue() && !c->sent_continue) {
           c->sent_continue = true;
           iovec part = {const_cast<char*>(kContinueHead.data()),
@@ -270,6 +344,14 @@ void Worker::Process(Conn* c) {
       Reply(c, ErrorResponse(request.status()));
       continue;
     }
+    if (c->reserve && request->path != "/healthz" &&
+        request->path != "/metrics") {
+      ++refused_;
+      Reply(c, ErrorResponse(absl::UnavailableError(
+                   "too many connections; try again later")));
+      return;
+    }
+    c->keep_alive = c->keep_alive && !c->reserve;
     if (request->path == "/healthz") {
       Response r;
       r.content_type = "text/plain";
@@ -467,6 +549,7 @@ void Worker::Deliver(ToWorker& m) {
 }
 
 void Worker::AwaitRequest(Conn* c) {
+  c->deadline = Conn::Deadline::kIdle;
   timeval tv = Seconds(options_->http_timeout);
   evtimer_add(c->timer, &tv);
 }
@@ -515,6 +598,14 @@ void Worker::Close(Conn* c) {
   evtimer_del(c->timer);
   close(c->fd);
   conns_.erase(c->id);
+  if (c->reserve && reserve_ids_.size() > 2 * kReserveConnections) {
+    // Forget the reserve connections that closed on their own.
+    std::deque<uint64_t> open;
+    for (uint64_t id : reserve_ids_) {
+      if (conns_.contains(id)) open.push_back(id);
+    }
+    reserve_ids_.swap(open);
+  }
   --connections_;
   --*open_connections_;
   dead_.push_back(c);

@@ -9,10 +9,15 @@
 // bytes, no allocation but the connection's own.
 //
 // /healthz is answered here, without the tree. A connection has
-// --http_timeout (60 s) to send each whole request, headers and body: idle
-// keep-alive connections and clients too slow to finish one are closed. A
-// connection past
-// --max_connections (counted over every worker) gets 503 and is closed. A
+// --http_timeout (60 s) to send each whole request, headers and body, and
+// --http_header_timeout (10 s) from a request's first byte to the end of
+// its headers: idle keep-alive connections, clients too slow to finish a
+// request and slowloris senders are closed. Every open socket counts
+// against --max_connections (over every worker); the kReserveConnections
+// past it may ask /healthz or /metrics within 2 s (anything else gets 503),
+// so that a flood never hides the server's health: when the reserve is
+// full, a new connection closes the oldest reserve connection that has
+// not asked yet (else it gets 503 and is closed). A
 // client that hangs up while held is seen at once (its socket stays
 // watched for reading) and the tree is told (kGone). A stream whose unsent
 // output passes 1 MiB is reported backed up (kBacklogged) and drained
@@ -35,6 +40,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -54,6 +60,9 @@ namespace canopy {
 
 class Worker {
  public:
+  // Connections past --max_connections kept for /healthz and /metrics.
+  static constexpr size_t kReserveConnections = 64;
+
   // `to_tree` and `open_connections` (shared by every worker) outlive it.
   Worker(uint32_t index, const ServerOptions* options, Mailbox<ToTree>* to_tree,
          std::atomic<size_t>* open_connections);
@@ -103,6 +112,9 @@ class Worker {
   // The one closing path: the connection leaves the maps now, its memory at
   // the end of the loop turn (OnReap).
   void Close(Conn* c);
+  // Closes the oldest reserve connection still waiting for its request;
+  // false if there is none.
+  bool EvictReserve();
   // Gives `c` --http_timeout to send a whole request.
   void AwaitRequest(Conn* c);
   // Tells the tree's thread what became of `waiter` (kGone, kExpire, ...).
@@ -124,6 +136,8 @@ class Worker {
   absl::flat_hash_map<uint64_t, Conn*> conns_;
   absl::flat_hash_map<uint64_t, Conn*> by_waiter_;
   std::vector<Conn*> dead_;
+  std::deque<uint64_t> reserve_ids_;  // reserve connections, oldest first
+  int spare_fd_ = -1;  // given up to accept-and-close when out of fds
   RateLimit accept_log_;
   std::unique_ptr<char[]> read_buffer_;
 

@@ -113,8 +113,7 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   absl::flat_hash_map<std::string, bool> seen;
   for (const Pattern& p : q.patterns) {
     std::string prefix = "S" + JoinKey(p.FixedPrefix());
-    std::unique_ptr<leveldb::Iterator> it(
-        db_->NewIterator(leveldb::ReadOptions()));
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
       std::string key(it->key().data() + 1, it->key().size() - 1);
@@ -133,6 +132,7 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
       }
       series.emplace_back(key, DecodeBigEndian32(it->value().data()));
     }
+    CheckIterator(*it);
   }
   if (static_cast<double>(buckets) * static_cast<double>(series.size()) >
       static_cast<double>(q.max_points)) {

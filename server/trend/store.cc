@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "canopy/coding.h"
@@ -12,7 +13,9 @@
 #include "canopy/hll.h"
 #include "leveldb/cache.h"
 #include "leveldb/db.h"
+#include "leveldb/env.h"
 #include "leveldb/write_batch.h"
+#include "server/log.h"
 #include "server/trend/codec.h"
 
 namespace canopy {
@@ -28,53 +31,185 @@ TrendStore::~TrendStore() { delete db_; }
 
 namespace {
 
-leveldb::Options StoreOptions(leveldb::Env* env) {
+leveldb::Options StoreOptions(leveldb::Env* env, bool create) {
   leveldb::Options options;
-  options.create_if_missing = true;
+  // Never a fresh database over one that lost its CURRENT: LevelDB would
+  // then delete the old tables as obsolete.
+  options.create_if_missing = create;
+  // Damage found while reading is reported, not skipped.
+  options.paranoid_checks = true;
   options.write_buffer_size = 16 << 20;
   // Queries read whole ranges of table blocks (a /render of 1 000 series
   // over a day touches thousands): with LevelDB's default 8 MB cache they
   // were decompressed again at every query (a third of its time). One
   // cache for the process: stores are reopened after errors, and tests
   // open several.
-  static leveldb::Cache* const cache = leveldb::NewLRUCache(256 << 20);
+  static leveldb::Cache* const cache = leveldb::NewLRUCache(64 << 20);
   options.block_cache = cache;
+  // Budgeted with the server's other descriptors (server.cc).
+  options.max_open_files = 256;
   if (env != nullptr) options.env = env;
   return options;
 }
 
+// True if `dir` holds LevelDB files (tables, logs, manifests).
+bool HasDatabaseFiles(leveldb::Env* env, const std::string& dir) {
+  std::vector<std::string> names;
+  if (!env->GetChildren(dir, &names).ok()) return false;
+  for (const std::string& n : names) {
+    absl::string_view v(n);
+    if (absl::EndsWith(v, ".ldb") || absl::EndsWith(v, ".sst") ||
+        absl::EndsWith(v, ".log") || absl::StartsWith(v, "MANIFEST-")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RepairAdvice(const std::string& dir) {
+  return absl::StrCat(
+      "; canopyd will not start over it. Start with --trend_repair to "
+      "rebuild it with LevelDB's RepairDB (what is damaged is lost), or "
+      "move ",
+      dir, " away to start a new history");
+}
+
 }  // namespace
 
+leveldb::ReadOptions TrendStore::Checked() {
+  leveldb::ReadOptions o;
+  o.verify_checksums = true;
+  return o;
+}
+
+void TrendStore::NoteCorruption(const std::string& what) const {
+  ++corruptions_;
+  if (corruption_log_.Allow()) {
+    CANOPY_LOG("trend store %s is damaged: %s", dir_, what);
+  }
+}
+
+void TrendStore::CheckIterator(const leveldb::Iterator& it) const {
+  leveldb::Status s = it.status();
+  if (!s.ok()) NoteCorruption(s.ToString());
+}
+
+absl::Status TrendStore::WriteFailed(const leveldb::Status& s) {
+  // A full disk is retried; damage met by a compaction (paranoid checks
+  // stop writes on it) is also counted as such.
+  if (s.IsCorruption()) NoteCorruption(s.ToString());
+  return absl::UnavailableError(s.ToString());
+}
+
 absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
-    const std::string& dir, Retention retention, leveldb::Env* env) {
+    const std::string& dir, Retention retention, leveldb::Env* env,
+    bool repair) {
+  leveldb::Env* e = env != nullptr ? env : leveldb::Env::Default();
+  const bool has_files = HasDatabaseFiles(e, dir);
+  uint64_t repaired = 0;
+  auto run_repair = [&](const std::string& why) -> absl::Status {
+    CANOPY_LOG("trend store %s: %s; repairing (--trend_repair)", dir, why);
+    leveldb::Status r = leveldb::RepairDB(dir, StoreOptions(env, false));
+    if (!r.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "cannot repair the trend store in ", dir, ": ", r.ToString()));
+    }
+    ++repaired;
+    return absl::OkStatus();
+  };
+  if (has_files && !e->FileExists(dir + "/CURRENT")) {
+    std::string why = "its CURRENT file is missing";
+    if (!repair) {
+      return absl::DataLossError(absl::StrCat(
+          "the trend store in ", dir, " is damaged: ", why, RepairAdvice(dir)));
+    }
+    if (absl::Status r = run_repair(why); !r.ok()) return r;
+  }
   leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(StoreOptions(env), dir, &db);
+  leveldb::Status s =
+      leveldb::DB::Open(StoreOptions(env, !has_files), dir, &db);
+  if (s.IsCorruption()) {
+    if (!repair) {
+      return absl::DataLossError(absl::StrCat("the trend store in ", dir,
+                                              " is damaged: ", s.ToString(),
+                                              RepairAdvice(dir)));
+    }
+    if (absl::Status r = run_repair(s.ToString()); !r.ok()) return r;
+    s = leveldb::DB::Open(StoreOptions(env, false), dir, &db);
+  }
   if (!s.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open the trend store in ", dir, ": ", s.ToString()));
   }
   std::unique_ptr<TrendStore> store(
       new TrendStore(db, std::move(retention), dir, env));
+  store->corruptions_ += repaired;
   // The series dictionary lives in memory for the writer.
-  std::unique_ptr<leveldb::Iterator> it(
-      db->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Checked()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() != 4) continue;
     uint32_t id = DecodeBigEndian32(it->value().data());
     store->ids_[std::string(it->key().data() + 1, it->key().size() - 1)] = id;
     store->next_id_ = std::max(store->next_id_, id + 1);
   }
+  store->CheckIterator(*it);
   return store;
+}
+
+bool TrendStore::VerifySome(size_t budget) {
+  if (db_ == nullptr || verified_) return verified_;
+  leveldb::ReadOptions o = Checked();
+  o.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(o));
+  if (verify_cursor_.empty()) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(verify_cursor_);
+  }
+  for (; it->Valid() && budget > 0; it->Next(), --budget) {
+    if (it->key().starts_with("B") &&
+        !DecodeBlock(absl::string_view(it->value().data(), it->value().size()))
+             .ok()) {
+      NoteCorruption("a block of windows does not decode");
+    }
+  }
+  if (it->Valid()) {
+    verify_cursor_.assign(it->key().data(), it->key().size());
+    return false;
+  }
+  // The end, or damage that stops the iterator: counted, and the pass ends.
+  CheckIterator(*it);
+  verified_ = true;
+  return true;
 }
 
 absl::Status TrendStore::Reopen() {
   // LevelDB keeps a write error for good: after one, only closing and
-  // opening the database again lets writes through.
+  // opening the database again lets writes through. An open that fails (a
+  // full disk) may leave files behind (an empty .log, a MANIFEST that
+  // CURRENT does not name): they are removed, so that a retry every second
+  // leaves no debris.
   delete db_;
   db_ = nullptr;
-  leveldb::Status s = leveldb::DB::Open(StoreOptions(env_), dir_, &db_);
+  leveldb::Env* e = env_ != nullptr ? env_ : leveldb::Env::Default();
+  std::vector<std::string> before;
+  (void)e->GetChildren(dir_, &before);
+  std::string current_before;
+  (void)leveldb::ReadFileToString(e, dir_ + "/CURRENT", &current_before);
+  leveldb::Status s = leveldb::DB::Open(StoreOptions(env_, false), dir_, &db_);
   if (!s.ok()) {
     db_ = nullptr;
+    std::string current_after;
+    (void)leveldb::ReadFileToString(e, dir_ + "/CURRENT", &current_after);
+    std::vector<std::string> after;
+    if (current_after == current_before && e->GetChildren(dir_, &after).ok()) {
+      for (const std::string& n : after) {
+        if (n == "LOCK" || n == "LOG" || n == "LOG.old") continue;
+        if (std::find(before.begin(), before.end(), n) == before.end()) {
+          (void)e->RemoveFile(dir_ + "/" + n);
+        }
+      }
+    }
     return absl::UnavailableError(absl::StrCat(
         "cannot reopen the trend store in ", dir_, ": ", s.ToString()));
   }
@@ -104,8 +239,7 @@ std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
                                           int64_t from, int64_t to) const {
   if (db_ == nullptr) return {};
   std::string v;
-  if (!db_->Get(leveldb::ReadOptions(), "S" + std::string(key), &v).ok() ||
-      v.size() != 4) {
+  if (!db_->Get(Checked(), "S" + std::string(key), &v).ok() || v.size() != 4) {
     return {};
   }
   return ReadId(DecodeBigEndian32(v.data()), level, from, to);
@@ -119,8 +253,7 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
   to = std::max<int64_t>(to, 0);
   out.reserve(static_cast<size_t>(std::min<int64_t>(
       (to - from) / retention_.levels[level].step + 1, 1 << 16)));
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
   // Packed blocks first (older periods), then single windows (newer).
   int64_t span = BlockSpan(level);
   std::string blo = BlockKey(id, level, AlignDown(from, span));
@@ -128,7 +261,12 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
   for (it->Seek(blo); it->Valid() && it->key().compare(bhi) < 0; it->Next()) {
     absl::StatusOr<std::vector<WindowRecord>> block =
         DecodeBlock(absl::string_view(it->value().data(), it->value().size()));
-    if (!block.ok()) continue;  // counted as lost; never a crash
+    if (!block.ok()) {
+      NoteCorruption(
+          absl::StrCat("a block of series ", id,
+                       " does not decode: ", block.status().message()));
+      continue;
+    }
     for (WindowRecord& w : *block) {
       if (w.start >= from && w.start < to) out.push_back(std::move(w));
     }
@@ -142,8 +280,12 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
     if (DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
                      start, &w)) {
       out.push_back(std::move(w));
+    } else {
+      NoteCorruption(
+          absl::StrCat("a window of series ", id, " does not decode"));
     }
   }
+  CheckIterator(*it);
   // Blocks and single windows usually come in time order already (a late
   // window can leave a single one before a block's): sort only then.
   auto by_start = [](const TrendWindow& a, const TrendWindow& b) {
@@ -325,7 +467,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       }
     }
     created_.clear();
-    return absl::UnavailableError(s.ToString());
+    return WriteFailed(s);
   }
   created_.clear();
   // Level by level, so that each reads the one below already written.
@@ -351,7 +493,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       }
     }
     s = db_->Write(leveldb::WriteOptions(), &up);
-    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    if (!s.ok()) return WriteFailed(s);
   }
   // Block periods that ended: pack their single windows (now on disk).
   if (!to_pack_.empty()) {
@@ -360,7 +502,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
       Pack(job.id, job.level, job.period, &packs);
     to_pack_.clear();
     s = db_->Write(leveldb::WriteOptions(), &packs);
-    if (!s.ok()) return absl::UnavailableError(s.ToString());
+    if (!s.ok()) return WriteFailed(s);
   }
   return absl::OkStatus();
 }

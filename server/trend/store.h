@@ -26,6 +26,7 @@
 #ifndef CANOPY_SERVER_TREND_STORE_H_
 #define CANOPY_SERVER_TREND_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,11 +40,15 @@
 #include "canopy/key.h"
 #include "canopy/sketch.h"
 #include "canopy/tree.h"
+#include "server/log.h"
 #include "server/trend/codec.h"
 
 namespace leveldb {
 class DB;
 class Env;
+class Iterator;
+struct ReadOptions;
+class Status;
 class WriteBatch;
 }  // namespace leveldb
 
@@ -100,8 +105,15 @@ struct TrendResult {
 class TrendStore {
  public:
   // `env` (tests) replaces LevelDB's file system; nullptr is the default.
+  //
+  // Opened with paranoid checks. A directory with LevelDB files but no
+  // CURRENT, or one LevelDB finds damaged, is refused with one line
+  // (DataLoss) unless `repair`: then leveldb::RepairDB rebuilds it first
+  // (counted in corruptions()). A fresh database is made only in a
+  // directory with no LevelDB files.
   static absl::StatusOr<std::unique_ptr<TrendStore>> Open(
-      const std::string& dir, Retention retention, leveldb::Env* env = nullptr);
+      const std::string& dir, Retention retention, leveldb::Env* env = nullptr,
+      bool repair = false);
   // Closes and opens the database again, after a write error (which LevelDB
   // otherwise keeps returning). Until it succeeds the store must not be used.
   absl::Status Reopen();
@@ -138,6 +150,15 @@ class TrendStore {
   // Bytes LevelDB reports for the whole key range.
   uint64_t ApproximateBytes() const;
 
+  // Reads up to `budget` records on from where the last call stopped,
+  // checksums verified; damage found is logged and counted in
+  // corruptions(). True once the whole store has been read (once per open).
+  bool VerifySome(size_t budget);
+  // Damage found so far: at open (a repair), by Verify, or by a read (a bad
+  // checksum, a truncated table, a record that does not decode). Read from
+  // any thread.
+  uint64_t corruptions() const { return corruptions_.load(); }
+
  private:
   struct PackJob {
     uint32_t id;
@@ -165,6 +186,12 @@ class TrendStore {
                     bool* created);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
+  // Reads that verify checksums.
+  static leveldb::ReadOptions Checked();
+  // Logs (rate-limited) and counts damage.
+  void NoteCorruption(const std::string& what) const;
+  void CheckIterator(const leveldb::Iterator& it) const;
+  absl::Status WriteFailed(const leveldb::Status& s);
 
   leveldb::DB* db_;
   Retention retention_;
@@ -180,6 +207,10 @@ class TrendStore {
   std::string retention_cursor_;
   std::vector<PackJob> to_pack_;
   std::vector<std::string> created_;  // series made by the Write in progress
+  mutable std::atomic<uint64_t> corruptions_{0};
+  std::string verify_cursor_;  // where VerifySome goes on
+  bool verified_ = false;
+  mutable RateLimit corruption_log_;
 };
 
 }  // namespace canopy

@@ -11,6 +11,9 @@
 namespace canopy {
 namespace {
 
+// Records read through between two tasks when looking for damage.
+constexpr size_t kVerifySlice = 20000;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -38,14 +41,14 @@ TrendThread::~TrendThread() {
 bool TrendThread::HasWork() const { return stopping_ || !tasks_.empty(); }
 
 void TrendThread::Counted() {
-  queued_ = tasks_.size();
+  queued_ = tasks_.size() + retrying_;
   queued_windows_ = windows_in_queue_;
 }
 
 bool TrendThread::SubmitWindows(std::vector<ClosedWindow>* windows) {
   if (windows->empty()) return true;
   MutexLock lock(&mu_);
-  if (tasks_.size() >= kMaxBatches ||
+  if (tasks_.size() + retrying_ >= kMaxBatches ||
       (windows_in_queue_ > 0 &&
        windows_in_queue_ + windows->size() > kMaxWindows)) {
     ++queue_full_;
@@ -73,31 +76,57 @@ void TrendThread::Run(std::function<void(TrendStore&)> work,
 
 double TrendThread::flush_lag() const {
   MutexLock lock(&mu_);
-  if (tasks_.empty()) return 0;
-  return (NowMs() - tasks_.front().queued_at_ms) / 1000.0;
+  int64_t oldest = oldest_retry_ms_;
+  if (oldest == 0 && !tasks_.empty()) oldest = tasks_.front().queued_at_ms;
+  if (oldest == 0) return 0;
+  return (NowMs() - oldest) / 1000.0;
 }
 
-bool TrendThread::Next(Task* task) {
+bool TrendThread::Next(Task* task, bool wait) {
   MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(
-      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasWork(); },
-      absl::Seconds(1));
+  if (wait) {
+    mu_.AwaitWithTimeout(
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return HasWork(); },
+        absl::Seconds(1));
+  }
   if (tasks_.empty()) return !stopping_;
   *task = std::move(tasks_.front());
   tasks_.pop_front();
-  windows_in_queue_ -= task->windows.size();
+  // Its windows stay counted until they are written (Main).
   Counted();
   return true;
 }
 
 void TrendThread::Main() {
+  // Damage in the history is looked for once after start, a slice at a
+  // time between tasks so that queries and writes do not wait for it
+  // (reads verify checksums too): found, it is logged and counted.
+  corruptions_ = store_->corruptions();
+  bool verified = false;
   int64_t next_retention = 0;
+  // Batches whose write failed, oldest first: retried every second while
+  // queries and snapshots go on (a full disk holds nothing up but history).
+  std::deque<Task> failed;
+  int64_t next_retry_ms = 0;
   while (true) {
     Task task;
-    if (!Next(&task)) return;
+    bool stopping = false;
+    // Waits for work unless there is damage still to look for.
+    const bool looking = !verified && store_->open() && failed.empty();
+    if (!Next(&task, /*wait=*/!looking)) {
+      if (failed.empty()) return;
+      stopping = true;  // the destructor waits for what failed
+    }
     if (!task.windows.empty()) {
+      Task w;
+      w.windows.swap(task.windows);
+      w.queued_at_ms = task.queued_at_ms;
+      failed.push_back(std::move(w));
+    }
+    bool failing = false;
+    while (!failed.empty() && (stopping || NowMs() >= next_retry_ms)) {
       absl::Status s =
-          store_->open() ? store_->Write(task.windows)
+          store_->open() ? store_->Write(failed.front().windows)
                          : absl::UnavailableError("the trend store is closed");
       if (!s.ok()) {
         ++write_errors_;
@@ -105,30 +134,46 @@ void TrendThread::Main() {
           CANOPY_ERROR("trend store write failed, will retry: %s",
                        std::string(s.message()));
         }
-        // Put the batch back in front and wait a second before retrying.
-        {
-          MutexLock lock(&mu_);
-          windows_in_queue_ += task.windows.size();
-          tasks_.push_front(std::move(task));
-          Counted();
-          if (stopping_) return;  // shutting down on a failing disk
-        }
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+        failing = true;
+        next_retry_ms = NowMs() + 1000;
         if (absl::Status r = store_->Reopen(); !r.ok() && log_limit_.Allow()) {
           CANOPY_ERROR("%s", std::string(r.message()));
         }
-        continue;
+        break;
       }
-      windows_written_ += task.windows.size();
+      size_t n = failed.front().windows.size();
+      failed.pop_front();
+      windows_written_ += n;
       series_ = store_->series_count();
+      MutexLock lock(&mu_);
+      windows_in_queue_ -= n;
+    }
+    {
+      MutexLock lock(&mu_);
+      retrying_ = failed.size();
+      oldest_retry_ms_ = failed.empty() ? 0 : failed.front().queued_at_ms;
+      Counted();
+    }
+    if (stopping) {
+      if (failing) {
+        CANOPY_LOG(
+            "stopping on a failing disk: %d batches of windows not "
+            "written to history",
+            failed.size());
+      }
+      return;
     }
     if (task.work) {
       if (!store_->open()) (void)store_->Reopen();
       task.work(*store_);
       if (task.done) Post(std::move(task.done));
     }
+    if (!verified && store_->open() && failed.empty()) {
+      verified = store_->VerifySome(kVerifySlice);
+    }
+    corruptions_ = store_->corruptions();
     int64_t now = time(nullptr);
-    if (now >= next_retention && store_->open()) {
+    if (now >= next_retention && store_->open() && failed.empty()) {
       next_retention = now + 10;
       absl::StatusOr<size_t> deleted = store_->EnforceRetention(now, 200000);
       if (deleted.ok()) retention_deleted_ += *deleted;

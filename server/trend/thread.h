@@ -13,7 +13,9 @@
 // batch past either is refused (SubmitWindows returns false and
 // queue_full() counts it) and the loop keeps it for the next tick. A write
 // that fails (a full disk, a LevelDB error) is retried every second with
-// the batch kept; nothing is dropped.
+// the batch kept; nothing is dropped, and queries and snapshots queued
+// meanwhile run at once instead of waiting behind it. At start the store
+// is read through once to find damage (logged, counted in corruptions()).
 //
 // Threads: SubmitWindows, Run, RunDone and the destructor are called from
 // the loop thread; the work functions run on the trend thread; the done
@@ -67,6 +69,8 @@ class TrendThread {
   uint64_t windows_written() const { return windows_written_.load(); }
   uint64_t retention_deleted() const { return retention_deleted_.load(); }
   uint64_t disk_bytes() const { return disk_bytes_.load(); }
+  // Damage found in the store (TrendStore::corruptions()).
+  uint64_t corruptions() const { return corruptions_.load(); }
   size_t series() const { return series_.load(); }
   // Seconds since the oldest queued batch was queued (0 if none).
   double flush_lag() const;
@@ -79,8 +83,9 @@ class TrendThread {
     int64_t queued_at_ms = 0;
   };
   void Main();
-  // The next task, or false when stopping with nothing left.
-  bool Next(Task* task);
+  // The next task (an empty one after waiting up to a second, or at once
+  // unless `wait`), or false when stopping with nothing left.
+  bool Next(Task* task, bool wait);
   void Post(std::function<void()> done);
   void Counted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -94,6 +99,9 @@ class TrendThread {
   size_t windows_in_queue_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<std::function<void()>> done_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Batches whose write failed, waiting for their retry in Main.
+  size_t retrying_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t oldest_retry_ms_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::atomic<size_t> queued_{0};
   std::atomic<size_t> queued_windows_{0};
@@ -102,6 +110,7 @@ class TrendThread {
   std::atomic<uint64_t> windows_written_{0};
   std::atomic<uint64_t> retention_deleted_{0};
   std::atomic<uint64_t> disk_bytes_{0};
+  std::atomic<uint64_t> corruptions_{0};
   std::atomic<size_t> series_{0};
   std::thread thread_;  // last: started once everything above exists
 };

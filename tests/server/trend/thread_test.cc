@@ -11,6 +11,7 @@
 #include <poll.h>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -34,10 +35,15 @@ class FailingEnv : public leveldb::EnvWrapper {
  public:
   FailingEnv() : leveldb::EnvWrapper(leveldb::Env::Default()) {}
   std::atomic<bool> fail{false};
+  // As a real full disk: a new (empty) file can still be made, writing
+  // into it fails.
+  std::atomic<bool> files_still_made{false};
 
   leveldb::Status NewWritableFile(const std::string& name,
                                   leveldb::WritableFile** out) override {
-    if (fail) return leveldb::Status::IOError(name, "No space left on device");
+    if (fail && !files_still_made) {
+      return leveldb::Status::IOError(name, "No space left on device");
+    }
     leveldb::Status s = target()->NewWritableFile(name, out);
     if (s.ok()) *out = new File(*out, &fail);
     return s;
@@ -270,6 +276,53 @@ TEST_F(TrendThreadTest, AFullDiskIsRetriedAndLosesNothing) {
           [&] { return thread.windows_written() >= 50; }, absl::Seconds(20)));
       EXPECT_EQ(thread.windows_written(), 50u);
     }
+  }
+  EXPECT_EQ(StoredWindows("disk,full"), 50u);
+}
+
+// A full disk on which empty files can still be made: queries and
+// snapshots queued behind the failing writes run at once, the retries
+// leave no files behind (no empty .log a second), and once the disk has
+// room every window is stored.
+TEST_F(TrendThreadTest, AFullDiskHoldsUpNothingButHistoryAndLeavesNoDebris) {
+  FailingEnv env;
+  env.files_still_made = true;
+  auto count_files = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/trend")) {
+      (void)e;
+      ++n;
+    }
+    return n;
+  };
+  {
+    auto store =
+        TrendStore::Open(dir_ + "/trend", *Retention::Parse("10s:1d"), &env);
+    ASSERT_TRUE(store.ok()) << store.status();
+    TrendThread thread(std::move(*store));
+    env.fail = true;
+    std::vector<ClosedWindow> windows = Windows("disk,full", 50);
+    ASSERT_TRUE(thread.SubmitWindows(&windows));
+    ASSERT_TRUE(testing::WaitFor([&] { return thread.write_errors() > 0; }));
+    size_t files = count_files();
+    // A query (and a snapshot, the same kind of task) is answered while
+    // the disk stays full.
+    Notification answered;
+    thread.Run([&answered](TrendStore&) { answered.Notify(); }, [] {});
+    auto start = std::chrono::steady_clock::now();
+    answered.WaitForNotification();
+    EXPECT_LT(std::chrono::steady_clock::now() - start,
+              std::chrono::seconds(3));
+    // Three more retries, each reopening the store: no file is left over.
+    uint64_t errors = thread.write_errors();
+    ASSERT_TRUE(
+        testing::WaitFor([&] { return thread.write_errors() >= errors + 3; },
+                         absl::Seconds(20)));
+    EXPECT_LE(count_files(), files);
+    EXPECT_EQ(thread.windows_written(), 0u);
+    env.fail = false;
+    EXPECT_TRUE(testing::WaitFor([&] { return thread.windows_written() >= 50; },
+                                 absl::Seconds(20)));
   }
   EXPECT_EQ(StoredWindows("disk,full"), 50u);
 }
