@@ -13,22 +13,15 @@ JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
     r.reason = "json";
     return r;
   }
+  // In a cluster the push is accepted whole: the parts other nodes own go
+  // to them, and only the rest is applied here.
+  const size_t all = push.leaves;
   if (forwarder != nullptr) {
-    // Accepted whole: what other nodes own is on its way to them.
-    const size_t all = push.leaves;
     forwarder->RouteJson(text, &push, now);
     if (push.ops.empty() && push.key_markers.empty()) {
       r.leaves = all;
       return r;
     }
-    Tree::ApplyStats applied;
-    if (absl::Status s = tree->Apply(push, now, &applied); !s.ok()) {
-      r.status = std::move(s);
-      r.reason = "max_nodes";
-      return r;
-    }
-    r.leaves = all;
-    return r;
   }
   Tree::ApplyStats applied;
   if (absl::Status s = tree->Apply(push, now, &applied); !s.ok()) {
@@ -36,7 +29,7 @@ JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
     r.reason = "max_nodes";
     return r;
   }
-  r.leaves = applied.leaves;
+  r.leaves = forwarder != nullptr ? all : applied.leaves;
   return r;
 }
 
