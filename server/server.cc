@@ -133,6 +133,18 @@ absl::Status Server::Start() {
     absl::StatusOr<ClusterConfig> config = ParseClusterConfig(
         options_.cluster, options_.node, options_.shards, options_.shard_depth);
     if (!config.ok()) return config.status();
+    if (workers_) {
+      // Where the other nodes reach this one's HTTP (/trend of keys it
+      // owns): the --http host, or this machine's name if that is a
+      // wildcard.
+      std::string host = options_.http.substr(0, options_.http.rfind(':'));
+      if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+        char name[256] = {};
+        gethostname(name, sizeof name - 1);
+        host = name;
+      }
+      config->http = absl::StrCat(host, ":", http_port());
+    }
     absl::StatusOr<std::unique_ptr<Cluster>> cluster =
         Cluster::Start(*config, base_, ingest_.get(), tree_.get(), &stats_);
     if (!cluster.ok()) return cluster.status();

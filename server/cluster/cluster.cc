@@ -104,7 +104,8 @@ Cluster::Cluster(const ClusterConfig& config, event_base* base,
       lines_(lines),
       tree_(tree),
       stats_(stats),
-      out_(config.shards.size()) {
+      out_(config.shards.size()),
+      http_(config.http) {
   for (size_t i = 0; i < config.shards.size(); ++i) {
     if (config.shards[i] == config.node) self_ = i;
   }
@@ -365,15 +366,16 @@ void Cluster::Acknowledged(absl::string_view data) {
   ++figures_.batches_acked;
 }
 
-// "H1 NODE ROLE SEQ"
+// "H1 NODE ROLE SEQ [HTTP]"
 void Cluster::Heard(absl::string_view data) {
   std::vector<absl::string_view> f = absl::StrSplit(data, ' ');
   uint64_t seq = 0;
-  if (f.size() != 4 || f[0] != "H1" || !ValidNodeName(f[1]) ||
-      !absl::SimpleAtoi(f[3], &seq)) {
+  if ((f.size() != 4 && f.size() != 5) || f[0] != "H1" ||
+      !ValidNodeName(f[1]) || !absl::SimpleAtoi(f[3], &seq)) {
     return;
   }
   Peer& p = peers_[f[1]];
+  if (f.size() == 5) p.http = std::string(f[4]);
   const int64_t now = NowMs();
   const bool back = now - p.last_ms >= kAliveMs;  // or heard for the first time
   p.role = std::string(f[2]);
@@ -522,9 +524,10 @@ void Cluster::Tick() {
   const int64_t now = NowMs();
   if (now - last_heartbeat_ms_ >= kHeartbeatMs && nc_ != nullptr) {
     last_heartbeat_ms_ = now;
-    const std::string hb =
+    std::string hb =
         absl::StrCat("H1 ", config_.node, " ", IsShard() ? "shard" : "edge",
                      " ", ++heartbeats_);
+    if (!http_.empty()) absl::StrAppend(&hb, " ", http_);
     natsConnection_Publish(nc_, kHeartbeatSubject, hb.data(),
                            static_cast<int>(hb.size()));
   }
@@ -560,6 +563,18 @@ Cluster::Figures Cluster::figures() const {
   f.replicas = replicas_.size();
   f.connected = connected_;
   return f;
+}
+
+std::optional<std::string> Cluster::OwnerHttp(
+    absl::Span<const absl::string_view> key) const {
+  const size_t owner = ring_.OwnerOfSegments(key);
+  if (owner == self_) return std::nullopt;
+  auto p = peers_.find(config_.shards[owner]);
+  if (p == peers_.end() || p->second.http.empty() ||
+      NowMs() - p->second.last_ms >= kAliveMs) {
+    return std::nullopt;
+  }
+  return p->second.http;
 }
 
 std::string Cluster::StatusJson(absl::string_view key) const {
@@ -606,6 +621,13 @@ std::string Cluster::StatusJson(absl::string_view key) const {
     out.Key("alive");
     out.w.Bool(self ||
                (p != peers_.end() && now - p->second.last_ms < kAliveMs));
+    if (self && !http_.empty()) {
+      out.Key("http");
+      out.String(http_);
+    } else if (p != peers_.end() && !p->second.http.empty()) {
+      out.Key("http");
+      out.String(p->second.http);
+    }
     out.Key("last_heard_ms");
     if (self) {
       out.Number(0);

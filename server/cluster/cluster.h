@@ -42,6 +42,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "canopy/key.h"
 #include "canopy/tree.h"
 #include "server/cluster/ring.h"
@@ -79,6 +81,7 @@ struct ClusterConfig {
   std::vector<std::string> shards;  // the shards' names; node may be one
   size_t shard_depth = 2;
   size_t buffer_bytes = 256 << 20;  // unacknowledged writes kept at most
+  std::string http;  // HOST:PORT where the others reach this node's HTTP
 };
 
 // Checks and splits the flags: --cluster (comma-separated NATS URLs),
@@ -110,6 +113,12 @@ class Cluster : public Forwarder {
   // Reads of `patterns` are coming: makes sure the keys other shards own
   // under them are replicated here. False while a replica is not synced.
   bool Replicate(const std::vector<Pattern>& patterns);
+
+  // The HTTP address of the shard that owns `key` when that is another
+  // node heard from lately; none when this node owns it (or the owner is
+  // silent): reads that need the owner's history go there (/trend, /graph).
+  std::optional<std::string> OwnerHttp(
+      absl::Span<const absl::string_view> key) const;
 
   // GET /api/cluster: the nodes and, with a key, its owner.
   std::string StatusJson(absl::string_view key) const;
@@ -163,6 +172,7 @@ class Cluster : public Forwarder {
   };
   struct Peer {
     std::string role;
+    std::string http;  // its HTTP address, from its heartbeats
     int64_t last_ms = 0;
     uint64_t seq = 0;
   };
@@ -250,6 +260,7 @@ class Cluster : public Forwarder {
   int64_t last_heartbeat_ms_ = 0;
   uint64_t heartbeats_ = 0;
   bool connected_ = false;
+  std::string http_;  // this node's HTTP address
   Figures figures_;
 
   // Owner side: patterns leased by readers elsewhere, until when.

@@ -18,6 +18,7 @@
 #define CANOPY_SERVER_HANDLERS_HANDLERS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,14 @@ absl::StatusOr<Response> HandleViews(const Request& request,
 // canopyd runs alone).
 absl::StatusOr<Response> HandleCluster(const Request& request,
                                        HandlerContext& ctx);
+
+// In a cluster, a read of `key`'s history (/trend, /graph) that another
+// shard owns: work for the trend thread that asks the owner over HTTP and
+// answers what it answers (502 if it cannot). None when this node owns the
+// key, runs alone, or the request was itself forwarded.
+std::optional<Deferred> ForwardToOwner(const Request& request,
+                                       HandlerContext& ctx,
+                                       absl::string_view key);
 
 // GET /metrics
 absl::StatusOr<Response> HandleMetrics(const Request& request,

@@ -226,6 +226,12 @@ absl::StatusOr<Deferred> HandleTrend(const Request& request,
                                      HandlerContext& ctx) {
   absl::StatusOr<TrendQuery> q = ParseTrendRequest(request, ctx.now);
   if (!q.ok()) return q.status();
+  // In a cluster, a key another shard owns is read from its history.
+  if (request.Params("key").size() == 1) {
+    if (auto owner = ForwardToOwner(request, ctx, request.Param("key"))) {
+      return std::move(*owner);
+    }
+  }
   if (!ctx.history) return NoHistory();
   ++ctx.stats->trend_queries;
   bool csv = request.Param("format") == "csv";
@@ -281,6 +287,7 @@ absl::StatusOr<Deferred> HandleGraph(const Request& request,
   }
   absl::StatusOr<TrendQuery> q = ParseTrendRequest(as_trend, ctx.now);
   if (!q.ok()) return q.status();
+  if (auto owner = ForwardToOwner(request, ctx, key)) return std::move(*owner);
   if (!ctx.history) return NoHistory();
   if (!request.HasParam("step")) {
     q->step = std::max<int64_t>(1, (q->to - q->from) / (o.width / 2));

@@ -483,6 +483,49 @@ TEST_F(ClusterTest, CarbonCRelayInFrontOfTheShards) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(ClusterTest, HistoryIsReadFromTheOwnerThroughAnyNode) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  auto edge = StartNode("e1", "a,b");
+  ASSERT_TRUE(a && b && edge);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 3 && Alive(*edge) == 3; }));
+  Ring ring({"a", "b"}, 2);
+  const std::string key = KeyOwnedBy(ring, 1, "tr");  // b's
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  const int64_t base = now - now % 60 - 3600;
+  for (int i = 0; i < 6; ++i) {
+    // Through a, which forwards it: b's history gets it.
+    auto r = a->Client().Request("POST", "/push",
+                                 absl::StrCat("{\"time\": ", base + i * 60,
+                                              ", \"", key, ",v\": ", i, "}"),
+                                 {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+  }
+  const std::string target =
+      absl::StrCat("/trend?key=", key, "&from=", base, "&to=", base + 359,
+                   "&step=60&fn=max");
+  for (ServerProcess* reader : {a.get(), edge.get(), b.get()}) {
+    rapidjson::Document d;
+    EXPECT_TRUE(WaitFor([&] {
+      auto r = reader->Client().Request("GET", target);
+      if (!r.ok() || r->status != 200) return false;
+      d.Parse(r->body.c_str());
+      return d.IsObject() && d["series"].Size() == 1 &&
+             d["series"][0]["points"].Size() == 6;
+    })) << "the owner's history, read through another node";
+    if (d.IsObject() && d["series"].Size() == 1 &&
+        d["series"][0]["points"].Size() == 6) {
+      EXPECT_EQ(d["series"][0]["points"][5][1].GetDouble(), 5);
+    }
+  }
+  auto svg = edge->Client().Request(
+      "GET",
+      absl::StrCat("/graph/", key, ".svg?from=", base, "&to=", base + 359));
+  ASSERT_TRUE(svg.ok());
+  EXPECT_EQ(svg->status, 200) << svg->body.substr(0, 200);
+  EXPECT_NE(svg->body.find("<svg"), std::string::npos);
+}
+
 TEST_F(ClusterTest, AloneThereIsNoCluster) {
   auto s = ServerProcess::Start();
   ASSERT_TRUE(s.ok());
