@@ -183,6 +183,26 @@ absl::StatusOr<Response> HandleGet(const Request& request,
   return JsonResponse(out);
 }
 
+namespace {
+
+// In a cluster: reads of `segs` are coming, so the keys other shards own
+// under it are replicated here (Cluster::Replicate). Unavailable while the
+// first copy is on its way and there is nothing here yet.
+absl::Status AwaitReplica(HandlerContext& ctx, const KeySegments& segs) {
+  if (ctx.cluster == nullptr) return absl::OkStatus();
+  absl::StatusOr<Pattern> p = Pattern::Parse(JoinKey(segs));
+  if (!p.ok()) return absl::OkStatus();
+  if (ctx.cluster->Replicate({*p}) || ctx.tree->Find(segs) != nullptr) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat("\"", JoinKey(segs).substr(0, 200),
+                   "\" belongs to another shard and its copy is on its way: "
+                   "ask again in a moment"));
+}
+
+}  // namespace
+
 absl::StatusOr<Response> HandleQuery(const Request& request,
                                      HandlerContext& ctx) {
   absl::string_view key = ApiKey(request);
@@ -194,6 +214,7 @@ absl::StatusOr<Response> HandleQuery(const Request& request,
     return absl::InvalidArgumentError("depth must be a non-negative integer");
   }
   bool meta = request.Param("meta") == "1" || request.Param("meta") == "true";
+  if (absl::Status s = AwaitReplica(ctx, *segs); !s.ok()) return s;
   const Node* node = ctx.tree->Find(*segs);
   if (node == nullptr) {
     return absl::NotFoundError(
@@ -261,6 +282,9 @@ absl::StatusOr<Response> HandleDiff(const Request& request,
   if (!sa.ok()) return sa.status();
   absl::StatusOr<KeySegments> sb = KeyFromPath(kb);
   if (!sb.ok()) return sb.status();
+  for (const KeySegments* segs : {&*sa, &*sb}) {
+    if (absl::Status s = AwaitReplica(ctx, *segs); !s.ok()) return s;
+  }
   struct Side {
     std::vector<std::string> order;
     absl::flat_hash_map<std::string, LiveValue> values;

@@ -296,6 +296,26 @@ TEST_F(ClusterTest, AnyNodeReadsTheOwnersValuesAndWaitsOnThem) {
            !d.HasMember("stale");
   }));
 
+  // The nested tree and a diff of two hosts that live on different shards.
+  std::string other_host;
+  for (int i = 1; i < n && other_host.empty(); ++i) {
+    if (ring.OwnerOfKey(absl::StrCat("rd,h", i)) != ring.OwnerOfKey("rd,h0")) {
+      other_host = absl::StrCat("rd,h", i);
+    }
+  }
+  ASSERT_FALSE(other_host.empty());
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/api/q/rd,h0.json");
+    return r.ok() && r->status == 200 &&
+           r->body.find("\"debian0\"") != std::string::npos;
+  }));
+  EXPECT_TRUE(WaitFor([&] {
+    auto r =
+        edge->Client().Request("GET", absl::StrCat("/diff/rd,h0/", other_host));
+    return r.ok() && r->status == 200 &&
+           r->body.find("\"both\":[{") != std::string::npos;
+  }));
+
   // A long poll on the edge wakes when the owner's value changes, written
   // through yet another node.
   const std::string key = "rd,h5,v";
