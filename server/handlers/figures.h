@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "server/remote/sender.h"
+
 namespace canopy {
 
 // One comet worker's figures.
@@ -44,6 +46,8 @@ struct ServerFigures {
   uint64_t trend_write_errors = 0;
   uint64_t trend_retention_deleted = 0;
   std::vector<WorkerFigures> per_worker;
+  std::vector<RemoteTargetFigures> remote_write;  // per --remote_write URL
+  uint64_t remote_intake_dropped = 0;
 };
 
 // This process's resident set size in bytes (0 if it cannot be read).

@@ -208,6 +208,44 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   per_worker("canopy_worker_deliveries_total",
              "Comet replies and events written, by comet worker.", "counter",
              [](const WorkerFigures& w) { return w.deliveries; });
+  if (!f.remote_write.empty()) {
+    auto per_target = [&](const char* name, const char* help, const char* type,
+                          double (*value)(const RemoteTargetFigures&)) {
+      absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
+                      type, "\n");
+      for (const RemoteTargetFigures& t : f.remote_write) {
+        absl::StrAppend(&out, name, "{url=\"", PromEscape(t.url), "\"} ",
+                        PromNumber(value(t)), "\n");
+      }
+    };
+    per_target("canopy_remote_write_sent_samples_total",
+               "Samples a remote_write receiver took.", "counter",
+               [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.sent);
+               });
+    per_target("canopy_remote_write_requests_total",
+               "remote_write requests a receiver took.", "counter",
+               [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.requests);
+               });
+    per_target("canopy_remote_write_retried_total",
+               "remote_write requests that failed (5xx, network) and are "
+               "sent again.",
+               "counter", [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.retried);
+               });
+    per_target("canopy_remote_write_dropped_samples_total",
+               "Samples in remote_write requests refused with a 4xx.",
+               "counter", [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.dropped);
+               });
+    per_target("canopy_remote_write_lag_seconds",
+               "Age of the oldest window not yet sent.", "gauge",
+               [](const RemoteTargetFigures& t) { return t.lag; });
+    counter("canopy_remote_write_intake_dropped_total",
+            "Windows remote_write could not queue (its outbox failing).",
+            static_cast<double>(f.remote_intake_dropped));
+  }
   std::vector<std::string> keys = request.Params("key");
   if (!keys.empty()) {
     absl::StrAppend(&out,

@@ -19,8 +19,10 @@ int64_t NowMs() {
 
 }  // namespace
 
-TrendThread::TrendThread(std::unique_ptr<TrendStore> store)
-    : store_(std::move(store)) {
+TrendThread::TrendThread(
+    std::unique_ptr<TrendStore> store,
+    std::function<void(std::vector<ClosedWindow>*)> on_written)
+    : store_(std::move(store)), on_written_(std::move(on_written)) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   series_ = store_->series_count();
   thread_ = std::thread([this] { Main(); });
@@ -121,6 +123,7 @@ void TrendThread::Main() {
       }
       windows_written_ += task.windows.size();
       series_ = store_->series_count();
+      if (on_written_) on_written_(&task.windows);
     }
     if (task.work) {
       if (!store_->open()) (void)store_->Reopen();

@@ -1,0 +1,160 @@
+// The mapping from canopy's leaves to Prometheus series (prom_names.h).
+//
+// Pure functions; any thread.
+#include "server/remote/prom_names.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "canopy/hll.h"
+#include "canopy/key.h"
+#include "canopy/sketch.h"
+
+namespace canopy {
+
+const PromFamily kPromFamilies[9] = {
+    {"canopy_value", PromType::kGauge,
+     "The leaf's own figure: last, mean (avg, timer), max or min."},
+    {"canopy_total", PromType::kCounter, "Running total of an add leaf."},
+    {"canopy_rate", PromType::kGauge,
+     "Per second over the window (add leaves)."},
+    {"canopy_count", PromType::kGauge, "Samples in the window."},
+    {"canopy_sum", PromType::kGauge, "Sum of the window's samples."},
+    {"canopy_min", PromType::kGauge, "Smallest sample of the window."},
+    {"canopy_max", PromType::kGauge, "Largest sample of the window."},
+    {"canopy_timer", PromType::kSummary,
+     "A timer's quantiles over the window."},
+    {"canopy_distinct", PromType::kGauge,
+     "Distinct members in the window (set leaves)."},
+};
+
+PromFigures FiguresOfWindow(const WindowRecord& w, Action action, double total,
+                            int64_t step) {
+  PromFigures f;
+  f.action = action;
+  if (w.count <= 0) return f;
+  f.has_window = true;
+  f.count = w.count;
+  f.sum = w.sum;
+  f.min = w.min;
+  f.max = w.max;
+  switch (action) {
+    case Action::kAdd:
+      f.has_total = true;
+      f.total = total;
+      f.has_rate = step > 0;
+      f.rate = step > 0 ? w.sum / static_cast<double>(step) : 0;
+      break;
+    case Action::kAvg:
+      f.has_value = true;
+      f.value = w.sum / w.count;
+      break;
+    case Action::kMax:
+      f.has_value = true;
+      f.value = w.max;
+      break;
+    case Action::kMin:
+      f.has_value = true;
+      f.value = w.min;
+      break;
+    case Action::kTimer: {
+      f.has_value = true;
+      f.value = w.sum / w.count;
+      if (w.blob.size() > 1 && w.blob[0] == 'S') {
+        absl::StatusOr<Sketch> sk =
+            Sketch::Deserialize(absl::string_view(w.blob).substr(1));
+        if (sk.ok() && !sk->empty()) {
+          f.has_quantiles = true;
+          f.p50 = sk->Quantile(0.5);
+          f.p90 = sk->Quantile(0.9);
+          f.p99 = sk->Quantile(0.99);
+          f.min = sk->min();
+          f.max = sk->max();
+        }
+      }
+      break;
+    }
+    case Action::kSet: {
+      if (w.blob.size() > 1 && w.blob[0] == 'H') {
+        absl::StatusOr<Hll> h =
+            Hll::Deserialize(absl::string_view(w.blob).substr(1));
+        if (h.ok()) {
+          f.has_distinct = true;
+          f.distinct = h->Estimate();
+        }
+      }
+      break;
+    }
+    default:  // kLast, kInherit
+      f.has_value = true;
+      f.value = w.last;
+      break;
+  }
+  return f;
+}
+
+void ForEachPromSample(const PromFigures& f,
+                       const std::function<void(const PromSample&)>& emit) {
+  auto one = [&](size_t family, double v, absl::string_view q = "") {
+    emit(PromSample{kPromFamilies[family].name, kPromFamilies[family].type, q,
+                    v});
+  };
+  if (f.has_value) one(0, f.value);
+  if (f.has_total) one(1, f.total);
+  if (f.has_rate) one(2, f.rate);
+  if (f.has_window) {
+    one(3, f.count);
+    one(4, f.sum);
+    if (f.action != Action::kSet) {
+      one(5, f.min);
+      one(6, f.max);
+    }
+  }
+  if (f.has_quantiles) {
+    one(7, f.p50, kPromQuantiles[0].second);
+    one(7, f.p90, kPromQuantiles[1].second);
+    one(7, f.p99, kPromQuantiles[2].second);
+  }
+  if (f.has_distinct) one(8, f.distinct);
+}
+
+std::vector<PromLabel> KeyLabels(absl::string_view key) {
+  std::vector<PromLabel> out;
+  out.push_back({"key", std::string(key)});
+  absl::StatusOr<KeySegments> segs = SplitKey(key);
+  if (segs.ok()) {
+    for (size_t i = 0; i < segs->size(); ++i) {
+      out.push_back({absl::StrCat("s", i), std::string((*segs)[i])});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const PromLabel& a, const PromLabel& b) {
+    return a.name < b.name;
+  });
+  return out;
+}
+
+std::vector<PromLabel> SampleLabels(absl::string_view key,
+                                    const PromSample& sample) {
+  std::vector<PromLabel> out = KeyLabels(key);
+  out.push_back({"__name__", std::string(sample.name)});
+  if (!sample.quantile.empty()) {
+    out.push_back({"quantile", std::string(sample.quantile)});
+  }
+  std::sort(out.begin(), out.end(), [](const PromLabel& a, const PromLabel& b) {
+    return a.name < b.name;
+  });
+  return out;
+}
+
+absl::string_view PromTypeName(PromType t) {
+  switch (t) {
+    case PromType::kCounter:
+      return "counter";
+    case PromType::kSummary:
+      return "summary";
+    default:
+      return "gauge";
+  }
+}
+
+}  // namespace canopy
