@@ -8,6 +8,7 @@ packages=(
   libevent-dev libhttp-parser-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
   libcurl4-openssl-dev
+  libprotobuf-dev protobuf-compiler
   libre2-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   curl
@@ -21,6 +22,8 @@ fi
 # and promtool (in Debian's prometheus package). Node.js may come from
 # elsewhere than Debian with its own npm: then neither is taken from Debian.
 packages+=(collectd-core prometheus)
+# VictoriaMetrics, a remote_write receiver (tests/server/remote_test.cc).
+packages+=(victoria-metrics)
 if ! command -v node >/dev/null; then
   packages+=(nodejs)
 fi
@@ -43,9 +46,10 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the daemons of collectd-core and prometheus on install
+  # Debian starts the daemons of collectd-core, prometheus and
+  # victoria-metrics on install
   # where it can; the tests run their own, so those just started are stopped.
-  for service in collectd prometheus; do
+  for service in collectd prometheus victoria-metrics; do
     [[ " ${missing[*]} " == *" $service"[-\ ]* ]] || continue
     if service "$service" status >/dev/null 2>&1; then
       $sudo service "$service" stop >/dev/null 2>&1 || true
