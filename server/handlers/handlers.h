@@ -68,6 +68,9 @@ absl::StatusOr<Response> HandleViews(const Request& request,
                                      HandlerContext& ctx);
 
 // GET /metrics
+// POST /api/v1/read (remote_read.cc): Prometheus remote_read.
+absl::StatusOr<Deferred> HandleRemoteRead(const Request& request,
+                                          HandlerContext& ctx);
 absl::StatusOr<Response> HandleMetrics(const Request& request,
                                        HandlerContext& ctx);
 

@@ -50,6 +50,7 @@ constexpr Route kRoutes[] = {
     {"/trend", Match::kExact, "GET", Call<HandleTrend>},
     {"/api/markers", Match::kExact, "GET", Call<HandleMarkers>},
     {"/metrics", Match::kExact, "GET", Call<HandleMetrics>},
+    {"/api/v1/read", Match::kExact, "POST", Call<HandleRemoteRead>},
 };
 
 bool PathMatches(const Route& r, absl::string_view path) {
@@ -104,7 +105,9 @@ absl::StatusOr<Outcome> Dispatch(const Request& request, HandlerContext& ctx) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   if (path == "/healthz") return Call<HandleHealth>(request, ctx);
-  bool write = method == "POST" || method == "PUT" || method == "DELETE";
+  // remote_read is a POST that only reads: the read token is its token.
+  bool write = (method == "POST" || method == "PUT" || method == "DELETE") &&
+               path != "/api/v1/read";
   if (absl::Status s = Authorize(request, *ctx.options, write); !s.ok()) {
     ++ctx.stats->rejected["http"]["auth"];
     return s;

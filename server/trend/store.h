@@ -27,6 +27,7 @@
 #define CANOPY_SERVER_TREND_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -113,6 +114,13 @@ class TrendStore {
 
   absl::StatusOr<TrendResult> Query(const TrendQuery& query) const;
 
+  // Calls `fn` with each series whose key starts with `prefix` (bytes) and
+  // the action it had when it was first stored, in key order, until it
+  // returns false.
+  void ForEachSeries(absl::string_view prefix,
+                     const std::function<bool(absl::string_view key,
+                                              Action action)>& fn) const;
+
   // The stored windows of one series at one level (for tests and export).
   std::vector<TrendWindow> Read(absl::string_view key, size_t level,
                                 int64_t from, int64_t to) const;
@@ -144,8 +152,8 @@ class TrendStore {
   TrendStore(leveldb::DB* db, Retention retention, std::string dir,
              leveldb::Env* env);
   // The id of a series, made (into `batch`) if it is new.
-  uint32_t SeriesId(const std::string& key, leveldb::WriteBatch* batch,
-                    bool* created);
+  uint32_t SeriesId(const std::string& key, Action action,
+                    leveldb::WriteBatch* batch, bool* created);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
 

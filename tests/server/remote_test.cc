@@ -513,5 +513,91 @@ TEST_F(RemoteTest, GarbageAndHangingReceiversDoNotStallCanopy) {
   close(hanging);
 }
 
+// Runs `argv` to its end; its stdout and stderr.
+std::string RunToEnd(const std::vector<std::string>& argv,
+                     const std::string& log) {
+  int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_t pid = testing::Spawn(argv, -1, out, out);
+  close(out);
+  int status;
+  if (pid > 0 && !WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; },
+                          absl::Seconds(30))) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A Prometheus whose remote_read points at canopyd answers promtool's
+// PromQL with canopy's history.
+TEST_F(RemoteTest, PrometheusRemoteReadAnswersPromtoolWithCanopysValues) {
+  std::string promtool = FindProgram("promtool");
+  if (FindProgram("prometheus").empty() || promtool.empty()) {
+    GTEST_SKIP() << "prometheus is not installed (Debian package prometheus)";
+  }
+  StartCanopy({});
+  PushSome([&](const std::string& j) { Push(j); });
+  // Once the windows are in canopy's history.
+  Points cpu, hits;
+  ASSERT_TRUE(WaitFor([&] {
+    cpu = Trend("host,web1,cpu,user", "last");
+    hits = Trend("hits,web1,get", "sum");
+    return cpu.size() >= 2 && hits.size() >= 1 &&
+           !Trend("host,web2,cpu,user", "last").empty();
+  }));
+  ASSERT_TRUE(StartPrometheus(
+      absl::StrCat("http://127.0.0.1:", server_->http_port(), "/api/v1/read")));
+  std::string prom = absl::StrCat("http://127.0.0.1:", prom_port_);
+  // The newest gauge figure, by key.
+  std::string out = RunToEnd({promtool, "query", "instant", prom,
+                              R"(canopy_value{key="host,web1,cpu,user"})"},
+                             dir_ + "/promtool.out");
+  EXPECT_NE(out.find("=> 17.25 @"), std::string::npos) << out;
+  // Grouped by a segment label.
+  out = RunToEnd({promtool, "query", "instant", prom,
+                  R"(sum by (s1) (canopy_value{s0="host",s2=~"cp.*"}))"},
+                 dir_ + "/promtool.out");
+  EXPECT_NE(out.find("{s1=\"web1\"} => 17.25 @"), std::string::npos) << out;
+  EXPECT_NE(out.find("{s1=\"web2\"} => 0.125 @"), std::string::npos) << out;
+  // A range: every window canopy has, at its own time.
+  int64_t first = cpu.begin()->first / 1000;
+  int64_t last = cpu.rbegin()->first / 1000;
+  out = RunToEnd({promtool, "query", "range", "--start", absl::StrCat(first),
+                  "--end", absl::StrCat(last), "--step", "1s", prom,
+                  R"(canopy_value{key="host,web1,cpu,user"})"},
+                 dir_ + "/promtool.out");
+  for (const auto& [ms, v] : cpu) {
+    EXPECT_NE(out.find(absl::StrCat(v, " @[", ms / 1000)), std::string::npos)
+        << v << " at " << ms << " not in:\n"
+        << out;
+  }
+  // What the counter added over the windows.
+  out = RunToEnd({promtool, "query", "instant", prom,
+                  R"(sum_over_time(canopy_sum{key="hits,web1,get"}[1h]))"},
+                 dir_ + "/promtool.out");
+  EXPECT_NE(out.find("=> 7 @"), std::string::npos) << out;
+}
+
+// Bad remote_read bodies: 400 with the reason, and canopyd serves on.
+TEST_F(RemoteTest, RemoteReadRefusesWhatIsNotSnappyProtobuf) {
+  StartCanopy({});
+  HttpClient http = server_->Client();
+  auto r = http.Request("POST", "/api/v1/read", "{\"queries\": []}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("snappy"), std::string::npos) << r->body;
+  // Snappy, but not a ReadRequest (a varint field with no end).
+  std::string junk("\x05\x10\xff\xff\xff\xff", 6);
+  r = http.Request("POST", "/api/v1/read", junk);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
+  auto ok = http.Request("GET", "/healthz");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->status, 200);
+}
+
 }  // namespace
 }  // namespace canopy
