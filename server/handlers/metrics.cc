@@ -1,11 +1,13 @@
 // GET /metrics: the server's own figures in Prometheus text exposition
-// (ingest per protocol, rejects, waiters, nodes, memory, the trend thread),
-// and with ?key=K the live values of the leaves under K.
+// (ingest per protocol, rejects, waiters, nodes, memory, the trend thread,
+// remote_write per target), and with ?key=K the live values of the leaves
+// under K, named as remote_write names them (server/remote/prom_names.h).
 //
 // Threads: the event-loop thread.
 #include <unistd.h>
 
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "canopy/number_text.h"
 #include "server/handlers/figures.h"
 #include "server/handlers/handlers.h"
+#include "server/remote/prom_names.h"
 
 namespace canopy {
 namespace {
@@ -248,9 +251,9 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   }
   std::vector<std::string> keys = request.Params("key");
   if (!keys.empty()) {
-    absl::StrAppend(&out,
-                    "# HELP canopy_value Live value of a leaf.\n"
-                    "# TYPE canopy_value gauge\n");
+    // The leaves, named as remote_write names them (one mapping:
+    // server/remote/prom_names.h), each family under one HELP and TYPE.
+    std::vector<std::string> families(std::size(kPromFamilies));
     int64_t now = ctx.now;
     for (const std::string& k : keys) {
       absl::StatusOr<Pattern> p = Pattern::Parse(k);
@@ -258,12 +261,27 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
       size_t n = 0;
       tree->Collect(*p, 0, [&](const LeafView& leaf) {
         LiveValue v = leaf.node->Live(leaf.action, now, tree->step_seconds());
-        if (v.has && !v.is_text) {
-          absl::StrAppend(&out, "canopy_value{key=\"", PromEscape(leaf.key),
-                          "\"} ", PromNumber(v.value), "\n");
-        }
+        PromFigures fig = FiguresOfLive(leaf.action, v);
+        ForEachPromSample(fig, [&](const PromSample& s) {
+          std::string& text = families[s.family];
+          absl::StrAppend(&text, s.name, "{");
+          bool first = true;
+          for (const PromLabel& l : SampleLabels(leaf.key, s)) {
+            if (l.name == "__name__") continue;
+            absl::StrAppend(&text, first ? "" : ",", l.name, "=\"",
+                            PromEscape(l.value), "\"");
+            first = false;
+          }
+          absl::StrAppend(&text, "} ", PromNumber(s.value), "\n");
+        });
         return ++n < ctx.options->get_limit;
       });
+    }
+    for (size_t i = 0; i < families.size(); ++i) {
+      if (families[i].empty()) continue;
+      const PromFamily& fam = kPromFamilies[i];
+      absl::StrAppend(&out, "# HELP ", fam.name, " ", fam.help, "\n# TYPE ",
+                      fam.name, " ", PromTypeName(fam.type), "\n", families[i]);
     }
   }
   Response r;

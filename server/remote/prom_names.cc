@@ -18,12 +18,13 @@ const PromFamily kPromFamilies[9] = {
     {"canopy_total", PromType::kCounter, "Running total of an add leaf."},
     {"canopy_rate", PromType::kGauge,
      "Per second over the window (add leaves)."},
-    {"canopy_count", PromType::kGauge, "Samples in the window."},
-    {"canopy_sum", PromType::kGauge, "Sum of the window's samples."},
+    {"canopy_increase", PromType::kGauge,
+     "What the window added (add leaves)."},
+    {"canopy_samples", PromType::kGauge, "Samples in the window."},
     {"canopy_min", PromType::kGauge, "Smallest sample of the window."},
     {"canopy_max", PromType::kGauge, "Largest sample of the window."},
     {"canopy_timer", PromType::kSummary,
-     "A timer's quantiles over the window."},
+     "A timer's quantiles, count and sum over the window."},
     {"canopy_distinct", PromType::kGauge,
      "Distinct members in the window (set leaves)."},
 };
@@ -93,19 +94,62 @@ PromFigures FiguresOfWindow(const WindowRecord& w, Action action, double total,
   return f;
 }
 
+PromFigures FiguresOfLive(Action action, const LiveValue& live) {
+  PromFigures f;
+  f.action = action;
+  if (!live.has || live.is_text) return f;
+  switch (action) {
+    case Action::kAdd:
+      f.has_total = true;
+      f.total = live.value;
+      f.has_rate = live.has_rate;
+      f.rate = live.rate;
+      break;
+    case Action::kSet:
+      f.has_distinct = true;
+      f.distinct = live.value;
+      break;
+    case Action::kTimer:
+      f.has_value = true;
+      f.value = live.value;
+      if (live.sketch != nullptr && !live.sketch->empty()) {
+        const Sketch& sk = *live.sketch;
+        f.has_window = true;
+        f.count = sk.count();
+        f.sum = sk.sum();
+        f.min = sk.min();
+        f.max = sk.max();
+        f.has_quantiles = true;
+        f.p50 = sk.Quantile(0.5);
+        f.p90 = sk.Quantile(0.9);
+        f.p99 = sk.Quantile(0.99);
+      }
+      break;
+    default:
+      f.has_value = true;
+      f.value = live.value;
+      break;
+  }
+  return f;
+}
+
 void ForEachPromSample(const PromFigures& f,
                        const std::function<void(const PromSample&)>& emit) {
-  auto one = [&](size_t family, double v, absl::string_view q = "") {
-    emit(PromSample{kPromFamilies[family].name, kPromFamilies[family].type, q,
-                    v});
+  auto one = [&](size_t family, double v, absl::string_view q = "",
+                 absl::string_view name = "") {
+    emit(PromSample{family, name.empty() ? kPromFamilies[family].name : name,
+                    kPromFamilies[family].type, q, v});
   };
+  const bool timer = f.action == Action::kTimer;
+  const bool add = f.action == Action::kAdd;
+  const bool set = f.action == Action::kSet;
   if (f.has_value) one(0, f.value);
   if (f.has_total) one(1, f.total);
   if (f.has_rate) one(2, f.rate);
   if (f.has_window) {
-    one(3, f.count);
-    one(4, f.sum);
-    if (f.action != Action::kSet) {
+    if (add) one(3, f.sum);
+    if (!timer) one(4, f.count);
+    if (!add && !set) {
       one(5, f.min);
       one(6, f.max);
     }
@@ -114,6 +158,10 @@ void ForEachPromSample(const PromFigures& f,
     one(7, f.p50, kPromQuantiles[0].second);
     one(7, f.p90, kPromQuantiles[1].second);
     one(7, f.p99, kPromQuantiles[2].second);
+  }
+  if (timer && f.has_window) {
+    one(7, f.count, "", "canopy_timer_count");
+    one(7, f.sum, "", "canopy_timer_sum");
   }
   if (f.has_distinct) one(8, f.distinct);
 }

@@ -11,16 +11,19 @@
 //   labels: key="host,web1,cpu,user", s0="host", s1="web1", s2="cpu",
 //           s3="user" (segment i of the key as s<i>), plus quantile= for
 //           timers' quantiles; __name__ by the statistic:
-//   canopy_value    gauge    the leaf's own figure: last, avg (mean), max,
-//                            min; a timer's mean
-//   canopy_total    counter  add: the running total
-//   canopy_rate     gauge    add: per second over the window
-//   canopy_count    gauge    samples in the window (members for a set)
-//   canopy_sum      gauge    sum of the window's samples
-//   canopy_min      gauge    min of the window's samples (not sets)
-//   canopy_max      gauge    max of the window's samples (not sets)
-//   canopy_timer    summary  timers: quantile="0.5", "0.9", "0.99"
-//   canopy_distinct gauge    set: distinct members in the window
+//   canopy_value     gauge    the leaf's own figure: last, avg (mean), max,
+//                             min; a timer's mean
+//   canopy_total     counter  add: the running total
+//   canopy_rate      gauge    add: per second over the window
+//   canopy_increase  gauge    add: what the window added
+//   canopy_samples   gauge    samples in the window (not timers)
+//   canopy_min       gauge    smallest sample of the window (not add, set)
+//   canopy_max       gauge    largest sample of the window (not add, set)
+//   canopy_timer     summary  timers: canopy_timer{quantile="0.5"|"0.9"|
+//                             "0.99"}, canopy_timer_count, canopy_timer_sum
+//                             over the window
+//   canopy_distinct  gauge    set: distinct members in the window
+// (No gauge ends in _count, _sum or _total: promtool's lint.)
 //
 // Pure functions; any thread.
 #ifndef CANOPY_SERVER_REMOTE_PROM_NAMES_H_
@@ -35,6 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "canopy/action.h"
 #include "canopy/block.h"
+#include "canopy/tree.h"
 
 namespace canopy {
 
@@ -64,7 +68,8 @@ struct PromFigures {
 };
 
 struct PromSample {
-  absl::string_view name;      // canopy_value, ...
+  size_t family;               // index in kPromFamilies
+  absl::string_view name;      // canopy_value, canopy_timer_sum, ...
   PromType type;               // of the family
   absl::string_view quantile;  // "" or "0.5", "0.9", "0.99"
   double value;
@@ -87,6 +92,11 @@ extern const PromFamily kPromFamilies[9];
 // `total` is the running total (add). A window with no samples gives none.
 PromFigures FiguresOfWindow(const WindowRecord& w, Action action, double total,
                             int64_t step);
+
+// The figures of a leaf's live value (GET /metrics?key=K): the running
+// total and rate of an add leaf, a timer's window distribution, the own
+// figure of the others.
+PromFigures FiguresOfLive(Action action, const LiveValue& live);
 
 // Calls `emit` for each series the figures make, in kPromFamilies order.
 void ForEachPromSample(const PromFigures& f,

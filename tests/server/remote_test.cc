@@ -333,13 +333,13 @@ TEST_F(RemoteTest, VictoriaMetricsHasEveryWindowWithItsValues) {
              R"(canopy_value{key="host,web1,cpu,user"})", vm, 2);
   ExpectSame("host,web2,cpu,user", "last",
              R"(canopy_value{s0="host",s1="web2",s2="cpu",s3="user"})", vm, 1);
-  ExpectSame("hits,web1,get", "sum", R"(canopy_sum{key="hits,web1,get"})", vm,
-             2);
+  ExpectSame("hits,web1,get", "sum", R"(canopy_increase{key="hits,web1,get"})",
+             vm, 2);
   ExpectSame("lat,web1,get", "p99",
              R"(canopy_timer{key="lat,web1,get",quantile="0.99"})", vm, 1,
              1e-11);
-  ExpectSame("lat,web1,get", "count", R"(canopy_count{key="lat,web1,get"})", vm,
-             1);
+  ExpectSame("lat,web1,get", "count",
+             R"(canopy_timer_count{key="lat,web1,get"})", vm, 1);
   // The counter counts on: its last sample is the running total.
   Points total = Victoria(R"(canopy_total{key="hits,web1,get"})");
   ASSERT_FALSE(total.empty());
@@ -365,8 +365,8 @@ TEST_F(RemoteTest, PrometheusHasEveryWindowWithItsValues) {
   auto prom = [&](const std::string& s) { return Prometheus(s); };
   ExpectSame("host,web1,cpu,user", "last",
              R"(canopy_value{key="host,web1,cpu,user"})", prom, 2);
-  ExpectSame("hits,web1,get", "sum", R"(canopy_sum{key="hits,web1,get"})", prom,
-             2);
+  ExpectSame("hits,web1,get", "sum", R"(canopy_increase{key="hits,web1,get"})",
+             prom, 2);
   ExpectSame("lat,web1,get", "p50",
              R"(canopy_timer{key="lat,web1,get",quantile="0.5"})", prom, 1,
              1e-15);
@@ -576,7 +576,7 @@ TEST_F(RemoteTest, PrometheusRemoteReadAnswersPromtoolWithCanopysValues) {
   }
   // What the counter added over the windows.
   out = RunToEnd({promtool, "query", "instant", prom,
-                  R"(sum_over_time(canopy_sum{key="hits,web1,get"}[1h]))"},
+                  R"(sum_over_time(canopy_increase{key="hits,web1,get"}[1h]))"},
                  dir_ + "/promtool.out");
   EXPECT_NE(out.find("=> 7 @"), std::string::npos) << out;
 }
@@ -597,6 +597,56 @@ TEST_F(RemoteTest, RemoteReadRefusesWhatIsNotSnappyProtobuf) {
   auto ok = http.Request("GET", "/healthz");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->status, 200);
+}
+
+// GET /metrics?key=K names the live leaves as remote_write names them:
+// counters typed counter (_total), timers as summaries with quantiles, the
+// segments beside key; promtool accepts it.
+TEST_F(RemoteTest, MetricsKeyExportsCountersAndSummaries) {
+  StartCanopy({});
+  PushSome([&](const std::string& j) { Push(j); });
+  auto r =
+      server_->Client().Request("GET", "/metrics?key=hits&key=lat&key=host");
+  ASSERT_TRUE(r.ok());
+  const std::string& body = r->body;
+  EXPECT_NE(body.find("# TYPE canopy_total counter\n"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("canopy_total{key=\"hits,web1,get\",s0=\"hits\","
+                      "s1=\"web1\",s2=\"get\"} 7\n"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("# TYPE canopy_timer summary\n"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("canopy_timer{key=\"lat,web1,get\",quantile=\"0.5\","),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("canopy_value{key=\"host,web1,cpu,user\",s0=\"host\","
+                      "s1=\"web1\",s2=\"cpu\",s3=\"user\"} 17.25\n"),
+            std::string::npos)
+      << body;
+  std::string promtool = FindProgram("promtool");
+  if (promtool.empty()) return;  // the rest needs promtool
+  std::string in = dir_ + "/metrics.txt";
+  {
+    std::ofstream f(in);
+    f << body;
+  }
+  std::string log = dir_ + "/promtool.out";
+  int infd = open(in.c_str(), O_RDONLY | O_CLOEXEC);
+  int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  pid_t pid = testing::Spawn({promtool, "check", "metrics"}, infd, out, out);
+  close(infd);
+  close(out);
+  int status = 0;
+  ASSERT_TRUE(WaitFor([&] { return waitpid(pid, &status, WNOHANG) == pid; },
+                      absl::Seconds(30)));
+  std::ifstream l(log);
+  std::stringstream said;
+  said << l.rdbuf();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "promtool check metrics says:\n"
+      << said.str() << "\n/metrics was:\n"
+      << body;
 }
 
 }  // namespace
