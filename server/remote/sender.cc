@@ -6,6 +6,7 @@
 #include "server/remote/sender.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <snappy.h>
 
 #include <algorithm>
@@ -148,6 +149,9 @@ std::vector<RemoteTargetFigures> RemoteWriter::Targets() const {
 }
 
 void RemoteWriter::IntakeMain() {
+  // Named so that top -H and the benchmark (tools/bench/remote_write.sh)
+  // can tell remote_write's threads apart.
+  pthread_setname_np(pthread_self(), "rw-intake");
   RateLimit log_limit(6);
   while (true) {
     std::vector<ClosedWindow> batch;
@@ -199,6 +203,7 @@ bool RemoteWriter::Wait(double seconds, uint64_t seen_seq) {
 }
 
 void RemoteWriter::TargetMain(Target* t) {
+  pthread_setname_np(pthread_self(), "rw-send");
   RateLimit log_limit(6);
   CURL* curl = curl_easy_init();
   curl_slist* headers = nullptr;
