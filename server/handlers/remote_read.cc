@@ -36,6 +36,7 @@ namespace {
 // Past these a query is refused (400) rather than answered slowly.
 constexpr size_t kMaxSeries = 100000;
 constexpr size_t kMaxSamples = 20000000;
+constexpr size_t kMaxRequestBytes = 16 << 20;  // uncompressed ReadRequest
 
 struct Matcher {
   prometheus::LabelMatcher::Type type;
@@ -106,6 +107,16 @@ std::string FixedPrefix(const std::vector<Matcher>& matchers) {
 
 absl::StatusOr<std::vector<ReadQuery>> ParseReadRequest(
     absl::string_view body) {
+  // The declared length is checked before anything is allocated: five
+  // bytes may claim four gigabytes.
+  size_t length = 0;
+  if (!snappy::GetUncompressedLength(body.data(), body.size(), &length) ||
+      length > kMaxRequestBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("remote_read: the body is not snappy-compressed (send a "
+                     "snappy-compressed protobuf ReadRequest of at most ",
+                     kMaxRequestBytes, " bytes)"));
+  }
   std::string raw;
   if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
     return absl::InvalidArgumentError(
@@ -189,8 +200,8 @@ absl::Status Answer(const ReadQuery& q, const TrendStore& store, int64_t now,
                      " series match; narrow the matchers"));
   }
   const Retention& retention = store.retention();
-  int64_t from = q.start_ms / 1000 - (q.start_ms % 1000 < 0 ? 1 : 0);
-  int64_t to = q.end_ms / 1000 + 1;
+  int64_t from = std::max<int64_t>(0, q.start_ms / 1000);
+  int64_t to = std::max<int64_t>(0, q.end_ms / 1000 + 1);
   size_t level = LevelFor(retention, from, now);
   int64_t step = retention.levels[level].step;
   for (const auto& [key, action] : series) {

@@ -142,7 +142,11 @@ std::vector<RemoteTargetFigures> RemoteWriter::Targets() const {
     f.requests = t->requests.load();
     f.retried = t->retried.load();
     f.dropped = t->dropped.load();
-    f.lag = static_cast<double>(t->lag_ms.load()) / 1000.0;
+    int64_t oldest = t->oldest_unsent_ms.load();
+    f.lag = oldest == 0
+                ? 0
+                : static_cast<double>(std::max<int64_t>(0, WallMs() - oldest)) /
+                      1000.0;
     out.push_back(std::move(f));
   }
   return out;
@@ -242,11 +246,11 @@ void RemoteWriter::TargetMain(Target* t) {
         pos = next;  // skipped an unreadable batch
         continue;
       }
-      t->lag_ms = 0;
+      t->oldest_unsent_ms = 0;
       if (Wait(1, seen)) break;
       continue;
     }
-    t->lag_ms = std::max<int64_t>(0, WallMs() - windows.front().queued_ms);
+    t->oldest_unsent_ms = std::max<int64_t>(1, windows.front().queued_ms);
     size_t samples = 0;
     std::string body = BuildRequest(windows, options_.step, &samples);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());

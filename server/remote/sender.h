@@ -80,7 +80,8 @@ class RemoteWriter {
   struct Target {
     std::string url;
     std::atomic<uint64_t> sent{0}, requests{0}, retried{0}, dropped{0};
-    std::atomic<int64_t> lag_ms{0};
+    // When the oldest window not yet sent entered the outbox (0: none).
+    std::atomic<int64_t> oldest_unsent_ms{0};
     std::atomic<uint64_t> position_seq{0};  // for Trim
     std::thread thread;
   };

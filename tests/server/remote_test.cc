@@ -594,6 +594,11 @@ TEST_F(RemoteTest, RemoteReadRefusesWhatIsNotSnappyProtobuf) {
   r = http.Request("POST", "/api/v1/read", junk);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 400) << r->body;
+  // Five bytes that claim four gigabytes once uncompressed.
+  std::string huge("\xff\xff\xff\xff\x0f", 5);
+  r = http.Request("POST", "/api/v1/read", huge);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 400) << r->body;
   auto ok = http.Request("GET", "/healthz");
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->status, 200);
