@@ -204,7 +204,10 @@ absl::Status Answer(const ReadQuery& q, const TrendStore& store, int64_t now,
   int64_t to = std::max<int64_t>(0, q.end_ms / 1000 + 1);
   size_t level = LevelFor(retention, from, now);
   int64_t step = retention.levels[level].step;
-  for (const auto& [key, action] : series) {
+  for (const auto& entry : series) {
+    // Named, not bound: lambdas below capture them (C++17 clang).
+    const std::string& key = entry.first;
+    const Action action = entry.second;
     // One TimeSeries per name (and quantile), in the order first seen.
     std::map<std::pair<std::string, std::string>, prometheus::TimeSeries*> out;
     double total = 0;
