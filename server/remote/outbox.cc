@@ -160,9 +160,10 @@ OutboxPosition Outbox::Read(OutboxPosition from, size_t max_windows,
       if (i < pos.index) continue;
       if (taken >= max_windows) return pos;
       w.queued_ms = static_cast<int64_t>(time_ms);
+      pos.index = i + 1;
+      w.after = pos;
       out->push_back(std::move(w));
       ++taken;
-      pos.index = i + 1;
     }
     pos = OutboxPosition{seq + 1, 0};
   }

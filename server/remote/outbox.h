@@ -44,20 +44,21 @@ namespace canopy {
 
 // One window in the outbox: its key, action, figures and (add) running
 // total after it.
-struct OutboxWindow {
-  std::string key;
-  Action action = Action::kLast;
-  WindowRecord w;
-  double total = 0;
-  int64_t queued_ms = 0;  // when its batch entered the outbox
-};
-
 struct OutboxPosition {
   uint64_t seq = 0;    // the batch
   uint64_t index = 0;  // the next window in it
   bool operator==(const OutboxPosition& o) const {
     return seq == o.seq && index == o.index;
   }
+};
+
+struct OutboxWindow {
+  std::string key;
+  Action action = Action::kLast;
+  WindowRecord w;
+  double total = 0;
+  int64_t queued_ms = 0;  // when its batch entered the outbox
+  OutboxPosition after;   // the position once this window is sent
 };
 
 class Outbox {

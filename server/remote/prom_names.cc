@@ -183,14 +183,11 @@ std::vector<PromLabel> KeyLabels(absl::string_view key) {
 
 std::vector<PromLabel> SampleLabels(absl::string_view key,
                                     const PromSample& sample) {
-  std::vector<PromLabel> out = KeyLabels(key);
-  out.push_back({"__name__", std::string(sample.name)});
-  if (!sample.quantile.empty()) {
-    out.push_back({"quantile", std::string(sample.quantile)});
-  }
-  std::sort(out.begin(), out.end(), [](const PromLabel& a, const PromLabel& b) {
-    return a.name < b.name;
-  });
+  std::vector<PromLabel> out;
+  ForEachSampleLabel(KeyLabels(key), sample,
+                     [&](absl::string_view name, absl::string_view value) {
+                       out.push_back({std::string(name), std::string(value)});
+                     });
   return out;
 }
 

@@ -111,6 +111,27 @@ std::vector<PromLabel> KeyLabels(absl::string_view key);
 std::vector<PromLabel> SampleLabels(absl::string_view key,
                                     const PromSample& sample);
 
+// The labels of a sample, sorted, from its key's labels (KeyLabels, made
+// once per key): calls emit(name, value) for __name__, the key's labels
+// and quantile, in bytes order. SampleLabels in a loop without copies.
+template <typename Emit>
+void ForEachSampleLabel(const std::vector<PromLabel>& key_labels,
+                        const PromSample& sample, Emit&& emit) {
+  emit(absl::string_view("__name__"), sample.name);
+  size_t i = 0;
+  for (; i < key_labels.size() && key_labels[i].name < "quantile"; ++i) {
+    emit(absl::string_view(key_labels[i].name),
+         absl::string_view(key_labels[i].value));
+  }
+  if (!sample.quantile.empty()) {
+    emit(absl::string_view("quantile"), sample.quantile);
+  }
+  for (; i < key_labels.size(); ++i) {
+    emit(absl::string_view(key_labels[i].name),
+         absl::string_view(key_labels[i].value));
+  }
+}
+
 // The type's name in the text exposition ("gauge", "counter", "summary").
 absl::string_view PromTypeName(PromType t);
 

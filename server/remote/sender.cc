@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/types/span.h"
 #include "proto/prometheus_remote.pb.h"
 #include "server/log.h"
 #include "server/remote/prom_names.h"
@@ -32,20 +33,24 @@ int64_t WallMs() {
       .count();
 }
 
-// The WriteRequest of some windows, its samples counted.
-std::string BuildRequest(const std::vector<OutboxWindow>& windows, int64_t step,
-                         size_t* samples) {
-  prometheus::WriteRequest req;
+// The WriteRequest of some windows, snappy-compressed, its samples counted.
+// `req` is reused from one request to the next (its messages are kept for
+// the next to fill).
+std::string BuildRequest(absl::Span<const OutboxWindow> windows, int64_t step,
+                         prometheus::WriteRequest* req, size_t* samples) {
+  req->Clear();
   *samples = 0;
   for (const OutboxWindow& ow : windows) {
     PromFigures f = FiguresOfWindow(ow.w, ow.action, ow.total, step);
+    std::vector<PromLabel> key_labels = KeyLabels(ow.key);
     ForEachPromSample(f, [&](const PromSample& s) {
-      prometheus::TimeSeries* ts = req.add_timeseries();
-      for (const PromLabel& l : SampleLabels(ow.key, s)) {
-        prometheus::Label* pl = ts->add_labels();
-        pl->set_name(l.name);
-        pl->set_value(l.value);
-      }
+      prometheus::TimeSeries* ts = req->add_timeseries();
+      ForEachSampleLabel(key_labels, s,
+                         [&](absl::string_view name, absl::string_view value) {
+                           prometheus::Label* pl = ts->add_labels();
+                           pl->set_name(name.data(), name.size());
+                           pl->set_value(value.data(), value.size());
+                         });
       prometheus::Sample* sample = ts->add_samples();
       sample->set_value(s.value);
       sample->set_timestamp(ow.w.start * 1000);
@@ -53,7 +58,7 @@ std::string BuildRequest(const std::vector<OutboxWindow>& windows, int64_t step,
     });
   }
   for (const PromFamily& fam : kPromFamilies) {
-    prometheus::MetricMetadata* md = req.add_metadata();
+    prometheus::MetricMetadata* md = req->add_metadata();
     md->set_metric_family_name(std::string(fam.name));
     md->set_help(std::string(fam.help));
     md->set_type(
@@ -61,7 +66,7 @@ std::string BuildRequest(const std::vector<OutboxWindow>& windows, int64_t step,
         : fam.type == PromType::kSummary ? prometheus::MetricMetadata::SUMMARY
                                          : prometheus::MetricMetadata::GAUGE);
   }
-  std::string raw = req.SerializeAsString();
+  std::string raw = req->SerializeAsString();
   std::string compressed;
   snappy::Compress(raw.data(), raw.size(), &compressed);
   return compressed;
@@ -230,6 +235,15 @@ void RemoteWriter::TargetMain(Target* t) {
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &stopping_);
 
   OutboxPosition pos = outbox_->Position(t->url);
+  prometheus::WriteRequest req;
+  // Windows read ahead from the outbox (one read serves many requests: a
+  // batch is decoded once, not once per request), and the next to send.
+  std::vector<OutboxWindow> ahead;
+  size_t at = 0;
+  OutboxPosition ahead_end = pos;
+  // Windows make 2 to 8 samples (4 for a gauge): a request of gauges has
+  // about max_samples.
+  const size_t per_request = std::max<size_t>(1, options_.max_samples / 4);
   double backoff = 0;
   while (!stopping()) {
     uint64_t seen;
@@ -237,22 +251,27 @@ void RemoteWriter::TargetMain(Target* t) {
       MutexLock lock(&mu_);
       seen = appended_seq_;
     }
-    std::vector<OutboxWindow> windows;
-    // Windows make 2 to 7 samples each: a request stays near max_samples.
-    OutboxPosition next = outbox_->Read(
-        pos, std::max<size_t>(1, options_.max_samples / 6), &windows);
-    if (windows.empty()) {
-      if (!(next == pos)) {
-        pos = next;  // skipped an unreadable batch
+    if (at == ahead.size()) {
+      ahead.clear();
+      at = 0;
+      ahead_end = outbox_->Read(pos, per_request * 20, &ahead);
+      if (ahead.empty()) {
+        if (!(ahead_end == pos)) {
+          pos = ahead_end;  // skipped an unreadable batch
+          continue;
+        }
+        t->oldest_unsent_ms = 0;
+        if (Wait(1, seen)) break;
         continue;
       }
-      t->oldest_unsent_ms = 0;
-      if (Wait(1, seen)) break;
-      continue;
     }
+    absl::Span<const OutboxWindow> windows =
+        absl::MakeConstSpan(ahead).subspan(at, per_request);
+    OutboxPosition next =
+        at + windows.size() == ahead.size() ? ahead_end : windows.back().after;
     t->oldest_unsent_ms = std::max<int64_t>(1, windows.front().queued_ms);
     size_t samples = 0;
-    std::string body = BuildRequest(windows, options_.step, &samples);
+    std::string body = BuildRequest(windows, options_.step, &req, &samples);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(body.size()));
@@ -292,6 +311,7 @@ void RemoteWriter::TargetMain(Target* t) {
     if (advance) {
       backoff = 0;
       pos = next;
+      at += windows.size();
       if (absl::Status s = outbox_->SetPosition(t->url, pos);
           !s.ok() && log_limit.Allow()) {
         CANOPY_LOG("remote_write position for %s: %s", t->url,
