@@ -13,7 +13,8 @@
 # Usage: tools/bench/remote_write.sh
 # Environment: BUILD (build dir with bin/canopyd, default build), SERIES
 #   (default 100000), WINDOWS (10 s windows measured per turn, default 6),
-#   ROUNDS (default 3), OUTAGE (seconds, default 60).
+#   ROUNDS (default 3; 0 runs the catch-up alone), OUTAGE (seconds, default
+#   60).
 # Needs: victoria-metrics, prometheus, curl, python3.
 set -euo pipefail
 
@@ -239,6 +240,11 @@ stop "$CANOPY_PID"
 stop "$VM_PID"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+if ((ROUNDS == 0)); then  # ROUNDS=0: the catch-up alone
+  echo "catch-up: outage ${OUTAGE}s (lag at restart ${behind}s), caught up ${caught:-never} s after the receiver came back; $((sent_after - sent_before)) samples sent meanwhile"
+  exit 0
+fi
 mc=$(printf '%s\n' "${results_canopy[@]}" | awk '{print $1}' | median)
 mp=$(printf '%s\n' "${results_prom[@]}" | awk '{print $1}' | median)
 echo
