@@ -216,7 +216,13 @@ absl::Status Answer(const ReadQuery& q, const TrendStore& store, int64_t now,
       total += w.sum;
       int64_t ms = w.start * 1000;
       if (ms < q.start_ms || ms > q.end_ms) continue;
-      PromFigures f = FiguresOfWindow(w, action, total, step);
+      // A store from before the action was kept says kLast; a summary in
+      // the window still tells a timer or a set.
+      Action a = action;
+      if (a == Action::kLast && w.blob.size() > 1) {
+        a = w.blob[0] == kHllTag ? Action::kSet : Action::kTimer;
+      }
+      PromFigures f = FiguresOfWindow(w, a, total, step);
       ForEachPromSample(f, [&](const PromSample& s) {
         std::vector<PromLabel> labels = SampleLabels(key, s);
         if (!AllMatch(name_matchers, labels)) return;
