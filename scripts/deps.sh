@@ -9,6 +9,7 @@ packages=(
   libcairo2-dev
   libcurl4-openssl-dev
   libnats-dev nats-server carbon-c-relay
+  libprotobuf-dev protobuf-compiler
   libre2-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   curl
@@ -27,6 +28,8 @@ fi
 # and promtool (in Debian's prometheus package). Node.js may come from
 # elsewhere than Debian with its own npm: then neither is taken from Debian.
 packages+=(collectd-core prometheus)
+# VictoriaMetrics, a remote_write receiver (tests/server/remote_test.cc).
+packages+=(victoria-metrics)
 if ! command -v node >/dev/null; then
   packages+=(nodejs)
 fi
@@ -49,10 +52,10 @@ if ((${#missing[@]})); then
   [[ $(id -u) -ne 0 ]] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the daemons of collectd-core, prometheus, nats-server and
-  # carbon-c-relay on install where it can; the tests run their own, so
-  # those just started are stopped.
-  for service in collectd prometheus nats-server carbon-c-relay; do
+  # Debian starts the daemons of collectd-core, prometheus, victoria-metrics,
+  # nats-server and carbon-c-relay on install where it can; the tests run
+  # their own, so those just started are stopped.
+  for service in collectd prometheus victoria-metrics nats-server carbon-c-relay; do
     [[ " ${missing[*]} " == *" $service"[-\ ]* ]] || continue
     if service "$service" status >/dev/null 2>&1; then
       $sudo service "$service" stop >/dev/null 2>&1 || true

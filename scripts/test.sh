@@ -47,14 +47,14 @@ cmake --build build-asan -j "$jobs"
 
 echo "== ThreadSanitizer (clang, -Wthread-safety -Werror): where threads meet"
 # The server (its loop, the comet workers and their mailboxes, the trend
-# thread) and the agent (its sender,
+# thread, remote_write's intake and sender threads) and the agent (its sender,
 # checks, modules and log followers) under TSan, black-box tests included:
 # they start the TSan-built canopyd and canopy-agent. Only these targets are
 # built; the others' tests show as *_NOT_BUILT and are left out.
 tsan_targets=(canopyd canopy-agent canopy-example-module hub_test trend_thread_test
   trend_test server_test ingest_test agent_test agent_checks_test
   agent_modules_test agent_accesslog_test agent_api_test mutex_test
-  workers_test cluster_test robustness_test)
+  workers_test cluster_test robustness_test remote_test remote_outbox_test)
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCANOPY_TSAN=ON -DCANOPY_BUILD_TESTS=ON -DCANOPY_BUILD_WEB=OFF >/dev/null
 cmake --build build-tsan -j "$jobs" --target "${tsan_targets[@]}"

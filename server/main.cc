@@ -55,6 +55,13 @@ ABSL_FLAG(std::string, web_dir, "",
           "canopyd binary in the build tree, else ../share/canopy/web).");
 ABSL_FLAG(bool, history, true,
           "Keep trend history in DATA_DIR/trend (LevelDB).");
+ABSL_FLAG(std::string, remote_write, "",
+          "Prometheus remote_write URLs (comma-separated, e.g. "
+          "http://127.0.0.1:8428/api/v1/write): every closed window is sent "
+          "to each, buffered in DATA_DIR/remote_write while a receiver is "
+          "down. Needs --history.");
+ABSL_FLAG(double, remote_write_timeout, 10,
+          "Seconds a remote_write request may take before it is retried.");
 ABSL_FLAG(int32_t, snapshot_interval, 60,
           "Seconds between snapshots of the live tree (also written at a "
           "clean stop); 0 writes one only at the stop.");
@@ -188,6 +195,11 @@ int main(int argc, char** argv) {
   options.retention = retention;
   options.history = absl::GetFlag(FLAGS_history);
   options.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  options.remote_write = absl::GetFlag(FLAGS_remote_write);
+  options.remote_write_timeout = absl::GetFlag(FLAGS_remote_write_timeout);
+  if (!(options.remote_write_timeout > 0)) {
+    Die("--remote_write_timeout must be positive");
+  }
   if (options.snapshot_interval < 0) Die("--snapshot_interval must be >= 0");
 
   options.pipes_dir = absl::GetFlag(FLAGS_pipes_dir);

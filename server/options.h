@@ -44,11 +44,13 @@ struct ServerOptions {
   bool protected_mode = true;
   int step_seconds = 10;  // the window: the first step of --retention
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
-  bool history = true;         // keep trend history in data_dir/trend
-  bool trend_repair = false;   // repair a damaged trend store (RepairDB)
-  int snapshot_interval = 60;  // seconds between snapshots of the tree
-  int max_pull_timeout = 300;  // seconds
-  size_t get_limit = 10000;    // default limit= of /get
+  bool history = true;               // keep trend history in data_dir/trend
+  bool trend_repair = false;         // repair a damaged trend store (RepairDB)
+  int snapshot_interval = 60;        // seconds between snapshots of the tree
+  std::string remote_write;          // URL,URL...: Prometheus remote_write
+  double remote_write_timeout = 10;  // seconds per request
+  int max_pull_timeout = 300;        // seconds
+  size_t get_limit = 10000;          // default limit= of /get
   std::string pipes_dir;  // *.so log pipes for POST /push accesslog=; "" = none
   // A node of a cluster (server/cluster/cluster.h): NATS URLs, "" = alone.
   std::string cluster;

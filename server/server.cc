@@ -98,6 +98,10 @@ absl::Status Server::Start() {
   if (absl::Status s = views_->Load(); !s.ok()) return s;
   next_snapshot_ = time(nullptr) + options_.snapshot_interval;
 
+  if (!options_.history && !options_.remote_write.empty()) {
+    return absl::InvalidArgumentError(
+        "--remote_write sends history: it needs --history");
+  }
   if (options_.history) {
     absl::StatusOr<Retention> retention = Retention::Parse(options_.retention);
     if (!retention.ok()) return retention.status();
@@ -105,7 +109,26 @@ absl::Status Server::Start() {
         TrendStore::Open(options_.data_dir + "/trend", *retention,
                          /*env=*/nullptr, options_.trend_repair);
     if (!store.ok()) return store.status();
-    trend_ = std::make_unique<TrendThread>(std::move(*store));
+    absl::StatusOr<std::vector<std::string>> urls =
+        ParseRemoteWrite(options_.remote_write);
+    if (!urls.ok()) return urls.status();
+    std::function<void(std::vector<ClosedWindow>*)> on_written;
+    if (!urls->empty()) {
+      absl::StatusOr<std::unique_ptr<Outbox>> outbox =
+          Outbox::Open(options_.data_dir + "/remote_write");
+      if (!outbox.ok()) return outbox.status();
+      RemoteWriter::Options ro;
+      ro.step = retention->levels[0].step;
+      ro.timeout = options_.remote_write_timeout;
+      remote_ = std::make_unique<RemoteWriter>(std::move(*outbox),
+                                               std::move(*urls), ro);
+      RemoteWriter* remote = remote_.get();
+      on_written = [remote](std::vector<ClosedWindow>* w) {
+        remote->Enqueue(w);
+      };
+    }
+    trend_ =
+        std::make_unique<TrendThread>(std::move(*store), std::move(on_written));
     trend_wake_ = event_new(base_, trend_->wake_fd(), EV_READ | EV_PERSIST,
                             &Server::OnTrendWake, this);
     event_add(trend_wake_, nullptr);
@@ -379,6 +402,10 @@ ServerFigures Server::Figures() const {
     f.trend_corruptions = trend_->corruptions();
     f.trend_retention_deleted = trend_->retention_deleted();
   }
+  if (remote_) {
+    f.remote_write = remote_->Targets();
+    f.remote_intake_dropped = remote_->intake_dropped();
+  }
   return f;
 }
 
@@ -396,6 +423,7 @@ void Server::StopTrend() {
   if (trend_wake_) event_free(trend_wake_);
   trend_wake_ = nullptr;
   trend_.reset();
+  remote_.reset();  // appends what the trend thread handed it to the outbox
 }
 
 void Server::OnTick(int, short, void* arg) {

@@ -43,6 +43,7 @@
 #include "server/net/protection.h"
 #include "server/net/workers.h"
 #include "server/options.h"
+#include "server/remote/sender.h"
 #include "server/stats.h"
 #include "server/trend/thread.h"
 
@@ -104,6 +105,9 @@ class Server {
   event* trend_wake_ = nullptr;  // the trend thread's answers are ready
   std::unique_ptr<LineIngest> ingest_;
   AccessLogRunners access_logs_;  // POST /push accesslog=
+  // remote_write (before trend_: the trend thread hands it windows, so it
+  // is destroyed after the trend thread).
+  std::unique_ptr<RemoteWriter> remote_;
   std::unique_ptr<TrendThread> trend_;
   std::unique_ptr<Workers> workers_;  // HTTP and comet
   Protection protection_;             // built by Start, before any door opens

@@ -39,7 +39,7 @@ std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
   std::vector<std::string> fixed = glob.FixedPrefix();
   std::string prefix = absl::StrJoin(fixed, ",");
   size_t d = glob.depth();
-  store.ForEachSeries(prefix, [&](absl::string_view key) {
+  store.ForEachSeries(prefix, [&](absl::string_view key, Action) {
     std::vector<absl::string_view> segs = absl::StrSplit(key, ',');
     if (segs.size() < d) return true;
     for (size_t i = 0; i < d; ++i) {
@@ -192,7 +192,7 @@ absl::StatusOr<Deferred> HandleMetricsIndex(const Request& request,
   return Deferred{[](TrendStore& store) {
     JsonOut out;
     out.w.StartArray();
-    store.ForEachSeries("", [&](absl::string_view key) {
+    store.ForEachSeries("", [&](absl::string_view key, Action) {
       out.String(graphite::KeyToDotted(key));
       return true;
     });

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "server/remote/sender.h"
+
 namespace canopy {
 
 // One comet worker's figures.
@@ -47,6 +49,8 @@ struct ServerFigures {
   uint64_t trend_corruptions = 0;  // damage found in the store
   uint64_t trend_retention_deleted = 0;
   std::vector<WorkerFigures> per_worker;
+  std::vector<RemoteTargetFigures> remote_write;  // per --remote_write URL
+  uint64_t remote_intake_dropped = 0;
 };
 
 // This process's resident set size in bytes (0 if it cannot be read).

@@ -82,6 +82,9 @@ std::optional<Deferred> ForwardToOwner(const Request& request,
                                        absl::string_view key);
 
 // GET /metrics
+// POST /api/v1/read (remote_read.cc): Prometheus remote_read.
+absl::StatusOr<Deferred> HandleRemoteRead(const Request& request,
+                                          HandlerContext& ctx);
 absl::StatusOr<Response> HandleMetrics(const Request& request,
                                        HandlerContext& ctx);
 

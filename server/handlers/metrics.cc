@@ -1,11 +1,13 @@
 // GET /metrics: the server's own figures in Prometheus text exposition
-// (ingest per protocol, rejects, waiters, nodes, memory, the trend thread),
-// and with ?key=K the live values of the leaves under K.
+// (ingest per protocol, rejects, waiters, nodes, memory, the trend thread,
+// remote_write per target), and with ?key=K the live values of the leaves
+// under K, named as remote_write names them (server/remote/prom_names.h).
 //
 // Threads: the event-loop thread.
 #include <unistd.h>
 
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <string>
 #include <utility>
@@ -17,6 +19,7 @@
 #include "server/cluster/cluster.h"
 #include "server/handlers/figures.h"
 #include "server/handlers/handlers.h"
+#include "server/remote/prom_names.h"
 
 namespace canopy {
 namespace {
@@ -259,11 +262,49 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
   per_worker("canopy_worker_deliveries_total",
              "Comet replies and events written, by comet worker.", "counter",
              [](const WorkerFigures& w) { return w.deliveries; });
+  if (!f.remote_write.empty()) {
+    auto per_target = [&](const char* name, const char* help, const char* type,
+                          double (*value)(const RemoteTargetFigures&)) {
+      absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
+                      type, "\n");
+      for (const RemoteTargetFigures& t : f.remote_write) {
+        absl::StrAppend(&out, name, "{url=\"", PromEscape(t.url), "\"} ",
+                        PromNumber(value(t)), "\n");
+      }
+    };
+    per_target("canopy_remote_write_sent_samples_total",
+               "Samples a remote_write receiver took.", "counter",
+               [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.sent);
+               });
+    per_target("canopy_remote_write_requests_total",
+               "remote_write requests a receiver took.", "counter",
+               [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.requests);
+               });
+    per_target("canopy_remote_write_retried_total",
+               "remote_write requests that failed (5xx, network) and are "
+               "sent again.",
+               "counter", [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.retried);
+               });
+    per_target("canopy_remote_write_dropped_samples_total",
+               "Samples in remote_write requests refused with a 4xx.",
+               "counter", [](const RemoteTargetFigures& t) {
+                 return static_cast<double>(t.dropped);
+               });
+    per_target("canopy_remote_write_lag_seconds",
+               "Age of the oldest window not yet sent.", "gauge",
+               [](const RemoteTargetFigures& t) { return t.lag; });
+    counter("canopy_remote_write_intake_dropped_total",
+            "Windows remote_write could not queue (its outbox failing).",
+            static_cast<double>(f.remote_intake_dropped));
+  }
   std::vector<std::string> keys = request.Params("key");
   if (!keys.empty()) {
-    absl::StrAppend(&out,
-                    "# HELP canopy_value Live value of a leaf.\n"
-                    "# TYPE canopy_value gauge\n");
+    // The leaves, named as remote_write names them (one mapping:
+    // server/remote/prom_names.h), each family under one HELP and TYPE.
+    std::vector<std::string> families(std::size(kPromFamilies));
     int64_t now = ctx.now;
     for (const std::string& k : keys) {
       absl::StatusOr<Pattern> p = Pattern::Parse(k);
@@ -271,12 +312,27 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
       size_t n = 0;
       tree->Collect(*p, 0, [&](const LeafView& leaf) {
         LiveValue v = leaf.node->Live(leaf.action, now, tree->step_seconds());
-        if (v.has && !v.is_text) {
-          absl::StrAppend(&out, "canopy_value{key=\"", PromEscape(leaf.key),
-                          "\"} ", PromNumber(v.value), "\n");
-        }
+        PromFigures fig = FiguresOfLive(leaf.action, v);
+        ForEachPromSample(fig, [&](const PromSample& s) {
+          std::string& text = families[s.family];
+          absl::StrAppend(&text, s.name, "{");
+          bool first = true;
+          for (const PromLabel& l : SampleLabels(leaf.key, s)) {
+            if (l.name == "__name__") continue;
+            absl::StrAppend(&text, first ? "" : ",", l.name, "=\"",
+                            PromEscape(l.value), "\"");
+            first = false;
+          }
+          absl::StrAppend(&text, "} ", PromNumber(s.value), "\n");
+        });
         return ++n < ctx.options->get_limit;
       });
+    }
+    for (size_t i = 0; i < families.size(); ++i) {
+      if (families[i].empty()) continue;
+      const PromFamily& fam = kPromFamilies[i];
+      absl::StrAppend(&out, "# HELP ", fam.name, " ", fam.help, "\n# TYPE ",
+                      fam.name, " ", PromTypeName(fam.type), "\n", families[i]);
     }
   }
   Response r;

@@ -61,6 +61,7 @@ constexpr Route kRoutes[] = {
     {"/version", Match::kExact, "GET", Call<HandleGraphiteVersion>},
     {"/functions", Match::kExact, "GET", Call<HandleGraphiteFunctions>},
     {"/tags/autoComplete/", Match::kUnder, "GET", Call<HandleGraphiteTags>},
+    {"/api/v1/read", Match::kExact, "POST", Call<HandleRemoteRead>},
 };
 
 bool PathMatches(const Route& r, absl::string_view path) {
@@ -115,8 +116,9 @@ absl::StatusOr<Outcome> Dispatch(const Request& request, HandlerContext& ctx) {
   const std::string& path = request.path;
   const std::string& method = request.method;
   if (path == "/healthz") return Call<HandleHealth>(request, ctx);
+  // Graphite's POSTs and remote_read only read: the read token is theirs.
   bool write = (method == "POST" || method == "PUT" || method == "DELETE") &&
-               !IsGraphiteReadPath(path);
+               !IsGraphiteReadPath(path) && path != "/api/v1/read";
   if (absl::Status s = Authorize(request, *ctx.options, write); !s.ok()) {
     ++ctx.stats->rejected["http"]["auth"];
     return s;

@@ -3,7 +3,9 @@
 // windows or of their summaries (a sketch or a HyperLogLog, tagged).
 //
 // Layout in LevelDB (all integers big-endian, so that a range is one seek):
-//   "S" key                      -> series id (4 bytes)
+//   "S" key                      -> series id (4 bytes), then the action
+//                                   the series was made with (1 byte;
+//                                   absent in stores from before 0.4)
 //   "I" id                       -> key
 //   "W" id level start           -> one window (EncodeWindow)
 //   "B" id level block_start     -> a block of windows (canopy/block.h)

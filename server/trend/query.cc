@@ -1,7 +1,6 @@
 // Reading history: the retention and fn names parsed, and TrendStore::Query
 // (the series under patterns, at the level that fits the step, rolled up to
-// the asked step and reduced by the fn), and ForEachSeries (the stored
-// keys, for Graphite's find). Runs on the trend thread.
+// the asked step and reduced by the fn). Runs on the trend thread.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -214,19 +213,5 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   return result;
 }
 
-void TrendStore::ForEachSeries(
-    absl::string_view prefix,
-    const std::function<bool(absl::string_view key)>& fn) const {
-  if (db_ == nullptr) return;
-  std::string start = absl::StrCat("S", prefix);
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(start); it->Valid() && it->key().starts_with(start);
-       it->Next()) {
-    if (!fn(absl::string_view(it->key().data() + 1, it->key().size() - 1))) {
-      break;
-    }
-  }
-}
 
 }  // namespace canopy

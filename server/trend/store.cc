@@ -147,7 +147,7 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   // The series dictionary lives in memory for the writer.
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Checked()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
-    if (it->value().size() != 4) continue;
+    if (it->value().size() < 4) continue;
     uint32_t id = DecodeBigEndian32(it->value().data());
     store->ids_[std::string(it->key().data() + 1, it->key().size() - 1)] = id;
     store->next_id_ = std::max(store->next_id_, id + 1);
@@ -217,7 +217,7 @@ absl::Status TrendStore::Reopen() {
   return absl::OkStatus();
 }
 
-uint32_t TrendStore::SeriesId(const std::string& key,
+uint32_t TrendStore::SeriesId(const std::string& key, Action action,
                               leveldb::WriteBatch* batch, bool* created) {
   auto it = ids_.find(key);
   *created = it == ids_.end();
@@ -227,6 +227,7 @@ uint32_t TrendStore::SeriesId(const std::string& key,
   uint32_t id = next_id_++;
   std::string v;
   PutBigEndian32(&v, id);
+  v.push_back(static_cast<char>(action));
   batch->Put("S" + key, v);
   batch->Put(IdKey(id), key);
   ids_[key] = id;
@@ -239,7 +240,7 @@ std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
                                           int64_t from, int64_t to) const {
   if (db_ == nullptr) return {};
   std::string v;
-  if (!db_->Get(Checked(), "S" + std::string(key), &v).ok() || v.size() != 4) {
+  if (!db_->Get(Checked(), "S" + std::string(key), &v).ok() || v.size() < 4) {
     return {};
   }
   return ReadId(DecodeBigEndian32(v.data()), level, from, to);
@@ -295,6 +296,29 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
     std::stable_sort(out.begin(), out.end(), by_start);
   }
   return out;
+}
+
+void TrendStore::ForEachSeries(
+    absl::string_view prefix,
+    const std::function<bool(absl::string_view key, Action action)>& fn) const {
+  if (db_ == nullptr) return;
+  std::string start = absl::StrCat("S", prefix);
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start);
+       it->Next()) {
+    if (it->value().size() < 4) continue;
+    // Stores written before the action was kept say nothing: kLast.
+    Action action =
+        it->value().size() > 4 && static_cast<uint8_t>(it->value()[4]) <=
+                                      static_cast<uint8_t>(Action::kSet)
+            ? static_cast<Action>(it->value()[4])
+            : Action::kLast;
+    if (!fn(absl::string_view(it->key().data() + 1, it->key().size() - 1),
+            action)) {
+      return;
+    }
+  }
 }
 
 void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
@@ -397,7 +421,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
   const size_t n = retention_.levels.size();
   for (const ClosedWindow& cw : windows) {
     bool created;
-    uint32_t series = SeriesId(cw.key, &batch, &created);
+    uint32_t series = SeriesId(cw.key, cw.action, &batch, &created);
     const uint32_t* id = &series;
     TrendWindow w;
     w.start = cw.start;

@@ -133,12 +133,12 @@ class TrendStore {
   // a multiple of the step of the level that answers it.
   int64_t StepFor(int64_t from, int64_t to, int64_t want) const;
 
-  // Calls `fn` with the key of every stored series whose key starts with
-  // `prefix` (a key prefix, such as "host,"; "" for all), in key order,
-  // until it returns false.
-  void ForEachSeries(
-      absl::string_view prefix,
-      const std::function<bool(absl::string_view key)>& fn) const;
+  // Calls `fn` with each series whose key starts with `prefix` (bytes) and
+  // the action it had when it was first stored, in key order, until it
+  // returns false.
+  void ForEachSeries(absl::string_view prefix,
+                     const std::function<bool(absl::string_view key,
+                                              Action action)>& fn) const;
 
   // The stored windows of one series at one level (for tests and export).
   std::vector<TrendWindow> Read(absl::string_view key, size_t level,
@@ -182,8 +182,8 @@ class TrendStore {
   TrendStore(leveldb::DB* db, Retention retention, std::string dir,
              leveldb::Env* env);
   // The id of a series, made (into `batch`) if it is new.
-  uint32_t SeriesId(const std::string& key, leveldb::WriteBatch* batch,
-                    bool* created);
+  uint32_t SeriesId(const std::string& key, Action action,
+                    leveldb::WriteBatch* batch, bool* created);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
   // Reads that verify checksums.

@@ -22,8 +22,10 @@ int64_t NowMs() {
 
 }  // namespace
 
-TrendThread::TrendThread(std::unique_ptr<TrendStore> store)
-    : store_(std::move(store)) {
+TrendThread::TrendThread(
+    std::unique_ptr<TrendStore> store,
+    std::function<void(std::vector<ClosedWindow>*)> on_written)
+    : store_(std::move(store)), on_written_(std::move(on_written)) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   series_ = store_->series_count();
   thread_ = std::thread([this] { Main(); });
@@ -142,6 +144,8 @@ void TrendThread::Main() {
         break;
       }
       size_t n = failed.front().windows.size();
+      // Written: remote_write takes the batch (a move, nothing more here).
+      if (on_written_) on_written_(&failed.front().windows);
       failed.pop_front();
       windows_written_ += n;
       series_ = store_->series_count();

@@ -46,7 +46,12 @@ class TrendThread {
   static constexpr size_t kMaxBatches = 256;
   static constexpr size_t kMaxWindows = 4 << 20;
 
-  explicit TrendThread(std::unique_ptr<TrendStore> store);
+  // `on_written`, if set, is given each batch of windows once it is on disk
+  // (on the trend thread; it may take the windows). remote_write's intake
+  // (server/remote/sender.h) is one: it only queues them.
+  explicit TrendThread(
+      std::unique_ptr<TrendStore> store,
+      std::function<void(std::vector<ClosedWindow>*)> on_written = nullptr);
   // Writes everything queued, then stops the thread. Done callbacks not yet
   // run are dropped.
   ~TrendThread();
@@ -91,7 +96,8 @@ class TrendThread {
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<TrendStore> store_;  // used on the trend thread only
-  RateLimit log_limit_{6};             // used on the trend thread only
+  std::function<void(std::vector<ClosedWindow>*)> on_written_;
+  RateLimit log_limit_{6};  // used on the trend thread only
   int wake_fd_ = -1;
 
   mutable Mutex mu_;

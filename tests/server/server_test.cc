@@ -583,7 +583,9 @@ TEST_F(ServerTest, MetricsExposeServerFigures) {
       r.body.find(
           "canopy_ingest_rejected_total{protocol=\"http\",reason=\"json\"} 1"),
       std::string::npos);
-  EXPECT_NE(r.body.find("canopy_value{key=\"m,y\"} 2"), std::string::npos);
+  EXPECT_NE(r.body.find("canopy_value{key=\"m,y\",s0=\"m\",s1=\"y\"} 2"),
+            std::string::npos)
+      << r.body;
   EXPECT_GT(Metric("canopy_fd_limit"), 0);
 }
 

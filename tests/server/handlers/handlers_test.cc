@@ -266,7 +266,9 @@ TEST_F(HandlersTest, MetricsShowTheFiguresAndLeaves) {
   EXPECT_NE(r->body.find("canopy_waiters 17\n"), std::string::npos);
   EXPECT_NE(r->body.find("canopy_trend_queue_full_total 3\n"),
             std::string::npos);
-  EXPECT_NE(r->body.find("canopy_value{key=\"m,v\"} 2.5\n"), std::string::npos);
+  EXPECT_NE(r->body.find("canopy_value{key=\"m,v\",s0=\"m\",s1=\"v\"} 2.5\n"),
+            std::string::npos)
+      << r->body;
   EXPECT_NE(r->body.find("canopy_leaves 1\n"), std::string::npos);
   EXPECT_EQ(r->content_type, "text/plain; version=0.0.4");
 }
