@@ -96,17 +96,7 @@ class AgentProcess {
 };
 
 // A free TCP port on 127.0.0.1 (bound, read and closed: nothing listens).
-inline int FreeTcpPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+inline int FreeTcpPort() { return FreePort(); }
 
 // The JSON tree canopy-agent --once printed; a parse error leaves it null.
 inline rapidjson::Document ParseOnce(const RunResult& r) {

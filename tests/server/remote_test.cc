@@ -40,31 +40,8 @@ using testing::MakeTempDir;
 using testing::ServerProcess;
 using testing::WaitFor;
 
-// The first executable `name` on $PATH, /usr/sbin or /usr/local/sbin; "".
-std::string FindProgram(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = absl::StrCat(path ? path : "/usr/bin:/bin",
-                                  ":/usr/sbin:/sbin:/usr/local/sbin");
-  for (absl::string_view dir : absl::StrSplit(dirs, ':')) {
-    if (dir.empty()) continue;
-    std::string candidate = absl::StrCat(dir, "/", name);
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// A loopback port free at the moment of asking.
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using testing::FindProgram;
+using testing::FreePort;
 
 // A receiver daemon (VictoriaMetrics or Prometheus) on a fixed loopback
 // port and data directory, so that it can be stopped and started again.
