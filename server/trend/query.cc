@@ -213,5 +213,4 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   return result;
 }
 
-
 }  // namespace canopy
