@@ -6,6 +6,8 @@
 // Threads: nodes belong to their Tree, which belongs to one thread (the
 // caller's; in canopyd the event-loop thread): everything here runs there.
 #include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -99,10 +101,10 @@ void Aggregator::Add(double v) {
       acc_ += v;
       break;
     case Action::kMax:
-      acc_ = n_ == 0 ? v : std::max(acc_, v);
+      acc_ = n_ == 0 ? v : std::max<long double>(acc_, v);
       break;
     case Action::kMin:
-      acc_ = n_ == 0 ? v : std::min(acc_, v);
+      acc_ = n_ == 0 ? v : std::min<long double>(acc_, v);
       break;
     default:
       return;
@@ -151,7 +153,11 @@ bool Aggregator::has() const {
 }
 
 double Aggregator::value() const {
-  return action_ == Action::kAvg && n_ > 0 ? acc_ / n_ : acc_;
+  const long double v = action_ == Action::kAvg && n_ > 0
+                            ? acc_ / static_cast<long double>(n_)
+                            : acc_;
+  if (std::isnan(v)) return v;  // a NaN child (never made by the tree)
+  return static_cast<double>(std::clamp<long double>(v, -DBL_MAX, DBL_MAX));
 }
 
 }  // namespace canopy

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "canopy/key.h"
+#include "canopy/tree.h"
 
 namespace canopy {
 
@@ -40,6 +41,9 @@ struct ServerOptions {
   int snapshot_interval = 60;  // seconds between snapshots of the tree
   int max_pull_timeout = 300;  // seconds
   size_t get_limit = 10000;    // default limit= of /get
+  // What one tree query (/get, /pull, /stream, /metrics?key=, /api/q, /diff)
+  // may spend: --query_budget and --query_time_ms.
+  QueryBudget::Limits query;
   std::string pipes_dir;  // *.so log pipes for POST /push accesslog=; "" = none
 };
 

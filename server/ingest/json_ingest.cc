@@ -1,5 +1,6 @@
 #include "server/ingest/json_ingest.h"
 
+#include <algorithm>
 #include <string>
 
 namespace canopy {
@@ -13,12 +14,14 @@ JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now) {
     return r;
   }
   Tree::ApplyStats applied;
+  const uint64_t refused_before = tree->overflow_refused();
   if (absl::Status s = tree->Apply(push, now, &applied); !s.ok()) {
     r.status = std::move(s);
     r.reason = "max_nodes";
     return r;
   }
-  r.leaves = applied.leaves;
+  r.overflowed = tree->overflow_refused() - refused_before;
+  r.leaves = applied.leaves - std::min(applied.leaves, r.overflowed);
   return r;
 }
 
@@ -26,6 +29,9 @@ void CountJsonPush(const JsonApplied& r, absl::string_view protocol,
                    Stats* stats) {
   if (r.status.ok()) {
     stats->accepted[std::string(protocol)] += r.leaves;
+    if (r.overflowed > 0) {
+      stats->rejected[std::string(protocol)]["overflow"] += r.overflowed;
+    }
   } else {
     ++stats->rejected[std::string(protocol)][r.reason];
   }
