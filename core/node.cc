@@ -14,12 +14,6 @@
 #include "canopy/tree.h"
 
 namespace canopy {
-namespace {
-
-bool ByName(const Node* a, const Node* b) { return a->name() < b->name(); }
-
-}  // namespace
-
 // ---------------------------------------------------------------- Node
 
 Action Node::EffectiveAction() const {
@@ -32,9 +26,15 @@ Action Node::EffectiveAction() const {
 std::vector<const Node*> Node::SortedChildren() const {
   std::vector<const Node*> out;
   if (!children_) return out;
-  out.reserve(children_->size());
-  for (Node* child : *children_) out.push_back(child);
-  std::sort(out.begin(), out.end(), ByName);
+  // Sorted by (name, node) pairs: a comparison then reads the two names
+  // only, not the two nodes first (half the cache misses on a wide node).
+  std::vector<std::pair<absl::string_view, const Node*>> named;
+  named.reserve(children_->size());
+  for (Node* child : *children_) named.emplace_back(child->name(), child);
+  std::sort(named.begin(), named.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  out.reserve(named.size());
+  for (const auto& [name, child] : named) out.push_back(child);
   return out;
 }
 

@@ -268,6 +268,11 @@ class QueryBudget {
     if (checked_ >= kClockEvery) return CheckClock();
     return true;
   }
+  // Charges sorting `n` children by name (Node::SortedChildren): about
+  // n log2 n comparisons, each a cache miss or two on a wide node.
+  bool ChargeSort(uint64_t n) {
+    return n < 2 || Charge(n * static_cast<uint64_t>(64 - __builtin_clzll(n)));
+  }
   bool exceeded() const { return exceeded_; }
   uint64_t used() const { return limits_.work - left_; }
   // OutOfRange, saying which limit was passed and what to do.

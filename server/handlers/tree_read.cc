@@ -60,8 +60,13 @@ LiveValue WriteNested(JsonOut& out, const Tree& tree, const Node* node,
     bool expand = depth != 0;
     if (meta && expand) out.Key("children");
     if (expand) out.w.StartObject();
-    for (const Node* c : node->SortedChildren()) {
-      // Past the budget the reply is refused: what is written is dropped.
+    // Past the budget the reply is refused: what is written is dropped
+    // (the JSON is still closed properly).
+    std::vector<const Node*> children;
+    if (budget->ChargeSort(node->child_count())) {
+      children = node->SortedChildren();
+    }
+    for (const Node* c : children) {
       if (!budget->Charge(1)) break;
       Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
       LiveValue v;
