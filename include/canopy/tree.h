@@ -279,7 +279,7 @@ class QueryBudget {
   absl::Status Refusal() const;
 
  private:
-  static constexpr uint64_t kClockEvery = 4096;
+  static constexpr uint64_t kClockEvery = 1024;
   bool Exceed(bool by_work);
   bool CheckClock();
   Limits limits_;
