@@ -314,6 +314,40 @@ TEST_F(HubTest, ExpireAnswersNoItemsAtTheWaitersSeq) {
   EXPECT_EQ(stats_.pull_timeouts, 1u);
 }
 
+// Issue 18: every reply has a budget. A pull or stream past it is refused
+// at the door (413); a parked waiter whose next reply would pass it is
+// closed, never sent a partial reply.
+TEST_F(HubTest, RepliesPastTheQueryLimitsAreRefusedNeverCut) {
+  hub_.SetQueryLimits(QueryBudget::Limits{.work = 60});
+  std::string wide = "{\"w\": {";
+  for (int i = 0; i < 40; ++i)
+    absl::StrAppend(&wide, i ? "," : "", "\"k", i, "\": 1");
+  uint64_t since = Push(wide + "}}");
+  absl::StatusOr<std::optional<std::string>> now =
+      hub_.PullNow(Patterns({"**"}), 0, kT0);
+  EXPECT_EQ(now.status().code(), absl::StatusCode::kOutOfRange);
+  std::string first;
+  uint64_t seq = 0;
+  EXPECT_EQ(hub_.OpenStream(Patterns({"w"}), false, 0, kT0, &first, &seq)
+                .status()
+                .code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(hub_.waiters(), 0u);
+  EXPECT_EQ(stats_.queries_refused, 2u);
+  // A narrow waiter is answered; a wide one is closed when the change
+  // under it comes.
+  Hub::WaiterId narrow = hub_.Park(Patterns({"w,k3"}), since);
+  Hub::WaiterId broad = hub_.Park(Patterns({"w"}), since);
+  Push(R"({"w": {"k3": 2}})");
+  hub_.Flush(kT0);
+  EXPECT_EQ(sink_.To(narrow).size(), 1u);
+  EXPECT_TRUE(sink_.To(broad).empty());
+  EXPECT_EQ(sink_.releases, (std::vector<std::pair<Hub::WaiterId, bool>>{
+                                {narrow, false}, {broad, true}}));
+  EXPECT_EQ(stats_.queries_refused, 3u);
+  EXPECT_EQ(hub_.waiters(), 0u);
+}
+
 TEST_F(HubTest, AWaiterWhoseClientLeftIsFreedAtTheNextFlushOnly) {
   uint64_t since = Push(R"({"web": {"a": 1}})");
   Hub::WaiterId id = hub_.Park(Patterns({"web"}), since);
