@@ -129,7 +129,7 @@ TEST_F(HostileTest, QueriesPastTheBudgetGet413WithTheReason) {
   const std::vector<std::string> refused = {
       "/get?key=**",         "/get?key=w,*",    "/pull?key=**&since=0",
       "/stream?key=w",       "/metrics?key=**", "/api/q/w.json",
-      "/api/q/.json?meta=1", "/diff/w/w"};
+      "/api/q/.json?meta=1", "/diff/w/w",       "/api/markers?key=**"};
   for (const std::string& target : refused) {
     HttpReply r = Get(target);
     EXPECT_EQ(r.status, 413) << target << ": " << r.body;
