@@ -77,7 +77,8 @@ class Pattern {
   };
 
   // Parses a pattern. Literal segments follow the key rules; "**" may appear
-  // at most 4 times (to bound matching cost).
+  // at most 4 times (a limit from when matching backtracked; the cost no
+  // longer depends on it).
   static absl::StatusOr<Pattern> Parse(absl::string_view text);
 
   // The pattern that matches the whole tree.

@@ -252,6 +252,8 @@ class Aggregator {
 //   QueryBudget budget(QueryBudget::Limits{.work = 2000000});
 //   tree.Collect(pattern, 0, fn, &budget);
 //   if (budget.exceeded()) return budget.Refusal();  // OutOfRange: 413
+//
+// One per query, on the query's thread; thread-compatible.
 class QueryBudget {
  public:
   struct Limits {
