@@ -345,6 +345,26 @@ TEST(TreeQueryTest, AQueryPastItsBudgetStopsAndSaysWhy) {
   EXPECT_FALSE(small.exceeded());
 }
 
+TEST(TreeQueryTest, AQueryPastItsTimeStopsAndSaysWhy) {
+  Tree tree(Tree::Options{});
+  for (int i = 0; i < 3000; ++i) {
+    tree.BeginChange();
+    ASSERT_TRUE(
+        tree.AddSample({"w", absl::StrCat("k", i)}, Action::kLast, i, kT0)
+            .ok());
+  }
+  // A deadline already past: the first clock check (every 1 024 units of
+  // work) stops the walk.
+  QueryBudget budget(QueryBudget::Limits{.work = ~uint64_t{0},
+                                         .time = absl::Milliseconds(-1)});
+  EXPECT_FALSE(tree.Collect(
+      *Pattern::Parse("**"), 0, [](const LeafView&) { return true; }, &budget));
+  EXPECT_TRUE(budget.exceeded());
+  EXPECT_LE(budget.used(), 1024u + 3000u * 13u);
+  EXPECT_TRUE(absl::StrContains(budget.Refusal().message(), "--query_time_ms"))
+      << budget.Refusal();
+}
+
 TEST_F(TreeTest, OverflowingSamplesAreRefusedAndCounted) {
   // add [1e308, 1e308]: the second would make the total +inf.
   Push(R"({"sum": [1e308, 1e308], "defaultaction": "add"})");
