@@ -108,9 +108,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (complete && partial != expected) Fail("budgeted leaves", p.text());
     if (small.exceeded() && small.Refusal().ok()) Fail("no refusal", p.text());
   }
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - started)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+          .count();
   if (seconds > 5) Fail("an input took seconds", std::to_string(seconds));
   return 0;
 }
