@@ -81,6 +81,9 @@ class PushHandler
                                    " bytes of text"));
         }
         if (HasControl(s)) return Fail("control character in marker");
+        // RapidJSON decodes an escaped lone low surrogate ("\udc00") into
+        // bytes that are not UTF-8 (its encoding check sees only raw bytes).
+        if (!IsValidUtf8(s)) return Fail("marker is not valid UTF-8");
         AddMarker(s);
         return Done();
       case Expect::kTime:
@@ -97,6 +100,7 @@ class PushHandler
               absl::StrCat("text longer than ", kMaxTextBytes, " bytes"));
         }
         if (HasControl(s)) return Fail("control character in text value");
+        if (!IsValidUtf8(s)) return Fail("text value is not valid UTF-8");
         EmitLeaf(PushOp::Kind::kText, 0, s);
         return Done();
       case Expect::kNothing:
@@ -130,7 +134,9 @@ class PushHandler
 
   bool StartObject() {
     if (frames_.empty() || (frames_.back().array && frames_.back().top)) {
-      frames_.push_back(MakeFrame(true, false));
+      Frame f = MakeFrame(true, false);
+      f.first_op = out_->ops.size();
+      frames_.push_back(std::move(f));
       expect_ = Expect::kNothing;
       return true;
     }
@@ -158,8 +164,15 @@ class PushHandler
     if (f.top) {
       for (const std::vector<absl::string_view>& key : f.top_keys) {
         for (absl::string_view m : f.top_markers) {
-          out_->key_markers.push_back(Push::KeyMarker{key, m});
+          out_->key_markers.push_back(
+              Push::KeyMarker{key, m, static_cast<int64_t>(f.time)});
         }
+      }
+      // In a list, the next object is dated now unless it says otherwise.
+      if (f.time > 0 && !frames_.empty()) {
+        PushOp op{PushOp::Kind::kTime};
+        op.value = 0;
+        out_->ops.push_back(op);
       }
     }
     Leave(f.levels);
@@ -227,6 +240,8 @@ class PushHandler
     std::vector<std::vector<absl::string_view>> top_keys;
     std::vector<absl::string_view> top_markers;
     Action top_action = Action::kInherit;
+    size_t first_op = 0;  // top-level object: where its ops start
+    double time = 0;      // its "time"; 0: none (now)
   };
 
   static Frame MakeFrame(bool top, bool array) {
@@ -323,6 +338,24 @@ class PushHandler
     }
   }
 
+  // "time" dates every sample of its top-level object, wherever it stands
+  // among the object's keys (a JSON object is unordered): its op goes
+  // first in the object, before the samples already parsed.
+  void SetTime(double v) {
+    Frame& f = frames_.back();
+    PushOp op{PushOp::Kind::kTime};
+    op.value = v;
+    if (f.time > 0) {
+      // A second "time" in one object: the last one stands.
+      out_->ops[f.first_op].value = v;
+    } else {
+      out_->ops.insert(out_->ops.begin() + f.first_op, op);
+      // The object's targets (ops of its members) moved one place on.
+      for (size_t& i : f.top_targets) ++i;
+    }
+    f.time = v;
+  }
+
   void AddMarker(absl::string_view text) {
     Frame& f = frames_.back();
     if (f.top) {
@@ -341,9 +374,7 @@ class PushHandler
         if (v < 0 || v > 4102444800.0) {
           return Fail("\"time\" must be epoch seconds");
         }
-        PushOp op{PushOp::Kind::kTime};
-        op.value = v;
-        out_->ops.push_back(op);
+        SetTime(v);
         return Done();
       }
       case Expect::kValue:

@@ -27,43 +27,70 @@ std::string Quote(absl::string_view key) {
 
 }  // namespace
 
+namespace {
+
+// The length of the well-formed UTF-8 sequence at p (before end), or 0 if
+// the bytes there are not one (a stray byte, a truncated sequence, an
+// overlong form, a surrogate, a value past U+10FFFF).
+size_t Utf8SequenceAt(const unsigned char* p, const unsigned char* end) {
+  unsigned char c = *p;
+  if (c < 0x80) return 1;
+  int n;
+  uint32_t cp;
+  if ((c & 0xe0) == 0xc0) {
+    n = 1;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 2;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (end - p <= n) return 0;
+  for (int i = 1; i <= n; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+      (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+      (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return static_cast<size_t>(n) + 1;
+}
+
+}  // namespace
+
 bool IsValidUtf8(absl::string_view s) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
   const unsigned char* end = p + s.size();
   while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-        (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    p += n + 1;
+    size_t n = Utf8SequenceAt(p, end);
+    if (n == 0) return false;
+    p += n;
   }
   return true;
+}
+
+std::string RepairUtf8(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* end = p + s.size();
+  while (p < end) {
+    size_t n = Utf8SequenceAt(p, end);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+      ++p;
+    } else {
+      out.append(reinterpret_cast<const char*>(p), n);
+      p += n;
+    }
+  }
+  return out;
 }
 
 absl::Status ValidateSegment(absl::string_view segment) {
@@ -181,39 +208,70 @@ absl::StatusOr<Pattern> Pattern::Parse(absl::string_view text) {
 
 Pattern Pattern::All() { return Pattern(); }
 
-namespace {
+// Positions 0..kMaxSegments must fit in a State.
+static_assert(kMaxSegments + 1 <= 64, "Pattern::State is 64 bits");
 
-bool MatchFrom(const std::vector<Pattern::Segment>& pat, size_t pi,
-               absl::Span<const absl::string_view> segs, size_t si) {
-  while (pi < pat.size()) {
-    const Pattern::Segment& p = pat[pi];
-    if (p.kind == Pattern::Kind::kAnyDepth) {
-      for (size_t k = si; k <= segs.size(); ++k) {
-        if (MatchFrom(pat, pi + 1, segs, k)) return true;
-      }
-      return false;
+Pattern::State Pattern::Close(State state) const {
+  // Ascending: "**,**" reaches past both in one pass.
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (((state >> i) & 1) && segments_[i].kind == Kind::kAnyDepth) {
+      state |= State{1} << (i + 1);
     }
-    if (si >= segs.size()) return false;
-    switch (p.kind) {
-      case Pattern::Kind::kLiteral:
-        if (p.text != segs[si]) return false;
-        break;
-      case Pattern::Kind::kGlob:
-        if (!GlobMatch(p.text, segs[si])) return false;
-        break;
-      default:
-        break;
-    }
-    ++pi;
-    ++si;
   }
-  return si == segs.size();
+  return state;
 }
 
-}  // namespace
+Pattern::State Pattern::Start() const { return Close(1); }
+
+Pattern::State Pattern::Step(State state, absl::string_view segment) const {
+  State next = 0;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (((state >> i) & 1) == 0) continue;
+    const Segment& p = segments_[i];
+    switch (p.kind) {
+      case Kind::kAnyDepth:
+        next |= State{1} << i;  // "**" takes this segment and stays
+        break;
+      case Kind::kAnyOne:
+        next |= State{1} << (i + 1);
+        break;
+      case Kind::kLiteral:
+        if (p.text == segment) next |= State{1} << (i + 1);
+        break;
+      case Kind::kGlob:
+        if (GlobMatch(p.text, segment)) next |= State{1} << (i + 1);
+        break;
+    }
+  }
+  return next == 0 ? 0 : Close(next);
+}
+
+const std::string* Pattern::OnlyLiteral(State state) const {
+  // Without an active "**" every active position is at the same depth: one.
+  state &= ~(State{1} << segments_.size());
+  if (state == 0 || (state & (state - 1)) != 0) return nullptr;
+  const Segment& p = segments_[__builtin_ctzll(state)];
+  return p.kind == Kind::kLiteral ? &p.text : nullptr;
+}
 
 bool Pattern::Matches(absl::Span<const absl::string_view> segments) const {
-  return MatchFrom(segments_, 0, segments, 0);
+  State s = Start();
+  for (absl::string_view seg : segments) {
+    s = Step(s, seg);
+    if (s == 0) return false;
+  }
+  return Accepts(s);
+}
+
+bool Pattern::Selects(absl::Span<const absl::string_view> segments) const {
+  State s = Start();
+  if (Accepts(s)) return true;
+  for (absl::string_view seg : segments) {
+    s = Step(s, seg);
+    if (s == 0) return false;
+    if (Accepts(s)) return true;
+  }
+  return false;
 }
 
 std::vector<absl::string_view> Pattern::FixedPrefix() const {

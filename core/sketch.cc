@@ -30,6 +30,14 @@ bool IsIntegralCount(double c) {
   return c >= 0 && c <= kMaxVarintCount && std::floor(c) == c;
 }
 
+// a + b, held at +-DBL_MAX when finite terms overflow; a non-finite term
+// (a stored sum that overflowed before this rule) passes through.
+double SaturatingSum(double a, double b) {
+  const double sum = a + b;
+  if (!std::isfinite(a) || !std::isfinite(b)) return sum;
+  return std::clamp(sum, -DBL_MAX, DBL_MAX);
+}
+
 absl::Status Corrupt(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("bad sketch: ", what));
 }
@@ -123,7 +131,7 @@ void Sketch::Add(double value, double weight) {
     AddToStore(&negative_, IndexOf(magnitude), weight);
   }
   count_ += weight;
-  sum_ += value * weight;
+  sum_ = SaturatingSum(sum_, value * weight);
   min_ = std::min(min_, value);
   max_ = std::max(max_, value);
 }
@@ -173,7 +181,7 @@ absl::Status Sketch::Merge(const Sketch& other) {
   merge_store(&negative_, other.negative_);
   zero_count_ += other.zero_count_;
   count_ += other.count_;
-  sum_ += other.sum_;
+  sum_ = SaturatingSum(sum_, other.sum_);
   min_ = std::min(min_, other.min_);
   max_ = std::max(max_, other.max_);
   return absl::OkStatus();

@@ -11,6 +11,8 @@
 #include "canopy/tree.h"
 
 #include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 #include <new>
 
@@ -112,6 +114,9 @@ bool Tree::SampleOpenWindow(Node* leaf, Action action, const LineSample& s,
       (s.time > 0 && s.time / options_.step_seconds < w)) {
     return false;
   }
+  if (RefuseOverflow(leaf, action, s.value, s.weight, s.relative)) {
+    return false;  // Sample() refuses it and counts it
+  }
   double value = s.value;
   if (s.relative) value += cur.last;
   if (action == Action::kAdd) {
@@ -127,6 +132,7 @@ bool Tree::SampleOpenWindow(Node* leaf, Action action, const LineSample& s,
 void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
                   double weight, bool relative, absl::string_view member,
                   int64_t time) {
+  if (RefuseOverflow(leaf, action, value, weight, relative)) return;
   const int step = options_.step_seconds;
   uint32_t w = static_cast<uint32_t>(now / step);
   if (relative)
@@ -188,6 +194,28 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
   AddToWindow(leaf, value);
 }
 
+bool Tree::RefuseOverflow(const Node* leaf, Action action, double value,
+                          double weight, bool relative) {
+  if (action == Action::kSet) return false;  // counts members, not values
+  const bool number = leaf->has_value_ && !leaf->is_text_;
+  if (relative && number) value += leaf->cur_.last;
+  const double counted = action == Action::kAdd ? value * weight : value;
+  // Conservative: the open window's sum is tested even when the sample will
+  // open a new window (only values near 1.8e308 can tell the difference).
+  bool finite = std::isfinite(counted) &&
+                (!number || std::isfinite(leaf->cur_.sum + counted));
+  if (finite && number && action == Action::kAdd) {
+    finite = std::isfinite(leaf->total_ + counted);
+  }
+  if (finite && action == Action::kTimer && leaf->extra_ &&
+      leaf->extra_->sketch) {
+    finite = std::isfinite(leaf->extra_->sketch->sum() + value * weight);
+  }
+  if (finite) return false;
+  ++overflow_refused_;
+  return true;
+}
+
 void Tree::AddToWindow(Node* leaf, double value) {
   Window& cur = leaf->cur_;
   if (cur.count == 0) {
@@ -199,7 +227,9 @@ void Tree::AddToWindow(Node* leaf, double value) {
   ++cur.count;
   cur.sum += value;
   cur.last = value;
-  leaf->total_ += value;
+  // Only an add leaf shows its total (RefuseOverflow keeps it finite);
+  // others' may pass the range unseen: kept finite for a later "add".
+  leaf->total_ = std::clamp(leaf->total_ + value, -DBL_MAX, DBL_MAX);
 }
 
 void Tree::SetText(Node* leaf, absl::string_view text, int64_t now) {
@@ -318,14 +348,14 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
         AddMarker(stack.back().node, op.text, time);
         break;
       case PushOp::Kind::kTime:
-        time = static_cast<int64_t>(op.value);
+        time = op.value > 0 ? static_cast<int64_t>(op.value) : now;
         break;
     }
   }
   for (const Push::KeyMarker& km : push.key_markers) {
     Node* n = root_;
     for (absl::string_view seg : km.key) n = Child(n, seg, nullptr);
-    AddMarker(n, km.text, time);
+    AddMarker(n, km.text, km.time > 0 ? km.time : now);
   }
   if (stats != nullptr) {
     stats->leaves = leaves;

@@ -8,131 +8,158 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "canopy/tree.h"
 
 namespace canopy {
 
-LiveValue Tree::ValueOf(const Node* node, Action action, int64_t now) const {
+LiveValue Tree::ValueOf(const Node* node, Action action, int64_t now,
+                        QueryBudget* budget) const {
   if (node->child_count() == 0) {
     return node->Live(action, now, options_.step_seconds);
   }
   Aggregator agg(action);
   for (Node* child : *node->children_) {
+    if (budget != nullptr && !budget->Charge(1)) break;
     Action a =
         child->own_action_ != Action::kInherit ? child->own_action_ : action;
-    agg.Add(ValueOf(child, a, now));
+    agg.Add(ValueOf(child, a, now, budget));
   }
   return agg.Result();
 }
 
-namespace {
+QueryBudget::QueryBudget(const Limits& limits)
+    : limits_(limits),
+      left_(limits.work),
+      deadline_(absl::Now() + limits.time) {}
 
-struct MatchContext {
-  const std::vector<Pattern::Segment>* pattern;
-  uint64_t since;
-  std::vector<const Node*>* matched;
-};
-
-void FindMatches(const MatchContext& ctx, const Node* node, size_t pi) {
-  if (node->max_seq() <= ctx.since) return;
-  const std::vector<Pattern::Segment>& pat = *ctx.pattern;
-  if (pi == pat.size()) {
-    ctx.matched->push_back(node);
-    return;
-  }
-  const Pattern::Segment& seg = pat[pi];
-  switch (seg.kind) {
-    case Pattern::Kind::kLiteral:
-      if (const Node* c = node->FindChild(seg.text)) {
-        FindMatches(ctx, c, pi + 1);
-      }
-      return;
-    case Pattern::Kind::kAnyDepth:
-      FindMatches(ctx, node, pi + 1);
-      for (const Node* c : node->SortedChildren()) FindMatches(ctx, c, pi);
-      return;
-    case Pattern::Kind::kAnyOne:
-      for (const Node* c : node->SortedChildren()) FindMatches(ctx, c, pi + 1);
-      return;
-    case Pattern::Kind::kGlob:
-      for (const Node* c : node->SortedChildren()) {
-        if (GlobMatch(seg.text, c->name())) FindMatches(ctx, c, pi + 1);
-      }
-      return;
-  }
+bool QueryBudget::Exceed(bool by_work) {
+  exceeded_ = true;
+  by_work_ = by_work;
+  return false;
 }
 
-// Emits the leaves of a subtree changed after `since`, in key order.
-bool EmitSubtree(const Node* node, Action action, uint64_t since,
-                 std::string* key,
-                 const std::function<bool(const LeafView&)>& fn) {
-  if (node->max_seq() <= since) return true;
-  if (node->has_value() && node->seq() > since) {
-    if (!fn(LeafView{*key, node, action})) return false;
-  }
-  if (node->child_count() == 0) return true;
-  size_t keep = key->size();
-  for (const Node* c : node->SortedChildren()) {
-    if (c->max_seq() <= since) continue;
-    if (!key->empty()) key->push_back(',');
-    key->append(c->name().data(), c->name().size());
-    Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
-    bool go_on = EmitSubtree(c, a, since, key, fn);
-    key->resize(keep);
-    if (!go_on) return false;
-  }
+bool QueryBudget::CheckClock() {
+  checked_ = 0;
+  if (absl::Now() > deadline_) return Exceed(false);
   return true;
 }
+
+absl::Status QueryBudget::Refusal() const {
+  if (by_work_) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "query too costly: it would visit more than ", limits_.work,
+        " node-steps of the tree (--query_budget); narrow its key= patterns"));
+  }
+  return absl::OutOfRangeError(absl::StrCat(
+      "query too costly: it ran past ", absl::FormatDuration(limits_.time),
+      " (--query_time_ms); narrow its key= patterns"));
+}
+
+namespace {
+
+// One walk of Collect: the pattern advanced down the tree a segment at a
+// time (Pattern::Step), each node visited at most once, whatever the
+// number of "**"; a matched node's subtree is emitted whole, once.
+struct Walk {
+  const Pattern& pattern;
+  uint64_t since;
+  const std::function<bool(const LeafView&)>& fn;
+  QueryBudget* budget;
+  // The cost of stepping the pattern once: its positions, at most.
+  uint64_t step_cost;
+
+  bool Charge(uint64_t units) const {
+    return budget == nullptr || budget->Charge(units);
+  }
+
+  // Sorting a node's children: a million take over a second. Charged first.
+  bool ChargeSort(const Node* node) const {
+    return budget == nullptr || budget->ChargeSort(node->child_count());
+  }
+
+  // Emits the leaves of a subtree changed after `since`, in key order.
+  bool EmitSubtree(const Node* node, Action action, std::string* key) const {
+    if (node->max_seq() <= since) return true;
+    if (!Charge(1)) return false;
+    if (node->has_value() && node->seq() > since) {
+      if (!fn(LeafView{*key, node, action})) return false;
+    }
+    if (node->child_count() == 0) return true;
+    if (!ChargeSort(node)) return false;
+    size_t keep = key->size();
+    for (const Node* c : node->SortedChildren()) {
+      if (c->max_seq() <= since) continue;
+      if (!key->empty()) key->push_back(',');
+      key->append(c->name().data(), c->name().size());
+      Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
+      bool go_on = EmitSubtree(c, a, key);
+      key->resize(keep);
+      if (!go_on) return false;
+    }
+    return true;
+  }
+
+  // `node` (named `key`, of effective action `action`) reached with the
+  // pattern at `state`.
+  bool Visit(const Node* node, Action action, Pattern::State state,
+             std::string* key) const {
+    if (node->max_seq() <= since) return true;
+    if (pattern.Accepts(state)) return EmitSubtree(node, action, key);
+    if (node->child_count() == 0) return true;
+    if (!Charge(step_cost)) return false;
+    size_t keep = key->size();
+    auto descend = [&](const Node* c) {
+      if (c->max_seq() <= since) return true;
+      Pattern::State next = pattern.Step(state, c->name());
+      if (next == 0) return true;
+      if (!key->empty()) key->push_back(',');
+      key->append(c->name().data(), c->name().size());
+      Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
+      bool go_on = Visit(c, a, next, key);
+      key->resize(keep);
+      return go_on;
+    };
+    if (const std::string* literal = pattern.OnlyLiteral(state)) {
+      const Node* c = node->FindChild(*literal);
+      return c == nullptr || descend(c);
+    }
+    // Each child is stepped: charge them, and their sorting, first.
+    if (!Charge(node->child_count() * step_cost) || !ChargeSort(node)) {
+      return false;
+    }
+    for (const Node* c : node->SortedChildren()) {
+      if (!descend(c)) return false;
+    }
+    return true;
+  }
+};
 
 }  // namespace
 
 bool Tree::Collect(const Pattern& pattern, uint64_t since,
-                   const std::function<bool(const LeafView&)>& fn) const {
-  std::vector<const Node*> matched;
-  MatchContext ctx{&pattern.segments(), since, &matched};
-  FindMatches(ctx, root_, 0);
-  if (matched.size() > 1) {
-    // "**" can reach a node twice, or a node and its ancestor: keep each
-    // subtree once.
-    absl::flat_hash_set<const Node*> set(matched.begin(), matched.end());
-    std::vector<const Node*> kept;
-    absl::flat_hash_set<const Node*> emitted;
-    for (const Node* n : matched) {
-      bool under = false;
-      for (const Node* p = n->parent(); p != nullptr; p = p->parent()) {
-        if (set.contains(p)) {
-          under = true;
-          break;
-        }
-      }
-      if (!under && emitted.insert(n).second) kept.push_back(n);
-    }
-    matched.swap(kept);
-  }
+                   const std::function<bool(const LeafView&)>& fn,
+                   QueryBudget* budget) const {
+  Walk walk{pattern, since, fn, budget, pattern.segments().size() + 1};
   std::string key;
-  for (const Node* n : matched) {
-    key = KeyOf(n);
-    if (!EmitSubtree(n, n->EffectiveAction(), since, &key, fn)) return false;
-  }
-  return true;
+  return walk.Visit(root_, root_->EffectiveAction(), pattern.Start(), &key);
 }
 
-void Tree::CollectRemoved(
-    const Pattern& pattern, uint64_t since,
-    const std::function<void(absl::string_view key)>& fn) const {
+void Tree::CollectRemoved(const Pattern& pattern, uint64_t since,
+                          const std::function<void(absl::string_view key)>& fn,
+                          QueryBudget* budget) const {
   size_t first = tombstones_.size();
   while (first > 0 && tombstones_[first - 1].seq > since) --first;
+  const uint64_t step_cost = pattern.segments().size() + 1;
   for (size_t i = first; i < tombstones_.size(); ++i) {
     const std::string& key = tombstones_[i].key;
     absl::StatusOr<KeySegments> segs = SplitKey(key);
     if (!segs.ok()) continue;
-    for (size_t len = 0; len <= segs->size(); ++len) {
-      if (pattern.Matches(absl::MakeConstSpan(segs->data(), len))) {
-        fn(key);
-        break;
-      }
+    if (budget != nullptr && !budget->Charge((segs->size() + 1) * step_cost)) {
+      return;
     }
+    if (pattern.Selects(*segs)) fn(key);
   }
 }
 

@@ -115,6 +115,12 @@ ABSL_FLAG(bool, protected_mode, true,
           "false takes them from anyone.");
 ABSL_FLAG(std::string, read_token, "",
           "If set, every HTTP read but /healthz needs this token.");
+ABSL_FLAG(int64_t, query_budget, 2000000,
+          "Work one tree query may do (node-steps: nodes visited times "
+          "pattern positions); past it the query gets 413.");
+ABSL_FLAG(int32_t, query_time_ms, 50,
+          "Milliseconds one tree query may hold the tree's thread; past it "
+          "the query gets 413.");
 
 namespace {
 
@@ -185,6 +191,12 @@ int main(int argc, char** argv) {
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
   options.protected_mode = absl::GetFlag(FLAGS_protected_mode);
+  int64_t query_budget = absl::GetFlag(FLAGS_query_budget);
+  int32_t query_time_ms = absl::GetFlag(FLAGS_query_time_ms);
+  if (query_budget <= 0) Die("--query_budget must be positive");
+  if (query_time_ms <= 0) Die("--query_time_ms must be positive");
+  options.query.work = static_cast<uint64_t>(query_budget);
+  options.query.time = absl::Milliseconds(query_time_ms);
 
   // The retention's steps: validated whole; the first is the live window.
   std::string retention = absl::GetFlag(FLAGS_retention);

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "canopy/key.h"
+#include "canopy/tree.h"
 
 namespace canopy {
 
@@ -51,6 +52,9 @@ struct ServerOptions {
   double remote_write_timeout = 10;  // seconds per request
   int max_pull_timeout = 300;        // seconds
   size_t get_limit = 10000;          // default limit= of /get
+  // What one tree query (/get, /pull, /stream, /metrics?key=, /api/q, /diff)
+  // may spend: --query_budget and --query_time_ms.
+  QueryBudget::Limits query;
   std::string pipes_dir;  // *.so log pipes for POST /push accesslog=; "" = none
   // A node of a cluster (server/cluster/cluster.h): NATS URLs, "" = alone.
   std::string cluster;

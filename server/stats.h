@@ -30,6 +30,9 @@ struct Stats {
   uint64_t udp_datagrams = 0;
   uint64_t expired = 0;        // leaves removed by --expire
   uint64_t trend_queries = 0;  // /trend and /graph queries
+  // Tree queries stopped past --query_budget or --query_time_ms (413, or a
+  // waiter's connection closed).
+  uint64_t queries_refused = 0;
 };
 
 }  // namespace canopy

@@ -19,7 +19,9 @@
 //   root, they apply to each node the object's other keys name, so that a
 //   push never changes the action of the whole tree.
 // - "time" is honoured only in a top-level object; elsewhere it is a plain
-//   segment name.
+//   segment name. Like "defaultaction" and "marker", it means the same
+//   wherever it stands among the object's keys: its kTime op is placed
+//   before the object's first op.
 // - true, false and null are not values; arrays hold numbers (or numeric
 //   strings) only, except a top-level list of objects.
 //
@@ -61,7 +63,7 @@ struct PushOp {
     kSample,  // add sample `value` to child `name` of the top node
     kText,    // set child `name` of the top node to the text `text`
     kMarker,  // attach marker `text` to the top node
-    kTime,    // date the following samples at epoch second `value`
+    kTime,    // date the following samples at epoch second `value` (0: now)
   };
   explicit PushOp(Kind k) : kind(k) {}
   Kind kind;
@@ -79,6 +81,7 @@ struct Push {
   struct KeyMarker {
     KeySegments key;
     absl::string_view text;
+    int64_t time = 0;  // its object's "time"; 0: when applied
   };
   std::vector<KeyMarker> key_markers;
   size_t leaves = 0;     // samples and texts written

@@ -14,6 +14,12 @@
 //   absl::StatusOr<Pattern> p = Pattern::Parse("host,web*,cpu");
 //   p->Matches({"host", "web1", "cpu"});   // true
 //
+// Cost: matching runs the pattern as a set of positions advanced one
+// segment at a time (Start, Step), never by backtracking, so a key of n
+// segments costs at most n x the pattern's length in segment comparisons,
+// and a walk of the tree (Tree::Collect) at most nodes visited x the
+// pattern's length, however many "**" the pattern holds.
+//
 // Everything here is a pure function of its arguments and thread-compatible.
 #ifndef CANOPY_KEY_H_
 #define CANOPY_KEY_H_
@@ -50,8 +56,12 @@ absl::Status AppendKey(absl::string_view key, size_t depth, KeySegments* out);
 // Joins segments with commas.
 std::string JoinKey(absl::Span<const absl::string_view> segments);
 
-// True if `s` is well-formed UTF-8.
+// True if `s` is well-formed UTF-8 (no surrogate, no overlong form).
 bool IsValidUtf8(absl::string_view s);
+
+// `s` with each byte that does not start a well-formed UTF-8 sequence
+// replaced by U+FFFD: for echoing input that was refused for it.
+std::string RepairUtf8(absl::string_view s);
 
 // Converts a StatsD or Graphite name ("web.hits") into a key ("web,hits").
 // Commas already in the name are kept as separators too.
@@ -67,7 +77,8 @@ class Pattern {
   };
 
   // Parses a pattern. Literal segments follow the key rules; "**" may appear
-  // at most 4 times (to bound matching cost).
+  // at most 4 times (a limit from when matching backtracked; the cost no
+  // longer depends on it).
   static absl::StatusOr<Pattern> Parse(absl::string_view text);
 
   // The pattern that matches the whole tree.
@@ -75,6 +86,27 @@ class Pattern {
 
   // True if the node named by `segments` is selected by this pattern.
   bool Matches(absl::Span<const absl::string_view> segments) const;
+
+  // True if the node named by `segments` or one of its ancestors is
+  // matched: the key lies in a subtree the pattern selects (what Collect
+  // reads), as for a removed key or a stored series.
+  bool Selects(absl::Span<const absl::string_view> segments) const;
+
+  // Matching one segment at a time, for walks down the tree. A State is the
+  // set of pattern positions reached by the segments seen so far (bit i:
+  // the first i pattern segments matched them, "**" closed over); 0 means
+  // nothing below can match. Each Step costs at most the pattern's length.
+  //
+  //   Pattern::State s = p.Start();            // the root
+  //   s = p.Step(s, "host");                   // the node "host"
+  //   if (p.Accepts(s)) { /* "host" is matched */ }
+  using State = uint64_t;
+  State Start() const;
+  State Step(State state, absl::string_view segment) const;
+  bool Accepts(State state) const { return (state >> segments_.size()) & 1; }
+  // When the only position `state` may advance from is a literal segment,
+  // that segment's text (the one child worth looking up); else nullptr.
+  const std::string* OnlyLiteral(State state) const;
 
   const std::vector<Segment>& segments() const { return segments_; }
   const std::string& text() const { return text_; }
@@ -86,6 +118,9 @@ class Pattern {
   bool IsLiteral() const;
 
  private:
+  // Adds to `state` the positions "**" reaches without a segment.
+  State Close(State state) const;
+
   std::string text_;
   std::vector<Segment> segments_;
 };

@@ -80,7 +80,8 @@ class Sketch {
 
   // Total weight added; the number of samples when every weight is 1.
   double count() const { return count_; }
-  // Sum of value * weight.
+  // Sum of value * weight, held at +-DBL_MAX when finite terms overflow (a
+  // sketch read back from bytes written before may hold a non-finite one).
   double sum() const { return sum_; }
   // Exact extremes; +inf and -inf when empty.
   double min() const { return min_; }

@@ -38,6 +38,7 @@
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "canopy/action.h"
 #include "canopy/hll.h"
 #include "canopy/json_push.h"
@@ -218,7 +219,9 @@ class Node {
   double total_ = 0;   // running total of all samples (the add value)
 };
 
-// Folds children's values into an interior node's aggregate.
+// Folds children's values into an interior node's aggregate. The aggregate
+// of finite values is finite: a sum past the doubles' range saturates at
+// +-1.7976931348623157e308 (DBL_MAX).
 class Aggregator {
  public:
   explicit Aggregator(Action action) : action_(action) {}
@@ -234,8 +237,59 @@ class Aggregator {
  private:
   Action action_;
   size_t n_ = 0;
-  double acc_ = 0;
+  // Sums in long double (x86: 64-bit mantissa, exponent to 1e4932): the sum
+  // of any number of finite children cannot overflow it, and value() then
+  // saturates at the doubles' range: an aggregate is always finite.
+  long double acc_ = 0;
   std::shared_ptr<Sketch> merged_;
+};
+
+// What one query may spend reading the tree, so that no request holds the
+// tree's thread for long: `work` units, a node visited costing one plus
+// the number of pattern positions it is matched at, and `time` of wall
+// clock. A walk that would pass either stops, and exceeded() says so.
+//
+//   QueryBudget budget(QueryBudget::Limits{.work = 2000000});
+//   tree.Collect(pattern, 0, fn, &budget);
+//   if (budget.exceeded()) return budget.Refusal();  // OutOfRange: 413
+//
+// One per query, on the query's thread; thread-compatible.
+class QueryBudget {
+ public:
+  struct Limits {
+    uint64_t work = 2000000;
+    absl::Duration time = absl::Milliseconds(50);
+  };
+  explicit QueryBudget(const Limits& limits);
+  // Charges `units`; false once the budget is spent (and from then on).
+  bool Charge(uint64_t units) {
+    if (exceeded_) return false;
+    if (units > left_) return Exceed(true);
+    left_ -= units;
+    checked_ += units;
+    if (checked_ >= kClockEvery) return CheckClock();
+    return true;
+  }
+  // Charges sorting `n` children by name (Node::SortedChildren): about
+  // n log2 n comparisons, each a cache miss or two on a wide node.
+  bool ChargeSort(uint64_t n) {
+    return n < 2 || Charge(n * static_cast<uint64_t>(64 - __builtin_clzll(n)));
+  }
+  bool exceeded() const { return exceeded_; }
+  uint64_t used() const { return limits_.work - left_; }
+  // OutOfRange, saying which limit was passed and what to do.
+  absl::Status Refusal() const;
+
+ private:
+  static constexpr uint64_t kClockEvery = 1024;
+  bool Exceed(bool by_work);
+  bool CheckClock();
+  Limits limits_;
+  uint64_t left_;
+  uint64_t checked_ = 0;
+  absl::Time deadline_;
+  bool exceeded_ = false;
+  bool by_work_ = false;
 };
 
 // A leaf handed to a Collect callback. Views are valid during the call.
@@ -308,8 +362,11 @@ class Tree {
 
   // The value of `node` under `action`: its live value if it has no
   // children, else the aggregate of its children's values (add: sum, avg:
-  // mean, max, min; last, timer and set nodes have none).
-  LiveValue ValueOf(const Node* node, Action action, int64_t now) const;
+  // mean, max, min; last, timer and set nodes have none). Each node it
+  // reads is charged to `budget`, when given; past it the value is partial
+  // and budget->exceeded() says so.
+  LiveValue ValueOf(const Node* node, Action action, int64_t now,
+                    QueryBudget* budget = nullptr) const;
 
   // Removes the node named by `segments` and its subtree, recording a
   // tombstone for each leaf removed. Returns the number of leaves removed, or
@@ -340,15 +397,17 @@ class Tree {
 
   // Calls `fn` for every leaf under a node matched by `pattern` whose seq is
   // above `since`, in key order, until `fn` returns false. Returns false if
-  // stopped early.
+  // stopped early. With a `budget`, every node the walk visits is charged
+  // to it, and the walk stops (returning false) when it is spent.
   bool Collect(const Pattern& pattern, uint64_t since,
-               const std::function<bool(const LeafView&)>& fn) const;
+               const std::function<bool(const LeafView&)>& fn,
+               QueryBudget* budget = nullptr) const;
 
   // Calls `fn` with each key removed after `since` that lies under a node
-  // matched by `pattern` (oldest first).
-  void CollectRemoved(
-      const Pattern& pattern, uint64_t since,
-      const std::function<void(absl::string_view key)>& fn) const;
+  // matched by `pattern` (oldest first), charging `budget` likewise.
+  void CollectRemoved(const Pattern& pattern, uint64_t since,
+                      const std::function<void(absl::string_view key)>& fn,
+                      QueryBudget* budget = nullptr) const;
 
   // After a stop that may have lost changes (kill -9): the seq continues
   // above `seq`, which may have been handed out, and every cursor up to it
@@ -386,6 +445,10 @@ class Tree {
   static constexpr size_t kMaxMarkersPerNode = 16;
   // Bytes held by interned segment names.
   size_t interned_bytes() const { return interned_bytes_; }
+  // Samples refused because they would take a leaf's value, its running
+  // total, its window's sum or its distribution's sum past the range of
+  // doubles (about 1.8e308): such a sample changes nothing.
+  uint64_t overflow_refused() const { return overflow_refused_; }
 
  private:
   Node* Child(Node* parent, absl::string_view name, bool* created);
@@ -399,6 +462,10 @@ class Tree {
                         uint32_t w);
   // Counts `value` into the leaf's open window and running total.
   static void AddToWindow(Node* leaf, double value);
+  // True (and counted) if the sample would make a figure of `leaf` leave
+  // the finite doubles; Sample() then drops it.
+  bool RefuseOverflow(const Node* leaf, Action action, double value,
+                      double weight, bool relative);
   // Starts the leaf's window `window`, empty and not handed over yet;
   // lists the leaf for CloseWindows() (history on).
   void OpenWindow(Node* leaf, uint32_t window);
@@ -473,6 +540,7 @@ class Tree {
   absl::flat_hash_map<size_t, Node*> key_cache_;  // key hash -> leaf
   KeySegments key_scratch_;
   uint64_t removal_epoch_ = 0;
+  uint64_t overflow_refused_ = 0;
 
   struct Tombstone {
     uint64_t seq;

@@ -8,8 +8,8 @@
 namespace canopy {
 
 std::string ChangesJson(const Tree& tree, const std::vector<Pattern>& patterns,
-                        uint64_t since, bool reset, int64_t now,
-                        size_t* count) {
+                        uint64_t since, bool reset, int64_t now, size_t* count,
+                        QueryBudget* budget) {
   JsonOut out;
   out.w.StartObject();
   out.Key("seq");
@@ -25,34 +25,44 @@ std::string ChangesJson(const Tree& tree, const std::vector<Pattern>& patterns,
   bool dedupe = patterns.size() > 1;
   if (!reset) {
     for (const Pattern& p : patterns) {
-      tree.CollectRemoved(p, since, [&](absl::string_view key) {
-        // A key removed and written again since shows its new value below.
-        absl::StatusOr<KeySegments> segs = SplitKey(key);
-        if (segs.ok()) {
-          const Node* again = tree.Find(*segs);
-          if (again != nullptr && again->has_value() && again->seq() > since) {
-            return;
-          }
-        }
-        if (dedupe && !seen.insert(absl::StrCat("-", key)).second) return;
-        out.w.StartObject();
-        out.Key(key);
-        out.w.Null();
-        out.w.EndObject();
-        ++n;
-      });
+      tree.CollectRemoved(
+          p, since,
+          [&](absl::string_view key) {
+            // A key removed and written again since shows its new value below.
+            absl::StatusOr<KeySegments> segs = SplitKey(key);
+            if (segs.ok()) {
+              const Node* again = tree.Find(*segs);
+              if (again != nullptr && again->has_value() &&
+                  again->seq() > since) {
+                return;
+              }
+            }
+            if (dedupe && !seen.insert(absl::StrCat("-", key)).second) return;
+            out.w.StartObject();
+            out.Key(key);
+            out.w.Null();
+            out.w.EndObject();
+            ++n;
+          },
+          budget);
     }
   }
   for (const Pattern& p : patterns) {
-    tree.Collect(p, reset ? 0 : since, [&](const LeafView& leaf) {
-      if (dedupe && !seen.insert(std::string(leaf.key)).second) return true;
-      out.w.StartObject();
-      out.Key(leaf.key);
-      WriteLive(out, leaf.node->Live(leaf.action, now, tree.step_seconds()));
-      out.w.EndObject();
-      ++n;
-      return true;
-    });
+    tree.Collect(
+        p, reset ? 0 : since,
+        [&](const LeafView& leaf) {
+          if (dedupe && !seen.insert(std::string(leaf.key)).second) {
+            return true;
+          }
+          out.w.StartObject();
+          out.Key(leaf.key);
+          WriteLive(out,
+                    leaf.node->Live(leaf.action, now, tree.step_seconds()));
+          out.w.EndObject();
+          ++n;
+          return true;
+        },
+        budget);
   }
   out.w.EndArray();
   out.w.EndObject();

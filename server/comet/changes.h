@@ -23,9 +23,12 @@
 
 namespace canopy {
 
-// Returns the number of items written in `*count` (when not null).
+// Returns the number of items written in `*count` (when not null). The walk
+// is charged to `budget` when given: once budget->exceeded(), the body is
+// incomplete and must not be sent.
 std::string ChangesJson(const Tree& tree, const std::vector<Pattern>& patterns,
-                        uint64_t since, bool reset, int64_t now, size_t* count);
+                        uint64_t since, bool reset, int64_t now, size_t* count,
+                        QueryBudget* budget = nullptr);
 
 }  // namespace canopy
 

@@ -82,11 +82,17 @@ void Hub::Register(Waiter* w) {
   }
 }
 
-std::optional<std::string> Hub::PullNow(const std::vector<Pattern>& patterns,
-                                        uint64_t since, int64_t now) {
+absl::StatusOr<std::optional<std::string>> Hub::PullNow(
+    const std::vector<Pattern>& patterns, uint64_t since, int64_t now) {
   bool reset = !tree_->CanAnswerSince(since);
   size_t count = 0;
-  std::string body = ChangesJson(*tree_, patterns, since, reset, now, &count);
+  QueryBudget budget(limits_);
+  std::string body =
+      ChangesJson(*tree_, patterns, since, reset, now, &count, &budget);
+  if (budget.exceeded()) {
+    ++stats_->queries_refused;
+    return budget.Refusal();
+  }
   if (count == 0 && !reset) return std::nullopt;
   ++stats_->pull_replies;
   return body;
@@ -99,14 +105,21 @@ Hub::WaiterId Hub::Park(std::vector<Pattern> patterns, uint64_t since,
   return w->id;
 }
 
-Hub::WaiterId Hub::OpenStream(std::vector<Pattern> patterns, bool has_since,
-                              uint64_t since, int64_t now, std::string* first,
-                              uint64_t* seq, uint32_t route) {
+absl::StatusOr<Hub::WaiterId> Hub::OpenStream(std::vector<Pattern> patterns,
+                                              bool has_since, uint64_t since,
+                                              int64_t now, std::string* first,
+                                              uint64_t* seq, uint32_t route) {
   bool reset = has_since && !tree_->CanAnswerSince(since);
   if (!has_since || reset) since = 0;
   // The first event is always sent: it carries the seq to resume from.
   size_t count = 0;
-  *first = ChangesJson(*tree_, patterns, since, reset, now, &count);
+  QueryBudget budget(limits_);
+  *first = ChangesJson(*tree_, patterns, since, reset, now, &count, &budget);
+  if (budget.exceeded()) {
+    ++stats_->queries_refused;
+    first->clear();
+    return budget.Refusal();
+  }
   *seq = tree_->seq();
   Waiter* w = NewWaiter(std::move(patterns), *seq, /*stream=*/true, route);
   ++stats_->stream_events;
@@ -154,7 +167,7 @@ void Hub::Flush(int64_t now) {
   std::vector<Waiter*> marked;
   marked.swap(marked_);
   struct Reply {
-    std::shared_ptr<const std::string> body;
+    std::shared_ptr<const std::string> body;  // null: past the limits
     size_t count;
   };
   // Waiters with the same patterns and seq get the same reply (the key's
@@ -171,9 +184,21 @@ void Hub::Flush(int64_t now) {
     auto it = replies.find(cache_key);
     if (it == replies.end()) {
       Reply r;
-      r.body = std::make_shared<const std::string>(
-          ChangesJson(*tree_, w->patterns, w->since, false, now, &r.count));
+      QueryBudget budget(limits_);
+      std::string body = ChangesJson(*tree_, w->patterns, w->since, false, now,
+                                     &r.count, &budget);
+      if (!budget.exceeded()) {
+        r.body = std::make_shared<const std::string>(std::move(body));
+      }
       it = replies.emplace(cache_key, std::move(r)).first;
+    }
+    if (it->second.body == nullptr) {
+      // Never a partial reply: the client's connection is closed, and its
+      // next request with the same cursor gets 413 and the reason.
+      ++stats_->queries_refused;
+      w->dead = true;
+      dead_.push_back(w);
+      continue;
     }
     if (it->second.count == 0) continue;  // a change beside its patterns
     if (!sink_->Deliver(w->id, it->second.body, seq, w->stream)) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "canopy/key.h"
 #include "canopy/tree.h"
 #include "server/stats.h"
@@ -66,8 +67,9 @@ class Hub : public TreeObserver {
   // A /pull with a cursor: the reply to send at once when something under
   // `patterns` changed after `since`, or when the cursor cannot be honoured
   // (then every leaf, and "reset": true); nullopt when it should wait.
-  std::optional<std::string> PullNow(const std::vector<Pattern>& patterns,
-                                     uint64_t since, int64_t now);
+  // OutOfRange when reading the tree passed the query limits.
+  absl::StatusOr<std::optional<std::string>> PullNow(
+      const std::vector<Pattern>& patterns, uint64_t since, int64_t now);
   // Parks a /pull until a change under `patterns` after `since`. `route`
   // (below 2^16) is kept in the id's top 16 bits (RouteOf): which comet
   // worker holds the request.
@@ -76,9 +78,11 @@ class Hub : public TreeObserver {
   // Opens a /stream: `*first` gets its first event (the current leaves, or
   // the changes after `since` when given and honoured) and `*seq` its id;
   // one event per coalesced change follows.
-  WaiterId OpenStream(std::vector<Pattern> patterns, bool has_since,
-                      uint64_t since, int64_t now, std::string* first,
-                      uint64_t* seq, uint32_t route = 0);
+  // OutOfRange, opening nothing, when the first event passed the limits.
+  absl::StatusOr<WaiterId> OpenStream(std::vector<Pattern> patterns,
+                                      bool has_since, uint64_t since,
+                                      int64_t now, std::string* first,
+                                      uint64_t* seq, uint32_t route = 0);
   static uint32_t RouteOf(WaiterId id) {
     return static_cast<uint32_t>(id >> 48);
   }
@@ -92,8 +96,13 @@ class Hub : public TreeObserver {
   void Backlogged(WaiterId id);
   // A backed-up stream drained: it gets what changed meanwhile.
   void Drained(WaiterId id);
-  // Answers the marked waiters, frees the dead ones.
+  // Answers the marked waiters, frees the dead ones. A waiter whose reply
+  // passes the query limits is freed with its connection closed (counted
+  // in Stats::queries_refused): it never gets a partial reply.
   void Flush(int64_t now);
+  // What one reply may spend reading the tree (--query_budget,
+  // --query_time_ms).
+  void SetQueryLimits(const QueryBudget::Limits& limits) { limits_ = limits; }
   // Frees every waiter (replying nothing); for shutdown.
   void CloseAll();
 
@@ -123,6 +132,7 @@ class Hub : public TreeObserver {
   Tree* tree_;
   Stats* stats_;
   Sink* sink_;
+  QueryBudget::Limits limits_;
   bool flush_scheduled_ = false;
 
   absl::flat_hash_map<std::string, std::unique_ptr<WatchList>> lists_;

@@ -169,6 +169,13 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
           static_cast<double>(stats.waiters_refused));
   counter("canopy_stream_events_total", "Server-sent events written.",
           static_cast<double>(stats.stream_events));
+  counter("canopy_queries_refused_total",
+          "Tree queries refused past --query_budget or --query_time_ms.",
+          static_cast<double>(stats.queries_refused));
+  counter("canopy_samples_overflow_total",
+          "Samples refused because they would take a value, a total or a "
+          "window's sum past the range of doubles.",
+          static_cast<double>(tree->overflow_refused()));
   counter("canopy_connections_refused_total", "Connections refused (cap).",
           static_cast<double>(stats.connections_refused + worker_refused));
   if (ctx.cluster != nullptr) {
@@ -306,27 +313,33 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
     // server/remote/prom_names.h), each family under one HELP and TYPE.
     std::vector<std::string> families(std::size(kPromFamilies));
     int64_t now = ctx.now;
+    QueryBudget budget(ctx.options->query);
     for (const std::string& k : keys) {
       absl::StatusOr<Pattern> p = Pattern::Parse(k);
       if (!p.ok()) continue;
       size_t n = 0;
-      tree->Collect(*p, 0, [&](const LeafView& leaf) {
-        LiveValue v = leaf.node->Live(leaf.action, now, tree->step_seconds());
-        PromFigures fig = FiguresOfLive(leaf.action, v);
-        ForEachPromSample(fig, [&](const PromSample& s) {
-          std::string& text = families[s.family];
-          absl::StrAppend(&text, s.name, "{");
-          bool first = true;
-          for (const PromLabel& l : SampleLabels(leaf.key, s)) {
-            if (l.name == "__name__") continue;
-            absl::StrAppend(&text, first ? "" : ",", l.name, "=\"",
-                            PromEscape(l.value), "\"");
-            first = false;
-          }
-          absl::StrAppend(&text, "} ", PromNumber(s.value), "\n");
-        });
-        return ++n < ctx.options->get_limit;
-      });
+      tree->Collect(
+          *p, 0,
+          [&](const LeafView& leaf) {
+            LiveValue v =
+                leaf.node->Live(leaf.action, now, tree->step_seconds());
+            PromFigures fig = FiguresOfLive(leaf.action, v);
+            ForEachPromSample(fig, [&](const PromSample& s) {
+              std::string& text = families[s.family];
+              absl::StrAppend(&text, s.name, "{");
+              bool first = true;
+              for (const PromLabel& l : SampleLabels(leaf.key, s)) {
+                if (l.name == "__name__") continue;
+                absl::StrAppend(&text, first ? "" : ",", l.name, "=\"",
+                                PromEscape(l.value), "\"");
+                first = false;
+              }
+              absl::StrAppend(&text, "} ", PromNumber(s.value), "\n");
+            });
+            return ++n < ctx.options->get_limit;
+          },
+          &budget);
+      if (budget.exceeded()) return QueryRefused(budget, ctx);
     }
     for (size_t i = 0; i < families.size(); ++i) {
       if (families[i].empty()) continue;

@@ -179,4 +179,9 @@ absl::StatusOr<std::vector<Pattern>> PatternsOf(const Request& request) {
   return out;
 }
 
+absl::Status QueryRefused(const QueryBudget& budget, HandlerContext& ctx) {
+  if (ctx.stats != nullptr) ++ctx.stats->queries_refused;
+  return budget.Refusal();
+}
+
 }  // namespace canopy

@@ -44,7 +44,8 @@ absl::StatusOr<KeySegments> KeyFromPath(absl::string_view key) {
 // `depth`, an interior node is its aggregate. Returns the node's value for
 // its parent's aggregate.
 LiveValue WriteNested(JsonOut& out, const Tree& tree, const Node* node,
-                      Action action, int64_t now, int depth, bool meta) {
+                      Action action, int64_t now, int depth, bool meta,
+                      QueryBudget* budget) {
   int step = tree.step_seconds();
   LiveValue own = node->Live(action, now, step);
   if (meta) {
@@ -60,14 +61,21 @@ LiveValue WriteNested(JsonOut& out, const Tree& tree, const Node* node,
     bool expand = depth != 0;
     if (meta && expand) out.Key("children");
     if (expand) out.w.StartObject();
-    for (const Node* c : node->SortedChildren()) {
+    // Past the budget the reply is refused: what is written is dropped
+    // (the JSON is still closed properly).
+    std::vector<const Node*> children;
+    if (budget->ChargeSort(node->child_count())) {
+      children = node->SortedChildren();
+    }
+    for (const Node* c : children) {
+      if (!budget->Charge(1)) break;
       Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
       LiveValue v;
       if (expand) {
         out.Key(c->name());
-        v = WriteNested(out, tree, c, a, now, depth - 1, meta);
+        v = WriteNested(out, tree, c, a, now, depth - 1, meta, budget);
       } else {
-        v = tree.ValueOf(c, a, now);
+        v = tree.ValueOf(c, a, now, budget);
       }
       agg.Add(v);
     }
@@ -151,23 +159,29 @@ absl::StatusOr<Response> HandleGet(const Request& request,
   size_t n = 0;
   bool truncated = false;
   absl::flat_hash_set<std::string> seen;
+  QueryBudget budget(ctx.options->query);
   for (const Pattern& p : *patterns) {
-    bool complete = ctx.tree->Collect(p, 0, [&](const LeafView& leaf) {
-      if (n >= limit) {
-        truncated = true;
-        return false;
-      }
-      if (patterns->size() > 1 && !seen.insert(std::string(leaf.key)).second) {
-        return true;
-      }
-      out.w.StartObject();
-      out.Key(leaf.key);
-      WriteLive(
-          out, leaf.node->Live(leaf.action, ctx.now, ctx.tree->step_seconds()));
-      out.w.EndObject();
-      ++n;
-      return true;
-    });
+    bool complete = ctx.tree->Collect(
+        p, 0,
+        [&](const LeafView& leaf) {
+          if (n >= limit) {
+            truncated = true;
+            return false;
+          }
+          if (patterns->size() > 1 &&
+              !seen.insert(std::string(leaf.key)).second) {
+            return true;
+          }
+          out.w.StartObject();
+          out.Key(leaf.key);
+          WriteLive(out, leaf.node->Live(leaf.action, ctx.now,
+                                         ctx.tree->step_seconds()));
+          out.w.EndObject();
+          ++n;
+          return true;
+        },
+        &budget);
+    if (budget.exceeded()) return QueryRefused(budget, ctx);
     if (!complete) break;
   }
   out.w.EndArray();
@@ -220,12 +234,14 @@ absl::StatusOr<Response> HandleQuery(const Request& request,
     return absl::NotFoundError(
         absl::StrCat("no node \"", key.substr(0, 200), "\""));
   }
+  QueryBudget budget(ctx.options->query);
   JsonOut out;
   if (meta) {
     // The top object also names its key.
     JsonOut inner;
     WriteNested(inner, *ctx.tree, node, node->EffectiveAction(), ctx.now, depth,
-                true);
+                true, &budget);
+    if (budget.exceeded()) return QueryRefused(budget, ctx);
     std::string body = inner.Take();
     JsonOut head;
     head.w.StartObject();
@@ -240,7 +256,8 @@ absl::StatusOr<Response> HandleQuery(const Request& request,
     return r;
   }
   WriteNested(out, *ctx.tree, node, node->EffectiveAction(), ctx.now, depth,
-              false);
+              false, &budget);
+  if (budget.exceeded()) return QueryRefused(budget, ctx);
   return JsonResponse(out);
 }
 
@@ -289,6 +306,7 @@ absl::StatusOr<Response> HandleDiff(const Request& request,
     std::vector<std::string> order;
     absl::flat_hash_map<std::string, LiveValue> values;
   };
+  QueryBudget budget(ctx.options->query);
   auto collect = [&](const KeySegments& segs, Side* side) -> absl::Status {
     const Node* node = ctx.tree->Find(segs);
     if (node == nullptr) {
@@ -298,14 +316,18 @@ absl::StatusOr<Response> HandleDiff(const Request& request,
     absl::StatusOr<Pattern> p = Pattern::Parse(JoinKey(segs));
     if (!p.ok()) return p.status();
     size_t prefix = JoinKey(segs).size();
-    ctx.tree->Collect(*p, 0, [&](const LeafView& leaf) {
-      std::string rel(leaf.key.size() > prefix ? leaf.key.substr(prefix + 1)
-                                               : absl::string_view());
-      side->order.push_back(rel);
-      side->values[rel] =
-          leaf.node->Live(leaf.action, ctx.now, ctx.tree->step_seconds());
-      return side->order.size() < 100000;
-    });
+    ctx.tree->Collect(
+        *p, 0,
+        [&](const LeafView& leaf) {
+          std::string rel(leaf.key.size() > prefix ? leaf.key.substr(prefix + 1)
+                                                   : absl::string_view());
+          side->order.push_back(rel);
+          side->values[rel] =
+              leaf.node->Live(leaf.action, ctx.now, ctx.tree->step_seconds());
+          return side->order.size() < 100000;
+        },
+        &budget);
+    if (budget.exceeded()) return QueryRefused(budget, ctx);
     return absl::OkStatus();
   };
   Side a, b;

@@ -150,9 +150,12 @@ struct FoundMarker {
 
 // The markers on the nodes under `patterns` dated from `from` to `to`, by
 // time then key.
+// Each node visited, and each sorting of children, is charged to `budget`:
+// past it the list is incomplete (budget->exceeded()).
 std::vector<FoundMarker> FindMarkers(const Tree& tree,
                                      const std::vector<Pattern>& patterns,
-                                     int64_t from, int64_t to) {
+                                     int64_t from, int64_t to,
+                                     QueryBudget* budget) {
   std::vector<FoundMarker> found;
   for (const Pattern& p : patterns) {
     const Node* start = tree.Find(p.FixedPrefix());
@@ -163,17 +166,17 @@ std::vector<FoundMarker> FindMarkers(const Tree& tree,
     while (!todo.empty() && found.size() < 100000) {
       const Node* n = todo.back();
       todo.pop_back();
+      if (!budget->Charge(1) || !budget->ChargeSort(n->child_count())) break;
       for (const Node* c : n->SortedChildren()) todo.push_back(c);
       const std::vector<Marker>* m = n->markers();
       if (m == nullptr || m->empty()) continue;
       std::string key = tree.KeyOf(n);
       absl::StatusOr<KeySegments> segs = SplitKey(key);
       if (!segs.ok()) continue;
-      bool under = false;
-      for (size_t len = 0; len <= segs->size() && !under; ++len) {
-        under = p.Matches(absl::MakeConstSpan(segs->data(), len));
+      if (!budget->Charge((segs->size() + 1) * (p.segments().size() + 1)) ||
+          !p.Selects(*segs)) {
+        continue;
       }
-      if (!under) continue;
       for (const Marker& mk : *m) {
         if (mk.time >= from && mk.time <= to) {
           found.push_back(FoundMarker{mk.time, key, mk.text});
@@ -203,11 +206,15 @@ absl::StatusOr<Response> HandleMarkers(const Request& request,
   if (!from.ok()) return from.status();
   absl::StatusOr<int64_t> to = ParseTime(request.Param("to", "now"), ctx.now);
   if (!to.ok()) return to.status();
+  QueryBudget budget(ctx.options->query);
+  std::vector<FoundMarker> found =
+      FindMarkers(*ctx.tree, *patterns, *from, *to, &budget);
+  if (budget.exceeded()) return QueryRefused(budget, ctx);
   JsonOut out;
   out.w.StartObject();
   out.Key("markers");
   out.w.StartArray();
-  for (const FoundMarker& f : FindMarkers(*ctx.tree, *patterns, *from, *to)) {
+  for (const FoundMarker& f : found) {
     out.w.StartObject();
     out.Key("key");
     out.String(f.key);
@@ -298,9 +305,12 @@ absl::StatusOr<Deferred> HandleGraph(const Request& request,
   // Markers come from the live tree, here on the loop thread.
   std::vector<GraphMarker> markers;
   if (absl::StatusOr<Pattern> p = Pattern::Parse(key); p.ok()) {
-    for (FoundMarker& f : FindMarkers(*ctx.tree, {*p}, q->from, q->to)) {
+    QueryBudget budget(ctx.options->query);
+    for (FoundMarker& f :
+         FindMarkers(*ctx.tree, {*p}, q->from, q->to, &budget)) {
       markers.push_back(GraphMarker{f.time, std::move(f.text)});
     }
+    if (budget.exceeded()) return QueryRefused(budget, ctx);
   }
   ++ctx.stats->trend_queries;
   return Deferred{[query = std::move(*q), o, markers](TrendStore& store) {

@@ -35,7 +35,7 @@ absl::Status ValidName(absl::string_view name) {
 absl::StatusOr<View> ParseView(absl::string_view name, absl::string_view json) {
   if (absl::Status s = ValidName(name); !s.ok()) return s;
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
   if (d.HasParseError()) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed view document: ",
@@ -52,7 +52,12 @@ absl::StatusOr<View> ParseView(absl::string_view name, absl::string_view json) {
       return absl::InvalidArgumentError(absl::StrCat(
           "\"title\" is a string of at most ", kMaxTitle, " bytes"));
     }
-    v.title = d["title"].GetString();
+    v.title.assign(d["title"].GetString(), d["title"].GetStringLength());
+    // An escaped lone surrogate ("\udc00") decodes to bytes that are not
+    // UTF-8; RapidJSON 1.1.0 lets it through.
+    if (!IsValidUtf8(v.title)) {
+      return absl::InvalidArgumentError("\"title\" is not valid UTF-8");
+    }
   } else {
     v.title = v.name;
   }

@@ -1,5 +1,6 @@
 #include "server/ingest/json_ingest.h"
 
+#include <algorithm>
 #include <string>
 
 namespace canopy {
@@ -24,12 +25,15 @@ JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
     }
   }
   Tree::ApplyStats applied;
+  const uint64_t refused_before = tree->overflow_refused();
   if (absl::Status s = tree->Apply(push, now, &applied); !s.ok()) {
     r.status = std::move(s);
     r.reason = "max_nodes";
     return r;
   }
-  r.leaves = forwarder != nullptr ? all : applied.leaves;
+  r.overflowed = tree->overflow_refused() - refused_before;
+  const size_t taken = forwarder != nullptr ? all : applied.leaves;
+  r.leaves = taken - std::min(taken, r.overflowed);
   return r;
 }
 
@@ -37,6 +41,9 @@ void CountJsonPush(const JsonApplied& r, absl::string_view protocol,
                    Stats* stats) {
   if (r.status.ok()) {
     stats->accepted[std::string(protocol)] += r.leaves;
+    if (r.overflowed > 0) {
+      stats->rejected[std::string(protocol)]["overflow"] += r.overflowed;
+    }
   } else {
     ++stats->rejected[std::string(protocol)][r.reason];
   }

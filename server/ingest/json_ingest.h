@@ -28,6 +28,7 @@ namespace canopy {
 struct JsonApplied {
   absl::Status status;      // OK, or why nothing was applied
   size_t leaves = 0;        // leaves written
+  size_t overflowed = 0;    // samples refused: they would overflow
   const char* reason = "";  // when refused: "json" or "max_nodes"
   TextPosition where;       // of a parse error
 };
@@ -39,7 +40,8 @@ JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
                           Forwarder* forwarder = nullptr);
 
 // Adds `r` to the counters of `protocol` ("http", "udp", "tcp"): its leaves
-// accepted, or one reject under its reason.
+// accepted, or one reject under its reason; samples the tree refused as
+// overflowing (Tree::overflow_refused) count as rejects "overflow".
 void CountJsonPush(const JsonApplied& r, absl::string_view protocol,
                    Stats* stats);
 

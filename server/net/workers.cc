@@ -32,6 +32,7 @@ Workers::Workers(event_base* base, Tree* tree, Stats* stats,
       trend_(trend),
       context_(std::move(context)),
       hub_(tree, stats, this) {
+  hub_.SetQueryLimits(options_->query);
   mail_event_ = event_new(base_, mailbox_.fd(), EV_READ | EV_PERSIST,
                           &Workers::OnMail, this);
   event_add(mail_event_, nullptr);
@@ -164,13 +165,19 @@ void Workers::Park(uint32_t worker, uint64_t conn, Hold hold, int64_t now) {
   if (!hold.stream) {
     uint64_t since = tree_->seq();
     if (hold.has_since) {
-      if (std::optional<std::string> body =
-              hub_.PullNow(hold.patterns, hold.since, now)) {
+      absl::StatusOr<std::optional<std::string>> body =
+          hub_.PullNow(hold.patterns, hold.since, now);
+      if (!body.ok() || body->has_value()) {
         ToWorker r;
         r.kind = ToWorker::Kind::kReply;
         r.id = conn;
-        r.response = std::make_unique<Response>();
-        r.response->body = std::move(*body);
+        if (body.ok()) {
+          r.response = std::make_unique<Response>();
+          r.response->body = std::move(**body);
+        } else {
+          r.response = std::make_unique<Response>(ErrorResponse(body.status()));
+          ++stats_->http_by_status[absl::StrCat(r.response->status)];
+        }
         Send(worker, std::move(r));
         return;
       }
@@ -182,9 +189,20 @@ void Workers::Park(uint32_t worker, uint64_t conn, Hold hold, int64_t now) {
     return;
   }
   std::string first;
+  absl::StatusOr<Hub::WaiterId> stream =
+      hub_.OpenStream(std::move(hold.patterns), hold.has_since, hold.since, now,
+                      &first, &out.seq, worker);
+  if (!stream.ok()) {
+    ToWorker r;
+    r.kind = ToWorker::Kind::kReply;
+    r.id = conn;
+    r.response = std::make_unique<Response>(ErrorResponse(stream.status()));
+    ++stats_->http_by_status[absl::StrCat(r.response->status)];
+    Send(worker, std::move(r));
+    return;
+  }
   out.stream = true;
-  out.waiter = hub_.OpenStream(std::move(hold.patterns), hold.has_since,
-                               hold.since, now, &first, &out.seq, worker);
+  out.waiter = *stream;
   out.body = std::make_shared<const std::string>(std::move(first));
   Send(worker, std::move(out));
 }

@@ -118,11 +118,7 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
       std::string key(it->key().data() + 1, it->key().size() - 1);
       absl::StatusOr<KeySegments> segs = SplitKey(key);
       if (!segs.ok()) continue;
-      bool match = false;
-      for (size_t len = 0; len <= segs->size() && !match; ++len) {
-        match = p.Matches(absl::MakeConstSpan(segs->data(), len));
-      }
-      if (!match || seen.contains(key)) continue;
+      if (!p.Selects(*segs) || seen.contains(key)) continue;
       if (q.accept && !q.accept(*segs)) continue;
       seen[key] = true;
       if (series.size() >= q.max_series) {

@@ -233,6 +233,72 @@ TEST_P(SpoolTest, EveryIntervalArrivesAfterARestart) {
 
 INSTANTIATE_TEST_SUITE_P(Schemes, SpoolTest, ::testing::Values("http", "tcp"));
 
+// Issue 18: the agent writes "time" last in each interval's object, and
+// canopyd dated such samples now: after an outage the spooled intervals all
+// landed in the window of the replay and the outage's windows stayed empty.
+// Each sample now goes to the window of its interval: at one sample per
+// 500 ms, no 10 s window holds more than 21 (21 for jitter at the edges),
+// and every window from the first to the last holds some.
+TEST(SpoolReplayTest, SpooledIntervalsLandInTheirOwnWindows) {
+  const int http_port = FreeTcpPort();
+  const std::string data = MakeTempDir();
+  const std::string spool = MakeTempDir();
+  const std::vector<std::string> flags = {
+      absl::StrCat("--http=127.0.0.1:", http_port), "--tcp=off", "--udp=off"};
+  const std::string seq_key = "host,replay,agent,seq";
+  auto first = ServerProcess::Start(flags, data);
+  ASSERT_TRUE(first.ok()) << first.status();
+  AgentProcess agent({absl::StrCat("--server=http://127.0.0.1:", http_port),
+                      "--interval=500ms", "--host=replay",
+                      "--spool_dir=" + spool});
+  ASSERT_GE(AwaitNumber((*first)->Client(), seq_key, 2, 15), 2);
+  EXPECT_EQ((*first)->Stop(), 0);
+  first->reset();
+  // An outage longer than a window (10 s): 24 intervals spooled.
+  ASSERT_TRUE(WaitFor([&] { return FilesIn(spool) >= 24u; }, absl::Seconds(40)))
+      << "the agent spools while the server is down";
+  auto second = ServerProcess::Start(flags, data);
+  ASSERT_TRUE(second.ok()) << second.status();
+  HttpClient http = (*second)->Client();
+  ASSERT_TRUE(WaitFor([&] { return FilesIn(spool) == 0; }, absl::Seconds(40)));
+  const double last = AwaitNumber(http, seq_key, 30, 20);
+  ASSERT_EQ(agent.Stop(), 0);
+  // Every seq up to `last` is in the history (windows close every 10 s).
+  std::vector<std::pair<int64_t, int64_t>> windows;  // (start, count)
+  WaitFor(
+      [&] {
+        windows.clear();
+        absl::StatusOr<HttpReply> r = http.Request(
+            "GET", absl::StrCat("/trend?key=", UrlEncode(seq_key),
+                                "&from=-10m&to=now&step=10&fn=count"));
+        if (!r.ok() || r->status != 200) return false;
+        rapidjson::Document d;
+        d.Parse(r->body.c_str());
+        if (d.HasParseError() || d["series"].Empty()) return false;
+        int64_t sum = 0;
+        for (const rapidjson::Value& p : d["series"][0]["points"].GetArray()) {
+          windows.emplace_back(p[0].GetInt64(),
+                               static_cast<int64_t>(p[1].GetDouble()));
+          sum += windows.back().second;
+        }
+        return sum >= static_cast<int64_t>(last);
+      },
+      absl::Seconds(30));
+  ASSERT_GE(windows.size(), 3u);
+  for (size_t i = 0; i < windows.size(); ++i) {
+    EXPECT_LE(windows[i].second, 21)
+        << "window " << windows[i].first << " holds other windows' samples";
+    if (i > 0) {
+      EXPECT_EQ(windows[i].first - windows[i - 1].first, 10)
+          << "an empty window in the history between " << windows[i - 1].first
+          << " and " << windows[i].first;
+    }
+  }
+  second->reset();
+  std::filesystem::remove_all(data);
+  std::filesystem::remove_all(spool);
+}
+
 TEST(FlagsTest, BadFlagsSayOneLineAndExitOne) {
   for (const char* bad : {"--bogus=1", "--interval=abc", "--server=ftp://x:1",
                           "--host=a,b", "--top_n=-1"}) {

@@ -92,9 +92,85 @@ TEST(JsonPushTest, MarkersAndTime) {
                   .ok());
   EXPECT_EQ(Trace(p), "time=1700000000 a=1");
   ASSERT_EQ(p.key_markers.size(), 1u);
+  EXPECT_EQ(p.key_markers[0].time, 1700000000);
   EXPECT_EQ(p.key_markers[0].key, (KeySegments{"a"}));
   // Below the top level "time" is an ordinary name.
   EXPECT_EQ(Parse(R"({"x": {"time": 5}})"), "+x time=5 -1");
+}
+
+// Issue 18: reserved keys mean the same wherever they stand in an object
+// (JSON objects are unordered). Each key, each order: the same push.
+TEST(JsonPushTest, ReservedKeysMeanTheSameInEveryOrder) {
+  struct Case {
+    const char* first;
+    const char* last;
+  };
+  const Case cases[] = {
+      // time: its op goes first in the object, before the samples.
+      {R"({"time": 1700000000, "x": 1, "y": {"z": 2}})",
+       R"({"x": 1, "y": {"z": 2}, "time": 1700000000})"},
+      // defaultaction, top level and nested.
+      {R"({"defaultaction": "add", "x": 1, "y": [2]})",
+       R"({"x": 1, "y": [2], "defaultaction": "add"})"},
+      {R"({"n": {"defaultaction": "max", "a": 1}})",
+       R"({"n": {"a": 1, "defaultaction": "max"}})"},
+      // marker, top level (key markers) and nested.
+      {R"({"marker": "deploy", "x": 1})", R"({"x": 1, "marker": "deploy"})"},
+      {R"({"n": {"marker": "m", "a": 1}})",
+       R"({"n": {"a": 1, "marker": "m"}})"},
+      // all of them at once, in a list.
+      {R"([{"time": 1700000000, "defaultaction": "add", "marker": "m",
+            "x": 1}, {"y": 2}])",
+       R"([{"x": 1, "marker": "m", "defaultaction": "add",
+            "time": 1700000000}, {"y": 2}])"},
+  };
+  for (const Case& c : cases) {
+    Push a, b;
+    TextPosition where;
+    ASSERT_TRUE(ParseJsonPush(c.first, &a, &where).ok()) << c.first;
+    ASSERT_TRUE(ParseJsonPush(c.last, &b, &where).ok()) << c.last;
+    // Nested markers are ops at their place among the object's members
+    // (they apply to the object's node either way): compare without them.
+    auto without_markers = [](std::string t) {
+      for (size_t at; (at = t.find(" marker'm'")) != std::string::npos;) {
+        t.erase(at, 10);
+      }
+      for (size_t at; (at = t.find("marker'm' ")) != std::string::npos;) {
+        t.erase(at, 10);
+      }
+      return t;
+    };
+    EXPECT_EQ(without_markers(Trace(a)), without_markers(Trace(b)))
+        << c.first << " vs " << c.last;
+    ASSERT_EQ(a.key_markers.size(), b.key_markers.size()) << c.first;
+    for (size_t i = 0; i < a.key_markers.size(); ++i) {
+      EXPECT_EQ(a.key_markers[i].key, b.key_markers[i].key);
+      EXPECT_EQ(a.key_markers[i].time, b.key_markers[i].time);
+    }
+  }
+  // The time leads the object's ops, and the next object of a list is
+  // dated now again.
+  EXPECT_EQ(Parse(R"([{"x": 1, "time": 1700000000}, {"y": 2}])"),
+            "time=1700000000 x=1 time=0 y=2");
+  Push p;
+  TextPosition where;
+  ASSERT_TRUE(ParseJsonPush(R"({"x": 1, "marker": "m", "time": 1700000000})",
+                            &p, &where)
+                  .ok());
+  ASSERT_EQ(p.key_markers.size(), 1u);
+  EXPECT_EQ(p.key_markers[0].time, 1700000000);
+}
+
+TEST(JsonPushTest, LoneSurrogatesAreRefusedInTextsAndMarkers) {
+  // RapidJSON decodes "\udc00" into bytes that are not UTF-8; keys were
+  // refused already, texts and markers are now.
+  EXPECT_EQ(Parse(R"({"x": "\udc00x"})"),
+            "error 1:16 text value is not valid UTF-8");
+  EXPECT_EQ(Parse(R"({"x\udc00": 1})").substr(0, 6), "error ");
+  EXPECT_EQ(Parse(R"({"x": 1, "marker": "\udc00"})"),
+            "error 1:28 marker is not valid UTF-8");
+  // A well-formed pair is a character like any other.
+  EXPECT_EQ(Parse(R"({"x": "\ud83d\ude00"})"), "x='\xf0\x9f\x98\x80'");
 }
 
 TEST(JsonPushTest, ErrorsSayWhatAndWhere) {

@@ -1,10 +1,14 @@
 #include "canopy/tree.h"
 
+#include <cfloat>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace canopy {
@@ -264,6 +268,184 @@ TEST(AggregatorTest, FoldsByAction) {
   EXPECT_EQ(mx.value(), 5);
   EXPECT_FALSE(last.has());
   EXPECT_FALSE(Aggregator(Action::kMin).has());
+}
+
+// Issue 18: "**,**,**,**" over 8 010 leaves 29 segments deep took 30 s.
+// Stepped down the tree, the walk visits each node once: its work is at
+// most nodes x (pattern length + 1), plus the sorting of children.
+TEST(TreeQueryTest, ManyAnyDepthsVisitEachNodeOnce) {
+  Tree tree(Tree::Options{});
+  for (int i = 0; i < 8010; ++i) {
+    KeySegments key = {"deep"};
+    std::vector<std::string> owned;
+    for (int j = 1; j < 16; ++j) owned.push_back(absl::StrCat("c", j));
+    for (int j = 0; j < 13; ++j)
+      owned.push_back(absl::StrCat("b", (i >> j) & 1));
+    for (const std::string& s : owned) key.push_back(s);
+    tree.BeginChange();
+    ASSERT_TRUE(tree.AddSample(key, Action::kLast, i, kT0).ok());
+  }
+  for (const char* text :
+       {"**,**,**,**", "**,b1,**,b0,**,nothing", "deep,**,**,**,*"}) {
+    Pattern p = *Pattern::Parse(text);
+    QueryBudget budget(QueryBudget::Limits{.work = ~uint64_t{0},
+                                           .time = absl::InfiniteDuration()});
+    size_t leaves = 0;
+    tree.Collect(
+        p, 0,
+        [&](const LeafView&) {
+          ++leaves;
+          return true;
+        },
+        &budget);
+    // Each node: one visit, at most the pattern's positions per step, and
+    // binary children sorted (2 x 2 per node at most).
+    const uint64_t bound =
+        tree.node_count() * (2 * (p.segments().size() + 1) + 4);
+    EXPECT_LE(budget.used(), bound) << text;
+    EXPECT_FALSE(budget.exceeded());
+    EXPECT_EQ(leaves, absl::StrContains(text, "nothing") ? 0u : 8010u) << text;
+  }
+}
+
+TEST(TreeQueryTest, AQueryPastItsBudgetStopsAndSaysWhy) {
+  Tree tree(Tree::Options{});
+  for (int i = 0; i < 1000; ++i) {
+    tree.BeginChange();
+    ASSERT_TRUE(
+        tree.AddSample({"w", absl::StrCat("k", i)}, Action::kLast, i, kT0)
+            .ok());
+  }
+  QueryBudget budget(QueryBudget::Limits{.work = 500});
+  size_t leaves = 0;
+  EXPECT_FALSE(tree.Collect(
+      *Pattern::Parse("**"), 0,
+      [&](const LeafView&) {
+        ++leaves;
+        return true;
+      },
+      &budget));
+  EXPECT_TRUE(budget.exceeded());
+  EXPECT_LT(leaves, 1000u);
+  absl::Status refusal = budget.Refusal();
+  EXPECT_EQ(refusal.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(absl::StrContains(refusal.message(), "--query_budget"))
+      << refusal;
+  // A literal key costs its depth, whatever the tree's width.
+  QueryBudget small(QueryBudget::Limits{.work = 20});
+  leaves = 0;
+  EXPECT_TRUE(tree.Collect(
+      *Pattern::Parse("w,k7"), 0,
+      [&](const LeafView&) {
+        ++leaves;
+        return true;
+      },
+      &small));
+  EXPECT_EQ(leaves, 1u);
+  EXPECT_FALSE(small.exceeded());
+}
+
+TEST(TreeQueryTest, AQueryPastItsTimeStopsAndSaysWhy) {
+  Tree tree(Tree::Options{});
+  for (int i = 0; i < 3000; ++i) {
+    tree.BeginChange();
+    ASSERT_TRUE(
+        tree.AddSample({"w", absl::StrCat("k", i)}, Action::kLast, i, kT0)
+            .ok());
+  }
+  // A deadline already past: the first clock check (every 1 024 units of
+  // work) stops the walk.
+  QueryBudget budget(QueryBudget::Limits{.work = ~uint64_t{0},
+                                         .time = absl::Milliseconds(-1)});
+  EXPECT_FALSE(tree.Collect(
+      *Pattern::Parse("**"), 0, [](const LeafView&) { return true; }, &budget));
+  EXPECT_TRUE(budget.exceeded());
+  EXPECT_LE(budget.used(), 1024u + 3000u * 13u);
+  EXPECT_TRUE(absl::StrContains(budget.Refusal().message(), "--query_time_ms"))
+      << budget.Refusal();
+}
+
+TEST_F(TreeTest, OverflowingSamplesAreRefusedAndCounted) {
+  // add [1e308, 1e308]: the second would make the total +inf.
+  Push(R"({"sum": [1e308, 1e308], "defaultaction": "add"})");
+  EXPECT_EQ(Live("sum", kT0).value, 1e308);
+  EXPECT_EQ(tree_.overflow_refused(), 1u);
+  // A StatsD gauge delta "+1e308" on a gauge at 1e308.
+  tree_.BeginChange();
+  LineSample g;
+  g.action = Action::kLast;
+  g.value = 1e308;
+  ASSERT_TRUE(tree_.AddSample({"g"}, g, kT0).ok());
+  g.relative = true;
+  tree_.BeginChange();
+  ASSERT_TRUE(tree_.AddSample({"g"}, g, kT0 + 10).ok());
+  EXPECT_EQ(Live("g", kT0 + 10).value, 1e308);
+  EXPECT_EQ(tree_.overflow_refused(), 2u);
+  g.value = -1e308;  // a delta that fits is taken
+  tree_.BeginChange();
+  ASSERT_TRUE(tree_.AddSample({"g"}, g, kT0 + 10).ok());
+  EXPECT_EQ(Live("g", kT0 + 10).value, 0);
+  EXPECT_EQ(tree_.overflow_refused(), 2u);
+}
+
+TEST_F(TreeTest, AggregatesOfFiniteChildrenStayFinite) {
+  Push(R"({"p": {"a": 1e308, "b": 1e308}, "defaultaction": "add"})");
+  Push(R"({"q": {"a": 1e308, "b": -1e308}, "defaultaction": "add"})");
+  Push(R"({"m": {"a": 1.5e308, "b": 1.5e308}, "defaultaction": "average"})");
+  auto aggregate = [&](const char* key) {
+    const Node* n = tree_.Find(*SplitKey(key));
+    return tree_.ValueOf(n, n->EffectiveAction(), kT0).value;
+  };
+  EXPECT_EQ(aggregate("p"), DBL_MAX);  // saturated, not +inf
+  EXPECT_EQ(aggregate("q"), 0);        // not NaN (+inf - inf)
+  EXPECT_EQ(aggregate("m"), 1.5e308);  // the mean, exact
+}
+
+TEST_F(TreeTest, TimerOverExtremesKeepsFiniteFigures) {
+  Push(R"({"t": [1e308, -1e308, 5e-324], "defaultaction": "timer"})");
+  LiveValue v = Live("t", kT0);
+  ASSERT_NE(v.sketch, nullptr);
+  EXPECT_EQ(v.sketch->count(), 3);
+  EXPECT_TRUE(std::isfinite(v.value));
+  EXPECT_EQ(v.sketch->min(), -1e308);
+  EXPECT_EQ(v.sketch->max(), 1e308);
+  for (double q : {0.5, 0.9, 0.99}) {
+    EXPECT_TRUE(std::isfinite(v.sketch->Quantile(q))) << q;
+  }
+  // Two timers at 1e308 merge into a parent whose sum saturates.
+  Push(R"({"tt": {"a": [1e308], "b": [1e308]}, "defaultaction": "timer"})");
+  const Node* n = tree_.Find(*SplitKey("tt"));
+  LiveValue merged = tree_.ValueOf(n, Action::kTimer, kT0);
+  ASSERT_NE(merged.merged, nullptr);
+  EXPECT_TRUE(std::isfinite(merged.merged->sum()));
+  EXPECT_TRUE(std::isfinite(merged.value));
+}
+
+TEST_F(TreeTest, TimeDatesTheWholeObjectWhereverItStands) {
+  // History on: a sample dated into an earlier window becomes a late window
+  // of its own; one dated now stays in the open window.
+  Tree tree(Tree::Options{.step_seconds = 10, .history = true});
+  auto apply = [&](const std::string& json) {
+    Push_ p;
+    TextPosition where;
+    ASSERT_TRUE(ParseJsonPush(json, &p, &where).ok()) << json;
+    ASSERT_TRUE(tree.Apply(p, kT0 + 600).ok());
+  };
+  const std::string t = absl::StrCat(kT0);
+  apply(R"({"before": 1, "time": )" + t + "}");
+  apply(R"({"time": )" + t + R"(, "after": 1})");
+  apply(R"({"nested": {"x": 1}, "time": )" + t + "}");
+  apply(R"([{"l1": 1, "time": )" + t + R"(}, {"l2": 1}])");
+  std::vector<ClosedWindow> closed;
+  tree.CloseWindows(kT0 + 600, &closed);
+  std::map<std::string, int64_t> start;
+  for (const ClosedWindow& w : closed) start[w.key] = w.start;
+  EXPECT_EQ(start["before"], kT0);
+  EXPECT_EQ(start["after"], kT0);
+  EXPECT_EQ(start["nested,x"], kT0);
+  EXPECT_EQ(start["l1"], kT0);
+  // The next object of a list is dated now: not closed yet.
+  EXPECT_EQ(start.count("l2"), 0u);
 }
 
 }  // namespace

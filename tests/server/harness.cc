@@ -148,12 +148,16 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   }
   std::string ready = absl::StrCat(p->data_dir_, "/ready");
   std::filesystem::remove(ready);
-  std::vector<std::string> args = {BinPath("canopyd"),
-                                   "--http=127.0.0.1:0",
-                                   "--udp=127.0.0.1:0",
-                                   "--tcp=127.0.0.1:0",
+  std::vector<std::string> args = {BinPath("canopyd"), "--http=127.0.0.1:0",
+                                   "--udp=127.0.0.1:0", "--tcp=127.0.0.1:0",
                                    absl::StrCat("--data_dir=", p->data_dir_),
-                                   absl::StrCat("--ready_file=", ready)};
+                                   absl::StrCat("--ready_file=", ready),
+                                   // Queries are bounded by their work
+                                   // (--query_budget), which is the same on
+                                   // every machine; the wall-clock bound
+                                   // would make answers depend on the load
+                                   // (and the sanitizers' slowness).
+                                   "--query_time_ms=60000"};
   for (std::string& f : flags) args.push_back(std::move(f));
   pid_t pid = Spawn(args);
   if (pid < 0) return absl::InternalError("fork failed");

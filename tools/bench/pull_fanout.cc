@@ -48,6 +48,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,6 +102,10 @@ ABSL_FLAG(double, changes_per_second, 0,
           "last reply; reports push-to-delivery latency over all deliveries "
           "(DESIGN.md: p99 <= 20 ms at 10 changes/s and 10 000 waiters)");
 ABSL_FLAG(double, seconds, 10, "with --changes_per_second: how long");
+ABSL_FLAG(std::string, push_to, "",
+          "canopy: send the changes to this HOST:PORT instead of --server "
+          "(another node of a cluster: the waiters then measure replication "
+          "to the node they poll)");
 
 namespace canopy {
 namespace bench {
@@ -190,6 +195,28 @@ struct Waiter {
 
 class Fanout {
  public:
+  void set_push_to(Address a) {
+    push_http_.emplace(a.host, a.port, 30);
+    push_addr_ = std::move(a);
+  }
+
+  // With --push_to: until the polled node shows the key's first value (its
+  // copy of the owner's), so that the waiters start after it.
+  void AwaitReplica(const std::string& key) {
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < deadline) {
+      absl::StatusOr<HttpReply> r = http_.Request(
+          "GET", absl::StrCat("/get?key=", UrlEncode(key)), "", headers_);
+      if (r.ok() && r->status == 200 &&
+          r->body.find(absl::StrCat("\"", key, "\":0")) != std::string::npos &&
+          r->body.find("\"stale\"") == std::string::npos) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    Die(absl::StrCat("--push_to: ", key, " never reached --server"));
+  }
+
   Fanout(Address addr, HttpClient http, bool nchan)
       : addr_(std::move(addr)), http_(http), nchan_(nchan) {
     if (const std::string t = absl::GetFlag(FLAGS_token); !t.empty()) {
@@ -221,6 +248,7 @@ class Fanout {
     } else {
       // The key must exist for the push to change it, and we need its seq.
       Post(absl::StrCat("{\"", key, "\": 0}"));
+      if (push_addr_) AwaitReplica(key);
       int64_t seq = Seq(key);
       target_path =
           absl::StrCat("/pull?key=", UrlEncode(key), "&since=", seq,
@@ -296,7 +324,7 @@ class Fanout {
     }
 
     // One change, and the time until each waiter has its reply.
-    int push_fd = ConnectBlocking();
+    int push_fd = nchan_ ? ConnectBlocking() : ConnectPush();
     std::string body = nchan_ ? message_ : absl::StrCat("{\"", key, "\": 1}");
     std::string push = absl::StrCat(
         "POST ", nchan_ ? absl::GetFlag(FLAGS_publish_path) : "/push",
@@ -377,7 +405,7 @@ class Fanout {
         std::chrono::nanoseconds(static_cast<int64_t>(1e9 / rate));
     sustained_ = true;
     sustained_key_ = key;
-    int push_fd = ConnectBlocking();
+    int push_fd = ConnectPush();
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the pusher: its replies are read and dropped
@@ -599,8 +627,14 @@ class Fanout {
     }
   }
 
-  int ConnectBlocking() {
-    int fd = ConnectNonBlocking(addr_);
+  // Where the changes go: --push_to, or the server the waiters poll.
+  int ConnectPush() {
+    return ConnectBlocking(push_addr_ ? *push_addr_ : addr_);
+  }
+
+  int ConnectBlocking() { return ConnectBlocking(addr_); }
+  int ConnectBlocking(const Address& to) {
+    int fd = ConnectNonBlocking(to);
     if (fd < 0) Die(absl::StrCat("connect: ", std::strerror(errno)));
     struct pollfd p = {fd, POLLOUT, 0};
     if (poll(&p, 1, 5000) != 1) Die("connect timed out");
@@ -614,7 +648,8 @@ class Fanout {
   void Post(const std::string& body) {
     HttpHeaders headers = headers_;
     headers.emplace_back("Content-Type", "application/json");
-    absl::StatusOr<HttpReply> r = http_.Request("POST", "/push", body, headers);
+    const HttpClient& to = push_http_ ? *push_http_ : http_;
+    absl::StatusOr<HttpReply> r = to.Request("POST", "/push", body, headers);
     if (!r.ok()) Die(std::string(r.status().message()));
     if (r->status != 200)
       Die(absl::StrCat("POST /push: HTTP ", r->status, " ", r->body));
@@ -655,6 +690,8 @@ class Fanout {
   }
 
   Address addr_;
+  std::optional<Address> push_addr_;  // --push_to
+  std::optional<HttpClient> push_http_;
   HttpClient http_;
   HttpHeaders headers_;
   std::string auth_;
@@ -695,6 +732,11 @@ int Main(int argc, char** argv) {
   }
   Fanout fanout(*addr, HttpClient(addr->host, addr->port, 30),
                 target == "nchan");
+  if (!absl::GetFlag(FLAGS_push_to).empty()) {
+    absl::StatusOr<Address> to = LoopbackAddress(absl::GetFlag(FLAGS_push_to));
+    if (!to.ok()) Die(std::string(to.status().message()));
+    fanout.set_push_to(*to);
+  }
   return fanout.Run();
 }
 

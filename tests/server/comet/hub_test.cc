@@ -235,13 +235,13 @@ TEST_F(HubTest, ARemovedLeafIsNull) {
 
 TEST_F(HubTest, PullNowAnswersAtOnceOnlyWhenSomethingChanged) {
   uint64_t s1 = Push(R"({"web": {"a": 1}, "db": {"x": 1}})");
-  EXPECT_FALSE(hub_.PullNow(Patterns({"web"}), s1, kT0).has_value());
+  EXPECT_FALSE(hub_.PullNow(Patterns({"web"}), s1, kT0)->has_value());
   Push(R"({"db": {"x": 2}})");
-  EXPECT_FALSE(hub_.PullNow(Patterns({"web"}), s1, kT0).has_value());
+  EXPECT_FALSE(hub_.PullNow(Patterns({"web"}), s1, kT0)->has_value());
   EXPECT_EQ(stats_.pull_replies, 0u);
 
   Push(R"({"web": {"a": 3}})");
-  std::optional<std::string> body = hub_.PullNow(Patterns({"web"}), s1, kT0);
+  std::optional<std::string> body = *hub_.PullNow(Patterns({"web"}), s1, kT0);
   ASSERT_TRUE(body.has_value());
   Reply r = ParseReply(*body);
   EXPECT_EQ(r.seq, tree_.seq());
@@ -256,7 +256,7 @@ TEST_F(HubTest, PullNowResetsACursorFromTheFuture) {
   uint64_t future = tree_.seq() + 100;
   ASSERT_FALSE(tree_.CanAnswerSince(future));
   std::optional<std::string> body =
-      hub_.PullNow(Patterns({"web"}), future, kT0);
+      *hub_.PullNow(Patterns({"web"}), future, kT0);
   ASSERT_TRUE(body.has_value());
   Reply r = ParseReply(*body);
   EXPECT_TRUE(r.reset);
@@ -285,7 +285,7 @@ TEST_F(HubTest, PullNowResetsACursorOlderThanTheRemovalsKept) {
   // The first removal's tombstone is forgotten: a reply from `since` would
   // miss it.
   ASSERT_FALSE(tree.CanAnswerSince(since));
-  std::optional<std::string> body = hub.PullNow(Patterns({"g"}), since, kT0);
+  std::optional<std::string> body = *hub.PullNow(Patterns({"g"}), since, kT0);
   ASSERT_TRUE(body.has_value());
   Reply r = ParseReply(*body);
   EXPECT_TRUE(r.reset);
@@ -314,6 +314,40 @@ TEST_F(HubTest, ExpireAnswersNoItemsAtTheWaitersSeq) {
   EXPECT_EQ(stats_.pull_timeouts, 1u);
 }
 
+// Issue 18: every reply has a budget. A pull or stream past it is refused
+// at the door (413); a parked waiter whose next reply would pass it is
+// closed, never sent a partial reply.
+TEST_F(HubTest, RepliesPastTheQueryLimitsAreRefusedNeverCut) {
+  hub_.SetQueryLimits(QueryBudget::Limits{.work = 60});
+  std::string wide = "{\"w\": {";
+  for (int i = 0; i < 40; ++i)
+    absl::StrAppend(&wide, i ? "," : "", "\"k", i, "\": 1");
+  uint64_t since = Push(wide + "}}");
+  absl::StatusOr<std::optional<std::string>> now =
+      hub_.PullNow(Patterns({"**"}), 0, kT0);
+  EXPECT_EQ(now.status().code(), absl::StatusCode::kOutOfRange);
+  std::string first;
+  uint64_t seq = 0;
+  EXPECT_EQ(hub_.OpenStream(Patterns({"w"}), false, 0, kT0, &first, &seq)
+                .status()
+                .code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(hub_.waiters(), 0u);
+  EXPECT_EQ(stats_.queries_refused, 2u);
+  // A narrow waiter is answered; a wide one is closed when the change
+  // under it comes.
+  Hub::WaiterId narrow = hub_.Park(Patterns({"w,k3"}), since);
+  Hub::WaiterId broad = hub_.Park(Patterns({"w"}), since);
+  Push(R"({"w": {"k3": 2}})");
+  hub_.Flush(kT0);
+  EXPECT_EQ(sink_.To(narrow).size(), 1u);
+  EXPECT_TRUE(sink_.To(broad).empty());
+  EXPECT_EQ(sink_.releases, (std::vector<std::pair<Hub::WaiterId, bool>>{
+                                {narrow, false}, {broad, true}}));
+  EXPECT_EQ(stats_.queries_refused, 3u);
+  EXPECT_EQ(hub_.waiters(), 0u);
+}
+
 TEST_F(HubTest, AWaiterWhoseClientLeftIsFreedAtTheNextFlushOnly) {
   uint64_t since = Push(R"({"web": {"a": 1}})");
   Hub::WaiterId id = hub_.Park(Patterns({"web"}), since);
@@ -339,8 +373,8 @@ TEST_F(HubTest, ABackedUpStreamGetsOneCoalescedEventOnceDrained) {
   Push(R"({"web": {"a": 1}})");
   std::string first;
   uint64_t seq = 0;
-  Hub::WaiterId id = hub_.OpenStream(Patterns({"web"}), /*has_since=*/false, 0,
-                                     kT0, &first, &seq);
+  Hub::WaiterId id = *hub_.OpenStream(Patterns({"web"}), /*has_since=*/false, 0,
+                                      kT0, &first, &seq);
   sink_.backed_up = true;
   Push(R"({"web": {"a": 2}})");
   hub_.Flush(kT0);
@@ -391,8 +425,8 @@ TEST_F(HubTest, AStreamsFirstEventHoldsTheCurrentLeavesAndItsSeq) {
   Push(R"({"web": {"b": 2}})");
   std::string first;
   uint64_t seq = 0;
-  Hub::WaiterId id = hub_.OpenStream(Patterns({"web"}), /*has_since=*/false, 0,
-                                     kT0, &first, &seq);
+  Hub::WaiterId id = *hub_.OpenStream(Patterns({"web"}), /*has_since=*/false, 0,
+                                      kT0, &first, &seq);
   EXPECT_EQ(seq, tree_.seq());
   Reply r = ParseReply(first);
   EXPECT_EQ(r.seq, seq);
@@ -469,7 +503,7 @@ TEST_F(HubTest, CloseAllFreesEveryWaiterWithoutAReply) {
   std::string first;
   uint64_t seq = 0;
   Hub::WaiterId s =
-      hub_.OpenStream(Patterns({"web"}), false, 0, kT0, &first, &seq);
+      *hub_.OpenStream(Patterns({"web"}), false, 0, kT0, &first, &seq);
   Push(R"({"web": {"a": 2}})");  // marked, not flushed yet
   ASSERT_EQ(hub_.waiters(), 4u);
 
