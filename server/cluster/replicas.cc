@@ -29,15 +29,6 @@ constexpr int64_t kRenewMs = 10000;    // a reader renews this often
 constexpr int64_t kUnreadMs = 60000;   // and gives a replica up unread
 constexpr int64_t kRetryAskMs = 1000;  // an unanswered lease is asked again
 
-// True if the node `key` names, or an ancestor of it, matches `p`: the
-// leaves a pattern selects are those under a matched node.
-bool Covers(const Pattern& p, const KeySegments& key) {
-  for (size_t n = 1; n <= key.size(); ++n) {
-    if (p.Matches(absl::MakeConstSpan(key.data(), n))) return true;
-  }
-  return false;
-}
-
 // The head line of a snapshot or a feed: "S1 OWNER SEQ" or "C1 OWNER SEQ".
 bool ParseHead(absl::string_view data, char kind, std::string* owner,
                uint64_t* seq, absl::string_view* rest) {
@@ -245,7 +236,7 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     // covers every reader's leases, and its own replicas are not its.
     if (ring_.OwnerOfSegments(*segs) != owner) continue;
     bool wanted = false;
-    for (const Pattern* p : patterns) wanted = wanted || Covers(*p, *segs);
+    for (const Pattern* p : patterns) wanted = wanted || p->Selects(*segs);
     if (!wanted) continue;
     const rapidjson::Value& v = member.value;
     if (v.IsNull()) {

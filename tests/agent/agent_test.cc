@@ -261,8 +261,11 @@ TEST(SpoolReplayTest, SpooledIntervalsLandInTheirOwnWindows) {
   ASSERT_TRUE(second.ok()) << second.status();
   HttpClient http = (*second)->Client();
   ASSERT_TRUE(WaitFor([&] { return FilesIn(spool) == 0; }, absl::Seconds(40)));
-  const double last = AwaitNumber(http, seq_key, 30, 20);
+  ASSERT_GE(AwaitNumber(http, seq_key, 30, 20), 30);
   ASSERT_EQ(agent.Stop(), 0);
+  // The agent's last seq, once it has stopped (each push was answered):
+  // the history must hold that many samples before its windows are read.
+  const double last = GetNumber(http, seq_key);
   // Every seq up to `last` is in the history (windows close every 10 s).
   std::vector<std::pair<int64_t, int64_t>> windows;  // (start, count)
   WaitFor(
@@ -284,7 +287,12 @@ TEST(SpoolReplayTest, SpooledIntervalsLandInTheirOwnWindows) {
         return sum >= static_cast<int64_t>(last);
       },
       absl::Seconds(30));
-  ASSERT_GE(windows.size(), 3u);
+  std::string shown;
+  for (const auto& [start, count] : windows) {
+    absl::StrAppend(&shown, " ", start, ":", count);
+  }
+  ASSERT_GE(windows.size(), 3u)
+      << "windows (start:count):" << shown << "; last seq " << last;
   for (size_t i = 0; i < windows.size(); ++i) {
     EXPECT_LE(windows[i].second, 21)
         << "window " << windows[i].first << " holds other windows' samples";

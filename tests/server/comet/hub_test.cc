@@ -408,7 +408,9 @@ TEST_F(HubTest, ABackedUpStreamIsNotOfferedEventsUntilDrained) {
   Push(R"({"web": {"a": 1}})");
   std::string first;
   uint64_t seq = 0;
-  hub_.OpenStream(Patterns({"web"}), /*has_since=*/false, 0, kT0, &first, &seq);
+  ASSERT_TRUE(hub_.OpenStream(Patterns({"web"}), /*has_since=*/false, 0, kT0,
+                              &first, &seq)
+                  .ok());
   sink_.backed_up = true;
   Push(R"({"web": {"a": 2}})");
   hub_.Flush(kT0);
@@ -452,14 +454,16 @@ TEST_F(HubTest, AStreamResumesFromAnHonouredSince) {
   Push(R"({"web": {"b": 2}})");
   std::string first;
   uint64_t seq = 0;
-  hub_.OpenStream(Patterns({"web"}), /*has_since=*/true, since, kT0, &first,
-                  &seq);
+  ASSERT_TRUE(hub_.OpenStream(Patterns({"web"}), /*has_since=*/true, since, kT0,
+                              &first, &seq)
+                  .ok());
   Reply r = ParseReply(first);
   EXPECT_FALSE(r.reset);
   EXPECT_EQ(r.items, (Items{{"web,b", "2"}}));
   // A cursor from the future is reset: every leaf.
-  hub_.OpenStream(Patterns({"web"}), /*has_since=*/true, tree_.seq() + 5, kT0,
-                  &first, &seq);
+  ASSERT_TRUE(hub_.OpenStream(Patterns({"web"}), /*has_since=*/true,
+                              tree_.seq() + 5, kT0, &first, &seq)
+                  .ok());
   r = ParseReply(first);
   EXPECT_TRUE(r.reset);
   EXPECT_EQ(r.items, (Items{{"web,a", "1"}, {"web,b", "2"}}));
