@@ -291,7 +291,8 @@ TEST(SpoolReplayTest, SpooledIntervalsLandInTheirOwnWindows) {
   for (const auto& [start, count] : windows) {
     absl::StrAppend(&shown, " ", start, ":", count);
   }
-  ASSERT_GE(windows.size(), 3u)
+  // 30 or more samples at 2 a second span two 10 s windows or more.
+  ASSERT_GE(windows.size(), 2u)
       << "windows (start:count):" << shown << "; last seq " << last;
   for (size_t i = 0; i < windows.size(); ++i) {
     EXPECT_LE(windows[i].second, 21)
