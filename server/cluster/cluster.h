@@ -21,6 +21,9 @@
 // socket. Its callbacks only post to a mailbox that the tree's loop reads;
 // everything else here runs on the tree's thread.
 //
+// The connection, heartbeats and /api/cluster are in cluster.cc, writes in
+// writes.cc, reads in replicas.cc.
+//
 // Reads (replicas.cc): a /get, /pull or /stream for keys another shard owns
 // asks that shard for a lease on its pattern (canopy.rep.OWNER): the owner
 // answers with a snapshot of what the pattern covers, then publishes the
@@ -207,6 +210,16 @@ class Cluster : public Forwarder {
   static void OnTick(evutil_socket_t, short, void* arg);
 
   void TakeMail();
+  void Heard(absl::string_view data);
+  void Tick();
+  // writes.cc
+  void ApplyWrite(const Inbound& m);
+  void Acknowledged(absl::string_view data);
+  void ScheduleFlush();
+  void Flush();
+  // Queues and sends one batch of `kind` ('L' lines, 'J' pushes).
+  void Send(size_t owner, char kind, int64_t now, absl::string_view body);
+  void Publish(const Unacked& u);
   // replicas.cc
   void Lease(const Inbound& m);
   void Snapshot(const Inbound& m);
@@ -219,15 +232,6 @@ class Cluster : public Forwarder {
   void ApplyReplica(size_t owner, absl::string_view body,
                     const std::vector<const Pattern*>& patterns);
   static void OnFeedTimer(evutil_socket_t, short, void* arg);
-  void ApplyWrite(const Inbound& m);
-  void Acknowledged(absl::string_view data);
-  void Heard(absl::string_view data);
-  void ScheduleFlush();
-  void Flush();
-  // Queues and sends one batch of `kind` ('L' lines, 'J' pushes).
-  void Send(size_t owner, char kind, int64_t now, absl::string_view body);
-  void Publish(const Unacked& u);
-  void Tick();
   int64_t NowMs() const;
   bool IsShard() const { return self_ != kNone; }
 

@@ -1,0 +1,245 @@
+// Writes across a cluster (see cluster.h): what ingest hands over is split
+// by owner, queued, sent in numbered batches over NATS and kept until
+// acknowledged; what other nodes send is applied here once and acknowledged.
+// Everything here runs on the tree's thread.
+#include <nats/nats.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/cluster/cluster.h"
+#include "server/cluster/push_split.h"
+#include "server/ingest/json_ingest.h"
+#include "server/log.h"
+
+namespace canopy {
+namespace {
+
+using cluster_subject::kAckPrefix;
+using cluster_subject::kWritePrefix;
+
+constexpr int kFlushMs = 5;                // a batch waits at most this long
+constexpr size_t kBatchBytes = 512 << 10;  // or leaves as soon as this big
+constexpr size_t kSeenPerSender = 65536;   // batch numbers remembered
+
+timeval Millis(int ms) { return {ms / 1000, (ms % 1000) * 1000}; }
+
+}  // namespace
+
+// A batch: "W1 FROM ID NOW KIND\n" then its body, KIND "L" (lines) or "J"
+// (JSON pushes, each "LENGTH\n" then the push).
+void Cluster::ApplyWrite(const Inbound& m) {
+  const size_t nl = m.data.find('\n');
+  if (nl == std::string::npos) return;
+  std::vector<absl::string_view> head =
+      absl::StrSplit(absl::string_view(m.data.data(), nl), ' ');
+  uint64_t id = 0;
+  int64_t now = 0;
+  if (head.size() != 5 || head[0] != "W1" || !absl::SimpleAtoi(head[2], &id) ||
+      !absl::SimpleAtoi(head[3], &now)) {
+    CANOPY_LOG("cluster: a write batch with a bad head, dropped");
+    return;
+  }
+  const std::string from(head[1]);
+  const absl::string_view body = absl::string_view(m.data).substr(nl + 1);
+  Seen& seen = seen_[from];
+  if (seen.ids.contains(id)) {
+    ++figures_.batches_duplicate;
+  } else {
+    if (head[4] == "L") {
+      // Applied here whoever owns them by this node's ring: a batch is
+      // never forwarded twice.
+      Forwarder* saved = lines_->forwarder();
+      lines_->set_forwarder(nullptr);
+      lines_->ApplyLines(body, "cluster", now);
+      lines_->set_forwarder(saved);
+    } else if (head[4] == "J") {
+      absl::string_view rest = body;
+      while (!rest.empty()) {
+        const size_t end = rest.find('\n');
+        size_t len = 0;
+        if (end == absl::string_view::npos ||
+            !absl::SimpleAtoi(rest.substr(0, end), &len) ||
+            len > rest.size() - end - 1) {
+          CANOPY_LOG("cluster: a JSON batch from %s is cut short", from);
+          break;
+        }
+        const absl::string_view text = rest.substr(end + 1, len);
+        rest.remove_prefix(end + 1 + len);
+        CountJsonPush(ApplyJsonPush(tree_, text, now, &trim_), "cluster",
+                      stats_);
+      }
+    }
+    ++figures_.batches_applied;
+    seen.ids.insert(id);
+    seen.order.push_back(id);
+    if (seen.order.size() > kSeenPerSender) {
+      seen.ids.erase(seen.order.front());
+      seen.order.pop_front();
+    }
+  }
+  // Acknowledged once applied (or known), so a sender that hears nothing
+  // sends again and loses nothing.
+  if (!m.reply.empty() && nc_ != nullptr) {
+    const std::string ack = absl::StrCat("A1 ", id);
+    natsConnection_Publish(nc_, m.reply.c_str(), ack.data(),
+                           static_cast<int>(ack.size()));
+  }
+}
+
+void Cluster::Acknowledged(absl::string_view data) {
+  uint64_t id = 0;
+  if (!absl::ConsumePrefix(&data, "A1 ") || !absl::SimpleAtoi(data, &id)) {
+    return;
+  }
+  auto it = unacked_.find(id);
+  if (it == unacked_.end()) return;  // acknowledged already
+  unacked_bytes_ -= it->second.message.size();
+  unacked_.erase(it);
+  ++figures_.batches_acked;
+}
+
+void Cluster::Trim::RouteJson(absl::string_view, Push* push, int64_t) {
+  if (c_->IsShard()) {
+    KeepOwned(push, c_->ring_, c_->self_);
+  } else {
+    push->ops.clear();
+    push->key_markers.clear();
+  }
+}
+
+void Cluster::RouteJson(absl::string_view text, Push* push, int64_t) {
+  const std::vector<bool> owners = OwnersOfPush(*push, ring_);
+  bool others = false;
+  for (size_t i = 0; i < owners.size(); ++i) {
+    if (!owners[i] || i == self_) continue;
+    others = true;
+    Outbound& o = out_[i];
+    absl::StrAppend(&o.json, text.size(), "\n", text);
+    ++o.pushes;
+    ++figures_.pushes_forwarded;
+    if (o.json.size() >= kBatchBytes) Flush();
+  }
+  if (!others) return;  // all of it is this node's
+  ScheduleFlush();
+  trim_.RouteJson(text, push, 0);
+}
+
+absl::string_view Cluster::RouteLines(absl::string_view text, int64_t,
+                                      std::string* local) {
+  bool all_local = true;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == absl::string_view::npos) nl = text.size();
+    const absl::string_view line = text.substr(pos, nl - pos);
+    const size_t start = pos;
+    pos = nl + 1;
+    size_t owner = self_;
+    if (!line.empty() && line[0] != '{' && line[0] != '[' &&
+        !StartsJson(line)) {
+      // The name: before a StatsD ':' or a Graphite ' '.
+      size_t end = 0;
+      while (end < line.size() && line[end] != ':' && line[end] != ' ') ++end;
+      owner = ring_.OwnerOfName(line.substr(0, end));
+    }
+    if (owner == self_) {
+      if (!all_local) absl::StrAppend(local, line, "\n");
+      continue;
+    }
+    if (all_local) {
+      all_local = false;
+      local->assign(text.data(), start);
+    }
+    Outbound& o = out_[owner];
+    absl::StrAppend(&o.lines, line, "\n");
+    ++o.lines_count;
+    ++figures_.lines_forwarded;
+    if (o.lines.size() >= kBatchBytes) Flush();
+  }
+  if (all_local) return text;
+  ScheduleFlush();
+  return *local;
+}
+
+void Cluster::ScheduleFlush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  timeval tv = Millis(kFlushMs);
+  event_add(flush_event_, &tv);
+}
+
+void Cluster::OnFlushTimer(evutil_socket_t, short, void* arg) {
+  Cluster* self = static_cast<Cluster*>(arg);
+  self->flush_scheduled_ = false;
+  self->Flush();
+}
+
+void Cluster::Flush() {
+  const int64_t now = NowMs() / 1000;
+  for (size_t owner = 0; owner < out_.size(); ++owner) {
+    Outbound& o = out_[owner];
+    if (!o.lines.empty()) {
+      Send(owner, 'L', now, o.lines);
+      o.lines.clear();
+      o.lines_count = 0;
+    }
+    if (!o.json.empty()) {
+      Send(owner, 'J', now, o.json);
+      o.json.clear();
+      o.pushes = 0;
+    }
+  }
+}
+
+void Cluster::Send(size_t owner, char kind, int64_t now,
+                   absl::string_view body) {
+  const uint64_t id = next_id_++;
+  Unacked& u = unacked_[id];
+  u.owner = owner;
+  u.message = absl::StrCat("W1 ", config_.node, " ", id, " ", now, " ",
+                           absl::string_view(&kind, 1), "\n", body);
+  u.sent_ms = NowMs();
+  u.attempts = 1;
+  unacked_bytes_ += u.message.size();
+  ++figures_.batches_sent;
+  Publish(u);
+  // Bounded: past the buffer the oldest batches are given up, and counted.
+  while (unacked_bytes_ > config_.buffer_bytes && !unacked_.empty()) {
+    auto oldest = unacked_.begin();
+    unacked_bytes_ -= oldest->second.message.size();
+    unacked_.erase(oldest);
+    ++figures_.batches_dropped;
+  }
+}
+
+void Cluster::Publish(const Unacked& u) {
+  if (nc_ == nullptr) return;
+  const std::string subject =
+      absl::StrCat(kWritePrefix, config_.shards[u.owner]);
+  const std::string reply = absl::StrCat(kAckPrefix, config_.node);
+  natsConnection_PublishRequest(nc_, subject.c_str(), reply.c_str(),
+                                u.message.data(),
+                                static_cast<int>(u.message.size()));
+}
+
+void Cluster::Drain(int timeout_ms) {
+  Flush();
+  if (nc_ == nullptr) return;
+  natsConnection_FlushTimeout(nc_, timeout_ms);
+  const int64_t deadline = NowMs() + timeout_ms;
+  while (!unacked_.empty() && NowMs() < deadline && connected_) {
+    // The acknowledgements come through the mailbox: take them here, the
+    // loop being about to stop.
+    pollfd p = {mailbox_.fd(), POLLIN, 0};
+    poll(&p, 1, 50);
+    TakeMail();
+  }
+}
+
+}  // namespace canopy
