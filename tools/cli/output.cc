@@ -34,11 +34,11 @@ bool colour = false;
 // trailing zeros dropped.
 std::string Digits(double x) {
   double a = std::fabs(x);
-  std::string s = absl::StrFormat(a >= 100  ? "%.0f"
-                                  : a >= 10 ? "%.1f"
-                                  : a >= 1  ? "%.2f"
-                                            : "%.3g",
-                                  x);
+  // Each format a literal: StrFormat checks them at compile time.
+  std::string s = a >= 100  ? absl::StrFormat("%.0f", x)
+                  : a >= 10 ? absl::StrFormat("%.1f", x)
+                  : a >= 1  ? absl::StrFormat("%.2f", x)
+                            : absl::StrFormat("%.3g", x);
   if (s.find('.') != std::string::npos && s.find('e') == std::string::npos) {
     while (s.back() == '0') s.pop_back();
     if (s.back() == '.') s.pop_back();
