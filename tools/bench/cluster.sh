@@ -22,22 +22,13 @@ SECS=${SECONDS_:-5}
 ROUNDS=${ROUNDS:-3}
 KEYS=${KEYS:-30000}
 TMP=$(mktemp -d /tmp/canopy-cluster-bench.XXXXXX)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 command -v nats-server >/dev/null || die "needs nats-server (apt-get install nats-server)"
 for b in canopyd canopy-statsd-blast; do
   [ -x "$BIN/$b" ] || die "needs $BIN/$b (cmake --build $BUILD --target $b)"
 done
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 ticks() {  # utime + stime of a process, in clock ticks
   awk '{print $14 + $15}' "/proc/$1/stat"
 }
@@ -55,7 +46,7 @@ start_node() {
     --data_dir="$TMP/$name/data" --ready_file="$TMP/$name/ready" "$@" \
     2>"$TMP/$name/log" &
   NODE_PID=$!
-  PIDS+=("$NODE_PID")
+  STARTED+=("$NODE_PID")
   for _ in $(seq 1 100); do [ -s "$TMP/$name/ready" ] && break; sleep 0.1; done
   [ -s "$TMP/$name/ready" ] || die "$name did not start: $(tail -n 3 "$TMP/$name/log")"
   NODE_HTTP=$(sed -n 's/.*http=\([0-9]*\).*/\1/p' "$TMP/$name/ready")
@@ -84,7 +75,7 @@ run_alone() {
   local sent got
   sent=$(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$TMP/blast-alone-$1")
   got=$(accepted "$http")
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  stop "$pid"
   echo "alone $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
 }
 
@@ -93,7 +84,7 @@ run_cluster() {
   nats_port=$(free_port)
   nats-server -a 127.0.0.1 -p "$nats_port" >"$TMP/nats-$1.log" 2>&1 &
   local nats_pid=$!
-  PIDS+=("$nats_pid")
+  STARTED+=("$nats_pid")
   for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$nats_port") 2>/dev/null && break; sleep 0.1; done
   local pids=() https=() udps=() n
   for n in a b c; do
@@ -128,7 +119,7 @@ run_cluster() {
   done
   local got
   got=$(accepted "${https[@]}")
-  for p in "${pids[@]}" "$nats_pid"; do kill -TERM "$p"; wait "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}" "$nats_pid"; do stop "$p"; done
   echo "cluster $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
 }
 

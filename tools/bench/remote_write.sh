@@ -28,31 +28,9 @@ OUTAGE=${OUTAGE:-60}
 CLK=$(getconf CLK_TCK)
 
 TMP=$(mktemp -d /tmp/canopy-rw-bench.XXXXXX)
-STARTED=()
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/lib.sh"
 
-stop() {  # stop PID: SIGTERM, wait, forget
-  kill -TERM "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  local p kept=()
-  for p in "${STARTED[@]:-}"; do [ -n "$p" ] && [ "$p" != "$1" ] && kept+=("$p"); done
-  STARTED=("${kept[@]:-}")
-}
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 # CPU seconds of PID, or of its threads whose name starts with PREFIX.
 cpu() {

@@ -36,20 +36,7 @@ SERIES=${SERIES:-1000}
 ROUNDS=${ROUNDS:-5}
 QUERIES=${QUERIES:-10}
 TMP=$(mktemp -d /tmp/canopy-render-bench.XXXXXX)
-STARTED=()
-
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$(dirname "$0")/lib.sh"
 
 command -v victoria-metrics >/dev/null ||
   { echo "render.sh: victoria-metrics is not installed (scripts/deps.sh --bench)" >&2; exit 1; }
@@ -61,9 +48,6 @@ if [ -z "${CANOPYD:-}" ]; then
 fi
 
 # A free loopback port (the kernel's pick, released at once).
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 await() {  # await SECONDS COMMAND...: polls until COMMAND succeeds
   local deadline=$((SECONDS + $1)); shift
   until "$@"; do

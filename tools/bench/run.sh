@@ -37,30 +37,7 @@ for w in $WAITERS; do [ "$w" -gt "$MAX_WAITERS" ] && MAX_WAITERS=$w; done
 MEM_LEAVES=${MEM_LEAVES:-1000000}
 
 TMP=$(mktemp -d /tmp/canopy-bench.XXXXXX)
-STARTED=()  # pids of what this script started
-
-cleanup() {
-  local pid
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# forget PID: takes a process that was stopped off STARTED, so that the
-# clean-up never signals a pid the system may have given to another process.
-forget() {
-  local pid kept=()
-  for pid in "${STARTED[@]:-}"; do
-    [ -n "$pid" ] && [ "$pid" != "$1" ] && kept+=("$pid")
-  done
-  STARTED=("${kept[@]:-}")
-}
+. "$(dirname "$0")/lib.sh"
 
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
@@ -141,9 +118,6 @@ field() {  # $1: RESULT line, $2: key
   printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # num 1234567.8 -> 1,234,568
 num() {
