@@ -106,6 +106,10 @@ ABSL_FLAG(std::string, shards, "",
           "them is an edge.");
 ABSL_FLAG(int32_t, shard_depth, 2,
           "How many leading segments of a key choose its shard.");
+ABSL_FLAG(int32_t, cluster_batch_ms, 10,
+          "How long writes for another shard wait to leave in one batch, in "
+          "ms (1-1000): longer costs less CPU a line, shorter shows them "
+          "sooner (docs/CLUSTER.md).");
 ABSL_FLAG(std::string, write_token, "",
           "If set, every HTTP write needs Authorization: Bearer TOKEN.");
 ABSL_FLAG(bool, protected_mode, true,
@@ -188,6 +192,7 @@ int main(int argc, char** argv) {
   options.node = absl::GetFlag(FLAGS_node);
   options.shards = absl::GetFlag(FLAGS_shards);
   options.shard_depth = absl::GetFlag(FLAGS_shard_depth);
+  options.cluster_batch_ms = absl::GetFlag(FLAGS_cluster_batch_ms);
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
   options.protected_mode = absl::GetFlag(FLAGS_protected_mode);

@@ -153,8 +153,9 @@ absl::Status Server::Start() {
   }
 
   if (!options_.cluster.empty()) {
-    absl::StatusOr<ClusterConfig> config = ParseClusterConfig(
-        options_.cluster, options_.node, options_.shards, options_.shard_depth);
+    absl::StatusOr<ClusterConfig> config =
+        ParseClusterConfig(options_.cluster, options_.node, options_.shards,
+                           options_.shard_depth, options_.cluster_batch_ms);
     if (!config.ok()) return config.status();
     if (workers_) {
       // Where the other nodes reach this one's HTTP (/trend of keys it

@@ -49,7 +49,8 @@ timeval Millis(int ms) { return {ms / 1000, (ms % 1000) * 1000}; }
 absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
                                                  absl::string_view node,
                                                  absl::string_view shards,
-                                                 int shard_depth) {
+                                                 int shard_depth,
+                                                 int batch_ms) {
   ClusterConfig c;
   for (absl::string_view url :
        absl::StrSplit(cluster, ',', absl::SkipEmpty())) {
@@ -87,6 +88,10 @@ absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
     return absl::InvalidArgumentError("--shard_depth must be 1 to 32");
   }
   c.shard_depth = static_cast<size_t>(shard_depth);
+  if (batch_ms < 1 || batch_ms > 1000) {
+    return absl::InvalidArgumentError("--cluster_batch_ms must be 1 to 1000");
+  }
+  c.batch_ms = batch_ms;
   return c;
 }
 

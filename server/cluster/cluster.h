@@ -83,16 +83,18 @@ struct ClusterConfig {
   std::string node;                 // this node's name
   std::vector<std::string> shards;  // the shards' names; node may be one
   size_t shard_depth = 2;
+  int batch_ms = 10;  // a batch to another shard (and an ack) waits this long
   size_t buffer_bytes = 256 << 20;  // unacknowledged writes kept at most
   std::string http;  // HOST:PORT where the others reach this node's HTTP
 };
 
 // Checks and splits the flags: --cluster (comma-separated NATS URLs),
-// --node, --shards (comma-separated names), --shard_depth.
+// --node, --shards (comma-separated names), --shard_depth, --cluster_batch_ms.
 absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
                                                  absl::string_view node,
                                                  absl::string_view shards,
-                                                 int shard_depth);
+                                                 int shard_depth,
+                                                 int batch_ms = 10);
 
 class Cluster : public Forwarder {
  public:
@@ -217,6 +219,7 @@ class Cluster : public Forwarder {
   void Acknowledged(absl::string_view data);
   void ScheduleFlush();
   void Flush();
+  void SendAcks();
   // Queues and sends one batch of `kind` ('L' lines, 'J' pushes).
   void Send(size_t owner, char kind, int64_t now, absl::string_view body);
   void Publish(const Unacked& u);
@@ -257,6 +260,8 @@ class Cluster : public Forwarder {
   // Tree's thread only from here on.
   std::vector<Outbound> out_;  // by shard index
   std::map<uint64_t, Unacked> unacked_;
+  // Acknowledgements not sent yet, by the sender's reply subject.
+  absl::flat_hash_map<std::string, std::string> acks_;
   size_t unacked_bytes_ = 0;
   uint64_t next_id_;
   absl::flat_hash_map<std::string, Peer> peers_;

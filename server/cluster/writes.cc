@@ -23,7 +23,6 @@ namespace {
 using cluster_subject::kAckPrefix;
 using cluster_subject::kWritePrefix;
 
-constexpr int kFlushMs = 5;                // a batch waits at most this long
 constexpr size_t kBatchBytes = 512 << 10;  // or leaves as soon as this big
 constexpr size_t kSeenPerSender = 65536;   // batch numbers remembered
 
@@ -84,24 +83,27 @@ void Cluster::ApplyWrite(const Inbound& m) {
     }
   }
   // Acknowledged once applied (or known), so a sender that hears nothing
-  // sends again and loses nothing.
-  if (!m.reply.empty() && nc_ != nullptr) {
-    const std::string ack = absl::StrCat("A1 ", id);
-    natsConnection_Publish(nc_, m.reply.c_str(), ack.data(),
-                           static_cast<int>(ack.size()));
+  // sends again and loses nothing. The acknowledgements for one sender
+  // leave together with the next flush ("A1 ID ID ..."): a NATS message
+  // costs far more than its bytes (tools/bench/cluster.sh).
+  if (!m.reply.empty()) {
+    std::string& ack = acks_[m.reply];
+    absl::StrAppend(&ack, ack.empty() ? "A1 " : " ", id);
+    ScheduleFlush();
   }
 }
 
 void Cluster::Acknowledged(absl::string_view data) {
-  uint64_t id = 0;
-  if (!absl::ConsumePrefix(&data, "A1 ") || !absl::SimpleAtoi(data, &id)) {
-    return;
+  if (!absl::ConsumePrefix(&data, "A1 ")) return;
+  for (absl::string_view word : absl::StrSplit(data, ' ', absl::SkipEmpty())) {
+    uint64_t id = 0;
+    if (!absl::SimpleAtoi(word, &id)) return;
+    auto it = unacked_.find(id);
+    if (it == unacked_.end()) continue;  // acknowledged already
+    unacked_bytes_ -= it->second.message.size();
+    unacked_.erase(it);
+    ++figures_.batches_acked;
   }
-  auto it = unacked_.find(id);
-  if (it == unacked_.end()) return;  // acknowledged already
-  unacked_bytes_ -= it->second.message.size();
-  unacked_.erase(it);
-  ++figures_.batches_acked;
 }
 
 void Cluster::Trim::RouteJson(absl::string_view, Push* push, int64_t) {
@@ -170,7 +172,7 @@ absl::string_view Cluster::RouteLines(absl::string_view text, int64_t,
 void Cluster::ScheduleFlush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
-  timeval tv = Millis(kFlushMs);
+  timeval tv = Millis(config_.batch_ms);
   event_add(flush_event_, &tv);
 }
 
@@ -180,7 +182,18 @@ void Cluster::OnFlushTimer(evutil_socket_t, short, void* arg) {
   self->Flush();
 }
 
+void Cluster::SendAcks() {
+  if (nc_ != nullptr) {
+    for (const auto& [reply, ack] : acks_) {
+      natsConnection_Publish(nc_, reply.c_str(), ack.data(),
+                             static_cast<int>(ack.size()));
+    }
+  }
+  acks_.clear();
+}
+
 void Cluster::Flush() {
+  SendAcks();
   const int64_t now = NowMs() / 1000;
   for (size_t owner = 0; owner < out_.size(); ++owner) {
     Outbound& o = out_[owner];
@@ -239,6 +252,7 @@ void Cluster::Drain(int timeout_ms) {
     pollfd p = {mailbox_.fd(), POLLIN, 0};
     poll(&p, 1, 50);
     TakeMail();
+    SendAcks();
   }
 }
 

@@ -11,7 +11,7 @@
 # Usage: tools/bench/cluster.sh
 # Environment: BUILD (build dir, default build), RATE (lines/s in all,
 #   default 300000), SECONDS_ (default 5), ROUNDS (default 3), KEYS (default
-#   30000).
+#   30000), BATCH_MS (the shards' --cluster_batch_ms, default 10).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,6 +21,7 @@ RATE=${RATE:-300000}
 SECS=${SECONDS_:-5}
 ROUNDS=${ROUNDS:-3}
 KEYS=${KEYS:-30000}
+BATCH_MS=${BATCH_MS:-10}
 TMP=$(mktemp -d /tmp/canopy-cluster-bench.XXXXXX)
 . "$(dirname "$0")/lib.sh"
 die() { echo "cluster.sh: $*" >&2; exit 1; }
@@ -89,7 +90,7 @@ run_cluster() {
   local pids=() https=() udps=() n
   for n in a b c; do
     start_node "cluster-$1-$n" --cluster="nats://127.0.0.1:$nats_port" \
-      --node="$n" --shards=a,b,c --shard_depth=3
+      --node="$n" --shards=a,b,c --shard_depth=3 --cluster_batch_ms="$BATCH_MS"
     pids+=("$NODE_PID"); https+=("$NODE_HTTP"); udps+=("$NODE_UDP")
   done
   sleep 1.5  # heartbeats: every node has heard the others

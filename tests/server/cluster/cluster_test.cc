@@ -560,6 +560,13 @@ TEST_F(ClusterTest, BadClusterFlagsStopTheStartWithOneLine) {
                   "--cluster=127.0.0.1:4222", "--node=a", "--shards=a"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(r.err, "nats://")) << r.err;
+
+  auto batch = testing::RunProgram(
+      "canopyd", {"--http=127.0.0.1:0", "--udp=off", "--tcp=off",
+                  "--cluster=nats://127.0.0.1:4222", "--node=a", "--shards=a",
+                  "--cluster_batch_ms=0"});
+  EXPECT_NE(batch.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(batch.err, "--cluster_batch_ms")) << batch.err;
 }
 
 }  // namespace
