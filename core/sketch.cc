@@ -194,19 +194,23 @@ double Sketch::Quantile(double q) const {
   if (q >= 1) return max_;
   Fold();
   auto clamp = [this](double v) { return std::clamp(v, min_, max_); };
-  const double rank = q * (count_ - 1);
+  // Nearest rank, as StatsD's upper_N and Prometheus' summaries read it: the
+  // smallest value with at least q·n of the (weighted) samples at or below
+  // it. So p99 of 3 samples is the largest, and p50 of 4 the second. The
+  // tolerance keeps q·n = 7.000000000000001 (0.07 × 100) at rank 7.
+  const double rank = q * count_ * (1 - 1e-12);
   double seen = 0;
   // Ascending values: negatives from the largest magnitude down, zero, then
   // positives from the smallest magnitude up.
   for (auto it = negative_.rbegin(); it != negative_.rend(); ++it) {
     seen += it->count;
-    if (seen > rank) return clamp(-ValueOf(it->index));
+    if (seen >= rank) return clamp(-ValueOf(it->index));
   }
   seen += zero_count_;
-  if (seen > rank) return clamp(0);
+  if (seen >= rank) return clamp(0);
   for (const Bucket& b : positive_) {
     seen += b.count;
-    if (seen > rank) return clamp(ValueOf(b.index));
+    if (seen >= rank) return clamp(ValueOf(b.index));
   }
   return max_;  // rounding left the rank just past the last bucket
 }

@@ -238,9 +238,45 @@ TEST(SketchTest, NegativeZeroAndPositiveOrder) {
   EXPECT_EQ(s.Quantile(0.5), 0);
   EXPECT_EQ(s.Quantile(1), 5);
   EXPECT_NEAR(s.Quantile(0.25), -5, 0.05);
-  EXPECT_NEAR(s.Quantile(0.75), 0, 1e-300);
+  EXPECT_NEAR(s.Quantile(0.75), 5, 0.05);  // nearest rank: ceil(2.25) = 3rd
   EXPECT_EQ(s.bucket_count(), 3u);
   EXPECT_EQ(s.sum(), 0);
+}
+
+// The rank rule StatsD users read their upper_N by: the smallest value with
+// at least q·n samples at or below it.
+TEST(SketchTest, QuantilesAreNearestRank) {
+  Sketch three;
+  for (double v : {1.0, 2.0, 3.0}) three.Add(v);
+  EXPECT_NEAR(three.Quantile(0.99), 3, 0.03);  // not the second largest
+  EXPECT_NEAR(three.Quantile(0.9), 3, 0.03);
+  EXPECT_NEAR(three.Quantile(0.5), 2, 0.02);
+  EXPECT_NEAR(three.Quantile(0.3), 1, 0.01);
+  Sketch four;
+  for (double v : {1.0, 2.0, 3.0, 4.0}) four.Add(v);
+  EXPECT_NEAR(four.Quantile(0.5), 2, 0.02);
+  EXPECT_NEAR(four.Quantile(0.51), 3, 0.03);
+  Sketch hundred;  // q·n = 7.000000000000001 still means the 7th
+  for (int i = 1; i <= 100; ++i) hundred.Add(i);
+  EXPECT_NEAR(hundred.Quantile(0.07), 7, 0.07);
+  EXPECT_NEAR(hundred.Quantile(0.99), 99, 0.99);
+  // Weighted samples count with their weight: 10 at 40 ("40|ms|@0.1"), one
+  // at 1000: p90 is 40, p95 is 1000.
+  Sketch weighted;
+  weighted.Add(40, 10);
+  weighted.Add(1000);
+  EXPECT_NEAR(weighted.Quantile(0.9), 40, 0.4);
+  EXPECT_NEAR(weighted.Quantile(0.95), 1000, 10);
+}
+
+// Issue 18: extreme but finite samples keep every percentile meaningful.
+TEST(SketchTest, ExtremeSamplesGiveTheirRanksPercentiles) {
+  Sketch s;
+  for (double v : {1e308, -1e308, 5e-324}) s.Add(v);
+  EXPECT_NEAR(s.Quantile(0.5), 0, 1e-300);  // the middle one, a subnormal
+  EXPECT_NEAR(s.Quantile(0.9), 1e308, 1e306);
+  EXPECT_NEAR(s.Quantile(0.99), 1e308, 1e306);
+  EXPECT_NEAR(s.Quantile(0.1), -1e308, 1e306);
 }
 
 TEST(SketchTest, FewSamplesCostLittle) {

@@ -255,6 +255,14 @@ TEST_F(HostileTest, ArithmeticStaysFiniteOrIsRefused) {
   ASSERT_TRUE(StrictJson(Get("/api/q/q.json?depth=0").body, &q));
   ASSERT_TRUE(q.IsNumber());
   EXPECT_EQ(q.GetDouble(), 0);
+  // The timer over [1e308, -1e308, 5e-324]: p90 and p99 are its largest
+  // sample (nearest rank, within the sketch's 1 %), not the subnormal.
+  rapidjson::Document t;
+  ASSERT_TRUE(StrictJson(Get("/api/q/t.json?depth=0").body, &t));
+  ASSERT_TRUE(t.IsObject() && t.HasMember("p99") && t.HasMember("p90"));
+  EXPECT_GT(t["p90"].GetDouble(), 0.98e308);
+  EXPECT_GT(t["p99"].GetDouble(), 0.98e308);
+  EXPECT_EQ(t["p50"].GetDouble(), 0);
 }
 
 // Issue 18: a lone surrogate was taken in a text value, and /get then sent
