@@ -580,5 +580,21 @@ TEST_F(TrendServerTest, MarkersComeBackByKeyAndTime) {
   EXPECT_NE(r.body.find("\"markers\":[]"), std::string::npos);
 }
 
+// A marker pushed on a node shows on the charts of every node under it:
+// /api/markers for a leaf carries it (/graph reads the same FindMarkers).
+TEST_F(TrendServerTest, MarkersOnANodeShowUnderIt) {
+  Start();
+  Push(R"({"app": {"requests": {"home": 1, "marker": "deploy v1.4"}}})");
+  HttpReply r = Get("/api/markers?key=app,requests,home&from=-1h");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"text\":\"deploy v1.4\""), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("\"key\":\"app,requests\""), std::string::npos);
+  // A sibling does not inherit it.
+  Push(R"({"app": {"other": 1}})");
+  r = Get("/api/markers?key=app,other&from=-1h");
+  EXPECT_NE(r.body.find("\"markers\":[]"), std::string::npos) << r.body;
+}
+
 }  // namespace
 }  // namespace canopy
