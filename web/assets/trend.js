@@ -329,6 +329,14 @@ function buildSeries(detail, before) {
     key: s.key, label: s.key, color: COLORS[i % COLORS.length], dash: false,
     points: Array.isArray(s.points) ? s.points : [],
   }));
+  // Following live, a leaf with no history yet gets a chart for what /pull brings.
+  if (state.live) {
+    const have = new Set(series.map(s => s.key));
+    for (const k of lastSample.keys()) {
+      if (have.has(k) || series.length >= MAX_SERIES) continue;
+      series.push({key: k, label: k, color: COLORS[series.length % COLORS.length], dash: false, points: []});
+    }
+  }
   if (!before) return series;
   const [shift, label] = SHIFTS[state.compare];
   const byKey = new Map((before.series || []).map(s => [s.key, s]));
@@ -531,7 +539,15 @@ function onLiveItems(items, {initial, reset}) {
       liveTail.get(k).push([t, y]);
     }
   }
-  if (initial || reset) return;
+  if (initial || reset) {
+    // Leaves the charts lack (no history yet): drawn from now on.
+    const shown = new Set(plots.flatMap(p => p.series.map(s => s.key)));
+    if ([...lastSample.keys()].some(k => !shown.has(k))) reload({quiet: true, keepOverview: true});
+    return;
+  }
+  for (const k of liveTail.keys()) {
+    if (!plots.some(p => p.series.some(s => s.key === k))) refetch = true;
+  }
   if (refetch && !refetchTimer) refetchTimer = setTimeout(() => { refetchTimer = null; reload({quiet: true, keepOverview: true}); }, 2000);
   redrawLive(t);
 }
