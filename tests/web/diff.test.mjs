@@ -3,9 +3,17 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skip, Server, launchBrowser, openPage, screenshot, waitFor} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage as open, screenshot, waitFor} from './harness.mjs';
+import {stubUnits} from './units_stub.mjs';
 
 let server, browser;
+
+// A page whose /api/units is canopyd's, or stands in for it (units_stub.mjs).
+async function openPage(b, opts, units = null) {
+  const page = await open(b, opts);
+  await stubUnits(page, server, units);
+  return page;
+}
 
 before(async () => {
   if (skip) return;

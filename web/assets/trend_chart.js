@@ -1,10 +1,10 @@
 // The pieces of a trend chart that do not depend on the page's state: series
 // aligned for uPlot, axes sized to their labels, 24-hour time ticks, the
 // unit a series shows under an fn, a hover that only shows points near the
-// cursor, and markers drawn as dashed verticals. Used by trend.js (the
-// browser's main thread).
+// cursor, and markers drawn as dashed verticals. Used by trend.js, and
+// unitUnder by realtime.js (no uPlot import here: the tree page loads it
+// without the chart library).
 
-import uPlot from './uplot/uPlot.esm.js';
 import {fmtTime} from './api.js';
 import {formatWithUnit, axisValues} from './units.js';
 
@@ -49,7 +49,7 @@ export function fitAxisSize(u, values, axisIdx, cycleNum) {
     let widest = 0;
     for (const v of values) widest = Math.max(widest, u.ctx.measureText(String(v ?? '')).width);
     u.ctx.restore();
-    size += widest / uPlot.pxRatio;
+    size += widest / devicePixelRatio;
   }
   return Math.ceil(Math.max(size, 30));
 }
@@ -124,9 +124,9 @@ export function markersPlugin(getMarkers) {
         ctx.save();
         ctx.strokeStyle = '#d6336c';
         ctx.fillStyle = '#d6336c';
-        ctx.lineWidth = 1.5 * uPlot.pxRatio;
-        ctx.setLineDash([4 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
-        ctx.font = `${11 * uPlot.pxRatio}px system-ui, sans-serif`;
+        ctx.lineWidth = 1.5 * devicePixelRatio;
+        ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+        ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
         ctx.textBaseline = 'top';
         for (const m of ms) {
           if (m.time < min || m.time > max) continue;
@@ -137,9 +137,9 @@ export function markersPlugin(getMarkers) {
           ctx.stroke();
           const label = m.text.length > 30 ? m.text.slice(0, 29) + '…' : m.text;
           const w = ctx.measureText(label).width;
-          const right = x + 3 * uPlot.pxRatio + w > u.bbox.left + u.bbox.width;
+          const right = x + 3 * devicePixelRatio + w > u.bbox.left + u.bbox.width;
           ctx.textAlign = right ? 'right' : 'left';
-          ctx.fillText(label, right ? x - 3 * uPlot.pxRatio : x + 3 * uPlot.pxRatio, u.bbox.top + 2 * uPlot.pxRatio);
+          ctx.fillText(label, right ? x - 3 * devicePixelRatio : x + 3 * devicePixelRatio, u.bbox.top + 2 * devicePixelRatio);
         }
         ctx.restore();
       },
