@@ -283,3 +283,112 @@ test('10 000 live leaves: virtual rows, scrolling, live values', {skip}, async (
   page.assertClean();
   await page.closeAll();
 });
+
+// ---------------------------------------------------------------- issue 15
+
+// Figures carry their units; interior rows show an aggregate only where it
+// means something (a sum of counters, figures of one unit), never the mean
+// of unrelated leaves, and no inherited action; a counter's trend is a rate.
+test('units, interior rows, a counter\'s trend link', {skip}, async () => {
+  await server.push([
+    {disk: {sda: {used: 2048}, sdb: {used: 4096}}, defaultaction: 'avg'},
+    {vm: {cpu: {idle: 80, user: 15, percent: 20}}, defaultaction: 'avg'},
+    {lat: {home: 12}, defaultaction: 'timer'},
+  ]);
+  const units = {'disk,sda,used': 'bytes', 'disk,sdb,used': 'bytes', 'vm,cpu,percent': 'percent',
+    'vm,cpu,idle': 'percent', 'host,web1,mem,used': 'bytes', 'web,bytes': 'bytes'};
+  const page = await openPage(browser, {}, units);
+  await page.setViewportSize({width: 1200, height: 2400});  // every row on screen (rows are virtual)
+  await page.goto(server.url + '/realtime/');
+  await live(page);
+  await page.click('#expand-all');
+  await waitFor(async () => (await value(page, 'host,web1,mem,used').textContent()) === '1 KiB', {what: 'bytes in KiB'});
+  await waitFor(async () => (await value(page, 'vm,cpu,percent').textContent()) === '20 %', {what: 'a percent'});
+  // The sum of counters; the mean of leaves of one unit; nothing for idle,
+  // user and percent together (user has no unit).
+  await waitFor(async () => (await value(page, 'web,hits').textContent()) === 'Σ 10', {what: 'the sum of web,hits'});
+  await waitFor(async () => (await value(page, 'disk').textContent()) === 'mean 3 KiB', {what: 'the mean of two disks'});
+  await waitFor(async () => (await row(page, 'vm,cpu').locator('.action').textContent()) === '' &&
+    (await row(page, 'vm,cpu,idle').locator('.action').textContent()) === 'avg', {what: 'the meta'});
+  assert.equal(await value(page, 'vm,cpu').textContent(), '', 'no mean of idle, user and percent');
+  for (const k of ['host', 'host,web1', 'web', 'vm,cpu']) {
+    assert.equal(await row(page, k).locator('.action').textContent(), '', `no action on the interior row ${k}`);
+  }
+  // A timer as p50 and p99 in ms; its trend link opens p99.
+  await waitFor(async () => /^p50 12 ms · p99 12 ms$/.test(await value(page, 'lat,home').textContent()), {what: 'the timer'});
+  assert.match(await row(page, 'lat,home').locator('.open a').getAttribute('href'), /fn=p99/);
+  // A counter's trend link opens its rate.
+  await waitFor(async () => /fn=rate/.test(await row(page, 'web,hits,www.example.com').locator('.open a').getAttribute('href')),
+    {what: 'the counter\'s rate link'});
+  assert.doesNotMatch(await row(page, 'vm,cpu,idle').locator('.open a').getAttribute('href'), /fn=/);
+  await screenshot(page, 'realtime-units');
+  page.assertClean();
+  await page.closeAll();
+});
+
+// A leaf updated faster than the flash lasts still fades between flashes.
+test('the change flash fades on a leaf updated every 0.2 s', {skip}, async () => {
+  const page = await openPage(browser);
+  await page.goto(server.url + '/realtime/?key=fast');
+  await server.push({fast: {v: 0}});
+  await waitFor(() => row(page, 'fast,v').count(), {what: 'the leaf'});
+  await page.evaluate(() => {
+    window.__bg = [];
+    const cell = () => document.querySelector('#rows .row[data-key="fast,v"] .value');
+    const t = setInterval(() => { const c = cell(); if (c) window.__bg.push(getComputedStyle(c).backgroundColor); }, 50);
+    window.__stopBg = () => clearInterval(t);
+  });
+  for (let i = 1; i <= 15; i++) {
+    await server.push({fast: {v: i}});
+    await waitFor(async () => (await value(page, 'fast,v').textContent()) === String(i), {timeout: 2000, interval: 10, what: `value ${i}`});
+    await page.waitForTimeout(200);  // the rate of updates under test, not a wait for a condition
+  }
+  const bg = await page.evaluate(() => { window.__stopBg(); return window.__bg; });
+  const lit = bg.filter(c => c !== 'rgba(0, 0, 0, 0)').length;
+  assert.ok(lit > 0, 'it flashed');
+  assert.ok(bg.length - lit > bg.length / 4, `it faded between flashes (${lit} of ${bg.length} samples lit)`);
+  page.assertClean();
+  await page.closeAll();
+});
+
+// The filter's placeholder fits; a pattern the server refuses says why
+// instead of "values pushed there will show up here".
+test('the filter: placeholder fits, a refused pattern says why', {skip}, async () => {
+  const page = await openPage(browser, {allow: [/status of 400/]});
+  await page.goto(server.url + '/realtime/');
+  await live(page);
+  const fit = await page.evaluate(() => {
+    const f = document.getElementById('filter');
+    const cs = getComputedStyle(f);
+    const c = document.createElement('canvas').getContext('2d');
+    c.font = `${cs.fontSize} ${cs.fontFamily}`;
+    return {text: c.measureText(f.placeholder).width, room: f.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)};
+  });
+  assert.ok(fit.text <= fit.room, `the placeholder (${fit.text} px) fits (${fit.room} px)`);
+  await page.fill('#filter', '**,**,**,**,**');
+  await page.press('#filter', 'Enter');
+  await waitFor(async () => /refused/.test(await page.textContent('#rows')), {what: 'the reason in the tree'});
+  assert.doesNotMatch(await page.textContent('#rows'), /will show up here/);
+  assert.match(await page.textContent('#rows'), /more than 4/);
+  await page.goto(server.url + '/realtime/?key=' + encodeURIComponent('a,\u0001'));
+  await waitFor(async () => /not a valid pattern/.test(await page.textContent('#rows')), {what: 'the client-side reason'});
+  assert.doesNotMatch(await page.textContent('#rows'), /will show up here/);
+  page.assertClean();
+  await page.closeAll();
+});
+
+// Bad input: a text where a number was, a unit that is no known word, a key
+// with HTML: shown as text, no script error.
+test('a text value, an unknown unit, HTML in a key', {skip}, async () => {
+  await server.push({bad: {n: 5, '<b>x</b>': 1}});
+  const page = await openPage(browser, {}, {'bad,n': 'widgets<i>'});
+  await page.goto(server.url + '/realtime/?key=bad');
+  await live(page);
+  await waitFor(async () => (await value(page, 'bad,n').textContent()) === '5 widgets<i>', {what: 'the unknown unit'});
+  await server.push({bad: {n: 'five'}});
+  await waitFor(async () => (await value(page, 'bad,n').textContent()) === 'five', {what: 'the text value'});
+  assert.equal(await page.locator('#rows b, #rows i').count(), 0);
+  assert.equal(await row(page, 'bad,<b>x</b>').locator('.seg').textContent(), '<b>x</b>');
+  page.assertClean();
+  await page.closeAll();
+});
