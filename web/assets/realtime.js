@@ -7,33 +7,26 @@
 
 import {
   Live, request, query, pathKey, splitKey, keyProblem, compilePattern,
-  fmtValue, fmtNum, isTimer, naturalCompare, ApiError,
+  fmtNum, isTimer, ApiError,
 } from './api.js';
-import {setupPage, showConnection, showMessage, clearMessage, el, flash} from './page.js';
+import {setupPage, showConnection, showMessage, clearMessage, el} from './page.js';
 import {Sparklines} from './sparkline.js';
-import {formatWithUnit, loadUnits} from './units.js';
-import {unitUnder} from './trend_chart.js';
+import {loadUnits} from './units.js';
+import {Figures, trendHref, flashNow} from './realtime_figures.js';
+import {Model} from './realtime_model.js';
 
 const MAX_TILES = 1000;
 const META_EVERY_MS = 10000;
 const ROW_H = 26;          // px: every row of the tree is this tall (canopy.css)
 const OVERSCAN = 12;       // rows kept in the DOM above and below the screen
-const FLASH_GAP_MS = 1500; // a value changing faster flashes at most this often
 const UNITS_EVERY_MS = 5000;
 
 const main = setupPage('realtime');
 const sparks = new Sparklines();
 
-// A leaf's trend: counters as rates, timers as their p99.
-function trendHref(node) {
-  const fn = node.action === 'add' ? 'rate' : node.action === 'timer' || isTimer(node.value) ? 'p99' : null;
-  return '/trend/view/' + query({key: node.key, fn});
-}
+// ---------------------------------------------------------------- units
 
-// ---------------------------------------------------------------- units and figures
-
-let units = new Map();   // leaf key -> unit, from /api/units (empty without it)
-let unitsVersion = 0;
+const figures = new Figures();
 let unitsTimer = null, unitsAt = 0;
 
 function scheduleUnits() {
@@ -48,12 +41,7 @@ async function fetchUnits() {
     const maps = await Promise.all(patterns.map(p => loadUnits(p)));
     const next = new Map();
     for (const m of maps) for (const [k, u] of m) if (typeof u === 'string') next.set(k, u);
-    const same = next.size === units.size && [...next].every(([k, u]) => units.get(k) === u);
-    if (!same) {
-      units = next;
-      unitsVersion++;
-      refreshShown();
-    }
+    if (figures.setUnits(next)) refreshShown();
   } catch {
     // Units are a nicety: figures show without them.
   } finally {
@@ -61,178 +49,9 @@ async function fetchUnits() {
   }
 }
 
-function unitOf(node) {
-  return units.get(node.key) || (isTimer(node.value) ? 'ms' : '');
-}
-
-// The unit every leaf under `node` shares: '' when none says one, null
-// when they differ (cached until the units or the tree change).
-function subtreeUnit(node) {
-  if (node._uVer === unitsVersion + ':' + model.version) return node._unit;
-  let unit;
-  if (node.hasValue && !node.children.size) unit = units.get(node.key) || '';
-  else {
-    unit = node.hasValue ? units.get(node.key) || '' : undefined;
-    for (const c of node.children.values()) {
-      const u = subtreeUnit(c);
-      if (u === null || (unit !== undefined && u !== unit)) { unit = null; break; }
-      unit = u;
-    }
-  }
-  node._uVer = unitsVersion + ':' + model.version;
-  node._unit = unit === undefined ? '' : unit;
-  return node._unit;
-}
-
-// A leaf's figure as text: with its unit; a timer as p50 and p99; a set
-// as distinct members; a text as it is.
-function leafText(node) {
-  const v = node.value;
-  if (isTimer(v)) {
-    const u = unitOf(node);
-    return `p50 ${formatWithUnit(v.p50, u)} · p99 ${formatWithUnit(v.p99, u)}`;
-  }
-  if (typeof v === 'number') {
-    const t = formatWithUnit(v, unitOf(node));
-    return node.action === 'set' ? `${t} distinct` : t;
-  }
-  return fmtValue(v);
-}
-
-// An interior node's aggregate, only where it means something: the sum of
-// counters, the merged distribution of timers, and the mean, min or max of
-// leaves that share a unit. Never the mean of unrelated figures.
-const AGG_LABEL = {add: 'Σ', avg: 'mean', max: 'max', min: 'min'};
-function interiorText(node) {
-  const v = node.agg;
-  if (v === undefined || v === null) return '';
-  const unit = subtreeUnit(node);
-  if (unit === null) return '';
-  if (isTimer(v) && node.action === 'timer') {
-    return `p50 ${formatWithUnit(v.p50, unit || 'ms')} · p99 ${formatWithUnit(v.p99, unit || 'ms')}`;
-  }
-  if (typeof v !== 'number') return '';
-  if (node.action === 'add' || ((node.action === 'avg' || node.action === 'max' || node.action === 'min') && unit !== '')) {
-    return `${AGG_LABEL[node.action]} ${formatWithUnit(v, unit)}`;
-  }
-  return '';
-}
-
-function rateText(node) {
-  if (node.rate === undefined || node.rate === null || node.children.size) return '';
-  return formatWithUnit(node.rate, unitUnder('rate', unitOf(node)));
-}
-
-// Flashes a changed figure, but not more often than FLASH_GAP_MS: a value
-// that changes faster than the flash lasts would stay lit and never fade.
-function flashNow(e) {
-  const now = performance.now();
-  if (e._flashAt !== undefined && now - e._flashAt < FLASH_GAP_MS) return;
-  e._flashAt = now;
-  flash(e);
-}
-
-// ---------------------------------------------------------------- model
-
-class TNode {
-  constructor(name, key, parent) {
-    this.name = name;
-    this.key = key;
-    this.parent = parent;
-    this.depth = parent ? parent.depth + 1 : 0;
-    this.children = new Map();
-    this.hasValue = false;
-    this.value = undefined;
-    this.agg = undefined;     // an interior node's aggregate, from meta
-    this.action = undefined;
-    this.rate = undefined;
-    this.leaves = 0;          // leaves at or under this node
-    this.row = null;
-    this.sorted = null;       // children in display order, cached
-  }
-  sortedChildren() {
-    if (!this.sorted) this.sorted = [...this.children.values()].sort((a, b) => naturalCompare(a.name, b.name));
-    return this.sorted;
-  }
-}
-
-class Model {
-  constructor() {
-    this.root = new TNode('', '', null);
-    this.byKey = new Map([['', this.root]]);
-    this.version = 0;         // bumped whenever a node comes or goes
-  }
-  get leafCount() { return this.root.leaves; }
-
-  // Sets a leaf; returns [node, structureChanged]. Nodes made on the way
-  // are added to this.created (when it is a Set).
-  set(key, value) {
-    let node = this.byKey.get(key);
-    let changed = false;
-    if (!node) {
-      let parent = this.root;
-      const segs = splitKey(key);
-      let k = '';
-      for (const s of segs) {
-        k = k === '' ? s : k + ',' + s;
-        let child = parent.children.get(s);
-        if (!child) {
-          child = new TNode(s, k, parent);
-          parent.children.set(s, child);
-          parent.sorted = null;
-          this.byKey.set(k, child);
-          if (this.created) this.created.add(child);
-          changed = true;
-        }
-        parent = child;
-      }
-      node = parent;
-    }
-    if (!node.hasValue) {
-      node.hasValue = true;
-      for (let n = node; n; n = n.parent) n.leaves++;
-      changed = true;
-    }
-    if (changed) this.version++;
-    node.value = value;
-    return [node, changed];
-  }
-
-  // Removes a leaf's value and prunes emptied nodes; returns true if anything went.
-  remove(key) {
-    const node = this.byKey.get(key);
-    if (!node || !node.hasValue) return false;
-    node.hasValue = false;
-    node.value = undefined;
-    this.version++;
-    for (let n = node; n; n = n.parent) n.leaves--;
-    let n = node;
-    while (n !== this.root && n.leaves === 0) {
-      const p = n.parent;
-      p.children.delete(n.name);
-      p.sorted = null;
-      this.dropSubtree(n);
-      n = p;
-    }
-    return true;
-  }
-
-  dropSubtree(n) {
-    this.byKey.delete(n.key);
-    if (n.row) { sparks.detach(n.row.querySelector('canvas')); n.row.remove(); n.row = null; }
-    for (const c of n.children.values()) this.dropSubtree(c);
-  }
-
-  leaves() {
-    const out = [];
-    const walk = n => {
-      if (n.hasValue) out.push(n);
-      for (const c of n.sortedChildren()) walk(c);
-    };
-    walk(this.root);
-    return out;
-  }
-}
+const leafText = n => figures.leafText(n);
+const interiorText = n => figures.interiorText(n, model.version);
+const rateText = n => figures.rateText(n);
 
 // ---------------------------------------------------------------- page state
 
@@ -243,7 +62,11 @@ if (viewMatch) {
   try { viewName = decodeURIComponent(viewMatch[1]); } catch { viewName = viewMatch[1]; }
 }
 
-let model = new Model();
+// A node leaving the tree takes its row (and sparkline) with it.
+const newModel = () => new Model(n => {
+  if (n.row) { sparks.detach(n.row.querySelector('canvas')); n.row.remove(); n.row = null; }
+});
+let model = newModel();
 let keys = [];                  // the patterns followed ([] = everything)
 let layout = 'list';            // 'list' (tree) or 'grid' (tiles)
 const expanded = new Set();     // keys of expanded nodes
@@ -702,7 +525,7 @@ document.addEventListener('visibilitychange', () => { if (!document.hidden) sche
 function reset() {
   if (live) live.stop();
   live = null;
-  model = new Model();
+  model = newModel();
   rows.textContent = '';
   tiles.textContent = '';
   tileOf.clear();
@@ -726,7 +549,7 @@ function follow(patterns) {
       if (state === 'error') {
         showMessage('error', `The server refused ${keys.length ? keys.join(' ') : 'the read'}: ${detail}`, {id: 'pattern'});
         patternError = `the server refused ${keys.length ? keys.join(' ') : 'the read'}: ${detail}`;
-        model = new Model();
+        model = newModel();
         listDirty = true;
         render();
       }
@@ -812,7 +635,22 @@ if (viewName !== null) {
 }
 
 // For tests and the curious: the state of the page.
+// Scrolls the tree to a node's row (opening its ancestors); false if the
+// node is not in the tree.
+function reveal(key) {
+  const node = model.byKey.get(key);
+  if (!node || node === model.root || layout === 'grid') return false;
+  let changed = false;
+  for (let n = node.parent; n && n !== model.root; n = n.parent) if (!expanded.has(n.key)) { expanded.add(n.key); changed = true; }
+  if (changed || listDirty) { listDirty = true; buildList(); }
+  const i = shownList.indexOf(node);
+  window.scrollTo(0, rows.getBoundingClientRect().top + window.scrollY + i * ROW_H - window.innerHeight / 3);
+  render();
+  return true;
+}
+
 window.canopyRealtime = {
+  reveal,
   get model() { return model; },
   get live() { return live; },
   get keys() { return keys; },
