@@ -322,11 +322,14 @@ test('units, interior rows, a counter\'s trend link', {skip}, async () => {
   }
   // A timer as p50 and p99 in ms; its trend link opens p99.
   await waitFor(async () => /^p50 12 ms · p99 12 ms$/.test(await value(page, 'lat,home').textContent()), {what: 'the timer'});
+  assert.equal(await value(page, 'lat,home').evaluate(e => e.scrollWidth > e.clientWidth), false, 'the timer text is whole');
   assert.match(await row(page, 'lat,home').locator('.open a').getAttribute('href'), /fn=p99/);
   // A counter's trend link opens its rate.
   await waitFor(async () => /fn=rate/.test(await row(page, 'web,hits,www.example.com').locator('.open a').getAttribute('href')),
     {what: 'the counter\'s rate link'});
   assert.doesNotMatch(await row(page, 'vm,cpu,idle').locator('.open a').getAttribute('href'), /fn=/);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await waitFor(() => rowOf(page, 'disk').count(), {what: 'the top rows'});
   await screenshot(page, 'realtime-units');
   page.assertClean();
   await page.closeAll();
