@@ -73,6 +73,12 @@ test('a value pushed after load shows within one second, and flashes', {skip}, a
   // Sparklines of the last 10 minutes.
   await waitFor(async () => +(await row(page, 'host,web2,cpu,idle').locator('canvas.spark').getAttribute('data-points')) >= 50,
     {what: 'the sparkline'});
+  // A value pushed now moves the sparkline at once (not at its next fetch).
+  const spark = row(page, 'host,web2,cpu,idle').locator('canvas.spark');
+  const before = +(await spark.getAttribute('data-points'));
+  await server.push({host: {web2: {cpu: {idle: 51}}}});
+  await waitFor(async () => +(await spark.getAttribute('data-points')) === before + 1,
+    {timeout: 1000, interval: 10, what: 'the pushed value on the sparkline'});
   await screenshot(page, 'realtime');
   page.assertClean();
   await page.closeAll();

@@ -412,6 +412,7 @@ function onItems(items, {initial, reset, truncated}) {
 }
 
 function touch(node) {
+  sparks.live(node.key, node.value);
   if (layout === 'grid') {
     const t = tileOf.get(node.key);
     if (t) updateTile(node, t, true);
