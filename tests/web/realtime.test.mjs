@@ -304,7 +304,9 @@ test('units, interior rows, a counter\'s trend link', {skip}, async () => {
     {disk: {sda: {used: 2048}, sdb: {used: 4096}}, defaultaction: 'avg'},
     {vm: {cpu: {idle: 80, user: 15, percent: 20}}, defaultaction: 'avg'},
     {lat: {home: 12}, defaultaction: 'timer'},
+    {users: {home: 'alice', defaultaction: 'set'}},
   ]);
+  await server.push({users: {home: 'bob'}});
   const units = {'disk,sda,used': 'bytes', 'disk,sdb,used': 'bytes', 'vm,cpu,percent': 'percent',
     'vm,cpu,idle': 'percent', 'host,web1,mem,used': 'bytes', 'web,bytes': 'bytes'};
   const page = await openPage(browser, {}, units);
@@ -330,6 +332,8 @@ test('units, interior rows, a counter\'s trend link', {skip}, async () => {
   await waitFor(async () => /^p50 12 ms · p99 12 ms$/.test(await value(page, 'lat,home').textContent()), {what: 'the timer'});
   assert.equal(await value(page, 'lat,home').evaluate(e => e.scrollWidth > e.clientWidth), false, 'the timer text is whole');
   assert.match(await row(page, 'lat,home').locator('.open a').getAttribute('href'), /fn=p99/);
+  // A set as its distinct members.
+  await waitFor(async () => (await value(page, 'users,home').textContent()) === '2 distinct', {what: 'the set'});
   // A counter's trend link opens its rate.
   await waitFor(async () => /fn=rate/.test(await row(page, 'web,hits,www.example.com').locator('.open a').getAttribute('href')),
     {what: 'the counter\'s rate link'});

@@ -205,7 +205,7 @@ function makePlot(box, series, r, step) {
     width: chartWidth(),
     height: state.split ? 200 : 320,
     // Within 1.5 steps (or 6 px) of the cursor, or nothing.
-    cursor: nearCursor(u => Math.max(1.5 * step, 6 * (u.scales.x.max - u.scales.x.min) / Math.max(1, u.bbox.width / uPlot.pxRatio)), SYNC_KEY),
+    cursor: nearCursor(u => Math.max(1.5 * (u._canopyStep || step), 6 * (u.scales.x.max - u.scales.x.min) / Math.max(1, u.bbox.width / uPlot.pxRatio)), SYNC_KEY),
     scales: {x: {time: true, min: r.dFrom, max: r.dTo}},
     legend: {live: true},
     series: [
@@ -467,7 +467,7 @@ function updateCharts(series, r, step) {
     const p = plots[i];
     const data = align(withLive(g, step));
     p.series = g;
-    p.step = step;
+    p.step = p.u._canopyStep = step;
     p.u.setData(data, false);
     p.u.setScale('x', {min: r.dFrom, max: r.dTo});
     countPoints(p.box, data, g, step);
