@@ -12,7 +12,7 @@ let server, browser;
 // A page whose /api/units is canopyd's, or stands in for it (units_stub.mjs).
 async function openPage(b, opts, units = null) {
   const page = await open(b, opts);
-  await stubUnits(page, server, units);
+  await stubUnits(page, server, units ?? {});
   return page;
 }
 
