@@ -78,14 +78,27 @@ export function timeAxisValues(u, splits, axisIdx, space, incr) {
   });
 }
 
+// A colour of the page's theme (canopy.css's variables, which dark mode
+// sets), read when a chart is drawn.
+export function themeColor(name, fallback) {
+  const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function axisColors() {
+  return {stroke: themeColor('--fg', '#1d2330'), grid: {stroke: themeColor('--line', '#e4e7ec'), width: 1},
+    ticks: {stroke: themeColor('--line', '#e4e7ec'), width: 1}};
+}
+
 // The time axis: 24-hour labels spaced so that they never touch.
 export function timeAxis(extra = {}) {
-  return {space: 70, values: timeAxisValues, ...extra};
+  return {space: 70, values: timeAxisValues, ...axisColors(), ...extra};
 }
 
 // The value axis of a chart whose series share `unit` (null: they differ).
 export function valueAxis(unit) {
-  return {size: fitAxisSize, values: unit === null ? (u, ticks) => ticks.map(t => formatWithUnit(t, '')) : axisValues(unit)};
+  return {size: fitAxisSize, values: unit === null ? (u, ticks) => ticks.map(t => formatWithUnit(t, '')) : axisValues(unit),
+    ...axisColors()};
 }
 
 // A cursor whose hover shows a series' point only when one lies within
