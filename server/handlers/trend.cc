@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -149,7 +150,10 @@ struct FoundMarker {
 };
 
 // The markers on the nodes under `patterns` dated from `from` to `to`, by
-// time then key.
+// time then key, and those of the nodes above each pattern's fixed prefix:
+// a marker on a node concerns everything under it (a deploy marker on
+// "app,requests" shows on the charts of "app,requests,home"). Each marker
+// comes once, with the key of the node that holds it.
 // Each node visited, and each sorting of children, is charged to `budget`:
 // past it the list is incomplete (budget->exceeded()).
 std::vector<FoundMarker> FindMarkers(const Tree& tree,
@@ -157,8 +161,29 @@ std::vector<FoundMarker> FindMarkers(const Tree& tree,
                                      int64_t from, int64_t to,
                                      QueryBudget* budget) {
   std::vector<FoundMarker> found;
+  // Nodes whose markers are in `found`: a node several patterns reach (as
+  // an ancestor or under them) gives its markers once.
+  absl::flat_hash_set<const Node*> given;
+  auto add = [&](const Node* n, const std::string& key) {
+    if (!given.insert(n).second) return;
+    for (const Marker& mk : *n->markers()) {
+      if (mk.time >= from && mk.time <= to) {
+        found.push_back(FoundMarker{mk.time, key, mk.text});
+      }
+    }
+  };
   for (const Pattern& p : patterns) {
-    const Node* start = tree.Find(p.FixedPrefix());
+    const std::vector<absl::string_view> prefix = p.FixedPrefix();
+    // The prefix's node and those above it (the root first), as far as
+    // they exist.
+    for (size_t len = 0; len <= prefix.size(); ++len) {
+      if (!budget->Charge(len + 1)) break;
+      const Node* a = tree.Find(absl::MakeConstSpan(prefix.data(), len));
+      if (a == nullptr) break;
+      const std::vector<Marker>* m = a->markers();
+      if (m != nullptr && !m->empty()) add(a, tree.KeyOf(a));
+    }
+    const Node* start = tree.Find(prefix);
     if (start == nullptr) continue;
     // Depth-first under the fixed prefix; a node counts if it lies under a
     // node the pattern matches.
@@ -177,11 +202,7 @@ std::vector<FoundMarker> FindMarkers(const Tree& tree,
           !p.Selects(*segs)) {
         continue;
       }
-      for (const Marker& mk : *m) {
-        if (mk.time >= from && mk.time <= to) {
-          found.push_back(FoundMarker{mk.time, key, mk.text});
-        }
-      }
+      add(n, key);
     }
   }
   std::sort(found.begin(), found.end(),

@@ -580,5 +580,51 @@ TEST_F(TrendServerTest, MarkersComeBackByKeyAndTime) {
   EXPECT_NE(r.body.find("\"markers\":[]"), std::string::npos);
 }
 
+// A marker pushed on a node shows on the charts of every node under it:
+// /api/markers for a leaf carries it (/graph reads the same FindMarkers).
+TEST_F(TrendServerTest, MarkersOnANodeShowUnderIt) {
+  Start();
+  Push(R"({"app": {"requests": {"home": 1, "marker": "deploy v1.4"}}})");
+  HttpReply r = Get("/api/markers?key=app,requests,home&from=-1h");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"text\":\"deploy v1.4\""), std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("\"key\":\"app,requests\""), std::string::npos);
+  // A sibling does not inherit it.
+  Push(R"({"app": {"other": 1}})");
+  r = Get("/api/markers?key=app,other&from=-1h");
+  EXPECT_NE(r.body.find("\"markers\":[]"), std::string::npos) << r.body;
+}
+
+// /graph draws the markers of the nodes above the key: the chart of
+// app,requests,home changes when its parent gets a marker, and stays the
+// same when a sibling does. (PNG: the same drawing gives the same bytes.)
+TEST_F(TrendServerTest, GraphDrawsTheMarkersOfAncestors) {
+  Start();
+  int64_t now = time(nullptr);
+  for (int i = 1; i <= 6; ++i) {
+    Push(absl::StrCat(R"({"time": )", now - 600 + 60 * i,
+                      R"(, "app": {"requests": {"home": )", i, "}}}"));
+  }
+  ASSERT_TRUE(testing::WaitFor([&] {
+    HttpReply r =
+        Get(absl::StrCat("/trend?key=app,requests,home&from=", now - 600,
+                         "&to=", now, "&step=60"));
+    return r.body.find("]]}]") != std::string::npos &&
+           std::count(r.body.begin(), r.body.end(), '[') >= 8;
+  }));
+  const std::string graph =
+      absl::StrCat("/graph/app,requests,home.png?from=", now - 600,
+                   "&to=", now + 600, "&step=60&width=400&height=200");
+  HttpReply before = Get(graph);
+  ASSERT_EQ(before.status, 200) << before.body;
+  Push(R"({"app": {"other": {"marker": "not mine"}}})");
+  EXPECT_EQ(Get(graph).body, before.body) << "a sibling's marker drawn";
+  Push(R"({"app": {"requests": {"marker": "deploy v1.4"}}})");
+  HttpReply after = Get(graph);
+  ASSERT_EQ(after.status, 200);
+  EXPECT_NE(after.body, before.body) << "the parent's marker not drawn";
+}
+
 }  // namespace
 }  // namespace canopy

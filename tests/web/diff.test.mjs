@@ -3,9 +3,17 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skip, Server, launchBrowser, openPage, screenshot, waitFor} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage as open, screenshot, waitFor} from './harness.mjs';
+import {stubUnits} from './units_stub.mjs';
 
 let server, browser;
+
+// A page whose /api/units is canopyd's, or stands in for it (units_stub.mjs).
+async function openPage(b, opts, units = null) {
+  const page = await open(b, opts);
+  await stubUnits(page, server, units ?? {});
+  return page;
+}
 
 before(async () => {
   if (skip) return;
@@ -58,6 +66,25 @@ test('keys with "/" and keys that do not exist', {skip}, async () => {
   await waitFor(async () => /no node/.test(await page.textContent('#messages')), {what: 'the missing key'});
   await page.goto(server.url + '/diff/?a=host,,web1&b=host');
   await waitFor(async () => /not valid/.test(await page.textContent('#messages')), {what: 'the bad key'});
+  page.assertClean();
+  await page.closeAll();
+});
+
+// Deltas in the leaves' units, in neutral colours: a higher or lower figure
+// is not good or bad by itself (idle CPU up, memory up...).
+test('deltas carry units and neutral colours', {skip}, async () => {
+  await server.push({box: {a: {ram: 2048, load: 1}, b: {ram: 6144, load: 0.5}}});
+  const page = await openPage(browser, {}, {'box,a,ram': 'bytes', 'box,b,ram': 'bytes'});
+  await page.goto(server.url + '/diff/?a=box,a&b=box,b');
+  await waitFor(() => page.locator('#both').count(), {what: 'the diff'});
+  assert.deepEqual(await cells(page, 'both', 'ram'), ['ram', '2 KiB', '6 KiB', '+4 KiB', '+200.0 %']);
+  const colours = await page.evaluate(() => {
+    const c = sel => getComputedStyle(document.querySelector(sel)).color;
+    return {up: c('#both tr[data-path="ram"] td.delta'), down: c('#both tr[data-path="load"] td.delta'),
+      text: c('#both tr[data-path="ram"] td.num')};
+  });
+  assert.equal(colours.up, colours.text, 'a rise in the text colour');
+  assert.equal(colours.down, colours.text, 'a fall in the text colour');
   page.assertClean();
   await page.closeAll();
 });

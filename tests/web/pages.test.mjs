@@ -4,6 +4,7 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {skip, Server, launchBrowser, openPage, waitFor} from './harness.mjs';
+import {stubUnits} from './units_stub.mjs';
 
 let server, browser;
 
@@ -23,6 +24,7 @@ const pages = ['/realtime/', '/trend/view/', '/trend/view/?key=web', '/setting/v
 async function visitAll() {
   for (const p of pages) {
     const page = await openPage(browser, {allow: p.startsWith('/diff/?') ? [/status of 404/] : []});
+    await stubUnits(page, server);  // while canopyd has no /api/units
     await page.goto(server.url + p);
     await waitFor(async () => (await page.locator('main').innerText()).trim().length > 20, {what: `content on ${p}`});
     await page.settled();
@@ -41,6 +43,7 @@ test('every page, with data', {skip}, async () => {
 
 test('/ goes to the live page', {skip}, async () => {
   const page = await openPage(browser);
+  await stubUnits(page, server);
   await page.goto(server.url + '/');
   assert.match(page.url(), /\/realtime\/$/);
   await waitFor(() => page.locator('#rows .row').count(), {what: 'rows'});

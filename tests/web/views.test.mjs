@@ -4,9 +4,17 @@
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {skip, Server, launchBrowser, openPage, screenshot, waitFor, connState} from './harness.mjs';
+import {skip, Server, launchBrowser, openPage as open, screenshot, waitFor, connState} from './harness.mjs';
+import {stubUnits} from './units_stub.mjs';
 
 let server, browser;
+
+// A page whose /api/units is canopyd's, or stands in for it (units_stub.mjs).
+async function openPage(b, opts, units = null) {
+  const page = await open(b, opts);
+  await stubUnits(page, server, units ?? {});
+  return page;
+}
 
 before(async () => {
   if (skip) return;
@@ -54,9 +62,15 @@ test('a view saved survives a reload and a server restart; edit and delete', {sk
   await waitFor(async () => (await page.textContent('#title')) === 'Web hits', {what: 'the title'});
   await waitFor(async () => (await page.locator('.tile').count()) === 4, {what: 'four tiles'});
   await waitFor(async () => (await connState(page)) === 'live', {what: 'live'});
+  // In the view's key order (web,hits first), not alphabetical.
+  assert.deepEqual(await page.$$eval('.tile', ts => ts.map(t => t.dataset.key)),
+    ['web,hits,api.example.com', 'web,hits,www.example.com', 'host,web1,cpu,user', 'host,web2,cpu,user']);
   await server.push({web: {hits: {'www.example.com': 2}}});
-  const tile = page.locator('.tile[data-key="web,hits,www.example.com"] .v');
-  await waitFor(async () => (await tile.textContent()) === '5', {timeout: 2000, what: 'the live tile'});
+  // A counter's tile shows its rate once known, its total under it.
+  const tile = page.locator('.tile[data-key="web,hits,www.example.com"]');
+  await waitFor(async () => (await tile.getAttribute('data-value')) === '5', {timeout: 2000, what: 'the live tile'});
+  await waitFor(async () => /\/s$/.test(await tile.locator('.v').textContent()) && (await tile.locator('.sub').textContent()) === 'total 5',
+    {what: 'the counter as a rate'});
   await screenshot(page, 'view');
 
   // Edit: list layout shows the tree.
@@ -126,6 +140,23 @@ test('a view naming keys that are gone, and a view that does not exist', {skip},
 
   await page.goto(server.url + '/realtime/view/' + encodeURIComponent('bad name/../x'));
   await waitFor(() => page.locator('.msg.error').count(), {what: 'a bad view name'});
+  page.assertClean();
+  await page.closeAll();
+});
+
+// A timer's tile shows p50 and p99 whole (the text used to be cut: "p99 30…").
+test('a timer tile shows p50 and p99 whole', {skip}, async () => {
+  await server.push({api: {lat: {home: [1.5, 2, 30.25, 1200.5], search: [3, 4]}}, defaultaction: 'timer'});
+  await server.json('/api/views/lat', {method: 'PUT', headers: {'Content-Type': 'application/json'},
+    body: JSON.stringify({title: 'Latency', keys: ['api,lat,home', 'api,lat,search'], layout: 'grid'})});
+  const page = await openPage(browser);
+  await page.goto(server.url + '/realtime/view/lat');
+  await waitFor(async () => (await page.locator('.tile').count()) === 2, {what: 'two tiles'});
+  const v = page.locator('.tile[data-key="api,lat,home"] .v');
+  await waitFor(async () => /p50 .* ms\np99 .*s$/.test(await v.textContent()), {what: 'p50 and p99'});
+  const cut = await v.evaluate(e => e.scrollWidth > e.clientWidth);
+  assert.equal(cut, false, `the timer text fits: ${await v.textContent()}`);
+  await screenshot(page, 'view-timers');
   page.assertClean();
   await page.closeAll();
 });

@@ -1,8 +1,15 @@
 // /diff/?a=KEY&b=KEY: two subtrees side by side, aligned by relative path,
-// with deltas; refreshed every 5 s while the tab is visible.
+// with deltas in the leaves' units; refreshed every 5 s while the tab is
+// visible. A delta is in the text colour: more is not better, nor worse,
+// unless a unit says which way is good (none does yet: see GOOD_WHEN).
 
-import {request, query, pathKey, keyProblem, fmtValue, fmtNum, isTimer, naturalCompare, ApiError} from './api.js';
+import {request, query, pathKey, keyProblem, fmtValue, isTimer, naturalCompare, ApiError} from './api.js';
 import {setupPage, showMessage, clearMessages, el, flash, showConnection} from './page.js';
+import {formatWithUnit, loadUnits} from './units.js';
+
+// Units whose figures are better higher ('up') or lower ('down'); a delta
+// in any other unit is neutral.
+const GOOD_WHEN = new Map();
 
 const REFRESH_MS = 5000;
 const main = setupPage('diff');
@@ -77,11 +84,11 @@ async function run({quiet = false} = {}) {
   }
   const mine = ++generation;
   try {
-    const res = await fetchDiff(a, b);
+    const [res, units] = await Promise.all([fetchDiff(a, b), unitsOf(a, b)]);
     if (mine !== generation) return;
     showConnection('live');
     if (quiet) { clearMessages(); }
-    draw(a, b, res, quiet);
+    draw(a, b, res, quiet, units);
   } catch (e) {
     if (mine !== generation) return;
     if (e.status === 0) showConnection('lost', {message: e.message, retryMs: REFRESH_MS});
@@ -91,13 +98,41 @@ async function run({quiet = false} = {}) {
   }
 }
 
+// The units of both sides, by path under each key: a path's unit is A's,
+// else B's ('' when neither says).
+let unitCache = {id: null, at: 0, units: null};
+async function unitsOf(a, b) {
+  const id = a + '\n' + b;
+  if (unitCache.id === id && Date.now() - unitCache.at < 30000) return unitCache.units;
+  const byPath = new Map();
+  try {
+    const [ua, ub] = await Promise.all([loadUnits(a), loadUnits(b)]);
+    for (const [m, k] of [[ub, b], [ua, a]]) {
+      for (const [key, u] of m) {
+        if (key === k) byPath.set('', u);
+        else if (key.startsWith(k + ',')) byPath.set(key.slice(k.length + 1), u);
+      }
+    }
+  } catch {
+    // Without units the figures are plain numbers.
+  }
+  unitCache = {id, at: Date.now(), units: byPath};
+  return byPath;
+}
+
+function fmt(v, unit) {
+  if (typeof v === 'number') return formatWithUnit(v, unit);
+  if (isTimer(v)) return `p50 ${formatWithUnit(v.p50, unit || 'ms')} · p99 ${formatWithUnit(v.p99, unit || 'ms')}`;
+  return fmtValue(v);
+}
+
 function num(v) {
   if (typeof v === 'number') return v;
   if (isTimer(v)) return v.mean;
   return null;
 }
 
-function draw(a, b, res, quiet) {
+function draw(a, b, res, quiet, units = new Map()) {
   const both = (res.both || []).slice().sort((x, y) => naturalCompare(x.path, y.path));
   const onlyA = (res.only_a || []).slice().sort((x, y) => naturalCompare(x.path, y.path));
   const onlyB = (res.only_b || []).slice().sort((x, y) => naturalCompare(x.path, y.path));
@@ -116,19 +151,22 @@ function draw(a, b, res, quiet) {
     el('thead', {}, el('tr', {}, el('th', {}, 'path'), el('th', {class: 'num'}, a), el('th', {class: 'num'}, b), el('th', {class: 'num'}, 'delta (B − A)'), el('th', {class: 'num'}, '%'))),
     el('tbody', {}, both.map(d => {
       const x = num(d.a), y = num(d.b);
+      const unit = units.get(d.path) || (isTimer(d.a) || isTimer(d.b) ? 'ms' : '');
       const delta = typeof d.delta === 'number' ? d.delta : (x !== null && y !== null ? y - x : null);
       const pct = delta !== null && x ? (delta / Math.abs(x)) * 100 : null;
-      const cls = delta > 0 ? 'num delta up' : delta < 0 ? 'num delta down' : 'num delta';
+      const good = GOOD_WHEN.get(unit);
+      const judged = !good || !delta ? '' : (delta > 0) === (good === 'up') ? ' good' : ' bad';
+      const cls = (delta > 0 ? 'num delta up' : delta < 0 ? 'num delta down' : 'num delta') + judged;
       return el('tr', {dataset: {path: d.path}},
         el('td', {class: 'key'}, label(d.path)),
-        cell(d.path + '\na', fmtValue(d.a), 'num'),
-        cell(d.path + '\nb', fmtValue(d.b), 'num'),
-        cell(d.path + '\nd', delta === null ? '' : (delta > 0 ? '+' : '') + fmtNum(delta), cls),
+        cell(d.path + '\na', fmt(d.a, unit), 'num'),
+        cell(d.path + '\nb', fmt(d.b, unit), 'num'),
+        cell(d.path + '\nd', delta === null ? '' : (delta > 0 ? '+' : '') + formatWithUnit(delta, unit), cls),
         el('td', {class: cls}, pct === null ? '' : (pct > 0 ? '+' : '') + pct.toFixed(1) + ' %'));
     })));
   const only = (id, rows, side) => el('table', {class: 'grid', id},
     el('thead', {}, el('tr', {}, el('th', {}, 'path'), el('th', {class: 'num'}, 'value'))),
-    el('tbody', {}, rows.length ? rows.map(d => el('tr', {dataset: {path: d.path}}, el('td', {class: 'key'}, label(d.path)), cell(d.path + '\n' + side, fmtValue(d.value), 'num')))
+    el('tbody', {}, rows.length ? rows.map(d => el('tr', {dataset: {path: d.path}}, el('td', {class: 'key'}, label(d.path)), cell(d.path + '\n' + side, fmt(d.value, units.get(d.path)), 'num')))
       : el('tr', {}, el('td', {colspan: 2, class: 'muted'}, 'none'))));
   out.replaceChildren(
     el('h2', {}, 'In both'), both.length ? bothTable : el('p', {class: 'muted'}, 'No path is in both subtrees.'),

@@ -1,123 +1,57 @@
 // /realtime/ and /realtime/view/<name>: the live tree (expand, collapse,
 // filter by pattern), values flashing as they change, actions, rates and
-// sparklines; a named view shows its keys as a tree (layout "list") or as
-// tiles (layout "grid").
+// sparklines, figures with their units; a named view shows its keys as a
+// tree (layout "list") or as tiles (layout "grid", in the view's key order).
+// The tree's rows are virtual: only the rows on screen (and a few around)
+// are in the DOM, so 10 000 live leaves scroll and update smoothly.
 
 import {
   Live, request, query, pathKey, splitKey, keyProblem, compilePattern,
-  fmtValue, fmtNum, isTimer, naturalCompare, ApiError,
+  fmtNum, isTimer, ApiError,
 } from './api.js';
-import {setupPage, showConnection, showMessage, clearMessage, el, flash} from './page.js';
+import {setupPage, showConnection, showMessage, clearMessage, el} from './page.js';
 import {Sparklines} from './sparkline.js';
+import {loadUnits} from './units.js';
+import {Figures, trendHref, flashNow} from './realtime_figures.js';
+import {Model} from './realtime_model.js';
 
 const MAX_TILES = 1000;
 const META_EVERY_MS = 10000;
+const ROW_H = 26;          // px: every row of the tree is this tall (canopy.css)
+const OVERSCAN = 12;       // rows kept in the DOM above and below the screen
+const UNITS_EVERY_MS = 5000;
 
 const main = setupPage('realtime');
 const sparks = new Sparklines();
 
-function trendHref(key) {
-  return '/trend/view/' + query({key});
+// ---------------------------------------------------------------- units
+
+const figures = new Figures();
+let unitsTimer = null, unitsAt = 0;
+
+function scheduleUnits() {
+  if (unitsTimer) return;
+  unitsTimer = setTimeout(fetchUnits, Math.max(0, unitsAt + UNITS_EVERY_MS - Date.now()));
 }
 
-// ---------------------------------------------------------------- model
-
-class TNode {
-  constructor(name, key, parent) {
-    this.name = name;
-    this.key = key;
-    this.parent = parent;
-    this.depth = parent ? parent.depth + 1 : 0;
-    this.children = new Map();
-    this.hasValue = false;
-    this.value = undefined;
-    this.agg = undefined;     // an interior node's aggregate, from meta
-    this.action = undefined;
-    this.rate = undefined;
-    this.leaves = 0;          // leaves at or under this node
-    this.row = null;
-    this.sorted = null;       // children in display order, cached
-  }
-  sortedChildren() {
-    if (!this.sorted) this.sorted = [...this.children.values()].sort((a, b) => naturalCompare(a.name, b.name));
-    return this.sorted;
+async function fetchUnits() {
+  unitsAt = Date.now();
+  const patterns = keys.length ? keys : ['**'];
+  try {
+    const maps = await Promise.all(patterns.map(p => loadUnits(p)));
+    const next = new Map();
+    for (const m of maps) for (const [k, u] of m) if (typeof u === 'string') next.set(k, u);
+    if (figures.setUnits(next)) refreshShown();
+  } catch {
+    // Units are a nicety: figures show without them.
+  } finally {
+    unitsTimer = null;
   }
 }
 
-class Model {
-  constructor() {
-    this.root = new TNode('', '', null);
-    this.byKey = new Map([['', this.root]]);
-  }
-  get leafCount() { return this.root.leaves; }
-
-  // Sets a leaf; returns [node, structureChanged]. Nodes made on the way
-  // are added to this.created (when it is a Set).
-  set(key, value) {
-    let node = this.byKey.get(key);
-    let changed = false;
-    if (!node) {
-      let parent = this.root;
-      const segs = splitKey(key);
-      let k = '';
-      for (const s of segs) {
-        k = k === '' ? s : k + ',' + s;
-        let child = parent.children.get(s);
-        if (!child) {
-          child = new TNode(s, k, parent);
-          parent.children.set(s, child);
-          parent.sorted = null;
-          this.byKey.set(k, child);
-          if (this.created) this.created.add(child);
-          changed = true;
-        }
-        parent = child;
-      }
-      node = parent;
-    }
-    if (!node.hasValue) {
-      node.hasValue = true;
-      for (let n = node; n; n = n.parent) n.leaves++;
-      changed = true;
-    }
-    node.value = value;
-    return [node, changed];
-  }
-
-  // Removes a leaf's value and prunes emptied nodes; returns true if anything went.
-  remove(key) {
-    const node = this.byKey.get(key);
-    if (!node || !node.hasValue) return false;
-    node.hasValue = false;
-    node.value = undefined;
-    for (let n = node; n; n = n.parent) n.leaves--;
-    let n = node;
-    while (n !== this.root && n.leaves === 0) {
-      const p = n.parent;
-      p.children.delete(n.name);
-      p.sorted = null;
-      this.dropSubtree(n);
-      n = p;
-    }
-    return true;
-  }
-
-  dropSubtree(n) {
-    this.byKey.delete(n.key);
-    if (n.row) sparks.detach(n.row.querySelector('canvas'));
-    for (const c of n.children.values()) this.dropSubtree(c);
-  }
-
-  leaves() {
-    const out = [];
-    const walk = n => {
-      if (n.hasValue) out.push(n);
-      for (const c of n.sortedChildren()) walk(c);
-    };
-    walk(this.root);
-    return out;
-  }
-}
+const leafText = n => figures.leafText(n);
+const interiorText = n => figures.interiorText(n, model.version);
+const rateText = n => figures.rateText(n);
 
 // ---------------------------------------------------------------- page state
 
@@ -128,7 +62,11 @@ if (viewMatch) {
   try { viewName = decodeURIComponent(viewMatch[1]); } catch { viewName = viewMatch[1]; }
 }
 
-let model = new Model();
+// A node leaving the tree takes its row (and sparkline) with it.
+const newModel = () => new Model(n => {
+  if (n.row) { sparks.detach(n.row.querySelector('canvas')); n.row.remove(); n.row = null; }
+});
+let model = newModel();
 let keys = [];                  // the patterns followed ([] = everything)
 let layout = 'list';            // 'list' (tree) or 'grid' (tiles)
 const expanded = new Set();     // keys of expanded nodes
@@ -136,13 +74,15 @@ let autoExpand = true;
 let live = null;
 let lastSeq = null;
 let metaTimer = null, metaBusy = false, metaAgain = false, lastMeta = 0;
+let patternError = null;        // why the server or the page refused the pattern
 
 // ---------------------------------------------------------------- DOM
 
 const title = el('h1', {id: 'title'}, viewName ? `View ${viewName}` : 'Live tree');
 const filter = el('input', {
   id: 'filter', type: 'search', size: 40, spellcheck: 'false', autocomplete: 'off',
-  placeholder: 'pattern, e.g. host,*,cpu or **,idle (empty: everything)',
+  placeholder: 'pattern: host,*,cpu or **,idle',
+  title: 'a key or pattern: * is one segment, ** any number; empty shows everything',
   'aria-label': 'filter by pattern',
 });
 const applyBtn = el('button', {id: 'apply', type: 'submit'}, 'Filter');
@@ -153,7 +93,7 @@ const status = el('span', {id: 'status', class: 'muted'});
 const viewInfo = el('div', {id: 'view-info', class: 'muted', hidden: true});
 const form = el('form', {class: 'toolbar', id: 'filter-form'}, filter, applyBtn, clearBtn, expandAllBtn, collapseAllBtn,
   el('span', {class: 'grow'}), status);
-const rows = el('div', {id: 'rows'});
+const rows = el('div', {id: 'rows', class: 'virtual'});
 const treeBox = el('div', {class: 'tree', id: 'tree'},
   el('div', {class: 'head'}, el('div', {}, 'key'), el('div', {style: 'text-align:right'}, 'value'),
     el('div', {}, 'action'), el('div', {style: 'text-align:right'}, 'rate'), el('div', {}, 'last 10 min'), el('div', {})),
@@ -165,10 +105,11 @@ form.addEventListener('submit', ev => { ev.preventDefault(); applyFilter(filter.
 clearBtn.addEventListener('click', () => { filter.value = ''; applyFilter(''); });
 expandAllBtn.addEventListener('click', () => {
   for (const n of model.byKey.values()) if (n.children.size) expanded.add(n.key);
+  listDirty = true;
   render();
   scheduleMeta(100);
 });
-collapseAllBtn.addEventListener('click', () => { expanded.clear(); render(); });
+collapseAllBtn.addEventListener('click', () => { expanded.clear(); listDirty = true; render(); });
 
 rows.addEventListener('click', ev => {
   const t = ev.target.closest('.toggle, .seg');
@@ -195,16 +136,13 @@ function toggle(node) {
     expanded.add(node.key);
   }
   autoExpand = false;
+  listDirty = true;
   render();
   scheduleMeta(50);
 }
 
 function makeRow(node) {
-  const interior = node.children.size > 0;
-  const toggleBtn = el('button', {
-    class: 'toggle' + (interior ? '' : ' none'), type: 'button', tabindex: interior ? 0 : -1,
-    'aria-label': interior ? 'expand ' + node.key : null,
-  }, '▸');
+  const toggleBtn = el('button', {class: 'toggle', type: 'button'}, '▸');
   const name = el('div', {class: 'name', title: node.key, style: `padding-left:${(node.depth - 1) * 1.1}em`},
     toggleBtn, el('span', {class: 'seg'}, node.name), el('span', {class: 'count'}));
   const row = el('div', {class: 'row', dataset: {key: node.key}, role: 'row'},
@@ -213,7 +151,7 @@ function makeRow(node) {
     el('div', {class: 'action'}),
     el('div', {class: 'rate'}),
     el('canvas', {class: 'spark', width: 90, height: 20}),
-    el('div', {class: 'open'}, el('a', {href: trendHref(node.key), title: 'open ' + node.key + ' in the trend view'}, 'trend')));
+    el('div', {class: 'open'}, el('a', {href: trendHref(node), title: 'open ' + node.key + ' in the trend view'}, 'trend')));
   node.row = row;
   updateRow(node, false);
   return row;
@@ -225,25 +163,36 @@ function updateRow(node, changed) {
   const interior = node.children.size > 0;
   row.classList.toggle('interior', interior);
   row.classList.toggle('leaf', !interior);
-  const [nameCell, valueCell, actionCell, rateCell, canvas] = row.children;
+  const [nameCell, valueCell, actionCell, rateCell, canvas, open] = row.children;
   const t = nameCell.firstChild;
   t.className = 'toggle' + (interior ? '' : ' none');
+  t.tabIndex = interior ? 0 : -1;
   t.textContent = interior ? (expanded.has(node.key) ? '▾' : '▸') : '';
-  if (interior) t.setAttribute('aria-expanded', String(expanded.has(node.key)));
-  else t.removeAttribute('aria-expanded');
+  if (interior) {
+    t.setAttribute('aria-expanded', String(expanded.has(node.key)));
+    t.setAttribute('aria-label', 'expand ' + node.key);
+  } else {
+    t.removeAttribute('aria-expanded');
+    t.removeAttribute('aria-label');
+  }
   nameCell.lastChild.textContent = interior ? `(${node.leaves})` : '';
   const v = node.hasValue ? node.value : node.agg;
-  const text = fmtValue(v);
+  const text = node.hasValue ? leafText(node) : interiorText(node);
   if (valueCell.textContent !== text) {
     valueCell.textContent = text;
-    valueCell.title = isTimer(v) ? Object.entries(v).map(([k, x]) => `${k} ${fmtNum(x)}`).join('  ') : text;
-    if (changed) flash(valueCell);
+    valueCell.title = isTimer(v) ? Object.entries(v).map(([k, x]) => `${k} ${fmtNum(x)}`).join('  ')
+      : interior && text ? `${text} over the ${node.leaves} leaves under ${node.key}` : text;
+    if (changed) flashNow(valueCell);
   }
   valueCell.classList.toggle('text', typeof v === 'string');
-  actionCell.textContent = node.action || '';
-  rateCell.textContent = node.rate !== undefined && node.rate !== null ? fmtNum(node.rate) + '/s' : '';
+  // An interior node's action is only what its children inherit.
+  actionCell.textContent = interior ? '' : node.action || '';
+  rateCell.textContent = rateText(node);
+  const a = open.firstChild;
+  const href = trendHref(node);
+  if (a.getAttribute('href') !== href) a.setAttribute('href', href);
   const wantSpark = node.hasValue && (typeof node.value === 'number' || isTimer(node.value));
-  const fn = node.action === 'add' ? 'rate' : 'avg';
+  const fn = node.action === 'add' ? 'rate' : isTimer(node.value) ? 'p99' : 'avg';
   if (wantSpark && canvas.dataset.fn !== fn) {
     canvas.dataset.fn = fn;
     canvas.style.visibility = '';
@@ -255,9 +204,12 @@ function updateRow(node, changed) {
   }
 }
 
-let renderQueued = false;
-function render() {
-  if (layout === 'grid') return renderTiles();
+// The nodes shown, in order (the expanded part of the tree), rebuilt when
+// the tree or what is expanded changes.
+let shownList = [];
+let listDirty = true;
+
+function buildList() {
   const list = [];
   const walk = n => {
     for (const c of n.sortedChildren()) {
@@ -266,28 +218,71 @@ function render() {
     }
   };
   walk(model.root);
-  const wanted = list.map(n => n.row || makeRow(n));
-  for (const n of list) updateRow(n, false);
-  // Rows of nodes no longer shown are dropped (their canvases detached).
-  const keep = new Set(wanted);
-  for (const r of [...rows.children]) {
-    if (!keep.has(r)) {
-      const n = model.byKey.get(r.dataset.key);
-      if (n && n.row === r) n.row = null;
-      const c = r.querySelector('canvas');
-      if (c) sparks.detach(c);
-    }
-  }
-  let same = rows.children.length === wanted.length;
-  for (let i = 0; same && i < wanted.length; i++) same = rows.children[i] === wanted[i];
-  if (!same) rows.replaceChildren(...wanted);
+  shownList = list;
+  listDirty = false;
+}
+
+let renderQueued = false;
+function render() {
+  if (layout === 'grid') return renderTiles();
+  const rebuilt = listDirty;
+  if (listDirty) buildList();
+  const list = shownList;
   if (!list.length) {
-    rows.replaceChildren(el('div', {class: 'empty', id: 'empty'},
-      keys.length ? `Nothing under ${keys.join(' ')} right now. Values pushed there will show up here.`
-        : 'The tree is empty. Push something: curl -d \'{"web": {"hits": 1}}\' ' + location.origin + '/push'));
+    for (const r of [...rows.children]) dropRow(r);
+    rows.style.height = '';
+    rows.replaceChildren(el('div', {class: 'empty', id: 'empty'}, emptyText()));
+    rows.dataset.first = rows.dataset.last = '0';
+    updateStatus();
+    return;
   }
+  const empty = rows.querySelector('#empty');
+  if (empty) empty.remove();
+  rows.style.height = `${list.length * ROW_H}px`;
+  // The rows on screen, and OVERSCAN more on each side.
+  const top = -rows.getBoundingClientRect().top;
+  const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+  const last = Math.min(list.length, Math.ceil((top + window.innerHeight) / ROW_H) + OVERSCAN);
+  const wanted = new Set();
+  for (let i = first; i < last; i++) {
+    const n = list[i];
+    const fresh = !n.row;
+    const r = n.row || makeRow(n);
+    if (!fresh && rebuilt) updateRow(n, false);
+    const y = `${i * ROW_H}px`;
+    if (r.style.top !== y) r.style.top = y;
+    if (fresh || r.parentNode !== rows) rows.append(r);
+    wanted.add(r);
+  }
+  for (const r of [...rows.children]) if (!wanted.has(r)) dropRow(r);
+  rows.dataset.first = String(first);
+  rows.dataset.last = String(last);
   updateStatus();
 }
+
+// A row scrolled off (or of a node no longer shown) leaves the DOM.
+function dropRow(r) {
+  const n = model.byKey.get(r.dataset.key);
+  if (n && n.row === r) n.row = null;
+  const c = r.querySelector('canvas');
+  if (c) sparks.detach(c);
+  r.remove();
+}
+
+function emptyText() {
+  if (patternError) return `Nothing to show: ${patternError}`;
+  if (keys.length) return `Nothing under ${keys.join(' ')} right now. Values pushed there will show up here.`;
+  return 'The tree is empty. Push something: curl -d \'{"web": {"hits": 1}}\' ' + location.origin + '/push';
+}
+
+// Every row in the DOM again (the units changed).
+function refreshShown() {
+  if (layout === 'grid') { for (const n of model.byKey.values()) { const t = tileOf.get(n.key); if (t) updateTile(n, t, false); } return; }
+  for (const r of rows.children) { const n = model.byKey.get(r.dataset.key); if (n && n.row === r) updateRow(n, false); }
+}
+
+window.addEventListener('scroll', () => scheduleRender(), {passive: true});
+window.addEventListener('resize', () => scheduleRender());
 
 function scheduleRender() {
   if (renderQueued) return;
@@ -304,8 +299,19 @@ function updateStatus() {
 // ---------------------------------------------------------------- tiles
 
 const tileOf = new Map();  // key -> tile element
-function renderTiles() {
+
+// The leaves in the view's key order: those of its first pattern first (in
+// tree order), then those of the second, and so on.
+function leavesInViewOrder() {
   const leaves = model.leaves();
+  if (keys.length < 2) return leaves;
+  const matchers = keys.map(compilePattern);
+  const rank = n => { const i = matchers.findIndex(m => m(n.key)); return i < 0 ? keys.length : i; };
+  return leaves.map((n, i) => [rank(n), i, n]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(x => x[2]);
+}
+
+function renderTiles() {
+  const leaves = leavesInViewOrder();
   const shown = leaves.slice(0, MAX_TILES);
   const wanted = shown.map(n => {
     let t = tileOf.get(n.key);
@@ -313,8 +319,8 @@ function renderTiles() {
       const v = el('div', {class: 'v'});
       const canvas = el('canvas', {class: 'spark', width: 90, height: 20});
       t = el('div', {class: 'tile', dataset: {key: n.key}},
-        el('div', {class: 'k', title: n.key}, n.key), v,
-        el('div', {class: 'foot'}, canvas, el('a', {href: trendHref(n.key)}, 'trend')));
+        el('div', {class: 'k', title: n.key}, n.key), v, el('div', {class: 'sub'}),
+        el('div', {class: 'foot'}, canvas, el('a', {href: trendHref(n)}, 'trend')));
       tileOf.set(n.key, t);
     }
     updateTile(n, t, false);
@@ -334,13 +340,25 @@ function renderTiles() {
   updateStatus();
 }
 
+// A tile: a counter's rate (its total under it), a timer's p50 and p99 on
+// two lines, any other figure with its unit.
 function updateTile(n, t, changed) {
-  const v = t.children[1];
-  const text = fmtValue(n.value);
-  if (v.textContent !== text) { v.textContent = text; if (changed) flash(v); }
+  const [, v, sub, foot] = t.children;
+  const figure = leafText(n);
+  t.dataset.value = figure;
+  const counter = n.action === 'add' && typeof n.value === 'number' && n.rate !== undefined && n.rate !== null;
+  const timer = isTimer(n.value);
+  const text = counter ? rateText(n) : timer ? figure.replace(' · ', '\n') : figure;
+  if (v.textContent !== text) { v.textContent = text; if (changed) flashNow(v); }
+  v.classList.toggle('timer', timer);
+  v.title = timer ? Object.entries(n.value).map(([k, x]) => `${k} ${fmtNum(x)}`).join('  ') : text;
+  sub.textContent = counter ? `total ${figure}` : '';
+  const a = foot.lastChild;
+  const href = trendHref(n);
+  if (a.getAttribute('href') !== href) a.setAttribute('href', href);
   const canvas = t.querySelector('canvas');
-  const fn = n.action === 'add' ? 'rate' : 'avg';
-  const numeric = typeof n.value === 'number' || isTimer(n.value);
+  const fn = n.action === 'add' ? 'rate' : timer ? 'p99' : 'avg';
+  const numeric = typeof n.value === 'number' || timer;
   if (numeric && canvas.dataset.fn !== fn) { canvas.dataset.fn = fn; sparks.attach(canvas, n.key, fn); }
 }
 
@@ -388,12 +406,13 @@ function onItems(items, {initial, reset, truncated}) {
     }
     model.created = null;
   }
-  if (structure) scheduleRender();
+  if (structure) { listDirty = true; scheduleRender(); scheduleUnits(); }
   else updateStatus();
   scheduleMeta(structure ? 300 : 2000);
 }
 
 function touch(node) {
+  sparks.live(node.key, node.value);
   if (layout === 'grid') {
     const t = tileOf.get(node.key);
     if (t) updateTile(node, t, true);
@@ -503,16 +522,25 @@ document.addEventListener('visibilitychange', () => { if (!document.hidden) sche
 
 // ---------------------------------------------------------------- following keys
 
-function follow(patterns) {
+// Stops following and empties the page.
+function reset() {
   if (live) live.stop();
-  keys = patterns;
-  model = new Model();
+  live = null;
+  model = newModel();
   rows.textContent = '';
   tiles.textContent = '';
   tileOf.clear();
+  listDirty = true;
   lastSeq = null;
+}
+
+function follow(patterns) {
+  reset();
+  keys = patterns;
+  patternError = null;
   updateStatus();
   clearMessage('pattern');
+  scheduleUnits();
   live = new Live({
     keys,
     onItems,
@@ -521,7 +549,9 @@ function follow(patterns) {
       if (state === 'live' && detail) { lastSeq = detail.seq; updateStatus(); }
       if (state === 'error') {
         showMessage('error', `The server refused ${keys.length ? keys.join(' ') : 'the read'}: ${detail}`, {id: 'pattern'});
-        model = new Model();
+        patternError = `the server refused ${keys.length ? keys.join(' ') : 'the read'}: ${detail}`;
+        model = newModel();
+        listDirty = true;
         render();
       }
     },
@@ -534,7 +564,14 @@ function applyFilter(pattern) {
   history.replaceState(null, '', url);
   const problem = pattern ? keyProblem(pattern, {pattern: true}) : null;
   if (problem) {
+    // Nothing is read, and the empty tree says why (not "values pushed
+    // there will show up here": none can be).
+    reset();
+    keys = [pattern];
+    patternError = `“${pattern}” is not a valid pattern: ${problem}.`;
     showMessage('error', `Not a valid pattern: ${problem}.`, {id: 'pattern'});
+    showConnection('error');
+    render();
     return;
   }
   autoExpand = true;
@@ -599,7 +636,22 @@ if (viewName !== null) {
 }
 
 // For tests and the curious: the state of the page.
+// Scrolls the tree to a node's row (opening its ancestors); false if the
+// node is not in the tree.
+function reveal(key) {
+  const node = model.byKey.get(key);
+  if (!node || node === model.root || layout === 'grid') return false;
+  let changed = false;
+  for (let n = node.parent; n && n !== model.root; n = n.parent) if (!expanded.has(n.key)) { expanded.add(n.key); changed = true; }
+  if (changed || listDirty) { listDirty = true; buildList(); }
+  const i = shownList.indexOf(node);
+  window.scrollTo(0, rows.getBoundingClientRect().top + window.scrollY + i * ROW_H - window.innerHeight / 3);
+  render();
+  return true;
+}
+
 window.canopyRealtime = {
+  reveal,
   get model() { return model; },
   get live() { return live; },
   get keys() { return keys; },

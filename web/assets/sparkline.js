@@ -1,6 +1,8 @@
 // Small sparklines of the last 10 minutes, from /trend. Only canvases on
 // screen are fetched (an IntersectionObserver), in batches of keys per
-// request, refreshed every 30 s while the tab is visible.
+// request, refreshed every 30 s while the tab is visible; between fetches
+// the values the page reads live are appended (live()), so that a
+// sparkline moves as values arrive.
 
 import {request, query} from './api.js';
 
@@ -48,6 +50,33 @@ export class Sparklines {
     if (set) { set.delete(canvas); if (!set.size) this.byKey.delete(e.id); }
     this.visible.delete(canvas);
     this.observer.unobserve(canvas);
+  }
+
+  // A value read live for `key`: appended to its avg or p99 sparkline
+  // (a rate needs a window: it waits for the next fetch), drawn at the next
+  // frame, once however many values came.
+  live(key, value, t = Date.now() / 1000) {
+    for (const fn of ['avg', 'p99']) {
+      const id = fn + '\n' + key;
+      const d = this.data.get(id);
+      if (!d || !this.byKey.has(id)) continue;
+      const v = fn === 'p99' ? (value && typeof value === 'object' ? value.p99 : undefined) : value;
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
+      d.points = d.points.concat([[t, v]]);
+      if (d.points.length > 2000) d.points = d.points.slice(-1000);
+      this.dirty = this.dirty || new Set();
+      this.dirty.add(id);
+    }
+    if (this.dirty && this.dirty.size && !this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = null;
+        for (const id of this.dirty) {
+          const d = this.data.get(id);
+          for (const c of this.byKey.get(id) || []) if (this.visible.has(c)) draw(c, d.points);
+        }
+        this.dirty.clear();
+      });
+    }
   }
 
   _want(canvas) {

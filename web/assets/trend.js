@@ -2,11 +2,17 @@
 // strip shows the whole preset range (1 h, 1 d, 7 d, 30 d, 1 y); dragging on
 // it (or on a chart) picks the range the charts show, and the charts are
 // fetched again at the resolution that range needs. Markers are vertical
-// lines; fn picks the aggregation; the URL always reproduces the view.
+// lines (a node's markers show on the nodes under it); fn picks the
+// aggregation; figures carry their units (units.js); compare=1d|7d draws the
+// same range shifted back, dashed; live=1 follows now, appending the values
+// /pull brings as they arrive; the charts of a page share their cursor and
+// their range. The URL always reproduces the view.
 
 import uPlot from './uplot/uPlot.esm.js';
-import {request, query, keyProblem, fmtTime, fmtDuration, fmtNum, ApiError, isAbort} from './api.js';
+import {request, query, keyProblem, fmtTime, fmtDuration, ApiError, isAbort, Live} from './api.js';
 import {setupPage, showMessage, clearMessage, clearMessages, el, showConnection} from './page.js';
+import {formatWithUnit, loadUnits} from './units.js';
+import {align, unitUnder, timeAxis, valueAxis, nearCursor, timeLegend, markersPlugin, liveValue} from './trend_chart.js';
 
 const PRESETS = [['1h', 3600], ['1d', 86400], ['7d', 7 * 86400], ['30d', 30 * 86400], ['1y', 365 * 86400]];
 const FNS = ['avg', 'sum', 'min', 'max', 'last', 'count', 'rate', 'p50', 'p90', 'p99'];
@@ -14,6 +20,8 @@ const COLORS = ['#2463eb', '#e8590c', '#0ca678', '#ae3ec9', '#f03e3e', '#1098ad'
 const MAX_SERIES = 30;
 const MAX_MARKER_KEYS = 10;
 const REFRESH_MS = 15000;
+const COMPARES = [['', 'no comparison'], ['1d', 'a day before'], ['7d', 'a week before']];
+const SYNC_KEY = 'canopy-trend';
 
 const main = setupPage('trend');
 
@@ -27,7 +35,10 @@ const state = {
   from: params.get('from'),                // the charts' range, when zoomed or given
   to: params.get('to'),
   split: params.get('split') === '1',
+  compare: COMPARES.some(([c]) => c && c === params.get('compare')) ? params.get('compare') : '',
+  live: params.get('live') === '1',
 };
+if (state.live) state.from = state.to = null;
 if (params.get('fn') && !FNS.includes(params.get('fn'))) {
   // Shown once the page is built.
   queueMicrotask(() => showMessage('warn', `Unknown fn “${params.get('fn')}”; showing avg. One of: ${FNS.join(', ')}.`));
@@ -39,6 +50,9 @@ const keysBox = el('textarea', {id: 'keys', rows: 2, spellcheck: 'false', placeh
 keysBox.value = state.keys.join('\n');
 const fnSelect = el('select', {id: 'fn', 'aria-label': 'fn'}, FNS.map(f => el('option', {value: f, selected: f === state.fn}, f)));
 const splitBox = el('input', {type: 'checkbox', id: 'split', checked: state.split});
+const compareSelect = el('select', {id: 'compare', 'aria-label': 'compare with'},
+  COMPARES.map(([c, label]) => el('option', {value: c, selected: c === state.compare}, label)));
+const liveBox = el('input', {type: 'checkbox', id: 'live', checked: state.live});
 const showBtn = el('button', {class: 'primary', type: 'submit', id: 'show'}, 'Show');
 const presetBtns = PRESETS.map(([name]) => el('button', {type: 'button', 'data-preset': name, 'aria-pressed': 'false'}, name));
 const rangeLabel = el('span', {class: 'range', id: 'range'});
@@ -53,6 +67,8 @@ const form = el('form', {id: 'trend-form'},
   el('div', {class: 'toolbar'},
     el('label', {}, 'fn ', fnSelect),
     el('label', {}, splitBox, ' a chart per key'),
+    el('label', {}, 'compare with ', compareSelect),
+    el('label', {title: 'the range slides with now; values are drawn as they arrive'}, liveBox, ' follow live'),
     showBtn,
     el('span', {class: 'presets', role: 'group', 'aria-label': 'range'}, presetBtns),
     resetZoom,
@@ -69,6 +85,12 @@ form.addEventListener('submit', ev => {
 });
 fnSelect.addEventListener('change', () => { state.fn = fnSelect.value; reload(); });
 splitBox.addEventListener('change', () => { state.split = splitBox.checked; reload(); });
+compareSelect.addEventListener('change', () => { state.compare = compareSelect.value; reload({keepOverview: true}); });
+liveBox.addEventListener('change', () => {
+  state.live = liveBox.checked;
+  if (state.live) state.from = state.to = null;
+  reload({keepOverview: !state.live});
+});
 for (const b of presetBtns) {
   b.addEventListener('click', () => {
     state.range = b.dataset.preset;
@@ -132,21 +154,26 @@ function stepFor(from, to, width) {
 // ---------------------------------------------------------------- URL
 
 function syncUrl(r) {
-  const p = {key: state.keys, range: state.range, fn: state.fn !== 'avg' ? state.fn : null, split: state.split ? 1 : null};
+  const p = {key: state.keys, range: state.range, fn: state.fn !== 'avg' ? state.fn : null, split: state.split ? 1 : null,
+    compare: state.compare || null, live: state.live ? 1 : null};
   if (r.zoomed) { p.from = state.from; p.to = state.to; }
   history.replaceState(null, '', location.pathname + query(p));
-  const abs = {key: state.keys, range: 'custom', from: r.dFrom, to: r.dTo, fn: state.fn !== 'avg' ? state.fn : null, split: state.split ? 1 : null};
+  const abs = {key: state.keys, range: 'custom', from: r.dFrom, to: r.dTo, fn: state.fn !== 'avg' ? state.fn : null, split: state.split ? 1 : null,
+    compare: state.compare || null};
   permalink.href = location.pathname + query(abs);
   for (const b of presetBtns) b.setAttribute('aria-pressed', String(b.dataset.preset === state.range && !r.zoomed));
   resetZoom.hidden = !r.zoomed;
+  liveBox.checked = state.live;
 }
 
 // ---------------------------------------------------------------- charts
 
 let overviewPlot = null;
-let plots = [];            // [{u, box, series}]
+let plots = [];            // [{u, box, series, step}]
 let generation = 0;
 let ctl = null;
+let units = new Map();     // leaf key -> unit (empty until canopyd says)
+let unitsFor = null;       // the keys `units` was loaded for
 
 function destroyPlots() {
   for (const p of plots) p.u.destroy();
@@ -158,77 +185,42 @@ function chartWidth() {
   return Math.max(300, (main.clientWidth || 900) - 24);
 }
 
-// Aligns series on one time axis for uPlot: [[t...], [v or null...], ...].
-function align(series) {
-  const times = new Set();
-  for (const s of series) for (const [t] of s.points) times.add(t);
-  const xs = [...times].sort((a, b) => a - b);
-  const index = new Map(xs.map((t, i) => [t, i]));
-  const data = [xs];
-  for (const s of series) {
-    const ys = new Array(xs.length).fill(null);
-    for (const [t, v] of s.points) ys[index.get(t)] = typeof v === 'number' && Number.isFinite(v) ? v : null;
-    data.push(ys);
-  }
-  return data;
+// A series' unit as drawn (its leaf's unit under the fn).
+function seriesUnit(s) {
+  return unitUnder(state.fn, units.get(s.key));
 }
 
-function markersPlugin(getMarkers) {
-  return {
-    hooks: {
-      draw: u => {
-        const ms = getMarkers();
-        if (!ms.length) return;
-        const ctx = u.ctx;
-        const [min, max] = [u.scales.x.min, u.scales.x.max];
-        ctx.save();
-        ctx.strokeStyle = '#d6336c';
-        ctx.fillStyle = '#d6336c';
-        ctx.lineWidth = 1.5 * uPlot.pxRatio;
-        ctx.setLineDash([4 * uPlot.pxRatio, 3 * uPlot.pxRatio]);
-        ctx.font = `${11 * uPlot.pxRatio}px system-ui, sans-serif`;
-        ctx.textBaseline = 'top';
-        for (const m of ms) {
-          if (m.time < min || m.time > max) continue;
-          const x = Math.round(u.valToPos(m.time, 'x', true));
-          ctx.beginPath();
-          ctx.moveTo(x, u.bbox.top);
-          ctx.lineTo(x, u.bbox.top + u.bbox.height);
-          ctx.stroke();
-          const label = m.text.length > 30 ? m.text.slice(0, 29) + '…' : m.text;
-          const w = ctx.measureText(label).width;
-          const right = x + 3 * uPlot.pxRatio + w > u.bbox.left + u.bbox.width;
-          ctx.textAlign = right ? 'right' : 'left';
-          ctx.fillText(label, right ? x - 3 * uPlot.pxRatio : x + 3 * uPlot.pxRatio, u.bbox.top + 2 * uPlot.pxRatio);
-        }
-        ctx.restore();
-      },
-    },
-  };
+// The unit shared by a group of series, or null when they differ.
+function groupUnit(g) {
+  const us = new Set(g.map(seriesUnit));
+  return us.size === 1 ? [...us][0] : null;
 }
 
 let markers = [];
 
-function makePlot(box, series, r, step, colorOffset = 0) {
-  const data = align(series);
+function makePlot(box, series, r, step) {
+  const data = align(withLive(series, step));
+  const unit = groupUnit(series);
   const opts = {
     width: chartWidth(),
     height: state.split ? 200 : 320,
-    cursor: {drag: {x: true, y: false, setScale: false}},
+    // Within 1.5 steps (or 6 px) of the cursor, or nothing.
+    cursor: nearCursor(u => Math.max(1.5 * (u._canopyStep || step), 6 * (u.scales.x.max - u.scales.x.min) / Math.max(1, u.bbox.width / uPlot.pxRatio)), SYNC_KEY),
     scales: {x: {time: true, min: r.dFrom, max: r.dTo}},
     legend: {live: true},
     series: [
-      {label: 'time', value: (u, v) => v === null || v === undefined ? '' : fmtTime(v)},
-      ...series.map((s, i) => ({
-        label: s.key,
-        stroke: COLORS[(i + colorOffset) % COLORS.length],
+      {label: 'time', value: timeLegend},
+      ...series.map(s => ({
+        label: s.label,
+        stroke: s.color,
+        dash: s.dash ? [6, 4] : undefined,
         width: 1.5,
         spanGaps: false,
         points: {show: (u, si, i0, i1) => (i1 - i0) < 120, size: 4},
-        value: (u, v) => v === null || v === undefined ? '—' : fmtNum(v),
+        value: (u, v) => v === null || v === undefined ? '—' : formatWithUnit(v, seriesUnit(s)),
       })),
     ],
-    axes: [{}, {size: 60, values: (u, vals) => vals.map(v => fmtNum(v))}],
+    axes: [timeAxis(), valueAxis(unit)],
     hooks: {
       setSelect: [u => {
         if (u.select.width < 3) return;
@@ -242,20 +234,28 @@ function makePlot(box, series, r, step, colorOffset = 0) {
   };
   const u = new uPlot(opts, data, box);
   u.over.addEventListener('dblclick', () => { if (state.from !== null || state.to !== null) { state.from = state.to = null; reload({keepOverview: true}); } });
+  countPoints(box, data, series, step);
+  return u;
+}
+
+function countPoints(box, data, series, step) {
   let points = 0;
   for (let i = 1; i < data.length; i++) for (const v of data[i]) if (v !== null) points++;
   box.dataset.points = String(points);
   box.dataset.series = String(series.length);
   box.dataset.step = String(step);
-  return u;
+  box.dataset.unit = groupUnit(series) ?? '';
 }
 
 function zoomTo(f, t) {
   if (!(t > f)) return;
   state.from = String(f);
   state.to = String(t);
+  state.live = false;
   reload({keepOverview: true});
 }
+
+let overviewWindow = null;   // the range the overview marks, once it can
 
 function drawOverview(series, r, step) {
   if (overviewPlot) { overviewPlot.destroy(); overviewPlot = null; }
@@ -268,14 +268,18 @@ function drawOverview(series, r, step) {
     legend: {show: false},
     scales: {x: {time: true, min: r.oFrom, max: r.oTo}},
     series: [{}, ...series.map((s, i) => ({stroke: COLORS[i % COLORS.length], width: 1, spanGaps: true, points: {show: false}}))],
-    axes: [{size: 24, font: '10px system-ui'}, {show: false}],
+    axes: [timeAxis({size: 24, font: '10px system-ui'}), {show: false}],
     hooks: {
       setSelect: [u => {
-        if (u.select.width < 3) return;
+        if (u.select.width < 3 || u._canopyMarking) return;
         const f = Math.floor(u.posToVal(u.select.left, 'x'));
         const t = Math.ceil(u.posToVal(u.select.left + u.select.width, 'x'));
         zoomTo(f, t);
       }],
+      // The window is marked once uPlot has its scales (before, the
+      // positions are NaN), and again whenever they change.
+      ready: [() => markWindow()],
+      setScale: [() => markWindow()],
     },
   }, data, overviewBox);
   overviewBox.dataset.step = String(step);
@@ -283,18 +287,67 @@ function drawOverview(series, r, step) {
 }
 
 function showWindowOnOverview(r) {
+  overviewWindow = r.zoomed ? {from: r.dFrom, to: r.dTo} : null;
+  markWindow();
+}
+
+function markWindow() {
   const u = overviewPlot;
   if (!u) return;
-  if (!r.zoomed) { u.setSelect({left: 0, width: 0, top: 0, height: 0}, false); return; }
-  const left = u.valToPos(r.dFrom, 'x');
-  const right = u.valToPos(r.dTo, 'x');
-  u.setSelect({left, width: Math.max(2, right - left), top: 0, height: u.bbox.height / uPlot.pxRatio}, false);
+  u._canopyMarking = true;
+  try {
+    const w = overviewWindow;
+    const left = w ? u.valToPos(w.from, 'x') : NaN;
+    const right = w ? u.valToPos(w.to, 'x') : NaN;
+    if (!w || !Number.isFinite(left) || !Number.isFinite(right)) {
+      u.setSelect({left: 0, width: 0, top: 0, height: 0}, false);
+      overviewBox.dataset.window = '';
+      return;
+    }
+    const plotW = u.bbox.width / uPlot.pxRatio;
+    const l = Math.max(0, Math.min(plotW, left)), rr = Math.max(0, Math.min(plotW, right));
+    u.setSelect({left: l, width: Math.max(2, rr - l), top: 0, height: u.bbox.height / uPlot.pxRatio}, false);
+    overviewBox.dataset.window = `${w.from}-${w.to}`;
+  } finally {
+    u._canopyMarking = false;
+  }
 }
 
 // ---------------------------------------------------------------- loading
 
 async function fetchTrend(keys, from, to, step, signal) {
   return request('/trend' + query({key: keys, from, to, step, fn: state.fn}), {signal, timeoutMs: signal ? undefined : 60000});
+}
+
+const SHIFTS = {'1d': [86400, 'a day before'], '7d': [7 * 86400, 'a week before']};
+
+// The series as drawn: each fetched series with its colour, then (with
+// compare) the same key's series of the shifted range, dashed, in the same
+// colour, its times moved forward onto the range shown.
+function buildSeries(detail, before) {
+  const series = (detail.series || []).slice(0, MAX_SERIES).map((s, i) => ({
+    key: s.key, label: s.key, color: COLORS[i % COLORS.length], dash: false,
+    points: Array.isArray(s.points) ? s.points : [],
+  }));
+  // Following live, a leaf with no history yet gets a chart for what /pull brings.
+  if (state.live) {
+    const have = new Set(series.map(s => s.key));
+    for (const k of lastSample.keys()) {
+      if (have.has(k) || series.length >= MAX_SERIES) continue;
+      series.push({key: k, label: k, color: COLORS[series.length % COLORS.length], dash: false, points: []});
+    }
+  }
+  if (!before) return series;
+  const [shift, label] = SHIFTS[state.compare];
+  const byKey = new Map((before.series || []).map(s => [s.key, s]));
+  const out = [];
+  for (const s of series) {
+    out.push(s);
+    const b = byKey.get(s.key);
+    out.push({key: s.key, label: `${s.key} (${label})`, color: s.color, dash: true, compare: true,
+      points: (b && Array.isArray(b.points) ? b.points : []).map(([t, v]) => [t + shift, v])});
+  }
+  return out;
 }
 
 let lastOverview = null;  // {key, series, step}
@@ -309,6 +362,7 @@ async function reload({keepOverview = false, quiet = false} = {}) {
   syncUrl(r);
   if (r.problems.length) showMessage('error', 'This range cannot be shown: ' + r.problems.join('; ') + '.');
   if (!state.keys.length) {
+    stopLive();
     destroyPlots();
     if (overviewPlot) { overviewPlot.destroy(); overviewPlot = null; }
     overview.hidden = true;
@@ -321,6 +375,7 @@ async function reload({keepOverview = false, quiet = false} = {}) {
   overview.hidden = false;
   const bad = state.keys.map(k => [k, keyProblem(k, {pattern: true})]).filter(([, p]) => p);
   if (bad.length) {
+    stopLive();
     destroyPlots();
     showMessage('error', bad.map(([k, p]) => `“${k}” is not a valid key: ${p}.`).join('\n'));
     return;
@@ -331,17 +386,25 @@ async function reload({keepOverview = false, quiet = false} = {}) {
   rangeLabel.textContent = `${fmtTime(r.dFrom, false)} – ${fmtTime(r.dTo, false)} (${fmtDuration(r.dTo - r.dFrom)})`;
   try {
     const overviewKey = JSON.stringify([state.keys, state.fn, r.oFrom, r.oTo]);
-    const jobs = [fetchTrend(state.keys, r.dFrom, r.dTo, dStep, signal)];
     const reuse = keepOverview && lastOverview && lastOverview.key === overviewKey;
-    if (!reuse) jobs.push(fetchTrend(state.keys, r.oFrom, r.oTo, oStep, signal));
-    jobs.push(fetchMarkers(r.dFrom, r.dTo, signal));
-    const [detail, over] = await Promise.all(jobs);
+    const unitsKey = JSON.stringify(state.keys);
+    const shift = state.compare ? SHIFTS[state.compare][0] : 0;
+    const [detail, over, ms, before] = await Promise.all([
+      fetchTrend(state.keys, r.dFrom, r.dTo, dStep, signal),
+      reuse ? null : fetchTrend(state.keys, r.oFrom, r.oTo, oStep, signal),
+      fetchMarkers(r.dFrom, r.dTo, signal),
+      shift ? fetchTrend(state.keys, r.dFrom - shift, r.dTo - shift, dStep, signal) : null,
+      unitsFor === unitsKey ? null : fetchUnits(signal).then(m => { units = m; unitsFor = unitsKey; }),
+    ]);
     if (mine !== generation) return;
     showConnection('live');
-    markers = reuse ? (await jobs[1]) : (await jobs[2]);
+    markers = ms;
     if (!reuse) lastOverview = {key: overviewKey, series: over.series || [], step: over.step};
-    const series = (detail.series || []).map(s => ({key: s.key, points: Array.isArray(s.points) ? s.points : []}));
+    const series = buildSeries(detail, before);
     if (detail.truncated) showMessage('warn', 'The server cut the answer at its limit of series; narrow the keys.', {id: 'cut'});
+    if ((detail.series || []).length > MAX_SERIES) {
+      showMessage('warn', `${detail.series.length} series match; showing the first ${MAX_SERIES}. Narrow the pattern to see the others.`, {id: 'many'});
+    }
     if (quiet && sameKeys(overviewSeries, lastOverview.series.slice(0, MAX_SERIES)) && overviewPlot) {
       // A refresh updates the plots in place: no flicker, and a drag in
       // progress is not lost.
@@ -359,6 +422,7 @@ async function reload({keepOverview = false, quiet = false} = {}) {
     rangeLabel.dataset.from = String(r.dFrom);
     rangeLabel.dataset.to = String(r.dTo);
     rangeLabel.dataset.step = String(detail.step);
+    if (state.live) startLive(r.dTo - r.dFrom); else stopLive();
   } catch (e) {
     if (isAbort(e) && signal.aborted) return;
     if (mine !== generation) return;
@@ -370,24 +434,43 @@ async function reload({keepOverview = false, quiet = false} = {}) {
   }
 }
 
+// The units of every key shown (an empty Map from a canopyd without
+// /api/units, or when it fails: the figures then show as plain numbers).
+async function fetchUnits(signal) {
+  const out = new Map();
+  try {
+    for (const m of await Promise.all(state.keys.map(k => loadUnits(k, {signal})))) for (const [k, u] of m) out.set(k, u);
+  } catch (e) {
+    if (isAbort(e)) throw e;
+  }
+  return out;
+}
+
 let overviewSeries = [];
-const sameKeys = (a, b) => a.length === b.length && a.every((s, i) => s.key === b[i].key);
+const sameKeys = (a, b) => a.length === b.length && a.every((s, i) => s.key === b[i].key && s.label === b[i].label);
+
+function groupsOf(series) {
+  if (!state.split) return [series];
+  const groups = [];
+  for (const s of series) {
+    if (s.compare && groups.length) groups[groups.length - 1].push(s);
+    else groups.push([s]);
+  }
+  return groups;
+}
 
 // Updates the charts in place when they show the same series; false if not.
 function updateCharts(series, r, step) {
-  const shown = series.slice(0, MAX_SERIES);
-  const groups = state.split ? shown.map(s => [s]) : [shown];
+  const groups = groupsOf(series);
   if (!plots.length || groups.length !== plots.length || !groups.every((g, i) => sameKeys(g, plots[i].series))) return false;
   groups.forEach((g, i) => {
     const p = plots[i];
-    const data = align(g);
+    const data = align(withLive(g, step));
     p.series = g;
+    p.step = p.u._canopyStep = step;
     p.u.setData(data, false);
     p.u.setScale('x', {min: r.dFrom, max: r.dTo});
-    let points = 0;
-    for (let j = 1; j < data.length; j++) for (const v of data[j]) if (v !== null) points++;
-    p.box.dataset.points = String(points);
-    p.box.dataset.step = String(step);
+    countPoints(p.box, data, g, step);
   });
   return true;
 }
@@ -402,25 +485,105 @@ function drawCharts(series, r, step) {
     charts.append(box);
     return;
   }
-  let shown = series;
-  if (series.length > MAX_SERIES) {
-    showMessage('warn', `${series.length} series match; showing the first ${MAX_SERIES}. Narrow the pattern to see the others.`, {id: 'many'});
-    shown = series.slice(0, MAX_SERIES);
-  }
-  const groups = state.split ? shown.map(s => [s]) : [shown];
-  groups.forEach((g, gi) => {
+  for (const g of groupsOf(series)) {
     const box = el('div', {class: 'chart'});
-    box.append(el('div', {class: 'title'}, state.split ? g[0].key : (g.length === 1 ? g[0].key : `${g.length} series`),
-      el('span', {class: 'muted'}, ` · ${state.fn}`)));
+    const drawn = g.filter(s => !s.compare);
+    box.append(el('div', {class: 'title'}, state.split || drawn.length === 1 ? drawn[0].key : `${drawn.length} series`,
+      el('span', {class: 'muted'}, ` · ${state.fn}` + (state.compare ? ` · dashed: ${SHIFTS[state.compare][1]}` : ''))));
     const plotBox = el('div');
     box.append(plotBox);
     charts.append(box);
-    const u = makePlot(plotBox, g, r, step, state.split ? gi : 0);
-    box.dataset.points = plotBox.dataset.points;
-    box.dataset.series = plotBox.dataset.series;
+    const u = makePlot(plotBox, g, r, step);
+    Object.assign(box.dataset, plotBox.dataset);
     if (g.every(s => !s.points.length)) box.append(el('div', {class: 'nodata'}, 'no points in this range'));
-    plots.push({u, box, series: g});
+    plots.push({u, box, series: g, step});
+  }
+}
+
+// ---------------------------------------------------------------- follow live
+
+// With live=1 the charts follow now: the values /pull brings are appended
+// as they arrive (a series of a sum or a count, which one sample cannot
+// give, is fetched again instead), and the range slides with them.
+let live = null;           // {live: Live, keysId, span}
+const liveTail = new Map();  // key -> [[t, v]...] appended since the history's last point
+const lastSample = new Map();  // key -> {t, v}, for rates
+let refetchTimer = null;
+
+function startLive(span) {
+  const keysId = JSON.stringify(state.keys);
+  if (live && live.keysId === keysId) { live.span = span; return; }
+  stopLive();
+  live = {keysId, span, live: new Live({keys: state.keys, onItems: onLiveItems, onState: (s, d) => showConnection(s, d)}).start()};
+}
+
+function stopLive() {
+  if (!live) return;
+  live.live.stop();
+  live = null;
+  liveTail.clear();
+  lastSample.clear();
+}
+
+function onLiveItems(items, {initial, reset}) {
+  const t = Date.now() / 1000;
+  let refetch = false;
+  for (const item of items) {
+    for (const [k, v] of Object.entries(item)) {
+      const prev = lastSample.get(k);
+      if (v !== null) lastSample.set(k, {t, v});
+      if (initial || reset || v === null) continue;
+      const y = liveValue(state.fn, v, t, prev);
+      if (y === undefined) { refetch = true; continue; }
+      if (!liveTail.has(k)) liveTail.set(k, []);
+      liveTail.get(k).push([t, y]);
+    }
+  }
+  if (initial || reset) {
+    // Leaves the charts lack (no history yet): drawn from now on.
+    const shown = new Set(plots.flatMap(p => p.series.map(s => s.key)));
+    if ([...lastSample.keys()].some(k => !shown.has(k))) reload({quiet: true, keepOverview: true});
+    return;
+  }
+  for (const k of liveTail.keys()) {
+    if (!plots.some(p => p.series.some(s => s.key === k))) refetch = true;
+  }
+  if (refetch && !refetchTimer) refetchTimer = setTimeout(() => { refetchTimer = null; reload({quiet: true, keepOverview: true}); }, 2000);
+  redrawLive(t);
+}
+
+// The range slides with now between samples too.
+setInterval(() => { if (live && !document.hidden) redrawLive(Date.now() / 1000); }, 1000);
+
+// Adds the live points newer than a series' history to it.
+function withLive(series, step) {
+  if (!state.live) return series;
+  const horizon = Date.now() / 1000 - 2 * (presetSeconds(state.range) || 3600);
+  return series.map(s => {
+    const tail = !s.compare && liveTail.get(s.key);
+    if (!tail) return s;
+    const last = s.points.length ? s.points[s.points.length - 1][0] + step : -Infinity;
+    const keep = tail.filter(([t]) => t >= last && t >= horizon);
+    liveTail.set(s.key, keep);
+    return {...s, points: s.points.concat(keep)};
   });
+}
+
+function redrawLive(now) {
+  if (!live) return;
+  const from = now - live.span;
+  for (const p of plots) {
+    const series = withLive(p.series, p.step).map(s => ({...s, points: s.points.filter(([t]) => t >= from)}));
+    const data = align(series);
+    p.u.batch(() => {
+      p.u.setData(data, false);
+      p.u.setScale('x', {min: from, max: now});
+    });
+    countPoints(p.box, data, series, p.step);
+    p.box.dataset.live = String(now);
+  }
+  rangeLabel.dataset.to = String(Math.floor(now));
+  rangeLabel.dataset.from = String(Math.floor(from));
 }
 
 async function fetchMarkers(from, to, signal) {
@@ -475,4 +638,5 @@ window.canopyTrend = {
   get overview() { return overviewPlot; },
   get state() { return state; },
   get markers() { return markers; },
+  get units() { return units; },
 };

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <variant>
@@ -248,6 +249,40 @@ TEST_F(HandlersTest, MarkersUnderAPattern) {
   ASSERT_EQ(d["markers"].Size(), 1u);
   EXPECT_STREQ(d["markers"][0]["text"].GetString(), "deploy 1");
   EXPECT_STREQ(d["markers"][0]["key"].GetString(), "app");
+}
+
+// A marker on a node shows on the nodes under it, once, with the key of
+// the node that holds it; a sibling's marker does not.
+TEST_F(HandlersTest, MarkersOfAncestorsAreInherited) {
+  Push(R"({"app": {"requests": {"home": 1, "api": 2, "marker": "deploy v1.4"},
+                   "other": {"x": 1, "marker": "not mine"}}})");
+  Push(R"({"app": {"requests": {"home": {"marker": "home only"}}}})");
+  HandlerContext ctx = Ctx();
+  absl::StatusOr<Response> r =
+      HandleMarkers(Get("/api/markers", {{"key", "app,requests,home"}}), ctx);
+  ASSERT_TRUE(r.ok()) << r.status();
+  rapidjson::Document d = Json(r->body);
+  ASSERT_EQ(d["markers"].Size(), 2u) << r->body;
+  std::map<std::string, std::string> by_text;
+  for (const auto& m : d["markers"].GetArray()) {
+    by_text[m["text"].GetString()] = m["key"].GetString();
+  }
+  EXPECT_EQ(by_text["deploy v1.4"], "app,requests");
+  EXPECT_EQ(by_text["home only"], "app,requests,home");
+  EXPECT_EQ(by_text.count("not mine"), 0u);
+  // Two patterns under the same ancestor: its marker comes once.
+  r = HandleMarkers(Get("/api/markers", {{"key", "app,requests,home"},
+                                         {"key", "app,requests,api"}}),
+                    ctx);
+  ASSERT_TRUE(r.ok()) << r.status();
+  d = Json(r->body);
+  EXPECT_EQ(d["markers"].Size(), 2u) << r->body;
+  // A key not in the tree yet still gets its ancestors' markers.
+  r = HandleMarkers(Get("/api/markers", {{"key", "app,requests,new"}}), ctx);
+  ASSERT_TRUE(r.ok()) << r.status();
+  d = Json(r->body);
+  ASSERT_EQ(d["markers"].Size(), 1u) << r->body;
+  EXPECT_STREQ(d["markers"][0]["text"].GetString(), "deploy v1.4");
 }
 
 TEST_F(HandlersTest, MetricsShowTheFiguresAndLeaves) {
