@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "canopy/tree.h"
 
@@ -62,6 +63,11 @@ namespace {
 // One walk of Collect: the pattern advanced down the tree a segment at a
 // time (Pattern::Step), each node visited at most once, whatever the
 // number of "**"; a matched node's subtree is emitted whole, once.
+//
+// A walk may resume after a key (`after`, its segments): children are in
+// key order, so along that key's path the children before it are skipped
+// and the nodes on it do not emit themselves (a node comes before its
+// children in key order).
 struct Walk {
   const Pattern& pattern;
   uint64_t since;
@@ -69,6 +75,19 @@ struct Walk {
   QueryBudget* budget;
   // The cost of stepping the pattern once: its positions, at most.
   uint64_t step_cost;
+  const std::vector<absl::string_view>& after;
+
+  // Where a node stands against `after`: kFree past it (or no `after`),
+  // kOnPath a strict prefix of it, kAt the key itself.
+  enum Resume { kFree, kOnPath, kAt };
+  // Child `c`, the segment `depth` of its key, of a parent kOnPath: false
+  // if it comes before `after`, else its own place in *r.
+  bool Place(const Node* c, size_t depth, Resume* r) const {
+    const int cmp = c->name().compare(after[depth]);
+    if (cmp < 0) return false;
+    *r = cmp > 0 ? kFree : depth + 1 == after.size() ? kAt : kOnPath;
+    return true;
+  }
 
   bool Charge(uint64_t units) const {
     return budget == nullptr || budget->Charge(units);
@@ -80,10 +99,12 @@ struct Walk {
   }
 
   // Emits the leaves of a subtree changed after `since`, in key order.
-  bool EmitSubtree(const Node* node, Action action, std::string* key) const {
+  // `depth`: the node's number of segments.
+  bool EmitSubtree(const Node* node, Action action, std::string* key,
+                   size_t depth, Resume resume) const {
     if (node->max_seq() <= since) return true;
     if (!Charge(1)) return false;
-    if (node->has_value() && node->seq() > since) {
+    if (node->has_value() && node->seq() > since && resume == kFree) {
       if (!fn(LeafView{*key, node, action})) return false;
     }
     if (node->child_count() == 0) return true;
@@ -91,10 +112,12 @@ struct Walk {
     size_t keep = key->size();
     for (const Node* c : node->SortedChildren()) {
       if (c->max_seq() <= since) continue;
+      Resume r = kFree;
+      if (resume == kOnPath && !Place(c, depth, &r)) continue;
       if (!key->empty()) key->push_back(',');
       key->append(c->name().data(), c->name().size());
       Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
-      bool go_on = EmitSubtree(c, a, key);
+      bool go_on = EmitSubtree(c, a, key, depth + 1, r);
       key->resize(keep);
       if (!go_on) return false;
     }
@@ -104,20 +127,24 @@ struct Walk {
   // `node` (named `key`, of effective action `action`) reached with the
   // pattern at `state`.
   bool Visit(const Node* node, Action action, Pattern::State state,
-             std::string* key) const {
+             std::string* key, size_t depth, Resume resume) const {
     if (node->max_seq() <= since) return true;
-    if (pattern.Accepts(state)) return EmitSubtree(node, action, key);
+    if (pattern.Accepts(state)) {
+      return EmitSubtree(node, action, key, depth, resume);
+    }
     if (node->child_count() == 0) return true;
     if (!Charge(step_cost)) return false;
     size_t keep = key->size();
     auto descend = [&](const Node* c) {
       if (c->max_seq() <= since) return true;
+      Resume r = kFree;
+      if (resume == kOnPath && !Place(c, depth, &r)) return true;
       Pattern::State next = pattern.Step(state, c->name());
       if (next == 0) return true;
       if (!key->empty()) key->push_back(',');
       key->append(c->name().data(), c->name().size());
       Action a = c->own_action() != Action::kInherit ? c->own_action() : action;
-      bool go_on = Visit(c, a, next, key);
+      bool go_on = Visit(c, a, next, key, depth + 1, r);
       key->resize(keep);
       return go_on;
     };
@@ -140,10 +167,14 @@ struct Walk {
 
 bool Tree::Collect(const Pattern& pattern, uint64_t since,
                    const std::function<bool(const LeafView&)>& fn,
-                   QueryBudget* budget) const {
-  Walk walk{pattern, since, fn, budget, pattern.segments().size() + 1};
+                   QueryBudget* budget, absl::string_view after) const {
+  std::vector<absl::string_view> after_segments;
+  if (!after.empty()) after_segments = absl::StrSplit(after, ',');
+  Walk walk{pattern,       since, fn, budget, pattern.segments().size() + 1,
+            after_segments};
   std::string key;
-  return walk.Visit(root_, root_->EffectiveAction(), pattern.Start(), &key);
+  return walk.Visit(root_, root_->EffectiveAction(), pattern.Start(), &key, 0,
+                    after_segments.empty() ? Walk::kFree : Walk::kOnPath);
 }
 
 void Tree::CollectRemoved(const Pattern& pattern, uint64_t since,

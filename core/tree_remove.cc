@@ -14,15 +14,35 @@
 
 namespace canopy {
 
-size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
+size_t Tree::Expire(const Pattern& pattern, int64_t older_than,
+                    QueryBudget* budget, std::string* resume) {
   uint32_t limit = static_cast<uint32_t>(std::max<int64_t>(0, older_than) /
                                          options_.step_seconds);
   std::vector<Node*> stale;
-  Collect(pattern, 0, [&](const LeafView& leaf) {
-    if (leaf.node->cur_.index < limit)
-      stale.push_back(const_cast<Node*>(leaf.node));
-    return true;
-  });
+  std::string last;  // the last leaf looked at
+  const absl::string_view after = resume ? *resume : absl::string_view();
+  const bool done = Collect(
+      pattern, 0,
+      [&](const LeafView& leaf) {
+        if (leaf.node->cur_.index < limit) {
+          stale.push_back(const_cast<Node*>(leaf.node));
+          if (budget != nullptr && !budget->Charge(kExpireCost)) {
+            last.assign(leaf.key.data(), leaf.key.size());
+            return false;
+          }
+        }
+        if (resume != nullptr) last.assign(leaf.key.data(), leaf.key.size());
+        return true;
+      },
+      budget, after);
+  if (resume != nullptr) {
+    // A slice that stopped before its first leaf keeps its place.
+    if (done) {
+      resume->clear();
+    } else if (!last.empty()) {
+      *resume = std::move(last);
+    }
+  }
   if (stale.empty()) return 0;
   SealLateWindows();
   key_cache_.clear();

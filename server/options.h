@@ -68,6 +68,10 @@ struct ServerOptions {
 struct ExpireRule {
   Pattern pattern;
   int64_t seconds;
+  // A sweep in progress (Server's tick): the key it stopped after, "" when
+  // none is.
+  std::string resume;
+  bool sweeping = false;
 };
 absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec);
 

@@ -444,13 +444,32 @@ void Server::Tick() {
     next_snapshot_ = now + options_.snapshot_interval;
     WriteSnapshot(/*now_here=*/false);
   }
-  if (!expire_.empty() && now >= next_expire_) {
-    next_expire_ = now + expire_interval_;
-    for (const ExpireRule& r : expire_) {
-      stats_.expired += tree_->Expire(r.pattern, now - r.seconds);
-    }
-  }
+  if (!expire_.empty()) Expire(now);
   WriteSelfFigures(now);
+}
+
+// --expire: each rule's sweep in slices of one query's budget a tick, so
+// that a sweep of millions of leaves never holds the loop for long.
+void Server::Expire(int64_t now) {
+  const bool start = now >= next_expire_;
+  if (start) next_expire_ = now + expire_interval_;
+  for (ExpireRule& r : expire_) {
+    if (!r.sweeping && !start) continue;
+    r.sweeping = true;
+    QueryBudget budget(options_.query);
+    const std::string before = r.resume;
+    stats_.expired +=
+        tree_->Expire(r.pattern, now - r.seconds, &budget, &r.resume);
+    if (budget.exceeded() && r.resume == before) {
+      // Not one leaf within a budget (a node wider than it): this sweep
+      // goes whole, once, rather than never.
+      stats_.expired +=
+          tree_->Expire(r.pattern, now - r.seconds, nullptr, &r.resume);
+    }
+    ++stats_.expire_slices;
+    r.sweeping = budget.exceeded() && !r.resume.empty();
+    if (!r.sweeping) r.resume.clear();
+  }
 }
 
 void Server::WriteSelfFigures(int64_t now) {

@@ -120,6 +120,7 @@ class Server {
   RateLimit snapshot_log_;  // failed snapshots, logged
   std::unique_ptr<SeqReservation> seq_reservation_;
   RateLimit seq_log_;  // failed reservations, logged
+  void Expire(int64_t now);
   std::vector<ExpireRule> expire_;
   int64_t next_expire_ = 0;
   int64_t expire_interval_ = 0;

@@ -29,6 +29,7 @@ struct Stats {
   uint64_t fd_limit = 0;
   uint64_t udp_datagrams = 0;
   uint64_t expired = 0;        // leaves removed by --expire
+  uint64_t expire_slices = 0;  // --expire walks, each within one budget
   uint64_t trend_queries = 0;  // /trend and /graph queries
   // Tree queries stopped past --query_budget or --query_time_ms (413, or a
   // waiter's connection closed).

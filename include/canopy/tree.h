@@ -357,8 +357,13 @@ class Tree {
 
   // Removes leaves under `pattern` whose last sample is older than
   // `older_than` (epoch seconds), and interior nodes left empty. Returns the
-  // number of leaves removed.
-  size_t Expire(const Pattern& pattern, int64_t older_than);
+  // number of leaves removed. With a `budget` (the walk, and each removal
+  // at kExpireCost units), a sweep of a large tree is done in slices:
+  // `*resume` is where this slice stopped ("" when the sweep is done), and
+  // the next call goes on from there.
+  static constexpr uint64_t kExpireCost = 16;
+  size_t Expire(const Pattern& pattern, int64_t older_than,
+                QueryBudget* budget = nullptr, std::string* resume = nullptr);
 
   // The value of `node` under `action`: its live value if it has no
   // children, else the aggregate of its children's values (add: sum, avg:
@@ -398,10 +403,13 @@ class Tree {
   // Calls `fn` for every leaf under a node matched by `pattern` whose seq is
   // above `since`, in key order, until `fn` returns false. Returns false if
   // stopped early. With a `budget`, every node the walk visits is charged
-  // to it, and the walk stops (returning false) when it is spent.
+  // to it, and the walk stops (returning false) when it is spent. With
+  // `after` (a key, which need not exist any more), only the leaves after
+  // it in key order: a walk stopped early goes on from its last leaf.
   bool Collect(const Pattern& pattern, uint64_t since,
                const std::function<bool(const LeafView&)>& fn,
-               QueryBudget* budget = nullptr) const;
+               QueryBudget* budget = nullptr,
+               absl::string_view after = {}) const;
 
   // Calls `fn` with each key removed after `since` that lies under a node
   // matched by `pattern` (oldest first), charging `budget` likewise.

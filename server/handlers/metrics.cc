@@ -122,6 +122,10 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
           static_cast<double>(stats.udp_datagrams));
   counter("canopy_expired_leaves_total", "Leaves removed by --expire.",
           static_cast<double>(stats.expired));
+  counter("canopy_expire_slices_total",
+          "--expire walks, each within one query's budget (a sweep of a "
+          "large tree takes several, one a second).",
+          static_cast<double>(stats.expire_slices));
   if (f.history) {
     gauge("canopy_trend_series", "Series in the trend store.",
           static_cast<double>(f.trend_series));

@@ -253,6 +253,27 @@ TEST_F(IngestTest, ExpireRemovesStaleLeaves) {
   EXPECT_GE(Metric("canopy_expired_leaves_total"), 1);
 }
 
+// Issue 18: a sweep was one walk of the whole tree on the loop; now it goes
+// in slices of one query's budget, one a second, and still removes all.
+TEST_F(IngestTest, ExpireSweepsABigTreeInSlices) {
+  Start({"--expire=tmp,**=1s", "--retention=1s:1h", "--query_budget=3000"});
+  for (int d = 0; d < 20; ++d) {
+    std::string lines;
+    for (int i = 0; i < 100; ++i)
+      absl::StrAppend(&lines, "tmp.d", d, ".k", i, ":1|g\n");
+    SendUdp(server_->udp_port(), lines);
+  }
+  SendUdp(server_->udp_port(), "keep.a:1|g\n");
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Metric("canopy_expired_leaves_total") == 2000; },
+      absl::Seconds(60)))
+      << Metric("canopy_expired_leaves_total");
+  // More walks than sweeps: 2 000 stale leaves do not fit one budget
+  // (20 nodes of 100: a node wider than a budget is swept whole, once).
+  EXPECT_GE(Metric("canopy_expire_slices_total"), 5);
+  EXPECT_EQ(Get("keep").size(), 1u);
+}
+
 TEST_F(IngestTest, SelfFiguresLandInTheTree) {
   SendUdp(server_->udp_port(), "x:1|c\n");
   ASSERT_TRUE(testing::WaitFor([&] { return !Get("x").empty(); }));
