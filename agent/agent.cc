@@ -406,6 +406,7 @@ int RunAgent(const AgentOptions& o) {
                    spool ? absl::StrCat(" (spool ", o.spool_dir, ")") : ""));
 
   collectors.Collect(absl::Now(), o.host, &doc, &body);  // primes rates
+  if (bench != nullptr) bench->Kick(absl::Now());  // the first one now
   absl::Time next = absl::Now() + o.interval;
   uint64_t seq = 0;
   int oversized = 0;
