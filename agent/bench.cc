@@ -120,8 +120,8 @@ absl::Status Baselines::Load() {
         if (!x.IsNumber()) return bad();
         v.push_back(x.GetDouble());
       }
-      if (v.size() > static_cast<size_t>(keep_)) {
-        v.erase(v.begin(), v.end() - keep_);
+      if (v.size() > static_cast<size_t>(keep_ + kRecentRuns)) {
+        v.erase(v.begin(), v.end() - (keep_ + kRecentRuns));
       }
     }
   }
@@ -155,23 +155,32 @@ absl::Status Baselines::Save() const {
   return absl::OkStatus();
 }
 
-std::optional<double> Baselines::Of(const std::string& kind,
-                                    const std::string& figure) const {
-  auto k = runs_.find(kind);
-  if (k == runs_.end()) return std::nullopt;
-  auto f = k->second.find(figure);
-  if (f == k->second.end() || f->second.size() < kMinRuns) return std::nullopt;
-  std::vector<double> v = f->second;
+namespace {
+double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+}  // namespace
+
+std::optional<Baselines::Judged> Baselines::Judge(
+    const std::string& kind, const std::string& figure) const {
+  auto k = runs_.find(kind);
+  if (k == runs_.end()) return std::nullopt;
+  auto f = k->second.find(figure);
+  if (f == k->second.end()) return std::nullopt;
+  const std::vector<double>& v = f->second;
+  if (v.size() < kMinRuns + kRecentRuns) return std::nullopt;
+  auto split = v.end() - kRecentRuns;
+  return Judged{Median(std::vector<double>(v.begin(), split)),
+                Median(std::vector<double>(split, v.end()))};
 }
 
 void Baselines::Add(const std::string& kind, const std::string& figure,
                     double value) {
   std::vector<double>& v = runs_[kind][figure];
   v.push_back(value);
-  if (v.size() > static_cast<size_t>(keep_)) v.erase(v.begin());
+  if (v.size() > static_cast<size_t>(keep_ + kRecentRuns)) v.erase(v.begin());
 }
 
 BenchRunner::BenchRunner(BenchOptions options, ErrorLog* log)
@@ -279,14 +288,16 @@ BenchRunner::Outcome BenchRunner::Run(const std::string& kind) {
   out.figures = *std::move(figures);
   for (const BenchFigure& f : out.figures) {
     if (!f.compared) continue;
-    std::optional<double> b = baselines_.Of(kind, f.name);
-    if (b && *b > 0) {
-      out.baseline[f.name] = *b;
-      double fall = f.better == kHigherIsBetter ? (*b - f.value) / *b
-                                                : (f.value - *b) / *b;
+    baselines_.Add(kind, f.name, f.value);
+    std::optional<Baselines::Judged> j = baselines_.Judge(kind, f.name);
+    if (j && j->baseline > 0) {
+      const double b = j->baseline;
+      out.baseline[f.name] = b;
+      out.recent[f.name] = j->recent;
+      double fall = f.better == kHigherIsBetter ? (b - j->recent) / b
+                                                : (j->recent - b) / b;
       out.fall_percent = std::max(out.fall_percent, fall * 100);
     }
-    baselines_.Add(kind, f.name, f.value);
   }
   if (absl::Status s = baselines_.Save(); !s.ok()) {
     log_->Report("bench baseline", s.message());
@@ -314,6 +325,8 @@ void BenchRunner::AddTo(rapidjson::Value* host_body, JsonAlloc& a) {
     if (!out.baseline.empty()) {
       rapidjson::Value& b = Child(k, "baseline", a);
       for (const auto& [name, v] : out.baseline) SetNumber(b, name, v, a);
+      rapidjson::Value& r = Child(k, "recent", a);
+      for (const auto& [name, v] : out.recent) SetNumber(r, name, v, a);
     }
     SetNumber(k, "fall_percent", out.fall_percent, a);
     if (out.fall_percent > options_.fall_percent) degraded = true;

@@ -18,14 +18,18 @@
 // to the lowest best-effort priority; the cpu benchmark's threads inherit
 // both.
 //
-// The baseline of a figure is the median of its last --bench_baseline_runs
-// (10) successful runs before this one, kept in <dir>/baseline.json so
-// that it survives restarts; there is none until 3 runs are kept. A
-// figure falls by (baseline - value) / baseline (a throughput) or (value -
-// baseline) / baseline (a latency), in percent; a benchmark's fall_percent
-// is its worst figure's (0 if none is below its baseline), and
-// bench,degraded is 1 while any benchmark's latest fall_percent is above
-// --bench_fall_percent.
+// A figure is judged by the median of its last kRecentRuns (3) runs, this
+// one included, so that one unlucky run on a noisy machine is not a fall;
+// its baseline is the median of the up to --bench_baseline_runs (10) runs
+// before those, kept in <dir>/baseline.json so that it survives restarts
+// (no baseline until 3 such runs exist: 6 runs in all). The figure falls by
+// (baseline - recent) / baseline for a throughput, (recent - baseline) /
+// baseline for a latency, in percent; a benchmark's fall_percent is its
+// worst figure's (0 if none is worse than its baseline), and bench,degraded
+// is 1 while any benchmark's latest fall_percent is above
+// --bench_fall_percent. A lasting fall becomes the new baseline once it
+// fills half the baseline's runs: the flag says "worse than this machine
+// was", not "worse than it should be".
 //
 // Threads: Start, Kick, WaitIdle, RunNow, AddTo and Stop are called by one
 // thread (the collecting thread); the benchmarks run on the runner's
@@ -68,7 +72,7 @@ struct BenchOptions {
 absl::Status ValidateBenchOptions(const BenchOptions& o);
 
 // The figures of each benchmark's past runs, by benchmark and figure name,
-// the newest last; at most `keep` each. Thread-compatible.
+// the newest last; `keep` + kRecentRuns each at most. Thread-compatible.
 class Baselines {
  public:
   Baselines(std::string path, int keep) : path_(std::move(path)), keep_(keep) {}
@@ -77,12 +81,17 @@ class Baselines {
   absl::Status Load();
   // Writes the file (to a temporary name, then renamed).
   absl::Status Save() const;
-  // The median of the kept values, if at least kMinRuns are kept.
-  std::optional<double> Of(const std::string& kind,
-                           const std::string& figure) const;
+  struct Judged {
+    double baseline;  // the median of the runs before the recent ones
+    double recent;    // the median of the last kRecentRuns runs
+  };
+  // Both medians, if there are kRecentRuns runs and kMinRuns before them.
+  std::optional<Judged> Judge(const std::string& kind,
+                              const std::string& figure) const;
   void Add(const std::string& kind, const std::string& figure, double value);
 
   static constexpr int kMinRuns = 3;
+  static constexpr int kRecentRuns = 3;
 
  private:
   std::string path_;
@@ -124,6 +133,7 @@ class BenchRunner {
     std::string error;  // empty: figures are real
     BenchFigures figures;
     std::map<std::string, double> baseline;  // by figure
+    std::map<std::string, double> recent;    // by figure
     double fall_percent = 0;
   };
   void Loop();
