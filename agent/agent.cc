@@ -5,9 +5,10 @@
 // modules' latest results) and hands the pieces to the Sender's thread.
 // The on-demand API, the check runner, the modules, the access logs, the
 // disk workers and the benchmarks (agent/bench.h: started right after a
-// collection, waited for before the next) run threads of their own (see their files); all are stopped
-// before RunAgent() returns, but for the detached threads their files
-// describe (a hung statvfs, a module past its stop timeout).
+// collection, waited for before the next) run threads of their own (see their
+// files); all are stopped before RunAgent() returns, but for the detached
+// threads their files describe (a hung statvfs, a module past its stop
+// timeout).
 #include "agent/agent.h"
 
 #include <signal.h>
@@ -406,7 +407,7 @@ int RunAgent(const AgentOptions& o) {
                    spool ? absl::StrCat(" (spool ", o.spool_dir, ")") : ""));
 
   collectors.Collect(absl::Now(), o.host, &doc, &body);  // primes rates
-  if (bench != nullptr) bench->Kick(absl::Now());  // the first one now
+  if (bench != nullptr) bench->Kick(absl::Now());        // the first one now
   absl::Time next = absl::Now() + o.interval;
   uint64_t seq = 0;
   int oversized = 0;

@@ -34,7 +34,8 @@ void LowerPriority() {
   const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
   setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 19);
   constexpr int kWhoProcess = 1, kClassBestEffort = 2, kClassShift = 13;
-  syscall(SYS_ioprio_set, kWhoProcess, tid, (kClassBestEffort << kClassShift) | 7);
+  syscall(SYS_ioprio_set, kWhoProcess, tid,
+          (kClassBestEffort << kClassShift) | 7);
 }
 
 absl::Status MakeDirs(const std::string& dir) {
@@ -42,9 +43,9 @@ absl::Status MakeDirs(const std::string& dir) {
     if (i < dir.size() && dir[i] != '/') continue;
     std::string part = dir.substr(0, i);
     if (mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::UnavailableError(absl::StrCat(
-          "--bench_dir=", dir, ": cannot create ", part, ": ",
-          std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat("--bench_dir=", dir,
+                                                 ": cannot create ", part, ": ",
+                                                 std::strerror(errno)));
     }
   }
   return absl::OkStatus();
@@ -55,7 +56,8 @@ absl::Status MakeDirs(const std::string& dir) {
 absl::Status ValidateBenchOptions(const BenchOptions& o) {
   for (size_t i = 0; i < o.kinds.size(); ++i) {
     const std::string& k = o.kinds[i];
-    if (std::find(std::begin(kKinds), std::end(kKinds), k) == std::end(kKinds)) {
+    if (std::find(std::begin(kKinds), std::end(kKinds), k) ==
+        std::end(kKinds)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--bench=", k, ": unknown benchmark (cpu, sqlite, disk, net)"));
     }
@@ -143,8 +145,8 @@ absl::Status Baselines::Save() const {
   std::string json = ToJson(d);
   std::string tmp = path_ + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");
-  bool ok = f != nullptr && std::fwrite(json.data(), 1, json.size(), f) ==
-                                json.size();
+  bool ok = f != nullptr &&
+            std::fwrite(json.data(), 1, json.size(), f) == json.size();
   if (f != nullptr) ok = std::fclose(f) == 0 && ok;
   if (!ok || std::rename(tmp.c_str(), path_.c_str()) != 0) {
     std::string why = std::strerror(errno);
@@ -197,8 +199,8 @@ void BenchRunner::Start() {
     log_->Report("bench", s.message());
   }
   if (int n = RemoveStaleBenchFiles(options_.dir); n > 0) {
-    ErrorLog::Info(absl::StrCat("removed ", n, " file(s) an earlier run left in ",
-                                options_.dir));
+    ErrorLog::Info(absl::StrCat(
+        "removed ", n, " file(s) an earlier run left in ", options_.dir));
   }
   if (absl::Status s = baselines_.Load(); !s.ok()) {
     log_->Report("bench", s.message());

@@ -87,16 +87,17 @@ class Fd {
 
 absl::StatusOr<BenchFigures> RunDiskBench(const BenchContext& ctx) {
   Fd fd(OpenNameless(ctx.dir));
-  if (fd.get() < 0) return Errno(absl::StrCat("cannot create a file in ", ctx.dir));
+  if (fd.get() < 0)
+    return Errno(absl::StrCat("cannot create a file in ", ctx.dir));
   struct statvfs vfs;
   if (fstatvfs(fd.get(), &vfs) != 0) return Errno("fstatvfs");
   const uint64_t free_bytes =
       static_cast<uint64_t>(vfs.f_bavail) * static_cast<uint64_t>(vfs.f_frsize);
   const uint64_t max_file = std::min<uint64_t>(kMaxFile, free_bytes / 4);
   if (max_file < 4 * kBlock) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "disk: ", ctx.dir, " has only ", free_bytes >> 20,
-        " MiB free (the benchmark needs 16 MiB)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("disk: ", ctx.dir, " has only ", free_bytes >> 20,
+                     " MiB free (the benchmark needs 16 MiB)"));
   }
   std::vector<char> block(kBlock);
   uint64_t x = 0x9e3779b97f4a7c15ull;
@@ -147,8 +148,8 @@ absl::StatusOr<BenchFigures> RunDiskBench(const BenchContext& ctx) {
   while (read_bytes < written &&
          (read_bytes == 0 || absl::Now() < read_until)) {
     if (ctx.stopped()) return absl::CancelledError("disk: stopped");
-    ssize_t r = pread(fd.get(), block.data(), kBlock,
-                      static_cast<off_t>(read_bytes));
+    ssize_t r =
+        pread(fd.get(), block.data(), kBlock, static_cast<off_t>(read_bytes));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return Errno("read");
     if (r == 0) break;

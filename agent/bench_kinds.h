@@ -53,7 +53,7 @@ using BenchFigures = std::vector<BenchFigure>;
 struct BenchContext {
   absl::Duration budget = absl::Seconds(2);
   const std::atomic<bool>* stop = nullptr;  // optional
-  std::string dir;   // for temporary files: sqlite, disk
+  std::string dir;                          // for temporary files: sqlite, disk
   std::string peer;  // net: a canopyd's base URL, http://HOST:PORT[?token=T]
   bool stopped() const { return stop != nullptr && stop->load(); }
 };

@@ -48,11 +48,10 @@ class Peer {
   absl::StatusOr<UrlResult> Fetch(absl::string_view what, bool upload,
                                   int64_t bytes) {
     if (ctx_.stopped()) return absl::CancelledError("net: stopped");
-    absl::Duration left =
-        std::min(deadline_ - absl::Now(), ctx_.budget / 3);
+    absl::Duration left = std::min(deadline_ - absl::Now(), ctx_.budget / 3);
     if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "net: ", what, ": the peer is too slow (", base_, ")"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("net: ", what, ": the peer is too slow (", base_, ")"));
     }
     UrlRequest r;
     r.timeout = left;
@@ -73,14 +72,15 @@ class Peer {
           absl::StrCat("net: ", what, ": ", u.error, " (", base_, ")"));
     }
     if (u.status != 200) {
-      return absl::UnavailableError(absl::StrCat(
-          "net: ", what, ": HTTP ", u.status, " from ", base_,
-          u.status == 401 || u.status == 403
-              ? " (give the token: --bench_peer=URL?token=T)"
-              : ""));
+      return absl::UnavailableError(
+          absl::StrCat("net: ", what, ": HTTP ", u.status, " from ", base_,
+                       u.status == 401 || u.status == 403
+                           ? " (give the token: --bench_peer=URL?token=T)"
+                           : ""));
     }
-    const bool right = upload ? u.body == absl::StrCat("{\"bytes\":", bytes, "}")
-                              : u.bytes == bytes;
+    const bool right = upload
+                           ? u.body == absl::StrCat("{\"bytes\":", bytes, "}")
+                           : u.bytes == bytes;
     if (!right) {
       return absl::DataLossError(absl::StrCat(
           "net: ", what, ": the peer did not ", upload ? "take" : "send",
@@ -95,7 +95,8 @@ class Peer {
     absl::StatusOr<UrlResult> probe = Fetch(what, upload, kMinTransfer);
     if (!probe.ok()) return probe.status();
     double rate = kMinTransfer / (probe->total_ms / 1000);  // bytes/s
-    int64_t n = static_cast<int64_t>(rate * absl::ToDoubleSeconds(ctx_.budget) * 0.2);
+    int64_t n =
+        static_cast<int64_t>(rate * absl::ToDoubleSeconds(ctx_.budget) * 0.2);
     n = std::clamp(n, kMinTransfer, kMaxTransfer);
     absl::StatusOr<UrlResult> r = Fetch(what, upload, n);
     if (!r.ok()) return r.status();

@@ -46,8 +46,9 @@ class BenchDb {
     Remove();
   }
   absl::Status Open() {
-    int rc = sqlite3_open_v2(path_.c_str(), &db_,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     if (rc != SQLITE_OK) return Error("open", rc);
     return absl::OkStatus();
   }
@@ -71,10 +72,10 @@ class BenchDb {
     return rc == SQLITE_DONE ? absl::OkStatus() : Error(sqlite3_sql(s), rc);
   }
   absl::Status Error(absl::string_view what, int rc) {
-    std::string m = absl::StrCat(
-        "sqlite: ", what.substr(0, 40), ": ",
-        db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), " (",
-        path_, ")");
+    std::string m =
+        absl::StrCat("sqlite: ", what.substr(0, 40), ": ",
+                     db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc),
+                     " (", path_, ")");
     if (rc == SQLITE_FULL) return absl::ResourceExhaustedError(m);
     return absl::UnavailableError(m);
   }
@@ -107,9 +108,9 @@ int RemoveStaleBenchFiles(const std::string& dir) {
 absl::StatusOr<BenchFigures> RunSqliteBench(const BenchContext& ctx) {
   BenchDb db(absl::StrCat(ctx.dir, "/", kBenchFilePrefix, getpid(), ".sqlite"));
   if (absl::Status s = db.Open(); !s.ok()) return s;
-  if (absl::Status s = db.Exec(
-          "CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, v TEXT);"
-          "CREATE INDEX t_k ON t(k);");
+  if (absl::Status s =
+          db.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, v TEXT);"
+                  "CREATE INDEX t_k ON t(k);");
       !s.ok()) {
     return s;
   }
@@ -117,7 +118,8 @@ absl::StatusOr<BenchFigures> RunSqliteBench(const BenchContext& ctx) {
   absl::StatusOr<sqlite3_stmt*> commit = db.Prepare("COMMIT");
   absl::StatusOr<sqlite3_stmt*> insert =
       db.Prepare("INSERT INTO t(k, v) VALUES(?1, ?2)");
-  absl::StatusOr<sqlite3_stmt*> select = db.Prepare("SELECT v FROM t WHERE k = ?1");
+  absl::StatusOr<sqlite3_stmt*> select =
+      db.Prepare("SELECT v FROM t WHERE k = ?1");
   absl::StatusOr<sqlite3_stmt*> update =
       db.Prepare("UPDATE t SET v = ?2 WHERE k = ?1");
   for (const auto* s : {&begin, &commit, &insert, &select, &update}) {

@@ -94,7 +94,8 @@ constexpr canopy::ProgramInfo kProgram = {
     "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
     "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
     "[--check_url=NAME=URL] [--nginx_status=URL] "
-    "[--listen=127.0.0.1:7576] [--bench=cpu,sqlite,disk,net] ...\nSee docs/AGENT.md.",
+    "[--listen=127.0.0.1:7576] [--bench=cpu,sqlite,disk,net] ...\nSee "
+    "docs/AGENT.md.",
     "agent/main.cc"};
 
 [[noreturn]] void Die(const std::string& message) {

@@ -184,8 +184,8 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
     if (requests[i].post) {
       if (post_headers == nullptr) {
         post_headers = c.slist_append(nullptr, "Expect:");
-        post_headers = c.slist_append(
-            post_headers, "Content-Type: application/octet-stream");
+        post_headers = c.slist_append(post_headers,
+                                      "Content-Type: application/octet-stream");
       }
       c.easy_setopt(e, CURLOPT_HTTPHEADER, post_headers);
       c.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,

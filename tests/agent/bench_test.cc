@@ -4,6 +4,8 @@
 // that cannot be used; SIGTERM and SIGKILL mid-benchmark; the baseline and
 // the fall flag, with a real slowdown (a busy thread on the benchmark's
 // core) and with a seeded baseline.
+#include "agent/bench.h"
+
 #include <dirent.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -22,7 +24,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/bench.h"
 #include "agent/bench_kinds.h"
 #include "gtest/gtest.h"
 #include "tests/agent/agent_util.h"
@@ -63,7 +64,8 @@ double Figure(const BenchFigures& f, const std::string& name) {
 }
 
 // A sane figure: positive and finite.
-void ExpectSane(const BenchFigures& f, std::initializer_list<const char*> names) {
+void ExpectSane(const BenchFigures& f,
+                std::initializer_list<const char*> names) {
   for (const char* n : names) {
     double v = Figure(f, n);
     EXPECT_TRUE(v > 0 && std::isfinite(v)) << n << " = " << v;
@@ -149,8 +151,7 @@ TEST_F(BenchTest, StopEndsABenchmarkSoonWithNoFigures) {
 }
 
 TEST_F(BenchTest, NetAgainstCanopyd) {
-  auto server = ServerProcess::Start(
-      {"--read_token=rt", "--write_token=wt"});
+  auto server = ServerProcess::Start({"--read_token=rt", "--write_token=wt"});
   ASSERT_TRUE(server.ok()) << server.status();
   BenchContext c = Ctx(absl::Seconds(1));
   c.peer = absl::StrCat("http://127.0.0.1:", (*server)->http_port());
@@ -163,8 +164,8 @@ TEST_F(BenchTest, NetAgainstCanopyd) {
   (*server).reset();
   server = ServerProcess::Start({"--read_token=t", "--write_token=t"});
   ASSERT_TRUE(server.ok()) << server.status();
-  c.peer = absl::StrCat("http://127.0.0.1:", (*server)->http_port(),
-                        "/?token=t");
+  c.peer =
+      absl::StrCat("http://127.0.0.1:", (*server)->http_port(), "/?token=t");
   absl::Time t0 = absl::Now();
   absl::StatusOr<BenchFigures> f = agent::RunNetBench(c);
   EXPECT_LT(absl::Now() - t0, c.budget * 1.5 + kSlack);
@@ -242,9 +243,8 @@ TEST_F(BenchTest, OncePrintsEveryBenchmarkWithTheTree) {
   auto server = ServerProcess::Start();
   ASSERT_TRUE(server.ok()) << server.status();
   RunResult r = RunAgentBinary(
-      {"--once", "--host=h", "--interval=100ms",
-       "--bench=cpu,sqlite,disk,net", "--bench_budget=300ms",
-       "--bench_dir=" + dir_,
+      {"--once", "--host=h", "--interval=100ms", "--bench=cpu,sqlite,disk,net",
+       "--bench_budget=300ms", "--bench_dir=" + dir_,
        absl::StrCat("--bench_peer=http://127.0.0.1:", (*server)->http_port())});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   rapidjson::Document d = ParseOnce(r);
@@ -297,10 +297,10 @@ TEST_F(BenchTest, BadFlagsAreOneLine) {
 // Runs the agent in its loop with a long sqlite benchmark and waits until
 // the database file exists; returns the agent's pid (or -1).
 pid_t StartLongSqlite(const std::string& dir) {
-  pid_t pid = Spawn({BinPath("canopy-agent"), "--host=h", "--interval=30s",
-                     "--bench=sqlite", "--bench_budget=10s",
-                     "--bench_dir=" + dir,
-                     absl::StrCat("--server=udp://127.0.0.1:", FreePort())});
+  pid_t pid =
+      Spawn({BinPath("canopy-agent"), "--host=h", "--interval=30s",
+             "--bench=sqlite", "--bench_budget=10s", "--bench_dir=" + dir,
+             absl::StrCat("--server=udp://127.0.0.1:", FreePort())});
   if (pid <= 0) return -1;
   if (!WaitFor([&] { return HasBenchFile(dir); }, absl::Seconds(20))) {
     kill(pid, SIGKILL);
@@ -330,9 +330,9 @@ TEST_F(BenchTest, SigkillMidBenchmarkIsCleanedByTheNextStart) {
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
   ASSERT_TRUE(HasBenchFile(dir_));
-  RunResult r = RunAgentBinary({"--once", "--host=h", "--interval=100ms",
-                                "--bench=cpu", "--bench_budget=100ms",
-                                "--bench_dir=" + dir_});
+  RunResult r =
+      RunAgentBinary({"--once", "--host=h", "--interval=100ms", "--bench=cpu",
+                      "--bench_budget=100ms", "--bench_dir=" + dir_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_FALSE(HasBenchFile(dir_));
   EXPECT_TRUE(absl::StrContains(r.err, "an earlier run left")) << r.err;
@@ -343,9 +343,9 @@ struct CpuRun {
   double single = -1, fall = -1, degraded = -1, baseline = -1, recent = -1;
 };
 CpuRun RunCpuOnce(const std::string& dir) {
-  RunResult r = RunAgentBinary({"--once", "--host=h", "--interval=100ms",
-                                "--bench=cpu", "--bench_budget=300ms",
-                                "--bench_dir=" + dir});
+  RunResult r =
+      RunAgentBinary({"--once", "--host=h", "--interval=100ms", "--bench=cpu",
+                      "--bench_budget=300ms", "--bench_dir=" + dir});
   rapidjson::Document d = ParseOnce(r);
   CpuRun c;
   c.single = Num(Bench(d, {"cpu", "single_mops"}));

@@ -32,8 +32,8 @@ TEST(BenchHandlerTest, DownloadSendsTheBytesAsked) {
 
 TEST(BenchHandlerTest, DownloadRefusesBadOrTooLargeCounts) {
   HandlerContext ctx;
-  for (std::string bad : {"", "-1", "abc", "1e6", "67108865",
-                          "99999999999999999999"}) {
+  for (std::string bad :
+       {"", "-1", "abc", "1e6", "67108865", "99999999999999999999"}) {
     absl::StatusOr<Response> r = HandleBenchDownload(Get(bad), ctx);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(HttpStatusOf(r.status()), 400) << bad;
