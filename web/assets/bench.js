@@ -6,10 +6,11 @@
 //   import {renderBench} from './bench.js';
 //   await renderBench(document.querySelector('#bench'), 'web1');
 //
-// `api` defaults to ./api.js (request, pathKey); a page may pass its own
+// `api` defaults to ./api.js (request, query); a page may pass its own
 // (a test, a page that counts requests). Reads GET
-// /api/q/host,<h>,bench.json once; call again to refresh. Returns the
-// subtree it drew (null when the host runs no benchmark).
+// /get?key=host,<h>,bench,** once (a host with no such subtree answers an
+// empty list, not a 404); call again to refresh. Returns the subtree it
+// drew, as nested objects (null when the host runs no benchmark).
 
 import * as defaultApi from './api.js';
 
@@ -49,18 +50,32 @@ function fallOf(name, recent, baseline) {
 
 export async function renderBench(container, hostName, api = defaultApi) {
   container.replaceChildren();
-  let tree;
+  const prefix = `host,${hostName},bench,`;
+  let answer;
   try {
-    tree = await api.request(`/api/q/${api.pathKey(`host,${hostName},bench`)}.json`);
+    answer = await api.request('/get' + api.query({key: prefix + '**'}));
   } catch (e) {
-    if (e && e.status === 404) {
-      container.append(el('p', {class: 'msg'}, `${hostName} runs no benchmark (canopy-agent --bench=cpu,sqlite,disk,net).`));
-      return null;
-    }
     container.append(el('p', {class: 'msg error'}, `benchmarks: ${e.message}`));
     return null;
   }
-  if (!tree || typeof tree !== 'object') return null;
+  // {"items": [{"host,h,bench,cpu,ok": 1}, ...]} as nested objects.
+  const tree = {};
+  for (const item of (answer && answer.items) || []) {
+    for (const [key, value] of Object.entries(item)) {
+      if (!key.startsWith(prefix)) continue;
+      const path = key.slice(prefix.length).split(',');
+      let node = tree;
+      for (const seg of path.slice(0, -1)) {
+        if (typeof node[seg] !== 'object' || node[seg] === null) node[seg] = {};
+        node = node[seg];
+      }
+      node[path[path.length - 1]] = value;
+    }
+  }
+  if (Object.keys(tree).length === 0) {
+    container.append(el('p', {class: 'msg'}, `${hostName} runs no benchmark (canopy-agent --bench=cpu,sqlite,disk,net).`));
+    return null;
+  }
   const threshold = typeof tree.fall_threshold_percent === 'number' ? tree.fall_threshold_percent : 25;
   if (tree.degraded === 1) {
     container.append(el('p', {class: 'msg error', 'data-degraded': '1'},
