@@ -10,12 +10,15 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -133,6 +136,47 @@ TEST_F(BenchTest, UnusableDirectoryIsAnErrorWithNoFigures) {
   ASSERT_FALSE(sql.ok());
   EXPECT_TRUE(absl::StartsWith(sql.status().message(), "sqlite: "))
       << sql.status();
+}
+
+// A real full disk, then a real read-only one: a small tmpfs mounted for
+// the test (skipped where the test may not mount, e.g. without
+// CAP_SYS_ADMIN).
+TEST_F(BenchTest, FullAndReadOnlyDisksAreErrorsWithNoFigures) {
+  std::string mnt = dir_ + "/mnt";
+  std::filesystem::create_directory(mnt);
+  if (mount("canopy-bench-test", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {  // on every way out, before TearDown removes dir_
+    std::string at;
+    ~Unmount() { umount2(at.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  {
+    std::ofstream fill(mnt + "/fill", std::ios::binary);
+    std::string mib(1 << 20, 'f');
+    for (int i = 0; i < 4 && fill; ++i) fill.write(mib.data(), mib.size());
+  }
+  BenchContext c = Ctx(absl::Milliseconds(300));
+  c.dir = mnt;
+  absl::StatusOr<BenchFigures> disk = agent::RunDiskBench(c);
+  EXPECT_TRUE(absl::IsResourceExhausted(disk.status())) << disk.status();
+  absl::StatusOr<BenchFigures> sql = agent::RunSqliteBench(c);
+  EXPECT_FALSE(sql.ok());
+  EXPECT_TRUE(absl::StartsWith(sql.status().message(), "sqlite: "))
+      << sql.status();
+  EXPECT_EQ(FilesIn(mnt), std::vector<std::string>{"fill"});
+
+  ASSERT_EQ(unlink((mnt + "/fill").c_str()), 0);
+  ASSERT_EQ(
+      mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr), 0)
+      << std::strerror(errno);
+  disk = agent::RunDiskBench(c);
+  EXPECT_TRUE(absl::StrContains(disk.status().message(), "Read-only"))
+      << disk.status();
+  sql = agent::RunSqliteBench(c);
+  EXPECT_TRUE(absl::StartsWith(sql.status().message(), "sqlite: "))
+      << sql.status();
+  EXPECT_TRUE(FilesIn(mnt).empty());
 }
 
 TEST_F(BenchTest, StopEndsABenchmarkSoonWithNoFigures) {
