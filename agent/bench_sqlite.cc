@@ -71,9 +71,11 @@ class BenchDb {
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? absl::OkStatus() : Error(sqlite3_sql(s), rc);
   }
+  // "sqlite: INSERT: database or disk is full (path)": the statement by its
+  // first word.
   absl::Status Error(absl::string_view what, int rc) {
     std::string m =
-        absl::StrCat("sqlite: ", what.substr(0, 40), ": ",
+        absl::StrCat("sqlite: ", what.substr(0, what.find(' ')), ": ",
                      db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc),
                      " (", path_, ")");
     if (rc == SQLITE_FULL) return absl::ResourceExhaustedError(m);
