@@ -5,7 +5,7 @@
 // (the floating-point half). One iteration is one "op"; the figures are
 // millions of ops per second of wall time, on one thread and on one thread
 // per core the agent may run on (sched_getaffinity), each for about 40 % of
-// the budget. The loop's result is kept in a volatile so that the compiler
+// the budget. The loop's result is stored (g_sink) so that the compiler
 // cannot drop the work.
 //
 // Threads: runs on the caller's thread (the niced bench thread); the
@@ -14,6 +14,8 @@
 // threads), and joins them before returning.
 #include <sched.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -48,7 +50,9 @@ void RunChunk(CpuState& s, uint32_t base) {
   }
 }
 
-volatile double g_sink;
+// Where each thread's result goes, so that the loop cannot be optimized
+// away (atomic: several threads store at once).
+std::atomic<double> g_sink{0};
 
 // Runs chunks until `until` or a stop; returns the ops done, -1 if stopped.
 int64_t Spin(absl::Time until, const BenchContext& ctx) {
@@ -62,7 +66,8 @@ int64_t Spin(absl::Time until, const BenchContext& ctx) {
     base += kChunk;
     ops += kChunk;
   }
-  g_sink = s.x + s.y + static_cast<double>(s.h & 0xffff);
+  g_sink.store(s.x + s.y + static_cast<double>(s.h & 0xffff),
+               std::memory_order_relaxed);
   return ops;
 }
 
