@@ -8,9 +8,9 @@
 //   absl::StatusOr<BenchFigures> f = RunCpuBench(ctx);
 //   // f->at(0) = {"single_mops", 412.3, kHigherIsBetter}, ...
 //
-// The bound: each returns after about `budget` of wall time (a stuck disk
-// or peer aside, which the net timeouts and the scheduler's wait bound), and
-// soon after *stop becomes true, with CancelledError. Temporary files live
+// The bound: each returns after about `budget` of wall time (net: at most
+// budget + 3 s when the peer is slow; a disk stuck in fsync is the
+// kernel's), and soon after *stop becomes true, with CancelledError. Temporary files live
 // in `dir` (the agent's --bench_dir, on the data disk) and are gone when
 // the function returns, whatever happened: the disk file has no name at all
 // (O_TMPFILE, or unlinked right after creation); SQLite's database cannot

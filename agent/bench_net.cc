@@ -10,11 +10,14 @@
 //                  16 MiB) is timed, whole request included
 //   upload_mbps    the same with a POST of that many bytes
 //
-// Every request's timeout is what is left of 1.5 x the budget (at most a
-// third of the budget each), so a slow or silent peer ends the benchmark
-// with an error ("net: download: timed out"), never a stalled agent. A
-// peer that answers anything but 200 with the right byte count is an
-// error too; no figure is reported from a run with an error.
+// The transfers are sized by the budget; the timeouts are not, since a
+// far peer needs two round trips before the first byte of each new
+// connection: every request may take what is left of budget +
+// kTimeoutSlack (3 s) in all, so a slow or silent peer ends the benchmark
+// with an error ("net: rtt: Connection timed out ...", "net: download: the
+// peer is too slow") after at most that, never a stalled agent. A peer that
+// answers anything but 200 with the right byte count is an error too; no
+// figure is reported from a run with an error.
 //
 // Threads: runs on the caller's thread (libcurl's easy handles are its
 // own; agent/url_fetch.h).
@@ -32,11 +35,12 @@ namespace agent {
 namespace {
 
 constexpr int64_t kMinTransfer = 256 << 10, kMaxTransfer = 16 << 20;
+constexpr absl::Duration kTimeoutSlack = absl::Seconds(3);
 
 class Peer {
  public:
   Peer(const BenchContext& ctx)
-      : ctx_(ctx), deadline_(absl::Now() + ctx.budget * 1.5) {
+      : ctx_(ctx), deadline_(absl::Now() + ctx.budget + kTimeoutSlack) {
     std::pair<std::string, std::string> parts =
         absl::StrSplit(ctx.peer, absl::MaxSplits('?', 1));
     base_ = parts.first;
@@ -48,7 +52,7 @@ class Peer {
   absl::StatusOr<UrlResult> Fetch(absl::string_view what, bool upload,
                                   int64_t bytes) {
     if (ctx_.stopped()) return absl::CancelledError("net: stopped");
-    absl::Duration left = std::min(deadline_ - absl::Now(), ctx_.budget / 3);
+    absl::Duration left = deadline_ - absl::Now();
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError(
           absl::StrCat("net: ", what, ": the peer is too slow (", base_, ")"));

@@ -212,7 +212,7 @@ TEST_F(BenchTest, NetAgainstCanopyd) {
       absl::StrCat("http://127.0.0.1:", (*server)->http_port(), "/?token=t");
   absl::Time t0 = absl::Now();
   absl::StatusOr<BenchFigures> f = agent::RunNetBench(c);
-  EXPECT_LT(absl::Now() - t0, c.budget * 1.5 + kSlack);
+  EXPECT_LT(absl::Now() - t0, c.budget + absl::Seconds(3) + kSlack);
   ASSERT_TRUE(f.ok()) << f.status();
   ExpectSane(*f, {"rtt_ms", "download_mbps", "upload_mbps"});
 }
@@ -240,7 +240,7 @@ TEST_F(BenchTest, NetSilentPeerTimesOutWithinTheBound) {
   c.peer = absl::StrCat("http://127.0.0.1:", ntohs(a.sin_port));
   absl::Time t0 = absl::Now();
   absl::StatusOr<BenchFigures> f = agent::RunNetBench(c);
-  EXPECT_LT(absl::Now() - t0, c.budget * 1.5 + kSlack);
+  EXPECT_LT(absl::Now() - t0, c.budget + absl::Seconds(3) + kSlack);
   close(fd);
   ASSERT_FALSE(f.ok());
   EXPECT_TRUE(absl::StartsWith(f.status().message(), "net: ")) << f.status();
