@@ -11,10 +11,11 @@
 //
 // Never beside a collection: Kick starts at most one benchmark (the next
 // one due), on the runner's own thread, right after an interval's work;
-// its budget is at most half the interval (and at most 2 s), so it is done
-// before the next tick, and the collecting thread waits for it anyway
-// before it collects (WaitIdle), so that the two never overlap even when a
-// disk or a peer is slow. The runner's thread is niced to 19 and its I/O
+// its budget is --bench_budget (2 s) but at most half the interval, so it
+// is normally done before the next tick, and the collecting thread waits
+// for it anyway before it collects (WaitIdle), so that the two never
+// overlap even when a disk or a peer is slow (a silent net peer: up to the
+// budget + 3 s, agent/bench_net.cc). The runner's thread is niced to 19 and its I/O
 // to the lowest best-effort priority; the cpu benchmark's threads inherit
 // both.
 //
