@@ -63,7 +63,7 @@ class Peer {
     if (upload) {
       r.url = absl::StrCat(base_, "/api/bench/upload", Query(""));
       r.post = true;
-      r.post_body.assign(static_cast<size_t>(bytes), 'u');
+      r.post_bytes = bytes;
     } else {
       r.url = absl::StrCat(base_, "/api/bench/download",
                            Query(absl::StrCat("bytes=", bytes)));

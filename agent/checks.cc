@@ -325,7 +325,7 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
     } else {
       fetches.push_back(&c);
       requests.push_back(
-          {c.url, c.timeout, c.type == Check::Type::kNginx, false, {}});
+          {c.url, c.timeout, c.type == Check::Type::kNginx, false, 0});
     }
   }
   // Ports and URLs side by side: the round takes the longest timeout, not

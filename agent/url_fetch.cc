@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -130,6 +131,15 @@ size_t OnData(char* data, size_t size, size_t n, void* user) {
   return bytes;
 }
 
+// A POST body: `*left` more bytes of 'u'.
+size_t OnUpload(char* buffer, size_t size, size_t n, void* user) {
+  int64_t* left = static_cast<int64_t*>(user);
+  size_t bytes = std::min<size_t>(size * n, static_cast<size_t>(*left));
+  std::memset(buffer, 'u', bytes);
+  *left -= static_cast<int64_t>(bytes);
+  return bytes;
+}
+
 }  // namespace
 
 absl::Status LoadLibcurl() {
@@ -158,6 +168,7 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
   std::vector<std::array<char, CURL_ERROR_SIZE>> errors(requests.size());
   absl::Duration longest = absl::ZeroDuration();
   curl_slist* post_headers = nullptr;  // the POSTs' headers, freed at the end
+  std::vector<int64_t> uploads(requests.size(), 0);  // bytes left to send
   for (size_t i = 0; i < requests.size(); ++i) {
     CURL* e = c.easy_init();
     if (e == nullptr) {
@@ -188,9 +199,12 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
                                       "Content-Type: application/octet-stream");
       }
       c.easy_setopt(e, CURLOPT_HTTPHEADER, post_headers);
+      uploads[i] = requests[i].post_bytes;
+      c.easy_setopt(e, CURLOPT_POST, 1L);
       c.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                    static_cast<curl_off_t>(requests[i].post_body.size()));
-      c.easy_setopt(e, CURLOPT_POSTFIELDS, requests[i].post_body.data());
+                    static_cast<curl_off_t>(requests[i].post_bytes));
+      c.easy_setopt(e, CURLOPT_READFUNCTION, OnUpload);
+      c.easy_setopt(e, CURLOPT_READDATA, &uploads[i]);
     }
     c.multi_add_handle(multi, e);
   }

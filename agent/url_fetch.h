@@ -35,10 +35,12 @@ struct UrlRequest {
   std::string url;
   absl::Duration timeout;
   bool keep_body = false;
-  // A POST of this body instead of a GET (the net benchmark's upload);
-  // sent at once (no "Expect: 100-continue"), as application/octet-stream.
+  // A POST of `post_bytes` bytes (all 'u', made as they are sent, so that
+  // a large upload takes no memory) instead of a GET: the net benchmark's
+  // upload. Sent at once (no "Expect: 100-continue"), as
+  // application/octet-stream.
   bool post = false;
-  std::string post_body;
+  int64_t post_bytes = 0;
 };
 // Fetches every URL at once (GET, redirects not followed). Gives up soon
 // after *stop becomes true. If libcurl cannot be loaded, every result has
