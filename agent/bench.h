@@ -15,8 +15,8 @@
 // is normally done before the next tick, and the collecting thread waits
 // for it anyway before it collects (WaitIdle), so that the two never
 // overlap even when a disk or a peer is slow (a silent net peer: up to the
-// budget + 3 s, agent/bench_net.cc). The runner's thread is niced to 19 and its I/O
-// to the lowest best-effort priority; the cpu benchmark's threads inherit
+// budget + 3 s, agent/bench_net.cc). The runner's thread is niced to 19 and its
+// I/O to the lowest best-effort priority; the cpu benchmark's threads inherit
 // both.
 //
 // A figure is judged by the median of its last kRecentRuns (3) runs, this

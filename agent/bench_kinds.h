@@ -10,10 +10,10 @@
 //
 // The bound: each returns after about `budget` of wall time (net: at most
 // budget + 3 s when the peer is slow; a disk stuck in fsync is the
-// kernel's), and soon after *stop becomes true, with CancelledError. Temporary files live
-// in `dir` (the agent's --bench_dir, on the data disk) and are gone when
-// the function returns, whatever happened: the disk file has no name at all
-// (O_TMPFILE, or unlinked right after creation); SQLite's database cannot
+// kernel's), and soon after *stop becomes true, with CancelledError. Temporary
+// files live in `dir` (the agent's --bench_dir, on the data disk) and are gone
+// when the function returns, whatever happened: the disk file has no name at
+// all (O_TMPFILE, or unlinked right after creation); SQLite's database cannot
 // be unlinked while open (SQLite then refuses writes), so it is named
 // kBenchFilePrefix + pid and removed on every way out, and a file left by a
 // killed agent is removed by the next start (RemoveStaleBenchFiles).
