@@ -3,10 +3,12 @@
 // Threads: RunAgent() runs on the caller's thread, the collecting thread:
 // it collects every interval (system, disks, processes, checks' and
 // modules' latest results) and hands the pieces to the Sender's thread.
-// The on-demand API, the check runner, the modules, the access logs and the
-// disk workers run threads of their own (see their files); all are stopped
-// before RunAgent() returns, but for the detached threads their files
-// describe (a hung statvfs, a module past its stop timeout).
+// The on-demand API, the check runner, the modules, the access logs, the
+// disk workers and the benchmarks (agent/bench.h: started right after a
+// collection, waited for before the next) run threads of their own (see their
+// files); all are stopped before RunAgent() returns, but for the detached
+// threads their files describe (a hung statvfs, a module past its stop
+// timeout).
 #include "agent/agent.h"
 
 #include <signal.h>
@@ -18,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/accesslog.h"
+#include "agent/bench.h"
 #include "agent/checks.h"
 #include "agent/disks.h"
 #include "agent/json.h"
@@ -45,6 +48,26 @@ bool WaitForStop(const sigset_t& stop, absl::Time deadline) {
     if (sig == SIGTERM || sig == SIGINT) return true;
     // EAGAIN: timed out (loop checks); EINTR: another signal.
   }
+}
+
+// True if a stop signal is pending (taken without waiting).
+bool StopPending(const sigset_t& stop) {
+  timespec zero = {0, 0};
+  int sig = sigtimedwait(&stop, nullptr, &zero);
+  return sig == SIGTERM || sig == SIGINT;
+}
+
+// Waits until no benchmark runs (collection never overlaps one); on a stop
+// signal meanwhile, stops the benchmark and returns true.
+bool WaitForBench(BenchRunner* bench, const sigset_t& stop) {
+  if (bench == nullptr) return false;
+  while (!bench->WaitIdle(absl::Milliseconds(100))) {
+    if (StopPending(stop)) {
+      bench->Stop();
+      return true;
+    }
+  }
+  return false;
 }
 
 class Collectors {
@@ -184,7 +207,7 @@ absl::Status ValidateOptions(const AgentOptions& o) {
       !specs.ok()) {
     return specs.status();
   }
-  return absl::OkStatus();
+  return ValidateBenchOptions(o.bench);
 }
 
 std::vector<std::string> SplitTree(const rapidjson::Value& tree,
@@ -288,6 +311,16 @@ int RunAgent(const AgentOptions& o) {
     ErrorLog::Info(
         absl::StrCat("collection API on http://", o.listen, "/performance/"));
   }
+  // The benchmarks' budget is at most half the interval, so that one
+  // started right after a collection is done before the next (--once has
+  // no next collection).
+  std::unique_ptr<BenchRunner> bench;
+  if (!o.bench.kinds.empty()) {
+    BenchOptions b = o.bench;
+    if (!o.once) b.budget = std::min(b.budget, o.interval / 2);
+    bench = std::make_unique<BenchRunner>(std::move(b), &log);
+    bench->Start();
+  }
   rapidjson::Document doc;
   rapidjson::Value* body;
 
@@ -297,6 +330,13 @@ int RunAgent(const AgentOptions& o) {
     absl::Time t0 = absl::Now();
     collectors.Collect(t0, o.host, &doc, &body);
     JsonAlloc& a = doc.GetAllocator();
+    if (bench != nullptr) {
+      for (const std::string& kind : o.bench.kinds) {
+        bench->RunNow(kind);
+        if (WaitForBench(bench.get(), stop)) return 0;
+      }
+      bench->AddTo(body, a);
+    }
     rapidjson::Value& ag = Child(*body, "agent", a);
     SetText(ag, "defaultaction", "last", a);
     SetInt(ag, "interval_ms", absl::ToInt64Milliseconds(o.interval), a);
@@ -367,13 +407,16 @@ int RunAgent(const AgentOptions& o) {
                    spool ? absl::StrCat(" (spool ", o.spool_dir, ")") : ""));
 
   collectors.Collect(absl::Now(), o.host, &doc, &body);  // primes rates
+  if (bench != nullptr) bench->Kick(absl::Now());        // the first one now
   absl::Time next = absl::Now() + o.interval;
   uint64_t seq = 0;
   int oversized = 0;
   while (!WaitForStop(stop, next)) {
+    if (WaitForBench(bench.get(), stop)) break;
     absl::Time t0 = absl::Now();
     collectors.Collect(t0, o.host, &doc, &body);
     JsonAlloc& a = doc.GetAllocator();
+    if (bench != nullptr) bench->AddTo(body, a);
     rapidjson::Value& ag = Child(*body, "agent", a);
     SetText(ag, "defaultaction", "last", a);
     SetInt(ag, "seq", static_cast<int64_t>(++seq), a);
@@ -394,6 +437,7 @@ int RunAgent(const AgentOptions& o) {
     }
     add_access_logs(&pieces);
     sender.Enqueue(std::move(pieces));
+    if (bench != nullptr) bench->Kick(absl::Now());
     // The next tick on the grid; after a stall, the next one from now
     // (never a burst of catch-up collections).
     next += o.interval;
@@ -401,6 +445,7 @@ int RunAgent(const AgentOptions& o) {
     if (next <= now) next = now + o.interval;
   }
   ErrorLog::Info("stopping: sending what is queued");
+  if (bench != nullptr) bench->Stop();  // a benchmark under way gives up
   if (access_logs != nullptr) {
     access_logs->Stop();  // a last read of every file
     std::vector<std::string> last;

@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "agent/bench.h"
 #include "rapidjson/document.h"
 
 namespace canopy {
@@ -45,6 +46,9 @@ struct AgentOptions {
   // Access logs to follow (agent/accesslog.h):
   // "PATH[,format=F][,prefix=P][,from=start|end]" separated by ';'.
   std::string access_log;
+  // Machine benchmarks (agent/bench.h): --bench=cpu,sqlite,disk,net and
+  // the --bench_* flags; off when bench.kinds is empty.
+  BenchOptions bench;
 };
 
 // Checks the options; the error is one line naming the flag.

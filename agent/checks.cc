@@ -324,7 +324,8 @@ std::string CheckRunner::RunRound(const std::vector<Check>& checks) {
       ports.push_back(c);
     } else {
       fetches.push_back(&c);
-      requests.push_back({c.url, c.timeout, c.type == Check::Type::kNginx});
+      requests.push_back(
+          {c.url, c.timeout, c.type == Check::Type::kNginx, false, 0});
     }
   }
   // Ports and URLs side by side: the round takes the longest timeout, not

@@ -59,6 +59,26 @@ ABSL_FLAG(std::string, listen, "",
           "HOST:PORT of the on-demand collection API "
           "(/performance/start_collecting, stop_collecting, real_time); "
           "off when empty.");
+ABSL_FLAG(std::vector<std::string>, bench, {},
+          "Machine benchmarks to run, one at a time, niced, each bounded: "
+          "cpu,sqlite,disk,net; host,<NAME>,bench,... (docs/AGENT.md). Off "
+          "when empty.");
+ABSL_FLAG(absl::Duration, bench_interval, absl::Hours(1),
+          "How often each benchmark runs (at least 1m).");
+ABSL_FLAG(std::string, bench_peer, "",
+          "The canopyd the net benchmark measures against: "
+          "http://HOST:PORT[?token=T] (its /api/bench/ endpoints).");
+ABSL_FLAG(std::string, bench_dir, "./var/canopy-agent/bench",
+          "Where the baseline file and the benchmarks' temporary files go "
+          "(on the data disk: the sqlite and disk benchmarks measure it).");
+ABSL_FLAG(double, bench_fall_percent, 25,
+          "bench,degraded is 1 while a benchmark's figure is more than this "
+          "many percent worse than its baseline.");
+ABSL_FLAG(absl::Duration, bench_budget, absl::Seconds(2),
+          "The most time each benchmark takes (100ms to 10s; at most half "
+          "of --interval).");
+ABSL_FLAG(int32_t, bench_baseline_runs, 10,
+          "A figure's baseline is the median of its last N runs.");
 ABSL_FLAG(bool, once, false,
           "Collect one interval, print the JSON tree to stdout and exit.");
 
@@ -74,7 +94,8 @@ constexpr canopy::ProgramInfo kProgram = {
     "[--server=udp://127.0.0.1:8125] [--interval=1s] [--host=NAME] "
     "[--once] [--config=FILE] [--conf_dir=DIR] [--check_port=22,80] "
     "[--check_url=NAME=URL] [--nginx_status=URL] "
-    "[--listen=127.0.0.1:7576] ...\nSee docs/AGENT.md.",
+    "[--listen=127.0.0.1:7576] [--bench=cpu,sqlite,disk,net] ...\nSee "
+    "docs/AGENT.md.",
     "agent/main.cc"};
 
 [[noreturn]] void Die(const std::string& message) {
@@ -105,6 +126,13 @@ int main(int argc, char** argv) {
   o.check_timeout = absl::GetFlag(FLAGS_check_timeout);
   o.listen = absl::GetFlag(FLAGS_listen);
   o.access_log = absl::GetFlag(FLAGS_access_log);
+  o.bench.kinds = absl::GetFlag(FLAGS_bench);
+  o.bench.interval = absl::GetFlag(FLAGS_bench_interval);
+  o.bench.peer = absl::GetFlag(FLAGS_bench_peer);
+  o.bench.dir = absl::GetFlag(FLAGS_bench_dir);
+  o.bench.fall_percent = absl::GetFlag(FLAGS_bench_fall_percent);
+  o.bench.budget = absl::GetFlag(FLAGS_bench_budget);
+  o.bench.baseline_runs = absl::GetFlag(FLAGS_bench_baseline_runs);
   if (absl::Status s = canopy::agent::ValidateOptions(o); !s.ok()) {
     Die(std::string(s.message()));
   }

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -46,6 +47,8 @@ struct CurlApi {
   decltype(&::curl_multi_poll) multi_poll;
   decltype(&::curl_multi_info_read) multi_info_read;
   decltype(&::curl_multi_cleanup) multi_cleanup;
+  decltype(&::curl_slist_append) slist_append;
+  decltype(&::curl_slist_free_all) slist_free_all;
 };
 
 struct CurlLoad {
@@ -96,7 +99,9 @@ const CurlLoad& LoadCurl() {
         !Resolve(lib, "curl_multi_perform", &c.multi_perform, &err) ||
         !Resolve(lib, "curl_multi_poll", &c.multi_poll, &err) ||
         !Resolve(lib, "curl_multi_info_read", &c.multi_info_read, &err) ||
-        !Resolve(lib, "curl_multi_cleanup", &c.multi_cleanup, &err)) {
+        !Resolve(lib, "curl_multi_cleanup", &c.multi_cleanup, &err) ||
+        !Resolve(lib, "curl_slist_append", &c.slist_append, &err) ||
+        !Resolve(lib, "curl_slist_free_all", &c.slist_free_all, &err)) {
       err += " (URL and nginx checks are off)";
       return l;  // lib stays loaded: unloading libcurl is not safe
     }
@@ -123,6 +128,15 @@ size_t OnData(char* data, size_t size, size_t n, void* user) {
   if (b->keep && b->r->body.size() < kMaxBody) {
     b->r->body.append(data, std::min(bytes, kMaxBody - b->r->body.size()));
   }
+  return bytes;
+}
+
+// A POST body: `*left` more bytes of 'u'.
+size_t OnUpload(char* buffer, size_t size, size_t n, void* user) {
+  int64_t* left = static_cast<int64_t*>(user);
+  size_t bytes = std::min<size_t>(size * n, static_cast<size_t>(*left));
+  std::memset(buffer, 'u', bytes);
+  *left -= static_cast<int64_t>(bytes);
   return bytes;
 }
 
@@ -153,6 +167,8 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
   std::vector<Body> bodies(requests.size());
   std::vector<std::array<char, CURL_ERROR_SIZE>> errors(requests.size());
   absl::Duration longest = absl::ZeroDuration();
+  curl_slist* post_headers = nullptr;  // the POSTs' headers, freed at the end
+  std::vector<int64_t> uploads(requests.size(), 0);  // bytes left to send
   for (size_t i = 0; i < requests.size(); ++i) {
     CURL* e = c.easy_init();
     if (e == nullptr) {
@@ -176,6 +192,20 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
     c.easy_setopt(e, CURLOPT_WRITEDATA, &bodies[i]);
     c.easy_setopt(e, CURLOPT_ERRORBUFFER, errors[i].data());
     c.easy_setopt(e, CURLOPT_PRIVATE, reinterpret_cast<void*>(i));
+    if (requests[i].post) {
+      if (post_headers == nullptr) {
+        post_headers = c.slist_append(nullptr, "Expect:");
+        post_headers = c.slist_append(post_headers,
+                                      "Content-Type: application/octet-stream");
+      }
+      c.easy_setopt(e, CURLOPT_HTTPHEADER, post_headers);
+      uploads[i] = requests[i].post_bytes;
+      c.easy_setopt(e, CURLOPT_POST, 1L);
+      c.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                    static_cast<curl_off_t>(requests[i].post_bytes));
+      c.easy_setopt(e, CURLOPT_READFUNCTION, OnUpload);
+      c.easy_setopt(e, CURLOPT_READDATA, &uploads[i]);
+    }
     c.multi_add_handle(multi, e);
   }
   // Each transfer ends at its own timeout; this bound is a safety net.
@@ -220,6 +250,7 @@ std::vector<UrlResult> FetchUrls(const std::vector<UrlRequest>& requests,
     c.easy_cleanup(easy[i]);
   }
   c.multi_cleanup(multi);
+  if (post_headers != nullptr) c.slist_free_all(post_headers);
   return out;
 }
 

@@ -1,5 +1,6 @@
-// HTTP GETs of many URLs at once, through libcurl loaded at run time: the
-// agent's URL and nginx checks (agent/checks.h).
+// HTTP GETs (and POSTs) of many URLs at once, through libcurl loaded at run
+// time: the agent's URL and nginx checks (agent/checks.h) and its net
+// benchmark (agent/bench_net.cc).
 //
 //   std::vector<UrlResult> r = FetchUrls(
 //       {{"http://127.0.0.1/healthz", absl::Seconds(2)}}, &stop);
@@ -34,6 +35,12 @@ struct UrlRequest {
   std::string url;
   absl::Duration timeout;
   bool keep_body = false;
+  // A POST of `post_bytes` bytes (all 'u', made as they are sent, so that
+  // a large upload takes no memory) instead of a GET: the net benchmark's
+  // upload. Sent at once (no "Expect: 100-continue"), as
+  // application/octet-stream.
+  bool post = false;
+  int64_t post_bytes = 0;
 };
 // Fetches every URL at once (GET, redirects not followed). Gives up soon
 // after *stop becomes true. If libcurl cannot be loaded, every result has

@@ -8,6 +8,7 @@ packages=(
   libevent-dev libhttp-parser-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
   libcurl4-openssl-dev
+  libsqlite3-dev
   libnats-dev nats-server carbon-c-relay
   libprotobuf-dev protobuf-compiler
   libre2-dev libyaml-cpp-dev

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/graphite/handlers.h"
+#include "server/handlers/bench.h"
 #include "server/handlers/handlers.h"
 #include "server/net/protection.h"
 
@@ -62,6 +63,8 @@ constexpr Route kRoutes[] = {
     {"/functions", Match::kExact, "GET", Call<HandleGraphiteFunctions>},
     {"/tags/autoComplete/", Match::kUnder, "GET", Call<HandleGraphiteTags>},
     {"/api/v1/read", Match::kExact, "POST", Call<HandleRemoteRead>},
+    {"/api/bench/download", Match::kExact, "GET", Call<HandleBenchDownload>},
+    {"/api/bench/upload", Match::kExact, "POST", Call<HandleBenchUpload>},
 };
 
 bool PathMatches(const Route& r, absl::string_view path) {
