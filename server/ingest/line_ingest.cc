@@ -126,9 +126,19 @@ void LineIngest::FlushPending(int64_t now, Result* result,
     index_epoch_ = tree_->removal_epoch();
   }
   errors_.clear();
+  const uint64_t overflow_before = tree_->overflow_refused();
   tree_->AddSamplesByKey(absl::MakeConstSpan(batch_.data(), pending_count_),
                          now, &errors_);
-  result->accepted += pending_count_ - errors_.size();
+  // A sample that would overflow is refused by the tree (and counted
+  // there), not taken: rejected with reason "overflow", as JSON pushes are.
+  const uint64_t overflowed = tree_->overflow_refused() - overflow_before;
+  result->accepted +=
+      pending_count_ - errors_.size() -
+      std::min<uint64_t>(overflowed, pending_count_ - errors_.size());
+  if (overflowed > 0) {
+    result->rejected += overflowed;
+    (*rejects)["overflow"] += overflowed;
+  }
   // The names seen for the first time, now that their leaves exist.
   for (const auto& [index, status] : errors_) pending_[index].fresh = false;
   for (size_t i = 0; fresh_count_ > 0 && i < pending_count_; ++i) {

@@ -230,6 +230,16 @@ TEST_F(HostileTest, ArithmeticStaysFiniteOrIsRefused) {
       LabelledMetric("canopy_ingest_rejected_total{protocol=\"http\",reason="
                      "\"overflow\"}"),
       1);
+  // The gauge delta refused over UDP is a rejected line, not an accepted
+  // one: 4 of the 5 UDP lines taken.
+  ASSERT_TRUE(WaitFor([&] {
+    return LabelledMetric("canopy_ingest_accepted_total{protocol=\"udp\"}") ==
+           4;
+  })) << Get("/metrics").body;
+  EXPECT_EQ(
+      LabelledMetric("canopy_ingest_rejected_total{protocol=\"udp\",reason="
+                     "\"overflow\"}"),
+      1);
   ASSERT_TRUE(WaitFor([&] {
     return absl::StrContains(Get("/get?key=t").body, "\"count\":3");
   }));
