@@ -21,6 +21,8 @@ function(canopy_page name title)
 endfunction()
 
 file(MAKE_DIRECTORY ${OUT})
+canopy_page(overview "overview" /assets/uplot/uPlot.min.css)
+canopy_page(host "host" /assets/uplot/uPlot.min.css)
 canopy_page(realtime "live tree")
 canopy_page(trend "trend" /assets/uplot/uPlot.min.css)
 canopy_page(settings "views")

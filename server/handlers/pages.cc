@@ -1,4 +1,5 @@
-// The pages: / (a redirect to /realtime/), /realtime/, /realtime/view/<name>,
+// The pages: / (a redirect to /overview/, or to /realtime/ without the built
+// pages), /overview/, /host/<name>, /realtime/, /realtime/view/<name>,
 // /trend/view/, /setting/view, /diff/ and their /assets/, read from
 // --web_dir; without the built pages, the live page built into the binary
 // (server/handlers/builtin_page.h). /healthz is here too.
@@ -22,6 +23,8 @@ std::string PageFile(absl::string_view path) {
       absl::StartsWith(path, "/realtime/view/")) {
     return "realtime.html";
   }
+  if (path == "/overview/" || path == "/overview") return "overview.html";
+  if (absl::StartsWith(path, "/host/") && path.size() > 6) return "host.html";
   if (path == "/trend/view/" || path == "/trend/view") return "trend.html";
   if (path == "/setting/view" || path == "/setting/view/") {
     return "settings.html";
@@ -79,12 +82,18 @@ absl::StatusOr<Response> HandlePage(const Request& request,
   return r;
 }
 
-absl::StatusOr<Response> HandleRoot(const Request&, HandlerContext&) {
+absl::StatusOr<Response> HandleRoot(const Request&, HandlerContext& ctx) {
+  // The overview when the built pages are there; else the live page built
+  // into the binary.
+  const std::string& web_dir = ctx.options->web_dir;
+  bool built =
+      !web_dir.empty() && std::ifstream(web_dir + "/overview.html").good();
+  std::string to = built ? "/overview/" : "/realtime/";
   Response r;
   r.status = 302;
   r.content_type = "text/plain";
-  r.body = "/realtime/\n";
-  r.headers.emplace_back("Location", "/realtime/");
+  r.body = to + "\n";
+  r.headers.emplace_back("Location", to);
   return r;
 }
 

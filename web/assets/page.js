@@ -1,8 +1,10 @@
-// What every page shares: the top bar with navigation and the connection
-// state, the connection-lost banner, messages, and a last-resort handler so
-// that an unexpected failure shows up on the page instead of a blank screen.
+// What every page shares: the top bar with navigation, the connection state
+// and the dark-mode toggle (theme.js keeps the theme), the connection-lost
+// banner, messages, and a last-resort handler so that an unexpected failure
+// shows up on the page instead of a blank screen.
 
 const PAGES = [
+  ['overview', '/overview/', 'Overview'],
   ['realtime', '/realtime/', 'Realtime'],
   ['trend', '/trend/view/', 'Trend'],
   ['views', '/setting/view', 'Views'],
@@ -35,7 +37,8 @@ export function setupPage(current) {
   const nav = el('nav', {}, PAGES.map(([id, href, label]) =>
     el('a', {href, class: id === current ? 'here' : null}, label)));
   connEl = el('span', {class: 'conn', id: 'conn', role: 'status'}, '');
-  const bar = el('header', {class: 'topbar'}, el('a', {class: 'brand', href: '/realtime/'}, 'canopy'), nav, connEl);
+  const bar = el('header', {class: 'topbar'}, el('a', {class: 'brand', href: '/'}, 'canopy'), nav, connEl,
+    themeToggle());
   bannerEl = el('div', {class: 'banner lost', id: 'lost', role: 'alert', hidden: true});
   let main = document.querySelector('main');
   if (!main) { main = el('main'); document.body.append(main); }
@@ -51,6 +54,27 @@ export function setupPage(current) {
     ev.preventDefault();
   });
   return main;
+}
+
+// The dark-mode toggle: flips the theme and remembers the choice (theme.js).
+function themeToggle() {
+  const t = window.canopyTheme;
+  const b = el('button', {type: 'button', class: 'theme', id: 'theme-toggle'});
+  const show = () => {
+    const dark = (t ? t.current() : 'light') === 'dark';
+    b.setAttribute('aria-pressed', String(dark));
+    b.textContent = dark ? '☾ dark' : '☀ light';
+    b.title = (dark ? 'Dark' : 'Light') + ' theme' + (t && t.chosen() ? ' (your choice, remembered)' : ' (the system\'s)') +
+      '. Click for ' + (dark ? 'light' : 'dark') + '.';
+  };
+  b.addEventListener('click', () => {
+    if (t) t.set(t.current() === 'dark' ? 'light' : 'dark');
+    show();
+  });
+  window.addEventListener('canopy-theme', show);
+  show();
+  if (!t) b.hidden = true;  // theme.js did not load
+  return b;
 }
 
 // The connection state in the top bar, and the banner when it is lost.

@@ -334,6 +334,17 @@ TEST_F(HandlersTest, PagesFromTheWebDirOrTheBuiltInPage) {
   absl::StatusOr<Response> root = HandleRoot(Get("/"), ctx);
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(root->status, 302);
+  // Without the overview page, / goes to the live page; with it, there.
+  EXPECT_EQ(root->headers.at(0).second, "/realtime/");
+  std::ofstream(dir + "/overview.html") << "<html>overview</html>";
+  root = HandleRoot(Get("/"), ctx);
+  ASSERT_TRUE(root.ok());
+  EXPECT_EQ(root->headers.at(0).second, "/overview/");
+  EXPECT_TRUE(IsPagePath("/overview/"));
+  EXPECT_TRUE(IsPagePath("/host/web1"));
+  EXPECT_FALSE(IsPagePath("/host/"));
+  absl::StatusOr<Response> host = HandlePage(Get("/host/web1"), ctx);
+  EXPECT_FALSE(host.ok());  // no host.html in this web dir
   std::filesystem::remove_all(dir);
 }
 
