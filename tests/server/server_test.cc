@@ -594,6 +594,8 @@ TEST_F(ServerTest, UnknownEndpointsAndMethods) {
   EXPECT_EQ(Do("GET", "/push").status, 405);
   HttpReply r = Do("GET", "/");
   EXPECT_EQ(r.status, 302);
+  // No --web_dir here: / goes to the live page built into the binary (with
+  // the built pages, to /overview/: handlers_test).
   EXPECT_EQ(r.Header("location"), "/realtime/");
   EXPECT_EQ(Do("GET", "/realtime/").status, 200);
 }

@@ -11,7 +11,7 @@ import {setupPage, showMessage, clearMessage, showConnection, el} from './page.j
 import * as api from './api.js';
 import {LiveChart, seedCharts} from './livechart.js';
 import {formatWithUnit} from './units.js';
-import {loadMeta, ago, intervalText, unitsFor, trendHref} from './livepage.js';
+import {loadMeta, lastWritten, ago, intervalText, unitsFor, trendHref} from './livepage.js';
 
 const main = setupPage('overview');
 const MINUTES = 10;
@@ -286,6 +286,7 @@ async function start() {
   if (agentMeta) {
     for (const m of agentMeta.leaves.values()) if (m.seen !== null && (seen === null || m.seen > seen)) seen = m.seen;
   }
+  if (seen === null) seen = await lastWritten([prefix + 'agent,seq', prefix + 'cpu,percent', prefix + 'load,1']);
   let seeded = false;
   new Live({
     keys: [`host,${name}`],

@@ -108,7 +108,8 @@ export async function seedCharts(charts, {signal, minutes = 5} = {}) {
     let chunk = [], len = 0;
     for (const k of keys) {
       const l = encodeURIComponent(k).length + 5;
-      if (chunk.length && (len + l > 6000 || chunk.length >= 200)) { chunks.push(chunk); chunk = []; len = 0; }
+      // /trend takes 64 key= at most.
+      if (chunk.length && (len + l > 6000 || chunk.length >= 60)) { chunks.push(chunk); chunk = []; len = 0; }
       chunk.push(k);
       len += l;
     }
@@ -168,7 +169,7 @@ export class LiveChart {
     this.nowEl = el('span', {class: 'now'});
     this.noData = el('div', {class: 'nodata'}, 'waiting for values…');
     this.plot = el('div', {class: 'plot'});
-    this.el = el('div', {class: 'live-chart', dataset: {points: '0'}},
+    this.el = el('div', {class: 'live-chart', dataset: {points: '0', title}},
       el('div', {class: 'title'}, name, this.nowEl), this.plot, this.noData);
     this.el._liveChart = this;
     parent.append(this.el);
@@ -318,7 +319,7 @@ export class LiveChart {
       stroke: COLORS[i % COLORS.length],
       width: 1.5,
       spanGaps: false,
-      points: {show: false},
+      points: {size: 4},  // uPlot draws points only where values are sparse
       value: (u, v) => (v === null || v === undefined ? '—' : formatWithUnit(v, this._unitOf(s))),
     };
   }

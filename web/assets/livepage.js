@@ -21,7 +21,9 @@ export function metaIndex(node, key, out = new Map(), actions = new Map()) {
   const now = Date.now() / 1000;
   if (node.action) actions.set(key, node.action);
   if ('value' in node) {
-    const start = node.window && typeof node.window.start === 'number' ? node.window.start : null;
+    // A leaf written only with past times ("time") has no live window
+    // (start 0): unknown here, /trend knows (lastWritten).
+    const start = node.window && typeof node.window.start === 'number' && node.window.start > 0 ? node.window.start : null;
     out.set(key, {action: node.action, seen: start === null ? null : Math.min(now, start + WINDOW_S)});
   }
   for (const [name, child] of Object.entries(node.children || {})) {
@@ -50,8 +52,27 @@ export function actionOf(key, actions) {
   return 'last';
 }
 
+// When any of `keys` was last written, from history: the last point of the
+// last two hours, else of the last 30 days (coarser). null when none.
+export async function lastWritten(keys, {signal} = {}) {
+  for (const from of ['-2h', '-30d']) {
+    try {
+      const body = await request('/trend' + query({key: keys, from, to: 'now', fn: 'last'}), {signal});
+      let last = null;
+      for (const sr of (body && body.series) || []) {
+        const p = sr.points && sr.points[sr.points.length - 1];
+        if (p && (last === null || p[0] > last)) last = p[0];
+      }
+      if (last !== null) return Math.min(Date.now() / 1000, last + (body.step || 0));
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
 export function ago(seconds) {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return 'never';
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return 'unknown';
   const s = Math.max(0, Math.round(seconds));
   if (s < 2) return 'now';
   if (s < 120) return `${s} s ago`;

@@ -13,7 +13,7 @@ import {setupPage, showMessage, clearMessage, showConnection, el} from './page.j
 import {Live} from './api.js';
 import {LiveChart, seedCharts} from './livechart.js';
 import {formatWithUnit} from './units.js';
-import {loadMeta, ago, intervalText, unitsFor, SubtreeCharts, trendHref, WINDOW_S} from './livepage.js';
+import {loadMeta, lastWritten, ago, intervalText, unitsFor, SubtreeCharts, trendHref} from './livepage.js';
 
 const main = setupPage('overview');
 const MINUTES = 5;
@@ -177,7 +177,8 @@ async function learnHost(h) {
       if (seen !== null) return seen;
     } catch { /* try the next */ }
   }
-  return null;
+  const p = `host,${h.name},`;
+  return lastWritten([p + 'agent,seq', p + 'cpu,percent', p + 'load,1']);
 }
 
 // ---------------------------------------------------------------- everything else
