@@ -42,15 +42,15 @@ for _ in $(seq 1 2400); do
 done
 url=$(sed -n 's/^canopy is live: *//p' "$work/run.log")
 [ -n "$url" ] || die "scripts/run.sh printed no URL"
-[ "$url" = "http://$http/realtime/" ] || die "unexpected URL $url"
+[ "$url" = "http://$http/" ] || die "unexpected URL $url"
 base=http://$http
-for page in /realtime/ /trend/view/ /setting/view /diff/; do
+for page in /overview/ /realtime/ /trend/view/ /setting/view /diff/; do
   body=$(curl -fsS "$base$page") || die "$page does not answer 200"
   grep -q "no such page" <<<"$body" && die "$page is the 404 page"
   grep -qi "<html" <<<"$body" || die "$page is not a page"
 done
 code=$(curl -s -o /dev/null -w '%{http_code}' "$base/")
-[ "$code" = 302 ] || die "/ answers $code, not a redirect to the live page"
+[ "$code" = 302 ] || die "/ answers $code, not a redirect to the overview"
 # The agent beside it feeds this machine's figures.
 for _ in $(seq 1 60); do
   curl -fsS "$base/get?key=host,*,cpu" | grep -q '"items":\[{' && break

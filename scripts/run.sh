@@ -40,7 +40,7 @@ if [ "${CANOPY_AGENT:-1}" != 0 ] && [ "$udp" != off ]; then
   agent=$!
 fi
 echo
-echo "canopy is live:  http://$http/realtime/"
+echo "canopy is live:  http://$http/"
 echo "push something:  build/bin/canopy push hello,world=1"
 echo "watch it:        build/bin/canopy watch hello"
 [ -n "$agent" ] && echo "this machine:    build/bin/canopy watch host,$(hostname | tr , _),cpu"
