@@ -22,6 +22,8 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(wrk nginx-light libnginx-mod-nchan)
   # tools/bench/render.sh: the Graphite /render peer
   packages+=(victoria-metrics)
+  # tools/bench/live_charts.mjs: Netdata's dashboard, the live-chart peer
+  packages+=(netdata)
 fi
 
 # --- real clients (tests/server/clients_test.cc) ---------------------------

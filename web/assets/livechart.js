@@ -1,8 +1,9 @@
 // Live charts: a uPlot chart of the last few minutes that moves with each
 // value /pull brings. The page feeds values as they arrive (chart.push);
 // drawing is batched: every chart changed since the last frame is redrawn
-// once, in one requestAnimationFrame, so 50 charts at one value a second cost
-// 50 setData calls a second and no timer. A hidden tab draws nothing (the
+// once, in requestAnimationFrame, so 50 charts at one value a second cost 50
+// setData calls a second and no timer; at most a few ms of drawing per frame
+// (charts on screen first), so that a burst never drops frames. A hidden tab draws nothing (the
 // browser runs no frames; Live stops polling). Charts slide their time axis
 // every second only when no value came (a quiet host's lines end, flat, and
 // move left), and that is the one timer here.
@@ -56,11 +57,21 @@ function schedule(chart) {
   if (!frame) frame = requestAnimationFrame(drawDirty);
 }
 
+// At most this much drawing per frame: values that arrive together (an
+// agent's whole interval in one /pull answer) would otherwise redraw every
+// chart in one frame, a long task that drops frames. Charts on screen go
+// first; the rest follow in the next frames, a few ms later.
+const BUDGET_MS = 6;
+
 function drawDirty() {
   frame = 0;
   stats.frames++;
   const now = Date.now() / 1000;
-  for (const c of dirty) {
+  const t0 = performance.now();
+  const order = [...dirty].sort((a, b) => b.visible - a.visible);
+  for (const c of order) {
+    if (performance.now() - t0 > BUDGET_MS) break;
+    dirty.delete(c);
     try {
       c._draw(now);
     } catch (e) {
@@ -68,8 +79,12 @@ function drawDirty() {
       console.warn('canopy: a live chart could not draw:', e);
     }
   }
-  dirty.clear();
+  if (dirty.size) frame = requestAnimationFrame(drawDirty);
 }
+
+const onScreen = typeof IntersectionObserver === 'function' ? new IntersectionObserver(entries => {
+  for (const e of entries) if (e.target._liveChart) e.target._liveChart.visible = e.isIntersecting;
+}) : null;
 
 // The time axis slides even without values; charts drawn in the last
 // second need nothing.
@@ -174,8 +189,10 @@ export class LiveChart {
     this.el._liveChart = this;
     parent.append(this.el);
     for (const s of series) this.addSeries(s);
+    this.visible = true;
     all.add(this);
     if (resizer) resizer.observe(this.el);
+    if (onScreen) onScreen.observe(this.el);
   }
 
   // Adds a series (a leaf, or a field of it); false past maxSeries.
@@ -410,6 +427,7 @@ export class LiveChart {
     all.delete(this);
     dirty.delete(this);
     if (resizer) resizer.unobserve(this.el);
+    if (onScreen) onScreen.unobserve(this.el);
     if (this.u) this.u.destroy();
     this.el.remove();
   }
