@@ -207,8 +207,10 @@ test('HTML in keys and text values stays text', {skip}, async () => {
   await live(page);
   const group = page.locator('section.group[data-group="esc"]');
   await waitFor(() => group.count(), {what: 'the esc group'});
+  await waitFor(async () => (await group.innerText()).includes('<img src=x onerror="window.__pwned=1">'),
+    {what: 'the key, as text, in the chart\'s legend'});
   const text = await group.innerText();
-  assert.ok(text.includes('<img src=x onerror="window.__pwned=1">'), text);
+  assert.ok(text.includes('a&b "c"'), text);
   assert.ok(text.includes('<script>window.__pwned=2</script>'), text);
   assert.equal(await group.locator('img, script').count(), 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);

@@ -54,12 +54,22 @@ const values = new Map();  // rel -> value
 let seen = null;
 let interval = null;
 
+// The series of the agent's fixed charts, in the order a person reads them
+// (the feed brings keys in name order).
+const ORDER = {
+  cpu: [['cpu,user', 'user'], ['cpu,system', 'system'], ['cpu,iowait', 'iowait'], ['cpu,steal', 'steal'],
+    ['cpu,irq', 'irq'], ['cpu,softirq', 'softirq'], ['cpu,nice', 'nice']],
+  mem: [['mem,used', 'used'], ['mem,cached', 'cached'], ['mem,buffers', 'buffers'], ['mem,available', 'available'], ['mem,free', 'free']],
+  load: [['load,1', '1 min'], ['load,5', '5 min'], ['load,15', '15 min']],
+};
+
 function chart(section, id, title, opts = {}) {
   let c = charts.get(id);
   if (!c) {
     const sec = sections.get(section);
     sec.s.hidden = false;
     c = new LiveChart(sec.grid, {title, sync: 'host', minutes: MINUTES, maxSeries: 10, ...opts});
+    for (const [rel, label] of ORDER[id] || []) c.addSeries({key: prefix + rel, label});
     charts.set(id, c);
   }
   return c;
@@ -79,7 +89,8 @@ function route(rel) {
         const lo = Number.isFinite(n) ? Math.floor(n / 8) * 8 : 0;
         return series('cpu', 'cores' + lo, `cores ${lo}–${lo + 7}`, `core ${c}`, {href: trendHref(`host,${name},cpu,core`)});
       }
-      if (s.length === 2 && b !== 'percent') return series('cpu', 'cpu', 'CPU', b, {href: trendHref(`host,${name},cpu`)});
+      // idle is 100 minus the others; percent is in the header.
+      if (s.length === 2 && b !== 'percent' && b !== 'idle') return series('cpu', 'cpu', 'CPU', b, {href: trendHref(`host,${name},cpu`)});
       return null;
     case 'mem':
       if (s.length === 2 && b !== 'percent' && b !== 'total') return series('mem', 'mem', 'memory', b);

@@ -365,7 +365,7 @@ export class LiveChart {
       },
       axes: [
         {stroke: () => themeColors().axis, grid: {stroke: () => themeColors().grid, width: 1}, ticks: {stroke: () => themeColors().grid, width: 1, size: 4},
-          font: axisFont, space: 60,
+          font: axisFont, space: 42,
           values: (u, ticks, ai, space, incr) => ticks.map(t => clock(t, incr < 60))},
         {stroke: () => themeColors().axis, grid: {stroke: () => themeColors().grid, width: 1}, ticks: {show: false},
           font: axisFont, space: 28,
