@@ -6,7 +6,7 @@
 // is there, else a table of its leaves). One /pull (key=host,<name>) feeds
 // it all; charts are drawn as values arrive (livechart.js).
 
-import {request, splitKey, naturalCompare, fmtNum, Live, query} from './api.js';
+import {splitKey, naturalCompare, fmtNum, Live, query} from './api.js';
 import {setupPage, showMessage, clearMessage, showConnection, el} from './page.js';
 import * as api from './api.js';
 import {LiveChart, seedCharts} from './livechart.js';

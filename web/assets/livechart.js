@@ -154,6 +154,7 @@ function clock(t, seconds) {
 
 function numberOf(v, field) {
   if (field) v = v !== null && typeof v === 'object' ? v[field] : undefined;
+  else if (v !== null && typeof v === 'object' && 'mean' in v) v = v.mean;  // a timer where a number was
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 

@@ -8,9 +8,8 @@
 // arrive (livechart.js batches them per frame). A host name opens
 // /host/<name>.
 
-import {request, splitKey, naturalCompare, query, fmtNum} from './api.js';
+import {request, splitKey, naturalCompare, fmtNum, Live} from './api.js';
 import {setupPage, showMessage, clearMessage, showConnection, el} from './page.js';
-import {Live} from './api.js';
 import {LiveChart, seedCharts} from './livechart.js';
 import {formatWithUnit} from './units.js';
 import {loadMeta, lastWritten, ago, intervalText, unitsFor, SubtreeCharts, trendHref} from './livepage.js';
