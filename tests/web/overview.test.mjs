@@ -183,6 +183,47 @@ test('a pushed value moves its chart within 100 ms', {skip}, async t => {
   await page.closeAll();
 });
 
+test('a hidden tab neither polls nor draws, and catches up when shown', {skip}, async () => {
+  await server.push(agentTree('hid', 1));
+  const page = await openPage(browser, {allow});
+  let pulls = 0;
+  page.on('request', r => { if (r.url().includes('/pull?')) pulls++; });
+  await page.goto(server.url + '/overview/');
+  await live(page);
+  await waitFor(async () => +(await chartOf(page, 'hid', 'load').getAttribute('data-points')) > 0, {what: 'the load chart'});
+  const setHidden = hidden => page.evaluate(h => {
+    Object.defineProperty(document, 'hidden', {configurable: true, get: () => h});
+    Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => (h ? 'hidden' : 'visible')});
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await setHidden(true);
+  await waitFor(async () => (await connState(page)) === 'paused', {what: 'the paused state'});
+  // What was under way when the tab was hidden is drawn, then nothing.
+  await waitFor(() => page.evaluate(() => window.canopyLive.pending() === 0), {what: 'the charts drawn'});
+  const pullsBefore = pulls;
+  const drawsBefore = await page.evaluate(() => window.canopyLive.draws);
+  // A visible page beside it sees each push, and its time axes slide once
+  // without a value: by then the hidden page would have done both.
+  const control = await openPage(browser, {allow});
+  await control.goto(server.url + '/overview/');
+  await live(control);
+  for (let i = 0; i < 3; i++) {
+    await server.push({host: {hid: {load: {1: 40 + i}}}});
+    await waitFor(async () => (await chartOf(control, 'hid', 'load').getAttribute('data-last-value')) === String(40 + i),
+      {what: `the visible page to draw ${40 + i}`});
+  }
+  await waitFor(() => control.evaluate(() => [...window.canopyLive.charts].some(c => c.title === 'load' && c.drawnAt - c.lastT > 1)),
+    {what: 'the visible page\'s time axis to slide'});
+  await control.closeAll();
+  assert.equal(pulls, pullsBefore, 'no /pull while hidden');
+  assert.equal(await page.evaluate(() => window.canopyLive.draws), drawsBefore, 'no chart drawn while hidden');
+  await setHidden(false);
+  await waitFor(async () => (await chartOf(page, 'hid', 'load').getAttribute('data-last-value')) === '42',
+    {timeout: 3000, what: 'the value pushed while hidden'});
+  page.assertClean();
+  await page.closeAll();
+});
+
 test('a host silent for an hour is quiet, its charts say so; a text where a number was', {skip}, async () => {
   const page = await openPage(browser, {allow});
   await page.goto(server.url + '/overview/');
@@ -193,8 +234,9 @@ test('a host silent for an hour is quiet, its charts say so; a text where a numb
   assert.ok(await row.locator('.badge.quiet').isVisible());
   // Not a blank chart: the last value in the title, and a word why no line.
   const cpu = chartOf(page, 'silent', 'CPU');
-  assert.match(await cpu.locator('.now').innerText(), /11/);
+  await waitFor(async () => /11/.test(await cpu.locator('.now').innerText()), {what: 'the last value in the title'});
   assert.match(await cpu.locator('.nodata').innerText(), /no new value/);
+  assert.ok(await cpu.locator('.nodata').isVisible());
   // A text value where a number was: shown, no script error.
   await server.push(agentTree('texty', 1));
   await waitFor(async () => +(await chartOf(page, 'texty', 'load').getAttribute('data-points')) > 0, {what: 'texty\'s load chart'});
@@ -238,6 +280,12 @@ test('a host\'s own page: cores, disks, interfaces, processes, benchmarks', {ski
   await waitFor(async () => await page.locator('#sec-net .live-chart').count() > 0, {what: 'an interface chart'});
   await waitFor(async () => await page.locator('#table-proc tbody tr').count() > 0, {what: 'the processes'});
   await waitFor(async () => /1,?23[45]/.test(await page.locator('#sec-bench').innerText()), {what: 'the benchmarks'});
+  // The crosshair on one chart shows the same instant on the others.
+  const box = await chart('CPU').locator('.u-over').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
+  await waitFor(() => page.evaluate(() => [...window.canopyLive.charts].filter(c => c.u && c.u.cursor.left >= 0).length >= 2),
+    {what: 'the cursor on the other charts'});
+  await page.mouse.move(0, 0);
   await page.settled();
   await screenshot(page, 'host');
   page.assertClean();

@@ -23,7 +23,8 @@
 //
 // For tests and benchmarks: each chart's element carries data-points,
 // data-last-time and data-last-value (set when the chart is drawn), and
-// window.canopyLive = {charts, draws} counts what was drawn.
+// window.canopyLive = {charts, draws, frames, pending()} counts what was
+// drawn and what waits to be.
 
 import uPlot from './uplot/uPlot.esm.js';
 import {request, query} from './api.js';
@@ -49,7 +50,7 @@ export function themeColors() {
 const all = new Set();
 const dirty = new Set();
 let frame = 0;
-const stats = {charts: all, draws: 0, frames: 0};
+const stats = {charts: all, draws: 0, frames: 0, pending: () => dirty.size};
 window.canopyLive = stats;
 
 function schedule(chart) {
