@@ -6,7 +6,7 @@
 // is there, else a table of its leaves). One /pull (key=host,<name>) feeds
 // it all; charts are drawn as values arrive (livechart.js).
 
-import {splitKey, naturalCompare, fmtNum, Live, query} from './api.js';
+import {request, pathKey, splitKey, naturalCompare, fmtNum, Live, query} from './api.js';
 import {setupPage, showMessage, clearMessage, showConnection, el} from './page.js';
 import * as api from './api.js';
 import {LiveChart, seedCharts} from './livechart.js';
@@ -292,7 +292,15 @@ function onItems(items, {initial, reset}) {
 
 async function start() {
   if (!name) return;
-  const [u, agentMeta] = await Promise.all([unitsFor([`host,${name}`]), loadMeta(`host,${name},agent`).catch(() => null)]);
+  // The agent subtree's windows say when the host was last seen; asked
+  // only when it exists (a 404 shows in the browser's console).
+  let subs = [];
+  try {
+    const top = await request(`/api/q/${pathKey(`host,${name}`)}.json?depth=1`);
+    subs = Object.keys(top && typeof top === 'object' ? top : {});
+  } catch { /* a host with nothing yet: the feed finds it */ }
+  const [u, agentMeta] = await Promise.all([unitsFor([`host,${name}`]),
+    subs.includes('agent') ? loadMeta(`host,${name},agent`).catch(() => null) : null]);
   units = u;
   if (agentMeta) {
     for (const m of agentMeta.leaves.values()) if (m.seen !== null && (seen === null || m.seen > seen)) seen = m.seen;

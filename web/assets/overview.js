@@ -166,9 +166,10 @@ function insertSorted(parent, node, name) {
 }
 
 // When each host was last seen, from its agent subtree's windows (or any
-// other subtree's), before the first live value.
-async function learnHost(h) {
-  for (const sub of ['agent', 'cpu', 'load', 'mem']) {
+// other subtree's), before the first live value. `subs`: the host's
+// subtrees (only those that exist are asked for).
+async function learnHost(h, subs) {
+  for (const sub of ['agent', 'cpu', 'load', 'mem'].filter(x => subs.includes(x))) {
     try {
       const {leaves} = await loadMeta(`host,${h.name},${sub}`);
       let seen = null;
@@ -255,20 +256,22 @@ async function start() {
     showMessage('error', 'Could not read the tree: ' + e.message, {id: 'tree'});
   }
   restTops = tops.filter(t => t !== 'host').sort(naturalCompare);
-  let hostNames = [];
+  let hostTree = {};
   if (tops.includes('host')) {
     try {
-      const body = await request('/api/q/host.json?depth=1');
-      hostNames = Object.keys(body && typeof body === 'object' ? body : {});
+      const body = await request('/api/q/host.json?depth=2');
+      if (body && typeof body === 'object') hostTree = body;
     } catch { /* found by the feed */ }
   }
+  const hostNames = Object.keys(hostTree);
+  const subsOf = name => Object.keys(hostTree[name] && typeof hostTree[name] === 'object' ? hostTree[name] : {});
   const [u] = await Promise.all([
     unitsFor(hostNames.length ? ['host'] : []),
     learnRest(restTops),
     Promise.all(hostNames.map(async name => {
       const h = new Host(name);
       hosts.set(name, h);
-      h.seen = await learnHost(h);
+      h.seen = await learnHost(h, subsOf(name));
     })),
   ]);
   units = u;
