@@ -19,7 +19,7 @@
 // is not a number leaves a gap and shows as text in the title. Units go
 // through units.js (the y axis, the legend, the title); a chart without a
 // unit shows plain numbers. Colours of axes and grid come from canopy.css's
-// variables and follow the theme.
+// variables (chart_theme.js) and follow the theme.
 //
 // For tests and benchmarks: each chart's element carries data-points,
 // data-last-time and data-last-value (set when the chart is drawn), and
@@ -30,20 +30,9 @@ import uPlot from './uplot/uPlot.esm.js';
 import {request, query} from './api.js';
 import {formatWithUnit} from './units.js';
 import {el} from './page.js';
+import {themeColors, onThemeChange} from './chart_theme.js';
 
 export const COLORS = ['#2463eb', '#e8590c', '#0ca678', '#ae3ec9', '#f03e3e', '#1098ad', '#f59f00', '#868e96', '#74b816', '#d6336c'];
-
-// ---------------------------------------------------------------- theme
-
-let themeCache = null;
-export function themeColors() {
-  if (!themeCache) {
-    const cs = getComputedStyle(document.documentElement);
-    const v = (name, dflt) => (cs.getPropertyValue(name) || '').trim() || dflt;
-    themeCache = {axis: v('--chart-axis', '#667085'), grid: v('--chart-grid', '#eceef2'), fg: v('--fg', '#1d2330')};
-  }
-  return themeCache;
-}
 
 // ---------------------------------------------------------------- the frame loop
 
@@ -95,8 +84,7 @@ setInterval(() => {
   for (const c of all) if (c.u && now - c.drawnAt > 1) schedule(c);
 }, 1000);
 
-window.addEventListener('canopy-theme', () => {
-  themeCache = null;
+onThemeChange(() => {
   for (const c of all) if (c.u) c.u.redraw(false, true);
 });
 
