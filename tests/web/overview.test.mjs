@@ -12,14 +12,20 @@ import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {skip, buildDir, screenshotDir, Server, launchBrowser, openPage, screenshot, waitFor, connState} from './harness.mjs';
+import {skip, buildDir, screenshotDir, Server, launchBrowser, openPage as openBare, screenshot, waitFor, connState} from './harness.mjs';
+import {stubUnits} from './units_stub.mjs';
 
 const agentBin = path.join(buildDir, 'bin', 'canopy-agent');
 let server, browser, agent;
 
-// Until canopyd answers /api/units, the pages' one request for units is a
-// 404 (they then show plain numbers): the console reports that one.
-const allow = [/status of 404/];
+// A page whose /api/units canopyd answers, or (before canopyd has the
+// endpoint) units.js's stand-in with no units: plain numbers.
+async function openPage(browser, opts) {
+  const page = await openBare(browser, opts);
+  await stubUnits(page, server);
+  return page;
+}
+const allow = [];
 
 // A host's keys as canopy-agent names them (docs/AGENT.md), for a host
 // the test drives itself.
@@ -270,7 +276,9 @@ test('HTML in keys and text values stays text', {skip}, async () => {
 test('a host\'s own page: cores, disks, interfaces, processes, benchmarks', {skip}, async () => {
   assert.ok(agent, `${agentBin} is not built`);
   await server.push({host: {'real-agent': {bench: {cpu: {score: 1234.5}, disk: {write_bytes_per_s: 5e8}}}}});
-  const page = await openPage(browser, {allow});
+  // Until web/assets/bench.js is there, the page's try to load it is a 404
+  // (it then shows the benchmarks as a table).
+  const page = await openPage(browser, {allow: [/status of 404/]});
   await page.goto(server.url + '/host/real-agent');
   await live(page);
   assert.equal(await page.locator('#host-name').innerText(), 'real-agent');
@@ -303,20 +311,26 @@ test('a host\'s own page: cores, disks, interfaces, processes, benchmarks', {ski
   await p2.closeAll();
 });
 
-test('units from canopyd on the charts; a unit that is not a known word is shown as it is', {skip}, async t => {
-  const probe = await server.json('/api/units?key=u');
-  if (probe.status === 404) {
-    t.skip('this canopyd has no /api/units yet: figures show as plain numbers');
-    return;
-  }
-  await server.push({u: {mem: {unit: 'bytes', rss: 5 * 1048576}, odd: {unit: 'furlongs', len: 3}}});
-  const page = await openPage(browser);
+test('units on the charts and in the host list; a unit that is not a known word is shown as it is', {skip}, async () => {
+  await server.push({u: {mem: {rss: 5 * 1048576}, odd: {len: 3}, tag: {'<b>x</b>': 2}}});
+  await server.push(agentTree('unity', 1));
+  const page = await openBare(browser);
+  // The units canopyd would give (the stand-in answers them whatever
+  // canopyd infers), one of them not a known word, one with markup.
+  await stubUnits(page, server, {'u,mem,rss': 'bytes', 'u,odd,len': 'furlongs', 'u,tag,<b>x</b>': '<i>jobs</i>',
+    'host,unity,cpu,user': 'percent', 'host,unity,cpu,percent': 'percent', 'host,unity,mem,used': 'bytes',
+    'host,unity,mem,percent': 'percent'});
   await page.goto(server.url + '/overview/');
   await live(page);
-  const mem = page.locator('.live-chart[data-title="u,mem"]');
-  await waitFor(async () => /5 MiB/.test(await mem.locator('.now').innerText()), {what: '5 MiB on the chart'});
-  const odd = page.locator('.live-chart[data-title="u,odd"]');
-  await waitFor(async () => /3 furlongs/.test(await odd.locator('.now').innerText()), {what: '3 furlongs on the chart'});
+  const now = title => page.locator(`.live-chart[data-title="${title}"] .now`);
+  await waitFor(async () => /5 MiB/.test(await now('u,mem').innerText()), {what: '5 MiB on the chart'});
+  await waitFor(async () => /3 furlongs/.test(await now('u,odd').innerText()), {what: '3 furlongs on the chart'});
+  await waitFor(async () => (await now('u,tag').innerText()).includes('2 <i>jobs</i>'), {what: 'a unit with markup, as text'});
+  assert.equal(await page.locator('.live-chart[data-title="u,tag"] i').count(), 0);
+  const row = page.locator('#host-rows tr[data-host="unity"]');
+  await waitFor(async () => /16\.9? ?%|17 %/.test(await row.innerText()), {what: 'CPU in percent in the host list'});
+  assert.match(await row.innerText(), /25 %/);
+  await waitFor(async () => /1\.8\d GiB/.test(await chartOf(page, 'unity', 'memory').locator('.now').innerText()), {what: 'memory in GiB'});
   page.assertClean();
   await page.closeAll();
 });
@@ -327,6 +341,7 @@ test('dark mode follows prefers-color-scheme; the toggle is remembered, on every
   const problems = [];
   page.on('pageerror', e => problems.push(e.message));
   page.on('console', m => { if (m.type() === 'error' && !allow.some(re => re.test(m.text()))) problems.push(m.text()); });
+  await stubUnits(page, server);
   const theme = () => page.evaluate(() => document.documentElement.dataset.theme);
   const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   // The theme is set before the first paint: the page's first state is dark.
