@@ -275,10 +275,10 @@ test('HTML in keys and text values stays text', {skip}, async () => {
 
 test('a host\'s own page: cores, disks, interfaces, processes, benchmarks', {skip}, async () => {
   assert.ok(agent, `${agentBin} is not built`);
-  await server.push({host: {'real-agent': {bench: {cpu: {score: 1234.5}, disk: {write_bytes_per_s: 5e8}}}}});
-  // Until web/assets/bench.js is there, the page's try to load it is a 404
-  // (it then shows the benchmarks as a table).
-  const page = await openPage(browser, {allow: [/status of 404/]});
+  const ran = Math.floor(Date.now() / 1000);
+  await server.push({host: {'real-agent': {bench: {cpu: {ok: 1, time: ran, single_mops: 1234.5, multi_mops: 2000},
+    disk: {ok: 0, time: ran, error: '<b>disk full</b>'}}}}});
+  const page = await openPage(browser, {allow});
   await page.goto(server.url + '/host/real-agent');
   await live(page);
   assert.equal(await page.locator('#host-name').innerText(), 'real-agent');
@@ -287,7 +287,12 @@ test('a host\'s own page: cores, disks, interfaces, processes, benchmarks', {ski
   await waitFor(async () => await page.locator('#sec-cpu .live-chart[data-title^="cores"]').count() > 0, {what: 'a per-core chart'});
   await waitFor(async () => await page.locator('#sec-net .live-chart').count() > 0, {what: 'an interface chart'});
   await waitFor(async () => await page.locator('#table-proc tbody tr').count() > 0, {what: 'the processes'});
+  // The benchmarks (bench.js's table, or the plain one without it), a
+  // failure's text as text; a new run shows up live.
   await waitFor(async () => /1,?23[45]/.test(await page.locator('#sec-bench').innerText()), {what: 'the benchmarks'});
+  assert.match(await page.locator('#sec-bench').innerText(), /<b>disk full<\/b>/);
+  await server.push({host: {'real-agent': {bench: {cpu: {ok: 1, time: ran + 60, single_mops: 987.5}}}}});
+  await waitFor(async () => /98[78]/.test(await page.locator('#sec-bench').innerText()), {what: 'the next run of the benchmark'});
   // The crosshair on one chart shows the same instant on the others.
   const box = await chart('CPU').locator('.u-over').boundingBox();
   await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2);
