@@ -4,6 +4,7 @@
 //
 //   push.cc       POST /push (JSON tree, StatsD/Graphite lines, access logs)
 //   tree_read.cc  GET /get, /api/q/<key>.json, DELETE /api/q/<key>, /diff
+//   units.cc      GET /api/units (each leaf's unit)
 //   comet.cc      GET /pull and /stream: the parameters, then a Hold
 //   trend.cc      GET /trend, /graph/<key>.svg|png|pdf, /api/markers
 //   views.cc      /api/views (named views, server/handlers/view_store.h)
@@ -43,6 +44,9 @@ absl::StatusOr<Response> HandleDelete(const Request& request,
 // GET /diff/<a>/<b>
 absl::StatusOr<Response> HandleDiff(const Request& request,
                                     HandlerContext& ctx);
+// GET /api/units?key=K: the unit of each leaf under K that has one.
+absl::StatusOr<Response> HandleUnits(const Request& request,
+                                     HandlerContext& ctx);
 
 // GET /pull and /stream: what to park (503 when --max_waiters are parked).
 absl::StatusOr<Hold> HandlePull(const Request& request, HandlerContext& ctx);
