@@ -26,6 +26,31 @@ void StripZeros(std::string* s) {
   if (s->back() == '.') s->pop_back();
 }
 
+// `a` (0 <= a < 1e15) with `decimals` places, rounded half up as
+// JavaScript's toFixed and toPrecision do (printf rounds half to even:
+// 21.25 would be 21.2 there and 21.3 in the pages). From the exact digits:
+// %.70f writes every digit of a double of at least 2^-10.
+std::string HalfUp(double a, int decimals) {
+  std::string s = absl::StrFormat("%.70f", a);
+  const size_t point = s.find('.');
+  const size_t cut = point + 1 + static_cast<size_t>(decimals);
+  const bool up = s[cut] >= '5';
+  s.resize(decimals == 0 ? point : cut);
+  if (up) {
+    int i = static_cast<int>(s.size()) - 1;
+    for (; i >= 0; --i) {
+      if (s[i] == '.') continue;
+      if (s[i] != '9') {
+        ++s[i];
+        break;
+      }
+      s[i] = '0';
+    }
+    if (i < 0) s.insert(0, "1");
+  }
+  return s;
+}
+
 // Thousands separators: "1234567" -> "1,234,567", as en-US writes them.
 std::string Grouped(double whole) {
   std::string digits = NumberText(std::fabs(whole));
@@ -138,28 +163,62 @@ absl::string_view LeafUnit(absl::string_view stated, absl::string_view key,
   return InferUnit(key);
 }
 
+std::string TrendUnit(absl::string_view unit, absl::string_view fn) {
+  if (fn == "count") return "count";
+  if (fn != "rate") return std::string(unit);
+  if (unit.empty() || unit == "count") return "/s";
+  if (unit == "bytes") return "bytes/s";
+  if (absl::EndsWith(unit, "/s")) return std::string(unit);  // already a rate
+  return absl::StrCat(unit, "/s");
+}
+
 std::string ThreeDigits(double x) {
   if (x == 0) return "0";  // -0 too
   const double a = std::fabs(x);
-  std::string s;
-  if (a >= 1e15 || a < 1e-3) {
-    // "1.50e+15" -> "1.5e+15", "1.23e-07" -> "1.23e-7" (as JavaScript's
-    // toExponential(2) writes it, trailing zeros dropped).
-    s = absl::StrFormat("%.2e", x);
+  const std::string sign = x < 0 ? "-" : "";
+  if (a < 1e-3) {
+    // "1.23e-07" -> "1.23e-7", trailing zeros dropped. No tie to break:
+    // a double this small is never halfway between two such figures.
+    std::string s = absl::StrFormat("%.2e", a);
     const size_t e = s.find('e');
     std::string mantissa = s.substr(0, e);
     StripZeros(&mantissa);
     const int exponent = std::atoi(s.c_str() + e + 1);
-    return absl::StrCat(mantissa, "e", exponent < 0 ? "-" : "+",
-                        std::abs(exponent));
+    return absl::StrCat(sign, mantissa, "e-", std::abs(exponent));
   }
-  // Each format a literal: StrFormat checks them at compile time.
-  s = a >= 100  ? absl::StrFormat("%.0f", x)
-      : a >= 10 ? absl::StrFormat("%.1f", x)
-      : a >= 1  ? absl::StrFormat("%.2f", x)
-                : absl::StrFormat("%.3g", x);
+  if (a >= 1e15) {
+    // Three significant digits of the whole number, halves up: "1.5e+15".
+    std::string digits = absl::StrFormat("%.0f", a);  // exact
+    int exponent = static_cast<int>(digits.size()) - 1;
+    std::string head = digits.substr(0, 3);
+    if (digits[3] >= '5') {
+      head = absl::StrCat(std::stoi(head) + 1);
+      if (head.size() > 3) {
+        head.resize(3);
+        ++exponent;
+      }
+    }
+    std::string mantissa = absl::StrCat(head.substr(0, 1), ".", head.substr(1));
+    StripZeros(&mantissa);
+    return absl::StrCat(sign, mantissa, "e+", exponent);
+  }
+  int decimals;
+  if (a >= 100) {
+    decimals = 0;
+  } else if (a >= 10) {
+    decimals = 1;
+  } else if (a >= 1) {
+    decimals = 2;
+  } else {
+    // Three significant digits: the first non-zero digit's place, read off
+    // the exact digits (no log10 rounding at the powers of ten).
+    const std::string s = absl::StrFormat("%.70f", a);
+    const size_t first = s.find_first_not_of("0.");
+    decimals = static_cast<int>(first - s.find('.')) + 2;
+  }
+  std::string s = HalfUp(a, decimals);
   StripZeros(&s);
-  return s;
+  return absl::StrCat(sign, s);
 }
 
 std::string FormatWithUnit(double v, absl::string_view unit) {

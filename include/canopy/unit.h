@@ -52,6 +52,11 @@ absl::string_view InferUnit(absl::string_view key);
 absl::string_view LeafUnit(absl::string_view stated, absl::string_view key,
                            Action action);
 
+// The unit of a trend of a leaf in `unit` under function `fn` (GET /trend's
+// fn=): count counts samples ("count"), rate is per second ("bytes" ->
+// "bytes/s", none -> "/s", "jobs" -> "jobs/s"); the others keep the unit.
+std::string TrendUnit(absl::string_view unit, absl::string_view fn);
+
 // `v` with its unit, as text: at most three significant digits past the
 // unit's scale; bytes in binary multiples (KiB, MiB, ...), "/s" after a
 // rate; times scaled to ns, µs, ms, s, min, h, d; "%" after a percent;

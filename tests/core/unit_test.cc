@@ -67,6 +67,15 @@ TEST(LeafUnitTest, StatedThenTimerThenInferred) {
   EXPECT_EQ(LeafUnit("", "web,hits", Action::kAdd), "");
 }
 
+TEST(TrendUnitTest, CountAndRateChangeTheUnit) {
+  EXPECT_EQ(TrendUnit("bytes", "avg"), "bytes");
+  EXPECT_EQ(TrendUnit("bytes", "count"), "count");
+  EXPECT_EQ(TrendUnit("bytes", "rate"), "bytes/s");
+  EXPECT_EQ(TrendUnit("", "rate"), "/s");
+  EXPECT_EQ(TrendUnit("jobs", "rate"), "jobs/s");
+  EXPECT_EQ(TrendUnit("ms", "p99"), "ms");
+}
+
 // The table tests/web/units.test.mjs holds too: one text in both languages.
 struct Case {
   double v;
@@ -108,6 +117,20 @@ constexpr Case kCases[] = {
     {2.5e-8, "count", "2.5e-8"},
     {3.14159, "widgets", "3.14 widgets"},
     {100, "<b>", "100 <b>"},
+    // Halves round up, as JavaScript's toFixed does (printf: to even).
+    {21.25, "percent", "21.3 %"},
+    {100.5, "/s", "101/s"},
+    {-2.125, "percent", "-2.13 %"},
+    {0.0625, "", "0.0625"},
+    {0.00625, "", "0.00625"},
+    {0.09995, "", "0.0999"},  // 0.0999499..., not a half
+    {0.0995, "", "0.0995"},
+    {9.995, "", "9.99"},
+    {99.95, "", "100"},
+    {1.125e15, "", "1.13e+15"},
+    {9.995e15, "", "1e+16"},
+    {9.9951e15, "", "1e+16"},
+    {0.001, "", "0.001"},
 };
 
 TEST(FormatWithUnitTest, TheSameTextAsThePages) {
