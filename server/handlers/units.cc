@@ -6,6 +6,7 @@
 //
 // Threads: the event-loop thread (it reads the tree).
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -17,6 +18,39 @@
 #include "server/options.h"
 
 namespace canopy {
+
+std::vector<std::pair<std::string, std::string>> CollectUnits(
+    const Tree& tree, const std::vector<Pattern>& patterns, size_t limit,
+    QueryBudget* budget, bool* truncated) {
+  std::vector<std::pair<std::string, std::string>> out;
+  absl::flat_hash_set<std::string> seen;
+  *truncated = false;
+  for (const Pattern& p : patterns) {
+    const bool complete = tree.Collect(
+        p, 0,
+        [&](const LeafView& leaf) {
+          if (leaf.node->is_text()) return true;
+          // The walk up to the nearest stated unit.
+          if (!budget->Charge(1)) return false;
+          const absl::string_view unit =
+              LeafUnit(leaf.node->StatedUnit(), leaf.key, leaf.action);
+          if (unit.empty()) return true;
+          if (patterns.size() > 1 &&
+              !seen.insert(std::string(leaf.key)).second) {
+            return true;
+          }
+          if (out.size() >= limit) {
+            *truncated = true;
+            return false;
+          }
+          out.emplace_back(std::string(leaf.key), std::string(unit));
+          return true;
+        },
+        budget);
+    if (!complete) break;
+  }
+  return out;
+}
 
 absl::StatusOr<Response> HandleUnits(const Request& request,
                                      HandlerContext& ctx) {
@@ -31,40 +65,18 @@ absl::StatusOr<Response> HandleUnits(const Request& request,
       (!absl::SimpleAtoi(request.Param("limit"), &limit) || limit == 0)) {
     return absl::InvalidArgumentError("limit must be a positive integer");
   }
+  QueryBudget budget(ctx.options->query);
+  bool truncated = false;
+  std::vector<std::pair<std::string, std::string>> units =
+      CollectUnits(*ctx.tree, *patterns, limit, &budget, &truncated);
+  if (budget.exceeded()) return QueryRefused(budget, ctx);
   JsonOut out;
   out.w.StartObject();
   out.Key("units");
   out.w.StartObject();
-  size_t n = 0;
-  bool truncated = false;
-  absl::flat_hash_set<std::string> seen;
-  QueryBudget budget(ctx.options->query);
-  for (const Pattern& p : *patterns) {
-    const bool complete = ctx.tree->Collect(
-        p, 0,
-        [&](const LeafView& leaf) {
-          if (leaf.node->is_text()) return true;
-          // The walk up to the nearest stated unit.
-          if (!budget.Charge(1)) return false;
-          const absl::string_view unit =
-              LeafUnit(leaf.node->StatedUnit(), leaf.key, leaf.action);
-          if (unit.empty()) return true;
-          if (patterns->size() > 1 &&
-              !seen.insert(std::string(leaf.key)).second) {
-            return true;
-          }
-          if (n >= limit) {
-            truncated = true;
-            return false;
-          }
-          out.Key(leaf.key);
-          out.String(unit);
-          ++n;
-          return true;
-        },
-        &budget);
-    if (budget.exceeded()) return QueryRefused(budget, ctx);
-    if (!complete) break;
+  for (const auto& [key, unit] : units) {
+    out.Key(key);
+    out.String(unit);
   }
   out.w.EndObject();
   if (truncated) {
