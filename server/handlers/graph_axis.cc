@@ -193,11 +193,15 @@ TimeAxis MakeTimeAxis(int64_t from, int64_t to, int max_ticks) {
   static constexpr int64_t kSteps[] = {
       1,    2,    5,     10,    15,    30,    60,    120,   300,    600,
       900,  1800, 3600,  7200,  10800, 21600, 43200, 86400, 172800, 604800};
+  // The finest step with at most max_ticks ticks in the range (counted:
+  // a range a little longer than 3 h still gets ticks every hour).
   int64_t step = 604800;
   for (int64_t s : kSteps) {
     // Past two days, whole days: every tick a date.
     if (span > 2 * 86400 && s < 86400) continue;
-    if (static_cast<double>(s) >= raw) {
+    const int64_t first = (from + s - 1) / s * s;
+    const int64_t count = first > to ? 0 : (to - first) / s + 1;
+    if (count <= max_ticks) {
       step = s;
       break;
     }
