@@ -273,8 +273,8 @@ class PushHandler
     Action top_action = Action::kInherit;
     bool top_unit_set = false;
     absl::string_view top_unit;  // "": remove
-    size_t first_op = 0;  // top-level object: where its ops start
-    double time = 0;      // its "time"; 0: none (now)
+    size_t first_op = 0;         // top-level object: where its ops start
+    double time = 0;             // its "time"; 0: none (now)
   };
 
   static Frame MakeFrame(bool top, bool array) {

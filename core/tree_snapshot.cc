@@ -1,8 +1,8 @@
 // Snapshots of the live tree (Tree::Snapshot, Tree::Restore): every node
 // with its value, open window, action, markers, unit, sketch and
-// HyperLogLog, and the seq, as bytes that canopyd writes on a clean stop (and periodically)
-// and reads back at start. The format is versioned (kSnapshotVersion) and
-// must keep reading the snapshots older builds wrote.
+// HyperLogLog, and the seq, as bytes that canopyd writes on a clean stop (and
+// periodically) and reads back at start. The format is versioned
+// (kSnapshotVersion) and must keep reading the snapshots older builds wrote.
 //
 // Threads: a Tree belongs to one thread (the caller's; in canopyd the
 // event-loop thread); everything here runs there.

@@ -130,8 +130,9 @@ absl::string_view InferUnit(absl::string_view key) {
     return false;
   };
   // canopy-agent's rates (docs/AGENT.md): per second over its interval.
-  const bool rate = under("diskio") || under("net") ||
-                    (under("proc") && IsOneOf(leaf, {"read_bytes", "write_bytes"}));
+  const bool rate =
+      under("diskio") || under("net") ||
+      (under("proc") && IsOneOf(leaf, {"read_bytes", "write_bytes"}));
   const bool sized_leaf =
       IsOneOf(leaf, {"total", "used", "free", "available", "cached", "buffers",
                      "memory_max", "memory_current"});
@@ -226,7 +227,7 @@ std::string FormatWithUnit(double v, absl::string_view unit) {
   if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
   if (unit.empty() || unit == "count") {
     return v == std::trunc(v) && std::fabs(v) < 1e15 ? Grouped(v)
-                                                      : ThreeDigits(v);
+                                                     : ThreeDigits(v);
   }
   if (unit == "bytes") return Bytes(v, "");
   if (unit == "bytes/s") return Bytes(v, "/s");

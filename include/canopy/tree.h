@@ -401,8 +401,8 @@ class Tree {
   size_t open_windows() const { return open_windows_.size(); }
 
   // Snapshots: the whole live tree (values, windows, actions, markers,
-  // units, the seq) as bytes, and back. Restore() replaces the tree's content; it
-  // fails, changing nothing, on bytes it cannot read.
+  // units, the seq) as bytes, and back. Restore() replaces the tree's content;
+  // it fails, changing nothing, on bytes it cannot read.
   void Snapshot(std::string* out) const;
   absl::Status Restore(absl::string_view bytes);
 

@@ -52,8 +52,8 @@ double NiceStep(double span, int max_ticks, absl::string_view unit) {
     return std::exp2(std::ceil(std::log2(raw) - 1e-9));
   }
   if (const double per = SecondsPer(unit); per > 0 && raw * per >= 30) {
-    static constexpr double kClock[] = {60,    120,   300,   600,    900,
-                                        1800,  3600,  7200,  10800,  21600,
+    static constexpr double kClock[] = {60,    120,   300,    600,   900,
+                                        1800,  3600,  7200,   10800, 21600,
                                         43200, 86400, 172800, 604800};
     for (double s : kClock) {
       if (s >= raw * per * (1 - 1e-9)) return s / per;
@@ -191,8 +191,8 @@ TimeAxis MakeTimeAxis(int64_t from, int64_t to, int max_ticks) {
     return axis;
   }
   static constexpr int64_t kSteps[] = {
-      1,    2,    5,     10,    15,    30,    60,    120,   300,    600,
-      900,  1800, 3600,  7200,  10800, 21600, 43200, 86400, 172800, 604800};
+      1,   2,    5,    10,   15,    30,    60,    120,   300,    600,
+      900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800};
   // The finest step with at most max_ticks ticks in the range (counted:
   // a range a little longer than 3 h still gets ticks every hour).
   int64_t step = 604800;

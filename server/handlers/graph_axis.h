@@ -41,8 +41,8 @@ ValueAxis MakeValueAxis(double lo, double hi, int max_ticks,
 double NiceStep(double span, int max_ticks, absl::string_view unit);
 
 struct TimeAxis {
-  int64_t step = 60;             // seconds between ticks
-  std::vector<int64_t> ticks;    // epoch seconds, multiples of step (UTC)
+  int64_t step = 60;           // seconds between ticks
+  std::vector<int64_t> ticks;  // epoch seconds, multiples of step (UTC)
   std::vector<std::string> labels;
 };
 

@@ -68,8 +68,7 @@ class Painter {
     size_t lo = 0, hi = cuts.size();  // the longest prefix that fits
     while (lo < hi) {
       const size_t mid = (lo + hi + 1) / 2;
-      if (Width(absl::StrCat(text.substr(0, cuts[mid - 1]), "\u2026")) <=
-          max) {
+      if (Width(absl::StrCat(text.substr(0, cuts[mid - 1]), "\u2026")) <= max) {
         lo = mid;
       } else {
         hi = mid - 1;
@@ -217,8 +216,7 @@ void Draw(cairo_t* cr, const TrendResult& result,
   if (!o.title.empty()) {
     source(fg);
     p.Size(12);
-    p.Text(GraphText::kTitle, p.Fit(o.title, w - 2 * kMargin), kMargin,
-           y + 11);
+    p.Text(GraphText::kTitle, p.Fit(o.title, w - 2 * kMargin), kMargin, y + 11);
     y += 17;
   }
   const std::vector<std::string> names = LegendNames(series);
@@ -240,8 +238,7 @@ void Draw(cairo_t* cr, const TrendResult& result,
     const Rgb c = Colour(e.series);
     const double row_top = y + e.row * row_h;
     source(c);
-    cairo_rectangle(cr, e.x, row_top + (row_h - kSwatch) / 2, kSwatch,
-                    kSwatch);
+    cairo_rectangle(cr, e.x, row_top + (row_h - kSwatch) / 2, kSwatch, kSwatch);
     cairo_fill(cr);
     source(fg);
     p.Text(GraphText::kLegend, e.name, e.x + kSwatch + kSwatchGap,
@@ -289,8 +286,8 @@ void Draw(cairo_t* cr, const TrendResult& result,
     hi = std::max(hi, 0.0);
   }
   p.Size(11);
-  const ValueAxis axis = MakeValueAxis(
-      lo, hi, std::max(2, static_cast<int>(ph / 32) + 1), o.unit);
+  const ValueAxis axis =
+      MakeValueAxis(lo, hi, std::max(2, static_cast<int>(ph / 32) + 1), o.unit);
   double label_w = 0;
   for (const std::string& l : axis.labels) {
     label_w = std::max(label_w, p.Width(l));
@@ -318,8 +315,8 @@ void Draw(cairo_t* cr, const TrendResult& result,
   }
   // The time axis: labels centred on their ticks, none cut by the edges
   // nor running into the one before.
-  const TimeAxis times = MakeTimeAxis(
-      o.from, o.to, std::max(2, static_cast<int>(pw / 70)));
+  const TimeAxis times =
+      MakeTimeAxis(o.from, o.to, std::max(2, static_cast<int>(pw / 70)));
   double prev_right = -INFINITY;
   for (size_t i = 0; i < times.ticks.size(); ++i) {
     const double tx = std::round(X(static_cast<double>(times.ticks[i]))) + 0.5;
@@ -450,8 +447,8 @@ void Draw(cairo_t* cr, const TrendResult& result,
     cairo_line_to(cr, x, top + ph);
     cairo_stroke(cr);
     cairo_set_dash(cr, nullptr, 0, 0);
-    p.Text(GraphText::kMarker,
-           p.Fit(m.text, std::max(40.0, left + pw - x - 6)), x + 3, top + 12);
+    p.Text(GraphText::kMarker, p.Fit(m.text, std::max(40.0, left + pw - x - 6)),
+           x + 3, top + 12);
   }
   cairo_restore(cr);
 

@@ -55,10 +55,9 @@ struct GraphText {
 
 // Draws the chart. `texts`, when given, receives every text drawn (for
 // tests, and for whoever wants the labels without reading the image).
-absl::StatusOr<std::string> RenderGraph(const TrendResult& result,
-                                        const std::vector<GraphMarker>& markers,
-                                        const GraphOptions& options,
-                                        std::vector<GraphText>* texts = nullptr);
+absl::StatusOr<std::string> RenderGraph(
+    const TrendResult& result, const std::vector<GraphMarker>& markers,
+    const GraphOptions& options, std::vector<GraphText>* texts = nullptr);
 
 // The content type of a format.
 const char* GraphContentType(GraphOptions::Format format);

@@ -279,16 +279,17 @@ constexpr size_t kMaxGraphUnits = 10000;
 // The unit of a chart's values: the series' common unit (the leaf's, from
 // the tree when it is there, else its key's; then changed by `fn`: count,
 // rate), or none when they differ.
-std::string ChartUnit(const TrendResult& r,
-                      const absl::flat_hash_map<std::string, std::string>& units,
-                      absl::string_view fn) {
+std::string ChartUnit(
+    const TrendResult& r,
+    const absl::flat_hash_map<std::string, std::string>& units,
+    absl::string_view fn) {
   std::string common;
   for (size_t i = 0; i < r.series.size(); ++i) {
     auto it = units.find(r.series[i].key);
-    const std::string unit = TrendUnit(
-        it != units.end() ? absl::string_view(it->second)
-                          : InferUnit(r.series[i].key),
-        fn);
+    const std::string unit =
+        TrendUnit(it != units.end() ? absl::string_view(it->second)
+                                    : InferUnit(r.series[i].key),
+                  fn);
     if (i == 0) {
       common = unit;
     } else if (unit != common) {

@@ -182,10 +182,12 @@ TEST(JsonPushTest, UnitsGoToTheirObjectsNodeOrTheTopLevelKeys) {
 TEST(JsonPushTest, ABadUnitIsRefusedWithItsReason) {
   for (const auto& [json, reason] :
        std::vector<std::pair<std::string, std::string>>{
-           {R"({"h": {"unit": 3, "x": 1}})", "\"unit\" must be a string or null"},
+           {R"({"h": {"unit": 3, "x": 1}})",
+            "\"unit\" must be a string or null"},
            {R"({"h": {"unit": true}})", "\"unit\" must be a string or null"},
            {R"({"h": {"unit": ["ms"]}})", "\"unit\" must be a string or null"},
-           {R"({"h": {"unit": {"a": 1}}})", "\"unit\" must be a string or null"},
+           {R"({"h": {"unit": {"a": 1}}})",
+            "\"unit\" must be a string or null"},
            {R"({"h": {"unit": ""}})", "a unit is 1 to 32 bytes"},
            {R"({"x": 1, "unit": "0123456789012345678901234567890123"})",
             "a unit is 1 to 32 bytes"},

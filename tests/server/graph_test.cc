@@ -2,9 +2,9 @@
 #include <cairo.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -160,8 +160,8 @@ TEST(GraphTest, ValueLabelsAreRoundFiguresWithTheUnit) {
   o.unit = "bytes";
   std::vector<GraphText> texts;
   // Figures like 94.18 MiB in the data; round ticks on the axis.
-  ASSERT_TRUE(RenderGraph(Series({"mem,used"}, 41.09 * 1048576), {}, o, &texts)
-                  .ok());
+  ASSERT_TRUE(
+      RenderGraph(Series({"mem,used"}, 41.09 * 1048576), {}, o, &texts).ok());
   const std::vector<std::string> labels =
       TextsOf(texts, GraphText::kValueLabel);
   ASSERT_GE(labels.size(), 3u);
@@ -194,8 +194,7 @@ TEST(GraphTest, TimeLabelsAreOnA24HourClockClearOfTheValueLabels) {
   ASSERT_GE(times.size(), 3u);
   EXPECT_EQ(times.front(), "22:30");
   for (const std::string& t : times) {
-    EXPECT_TRUE(std::regex_match(t, std::regex(R"(\d\d:\d\d|\d\d-\d\d)")))
-        << t;
+    EXPECT_TRUE(std::regex_match(t, std::regex(R"(\d\d:\d\d|\d\d-\d\d)"))) << t;
   }
   ExpectNoOverlap(texts, o.width, o.height);
 }
@@ -265,8 +264,7 @@ TEST(GraphTest, AreasStackEachSeriesOnTheOnesBefore) {
   int blue_top = 1 << 30, blue_bottom = -1, orange_top = 1 << 30,
       orange_bottom = -1;
   for (int y = 0; y < 240; ++y) {
-    const uint32_t p =
-        reinterpret_cast<const uint32_t*>(data + y * stride)[x];
+    const uint32_t p = reinterpret_cast<const uint32_t*>(data + y * stride)[x];
     const int red = (p >> 16) & 0xff, blue = p & 0xff;
     if (blue > red + 40) {
       blue_top = std::min(blue_top, y);
@@ -388,12 +386,11 @@ TEST_F(GraphServerTest, TheChartsAxisCarriesTheLeafsUnit) {
   const int64_t now = time(nullptr);
   const int64_t base = now - now % 60 - 3600;  // an hour ago, on a minute
   for (int i = 0; i < 30; ++i) {
-    HttpReply r = Do(
-        "POST", "/push",
-        absl::StrCat(R"({"time": )", base + i * 60,
-                     R"(, "app": {"unit": "bytes", "heap": )",
-                     (100 + i) * 1048576.0, R"(, "stack": )", 5e6 + i * 1e5,
-                     "}}"));
+    HttpReply r = Do("POST", "/push",
+                     absl::StrCat(R"({"time": )", base + i * 60,
+                                  R"(, "app": {"unit": "bytes", "heap": )",
+                                  (100 + i) * 1048576.0, R"(, "stack": )",
+                                  5e6 + i * 1e5, "}}"));
     ASSERT_EQ(r.status, 200) << r.body;
   }
   const std::string range =

@@ -47,8 +47,8 @@ TEST_F(UnitsServerTest, StatedUnitsAreServedAndSurviveARestart) {
 
   // A unit that is not a short printable word: 400 with the reason, and
   // nothing of that push is applied.
-  HttpReply bad = Do("POST", "/push",
-                     R"({"app": {"queue": {"depth": 99}, "unit": 5}})");
+  HttpReply bad =
+      Do("POST", "/push", R"({"app": {"queue": {"depth": 99}, "unit": 5}})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("unit\\\" must be a string or null"),
             std::string::npos)

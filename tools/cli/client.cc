@@ -145,8 +145,8 @@ int CallAndPrint(const Server& server, absl::string_view method,
 
 void LoadUnits(const Server& server, const std::vector<std::string>& keys) {
   if (!ForPerson()) return;
-  absl::StatusOr<HttpReply> reply =
-      server.CallAny("GET", absl::StrCat("/api/units?", KeyQuery(keys)), "", "");
+  absl::StatusOr<HttpReply> reply = server.CallAny(
+      "GET", absl::StrCat("/api/units?", KeyQuery(keys)), "", "");
   if (!reply.ok() || reply->status != 200) return;
   absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
   if (!doc.ok()) return;

@@ -6,8 +6,9 @@
 // a person: rounded, with their unit (ReadableNumber: KiB/MiB/GiB, %,
 // s/min/h/d, ms, /s for rates; the unit the server states for the leaf, from
 // GET /api/units, else the one the key's name implies) and keys in colour
-// (not with NO_COLOR set or TERM=dumb). Piped or redirected, every value is exact
-// (ValueText) and there is no colour, so scripts read what the server said.
+// (not with NO_COLOR set or TERM=dumb). Piped or redirected, every value is
+// exact (ValueText) and there is no colour, so scripts read what the server
+// said.
 //
 // Threads: the CLI is single-threaded; these write to std::cout and std::cerr.
 #ifndef CANOPY_TOOLS_CLI_OUTPUT_H_

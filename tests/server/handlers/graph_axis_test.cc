@@ -106,9 +106,8 @@ TEST(TimeAxisTest, TicksOnTheClockLabelledOnA24HourClock) {
     EXPECT_LE(t, to);
   }
   EXPECT_EQ(a.step, 1800);
-  EXPECT_EQ(a.labels,
-            (std::vector<std::string>{"22:30", "23:00", "23:30", "11-15",
-                                      "00:30", "01:00"}));
+  EXPECT_EQ(a.labels, (std::vector<std::string>{"22:30", "23:00", "23:30",
+                                                "11-15", "00:30", "01:00"}));
   // A range a second longer still ticks every half hour.
   EXPECT_EQ(MakeTimeAxis(from, to + 1, 7).step, 1800);
   // A week: dates; a year: months.

@@ -165,8 +165,9 @@ TEST_F(HandlersTest, UnitsAreStatedOrInferredAndABadOneChangesNothing) {
   // A bad unit: 400 with the reason, and the whole push changes nothing.
   const uint64_t seq = tree_.seq();
   absl::StatusOr<Response> bad = HandlePush(
-      Post("/push", "application/json",
-           R"({"app": {"heap": 9, "unit": "bytes"}, "z": {"unit": "a\u0001"}})"),
+      Post(
+          "/push", "application/json",
+          R"({"app": {"heap": 9, "unit": "bytes"}, "z": {"unit": "a\u0001"}})"),
       ctx);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(ErrorResponse(bad.status()).status, 400);
@@ -181,10 +182,9 @@ TEST_F(HandlersTest, UnitsAreStatedOrInferredAndABadOneChangesNothing) {
   EXPECT_EQ(r->body, R"({"units":{"app,q,depth":"jobs"}})");
   // The budget holds as for every tree read.
   options_.query.work = 3;
-  EXPECT_EQ(HandleUnits(Get("/api/units", {{"key", "**"}}), ctx)
-                .status()
-                .code(),
-            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(
+      HandleUnits(Get("/api/units", {{"key", "**"}}), ctx).status().code(),
+      absl::StatusCode::kOutOfRange);
 }
 
 TEST_F(HandlersTest, QueryNestsAndDeleteRemoves) {
