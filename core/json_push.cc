@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "canopy/unit.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/reader.h"
 
@@ -57,8 +58,17 @@ class PushHandler
 
   const absl::Status& status() const { return status_; }
 
-  bool Null() { return Fail("null is not a value"); }
-  bool Bool(bool) { return Fail("true and false are not values"); }
+  bool Null() {
+    if (expect_ == Expect::kUnit) {
+      SetUnit({});  // removes the node's own unit
+      return Done();
+    }
+    return Fail("null is not a value");
+  }
+  bool Bool(bool) {
+    if (expect_ == Expect::kUnit) return Fail(ReservedTypeError());
+    return Fail("true and false are not values");
+  }
   bool Int(int i) { return Number(i); }
   bool Uint(unsigned u) { return Number(u); }
   bool Int64(int64_t i) { return Number(static_cast<double>(i)); }
@@ -89,6 +99,12 @@ class PushHandler
       case Expect::kTime:
         if (!NumericString(s, &v)) return Fail("\"time\" must be a number");
         return Number(v);
+      case Expect::kUnit:
+        if (absl::Status u = ValidateUnit(s); !u.ok()) {
+          return Fail(u.message());
+        }
+        SetUnit(s);
+        return Done();
       case Expect::kValue:
       case Expect::kSample:
         if (NumericString(s, &v)) return Number(v);
@@ -118,6 +134,10 @@ class PushHandler
     }
     if (k == "marker") {
       expect_ = Expect::kMarker;
+      return true;
+    }
+    if (k == "unit") {
+      expect_ = Expect::kUnit;
       return true;
     }
     if (f.top && k == "time") {
@@ -166,6 +186,9 @@ class PushHandler
         for (absl::string_view m : f.top_markers) {
           out_->key_markers.push_back(
               Push::KeyMarker{key, m, static_cast<int64_t>(f.time)});
+        }
+        if (f.top_unit_set) {
+          out_->key_units.push_back(Push::KeyUnit{key, f.top_unit});
         }
       }
       // In a list, the next object is dated now unless it says otherwise.
@@ -223,7 +246,15 @@ class PushHandler
   }
 
  private:
-  enum class Expect { kNothing, kValue, kSample, kAction, kMarker, kTime };
+  enum class Expect {
+    kNothing,
+    kValue,
+    kSample,
+    kAction,
+    kMarker,
+    kTime,
+    kUnit
+  };
 
   struct Frame {
     bool top = false;
@@ -240,8 +271,10 @@ class PushHandler
     std::vector<std::vector<absl::string_view>> top_keys;
     std::vector<absl::string_view> top_markers;
     Action top_action = Action::kInherit;
-    size_t first_op = 0;  // top-level object: where its ops start
-    double time = 0;      // its "time"; 0: none (now)
+    bool top_unit_set = false;
+    absl::string_view top_unit;  // "": remove
+    size_t first_op = 0;         // top-level object: where its ops start
+    double time = 0;             // its "time"; 0: none (now)
   };
 
   static Frame MakeFrame(bool top, bool array) {
@@ -264,6 +297,8 @@ class PushHandler
         return "\"marker\" must be a string";
       case Expect::kTime:
         return "\"time\" must be a number";
+      case Expect::kUnit:
+        return "\"unit\" must be a string or null";
       default:
         return "the top level must be an object or a list of objects";
     }
@@ -367,6 +402,20 @@ class PushHandler
     }
   }
 
+  // "unit": on the object's node; at the top level, on each node the
+  // object's other keys name (at the object's end, when all are known).
+  void SetUnit(absl::string_view unit) {
+    Frame& f = frames_.back();
+    if (f.top) {
+      f.top_unit_set = true;
+      f.top_unit = unit;
+    } else {
+      PushOp op{PushOp::Kind::kUnit};
+      op.text = unit;
+      out_->ops.push_back(op);
+    }
+  }
+
   bool Number(double v) {
     if (!std::isfinite(v)) return Fail("numbers must be finite");
     switch (expect_) {
@@ -393,6 +442,8 @@ class PushHandler
         return Fail("\"defaultaction\" must be a string");
       case Expect::kMarker:
         return Fail("\"marker\" must be a string");
+      case Expect::kUnit:
+        return Fail(ReservedTypeError());
       case Expect::kNothing:
         return Fail("the top level must be an object or a list of objects");
     }

@@ -23,6 +23,13 @@ Action Node::EffectiveAction() const {
   return Action::kLast;
 }
 
+absl::string_view Node::StatedUnit() const {
+  for (const Node* n = this; n != nullptr; n = n->parent_) {
+    if (n->extra_ && n->extra_->unit) return *n->extra_->unit;
+  }
+  return {};
+}
+
 std::vector<const Node*> Node::SortedChildren() const {
   std::vector<const Node*> out;
   if (!children_) return out;

@@ -248,6 +248,14 @@ void Tree::AddMarker(Node* node, absl::string_view text, int64_t time) {
   m.push_back(Marker{time, std::string(text)});
 }
 
+void Tree::SetUnit(Node* node, absl::string_view unit) {
+  if (unit.empty()) {
+    if (node->extra_) node->extra_->unit.reset();
+    return;
+  }
+  node->MutableExtra()->unit = std::make_unique<std::string>(unit);
+}
+
 size_t Tree::CountNewNodes(const Push& push) const {
   // Rarely needed: only when a push might cross max_nodes. Walks the ops
   // against the tree, naming nodes that do not exist yet by their path.
@@ -347,6 +355,9 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
       case PushOp::Kind::kMarker:
         AddMarker(stack.back().node, op.text, time);
         break;
+      case PushOp::Kind::kUnit:
+        SetUnit(stack.back().node, op.text);
+        break;
       case PushOp::Kind::kTime:
         time = op.value > 0 ? static_cast<int64_t>(op.value) : now;
         break;
@@ -356,6 +367,11 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
     Node* n = root_;
     for (absl::string_view seg : km.key) n = Child(n, seg, nullptr);
     AddMarker(n, km.text, km.time > 0 ? km.time : now);
+  }
+  for (const Push::KeyUnit& ku : push.key_units) {
+    Node* n = root_;
+    for (absl::string_view seg : ku.key) n = Child(n, seg, nullptr);
+    SetUnit(n, ku.unit);
   }
   if (stats != nullptr) {
     stats->leaves = leaves;

@@ -1,8 +1,8 @@
 // Snapshots of the live tree (Tree::Snapshot, Tree::Restore): every node
-// with its value, open window, action, markers, sketch and HyperLogLog, and
-// the seq, as bytes that canopyd writes on a clean stop (and periodically)
-// and reads back at start. The format is versioned (kSnapshotVersion) and
-// must keep reading the snapshots older builds wrote.
+// with its value, open window, action, markers, unit, sketch and
+// HyperLogLog, and the seq, as bytes that canopyd writes on a clean stop (and
+// periodically) and reads back at start. The format is versioned
+// (kSnapshotVersion) and must keep reading the snapshots older builds wrote.
 //
 // Threads: a Tree belongs to one thread (the caller's; in canopyd the
 // event-loop thread); everything here runs there.
@@ -14,12 +14,15 @@
 #include "absl/strings/str_cat.h"
 #include "canopy/coding.h"
 #include "canopy/tree.h"
+#include "canopy/unit.h"
 
 namespace canopy {
 namespace {
 
 constexpr char kSnapshotMagic[] = "CNPYTREE";
-constexpr uint32_t kSnapshotVersion = 1;
+// Version 2 added units (flag 16 and its text after the extra part); a
+// version 1 snapshot reads as one without units.
+constexpr uint32_t kSnapshotVersion = 2;
 // Integers are varints, doubles the 8 bytes of their bits little-endian
 // (include/canopy/coding.h; version 1 wrote them with memcpy, the same
 // bytes on the little-endian machines canopyd runs on), names and blobs
@@ -52,7 +55,8 @@ void Tree::Snapshot(std::string* out) const {
     PutVarint64(out, it.depth);
     PutLengthPrefixed(out, n->name());
     uint8_t flags = (n->has_value_ ? 1 : 0) | (n->is_text_ ? 2 : 0) |
-                    (n->flushed_ ? 4 : 0) | (n->extra_ ? 8 : 0);
+                    (n->flushed_ ? 4 : 0) | (n->extra_ ? 8 : 0) |
+                    (n->extra_ && n->extra_->unit ? 16 : 0);
     out->push_back(static_cast<char>(flags));
     out->push_back(static_cast<char>(n->own_action_));
     if (n->has_value_) {
@@ -80,6 +84,7 @@ void Tree::Snapshot(std::string* out) const {
       blob.clear();
       if (n->extra_->hll) n->extra_->hll->Serialize(&blob);
       PutLengthPrefixed(out, blob);
+      if (n->extra_->unit) PutLengthPrefixed(out, *n->extra_->unit);
     }
     if (n->children_) {
       for (Node* c : *n->children_) {
@@ -102,7 +107,8 @@ absl::Status Tree::Restore(absl::string_view bytes) {
   }
   absl::string_view in = bytes.substr(8);
   uint64_t version, seq, floor, step;
-  if (!GetVarint64(&in, &version) || version != kSnapshotVersion) {
+  if (!GetVarint64(&in, &version) || version < 1 ||
+      version > kSnapshotVersion) {
     return bad("unknown version");
   }
   if (!GetVarint64(&in, &seq) || !GetVarint64(&in, &floor) ||
@@ -204,6 +210,16 @@ absl::Status Tree::Restore(absl::string_view bytes) {
           if (!h.ok()) return bad("bad hyperloglog");
           e->hll = std::make_unique<Hll>(std::move(*h));
         }
+        if (flags & 16) {
+          absl::string_view unit;
+          if (version < 2 || !GetLengthPrefixed(&in, &unit) ||
+              !ValidateUnit(unit).ok()) {
+            return bad("bad unit");
+          }
+          SetUnit(n, unit);
+        }
+      } else if (flags & 16) {
+        return bad("unit without extra");
       }
     }
   }

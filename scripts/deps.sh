@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libevent-dev libhttp-parser-dev rapidjson-dev libleveldb-dev libsnappy-dev libabsl-dev libgtest-dev
   libcairo2-dev
+  # pdftotext reads the texts of the charts canopyd draws (tests/server/graph_test.cc)
+  poppler-utils
   libcurl4-openssl-dev
   libsqlite3-dev
   libnats-dev nats-server carbon-c-relay

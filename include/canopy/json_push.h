@@ -14,14 +14,16 @@
 //   tree.Apply(push, now, &stats);
 //
 // Rules beyond API.md (also in docs/PROTOCOLS.md):
-// - "defaultaction" and "marker" inside an object apply to the node that
-//   object stands for. At the top level, where the object stands for the
+// - "defaultaction", "marker" and "unit" inside an object apply to the node
+//   that object stands for. At the top level, where the object stands for the
 //   root, they apply to each node the object's other keys name, so that a
 //   push never changes the action of the whole tree.
 // - "time" is honoured only in a top-level object; elsewhere it is a plain
-//   segment name. Like "defaultaction" and "marker", it means the same
+//   segment name. Like "defaultaction", "marker" and "unit", it means the same
 //   wherever it stands among the object's keys: its kTime op is placed
 //   before the object's first op.
+// - "unit" is a string (canopy/unit.h ValidateUnit) or null, which removes
+//   the node's own unit.
 // - true, false and null are not values; arrays hold numbers (or numeric
 //   strings) only, except a top-level list of objects.
 //
@@ -64,6 +66,7 @@ struct PushOp {
     kText,    // set child `name` of the top node to the text `text`
     kMarker,  // attach marker `text` to the top node
     kTime,    // date the following samples at epoch second `value` (0: now)
+    kUnit,    // set the top node's unit to `text` ("": remove it)
   };
   explicit PushOp(Kind k) : kind(k) {}
   Kind kind;
@@ -84,6 +87,12 @@ struct Push {
     int64_t time = 0;  // its object's "time"; 0: when applied
   };
   std::vector<KeyMarker> key_markers;
+  // Top-level units: each applies to the node `key` names ("": removes).
+  struct KeyUnit {
+    KeySegments key;
+    absl::string_view unit;
+  };
+  std::vector<KeyUnit> key_units;
   size_t leaves = 0;     // samples and texts written
   size_t node_refs = 0;  // an upper bound on the nodes Apply may create
 

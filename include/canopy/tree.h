@@ -147,6 +147,14 @@ class Node {
   const std::vector<Marker>* markers() const {
     return extra_ ? &extra_->markers : nullptr;
   }
+  // The unit a push stated for this node ("unit"; canopy/unit.h), or "".
+  absl::string_view own_unit() const {
+    return extra_ && extra_->unit ? absl::string_view(*extra_->unit)
+                                  : absl::string_view();
+  }
+  // The own unit or the nearest ancestor's; "" if none states one. A leaf
+  // shows LeafUnit(StatedUnit(), key, action).
+  absl::string_view StatedUnit() const;
 
   // Children sorted by name (allocates; for reads).
   std::vector<const Node*> SortedChildren() const;
@@ -163,6 +171,8 @@ class Node {
     void* watch = nullptr;
     std::unique_ptr<Sketch> sketch;  // timer leaves: the open window
     std::unique_ptr<Hll> hll;        // set leaves: the open window
+    // The stated unit (rare: nodes a push gave a "unit"); null when none.
+    std::unique_ptr<std::string> unit;
   };
   // Children keyed by their own name: a slot is one pointer (8 bytes), and
   // lookups by name need no Node (heterogeneous lookup).
@@ -390,9 +400,9 @@ class Tree {
   void CloseAllWindows(std::vector<ClosedWindow>* out);
   size_t open_windows() const { return open_windows_.size(); }
 
-  // Snapshots: the whole live tree (values, windows, actions, markers, the
-  // seq) as bytes, and back. Restore() replaces the tree's content; it
-  // fails, changing nothing, on bytes it cannot read.
+  // Snapshots: the whole live tree (values, windows, actions, markers,
+  // units, the seq) as bytes, and back. Restore() replaces the tree's content;
+  // it fails, changing nothing, on bytes it cannot read.
   void Snapshot(std::string* out) const;
   absl::Status Restore(absl::string_view bytes);
 
@@ -491,6 +501,8 @@ class Tree {
   Node* NewNode(const char* name, Node* parent);
   void FreeNode(Node* node);
   void AddMarker(Node* node, absl::string_view text, int64_t time);
+  // Sets the node's own unit; "" removes it.
+  static void SetUnit(Node* node, absl::string_view unit);
   const char* Intern(absl::string_view name);
   void DeleteSubtree(Node* node, std::string* path, size_t* leaves);
   size_t CountNewNodes(const Push& push) const;

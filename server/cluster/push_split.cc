@@ -34,6 +34,7 @@ void Walk(const Push& push, const Ring& ring, Visit visit) {
         break;
       }
       case PushOp::Kind::kMarker:
+      case PushOp::Kind::kUnit:
         visit(op, path.size(), ring.OwnerOfSegments(path));
         break;
       case PushOp::Kind::kTime:
@@ -52,6 +53,9 @@ std::vector<bool> OwnersOfPush(const Push& push, const Ring& ring) {
   });
   for (const Push::KeyMarker& km : push.key_markers) {
     owners[ring.OwnerOfSegments(km.key)] = true;
+  }
+  for (const Push::KeyUnit& ku : push.key_units) {
+    owners[ring.OwnerOfSegments(ku.key)] = true;
   }
   return owners;
 }
@@ -101,6 +105,11 @@ void KeepOwned(Push* push, const Ring& ring, size_t owner) {
     if (ring.OwnerOfSegments(km.key) == owner) markers.push_back(km);
   }
   push->key_markers = std::move(markers);
+  std::vector<Push::KeyUnit> units;
+  for (Push::KeyUnit& ku : push->key_units) {
+    if (ring.OwnerOfSegments(ku.key) == owner) units.push_back(ku);
+  }
+  push->key_units = std::move(units);
   push->leaves = leaves;
 }
 

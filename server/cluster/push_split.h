@@ -8,8 +8,8 @@
 //   canopy::KeepOwned(&push, ring, 1);  // only what "b" owns is left
 //
 // KeepOwned emits an enter only when something under it is kept, so a shard
-// never creates empty nodes for keys it does not own. Markers go with the
-// node they mark; a top-level "time" stays for every part.
+// never creates empty nodes for keys it does not own. Markers and units go
+// with the node they mark; a top-level "time" stays for every part.
 //
 // Threads: functions of their arguments only.
 #ifndef CANOPY_SERVER_CLUSTER_PUSH_SPLIT_H_

@@ -12,9 +12,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "canopy/unit.h"
 #include "rapidjson/document.h"
 #include "server/cluster/cluster.h"
 #include "server/comet/changes.h"
+#include "server/json_out.h"
 
 namespace canopy {
 namespace {
@@ -44,13 +46,42 @@ bool ParseHead(absl::string_view data, char kind, std::string* owner,
   return true;
 }
 
+// A snapshot's or a feed's body with the units pushes stated for its
+// leaves: `changes` ({"seq", "items", ...}, the leaves under `patterns`
+// changed after `since`) with "units": {KEY: UNIT} added for those that
+// have one (a reader infers the others itself). Readers that predate units
+// ignore the member.
+std::string WithUnits(std::string changes, const Tree& tree,
+                      const std::vector<Pattern>& patterns, uint64_t since) {
+  if (changes.empty() || changes.back() != '}') return changes;
+  JsonOut out;
+  out.w.StartObject();
+  absl::flat_hash_set<std::string> seen;
+  for (const Pattern& p : patterns) {
+    tree.Collect(p, since, [&](const LeafView& leaf) {
+      const absl::string_view unit = leaf.node->StatedUnit();
+      if (!unit.empty() &&
+          (patterns.size() == 1 || seen.insert(std::string(leaf.key)).second)) {
+        out.Key(leaf.key);
+        out.String(unit);
+      }
+      return true;
+    });
+  }
+  out.w.EndObject();
+  changes.pop_back();
+  absl::StrAppend(&changes, ",\"units\":", out.buffer.GetString(), "}");
+  return changes;
+}
+
 }  // namespace
 
 // --- the owner's side
 // ---------------------------------------------------------
 
 // "R1 READER PATTERN": a lease on PATTERN, answered with a snapshot
-// "S1 OWNER SEQ\nPATTERN\n" and the /get-like body of what it covers.
+// "S1 OWNER SEQ\nPATTERN\n" and the /get-like body of what it covers, with
+// the units stated for its leaves.
 void Cluster::Lease(const Inbound& m) {
   if (!IsShard() || m.reply.empty()) return;
   absl::string_view data = m.data;
@@ -71,9 +102,10 @@ void Cluster::Lease(const Inbound& m) {
     event_add(feed_event_, &tv);
   }
   const int64_t now = NowMs() / 1000;
-  const std::string body =
-      absl::StrCat("S1 ", config_.node, " ", tree_->seq(), "\n", text, "\n",
-                   ChangesJson(*tree_, {*p}, 0, /*reset=*/true, now, nullptr));
+  const std::string body = absl::StrCat(
+      "S1 ", config_.node, " ", tree_->seq(), "\n", text, "\n",
+      WithUnits(ChangesJson(*tree_, {*p}, 0, /*reset=*/true, now, nullptr),
+                *tree_, {*p}, 0));
   natsConnection_Publish(nc_, m.reply.c_str(), body.data(),
                          static_cast<int>(body.size()));
 }
@@ -97,8 +129,9 @@ void Cluster::Feed() {
   for (const auto& [text, lease] : leases_) patterns.push_back(lease.pattern);
   size_t count = 0;
   const std::string changes =
-      ChangesJson(*tree_, patterns, fed_seq_,
-                  /*reset=*/false, now_ms / 1000, &count);
+      WithUnits(ChangesJson(*tree_, patterns, fed_seq_,
+                            /*reset=*/false, now_ms / 1000, &count),
+                *tree_, patterns, fed_seq_);
   fed_seq_ = tree_->seq();
   if (count == 0) return;
   const std::string body =
@@ -221,6 +254,12 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     return;
   }
   const bool reset = doc.HasMember("reset") && doc["reset"].IsTrue();
+  // A body from an owner that sends units: each leaf in it gets the one
+  // listed, or loses the one it had.
+  const rapidjson::Value* units = nullptr;
+  if (doc.HasMember("units") && doc["units"].IsObject()) {
+    units = &doc["units"];
+  }
   const int64_t now = NowMs() / 1000;
   Push push;
   std::vector<KeySegments> removed;
@@ -267,6 +306,26 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     leaf.value = number;
     leaf.text = text;
     push.ops.push_back(leaf);
+    if (units != nullptr) {
+      absl::string_view unit;
+      auto it = units->FindMember(rapidjson::Value(rapidjson::StringRef(
+          member.name.GetString(), member.name.GetStringLength())));
+      if (it != units->MemberEnd() && it->value.IsString()) {
+        unit = absl::string_view(it->value.GetString(),
+                                 it->value.GetStringLength());
+      }
+      if (ValidateUnit(unit).ok() || unit.empty()) {
+        PushOp enter(PushOp::Kind::kEnter);
+        enter.name = segs->back();
+        push.ops.push_back(enter);
+        PushOp set(PushOp::Kind::kUnit);
+        set.text = unit;
+        push.ops.push_back(set);
+        PushOp leave(PushOp::Kind::kLeave);
+        leave.count = 1;
+        push.ops.push_back(leave);
+      }
+    }
     if (segs->size() > 1) {
       PushOp leave(PushOp::Kind::kLeave);
       leave.count = static_cast<uint32_t>(segs->size() - 1);

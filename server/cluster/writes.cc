@@ -112,6 +112,7 @@ void Cluster::Trim::RouteJson(absl::string_view, Push* push, int64_t) {
   } else {
     push->ops.clear();
     push->key_markers.clear();
+    push->key_units.clear();
   }
 }
 

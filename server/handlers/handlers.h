@@ -4,6 +4,7 @@
 //
 //   push.cc       POST /push (JSON tree, StatsD/Graphite lines, access logs)
 //   tree_read.cc  GET /get, /api/q/<key>.json, DELETE /api/q/<key>, /diff
+//   units.cc      GET /api/units (each leaf's unit)
 //   comet.cc      GET /pull and /stream: the parameters, then a Hold
 //   trend.cc      GET /trend, /graph/<key>.svg|png|pdf, /api/markers
 //   views.cc      /api/views (named views, server/handlers/view_store.h)
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,6 +45,16 @@ absl::StatusOr<Response> HandleDelete(const Request& request,
 // GET /diff/<a>/<b>
 absl::StatusOr<Response> HandleDiff(const Request& request,
                                     HandlerContext& ctx);
+// GET /api/units?key=K: the unit of each leaf under K that has one.
+absl::StatusOr<Response> HandleUnits(const Request& request,
+                                     HandlerContext& ctx);
+// The unit of each leaf the patterns select that has one (canopy/unit.h
+// LeafUnit; text leaves have none), in key order, each leaf once, at most
+// `limit` (then *truncated is set). Each node visited is charged to
+// `budget`: past it the list is incomplete (budget->exceeded()).
+std::vector<std::pair<std::string, std::string>> CollectUnits(
+    const Tree& tree, const std::vector<Pattern>& patterns, size_t limit,
+    QueryBudget* budget, bool* truncated);
 
 // GET /pull and /stream: what to park (503 when --max_waiters are parked).
 absl::StatusOr<Hold> HandlePull(const Request& request, HandlerContext& ctx);

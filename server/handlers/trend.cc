@@ -10,12 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "canopy/duration.h"
 #include "canopy/number_text.h"
+#include "canopy/unit.h"
 #include "server/handlers/graph_render.h"
 #include "server/handlers/handlers.h"
 
@@ -269,6 +271,36 @@ absl::StatusOr<Deferred> HandleTrend(const Request& request,
   }};
 }
 
+namespace {
+
+// The units /graph looks up for the leaves it may draw, at most.
+constexpr size_t kMaxGraphUnits = 10000;
+
+// The unit of a chart's values: the series' common unit (the leaf's, from
+// the tree when it is there, else its key's; then changed by `fn`: count,
+// rate), or none when they differ.
+std::string ChartUnit(
+    const TrendResult& r,
+    const absl::flat_hash_map<std::string, std::string>& units,
+    absl::string_view fn) {
+  std::string common;
+  for (size_t i = 0; i < r.series.size(); ++i) {
+    auto it = units.find(r.series[i].key);
+    const std::string unit =
+        TrendUnit(it != units.end() ? absl::string_view(it->second)
+                                    : InferUnit(r.series[i].key),
+                  fn);
+    if (i == 0) {
+      common = unit;
+    } else if (unit != common) {
+      return "";
+    }
+  }
+  return common;
+}
+
+}  // namespace
+
 absl::StatusOr<Deferred> HandleGraph(const Request& request,
                                      HandlerContext& ctx) {
   // /graph/<key>.svg|.png|.pdf
@@ -323,20 +355,31 @@ absl::StatusOr<Deferred> HandleGraph(const Request& request,
   o.from = q->from;
   o.to = q->to;
   o.title = key;
-  // Markers come from the live tree, here on the loop thread.
+  // Markers and units come from the live tree, here on the loop thread.
   std::vector<GraphMarker> markers;
+  absl::flat_hash_map<std::string, std::string> units;
   if (absl::StatusOr<Pattern> p = Pattern::Parse(key); p.ok()) {
     QueryBudget budget(ctx.options->query);
     for (FoundMarker& f :
          FindMarkers(*ctx.tree, {*p}, q->from, q->to, &budget)) {
       markers.push_back(GraphMarker{f.time, std::move(f.text)});
     }
+    bool truncated = false;
+    for (auto& [leaf, unit] :
+         CollectUnits(*ctx.tree, {*p}, kMaxGraphUnits, &budget, &truncated)) {
+      units.emplace(std::move(leaf), std::move(unit));
+    }
     if (budget.exceeded()) return QueryRefused(budget, ctx);
   }
   ++ctx.stats->trend_queries;
-  return Deferred{[query = std::move(*q), o, markers](TrendStore& store) {
+  const std::string fn = q->fn == TrendFn::kCount  ? "count"
+                         : q->fn == TrendFn::kRate ? "rate"
+                                                   : "";
+  return Deferred{[query = std::move(*q), o, markers, units,
+                   fn](TrendStore& store) mutable {
     absl::StatusOr<TrendResult> r = store.Query(query);
     if (!r.ok()) return ErrorResponse(r.status());
+    o.unit = ChartUnit(*r, units, fn);
     absl::StatusOr<std::string> bytes = RenderGraph(*r, markers, o);
     if (!bytes.ok()) return ErrorResponse(bytes.status());
     Response resp;

@@ -19,7 +19,8 @@ JsonApplied ApplyJsonPush(Tree* tree, absl::string_view text, int64_t now,
   const size_t all = push.leaves;
   if (forwarder != nullptr) {
     forwarder->RouteJson(text, &push, now);
-    if (push.ops.empty() && push.key_markers.empty()) {
+    if (push.ops.empty() && push.key_markers.empty() &&
+        push.key_units.empty()) {
       r.leaves = all;
       return r;
     }

@@ -52,6 +52,7 @@ constexpr Route kRoutes[] = {
     {"/graph/", Match::kPrefix, "GET", Call<HandleGraph>},
     {"/trend", Match::kExact, "GET", Call<HandleTrend>},
     {"/api/markers", Match::kExact, "GET", Call<HandleMarkers>},
+    {"/api/units", Match::kExact, "GET", Call<HandleUnits>},
     {"/metrics", Match::kExact, "GET", Call<HandleMetrics>},
     {"/api/cluster", Match::kExact, "GET", Call<HandleCluster>},
     // The Graphite render API (server/graphite/): GET, or POST as a form.

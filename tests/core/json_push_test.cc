@@ -38,6 +38,9 @@ std::string Trace(const Push& p) {
       case PushOp::Kind::kTime:
         out += "time=" + std::to_string(static_cast<int64_t>(op.value));
         break;
+      case PushOp::Kind::kUnit:
+        out += "unit'" + std::string(op.text) + "'";
+        break;
     }
   }
   return out;
@@ -159,6 +162,46 @@ TEST(JsonPushTest, ReservedKeysMeanTheSameInEveryOrder) {
                   .ok());
   ASSERT_EQ(p.key_markers.size(), 1u);
   EXPECT_EQ(p.key_markers[0].time, 1700000000);
+}
+
+TEST(JsonPushTest, UnitsGoToTheirObjectsNodeOrTheTopLevelKeys) {
+  EXPECT_EQ(Parse(R"({"h": {"unit": "bytes", "x": 1}})"),
+            "+h unit'bytes' x=1 -1");
+  EXPECT_EQ(Parse(R"({"h": {"x": 1, "unit": null}})"), "+h x=1 unit'' -1");
+  Push p;
+  TextPosition where;
+  ASSERT_TRUE(
+      ParseJsonPush(R"({"a,b": 1, "unit": "ms", "c": [1, 2]})", &p, &where)
+          .ok());
+  ASSERT_EQ(p.key_units.size(), 2u);
+  EXPECT_EQ(p.key_units[0].key, (KeySegments{"a", "b"}));
+  EXPECT_EQ(p.key_units[0].unit, "ms");
+  EXPECT_EQ(p.key_units[1].key, (KeySegments{"c"}));
+}
+
+TEST(JsonPushTest, ABadUnitIsRefusedWithItsReason) {
+  for (const auto& [json, reason] :
+       std::vector<std::pair<std::string, std::string>>{
+           {R"({"h": {"unit": 3, "x": 1}})",
+            "\"unit\" must be a string or null"},
+           {R"({"h": {"unit": true}})", "\"unit\" must be a string or null"},
+           {R"({"h": {"unit": ["ms"]}})", "\"unit\" must be a string or null"},
+           {R"({"h": {"unit": {"a": 1}}})",
+            "\"unit\" must be a string or null"},
+           {R"({"h": {"unit": ""}})", "a unit is 1 to 32 bytes"},
+           {R"({"x": 1, "unit": "0123456789012345678901234567890123"})",
+            "a unit is 1 to 32 bytes"},
+           {R"({"h": {"unit": "m\ts"}})", "control character in unit"},
+           {R"({"h": {"unit": "\udc00"}})", "unit is not valid UTF-8"},
+           {R"({"h": {"unit": " ms"}})", "a unit has no space at either end"},
+       }) {
+    Push p;
+    TextPosition where;
+    absl::Status s = ParseJsonPush(json, &p, &where);
+    EXPECT_FALSE(s.ok()) << json;
+    EXPECT_EQ(s.message(), reason) << json;
+    EXPECT_TRUE(p.ops.empty() && p.key_units.empty()) << json;
+  }
 }
 
 TEST(JsonPushTest, LoneSurrogatesAreRefusedInTextsAndMarkers) {

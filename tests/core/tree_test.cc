@@ -254,6 +254,61 @@ TEST_F(TreeTest, SnapshotRestoresValuesActionsMarkersAndSeq) {
   EXPECT_EQ(back.leaf_count(), tree_.leaf_count());
 }
 
+TEST_F(TreeTest, AUnitIsInheritedByTheLeavesUnderItsNode) {
+  Push(R"({"app": {"mem": {"heap": 1, "stack": 2}, "unit": "bytes"},
+           "q": {"depth": 3, "wait": {"p1": 4, "unit": "ms"}}})");
+  auto unit = [&](const std::string& key) {
+    return std::string(tree_.Find(*SplitKey(key))->StatedUnit());
+  };
+  EXPECT_EQ(unit("app,mem,heap"), "bytes");
+  EXPECT_EQ(unit("app"), "bytes");
+  EXPECT_EQ(unit("q,wait,p1"), "ms");
+  EXPECT_EQ(unit("q,depth"), "");
+  // At the top level "unit" goes to each key of its object, like
+  // "defaultaction": never to the whole tree.
+  Push(R"({"q,depth": 5, "unit": "jobs"})");
+  EXPECT_EQ(unit("q,depth"), "jobs");
+  EXPECT_EQ(tree_.root()->own_unit(), "");
+  EXPECT_EQ(unit("q,wait,p1"), "ms");
+  // null removes the node's own unit: the leaves inherit again.
+  Push(R"({"app": {"mem": {"unit": "KiB", "heap": 1}}})");
+  EXPECT_EQ(unit("app,mem,heap"), "KiB");
+  Push(R"({"app": {"mem": {"unit": null}}})");
+  EXPECT_EQ(unit("app,mem,heap"), "bytes");
+}
+
+TEST_F(TreeTest, SnapshotKeepsUnitsAndReadsVersionOne) {
+  Push(R"({"web": {"bytes_out": 3, "unit": "bytes"}, "x": {"y": 1}})");
+  std::string bytes;
+  tree_.Snapshot(&bytes);
+  Tree back(Tree::Options{});
+  ASSERT_TRUE(back.Restore(bytes).ok());
+  EXPECT_EQ(back.Find({"web"})->own_unit(), "bytes");
+  EXPECT_EQ(back.Find({"web", "bytes_out"})->StatedUnit(), "bytes");
+  EXPECT_EQ(back.Find({"x", "y"})->StatedUnit(), "");
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    ASSERT_FALSE(back.Restore(bytes.substr(0, cut)).ok()) << cut;
+  }
+  // A snapshot from before units (version 1, written by older builds)
+  // still loads: the same bytes without units, with version 1.
+  Tree old(Tree::Options{});
+  Push_ p;
+  TextPosition where;
+  ASSERT_TRUE(ParseJsonPush(R"({"x": {"y": 1}})", &p, &where).ok());
+  ASSERT_TRUE(old.Apply(p, kT0).ok());
+  std::string v1;
+  old.Snapshot(&v1);
+  ASSERT_EQ(v1[8], 2);  // the version varint, after the magic
+  v1[8] = 1;
+  Tree from_v1(Tree::Options{});
+  ASSERT_TRUE(from_v1.Restore(v1).ok());
+  EXPECT_EQ(from_v1.leaf_count(), 1u);
+  // A version 1 snapshot cannot hold a unit.
+  std::string with_unit = bytes;
+  with_unit[8] = 1;
+  EXPECT_FALSE(from_v1.Restore(with_unit).ok());
+}
+
 TEST(AggregatorTest, FoldsByAction) {
   Aggregator sum(Action::kAdd), avg(Action::kAvg), mx(Action::kMax),
       last(Action::kLast);

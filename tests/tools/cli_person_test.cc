@@ -95,6 +95,36 @@ TEST_F(CliPersonTest, ATerminalGetsUnitsAndColourAPipeExactValues) {
       << tree.out;
 }
 
+TEST_F(CliPersonTest, TheServersUnitsComeFirstThenTheKeysName) {
+  Push(R"({"app": {"queue": {"depth": 3.5, "unit": "jobs"},
+                   "mem,used": 3456789012,
+                   "temp": {"c": 21.25, "unit": "<b>°C"}},
+           "host": {"h1": {"mem": {"free": 2048}}}})");
+  Push(R"({"lat": [12, 30, 18], "defaultaction": "timer"})");
+  Result tty = RunCanopyOnTerminal({ServerFlag(), "get", "app,**", "host,**"},
+                                   {"TERM=xterm", "NO_COLOR=1"});
+  ASSERT_EQ(tty.exit_code, 0) << tty.err;
+  std::map<std::string, std::string> person = KeyValues(tty.out);
+  EXPECT_EQ(person["app,queue,depth"], "3.5 jobs");
+  EXPECT_EQ(person["app,mem,used"], "3.22 GiB");
+  // A unit that is not a known word follows the figure as it is.
+  EXPECT_EQ(person["app,temp,c"], "21.3 <b>°C");
+  EXPECT_EQ(person["host,h1,mem,free"], "2 KiB");
+  // A stated unit replaces the name's: "bytes" on a leaf named "depth".
+  Push(R"({"app": {"queue": {"unit": "bytes"}}})");
+  tty = RunCanopyOnTerminal({ServerFlag(), "get", "app,queue,depth"},
+                            {"TERM=xterm", "NO_COLOR=1"});
+  EXPECT_EQ(KeyValues(tty.out)["app,queue,depth"], "3.5 B");
+  // A timer: its percentiles in ms.
+  tty = RunCanopyOnTerminal({ServerFlag(), "get", "lat"},
+                            {"TERM=xterm", "NO_COLOR=1"});
+  EXPECT_NE(tty.out.find("p50 18"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find(" ms, p99 "), std::string::npos) << tty.out;
+  // Piped: exact values, no units.
+  Result piped = RunCanopy({ServerFlag(), "get", "app,queue,depth"});
+  EXPECT_EQ(KeyValues(piped.out)["app,queue,depth"], "3.5");
+}
+
 }  // namespace
 }  // namespace cli_testing
 }  // namespace canopy

@@ -8,6 +8,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -140,6 +141,24 @@ int CallAndPrint(const Server& server, absl::string_view method,
   absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
   if (!doc.ok()) return Fail(doc.status().message());
   return print(*doc);
+}
+
+void LoadUnits(const Server& server, const std::vector<std::string>& keys) {
+  if (!ForPerson()) return;
+  absl::StatusOr<HttpReply> reply = server.CallAny(
+      "GET", absl::StrCat("/api/units?", KeyQuery(keys)), "", "");
+  if (!reply.ok() || reply->status != 200) return;
+  absl::StatusOr<rapidjson::Document> doc = ParseReply(*reply);
+  if (!doc.ok()) return;
+  auto units = doc->FindMember("units");
+  if (units == doc->MemberEnd() || !units->value.IsObject()) return;
+  absl::flat_hash_map<std::string, std::string> out;
+  for (const auto& m : units->value.GetObject()) {
+    if (!m.value.IsString()) continue;
+    out[std::string(m.name.GetString(), m.name.GetStringLength())] =
+        std::string(m.value.GetString(), m.value.GetStringLength());
+  }
+  SetServerUnits(out);
 }
 
 std::string KeyQuery(const std::vector<std::string>& keys) {

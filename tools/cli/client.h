@@ -81,6 +81,12 @@ int CallAndPrint(const Server& server, absl::string_view method,
                  absl::string_view body = "",
                  absl::string_view content_type = "");
 
+// For a person (ForPerson()): asks the server the units of the leaves under
+// `keys` (GET /api/units) and keeps them for ReadableNumber
+// (SetServerUnits). A server without /api/units, or any failure, leaves
+// the units the keys' names imply: figures still print.
+void LoadUnits(const Server& server, const std::vector<std::string>& keys);
+
 // "key=a&key=b" for the query string.
 std::string KeyQuery(const std::vector<std::string>& keys);
 

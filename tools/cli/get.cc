@@ -37,6 +37,7 @@ int GetCommand(const Server& server, const Args& keys) {
   if (int limit = absl::GetFlag(FLAGS_limit); limit > 0) {
     absl::StrAppend(&target, "&limit=", limit);
   }
+  if (!absl::GetFlag(FLAGS_json)) LoadUnits(server, keys);
   return CallAndPrint(
       server, "GET", target, absl::GetFlag(FLAGS_json),
       [](const rapidjson::Document& doc) {

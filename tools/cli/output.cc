@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "canopy/unit.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -30,20 +31,29 @@ size_t Width(absl::string_view s) {
 bool for_person = false;
 bool colour = false;
 
-// `x` with three significant digits at most (whole when 100 or more),
-// trailing zeros dropped.
-std::string Digits(double x) {
-  double a = std::fabs(x);
-  // Each format a literal: StrFormat checks them at compile time.
-  std::string s = a >= 100  ? absl::StrFormat("%.0f", x)
-                  : a >= 10 ? absl::StrFormat("%.1f", x)
-                  : a >= 1  ? absl::StrFormat("%.2f", x)
-                            : absl::StrFormat("%.3g", x);
-  if (s.find('.') != std::string::npos && s.find('e') == std::string::npos) {
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
+absl::flat_hash_map<std::string, std::string>& ServerUnits() {
+  static auto* units = new absl::flat_hash_map<std::string, std::string>();
+  return *units;
+}
+
+// A timer's figures (server/live_json.cc writes count, mean, min, max,
+// p50, p90, p99) as a person reads them; "" if `v` is not one.
+std::string TimerText(absl::string_view key, const rapidjson::Value& v) {
+  auto number = [&](const char* name, double* out) {
+    auto it = v.FindMember(name);
+    if (it == v.MemberEnd() || !it->value.IsNumber()) return false;
+    *out = it->value.GetDouble();
+    return true;
+  };
+  double p50, p99, count;
+  if (!number("p50", &p50) || !number("p99", &p99) ||
+      !number("count", &count)) {
+    return "";
   }
-  return s;
+  absl::string_view unit = UnitOf(key);
+  if (unit.empty()) unit = "ms";  // StatsD's timers are in ms
+  return absl::StrCat("p50 ", FormatWithUnit(p50, unit), ", p99 ",
+                      FormatWithUnit(p99, unit), ", n ", NumberText(count));
 }
 
 }  // namespace
@@ -55,53 +65,39 @@ void SetForPerson(bool person, bool use_colour) {
   colour = person && use_colour;
 }
 
+void SetServerUnits(
+    const absl::flat_hash_map<std::string, std::string>& units) {
+  ServerUnits().clear();
+  for (const auto& [key, unit] : units) {
+    if (ValidateUnit(unit).ok()) ServerUnits()[key] = unit;
+  }
+}
+
+absl::string_view UnitOf(absl::string_view key) {
+  auto it = ServerUnits().find(key);
+  if (it != ServerUnits().end()) return it->second;
+  return InferUnit(key);
+}
+
 std::string ReadableNumber(absl::string_view key, double d) {
+  return ReadableFigure(d, UnitOf(key));
+}
+
+std::string ReadableFigure(double d, absl::string_view unit) {
   if (!std::isfinite(d)) return NumberText(d);
-  std::vector<absl::string_view> segments = absl::StrSplit(key, ',');
-  const absl::string_view leaf = segments.back();
-  auto under = [&](absl::string_view name) {
-    for (size_t i = 0; i + 1 < segments.size(); ++i) {
-      if (segments[i] == name) return true;
-    }
-    return false;
-  };
-  // canopy-agent's rates (docs/AGENT.md): per second.
-  const char* per = under("diskio") || under("net") ? "/s" : "";
-  const bool sized_leaf = leaf == "total" || leaf == "used" || leaf == "free" ||
-                          leaf == "available" || leaf == "cached" ||
-                          leaf == "buffers" || leaf == "memory_max" ||
-                          leaf == "memory_current";
-  if (absl::EndsWith(leaf, "bytes") || leaf == "rss" ||
-      (sized_leaf &&
-       (under("mem") || under("swap") || under("disk") || under("cgroup")))) {
-    static const char* const kUnits[] = {"B",   "KiB", "MiB", "GiB",
-                                         "TiB", "PiB", "EiB"};
-    double v = d;
-    size_t u = 0;
-    while (std::fabs(v) >= 1024 && u + 1 < std::size(kUnits)) {
-      v /= 1024;
-      ++u;
-    }
-    return absl::StrCat(Digits(v), " ", kUnits[u], per);
+  // Whole numbers without a unit in full, as a script would copy them.
+  if ((unit.empty() || unit == "count") && d == std::trunc(d) &&
+      std::fabs(d) < 1e15) {
+    return NumberText(d);
   }
-  if (leaf == "percent" || absl::EndsWith(leaf, "_percent")) {
-    return absl::StrCat(Digits(d), " %");
-  }
-  if (absl::EndsWith(leaf, "_ms")) return absl::StrCat(Digits(d), " ms");
-  if (leaf == "uptime" || absl::EndsWith(leaf, "_seconds")) {
-    const double a = std::fabs(d);
-    if (a >= 86400) return absl::StrCat(Digits(d / 86400), " d");
-    if (a >= 3600) return absl::StrCat(Digits(d / 3600), " h");
-    if (a >= 60) return absl::StrCat(Digits(d / 60), " min");
-    return absl::StrCat(Digits(d), " s");
-  }
-  std::string figure =
-      d == std::trunc(d) && std::fabs(d) < 1e15 ? NumberText(d) : Digits(d);
-  return absl::StrCat(figure, per);
+  return FormatWithUnit(d, unit);
 }
 
 std::string DisplayValue(absl::string_view key, const rapidjson::Value& v) {
   if (for_person && v.IsNumber()) return ReadableNumber(key, v.GetDouble());
+  if (for_person && v.IsObject()) {
+    if (std::string t = TimerText(key, v); !t.empty()) return t;
+  }
   return ValueText(v);
 }
 

@@ -9,6 +9,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "canopy/key.h"
+#include "canopy/unit.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
 
@@ -61,8 +62,9 @@ class TreePrinter {
     if (rate != node.MemberEnd() && rate->value.IsNumber()) {
       const double r = rate->value.GetDouble();
       absl::StrAppend(&line, "  ",
-                      ForPerson() ? ReadableNumber(key_, r) : NumberText(r),
-                      "/s");
+                      ForPerson()
+                          ? ReadableFigure(r, TrendUnit(UnitOf(key_), "rate"))
+                          : absl::StrCat(NumberText(r), "/s"));
     }
     auto action = node.FindMember("action");
     if (actions_ && action != node.MemberEnd() && action->value.IsString()) {
@@ -135,6 +137,9 @@ int TreeCommand(const Server& server, const Args& args) {
   std::string target = absl::StrCat("/api/q/", UrlEncode(key), ".json?meta=1");
   if (int depth = absl::GetFlag(FLAGS_depth); depth >= 0) {
     absl::StrAppend(&target, "&depth=", depth);
+  }
+  if (!absl::GetFlag(FLAGS_json)) {
+    LoadUnits(server, {key.empty() ? std::string("**") : key});
   }
   return CallAndPrint(server, "GET", target, absl::GetFlag(FLAGS_json),
                       [&](const rapidjson::Document& doc) {

@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "canopy/duration.h"
+#include "canopy/unit.h"
 #include "tools/cli/commands.h"
 #include "tools/cli/output.h"
 #include "tools/cli/trend_reply.h"
@@ -83,8 +84,9 @@ bool EpochOf(absl::string_view t, int64_t now, int64_t* out) {
 // "10s", "1m", "1h", "1d" or "90s".
 // A point of series `key`: six significant digits, or with its unit for a
 // person (tools/cli/output.h).
-std::string Figure(const std::string& key, double v) {
-  return ForPerson() ? ReadableNumber(key, v) : ShortNumber(v);
+std::string Figure(const std::string& key, absl::string_view fn, double v) {
+  return ForPerson() ? ReadableFigure(v, TrendUnit(UnitOf(key), fn))
+                     : ShortNumber(v);
 }
 
 std::string StepText(int64_t seconds) {
@@ -196,6 +198,7 @@ int TrendCommand(const Server& server, const Args& keys) {
   absl::StatusOr<HttpReply> reply = server.Call("GET", target);
   if (!reply.ok()) return Fail(reply.status().message());
   if (csv || absl::GetFlag(FLAGS_json)) return PrintRaw(*reply);
+  LoadUnits(server, keys);
   absl::StatusOr<TrendReply> trend = ParseTrend(*reply);
   if (!trend.ok()) return Fail(trend.status().message());
 
@@ -221,9 +224,9 @@ int TrendCommand(const Server& server, const Args& keys) {
       }
       rows.push_back(
           {s.key, Sparkline(s.points, trend->step, absl::GetFlag(FLAGS_width)),
-           absl::StrCat("min ", Figure(s.key, lo)),
-           absl::StrCat("max ", Figure(s.key, hi)),
-           absl::StrCat("last ", Figure(s.key, s.points.back().second))});
+           absl::StrCat("min ", Figure(s.key, fn, lo)),
+           absl::StrCat("max ", Figure(s.key, fn, hi)),
+           absl::StrCat("last ", Figure(s.key, fn, s.points.back().second))});
     }
     PrintTable(rows, {Colour::kKey});
   } else {
@@ -235,7 +238,7 @@ int TrendCommand(const Server& server, const Args& keys) {
                 << (s.points.empty() ? "; no points)" : ")") << '\n';
       std::vector<std::vector<std::string>> rows;
       for (const auto& [t, v] : s.points) {
-        rows.push_back({LocalTimeText(t), Figure(s.key, v)});
+        rows.push_back({LocalTimeText(t), Figure(s.key, fn, v)});
       }
       PrintTable(rows, {Colour::kDim, Colour::kValue});
     }

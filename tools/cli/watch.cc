@@ -89,6 +89,8 @@ int WatchCommand(const Server& server, const Args& keys) {
   const bool json = absl::GetFlag(FLAGS_json);
   const int count = absl::GetFlag(FLAGS_count);
   Backoff backoff;
+  // The units of leaves that exist now; later ones get their name's.
+  if (!json) LoadUnits(server, keys);
 
   // Without --since, start from the seq of now so that no change between
   // this request and the first /pull is lost.

@@ -2,7 +2,7 @@
 // (GET /api/units?key=PATTERN answers {"units": {KEY: UNIT}}: the unit a
 // writer stated with the reserved "unit" key, else the one canopy-agent's key
 // conventions imply; see docs/PROTOCOLS.md); this file only formats, the same
-// way the CLI does (tools/cli/output.cc): at most three significant digits
+// way canopyd and the CLI do (core/unit.cc): at most three significant digits
 // past the unit's scale, binary multiples for bytes, time scaled to ms/s/min/
 // h/d.
 //
@@ -14,11 +14,14 @@ import {query, request} from './api.js';
 
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
 
-// `x` with three significant digits at most (whole when 100 or more).
+// `x` with three significant digits at most (whole when 100 or more;
+// exponent form past 1e15 and under 1e-3). canopy::ThreeDigits
+// (core/unit.cc) writes the same text.
 export function digits(x) {
   const a = Math.abs(x);
-  if (a >= 1e15 || (a > 0 && a < 1e-3)) return x.toPrecision(3).replace(/\.?0+e/, 'e');
-  const s = a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toFixed(3);
+  if (a === 0) return '0';
+  if (a >= 1e15 || a < 1e-3) return x.toExponential(2).replace(/\.?0+e/, 'e');
+  const s = a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toPrecision(3);
   return s.includes('.') ? s.replace(/\.?0+$/, '') : s;
 }
 

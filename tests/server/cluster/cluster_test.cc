@@ -360,6 +360,47 @@ std::string KeyOwnedBy(const Ring& ring, size_t owner,
   }
 }
 
+TEST_F(ClusterTest, UnitsStatedOnTheOwnersShowOnEveryNode) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  auto edge = StartNode("e1", "a,b");
+  ASSERT_TRUE(a && b && edge);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*edge) == 3; }));
+  // Units on nodes at the shard depth, owned by both shards.
+  std::string json = "{\"uq\": {";
+  const int n = 6;
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&json, i ? "," : "", "\"h", i, "\": {\"v\": ", i,
+                    ", \"unit\": \"jobs\"}");
+  }
+  json += "}}";
+  auto pushed = a->Client().Request("POST", "/push", json,
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+  std::string want = "{\"units\":{";
+  for (int i = 0; i < n; ++i) {
+    absl::StrAppend(&want, i ? "," : "", "\"uq,h", i, ",v\":\"jobs\"");
+  }
+  want += "}}";
+  // The edge owns nothing: every unit comes with the owners' snapshots.
+  std::string last;
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/api/units?key=uq,*,v");
+    last = r.ok() ? r->body : "";
+    return last == want;
+  })) << last;
+  // A unit changed later reaches the readers with the owners' feed.
+  pushed = a->Client().Request("POST", "/push",
+                               R"({"uq": {"h0": {"v": 7, "unit": "tasks"}}})",
+                               {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/api/units?key=uq,h0,v");
+    last = r.ok() ? r->body : "";
+    return last == R"({"units":{"uq,h0,v":"tasks"}})";
+  })) << last;
+}
+
 TEST_F(ClusterTest, NatsDownEveryNodeServesWhatItOwnsAndCatchesUp) {
   auto a = StartNode("a", "a,b");
   auto b = StartNode("b", "a,b");

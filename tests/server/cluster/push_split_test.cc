@@ -118,5 +118,31 @@ TEST(PushSplitTest, TimeGoesWithEveryPart) {
   }
 }
 
+TEST(PushSplitTest, AUnitGoesWithTheNodeItNames) {
+  Ring ring({"a", "b", "c"}, 2);
+  const char kUnits[] = R"({
+    "host": {"web1": {"mem": {"used": 1, "unit": "bytes"}}, "web2": {"x": 2}},
+    "br,ie": 3, "unit": "jobs"})";
+  int nested = 0, top = 0;
+  for (size_t o = 0; o < 3; ++o) {
+    Push part = Parse(kUnits);
+    KeepOwned(&part, ring, o);
+    Tree tree{Tree::Options()};
+    ASSERT_TRUE(tree.Apply(part, 1700000000).ok());
+    if (const Node* n = tree.Find({"host", "web1", "mem"})) {
+      EXPECT_EQ(n->own_unit(), "bytes");
+      EXPECT_EQ(ring.OwnerOfKey("host,web1"), o);
+      ++nested;
+    }
+    if (const Node* n = tree.Find({"br", "ie"}); n && !n->own_unit().empty()) {
+      EXPECT_EQ(n->own_unit(), "jobs");
+      EXPECT_EQ(ring.OwnerOfKey("br,ie"), o);
+      ++top;
+    }
+  }
+  EXPECT_EQ(nested, 1);
+  EXPECT_EQ(top, 1);
+}
+
 }  // namespace
 }  // namespace canopy

@@ -143,6 +143,50 @@ TEST_F(HandlersTest, GetLimitsAndMergesPatterns) {
   EXPECT_FALSE(HandleGet(Get("/get", {{"limit", "0"}}), ctx).ok());
 }
 
+TEST_F(HandlersTest, UnitsAreStatedOrInferredAndABadOneChangesNothing) {
+  Push(R"({"app": {"heap": 1, "q": {"depth": 2}, "unit": "bytes"},
+           "host": {"h1": {"mem": {"used": 5, "percent": 1}, "load": {"1": 2},
+                           "os": "Debian"}}})");
+  Push(R"({"lat": [1, 2], "defaultaction": "timer"})");
+  Push(R"({"app": {"q": {"unit": "jobs"}}})");
+  HandlerContext ctx = Ctx();
+  absl::StatusOr<Response> r =
+      HandleUnits(Get("/api/units", {{"key", "app"}, {"key", "host,**"}}), ctx);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // Stated (and inherited), inferred from the agent's keys; none for load
+  // nor for a text leaf.
+  EXPECT_EQ(r->body,
+            R"({"units":{"app,heap":"bytes","app,q,depth":"jobs",)"
+            R"("host,h1,mem,percent":"percent","host,h1,mem,used":"bytes"}})");
+  // A timer without a stated unit is in ms.
+  r = HandleUnits(Get("/api/units", {{"key", "lat"}}), ctx);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, R"({"units":{"lat":"ms"}})");
+  // A bad unit: 400 with the reason, and the whole push changes nothing.
+  const uint64_t seq = tree_.seq();
+  absl::StatusOr<Response> bad = HandlePush(
+      Post(
+          "/push", "application/json",
+          R"({"app": {"heap": 9, "unit": "bytes"}, "z": {"unit": "a\u0001"}})"),
+      ctx);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(ErrorResponse(bad.status()).status, 400);
+  EXPECT_NE(bad.status().message().find("control character in unit"),
+            std::string::npos);
+  EXPECT_EQ(tree_.seq(), seq);
+  EXPECT_EQ(tree_.Find({"z"}), nullptr);
+  // null removes a stated unit: the leaf falls back to inference.
+  Push(R"({"app": {"unit": null}})");
+  r = HandleUnits(Get("/api/units", {{"key", "app,**"}}), ctx);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->body, R"({"units":{"app,q,depth":"jobs"}})");
+  // The budget holds as for every tree read.
+  options_.query.work = 3;
+  EXPECT_EQ(
+      HandleUnits(Get("/api/units", {{"key", "**"}}), ctx).status().code(),
+      absl::StatusCode::kOutOfRange);
+}
+
 TEST_F(HandlersTest, QueryNestsAndDeleteRemoves) {
   Push(R"({"h": {"cpu": {"user": 2, "sys": 4}}, "defaultaction": "avg"})");
   HandlerContext ctx = Ctx();
