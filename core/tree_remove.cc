@@ -10,9 +10,17 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "canopy/memory.h"
 #include "canopy/tree.h"
+#include "core/node_pool.h"
 
 namespace canopy {
+
+size_t Tree::ReleaseMemory() {
+  size_t released = pool_->Release();
+  ReleaseFreeMemory();
+  return released;
+}
 
 size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
   uint32_t limit = static_cast<uint32_t>(std::max<int64_t>(0, older_than) /

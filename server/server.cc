@@ -105,9 +105,13 @@ absl::Status Server::Start() {
   if (options_.history) {
     absl::StatusOr<Retention> retention = Retention::Parse(options_.retention);
     if (!retention.ok()) return retention.status();
-    absl::StatusOr<std::unique_ptr<TrendStore>> store =
-        TrendStore::Open(options_.data_dir + "/trend", *retention,
-                         /*env=*/nullptr, options_.trend_repair);
+    absl::StatusOr<std::unique_ptr<TrendStore>> store = TrendStore::Open(
+        options_.data_dir + "/trend", *retention,
+        /*env=*/nullptr, options_.trend_repair,
+        StoreMemory{
+            .cache_bytes = static_cast<size_t>(options_.trend_cache_mb) << 20,
+            .write_buffer_bytes =
+                static_cast<size_t>(options_.trend_write_buffer_mb) << 20});
     if (!store.ok()) return store.status();
     absl::StatusOr<std::vector<std::string>> urls =
         ParseRemoteWrite(options_.remote_write);
@@ -449,7 +453,22 @@ void Server::Tick() {
       stats_.expired += tree_->Expire(r.pattern, now - r.seconds);
     }
   }
+  ReleaseAfterRemovals();
   WriteSelfFigures(now);
+}
+
+void Server::ReleaseAfterRemovals() {
+  // After DELETE of a subtree or --expire took an eighth of the tree or
+  // more (since the largest it has been), the memory they held goes back
+  // to the system; the tree growing again raises the mark.
+  size_t nodes = tree_->node_count();
+  if (nodes >= nodes_mark_) {
+    nodes_mark_ = nodes;
+    return;
+  }
+  if (nodes_mark_ - nodes < std::max<size_t>(nodes_mark_ / 8, 10000)) return;
+  nodes_mark_ = nodes;
+  tree_->ReleaseMemory();
 }
 
 void Server::WriteSelfFigures(int64_t now) {

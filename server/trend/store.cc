@@ -21,30 +21,32 @@
 namespace canopy {
 
 TrendStore::TrendStore(leveldb::DB* db, Retention retention, std::string dir,
-                       leveldb::Env* env)
+                       leveldb::Env* env, StoreMemory memory)
     : db_(db),
       retention_(std::move(retention)),
       dir_(std::move(dir)),
-      env_(env) {}
+      env_(env),
+      memory_(memory) {}
 
 TrendStore::~TrendStore() { delete db_; }
 
 namespace {
 
-leveldb::Options StoreOptions(leveldb::Env* env, bool create) {
+leveldb::Options StoreOptions(leveldb::Env* env, bool create,
+                              const StoreMemory& memory) {
   leveldb::Options options;
   // Never a fresh database over one that lost its CURRENT: LevelDB would
   // then delete the old tables as obsolete.
   options.create_if_missing = create;
   // Damage found while reading is reported, not skipped.
   options.paranoid_checks = true;
-  options.write_buffer_size = 16 << 20;
+  options.write_buffer_size = memory.write_buffer_bytes;
   // Queries read whole ranges of table blocks (a /render of 1 000 series
   // over a day touches thousands): with LevelDB's default 8 MB cache they
   // were decompressed again at every query (a third of its time). One
   // cache for the process: stores are reopened after errors, and tests
   // open several.
-  static leveldb::Cache* const cache = leveldb::NewLRUCache(64 << 20);
+  static leveldb::Cache* const cache = leveldb::NewLRUCache(memory.cache_bytes);
   options.block_cache = cache;
   // Budgeted with the server's other descriptors (server.cc).
   options.max_open_files = 256;
@@ -102,14 +104,15 @@ absl::Status TrendStore::WriteFailed(const leveldb::Status& s) {
 }
 
 absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
-    const std::string& dir, Retention retention, leveldb::Env* env,
-    bool repair) {
+    const std::string& dir, Retention retention, leveldb::Env* env, bool repair,
+    StoreMemory memory) {
   leveldb::Env* e = env != nullptr ? env : leveldb::Env::Default();
   const bool has_files = HasDatabaseFiles(e, dir);
   uint64_t repaired = 0;
   auto run_repair = [&](const std::string& why) -> absl::Status {
     CANOPY_LOG("trend store %s: %s; repairing (--trend_repair)", dir, why);
-    leveldb::Status r = leveldb::RepairDB(dir, StoreOptions(env, false));
+    leveldb::Status r =
+        leveldb::RepairDB(dir, StoreOptions(env, false, memory));
     if (!r.ok()) {
       return absl::DataLossError(absl::StrCat(
           "cannot repair the trend store in ", dir, ": ", r.ToString()));
@@ -127,7 +130,7 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   }
   leveldb::DB* db = nullptr;
   leveldb::Status s =
-      leveldb::DB::Open(StoreOptions(env, !has_files), dir, &db);
+      leveldb::DB::Open(StoreOptions(env, !has_files, memory), dir, &db);
   if (s.IsCorruption()) {
     if (!repair) {
       return absl::DataLossError(absl::StrCat("the trend store in ", dir,
@@ -135,14 +138,14 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
                                               RepairAdvice(dir)));
     }
     if (absl::Status r = run_repair(s.ToString()); !r.ok()) return r;
-    s = leveldb::DB::Open(StoreOptions(env, false), dir, &db);
+    s = leveldb::DB::Open(StoreOptions(env, false, memory), dir, &db);
   }
   if (!s.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open the trend store in ", dir, ": ", s.ToString()));
   }
   std::unique_ptr<TrendStore> store(
-      new TrendStore(db, std::move(retention), dir, env));
+      new TrendStore(db, std::move(retention), dir, env, memory));
   store->corruptions_ += repaired;
   // The series dictionary lives in memory for the writer.
   std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Checked()));
@@ -196,7 +199,8 @@ absl::Status TrendStore::Reopen() {
   (void)e->GetChildren(dir_, &before);
   std::string current_before;
   (void)leveldb::ReadFileToString(e, dir_ + "/CURRENT", &current_before);
-  leveldb::Status s = leveldb::DB::Open(StoreOptions(env_, false), dir_, &db_);
+  leveldb::Status s =
+      leveldb::DB::Open(StoreOptions(env_, false, memory_), dir_, &db_);
   if (!s.ok()) {
     db_ = nullptr;
     std::string current_after;
@@ -411,15 +415,29 @@ int64_t TrendStore::LastStart(uint32_t id) {
   return last;
 }
 
-absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
+absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows,
+                               size_t* written) {
+  if (written != nullptr) *written = 0;
   if (db_ == nullptr)
     return absl::UnavailableError("the trend store is closed");
+  for (size_t i = 0; i < windows.size(); i += kWriteSlice) {
+    size_t end = std::min(windows.size(), i + kWriteSlice);
+    absl::Status s = WriteSlice(windows.data() + i, windows.data() + end);
+    if (!s.ok()) return s;
+    if (written != nullptr) *written = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
+                                    const ClosedWindow* end) {
   leveldb::WriteBatch batch;
   // Coarser windows that a finest window completed: rolled up after the
   // batch is on disk, from the finer level's stored windows.
   std::vector<PackJob> rollups;
   const size_t n = retention_.levels.size();
-  for (const ClosedWindow& cw : windows) {
+  for (const ClosedWindow* p = begin; p != end; ++p) {
+    const ClosedWindow& cw = *p;
     bool created;
     uint32_t series = SeriesId(cw.key, cw.action, &batch, &created);
     const uint32_t* id = &series;

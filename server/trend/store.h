@@ -102,6 +102,15 @@ struct TrendResult {
   bool truncated = false;  // more series matched than max_series
 };
 
+// LevelDB's memory (--trend_cache_mb, --trend_write_buffer_mb): fixed
+// amounts, whatever the number of series. The block cache serves queries;
+// the write buffer is the memtable size (LevelDB holds up to two while one
+// is written out).
+struct StoreMemory {
+  size_t cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 16 << 20;
+};
+
 class TrendStore {
  public:
   // `env` (tests) replaces LevelDB's file system; nullptr is the default.
@@ -111,17 +120,28 @@ class TrendStore {
   // (DataLoss) unless `repair`: then leveldb::RepairDB rebuilds it first
   // (counted in corruptions()). A fresh database is made only in a
   // directory with no LevelDB files.
+  //
+  // The block cache is one for the process (stores are reopened after
+  // errors, and tests open several), sized by the first store opened.
   static absl::StatusOr<std::unique_ptr<TrendStore>> Open(
       const std::string& dir, Retention retention, leveldb::Env* env = nullptr,
-      bool repair = false);
+      bool repair = false, StoreMemory memory = {});
   // Closes and opens the database again, after a write error (which LevelDB
   // otherwise keeps returning). Until it succeeds the store must not be used.
   absl::Status Reopen();
   bool open() const { return db_ != nullptr; }
   ~TrendStore();
 
-  // Stores closed windows of the finest step and rolls them up.
-  absl::Status Write(const std::vector<ClosedWindow>& windows);
+  // Stores closed windows of the finest step and rolls them up, in LevelDB
+  // batches of at most kWriteSlice windows (so that neither a WriteBatch nor
+  // the memtable it lands in grows with the hand-over: a batch of ten
+  // million windows would otherwise be a 400 MB WriteBatch and a memtable
+  // far past write_buffer_size). On an error, `*written` (if given) is the
+  // number of windows from the front that are on disk: a retry must start
+  // after them (a window written twice would be merged with itself).
+  static constexpr size_t kWriteSlice = 16384;
+  absl::Status Write(const std::vector<ClosedWindow>& windows,
+                     size_t* written = nullptr);
   // Deletes windows past their level's retention (at most `budget` keys
   // visited per call, resuming where the last call stopped). Returns the
   // number deleted.
@@ -165,6 +185,8 @@ class TrendStore {
     size_t level;
     int64_t period;
   };
+  // Write() of windows [begin, end).
+  absl::Status WriteSlice(const ClosedWindow* begin, const ClosedWindow* end);
   // The level a query from `from` to `to` at `want` seconds reads.
   size_t LevelFor(int64_t from, int64_t to, int64_t want) const;
   // The start of the newest finest-level window of a series (-1: none).
@@ -180,7 +202,7 @@ class TrendStore {
   }
 
   TrendStore(leveldb::DB* db, Retention retention, std::string dir,
-             leveldb::Env* env);
+             leveldb::Env* env, StoreMemory memory);
   // The id of a series, made (into `batch`) if it is new.
   uint32_t SeriesId(const std::string& key, Action action,
                     leveldb::WriteBatch* batch, bool* created);
@@ -197,6 +219,7 @@ class TrendStore {
   Retention retention_;
   std::string dir_;
   leveldb::Env* env_;
+  StoreMemory memory_;
   absl::flat_hash_map<std::string, uint32_t> ids_;
   // Per series, the newest finest window: a later one that crosses a
   // coarser boundary completes that coarser window, which is then rolled up
