@@ -152,7 +152,9 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() < 4) continue;
     uint32_t id = DecodeBigEndian32(it->value().data());
-    store->ids_[std::string(it->key().data() + 1, it->key().size() - 1)] = id;
+    absl::string_view key(it->key().data() + 1, it->key().size() - 1);
+    if (id == 0 || store->ids_.Find(key) != 0) continue;
+    store->ids_.Insert(key, id);
     store->next_id_ = std::max(store->next_id_, id + 1);
   }
   store->CheckIterator(*it);
@@ -217,15 +219,16 @@ absl::Status TrendStore::Reopen() {
     return absl::UnavailableError(absl::StrCat(
         "cannot reopen the trend store in ", dir_, ": ", s.ToString()));
   }
-  last_start_.clear();  // read back from disk as series come
+  // Read back from disk as series come.
+  std::fill(last_start_.begin(), last_start_.end(), kUnread);
   return absl::OkStatus();
 }
 
 uint32_t TrendStore::SeriesId(const std::string& key, Action action,
                               leveldb::WriteBatch* batch, bool* created) {
-  auto it = ids_.find(key);
-  *created = it == ids_.end();
-  if (!*created) return it->second;
+  uint32_t known = ids_.Find(key);
+  *created = known == 0;
+  if (!*created) return known;
   // A new series: its dictionary entries go in the same batch as its first
   // window (one write for a million new series, not a million).
   uint32_t id = next_id_++;
@@ -234,9 +237,9 @@ uint32_t TrendStore::SeriesId(const std::string& key, Action action,
   v.push_back(static_cast<char>(action));
   batch->Put("S" + key, v);
   batch->Put(IdKey(id), key);
-  ids_[key] = id;
-  created_.push_back(key);
-  last_start_[id] = -1;
+  ids_.Insert(key, id);
+  created_.push_back(id);
+  LastStartSlot(id) = -1;
   return id;
 }
 
@@ -380,9 +383,21 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
   flush();
 }
 
+int64_t& TrendStore::LastStartSlot(uint32_t id) {
+  if (last_start_.size() <= id) {
+    // Ids come in order: grown by half, not doubled.
+    if (id >= last_start_.capacity()) {
+      last_start_.reserve(
+          std::max<size_t>(id + 1, last_start_.capacity() * 3 / 2));
+    }
+    last_start_.resize(id + 1, kUnread);
+  }
+  return last_start_[id];
+}
+
 int64_t TrendStore::LastStart(uint32_t id) {
-  auto it = last_start_.find(id);
-  if (it != last_start_.end()) return it->second;
+  int64_t& slot = LastStartSlot(id);
+  if (slot != kUnread) return slot;
   // First sight since the store opened: the newest stored window (single or
   // packed) tells where the series was.
   int64_t last = -1;
@@ -411,7 +426,7 @@ int64_t TrendStore::LastStart(uint32_t id) {
       last = std::max(last, start);
     }
   }
-  last_start_[id] = last;
+  slot = last;
   return last;
 }
 
@@ -482,7 +497,7 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
     batch.Put(key, EncodeWindow(stored));
     ++windows_written_;
     if (w.start > last) {
-      last_start_[*id] = w.start;
+      LastStartSlot(*id) = w.start;
       if (last >= 0) {
         for (size_t l = 0; l < n; ++l) {
           int64_t step = retention_.levels[l].step;
@@ -501,12 +516,9 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
   if (!s.ok()) {
     // Forget the series this batch would have created: the retry makes
     // them again, dictionary entries included.
-    for (const std::string& key : created_) {
-      auto it = ids_.find(key);
-      if (it != ids_.end()) {
-        last_start_.erase(it->second);
-        ids_.erase(it);
-      }
+    for (uint32_t id : created_) {
+      ids_.Erase(id);
+      LastStartSlot(id) = kUnread;
     }
     created_.clear();
     return WriteFailed(s);

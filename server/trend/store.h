@@ -42,6 +42,7 @@
 #include "canopy/tree.h"
 #include "server/log.h"
 #include "server/trend/codec.h"
+#include "server/trend/series_dict.h"
 
 namespace leveldb {
 class DB;
@@ -191,6 +192,8 @@ class TrendStore {
   size_t LevelFor(int64_t from, int64_t to, int64_t want) const;
   // The start of the newest finest-level window of a series (-1: none).
   int64_t LastStart(uint32_t id);
+  // The series' entry in last_start_ (made kUnread if new).
+  int64_t& LastStartSlot(uint32_t id);
   void MergeStored(uint32_t id, size_t level, int64_t start,
                    const TrendWindow& w, leveldb::WriteBatch* batch);
   // Packs the series' single windows of `level` that lie before `period`.
@@ -220,16 +223,19 @@ class TrendStore {
   std::string dir_;
   leveldb::Env* env_;
   StoreMemory memory_;
-  absl::flat_hash_map<std::string, uint32_t> ids_;
-  // Per series, the newest finest window: a later one that crosses a
-  // coarser boundary completes that coarser window, which is then rolled up
-  // from the stored finer windows (so nothing is held in memory but this).
-  absl::flat_hash_map<uint32_t, int64_t> last_start_;
+  SeriesDict ids_;
+  // By series id, the start of its newest finest window (-1: none;
+  // kUnread: not read back from disk since the store opened): a later one
+  // that crosses a coarser boundary completes that coarser window, which is
+  // then rolled up from the stored finer windows (so nothing is held in
+  // memory but this, 8 bytes a series).
+  static constexpr int64_t kUnread = INT64_MIN;
+  std::vector<int64_t> last_start_;
   uint32_t next_id_ = 1;
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
   std::vector<PackJob> to_pack_;
-  std::vector<std::string> created_;  // series made by the Write in progress
+  std::vector<uint32_t> created_;  // series made by the Write in progress
   mutable std::atomic<uint64_t> corruptions_{0};
   std::string verify_cursor_;  // where VerifySome goes on
   bool verified_ = false;
