@@ -59,6 +59,7 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than) {
       parent->children_->erase(n);
       if (parent->children_->empty()) parent->children_.reset();
       --node_count_;
+      ++nodes_removed_;
       if (n->listed_) removed_listed_.insert(n);
       FreeNode(n);
       n = parent;
@@ -97,6 +98,7 @@ void Tree::DeleteSubtree(Node* node, std::string* path, size_t* leaves) {
     observer_->OnWatchRemoved(node->extra_->watch);
   }
   --node_count_;
+  ++nodes_removed_;
   FreeNode(node);
 }
 

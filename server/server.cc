@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "canopy/memory.h"
 #include "server/durable_file.h"
 #include "server/log.h"
 
@@ -458,17 +459,21 @@ void Server::Tick() {
 }
 
 void Server::ReleaseAfterRemovals() {
-  // After DELETE of a subtree or --expire took an eighth of the tree or
-  // more (since the largest it has been), the memory they held goes back
-  // to the system; the tree growing again raises the mark.
-  size_t nodes = tree_->node_count();
-  if (nodes >= nodes_mark_) {
-    nodes_mark_ = nodes;
-    return;
-  }
-  if (nodes_mark_ - nodes < std::max<size_t>(nodes_mark_ / 8, 10000)) return;
-  nodes_mark_ = nodes;
-  tree_->ReleaseMemory();
+  // Once DELETE of subtrees or --expire removed an eighth of the tree or
+  // more (and 10 000 nodes) since the last time, the memory they held goes
+  // back to the system.
+  const size_t nodes = tree_->node_count();
+  const uint64_t removed = tree_->nodes_removed() - removed_mark_;
+  if (removed < std::max<uint64_t>((nodes + removed) / 8, 10000)) return;
+  removed_mark_ = tree_->nodes_removed();
+  const uint64_t before = ReadProcessMemory().rss;
+  size_t slabs = tree_->ReleaseMemory();
+  CANOPY_LOG(
+      "%d nodes left after removals: %d MB of node slabs given back, "
+      "RSS %d -> %d MB",
+      static_cast<int>(nodes), static_cast<int>(slabs >> 20),
+      static_cast<int>(before >> 20),
+      static_cast<int>(ReadProcessMemory().rss >> 20));
 }
 
 void Server::WriteSelfFigures(int64_t now) {

@@ -443,6 +443,8 @@ class Tree {
   // subtree, --expire); it walks the free nodes once.
   size_t ReleaseMemory();
   size_t node_count() const { return node_count_; }
+  // Nodes removed since the tree was made (Remove, Expire).
+  uint64_t nodes_removed() const { return nodes_removed_; }
   size_t leaf_count() const { return leaf_count_; }
   int step_seconds() const { return options_.step_seconds; }
   const Options& options() const { return options_; }
@@ -501,6 +503,7 @@ class Tree {
   TreeObserver* observer_ = nullptr;
   uint64_t seq_ = 0;
   size_t node_count_ = 1;
+  uint64_t nodes_removed_ = 0;
   size_t leaf_count_ = 0;
 
   // Segment names, stored once each in blocks that live as long as the tree.

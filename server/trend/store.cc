@@ -147,18 +147,25 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   std::unique_ptr<TrendStore> store(
       new TrendStore(db, std::move(retention), dir, env, memory));
   store->corruptions_ += repaired;
-  // The series dictionary lives in memory for the writer.
-  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Checked()));
+  return store;
+}
+
+void TrendStore::LoadSeries() {
+  if (series_loaded_ || db_ == nullptr) return;
+  series_loaded_ = true;
+  // The series dictionary lives in memory for the writer. Read here, not
+  // in Open: ten million series take seconds, and canopyd serves meanwhile
+  // (the trend thread reads it before its first write).
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() < 4) continue;
     uint32_t id = DecodeBigEndian32(it->value().data());
     absl::string_view key(it->key().data() + 1, it->key().size() - 1);
-    if (id == 0 || store->ids_.Find(key) != 0) continue;
-    store->ids_.Insert(key, id);
-    store->next_id_ = std::max(store->next_id_, id + 1);
+    if (id == 0 || ids_.Find(key) != 0) continue;
+    ids_.Insert(key, id);
+    next_id_ = std::max(next_id_, id + 1);
   }
-  store->CheckIterator(*it);
-  return store;
+  CheckIterator(*it);
 }
 
 bool TrendStore::VerifySome(size_t budget) {
@@ -435,6 +442,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows,
   if (written != nullptr) *written = 0;
   if (db_ == nullptr)
     return absl::UnavailableError("the trend store is closed");
+  LoadSeries();
   for (size_t i = 0; i < windows.size(); i += kWriteSlice) {
     size_t end = std::min(windows.size(), i + kWriteSlice);
     absl::Status s = WriteSlice(windows.data() + i, windows.data() + end);

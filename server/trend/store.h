@@ -166,6 +166,11 @@ class TrendStore {
                                 int64_t from, int64_t to) const;
 
   const Retention& retention() const { return retention_; }
+  // Reads the series dictionary into memory, once (Write does it first if
+  // it was not done). Open does not: canopyd serves while the trend thread
+  // reads it.
+  void LoadSeries();
+  // The series known; 0 until LoadSeries.
   size_t series_count() const { return ids_.size(); }
   uint64_t windows_written() const { return windows_written_; }
   // Bytes LevelDB reports for the whole key range.
@@ -232,6 +237,7 @@ class TrendStore {
   static constexpr int64_t kUnread = INT64_MIN;
   std::vector<int64_t> last_start_;
   uint32_t next_id_ = 1;
+  bool series_loaded_ = false;
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
   std::vector<PackJob> to_pack_;

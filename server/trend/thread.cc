@@ -108,6 +108,10 @@ void TrendThread::Main() {
   // Damage in the history is looked for once after start, a slice at a
   // time between tasks so that queries and writes do not wait for it
   // (reads verify checksums too): found, it is logged and counted.
+  // The series dictionary first (seconds for ten million series): the
+  // loop serves meanwhile and queues its windows.
+  store_->LoadSeries();
+  series_ = store_->series_count();
   corruptions_ = store_->corruptions();
   bool verified = false;
   int64_t next_retention = 0;

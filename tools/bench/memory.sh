@@ -46,7 +46,7 @@ start() {
     >>"$TMP/canopyd.log" 2>&1 &
   PID=$!
   STARTED+=("$PID")
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 6000); do
     [ -s "$TMP/ready" ] && break
     kill -0 "$PID" 2>/dev/null || die "canopyd exited: $(tail -3 "$TMP/canopyd.log")"
     sleep 0.05
