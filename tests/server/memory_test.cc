@@ -131,7 +131,10 @@ TEST_F(MemoryTest, RestartBringsBackEveryLeafAndItsLastWindows) {
   PushLeaves("r", kLeaves, 1);
   ASSERT_TRUE(AwaitWritten(kLeaves));
   PushLeaves("r", kLeaves, 7);
-  HttpReply before = Request("GET", "/get?key=r&limit=1000000");
+  // Gauges and counters: an average's live value depends on the clock
+  // (its window may have ended by the time it is read again).
+  const std::string kGet = "/get?key=r,g&key=r,c&limit=1000000";
+  HttpReply before = Request("GET", kGet);
   ASSERT_EQ(before.status, 200);
   // canopyd's own figures are leaves too (canopy,...).
   const double leaves = server_->Metric("canopy_leaves");
@@ -141,10 +144,18 @@ TEST_F(MemoryTest, RestartBringsBackEveryLeafAndItsLastWindows) {
 
   Start({"--retention=1s:1h,1m:1d"}, dir);
   EXPECT_EQ(server_->Metric("canopy_leaves"), leaves);
-  HttpReply after = Request("GET", "/get?key=r&limit=1000000");
+  HttpReply after = Request("GET", kGet);
   ASSERT_EQ(after.status, 200);
-  // Values and seq alike (the seq continues where it stopped).
-  EXPECT_EQ(after.body, before.body);
+  // Every value alike (the seq may have moved on: canopyd writes its own
+  // figures as leaves once a window).
+  auto items = [](const std::string& body) {
+    size_t at = body.find("\"items\"");
+    return at == std::string::npos ? std::string() : body.substr(at);
+  };
+  ASSERT_FALSE(items(before.body).empty());
+  EXPECT_TRUE(items(after.body) == items(before.body))
+      << before.body.substr(0, 300) << "\n"
+      << after.body.substr(0, 300);
   // Every leaf a series (the dictionary is read after the start).
   EXPECT_TRUE(testing::WaitFor(
       [&] { return server_->Metric("canopy_trend_series") >= kLeaves; }));
