@@ -2,8 +2,8 @@
 //
 // Nodes are cut from 64 KiB slabs: no allocator header per node (16 bytes
 // of a 112-byte node), and a freed node goes on a free list that is used
-// before a new slab is cut. Slabs go back to the system only when the pool
-// is destroyed, with its tree.
+// before a new slab is cut. Release() gives back the slabs whose nodes are
+// all free (after a large removal); the others go with the pool.
 //
 //   NodePool pool;
 //   Node* n = new (pool.Allocate()) Node(...);  // what Tree::NewNode does
@@ -35,6 +35,7 @@ namespace canopy {
 class NodePool {
  public:
   NodePool() = default;
+  ~NodePool();
   NodePool(const NodePool&) = delete;
   NodePool& operator=(const NodePool&) = delete;
 
@@ -66,12 +67,19 @@ class NodePool {
 #endif
   }
 
+  // Frees the slabs none of whose nodes is in use; returns their bytes.
+  // Walks the free list once: call it after large removals, not per node.
+  size_t Release();
+
  private:
 #ifndef CANOPY_NODE_POOL_ASAN
+  // Slabs are aligned to their size: a node's slab is its address rounded
+  // down.
   static constexpr size_t kSlabBytes = 64 * 1024;
+  static constexpr size_t kPerSlab = kSlabBytes / sizeof(Node);
   void CutSlab();
 
-  std::vector<std::unique_ptr<char[]>> slabs_;
+  std::vector<char*> slabs_;  // from aligned_alloc
   char* slab_next_ = nullptr;
   size_t slab_left_ = 0;
   void* free_ = nullptr;  // freed nodes, each holding the next's address

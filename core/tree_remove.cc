@@ -10,9 +10,17 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "canopy/memory.h"
 #include "canopy/tree.h"
+#include "core/node_pool.h"
 
 namespace canopy {
+
+size_t Tree::ReleaseMemory() {
+  size_t released = pool_->Release();
+  ReleaseFreeMemory();
+  return released;
+}
 
 size_t Tree::Expire(const Pattern& pattern, int64_t older_than,
                     QueryBudget* budget, std::string* resume) {
@@ -71,6 +79,7 @@ size_t Tree::Expire(const Pattern& pattern, int64_t older_than,
       parent->children_->erase(n);
       if (parent->children_->empty()) parent->children_.reset();
       --node_count_;
+      ++nodes_removed_;
       if (n->listed_) removed_listed_.insert(n);
       FreeNode(n);
       n = parent;
@@ -109,6 +118,7 @@ void Tree::DeleteSubtree(Node* node, std::string* path, size_t* leaves) {
     observer_->OnWatchRemoved(node->extra_->watch);
   }
   --node_count_;
+  ++nodes_removed_;
   FreeNode(node);
 }
 

@@ -52,8 +52,30 @@ void Tree::EmitWindow(Node* leaf, Action action) {
   leaf->flushed_ = true;
 }
 
+// Moves closed_ to `out`: whole when `out` is empty (no copy, and the
+// batch leaves with the exact capacity it was reserved at), else appended.
+void Tree::HandOver(std::vector<ClosedWindow>* out) {
+  if (out->empty()) {
+    out->swap(closed_);
+  } else {
+    out->reserve(out->size() + closed_.size());
+    for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
+  }
+  // Whatever capacity is left goes too: a batch of ten million windows
+  // would otherwise stay reserved here between window ends.
+  std::vector<ClosedWindow>().swap(closed_);
+}
+
 void Tree::CloseWindows(int64_t now, std::vector<ClosedWindow>* out) {
   uint32_t w_now = static_cast<uint32_t>(now / options_.step_seconds);
+  // Counted first, so that the batch is reserved at its size: grown by
+  // doubling it would hold up to twice its windows (and three times while
+  // it moves).
+  size_t ending = 0;
+  for (const Node* n : open_windows_) {
+    ending += n->cur_.index < w_now && !n->flushed_ && n->cur_.count > 0;
+  }
+  closed_.reserve(closed_.size() + ending);
   size_t keep = 0;
   for (Node* n : open_windows_) {
     if (n->cur_.index < w_now) {
@@ -67,8 +89,7 @@ void Tree::CloseWindows(int64_t now, std::vector<ClosedWindow>* out) {
   }
   open_windows_.resize(keep);
   SealLateWindows();
-  for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
-  closed_.clear();
+  HandOver(out);
 }
 
 void Tree::SealLateWindows() {
@@ -81,14 +102,14 @@ void Tree::SealLateWindows() {
 }
 
 void Tree::CloseAllWindows(std::vector<ClosedWindow>* out) {
+  closed_.reserve(closed_.size() + open_windows_.size());
   for (Node* n : open_windows_) {
     if (!n->flushed_ && n->cur_.count > 0) {
       EmitWindow(n, n->EffectiveAction());
     }
   }
   SealLateWindows();
-  for (ClosedWindow& cw : closed_) out->push_back(std::move(cw));
-  closed_.clear();
+  HandOver(out);
 }
 
 void Tree::ForgetRemoved() {

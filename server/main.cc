@@ -93,6 +93,12 @@ ABSL_FLAG(int32_t, tcp_idle_timeout, 300,
 ABSL_FLAG(bool, trend_repair, false,
           "If the trend store (DATA_DIR/trend) is damaged, repair it with "
           "LevelDB's RepairDB instead of refusing to start.");
+ABSL_FLAG(int32_t, trend_cache_mb, 64,
+          "MB of LevelDB block cache for the trend store (reads of history: "
+          "/trend, /render). A fixed amount, whatever the number of series.");
+ABSL_FLAG(int32_t, trend_write_buffer_mb, 16,
+          "MB of LevelDB write buffer (memtable) for the trend store; LevelDB "
+          "holds up to two while one is written out.");
 ABSL_FLAG(int32_t, comet_threads, 0,
           "Threads that hold the HTTP connections and write comet replies "
           "(0: one per core).");
@@ -184,6 +190,15 @@ int main(int argc, char** argv) {
   if (options.tcp_idle_timeout < 1)
     Die("--tcp_idle_timeout must be at least 1");
   options.trend_repair = absl::GetFlag(FLAGS_trend_repair);
+  options.trend_cache_mb = absl::GetFlag(FLAGS_trend_cache_mb);
+  if (options.trend_cache_mb < 1 || options.trend_cache_mb > 65536) {
+    Die("--trend_cache_mb must be 1 to 65536");
+  }
+  options.trend_write_buffer_mb = absl::GetFlag(FLAGS_trend_write_buffer_mb);
+  if (options.trend_write_buffer_mb < 1 ||
+      options.trend_write_buffer_mb > 1024) {
+    Die("--trend_write_buffer_mb must be 1 to 1024");
+  }
   options.comet_threads = absl::GetFlag(FLAGS_comet_threads);
   if (options.comet_threads < 0 || options.comet_threads > 64) {
     Die("--comet_threads must be 0 to 64");

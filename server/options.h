@@ -47,6 +47,8 @@ struct ServerOptions {
   std::string retention = "10s:2d,1m:30d,1h:2y,1d:10y";
   bool history = true;               // keep trend history in data_dir/trend
   bool trend_repair = false;         // repair a damaged trend store (RepairDB)
+  int trend_cache_mb = 64;           // LevelDB block cache of the trend store
+  int trend_write_buffer_mb = 16;    // LevelDB memtable of the trend store
   int snapshot_interval = 60;        // seconds between snapshots of the tree
   std::string remote_write;          // URL,URL...: Prometheus remote_write
   double remote_write_timeout = 10;  // seconds per request

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "canopy/memory.h"
 #include "server/durable_file.h"
 #include "server/log.h"
 
@@ -105,9 +106,13 @@ absl::Status Server::Start() {
   if (options_.history) {
     absl::StatusOr<Retention> retention = Retention::Parse(options_.retention);
     if (!retention.ok()) return retention.status();
-    absl::StatusOr<std::unique_ptr<TrendStore>> store =
-        TrendStore::Open(options_.data_dir + "/trend", *retention,
-                         /*env=*/nullptr, options_.trend_repair);
+    absl::StatusOr<std::unique_ptr<TrendStore>> store = TrendStore::Open(
+        options_.data_dir + "/trend", *retention,
+        /*env=*/nullptr, options_.trend_repair,
+        StoreMemory{
+            .cache_bytes = static_cast<size_t>(options_.trend_cache_mb) << 20,
+            .write_buffer_bytes =
+                static_cast<size_t>(options_.trend_write_buffer_mb) << 20});
     if (!store.ok()) return store.status();
     absl::StatusOr<std::vector<std::string>> urls =
         ParseRemoteWrite(options_.remote_write);
@@ -445,6 +450,7 @@ void Server::Tick() {
     WriteSnapshot(/*now_here=*/false);
   }
   if (!expire_.empty()) Expire(now);
+  ReleaseAfterRemovals();
   WriteSelfFigures(now);
 }
 
@@ -470,6 +476,24 @@ void Server::Expire(int64_t now) {
     r.sweeping = budget.exceeded() && !r.resume.empty();
     if (!r.sweeping) r.resume.clear();
   }
+}
+
+void Server::ReleaseAfterRemovals() {
+  // Once DELETE of subtrees or --expire removed an eighth of the tree or
+  // more (and 10 000 nodes) since the last time, the memory they held goes
+  // back to the system.
+  const size_t nodes = tree_->node_count();
+  const uint64_t removed = tree_->nodes_removed() - removed_mark_;
+  if (removed < std::max<uint64_t>((nodes + removed) / 8, 10000)) return;
+  removed_mark_ = tree_->nodes_removed();
+  const uint64_t before = ReadProcessMemory().rss;
+  size_t slabs = tree_->ReleaseMemory();
+  CANOPY_LOG(
+      "%d nodes left after removals: %d MB of node slabs given back, "
+      "RSS %d -> %d MB",
+      static_cast<int>(nodes), static_cast<int>(slabs >> 20),
+      static_cast<int>(before >> 20),
+      static_cast<int>(ReadProcessMemory().rss >> 20));
 }
 
 void Server::WriteSelfFigures(int64_t now) {

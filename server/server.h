@@ -115,6 +115,10 @@ class Server {
   std::unique_ptr<Cluster> cluster_;  // a node of a cluster, or none
   std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_
+  // Tree::nodes_removed() when memory was last given back
+  // (ReleaseAfterRemovals, once a tick).
+  uint64_t removed_mark_ = 0;
+  void ReleaseAfterRemovals();
   int64_t next_snapshot_ = 0;
   uint64_t snapshot_seq_ = 0;
   RateLimit snapshot_log_;  // failed snapshots, logged

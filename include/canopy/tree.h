@@ -455,7 +455,14 @@ class Tree {
   // Changes whenever nodes may have been freed (a removal, an expiry, a
   // restore): a caller holding node pointers drops them when it moves.
   uint64_t removal_epoch() const { return removal_epoch_; }
+  // Gives memory that removals freed back to the system: the node slabs
+  // left empty, and free heap pages (canopy::ReleaseFreeMemory). Returns
+  // the slab bytes released. For after large removals (DELETE of a
+  // subtree, --expire); it walks the free nodes once.
+  size_t ReleaseMemory();
   size_t node_count() const { return node_count_; }
+  // Nodes removed since the tree was made (Remove, Expire).
+  uint64_t nodes_removed() const { return nodes_removed_; }
   size_t leaf_count() const { return leaf_count_; }
   int step_seconds() const { return options_.step_seconds; }
   const Options& options() const { return options_; }
@@ -493,6 +500,8 @@ class Tree {
   // late window kept for it until the next hand-over (history on).
   void AddLateSample(Node* leaf, Action action, double value, double weight,
                      absl::string_view member, uint32_t window);
+  // Moves closed_ into a hand-over batch and frees what closed_ held.
+  void HandOver(std::vector<ClosedWindow>* out);
   // Drops removed nodes from open_windows_.
   void ForgetRemoved();
   void SetText(Node* leaf, absl::string_view text, int64_t now);
@@ -514,6 +523,7 @@ class Tree {
   TreeObserver* observer_ = nullptr;
   uint64_t seq_ = 0;
   size_t node_count_ = 1;
+  uint64_t nodes_removed_ = 0;
   size_t leaf_count_ = 0;
 
   // Segment names, stored once each in blocks that live as long as the tree.

@@ -21,30 +21,32 @@
 namespace canopy {
 
 TrendStore::TrendStore(leveldb::DB* db, Retention retention, std::string dir,
-                       leveldb::Env* env)
+                       leveldb::Env* env, StoreMemory memory)
     : db_(db),
       retention_(std::move(retention)),
       dir_(std::move(dir)),
-      env_(env) {}
+      env_(env),
+      memory_(memory) {}
 
 TrendStore::~TrendStore() { delete db_; }
 
 namespace {
 
-leveldb::Options StoreOptions(leveldb::Env* env, bool create) {
+leveldb::Options StoreOptions(leveldb::Env* env, bool create,
+                              const StoreMemory& memory) {
   leveldb::Options options;
   // Never a fresh database over one that lost its CURRENT: LevelDB would
   // then delete the old tables as obsolete.
   options.create_if_missing = create;
   // Damage found while reading is reported, not skipped.
   options.paranoid_checks = true;
-  options.write_buffer_size = 16 << 20;
+  options.write_buffer_size = memory.write_buffer_bytes;
   // Queries read whole ranges of table blocks (a /render of 1 000 series
   // over a day touches thousands): with LevelDB's default 8 MB cache they
   // were decompressed again at every query (a third of its time). One
   // cache for the process: stores are reopened after errors, and tests
   // open several.
-  static leveldb::Cache* const cache = leveldb::NewLRUCache(64 << 20);
+  static leveldb::Cache* const cache = leveldb::NewLRUCache(memory.cache_bytes);
   options.block_cache = cache;
   // Budgeted with the server's other descriptors (server.cc).
   options.max_open_files = 256;
@@ -102,14 +104,15 @@ absl::Status TrendStore::WriteFailed(const leveldb::Status& s) {
 }
 
 absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
-    const std::string& dir, Retention retention, leveldb::Env* env,
-    bool repair) {
+    const std::string& dir, Retention retention, leveldb::Env* env, bool repair,
+    StoreMemory memory) {
   leveldb::Env* e = env != nullptr ? env : leveldb::Env::Default();
   const bool has_files = HasDatabaseFiles(e, dir);
   uint64_t repaired = 0;
   auto run_repair = [&](const std::string& why) -> absl::Status {
     CANOPY_LOG("trend store %s: %s; repairing (--trend_repair)", dir, why);
-    leveldb::Status r = leveldb::RepairDB(dir, StoreOptions(env, false));
+    leveldb::Status r =
+        leveldb::RepairDB(dir, StoreOptions(env, false, memory));
     if (!r.ok()) {
       return absl::DataLossError(absl::StrCat(
           "cannot repair the trend store in ", dir, ": ", r.ToString()));
@@ -127,7 +130,7 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
   }
   leveldb::DB* db = nullptr;
   leveldb::Status s =
-      leveldb::DB::Open(StoreOptions(env, !has_files), dir, &db);
+      leveldb::DB::Open(StoreOptions(env, !has_files, memory), dir, &db);
   if (s.IsCorruption()) {
     if (!repair) {
       return absl::DataLossError(absl::StrCat("the trend store in ", dir,
@@ -135,25 +138,34 @@ absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
                                               RepairAdvice(dir)));
     }
     if (absl::Status r = run_repair(s.ToString()); !r.ok()) return r;
-    s = leveldb::DB::Open(StoreOptions(env, false), dir, &db);
+    s = leveldb::DB::Open(StoreOptions(env, false, memory), dir, &db);
   }
   if (!s.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "cannot open the trend store in ", dir, ": ", s.ToString()));
   }
   std::unique_ptr<TrendStore> store(
-      new TrendStore(db, std::move(retention), dir, env));
+      new TrendStore(db, std::move(retention), dir, env, memory));
   store->corruptions_ += repaired;
-  // The series dictionary lives in memory for the writer.
-  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(Checked()));
+  return store;
+}
+
+void TrendStore::LoadSeries() {
+  if (series_loaded_ || db_ == nullptr) return;
+  series_loaded_ = true;
+  // The series dictionary lives in memory for the writer. Read here, not
+  // in Open: ten million series take seconds, and canopyd serves meanwhile
+  // (the trend thread reads it before its first write).
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() < 4) continue;
     uint32_t id = DecodeBigEndian32(it->value().data());
-    store->ids_[std::string(it->key().data() + 1, it->key().size() - 1)] = id;
-    store->next_id_ = std::max(store->next_id_, id + 1);
+    absl::string_view key(it->key().data() + 1, it->key().size() - 1);
+    if (id == 0 || ids_.Find(key) != 0) continue;
+    ids_.Insert(key, id);
+    next_id_ = std::max(next_id_, id + 1);
   }
-  store->CheckIterator(*it);
-  return store;
+  CheckIterator(*it);
 }
 
 bool TrendStore::VerifySome(size_t budget) {
@@ -196,7 +208,8 @@ absl::Status TrendStore::Reopen() {
   (void)e->GetChildren(dir_, &before);
   std::string current_before;
   (void)leveldb::ReadFileToString(e, dir_ + "/CURRENT", &current_before);
-  leveldb::Status s = leveldb::DB::Open(StoreOptions(env_, false), dir_, &db_);
+  leveldb::Status s =
+      leveldb::DB::Open(StoreOptions(env_, false, memory_), dir_, &db_);
   if (!s.ok()) {
     db_ = nullptr;
     std::string current_after;
@@ -213,15 +226,16 @@ absl::Status TrendStore::Reopen() {
     return absl::UnavailableError(absl::StrCat(
         "cannot reopen the trend store in ", dir_, ": ", s.ToString()));
   }
-  last_start_.clear();  // read back from disk as series come
+  // Read back from disk as series come.
+  std::fill(last_start_.begin(), last_start_.end(), kUnread);
   return absl::OkStatus();
 }
 
 uint32_t TrendStore::SeriesId(const std::string& key, Action action,
                               leveldb::WriteBatch* batch, bool* created) {
-  auto it = ids_.find(key);
-  *created = it == ids_.end();
-  if (!*created) return it->second;
+  uint32_t known = ids_.Find(key);
+  *created = known == 0;
+  if (!*created) return known;
   // A new series: its dictionary entries go in the same batch as its first
   // window (one write for a million new series, not a million).
   uint32_t id = next_id_++;
@@ -230,9 +244,9 @@ uint32_t TrendStore::SeriesId(const std::string& key, Action action,
   v.push_back(static_cast<char>(action));
   batch->Put("S" + key, v);
   batch->Put(IdKey(id), key);
-  ids_[key] = id;
-  created_.push_back(key);
-  last_start_[id] = -1;
+  ids_.Insert(key, id);
+  created_.push_back(id);
+  LastStartSlot(id) = -1;
   return id;
 }
 
@@ -376,9 +390,21 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
   flush();
 }
 
+int64_t& TrendStore::LastStartSlot(uint32_t id) {
+  if (last_start_.size() <= id) {
+    // Ids come in order: grown by half, not doubled.
+    if (id >= last_start_.capacity()) {
+      last_start_.reserve(
+          std::max<size_t>(id + 1, last_start_.capacity() * 3 / 2));
+    }
+    last_start_.resize(id + 1, kUnread);
+  }
+  return last_start_[id];
+}
+
 int64_t TrendStore::LastStart(uint32_t id) {
-  auto it = last_start_.find(id);
-  if (it != last_start_.end()) return it->second;
+  int64_t& slot = LastStartSlot(id);
+  if (slot != kUnread) return slot;
   // First sight since the store opened: the newest stored window (single or
   // packed) tells where the series was.
   int64_t last = -1;
@@ -407,19 +433,34 @@ int64_t TrendStore::LastStart(uint32_t id) {
       last = std::max(last, start);
     }
   }
-  last_start_[id] = last;
+  slot = last;
   return last;
 }
 
-absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
+absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows,
+                               size_t* written) {
+  if (written != nullptr) *written = 0;
   if (db_ == nullptr)
     return absl::UnavailableError("the trend store is closed");
+  LoadSeries();
+  for (size_t i = 0; i < windows.size(); i += kWriteSlice) {
+    size_t end = std::min(windows.size(), i + kWriteSlice);
+    absl::Status s = WriteSlice(windows.data() + i, windows.data() + end);
+    if (!s.ok()) return s;
+    if (written != nullptr) *written = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
+                                    const ClosedWindow* end) {
   leveldb::WriteBatch batch;
   // Coarser windows that a finest window completed: rolled up after the
   // batch is on disk, from the finer level's stored windows.
   std::vector<PackJob> rollups;
   const size_t n = retention_.levels.size();
-  for (const ClosedWindow& cw : windows) {
+  for (const ClosedWindow* p = begin; p != end; ++p) {
+    const ClosedWindow& cw = *p;
     bool created;
     uint32_t series = SeriesId(cw.key, cw.action, &batch, &created);
     const uint32_t* id = &series;
@@ -464,7 +505,7 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
     batch.Put(key, EncodeWindow(stored));
     ++windows_written_;
     if (w.start > last) {
-      last_start_[*id] = w.start;
+      LastStartSlot(*id) = w.start;
       if (last >= 0) {
         for (size_t l = 0; l < n; ++l) {
           int64_t step = retention_.levels[l].step;
@@ -483,12 +524,9 @@ absl::Status TrendStore::Write(const std::vector<ClosedWindow>& windows) {
   if (!s.ok()) {
     // Forget the series this batch would have created: the retry makes
     // them again, dictionary entries included.
-    for (const std::string& key : created_) {
-      auto it = ids_.find(key);
-      if (it != ids_.end()) {
-        last_start_.erase(it->second);
-        ids_.erase(it);
-      }
+    for (uint32_t id : created_) {
+      ids_.Erase(id);
+      LastStartSlot(id) = kUnread;
     }
     created_.clear();
     return WriteFailed(s);

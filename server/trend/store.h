@@ -42,6 +42,7 @@
 #include "canopy/tree.h"
 #include "server/log.h"
 #include "server/trend/codec.h"
+#include "server/trend/series_dict.h"
 
 namespace leveldb {
 class DB;
@@ -102,6 +103,15 @@ struct TrendResult {
   bool truncated = false;  // more series matched than max_series
 };
 
+// LevelDB's memory (--trend_cache_mb, --trend_write_buffer_mb): fixed
+// amounts, whatever the number of series. The block cache serves queries;
+// the write buffer is the memtable size (LevelDB holds up to two while one
+// is written out).
+struct StoreMemory {
+  size_t cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 16 << 20;
+};
+
 class TrendStore {
  public:
   // `env` (tests) replaces LevelDB's file system; nullptr is the default.
@@ -111,17 +121,28 @@ class TrendStore {
   // (DataLoss) unless `repair`: then leveldb::RepairDB rebuilds it first
   // (counted in corruptions()). A fresh database is made only in a
   // directory with no LevelDB files.
+  //
+  // The block cache is one for the process (stores are reopened after
+  // errors, and tests open several), sized by the first store opened.
   static absl::StatusOr<std::unique_ptr<TrendStore>> Open(
       const std::string& dir, Retention retention, leveldb::Env* env = nullptr,
-      bool repair = false);
+      bool repair = false, StoreMemory memory = {});
   // Closes and opens the database again, after a write error (which LevelDB
   // otherwise keeps returning). Until it succeeds the store must not be used.
   absl::Status Reopen();
   bool open() const { return db_ != nullptr; }
   ~TrendStore();
 
-  // Stores closed windows of the finest step and rolls them up.
-  absl::Status Write(const std::vector<ClosedWindow>& windows);
+  // Stores closed windows of the finest step and rolls them up, in LevelDB
+  // batches of at most kWriteSlice windows (so that neither a WriteBatch nor
+  // the memtable it lands in grows with the hand-over: a batch of ten
+  // million windows would otherwise be a 400 MB WriteBatch and a memtable
+  // far past write_buffer_size). On an error, `*written` (if given) is the
+  // number of windows from the front that are on disk: a retry must start
+  // after them (a window written twice would be merged with itself).
+  static constexpr size_t kWriteSlice = 16384;
+  absl::Status Write(const std::vector<ClosedWindow>& windows,
+                     size_t* written = nullptr);
   // Deletes windows past their level's retention (at most `budget` keys
   // visited per call, resuming where the last call stopped). Returns the
   // number deleted.
@@ -145,6 +166,11 @@ class TrendStore {
                                 int64_t from, int64_t to) const;
 
   const Retention& retention() const { return retention_; }
+  // Reads the series dictionary into memory, once (Write does it first if
+  // it was not done). Open does not: canopyd serves while the trend thread
+  // reads it.
+  void LoadSeries();
+  // The series known; 0 until LoadSeries.
   size_t series_count() const { return ids_.size(); }
   uint64_t windows_written() const { return windows_written_; }
   // Bytes LevelDB reports for the whole key range.
@@ -165,10 +191,14 @@ class TrendStore {
     size_t level;
     int64_t period;
   };
+  // Write() of windows [begin, end).
+  absl::Status WriteSlice(const ClosedWindow* begin, const ClosedWindow* end);
   // The level a query from `from` to `to` at `want` seconds reads.
   size_t LevelFor(int64_t from, int64_t to, int64_t want) const;
   // The start of the newest finest-level window of a series (-1: none).
   int64_t LastStart(uint32_t id);
+  // The series' entry in last_start_ (made kUnread if new).
+  int64_t& LastStartSlot(uint32_t id);
   void MergeStored(uint32_t id, size_t level, int64_t start,
                    const TrendWindow& w, leveldb::WriteBatch* batch);
   // Packs the series' single windows of `level` that lie before `period`.
@@ -180,7 +210,7 @@ class TrendStore {
   }
 
   TrendStore(leveldb::DB* db, Retention retention, std::string dir,
-             leveldb::Env* env);
+             leveldb::Env* env, StoreMemory memory);
   // The id of a series, made (into `batch`) if it is new.
   uint32_t SeriesId(const std::string& key, Action action,
                     leveldb::WriteBatch* batch, bool* created);
@@ -197,16 +227,21 @@ class TrendStore {
   Retention retention_;
   std::string dir_;
   leveldb::Env* env_;
-  absl::flat_hash_map<std::string, uint32_t> ids_;
-  // Per series, the newest finest window: a later one that crosses a
-  // coarser boundary completes that coarser window, which is then rolled up
-  // from the stored finer windows (so nothing is held in memory but this).
-  absl::flat_hash_map<uint32_t, int64_t> last_start_;
+  StoreMemory memory_;
+  SeriesDict ids_;
+  // By series id, the start of its newest finest window (-1: none;
+  // kUnread: not read back from disk since the store opened): a later one
+  // that crosses a coarser boundary completes that coarser window, which is
+  // then rolled up from the stored finer windows (so nothing is held in
+  // memory but this, 8 bytes a series).
+  static constexpr int64_t kUnread = INT64_MIN;
+  std::vector<int64_t> last_start_;
   uint32_t next_id_ = 1;
+  bool series_loaded_ = false;
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
   std::vector<PackJob> to_pack_;
-  std::vector<std::string> created_;  // series made by the Write in progress
+  std::vector<uint32_t> created_;  // series made by the Write in progress
   mutable std::atomic<uint64_t> corruptions_{0};
   std::string verify_cursor_;  // where VerifySome goes on
   bool verified_ = false;

@@ -5,14 +5,19 @@
 
 #include <chrono>
 #include <ctime>
+#include <iterator>
 #include <string>
 #include <utility>
+
+#include "canopy/memory.h"
 
 namespace canopy {
 namespace {
 
 // Records read through between two tasks when looking for damage.
 constexpr size_t kVerifySlice = 20000;
+// Windows written between two returns of free memory to the system.
+constexpr size_t kTrimAfterWindows = 65536;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -103,6 +108,10 @@ void TrendThread::Main() {
   // Damage in the history is looked for once after start, a slice at a
   // time between tasks so that queries and writes do not wait for it
   // (reads verify checksums too): found, it is logged and counted.
+  // The series dictionary first (seconds for ten million series): the
+  // loop serves meanwhile and queues its windows.
+  store_->LoadSeries();
+  series_ = store_->series_count();
   corruptions_ = store_->corruptions();
   bool verified = false;
   int64_t next_retention = 0;
@@ -110,6 +119,8 @@ void TrendThread::Main() {
   // queries and snapshots go on (a full disk holds nothing up but history).
   std::deque<Task> failed;
   int64_t next_retry_ms = 0;
+  size_t wrote_since_trim = 0;
+  int64_t next_trim_ms = 0;
   while (true) {
     Task task;
     bool stopping = false;
@@ -127,10 +138,13 @@ void TrendThread::Main() {
     }
     bool failing = false;
     while (!failed.empty() && (stopping || NowMs() >= next_retry_ms)) {
+      size_t done = 0;
       absl::Status s =
-          store_->open() ? store_->Write(failed.front().windows)
+          store_->open() ? store_->Write(failed.front().windows, &done)
                          : absl::UnavailableError("the trend store is closed");
       if (!s.ok()) {
+        // What is on disk leaves the batch: the retry starts after it.
+        if (done > 0) Written(&failed.front().windows, done);
         ++write_errors_;
         if (log_limit_.Allow()) {
           CANOPY_ERROR("trend store write failed, will retry: %s",
@@ -143,14 +157,18 @@ void TrendThread::Main() {
         }
         break;
       }
-      size_t n = failed.front().windows.size();
-      // Written: remote_write takes the batch (a move, nothing more here).
-      if (on_written_) on_written_(&failed.front().windows);
+      wrote_since_trim += failed.front().windows.size();
+      Written(&failed.front().windows, failed.front().windows.size());
       failed.pop_front();
-      windows_written_ += n;
-      series_ = store_->series_count();
-      MutexLock lock(&mu_);
-      windows_in_queue_ -= n;
+    }
+    // A written batch is freed, but glibc keeps the pages of its keys and
+    // blobs (and of LevelDB's batch) unless told: after large batches, at
+    // most every 2 s, so that RSS follows what is held.
+    if (wrote_since_trim >= kTrimAfterWindows && failed.empty() &&
+        NowMs() >= next_trim_ms) {
+      wrote_since_trim = 0;
+      next_trim_ms = NowMs() + 2000;
+      ReleaseFreeMemory();
     }
     {
       MutexLock lock(&mu_);
@@ -184,6 +202,25 @@ void TrendThread::Main() {
       disk_bytes_ = store_->ApproximateBytes();
     }
   }
+}
+
+void TrendThread::Written(std::vector<ClosedWindow>* windows, size_t n) {
+  if (n < windows->size()) {
+    std::vector<ClosedWindow> head(
+        std::make_move_iterator(windows->begin()),
+        std::make_move_iterator(windows->begin() + static_cast<long>(n)));
+    windows->erase(windows->begin(), windows->begin() + static_cast<long>(n));
+    Written(&head, n);
+    return;
+  }
+  // Written: remote_write takes the batch (a move, nothing more here).
+  if (on_written_) on_written_(windows);
+  // Freed now, not when the task is: the next batch may be as large.
+  std::vector<ClosedWindow>().swap(*windows);
+  windows_written_ += n;
+  series_ = store_->series_count();
+  MutexLock lock(&mu_);
+  windows_in_queue_ -= n;
 }
 
 void TrendThread::Post(std::function<void()> done) {

@@ -92,6 +92,9 @@ class TrendThread {
   // unless `wait`), or false when stopping with nothing left.
   bool Next(Task* task, bool wait);
   void Post(std::function<void()> done);
+  // The first `n` windows of a batch are on disk: counted, handed to
+  // on_written_, and taken out of the batch (the whole batch freed).
+  void Written(std::vector<ClosedWindow>* windows, size_t n);
   void Counted() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
