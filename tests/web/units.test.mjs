@@ -4,7 +4,7 @@
 
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {formatWithUnit} from '../../web/assets/units.js';
+import {formatWithUnit, axisIncrs} from '../../web/assets/units.js';
 
 const CASES = [
   [25769803776, 'bytes', '24 GiB'],
@@ -60,5 +60,24 @@ const CASES = [
 test('formatWithUnit writes what canopy::FormatWithUnit writes', () => {
   for (const [v, unit, text] of CASES) {
     assert.equal(formatWithUnit(v, unit), text, `${v} ${unit}`);
+  }
+});
+
+// Axis ticks of bytes fall on round binary figures (512 KiB, 2 GiB), never
+// 488 KiB or 18.6 GiB; other units on 1, 2, 2.5 and 5 times powers of ten.
+test('axisIncrs: binary steps for bytes, decimal ones otherwise', () => {
+  for (const unit of ['bytes', 'bytes/s']) {
+    for (const step of axisIncrs(unit)) {
+      assert.ok(Number.isInteger(Math.log2(step)), `${step} is a power of two`);
+      assert.ok(!/\./.test(formatWithUnit(step, unit)), `${step} reads ${formatWithUnit(step, unit)}`);
+    }
+  }
+  for (const unit of ['', 'percent', 'ms']) {
+    const steps = axisIncrs(unit);
+    assert.ok(steps.includes(0.25) && steps.includes(5) && steps.includes(1e6));
+    for (const step of steps) {
+      const m = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
+      assert.ok([1, 2, 2.5, 5].some(x => Math.abs(m - x) < 1e-9), `${step}`);
+    }
   }
 });

@@ -28,7 +28,7 @@
 
 import uPlot from './uplot/uPlot.esm.js';
 import {request, query} from './api.js';
-import {formatWithUnit} from './units.js';
+import {formatWithUnit, axisIncrs} from './units.js';
 import {el} from './page.js';
 import {themeColors, onThemeChange} from './chart_theme.js';
 
@@ -360,6 +360,7 @@ export class LiveChart {
         {stroke: () => themeColors().axis, grid: {stroke: () => themeColors().grid, width: 1}, ticks: {show: false},
           font: axisFont, space: 28,
           values: (u, ticks) => ticks.map(t => (t === null ? '' : formatWithUnit(t, unitOfAxis()))),
+          incrs: () => axisIncrs(unitOfAxis()),
           size: (u, values) => {
             if (!values) return 40;
             const longest = values.reduce((m, v) => Math.max(m, String(v).length), 0);

@@ -6,7 +6,7 @@
 // without the chart library).
 
 import {fmtTime} from './api.js';
-import {formatWithUnit, axisValues} from './units.js';
+import {formatWithUnit, axisValues, axisIncrs} from './units.js';
 
 // Aligns series on one time axis for uPlot: [[t...], [v or null...], ...].
 // A value that is not a finite number (a text where a number was) is a gap.
@@ -98,7 +98,7 @@ export function timeAxis(extra = {}) {
 // The value axis of a chart whose series share `unit` (null: they differ).
 export function valueAxis(unit) {
   return {size: fitAxisSize, values: unit === null ? (u, ticks) => ticks.map(t => formatWithUnit(t, '')) : axisValues(unit),
-    ...axisColors()};
+    incrs: axisIncrs(unit), ...axisColors()};
 }
 
 // A cursor whose hover shows a series' point only when one lies within

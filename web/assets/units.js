@@ -65,6 +65,24 @@ export function formatWithUnit(v, unit) {
   }
 }
 
+// Tick steps for a uPlot axis (its `incrs`) in `unit`: powers of two of
+// B, KiB, MiB... for bytes, so that ticks read 512 KiB or 2 GiB rather than
+// 488 KiB or 18.6 GiB; 1, 2, 2.5 and 5 times powers of ten otherwise (as
+// uPlot's own).
+const BINARY_INCRS = [];
+for (let k = 0; k < BINARY.length; k++) {
+  for (let m = 1; m < 1024; m *= 2) BINARY_INCRS.push(m * 1024 ** k);
+}
+const DECIMAL_INCRS = [];
+for (let e = -9; e <= 18; e++) {
+  // Written as uPlot writes its own (+"2.5e-2"), so that the same numbers
+  // find the decimals uPlot keeps for them.
+  for (const m of [1, 2, 2.5, 5]) DECIMAL_INCRS.push(+`${m}e${e}`);
+}
+export function axisIncrs(unit) {
+  return unit === 'bytes' || unit === 'bytes/s' ? BINARY_INCRS : DECIMAL_INCRS;
+}
+
 // A uPlot axis `values` function for a unit: tick labels that fit.
 export function axisValues(unit) {
   return (u, ticks) => ticks.map((t) => (t === null ? '' : formatWithUnit(t, unit)));
