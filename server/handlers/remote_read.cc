@@ -28,6 +28,7 @@
 #include "proto/prometheus_remote.pb.h"
 #include "server/handlers/handlers.h"
 #include "server/remote/prom_names.h"
+#include "server/remote/read_request.h"
 #include "server/trend/store.h"
 
 namespace canopy {
@@ -36,33 +37,6 @@ namespace {
 // Past these a query is refused (400) rather than answered slowly.
 constexpr size_t kMaxSeries = 100000;
 constexpr size_t kMaxSamples = 20000000;
-constexpr size_t kMaxRequestBytes = 16 << 20;  // uncompressed ReadRequest
-
-struct Matcher {
-  prometheus::LabelMatcher::Type type;
-  std::string name;
-  std::string value;
-  std::shared_ptr<RE2> re;  // =~ and !~
-
-  bool Matches(absl::string_view v) const {
-    switch (type) {
-      case prometheus::LabelMatcher::EQ:
-        return v == value;
-      case prometheus::LabelMatcher::NEQ:
-        return v != value;
-      case prometheus::LabelMatcher::RE:
-        return RE2::FullMatch(re2::StringPiece(v.data(), v.size()), *re);
-      default:
-        return !RE2::FullMatch(re2::StringPiece(v.data(), v.size()), *re);
-    }
-  }
-};
-
-struct ReadQuery {
-  int64_t start_ms = 0;
-  int64_t end_ms = 0;
-  std::vector<Matcher> matchers;
-};
 
 // The value of `name` among sorted labels, or "".
 absl::string_view LabelOf(const std::vector<PromLabel>& labels,
@@ -103,69 +77,6 @@ std::string FixedPrefix(const std::vector<Matcher>& matchers) {
     if (i > 0) prefix.push_back(',');
     prefix += eq->value;
   }
-}
-
-absl::StatusOr<std::vector<ReadQuery>> ParseReadRequest(
-    absl::string_view body) {
-  // The declared length is checked before anything is allocated: five
-  // bytes may claim four gigabytes.
-  size_t length = 0;
-  if (!snappy::GetUncompressedLength(body.data(), body.size(), &length) ||
-      length > kMaxRequestBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("remote_read: the body is not snappy-compressed (send a "
-                     "snappy-compressed protobuf ReadRequest of at most ",
-                     kMaxRequestBytes, " bytes)"));
-  }
-  std::string raw;
-  if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
-    return absl::InvalidArgumentError(
-        "remote_read: the body is not snappy-compressed (send a "
-        "snappy-compressed protobuf ReadRequest)");
-  }
-  prometheus::ReadRequest req;
-  if (!req.ParseFromString(raw)) {
-    return absl::InvalidArgumentError(
-        "remote_read: the body is not a protobuf ReadRequest");
-  }
-  if (!req.accepted_response_types().empty() &&
-      std::find(req.accepted_response_types().begin(),
-                req.accepted_response_types().end(),
-                prometheus::ReadRequest::SAMPLES) ==
-          req.accepted_response_types().end()) {
-    return absl::InvalidArgumentError(
-        "remote_read: only the SAMPLES response type is served");
-  }
-  std::vector<ReadQuery> out;
-  for (const prometheus::Query& q : req.queries()) {
-    ReadQuery rq;
-    rq.start_ms = q.start_timestamp_ms();
-    rq.end_ms = q.end_timestamp_ms();
-    if (rq.end_ms < rq.start_ms) {
-      return absl::InvalidArgumentError(
-          "remote_read: a query ends before it starts");
-    }
-    for (const prometheus::LabelMatcher& lm : q.matchers()) {
-      Matcher m;
-      m.type = lm.type();
-      m.name = lm.name();
-      m.value = lm.value();
-      if (m.type == prometheus::LabelMatcher::RE ||
-          m.type == prometheus::LabelMatcher::NRE) {
-        RE2::Options options;
-        options.set_log_errors(false);
-        m.re = std::make_shared<RE2>(m.value, options);
-        if (!m.re->ok()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("remote_read: bad regular expression for ",
-                           m.name.substr(0, 50), ": ", m.re->error()));
-        }
-      }
-      rq.matchers.push_back(std::move(m));
-    }
-    out.push_back(std::move(rq));
-  }
-  return out;
 }
 
 // The finest level of the retention that still holds `from` (seconds).
