@@ -194,6 +194,12 @@ void Cluster::RenewReplicas() {
   const int64_t now = NowMs();
   for (auto it = replicas_.begin(); it != replicas_.end();) {
     Replica& r = it->second;
+    // Waiters parked on it (a long poll, a stream open for hours) read it
+    // all along: the comet hub watches the node its fixed prefix names.
+    if (const Node* node = tree_->Find(r.pattern.FixedPrefix());
+        node != nullptr && tree_->GetWatch(node) != nullptr) {
+      r.read_ms = now;
+    }
     if (now - r.read_ms > kUnreadMs) {
       it = replicas_.erase(it);
       continue;
