@@ -301,6 +301,17 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     } else {
       continue;
     }
+    // What this node shows already (a renewed lease's snapshot repeats
+    // what the feed brought) is not applied again: its waiters would wake
+    // for nothing.
+    if (const Node* n = tree_->Find(*segs); n != nullptr && n->has_value()) {
+      const LiveValue live =
+          n->Live(n->EffectiveAction(), now, tree_->step_seconds());
+      if (live.has && live.is_text == is_text &&
+          (is_text ? live.text == text : live.value == number)) {
+        continue;
+      }
+    }
     for (size_t i = 0; i + 1 < segs->size(); ++i) {
       PushOp enter(PushOp::Kind::kEnter);
       enter.name = (*segs)[i];
