@@ -43,8 +43,9 @@ namespace canopy {
 
 class NatsLoop {
  public:
-  // Makes the event bases made from now on thread-safe (libevent's
-  // evthread_use_pthreads, process-wide). Call before the base is made.
+  // Makes the event bases made from now on thread-safe (as libevent's
+  // evthread_use_pthreads does, process-wide, with locks ThreadSanitizer
+  // sees). Call before the base is made.
   static void UseThreadSafeBases();
 
   // `on_read` runs on the loop's thread after every read of the socket.
