@@ -19,7 +19,8 @@
 # Usage: tools/bench/cluster_fanout.sh
 # Environment: BUILD (build dir, default build), WAITERS (per process,
 #   default 18000), PROCS (default 3), ROUNDS (default 3), ONLY (canopy or
-#   nchan: one side only).
+#   nchan: one side only), EDGE_FLAGS (more flags for the edges, e.g.
+#   --comet_threads=1).
 # Needs: nats-server, nginx with the nchan module (scripts/deps.sh --bench),
 #   canopyd, canopy-pull-fanout and canopy-fanout-push in $BUILD/bin.
 set -euo pipefail
@@ -121,7 +122,8 @@ run_canopy() {  # $1: round
   local shard_pid=$NODE_PID shard_http=$NODE_HTTP
   local pids=("$nats_pid" "$shard_pid") clients=() e
   for e in $(seq 1 "$PROCS"); do
-    start_node "canopy-$r-e$e" "${cluster[@]}" --node="e$e"
+    # shellcheck disable=SC2086 # EDGE_FLAGS: words
+    start_node "canopy-$r-e$e" "${cluster[@]}" --node="e$e" ${EDGE_FLAGS:-}
     pids+=("$NODE_PID")
     clients+=(-- --server="127.0.0.1:$NODE_HTTP" --key="$KEY" --poll_timeout=300)
   done
