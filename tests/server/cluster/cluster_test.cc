@@ -437,6 +437,16 @@ TEST_F(ClusterTest, UnitsStatedOnTheOwnersShowOnEveryNode) {
     last = r.ok() ? r->body : "";
     return last == R"({"units":{"uq,h0,v":"tasks"}})";
   })) << last;
+  // And so does a unit changed alone, the value staying what it was.
+  pushed = a->Client().Request("POST", "/push",
+                               R"({"uq": {"h0": {"v": 7, "unit": "items"}}})",
+                               {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/api/units?key=uq,h0,v");
+    last = r.ok() ? r->body : "";
+    return last == R"({"units":{"uq,h0,v":"items"}})";
+  })) << last;
 }
 
 TEST_F(ClusterTest, NatsDownEveryNodeServesWhatItOwnsAndCatchesUp) {
