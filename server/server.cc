@@ -79,6 +79,11 @@ absl::Status Server::Start() {
         "cannot create --data_dir=", options_.data_dir, ": ", ec.message()));
   }
 
+  if (!options_.cluster.empty()) {
+    // The NATS client adds and removes the loop's events from its own
+    // threads too (server/cluster/nats_loop.h): a base with locks.
+    NatsLoop::UseThreadSafeBases();
+  }
   event_config* cfg = event_config_new();
   event_config_require_features(cfg, EV_FEATURE_EARLY_CLOSE);
   // Coalesce the epoll changes of one loop turn: a delivered waiter drops its

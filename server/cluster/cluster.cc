@@ -103,6 +103,7 @@ Cluster::Cluster(const ClusterConfig& config, event_base* base,
       lines_(lines),
       tree_(tree),
       stats_(stats),
+      loop_(base, [this] { TakeMessages(); }),
       out_(config.shards.size()),
       http_(config.http) {
   for (size_t i = 0; i < config.shards.size(); ++i) {
@@ -147,6 +148,12 @@ absl::Status Cluster::Connect() {
   natsOptions_SetAllowReconnect(opts, true);
   natsOptions_SetMaxReconnect(opts, -1);  // forever
   natsOptions_SetReconnectWait(opts, 250);
+  // On the tree's loop: no reader thread, and with SendAsap no flusher
+  // thread either (what is published leaves when the loop finds the socket
+  // writable, all of one loop turn together).
+  s = loop_.Configure(opts);
+  if (s != NATS_OK) return fail(s, "event loop");
+  natsOptions_SetSendAsap(opts, true);
   natsOptions_SetDisconnectedCB(opts, &Cluster::OnNatsConnection, this);
   natsOptions_SetReconnectedCB(opts, &Cluster::OnNatsConnection, this);
   // NATS may come up after canopyd: connect in the background then.
@@ -164,16 +171,27 @@ absl::Status Cluster::Connect() {
   const std::string lease = absl::StrCat(kLeasePrefix, config_.node);
   const std::string snapshot = absl::StrCat(kSnapshotPrefix, config_.node);
   const std::string changes = absl::StrCat(kChangesPrefix, "*");
-  for (const std::string& subject :
-       {write, ack, std::string(kHeartbeatSubject), lease, snapshot, changes}) {
+  // Taken in this order after each read: a snapshot before the changes
+  // read with it.
+  using Kind = Inbound::Kind;
+  const std::pair<Kind, std::string> subjects[] = {
+      {Kind::kWrite, write},
+      {Kind::kAck, ack},
+      {Kind::kHeartbeat, kHeartbeatSubject},
+      {Kind::kLease, lease},
+      {Kind::kSnapshot, snapshot},
+      {Kind::kChanges, changes}};
+  for (const auto& [kind, subject] : subjects) {
     natsSubscription* sub = nullptr;
-    s = natsConnection_Subscribe(&sub, nc_, subject.c_str(),
-                                 &Cluster::OnNatsMessage, this);
+    s = natsConnection_SubscribeSync(&sub, nc_, subject.c_str());
     if (s != NATS_OK) {
       return absl::UnavailableError(absl::StrCat(
           "--cluster: subscribing to ", subject, ": ", natsStatus_GetText(s)));
     }
-    subs_.push_back(sub);
+    // Taken after every read, so never many; no limit, so that nothing is
+    // dropped as a slow consumer's.
+    natsSubscription_SetPendingLimits(sub, -1, -1);
+    subs_.emplace_back(kind, sub);
   }
   CANOPY_LOG("cluster: node %s (%s of %d), NATS %s%s", config_.node,
              IsShard() ? "shard" : "edge",
@@ -185,17 +203,18 @@ absl::Status Cluster::Connect() {
 }
 
 Cluster::~Cluster() {
-  for (natsSubscription* sub : subs_) {
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-  }
-  if (nc_ != nullptr) {
-    natsConnection_Close(nc_);
-    natsConnection_Destroy(nc_);
-  }
-  // The client's threads may be in a callback still, posting to mailbox_:
-  // wait until they are all gone (canopyd has one connection, made once).
+  // Closed first, with nothing left to write (Drain), so that closing waits
+  // for nothing (libnats' Close flushes what is buffered, waiting for the
+  // server's PONG, which only the loop would read); the subscriptions go
+  // with the connection.
+  if (nc_ != nullptr) natsConnection_Close(nc_);
+  for (const auto& [kind, sub] : subs_) natsSubscription_Destroy(sub);
+  if (nc_ != nullptr) natsConnection_Destroy(nc_);
+  // The client's threads may be in a callback still, posting to mailbox_
+  // or adding loop_'s events: wait until they are all gone (canopyd has one
+  // connection, made once).
   nats_CloseAndWait(2000);
+  loop_.Collect();
   for (event* e : {mail_event_, flush_event_, tick_event_, feed_event_}) {
     if (e != nullptr) event_free(e);
   }
@@ -207,87 +226,75 @@ int64_t Cluster::NowMs() const {
       .count();
 }
 
-// --- the NATS client's threads: post, nothing else ---------------------------
-
-void Cluster::OnNatsMessage(natsConnection*, natsSubscription*, natsMsg* msg,
-                            void* closure) {
-  Cluster* self = static_cast<Cluster*>(closure);
-  Inbound m;
-  absl::string_view subject = natsMsg_GetSubject(msg);
-  if (absl::StartsWith(subject, kWritePrefix)) {
-    m.kind = Inbound::Kind::kWrite;
-    if (const char* reply = natsMsg_GetReply(msg)) m.reply = reply;
-  } else if (absl::StartsWith(subject, kAckPrefix)) {
-    m.kind = Inbound::Kind::kAck;
-  } else if (absl::StartsWith(subject, kLeasePrefix)) {
-    m.kind = Inbound::Kind::kLease;
-    if (const char* reply = natsMsg_GetReply(msg)) m.reply = reply;
-  } else if (absl::StartsWith(subject, kSnapshotPrefix)) {
-    m.kind = Inbound::Kind::kSnapshot;
-  } else if (absl::StartsWith(subject, kChangesPrefix)) {
-    m.kind = Inbound::Kind::kChanges;
-  } else {
-    m.kind = Inbound::Kind::kHeartbeat;
-  }
-  m.data.assign(natsMsg_GetData(msg),
-                static_cast<size_t>(natsMsg_GetDataLength(msg)));
-  natsMsg_Destroy(msg);
-  self->mailbox_.Post(std::move(m));
-}
+// --- libnats' threads: the connection's state, posted ----------------------
 
 void Cluster::OnNatsConnection(natsConnection* nc, void* closure) {
   Cluster* self = static_cast<Cluster*>(closure);
-  Inbound m;
-  m.kind = Inbound::Kind::kConnection;
-  m.data =
-      natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED ? "up" : "down";
-  self->mailbox_.Post(std::move(m));
+  self->mailbox_.Post(
+      {natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED});
 }
 
-// --- the tree's thread
-// --------------------------------------------------------
+// --- the tree's thread -------------------------------------------------------
+
+void Cluster::TakeMessages() {
+  for (const auto& [kind, sub] : subs_) {
+    int count = 0;
+    int bytes = 0;
+    if (natsSubscription_GetPending(sub, &count, &bytes) != NATS_OK) continue;
+    for (; count > 0; --count) {
+      natsMsg* msg = nullptr;
+      if (natsSubscription_NextMsg(&msg, sub, 0) != NATS_OK) break;
+      Inbound m{
+          kind,
+          absl::string_view(natsMsg_GetData(msg),
+                            static_cast<size_t>(natsMsg_GetDataLength(msg))),
+          {}};
+      if (const char* reply = natsMsg_GetReply(msg)) m.reply = reply;
+      Handle(m);
+      natsMsg_Destroy(msg);
+    }
+  }
+}
+
+void Cluster::Handle(const Inbound& m) {
+  switch (m.kind) {
+    case Inbound::Kind::kWrite:
+      ApplyWrite(m);
+      break;
+    case Inbound::Kind::kAck:
+      Acknowledged(m.data);
+      break;
+    case Inbound::Kind::kHeartbeat:
+      Heard(m.data);
+      break;
+    case Inbound::Kind::kLease:
+      Lease(m);
+      break;
+    case Inbound::Kind::kSnapshot:
+      Snapshot(m);
+      break;
+    case Inbound::Kind::kChanges:
+      Changes(m);
+      break;
+  }
+}
 
 void Cluster::OnMail(evutil_socket_t, short, void* arg) {
   static_cast<Cluster*>(arg)->TakeMail();
 }
 
 void Cluster::TakeMail() {
-  for (Inbound& m : mailbox_.TakeAll()) {
-    switch (m.kind) {
-      case Inbound::Kind::kWrite:
-        ApplyWrite(m);
-        break;
-      case Inbound::Kind::kAck:
-        Acknowledged(m.data);
-        break;
-      case Inbound::Kind::kHeartbeat:
-        Heard(m.data);
-        break;
-      case Inbound::Kind::kLease:
-        Lease(m);
-        break;
-      case Inbound::Kind::kSnapshot:
-        Snapshot(m);
-        break;
-      case Inbound::Kind::kChanges:
-        Changes(m);
-        break;
-      case Inbound::Kind::kConnection: {
-        const bool up = m.data == "up";
-        if (up != connected_) {
-          CANOPY_LOG("cluster: NATS %s", up ? "connected" : "disconnected");
-        }
-        connected_ = up;
-        if (up) {
-          // Everything not acknowledged goes again now, not at its turn.
-          const int64_t now = NowMs();
-          for (auto& [id, u] : unacked_) {
-            u.sent_ms = now;
-            Publish(u);
-          }
-        }
-        break;
-      }
+  for (const ConnectionChange& change : mailbox_.TakeAll()) {
+    if (change.up != connected_) {
+      CANOPY_LOG("cluster: NATS %s", change.up ? "connected" : "disconnected");
+    }
+    connected_ = change.up;
+    if (!change.up) continue;
+    // Everything not acknowledged goes again now, not at its turn.
+    const int64_t now = NowMs();
+    for (auto& [id, u] : unacked_) {
+      u.sent_ms = now;
+      Publish(u);
     }
   }
 }
@@ -323,6 +330,10 @@ void Cluster::OnTick(evutil_socket_t, short, void* arg) {
 }
 
 void Cluster::Tick() {
+  // Whatever a read outside the loop's callbacks left (none expected), and
+  // the events a reconnection retired.
+  TakeMessages();
+  loop_.Collect();
   const int64_t now = NowMs();
   if (now - last_heartbeat_ms_ >= kHeartbeatMs && nc_ != nullptr) {
     last_heartbeat_ms_ = now;

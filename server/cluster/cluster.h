@@ -17,9 +17,13 @@
 // the nodes, their roles, when each was last heard from, and what waits
 // for it.
 //
-// NATS itself: the C client (libnats), with its own threads for the
-// socket. Its callbacks only post to a mailbox that the tree's loop reads;
-// everything else here runs on the tree's thread.
+// NATS itself: the C client (libnats) on the tree's loop (nats_loop.h):
+// the loop reads the socket and takes the messages of synchronous
+// subscriptions right after each read; publishing appends to the
+// client's buffer, which the loop writes when the socket is ready. Only
+// the connection's state changes (disconnected, reconnected) come from
+// libnats' own threads, through a mailbox that the loop reads; everything
+// else here runs on the tree's thread.
 //
 // The connection, heartbeats and /api/cluster are in cluster.cc, writes in
 // writes.cc, reads in replicas.cc.
@@ -47,6 +51,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,6 +61,7 @@
 #include "absl/types/span.h"
 #include "canopy/key.h"
 #include "canopy/tree.h"
+#include "server/cluster/nats_loop.h"
 #include "server/cluster/ring.h"
 #include "server/ingest/forwarder.h"
 #include "server/ingest/line_ingest.h"
@@ -64,7 +70,6 @@
 
 struct __natsConnection;
 struct __natsSubscription;
-struct __natsMsg;
 
 namespace canopy {
 
@@ -150,18 +155,22 @@ class Cluster : public Forwarder {
   const ClusterConfig& config() const { return config_; }
 
  private:
+  // A message as read, valid while it is handled.
   struct Inbound {
     enum class Kind {
       kWrite,
       kAck,
       kHeartbeat,
-      kConnection,
       kLease,     // an edge asks for a pattern (owner side)
       kSnapshot,  // the owner's answer (edge side)
       kChanges,   // an owner's changes (edge side)
     } kind;
-    std::string data;
-    std::string reply;  // kWrite: where the acknowledgement goes
+    absl::string_view data;
+    std::string reply;  // kWrite, kLease: where the answer goes
+  };
+  // The connection's state, from libnats' threads.
+  struct ConnectionChange {
+    bool up;
   };
   struct Outbound {  // what waits to be sent to one shard
     std::string lines;
@@ -204,14 +213,15 @@ class Cluster : public Forwarder {
           Tree* tree, Stats* stats);
   absl::Status Connect();
 
-  static void OnNatsMessage(__natsConnection*, __natsSubscription*,
-                            __natsMsg* msg, void* closure);
   static void OnNatsConnection(__natsConnection*, void* closure);
   static void OnMail(evutil_socket_t, short, void* arg);
   static void OnFlushTimer(evutil_socket_t, short, void* arg);
   static void OnTick(evutil_socket_t, short, void* arg);
 
-  void TakeMail();
+  // Handles what the subscriptions hold (after each read of the socket).
+  void TakeMessages();
+  void Handle(const Inbound& m);
+  void TakeMail();  // the connection's state
   void Heard(absl::string_view data);
   void Tick();
   // writes.cc
@@ -249,9 +259,11 @@ class Cluster : public Forwarder {
   Stats* const stats_;
   Trim trim_{this};
 
+  NatsLoop loop_;
   __natsConnection* nc_ = nullptr;
-  std::vector<__natsSubscription*> subs_;
-  Mailbox<Inbound> mailbox_;
+  // Synchronous subscriptions, taken in this order after each read.
+  std::vector<std::pair<Inbound::Kind, __natsSubscription*>> subs_;
+  Mailbox<ConnectionChange> mailbox_;
   event* mail_event_ = nullptr;
   event* flush_event_ = nullptr;
   event* tick_event_ = nullptr;

@@ -194,6 +194,12 @@ void Cluster::RenewReplicas() {
   const int64_t now = NowMs();
   for (auto it = replicas_.begin(); it != replicas_.end();) {
     Replica& r = it->second;
+    // Waiters parked on it (a long poll, a stream open for hours) read it
+    // all along: the comet hub watches the node its fixed prefix names.
+    if (const Node* node = tree_->Find(r.pattern.FixedPrefix());
+        node != nullptr && tree_->GetWatch(node) != nullptr) {
+      r.read_ms = now;
+    }
     if (now - r.read_ms > kUnreadMs) {
       it = replicas_.erase(it);
       continue;
@@ -295,6 +301,30 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     } else {
       continue;
     }
+    // The unit the owner lists for it (with a body that lists units).
+    absl::string_view unit;
+    bool set_unit = false;
+    if (units != nullptr) {
+      auto it = units->FindMember(rapidjson::Value(rapidjson::StringRef(
+          member.name.GetString(), member.name.GetStringLength())));
+      if (it != units->MemberEnd() && it->value.IsString()) {
+        unit = absl::string_view(it->value.GetString(),
+                                 it->value.GetStringLength());
+      }
+      set_unit = ValidateUnit(unit).ok() || unit.empty();
+    }
+    // What this node shows already (a renewed lease's snapshot repeats
+    // what the feed brought) is not applied again: its waiters would wake
+    // for nothing.
+    if (const Node* n = tree_->Find(*segs); n != nullptr && n->has_value()) {
+      const LiveValue live =
+          n->Live(n->EffectiveAction(), now, tree_->step_seconds());
+      if (live.has && live.is_text == is_text &&
+          (is_text ? live.text == text : live.value == number) &&
+          (!set_unit || n->StatedUnit() == unit)) {
+        continue;
+      }
+    }
     for (size_t i = 0; i + 1 < segs->size(); ++i) {
       PushOp enter(PushOp::Kind::kEnter);
       enter.name = (*segs)[i];
@@ -306,25 +336,16 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     leaf.value = number;
     leaf.text = text;
     push.ops.push_back(leaf);
-    if (units != nullptr) {
-      absl::string_view unit;
-      auto it = units->FindMember(rapidjson::Value(rapidjson::StringRef(
-          member.name.GetString(), member.name.GetStringLength())));
-      if (it != units->MemberEnd() && it->value.IsString()) {
-        unit = absl::string_view(it->value.GetString(),
-                                 it->value.GetStringLength());
-      }
-      if (ValidateUnit(unit).ok() || unit.empty()) {
-        PushOp enter(PushOp::Kind::kEnter);
-        enter.name = segs->back();
-        push.ops.push_back(enter);
-        PushOp set(PushOp::Kind::kUnit);
-        set.text = unit;
-        push.ops.push_back(set);
-        PushOp leave(PushOp::Kind::kLeave);
-        leave.count = 1;
-        push.ops.push_back(leave);
-      }
+    if (set_unit) {
+      PushOp enter(PushOp::Kind::kEnter);
+      enter.name = segs->back();
+      push.ops.push_back(enter);
+      PushOp set(PushOp::Kind::kUnit);
+      set.text = unit;
+      push.ops.push_back(set);
+      PushOp leave(PushOp::Kind::kLeave);
+      leave.count = 1;
+      push.ops.push_back(leave);
     }
     if (segs->size() > 1) {
       PushOp leave(PushOp::Kind::kLeave);

@@ -3,7 +3,6 @@
 // acknowledged; what other nodes send is applied here once and acknowledged.
 // Everything here runs on the tree's thread.
 #include <nats/nats.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <utility>
@@ -245,14 +244,15 @@ void Cluster::Publish(const Unacked& u) {
 void Cluster::Drain(int timeout_ms) {
   Flush();
   if (nc_ == nullptr) return;
-  natsConnection_FlushTimeout(nc_, timeout_ms);
+  // The loop does not run here (it has stopped, or this is one of its
+  // callbacks): the socket is written and read from here, and the
+  // acknowledgements taken as they come, until none is awaited and
+  // everything published has left.
   const int64_t deadline = NowMs() + timeout_ms;
-  while (!unacked_.empty() && NowMs() < deadline && connected_) {
-    // The acknowledgements come through the mailbox: take them here, the
-    // loop being about to stop.
-    pollfd p = {mailbox_.fd(), POLLIN, 0};
-    poll(&p, 1, 50);
+  while (NowMs() < deadline) {
     TakeMail();
+    if (!connected_ || (unacked_.empty() && !loop_.writing())) break;
+    if (!loop_.Pump(50)) break;
     SendAcks();
   }
 }

@@ -1,7 +1,7 @@
 // Pieces shared by the load generators in tools/bench: a loopback-only
-// address, non-blocking keep-alive sockets and an incremental HTTP/1.1 reply
-// reader, small enough to drive thousands of connections from one epoll
-// thread without a library in the way.
+// address, non-blocking keep-alive sockets, a server's RSS and CPU time from
+// /proc, and an incremental HTTP/1.1 reply reader, small enough to drive
+// thousands of connections from one epoll thread without a library in the way.
 //
 //   absl::StatusOr<bench::Address> addr =
 //   bench::LoopbackAddress("127.0.0.1:7575"); int fd =
@@ -15,6 +15,7 @@
 #define CANOPY_TOOLS_BENCH_LOOPBACK_H_
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +27,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "canopy/http_client.h"
@@ -111,6 +114,55 @@ inline int64_t RssBytes(int pid) {
     }
   }
   return 0;
+}
+
+// A process's user and system CPU time so far in ms, from /proc/PID/stat
+// (clock-tick resolution); 0 if unknown.
+inline double ProcessCpuMs(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return 0;
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ');
+  // Fields 14 and 15 of stat(5), utime and stime; fields[0] is field 3.
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return 0;
+  }
+  return (utime + stime) * 1000.0 / sysconf(_SC_CLK_TCK);
+}
+
+// A process's CPU time so far in ms, summed over its threads from
+// /proc/PID/task/*/schedstat (nanoseconds; needs CONFIG_SCHED_INFO), or
+// from /proc/PID/stat (clock ticks, of threads alive or exited) if that is
+// missing. Threads that exited between two readings are lost from the
+// first, so use it across spans where the thread set does not change.
+inline double ServerCpuMs(int pid) {
+  const std::string dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  double ns = 0;
+  bool any = false;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream in(absl::StrCat(dir, "/", e->d_name, "/schedstat"));
+    double run_ns = 0;
+    if (in >> run_ns) {
+      ns += run_ns;
+      any = true;
+    }
+  }
+  closedir(d);
+  return any ? ns / 1e6 : ProcessCpuMs(pid);
+}
+
+inline double SumCpuMs(const std::vector<int>& pids) {
+  double ms = 0;
+  for (int p : pids) ms += ServerCpuMs(p);
+  return ms;
 }
 
 // The value at fraction `p` (0..1) of sorted `v`; 0 for an empty vector.

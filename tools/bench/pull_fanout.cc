@@ -35,8 +35,14 @@
 // --server_pid is the process that holds the waiters: canopyd, or nginx's
 // (single) worker, not its master.
 //
+// Or, with --ready_file (tools/bench/cluster_fanout.sh: one client process
+// per server process, each holding up to 18 000 sockets): steps 1 to 3
+// without the first push, then it writes --ready_file and takes the replies
+// to a change that canopy-fanout-push sends (for every client at once),
+// noting the wall-clock time of each; --done_file gets them, and the pusher
+// reckons every latency from its own wall-clock time of the push.
+//
 // Prints a summary and a last line "RESULT key=value ..." for scripts.
-#include <dirent.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -47,7 +53,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <thread>
@@ -107,6 +112,21 @@ ABSL_FLAG(std::string, push_to, "",
           "(another node of a cluster: the waiters then measure replication "
           "to the node they poll)");
 
+ABSL_FLAG(std::string, ready_file, "",
+          "several clients, one push (canopy-fanout-push): once the waiters "
+          "are parked, write this file, then wait for the push instead of "
+          "making it");
+ABSL_FLAG(std::string, go_file, "",
+          "with --ready_file: the file canopy-fanout-push writes when it "
+          "pushes; replies are awaited --deliver_timeout from then");
+ABSL_FLAG(std::string, done_file, "",
+          "with --ready_file: written at the end, \"parked=N delivered=N "
+          "failed=N\" and then the wall-clock time of every reply (ns since "
+          "the epoch), one a line");
+ABSL_FLAG(std::string, end_file, "",
+          "with --ready_file: the connections stay open until this file "
+          "exists (every client is done), at most 60 s");
+
 namespace canopy {
 namespace bench {
 namespace {
@@ -119,55 +139,6 @@ double CpuMs() {
   getrusage(RUSAGE_SELF, &ru);
   return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-}
-
-// A process's user and system CPU time so far in ms, from /proc/PID/stat
-// (clock-tick resolution); 0 if unknown.
-double ProcessCpuMs(int pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  size_t paren = stat.rfind(')');  // the command name may hold spaces
-  if (paren == std::string::npos) return 0;
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(paren + 2), ' ');
-  // Fields 14 and 15 of stat(5), utime and stime; fields[0] is field 3.
-  double utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
-      !absl::SimpleAtod(fields[12], &stime)) {
-    return 0;
-  }
-  return (utime + stime) * 1000.0 / sysconf(_SC_CLK_TCK);
-}
-
-// A process's CPU time so far in ms, summed over its threads from
-// /proc/PID/task/*/schedstat (nanoseconds; needs CONFIG_SCHED_INFO), or
-// from /proc/PID/stat (clock ticks, of threads alive or exited) if that is
-// missing. Threads that exited between two readings are lost from the
-// first, so use it across spans where the thread set does not change.
-double ServerCpuMs(int pid) {
-  const std::string dir = absl::StrCat("/proc/", pid, "/task");
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  double ns = 0;
-  bool any = false;
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream in(absl::StrCat(dir, "/", e->d_name, "/schedstat"));
-    double run_ns = 0;
-    if (in >> run_ns) {
-      ns += run_ns;
-      any = true;
-    }
-  }
-  closedir(d);
-  return any ? ns / 1e6 : ProcessCpuMs(pid);
-}
-
-double SumCpuMs(const std::vector<int>& pids) {
-  double ms = 0;
-  for (int p : pids) ms += ServerCpuMs(p);
-  return ms;
 }
 
 int64_t SumRss(const std::vector<int>& pids) {
@@ -218,7 +189,10 @@ class Fanout {
   }
 
   Fanout(Address addr, HttpClient http, bool nchan)
-      : addr_(std::move(addr)), http_(http), nchan_(nchan) {
+      : addr_(std::move(addr)),
+        http_(http),
+        nchan_(nchan),
+        external_(!absl::GetFlag(FLAGS_ready_file).empty()) {
     if (const std::string t = absl::GetFlag(FLAGS_token); !t.empty()) {
       auth_ = absl::StrCat("Authorization: Bearer ", t, "\r\n");
       headers_.emplace_back("Authorization", absl::StrCat("Bearer ", t));
@@ -247,8 +221,9 @@ class Fanout {
       message_ = absl::GetFlag(FLAGS_message);
     } else {
       // The key must exist for the push to change it, and we need its seq.
-      Post(absl::StrCat("{\"", key, "\": 0}"));
-      if (push_addr_) AwaitReplica(key);
+      // With --ready_file, the script has written it once for all clients.
+      if (!external_) Post(absl::StrCat("{\"", key, "\": 0}"));
+      if (push_addr_ || external_) AwaitReplica(key);
       int64_t seq = Seq(key);
       target_path =
           absl::StrCat("/pull?key=", UrlEncode(key), "&since=", seq,
@@ -322,6 +297,7 @@ class Fanout {
     if (absl::GetFlag(FLAGS_changes_per_second) > 0 && !nchan_) {
       return Sustained(key, pids);
     }
+    if (external_) return External(parked);
 
     // One change, and the time until each waiter has its reply.
     int push_fd = nchan_ ? ConnectBlocking() : ConnectPush();
@@ -460,6 +436,60 @@ class Fanout {
     return bad_ + empty_ == 0 && delivered_ > 0 ? 0 : 1;
   }
 
+  // --ready_file: parked; another process pushes. Each reply's wall-clock
+  // time goes to --done_file.
+  int External(int64_t parked) {
+    const std::string go = absl::GetFlag(FLAGS_go_file);
+    WriteFile(absl::GetFlag(FLAGS_ready_file),
+              absl::StrCat("parked=", parked, "\n"));
+    const Clock::time_point ready = Clock::now();
+    std::optional<Clock::time_point> deadline;
+    while (delivered_ + empty_ + bad_ < sent_) {
+      Poll(5, /*delivering=*/true);
+      const Clock::time_point now = Clock::now();
+      if (!deadline && access(go.c_str(), F_OK) == 0) {
+        deadline = now + std::chrono::milliseconds(static_cast<int64_t>(
+                             absl::GetFlag(FLAGS_deliver_timeout) * 1000));
+      }
+      if (deadline && now > *deadline) break;
+      if (!deadline && now - ready > std::chrono::minutes(10)) {
+        Die("no push came within 10 minutes of --ready_file");
+      }
+    }
+    const int64_t missing = sent_ - delivered_ - empty_ - bad_;
+    std::string done = absl::StrCat(
+        "parked=", parked, " delivered=", delivered_,
+        " failed=", failed_ + bad_ + empty_ + static_cast<int>(missing), "\n");
+    for (int64_t ns : walls_ns_) absl::StrAppend(&done, ns, "\n");
+    WriteFile(absl::GetFlag(FLAGS_done_file), done);
+    std::printf("delivered %d of %d (empty %d, errors %d, missing %" PRId64
+                ")\n",
+                delivered_, sent_, empty_, bad_, missing);
+    // Open until every client is done: hang-ups would load the servers
+    // still delivering to the others.
+    const std::string end = absl::GetFlag(FLAGS_end_file);
+    const Clock::time_point wait_end = Clock::now() + std::chrono::seconds(60);
+    while (!end.empty() && access(end.c_str(), F_OK) != 0 &&
+           Clock::now() < wait_end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CloseAll();
+    return delivered_ == sent_ ? 0 : 1;
+  }
+
+  // Writes `text` to `path` whole (renamed into place).
+  static void WriteFile(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << text;
+      if (!out) Die(absl::StrCat("cannot write ", tmp));
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      Die(absl::StrCat("cannot rename ", tmp));
+    }
+  }
+
   // The seq of a /pull reply, or -1.
   static int64_t ReplySeq(const std::string& body) {
     size_t at = body.find("\"seq\":");
@@ -502,6 +532,11 @@ class Fanout {
     epoll_event events[4096];
     int n = epoll_wait(epoll_, events, 4096, timeout_ms);
     Clock::time_point now = Clock::now();
+    if (external_ && n > 0) {
+      wall_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+    }
     for (int i = 0; i < n; ++i) {
       Waiter* w = static_cast<Waiter*>(events[i].data.ptr);
       if (w == nullptr) {  // the pusher's replies
@@ -565,7 +600,7 @@ class Fanout {
     const bool timed_out =
         nchan_ ? w->reader.status() == 408 || w->reader.status() == 304
                : w->reader.status() == 200 && !has_items;
-    if (!delivering) {
+    if (!delivering || (external_ && timed_out)) {
       if (timed_out) {
         // The poll timed out before the push: ask again.
         w->reader.Reset();
@@ -587,7 +622,11 @@ class Fanout {
       Finish(w, &empty_, "an empty reply after the push");
       return;
     }
-    latencies_ms_.push_back(Ms(now - push_start_));
+    if (external_) {
+      walls_ns_.push_back(wall_ns_);
+    } else {
+      latencies_ms_.push_back(Ms(now - push_start_));
+    }
     if (sustained_) {
       // Poll again from this reply's seq, on the same connection.
       ++delivered_;
@@ -696,7 +735,10 @@ class Fanout {
   HttpHeaders headers_;
   std::string auth_;
   const bool nchan_;
-  std::string message_;  // nchan: the message published
+  const bool external_;            // --ready_file: another process pushes
+  int64_t wall_ns_ = 0;            // external_: when the last events were read
+  std::vector<int64_t> walls_ns_;  // external_: every reply's wall clock
+  std::string message_;            // nchan: the message published
   std::string request_;
   int epoll_ = -1;
   std::vector<Waiter> waiters_;
@@ -725,6 +767,11 @@ int Main(int argc, char** argv) {
   if (limit < static_cast<rlim_t>(waiters) + 32) {
     Die(absl::StrCat("open-file limit ", limit, " is too low for ", waiters,
                      " waiters; raise ulimit -Hn"));
+  }
+  if (!absl::GetFlag(FLAGS_ready_file).empty() &&
+      (absl::GetFlag(FLAGS_go_file).empty() ||
+       absl::GetFlag(FLAGS_done_file).empty())) {
+    Die("--ready_file needs --go_file and --done_file");
   }
   const std::string target = absl::GetFlag(FLAGS_target);
   if (target != "canopy" && target != "nchan") {

@@ -351,6 +351,44 @@ TEST_F(ClusterTest, AnyNodeReadsTheOwnersValuesAndWaitsOnThem) {
   EXPECT_TRUE(WaitFor([&] { return Value(*edge, key).empty(); }));
 }
 
+// A waiter on an edge wakes for a change, not for the owner repeating what
+// the edge shows already: each lease's snapshot does (a second pattern over
+// the same key here; a lease renewed every 10 s in the field, which woke
+// every viewer of an edge each time).
+TEST_F(ClusterTest, AnEdgesWaiterIsNotWokenByASnapshotOfWhatItHas) {
+  auto a = StartNode("a", "a");
+  auto edge = StartNode("e1", "a");
+  ASSERT_TRUE(a && edge);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*edge) == 2; }));
+  const std::string key = "snap,h1,v";
+  auto pushed = a->Client().Request("POST", "/push", "{\"snap,h1,v\": 7}",
+                                    {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+  ASSERT_TRUE(WaitFor([&] { return Value(*edge, key) == "7"; }));
+  auto got = edge->Client().Request("GET", absl::StrCat("/get?key=", key));
+  ASSERT_TRUE(got.ok());
+  rapidjson::Document d;
+  d.Parse(got->body.c_str());
+  const uint64_t seq = d["seq"].GetUint64();
+  std::string pulled;
+  std::thread poll([&] {
+    auto r = edge->Client().Request(
+        "GET", absl::StrCat("/pull?key=", key, "&since=", seq, "&timeout=5"));
+    if (r.ok()) pulled = r->body;
+  });
+  ASSERT_TRUE(WaitFor([&] { return edge->Metric("canopy_waiters") >= 1; }));
+  // Another pattern over the key: a lease of its own, and its snapshot.
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/get?key=snap,**");
+    return r.ok() && r->status == 200 &&
+           r->body.find("\"stale\"") == std::string::npos &&
+           r->body.find(key) != std::string::npos;
+  }));
+  poll.join();
+  EXPECT_EQ(pulled.find(key), std::string::npos)
+      << "woken by a snapshot of the value it had: " << pulled;
+}
+
 // A key that shard `owner` owns of `ring`, under `prefix`.
 std::string KeyOwnedBy(const Ring& ring, size_t owner,
                        const std::string& prefix) {
@@ -398,6 +436,16 @@ TEST_F(ClusterTest, UnitsStatedOnTheOwnersShowOnEveryNode) {
     auto r = edge->Client().Request("GET", "/api/units?key=uq,h0,v");
     last = r.ok() ? r->body : "";
     return last == R"({"units":{"uq,h0,v":"tasks"}})";
+  })) << last;
+  // And so does a unit changed alone, the value staying what it was.
+  pushed = a->Client().Request("POST", "/push",
+                               R"({"uq": {"h0": {"v": 7, "unit": "items"}}})",
+                               {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", "/api/units?key=uq,h0,v");
+    last = r.ok() ? r->body : "";
+    return last == R"({"units":{"uq,h0,v":"items"}})";
   })) << last;
 }
 
