@@ -256,6 +256,7 @@ absl::Status Tree::Restore(absl::string_view bytes) {
   std::swap(tombstones_, fresh.tombstones_);
   std::swap(tombstone_floor_, fresh.tombstone_floor_);
   std::swap(open_windows_, fresh.open_windows_);
+  close_read_ = close_keep_ = 0;  // a CloseWindows pass stopped is moot
   late_.clear();
   closed_.clear();
   key_cache_.clear();

@@ -66,30 +66,52 @@ void Tree::HandOver(std::vector<ClosedWindow>* out) {
   std::vector<ClosedWindow>().swap(closed_);
 }
 
-void Tree::CloseWindows(int64_t now, std::vector<ClosedWindow>* out) {
+void Tree::SettleOpenWindows() {
+  if (close_read_ == close_keep_) {
+    close_read_ = close_keep_ = 0;
+    return;
+  }
+  open_windows_.erase(open_windows_.begin() + static_cast<long>(close_keep_),
+                      open_windows_.begin() + static_cast<long>(close_read_));
+  close_read_ = close_keep_ = 0;
+}
+
+bool Tree::CloseWindows(int64_t now, std::vector<ClosedWindow>* out,
+                        size_t max_windows) {
   uint32_t w_now = static_cast<uint32_t>(now / options_.step_seconds);
   // Counted first, so that the batch is reserved at its size: grown by
   // doubling it would hold up to twice its windows (and three times while
   // it moves).
   size_t ending = 0;
-  for (const Node* n : open_windows_) {
+  for (size_t i = close_read_; i < open_windows_.size() && ending < max_windows;
+       ++i) {
+    const Node* n = open_windows_[i];
     ending += n->cur_.index < w_now && !n->flushed_ && n->cur_.count > 0;
   }
   closed_.reserve(closed_.size() + ending);
-  size_t keep = 0;
-  for (Node* n : open_windows_) {
+  // Compacted in place, resumable: leaves listed meanwhile are appended
+  // behind the pass and met by it.
+  size_t emitted = 0;
+  while (close_read_ < open_windows_.size() && emitted < max_windows) {
+    Node* n = open_windows_[close_read_++];
     if (n->cur_.index < w_now) {
       if (!n->flushed_ && n->cur_.count > 0) {
         EmitWindow(n, n->EffectiveAction());
+        ++emitted;
       }
       n->listed_ = false;
     } else {
-      open_windows_[keep++] = n;
+      open_windows_[close_keep_++] = n;
     }
   }
-  open_windows_.resize(keep);
+  const bool more = close_read_ < open_windows_.size();
+  if (!more) {
+    open_windows_.resize(close_keep_);
+    close_read_ = close_keep_ = 0;
+  }
   SealLateWindows();
   HandOver(out);
+  return more;
 }
 
 void Tree::SealLateWindows() {
@@ -102,6 +124,7 @@ void Tree::SealLateWindows() {
 }
 
 void Tree::CloseAllWindows(std::vector<ClosedWindow>* out) {
+  SettleOpenWindows();
   closed_.reserve(closed_.size() + open_windows_.size());
   for (Node* n : open_windows_) {
     if (!n->flushed_ && n->cur_.count > 0) {
@@ -114,6 +137,7 @@ void Tree::CloseAllWindows(std::vector<ClosedWindow>* out) {
 
 void Tree::ForgetRemoved() {
   if (removed_listed_.empty()) return;
+  SettleOpenWindows();
   size_t keep = 0;
   for (Node* n : open_windows_) {
     if (!removed_listed_.contains(n)) open_windows_[keep++] = n;

@@ -354,11 +354,28 @@ void Server::SubmitWindows(bool all) {
   int64_t now = time(nullptr);
   if (all) {
     tree_->CloseAllWindows(&pending_windows_);
-  } else {
-    tree_->CloseWindows(now, &pending_windows_);
+    if (!pending_windows_.empty()) trend_->SubmitWindows(&pending_windows_);
+    return;
   }
+  // A slice is being written: when it is, its done callback goes on.
+  if (handing_over_) return;
+  bool more = false;
+  if (pending_windows_.empty()) {
+    more = tree_->CloseWindows(now, &pending_windows_, kHandOverSlice);
+  }
+  if (pending_windows_.empty()) return;
   // When the queue is full the windows stay here and go with the next tick.
-  if (!pending_windows_.empty()) trend_->SubmitWindows(&pending_windows_);
+  if (!trend_->SubmitWindows(&pending_windows_)) return;
+  if (more) {
+    // Queued behind the slice: runs once it is written (or set aside for
+    // a retry: then the queue's bounds stop the chain).
+    handing_over_ = true;
+    trend_->Run([](TrendStore&) {},
+                [this] {
+                  handing_over_ = false;
+                  SubmitWindows(/*all=*/false);
+                });
+  }
 }
 
 HandlerContext Server::Context() {

@@ -9,6 +9,9 @@
 //   "I" id                       -> key
 //   "W" id level start           -> one window (EncodeWindow)
 //   "B" id level block_start     -> a block of windows (canopy/block.h)
+//   "L"                          -> each series' newest window start, left
+//                                   by a clean stop, deleted at the next
+//                                   load (TrendStore::SaveLastStarts)
 //
 // Pure functions; any thread.
 #ifndef CANOPY_SERVER_TREND_CODEC_H_

@@ -172,6 +172,20 @@ class TrendStore {
   void LoadSeries();
   // The series known; 0 until LoadSeries.
   size_t series_count() const { return ids_.size(); }
+  // LoadSeries also learns each series' newest stored window start (what
+  // keeps a window written again after a restart from overwriting the one
+  // stored, and coarser windows from being rolled up twice or not at
+  // all): from the record a clean stop left (SaveLastStarts) or, after a
+  // kill, from one pass over the windows in key order. The record is
+  // deleted (a synced write) before anything else is written, so a kill
+  // later never finds one that is out of date. Never one LevelDB seek a
+  // series: at ten million series those took minutes.
+  void SaveLastStarts();
+  // True if LoadSeries took them from a clean stop's record.
+  bool last_starts_saved() const { return last_starts_saved_; }
+  // Series whose newest window start was sought in LevelDB one by one
+  // (after a write error reopened the store, or damage cut the pass).
+  uint64_t last_start_lookups() const { return last_start_lookups_; }
   uint64_t windows_written() const { return windows_written_; }
   // Bytes LevelDB reports for the whole key range.
   uint64_t ApproximateBytes() const;
@@ -199,6 +213,11 @@ class TrendStore {
   int64_t LastStart(uint32_t id);
   // The series' entry in last_start_ (made kUnread if new).
   int64_t& LastStartSlot(uint32_t id);
+  // last_start_ from the record of a clean stop; false if there is none
+  // or it does not decode (then all kUnread).
+  bool ReadSavedLastStarts();
+  // last_start_ from one pass over the level-0 windows and blocks.
+  void ScanLastStarts();
   void MergeStored(uint32_t id, size_t level, int64_t start,
                    const TrendWindow& w, leveldb::WriteBatch* batch);
   // Packs the series' single windows of `level` that lie before `period`.
@@ -238,6 +257,8 @@ class TrendStore {
   std::vector<int64_t> last_start_;
   uint32_t next_id_ = 1;
   bool series_loaded_ = false;
+  bool last_starts_saved_ = false;
+  uint64_t last_start_lookups_ = 0;
   uint64_t windows_written_ = 0;
   std::string retention_cursor_;
   std::vector<PackJob> to_pack_;
