@@ -14,7 +14,10 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/net/request_parser.h"
 #include "server/net/response_write.h"
 
@@ -43,6 +46,36 @@ int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out,
                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                   "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
                   body_bytes, keep_alive ? "keep-alive" : "close");
+}
+
+// Splits a request target "/pull?..." into its since= cursor and the rest,
+// given to `piece` in order: "/pull?" and each other parameter (with its
+// '&' if not the first), so that the rest can be kept or compared without
+// allocating. False when the target is not a /pull with a query, or has
+// more than one since=, or one that is not a number; `*has_since` says
+// whether it had one.
+template <class F>
+bool SplitPullTarget(absl::string_view target, uint64_t* since, bool* has_since,
+                     F&& piece) {
+  *has_since = false;
+  if (!absl::ConsumePrefix(&target, "/pull?")) return false;
+  piece(absl::string_view("/pull?"));
+  bool first = true;
+  while (true) {
+    const size_t amp = target.find('&');
+    const absl::string_view p = target.substr(0, amp);
+    if (absl::StartsWith(p, "since=")) {
+      if (*has_since || !absl::SimpleAtoi(p.substr(6), since)) return false;
+      *has_since = true;
+    } else {
+      if (!first) piece(absl::string_view("&"));
+      piece(p);
+      first = false;
+    }
+    if (amp == absl::string_view::npos) break;
+    target.remove_prefix(amp + 1);
+  }
+  return true;
 }
 
 timeval Seconds(int s) {
@@ -74,6 +107,17 @@ struct Worker::Conn {
   bool reserve = false;  // past the cap: /healthz and /metrics only, once
   enum class Deadline { kIdle, kHeaders, kBody } deadline = Deadline::kIdle;
   uint64_t waiter = 0;
+  // A pull's waiter kept between polls (worker.h): the cursor the client
+  // has (the seq of the last reply written, or its hold's), a reply the
+  // hub delivered before the client came back, and what a poll again must
+  // be: its target without since=, and its Authorization.
+  bool kept = false;
+  int hold_timeout = 0;
+  uint64_t written_seq = 0;
+  std::shared_ptr<const std::string> pending;
+  uint64_t pending_seq = 0;
+  std::string pull_target;
+  std::string pull_authorization;
   event* read_event = nullptr;
   event* write_event = nullptr;
   event* timer = nullptr;
@@ -338,6 +382,25 @@ void Worker::Process(Conn* c) {
     c->keep_alive = c->parser.keep_alive();
     c->head_only = c->parser.head();
     c->sent_continue = false;
+    if (c->waiter != 0) {
+      if (Repoll(c)) continue;
+      Release(c);
+    }
+    if (c->parser.get() && !c->parser.has_body()) {
+      // A /pull: what its next poll looks like, should it be kept.
+      uint64_t since;
+      bool has_since;
+      c->pull_target.clear();
+      if (SplitPullTarget(c->parser.target(), &since, &has_since,
+                          [c](absl::string_view p) {
+                            c->pull_target.append(p.data(), p.size());
+                          })) {
+        c->pull_authorization.assign(c->parser.authorization().data(),
+                                     c->parser.authorization().size());
+      } else {
+        c->pull_target.clear();
+      }
+    }
     absl::StatusOr<Request> request = c->parser.TakeRequest();
     c->parser.Reset();
     if (!request.ok()) {
@@ -368,6 +431,69 @@ void Worker::Process(Conn* c) {
     call.request.peer = c->peer;
     to_tree_->Post(std::move(call));
   }
+}
+
+bool Worker::Repoll(Conn* c) {
+  if (!c->kept || c->pull_target.empty() || !c->parser.get() ||
+      c->parser.has_body() ||
+      c->parser.authorization() != c->pull_authorization) {
+    return false;
+  }
+  uint64_t since = 0;
+  bool has_since = false;
+  size_t at = 0;
+  bool same = true;
+  const absl::string_view want = c->pull_target;
+  if (!SplitPullTarget(c->parser.target(), &since, &has_since,
+                       [&](absl::string_view p) {
+                         if (same && absl::StartsWith(want.substr(at), p)) {
+                           at += p.size();
+                         } else {
+                           same = false;
+                         }
+                       }) ||
+      !has_since || !same || at != want.size() || since != c->written_seq) {
+    return false;
+  }
+  c->parser.Reset();
+  if (c->pending != nullptr) {
+    // A change came between the polls: its reply, at once.
+    std::shared_ptr<const std::string> body = std::move(c->pending);
+    c->pending = nullptr;
+    c->written_seq = c->pending_seq;
+    ++deliveries_;
+    WriteJsonReply(c, *body);
+    return true;
+  }
+  c->state = Conn::State::kHeld;
+  ++held_count_;
+  timeval tv = Seconds(c->hold_timeout);
+  evtimer_add(c->timer, &tv);
+  ToTree m;
+  m.kind = ToTree::Kind::kResumed;
+  m.worker = index_;
+  m.id = c->waiter;
+  m.seq = since;
+  to_tree_->Post(std::move(m));
+  return true;
+}
+
+void Worker::Release(Conn* c) {
+  by_waiter_.erase(c->waiter);
+  Tell(ToTree::Kind::kRelease, c->waiter);
+  c->waiter = 0;
+  c->kept = false;
+  c->pending = nullptr;
+}
+
+void Worker::WriteJsonReply(Conn* c, const std::string& body) {
+  char head[160];
+  int len = FormatJsonReplyHead(body.size(), c->keep_alive, head, sizeof head);
+  iovec parts[2] = {{head, static_cast<size_t>(len)},
+                    {const_cast<char*>(body.data()), body.size()}};
+  c->state = Conn::State::kWriting;
+  if (!Write(c, parts, c->head_only ? 1 : 2)) return;
+  if (c->out.empty()) Written(c);
 }
 
 void Worker::Reply(Conn* c, const Response& r) {
@@ -492,6 +618,10 @@ void Worker::Hold(Conn* c, ToWorker& m) {
   ++held_count_;
   if (!m.stream) {
     c->state = Conn::State::kHeld;
+    c->kept = !c->pull_target.empty();
+    c->hold_timeout = m.timeout_seconds;
+    c->written_seq = m.seq;
+    c->pending = nullptr;
     timeval tv = Seconds(m.timeout_seconds);
     evtimer_add(c->timer, &tv);
     return;
@@ -515,23 +645,33 @@ void Worker::Deliver(ToWorker& m) {
   auto it = by_waiter_.find(m.id);
   if (it == by_waiter_.end()) return;  // its client left
   Conn* c = it->second;
-  ++deliveries_;
   if (c->state == Conn::State::kHeld) {
-    by_waiter_.erase(it);
+    ++deliveries_;
     --held_count_;
-    c->waiter = 0;
+    if (c->kept) {
+      c->written_seq = m.seq;  // the waiter stays, between polls
+    } else {
+      by_waiter_.erase(it);
+      c->waiter = 0;
+    }
     evtimer_del(c->timer);
-    char head[160];
-    int len =
-        FormatJsonReplyHead(m.body->size(), c->keep_alive, head, sizeof head);
-    iovec parts[2] = {{head, static_cast<size_t>(len)},
-                      {const_cast<char*>(m.body->data()), m.body->size()}};
-    c->state = Conn::State::kWriting;
-    if (!Write(c, parts, c->head_only ? 1 : 2)) return;
-    if (c->out.empty()) Written(c);
+    WriteJsonReply(c, *m.body);
     return;
   }
-  if (c->state != Conn::State::kStreaming) return;
+  if (c->state != Conn::State::kStreaming) {
+    // Between polls: held for the client's next poll. A second one means
+    // a client that does not poll again soon: let the waiter go, and its
+    // next poll is answered by the tree from its cursor.
+    if (!c->kept) return;
+    if (c->pending == nullptr) {
+      c->pending = m.body;
+      c->pending_seq = m.seq;
+    } else {
+      Release(c);
+    }
+    return;
+  }
+  ++deliveries_;
   char id[48];
   int len =
       snprintf(id, sizeof id,
@@ -590,8 +730,12 @@ void Worker::Close(Conn* c) {
   c->dead = true;
   if (c->waiter != 0) {
     by_waiter_.erase(c->waiter);
-    --held_count_;
-    Tell(ToTree::Kind::kGone, c->waiter);
+    if (c->state == Conn::State::kHeld || c->state == Conn::State::kStreaming) {
+      --held_count_;
+      Tell(ToTree::Kind::kGone, c->waiter);
+    } else {
+      Tell(ToTree::Kind::kRelease, c->waiter);  // between polls
+    }
   }
   event_del(c->read_event);
   event_del(c->write_event);

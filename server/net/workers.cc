@@ -109,6 +109,12 @@ void Workers::Mail() {
       case ToTree::Kind::kDrained:
         hub_.Drained(m.id);
         break;
+      case ToTree::Kind::kResumed:
+        hub_.Resumed(m.id, m.seq);
+        break;
+      case ToTree::Kind::kRelease:
+        hub_.Gone(m.id);
+        break;
     }
   }
   PostOutboxes();
@@ -183,7 +189,10 @@ void Workers::Park(uint32_t worker, uint64_t conn, Hold hold, int64_t now) {
       }
       since = hold.since;
     }
-    out.waiter = hub_.Park(std::move(hold.patterns), since, worker);
+    // Kept: the worker parks the client's next polls itself (worker.h).
+    out.waiter =
+        hub_.Park(std::move(hold.patterns), since, worker, /*keep=*/true);
+    out.seq = since;
     out.timeout_seconds = hold.timeout_seconds;
     Send(worker, std::move(out));
     return;
