@@ -32,6 +32,10 @@ constexpr size_t kStreamHighWater = 1 << 20;
 constexpr size_t kStreamHardLimit = 8 << 20;
 constexpr int kStreamKeepaliveSeconds = 15;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
+// Timer durations given a queue of their own (libevent's common timeouts:
+// adding and removing such a timer is O(1), not a heap operation); the
+// ones past this many use the heap.
+constexpr size_t kCommonTimeouts = 32;
 // The reap event runs after every other event of a loop turn.
 constexpr int kReapPriority = 1;
 // A connection past --max_connections, one of the reserve, has this long
@@ -254,8 +258,7 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr* addr, int len,
     self->reserve_ids_.push_back(c->id);
     c->keep_alive = false;
     c->deadline = Conn::Deadline::kHeaders;
-    timeval tv = Seconds(kReserveSeconds);
-    evtimer_add(c->timer, &tv);
+    self->ArmTimer(c, kReserveSeconds);
   } else {
     self->AwaitRequest(c);
   }
@@ -353,14 +356,12 @@ void Worker::Process(Conn* c) {
         if (!c->reserve && !c->parser.headers_complete() &&
             c->deadline == Conn::Deadline::kIdle) {
           c->deadline = Conn::Deadline::kHeaders;
-          timeval tv = Seconds(
-              std::min(options_->http_header_timeout, options_->http_timeout));
-          evtimer_add(c->timer, &tv);
+          ArmTimer(c, std::min(options_->http_header_timeout,
+                               options_->http_timeout));
         } else if (!c->reserve && c->parser.headers_complete() &&
                    c->deadline != Conn::Deadline::kBody) {
           c->deadline = Conn::Deadline::kBody;
-          timeval tv = Seconds(options_->http_timeout);
-          evtimer_add(c->timer, &tv);
+          ArmTimer(c, options_->http_timeout);
         }
         if (c->parser.expects_continue() && !c->sent_continue) {
           c->sent_continue = true;
@@ -467,8 +468,7 @@ bool Worker::Repoll(Conn* c) {
   }
   c->state = Conn::State::kHeld;
   ++held_count_;
-  timeval tv = Seconds(c->hold_timeout);
-  evtimer_add(c->timer, &tv);
+  ArmTimer(c, c->hold_timeout);
   ToTree m;
   m.kind = ToTree::Kind::kResumed;
   m.worker = index_;
@@ -622,8 +622,7 @@ void Worker::Hold(Conn* c, ToWorker& m) {
     c->hold_timeout = m.timeout_seconds;
     c->written_seq = m.seq;
     c->pending = nullptr;
-    timeval tv = Seconds(m.timeout_seconds);
-    evtimer_add(c->timer, &tv);
+    ArmTimer(c, m.timeout_seconds);
     return;
   }
   c->state = Conn::State::kStreaming;
@@ -688,10 +687,24 @@ void Worker::Deliver(ToWorker& m) {
   }
 }
 
+void Worker::ArmTimer(Conn* c, int seconds) {
+  timeval tv = Seconds(seconds);
+  const timeval* common = nullptr;
+  if (seconds > 0) {
+    auto it = common_timeouts_.find(seconds);
+    if (it != common_timeouts_.end()) {
+      common = it->second;
+    } else if (common_timeouts_.size() < kCommonTimeouts) {
+      common = event_base_init_common_timeout(base_, &tv);
+      common_timeouts_[seconds] = common;
+    }
+  }
+  evtimer_add(c->timer, common != nullptr ? common : &tv);
+}
+
 void Worker::AwaitRequest(Conn* c) {
   c->deadline = Conn::Deadline::kIdle;
-  timeval tv = Seconds(options_->http_timeout);
-  evtimer_add(c->timer, &tv);
+  ArmTimer(c, options_->http_timeout);
 }
 
 void Worker::Tell(ToTree::Kind kind, uint64_t waiter) {

@@ -133,6 +133,8 @@ class Worker {
   // Closes the oldest reserve connection still waiting for its request;
   // false if there is none.
   bool EvictReserve();
+  // Starts `c`'s timer: `seconds` from now.
+  void ArmTimer(Conn* c, int seconds);
   // Gives `c` --http_timeout to send a whole request.
   void AwaitRequest(Conn* c);
   // Tells the tree's thread what became of `waiter` (kGone, kExpire, ...).
@@ -158,6 +160,8 @@ class Worker {
   int spare_fd_ = -1;  // given up to accept-and-close when out of fds
   RateLimit accept_log_;
   std::unique_ptr<char[]> read_buffer_;
+  // Seconds -> libevent's common timeout for that duration (ArmTimer).
+  absl::flat_hash_map<int, const struct timeval*> common_timeouts_;
 
   std::atomic<size_t> connections_{0};
   std::atomic<size_t> held_count_{0};
