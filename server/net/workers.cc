@@ -19,6 +19,10 @@ namespace {
 // The flush runs at the lowest of the base's priorities (Server::Start), so
 // that every socket and message ready in a loop turn is handled first.
 constexpr int kFlushPriority = 2;
+// A flush that answers many waiters posts each worker its deliveries in
+// batches of this many, so that the worker writes the first replies while
+// the flush goes on (one wake-up a batch at most).
+constexpr size_t kDeliveryBatch = 256;
 
 }  // namespace
 
@@ -225,7 +229,13 @@ bool Workers::Deliver(Hub::WaiterId id,
   m.body = body;
   m.seq = seq;
   uint32_t worker = Hub::RouteOf(id);
-  if (worker < outboxes_.size()) Send(worker, std::move(m));
+  if (worker >= outboxes_.size()) return true;
+  std::vector<ToWorker>& box = outboxes_[worker];
+  box.push_back(std::move(m));
+  if (box.size() >= kDeliveryBatch) {
+    workers_[worker]->mailbox().PostAll(box.data(), box.size());
+    box.clear();
+  }
   return true;
 }
 

@@ -78,10 +78,12 @@ ulimit -n "$(ulimit -Hn)"
 
 # UDP and TCP ingest are not measured here: switch them off where canopyd
 # has them.
+# (The help is read whole first: grep -q on a pipe may end canopyd with
+# SIGPIPE, which pipefail would take for "no such flag".)
 INGEST_OFF=()
+CANOPYD_HELP=$("$CANOPYD" --helpfull 2>&1 || true)
 for proto in udp tcp; do
-  "$CANOPYD" --helpfull 2>&1 | grep -q -- "--${proto}[ =]" &&
-    INGEST_OFF+=("--$proto=off")
+  grep -q -- "--${proto}[ =]" <<<"$CANOPYD_HELP" && INGEST_OFF+=("--$proto=off")
 done
 
 # --- helpers ------------------------------------------------------------------
