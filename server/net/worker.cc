@@ -474,7 +474,9 @@ bool Worker::Repoll(Conn* c) {
   m.worker = index_;
   m.id = c->waiter;
   m.seq = since;
-  to_tree_->Post(std::move(m));
+  // Quiet: the hub needs it only before the next message it reads (the
+  // waiter count, a timeout, a new pull against --max_waiters).
+  to_tree_->PostQuiet(std::move(m));
   return true;
 }
 
