@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -42,14 +43,24 @@ constexpr int kReapPriority = 1;
 // to ask /healthz or /metrics.
 constexpr int kReserveSeconds = 2;
 
-// The head of a comet reply, formatted without allocating: a pull's
-// answer is always 200 and JSON.
-int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out,
-                        size_t cap) {
-  return snprintf(out, cap,
-                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                  "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
-                  body_bytes, keep_alive ? "keep-alive" : "close");
+// Appends `text` at `at` (the caller's buffer is large enough).
+char* Put(char* at, absl::string_view text) {
+  std::memcpy(at, text.data(), text.size());
+  return at + text.size();
+}
+
+// The head of a comet reply, formatted without allocating (nor printf): a
+// pull's answer is always 200 and JSON. `out` holds kReplyHeadBytes.
+constexpr size_t kReplyHeadBytes = 160;
+int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out) {
+  char* at = Put(out,
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 "Content-Length: ");
+  at = std::to_chars(at, out + kReplyHeadBytes, body_bytes).ptr;
+  at = Put(at, keep_alive
+                   ? absl::string_view("\r\nConnection: keep-alive\r\n\r\n")
+                   : absl::string_view("\r\nConnection: close\r\n\r\n"));
+  return static_cast<int>(at - out);
 }
 
 // Splits a request target "/pull?..." into its since= cursor and the rest,
@@ -489,8 +500,8 @@ void Worker::Release(Conn* c) {
 }
 
 void Worker::WriteJsonReply(Conn* c, const std::string& body) {
-  char head[160];
-  int len = FormatJsonReplyHead(body.size(), c->keep_alive, head, sizeof head);
+  char head[kReplyHeadBytes];
+  int len = FormatJsonReplyHead(body.size(), c->keep_alive, head);
   iovec parts[2] = {{head, static_cast<size_t>(len)},
                     {const_cast<char*>(body.data()), body.size()}};
   c->state = Conn::State::kWriting;
@@ -674,9 +685,10 @@ void Worker::Deliver(ToWorker& m) {
   }
   ++deliveries_;
   char id[48];
-  int len =
-      snprintf(id, sizeof id,
-               "id: %llu\ndata: ", static_cast<unsigned long long>(m.seq));
+  char* at = Put(id, "id: ");
+  at = std::to_chars(at, id + sizeof id, m.seq).ptr;
+  at = Put(at, "\ndata: ");
+  int len = static_cast<int>(at - id);
   iovec parts[3] = {{id, static_cast<size_t>(len)},
                     {const_cast<char*>(m.body->data()), m.body->size()},
                     {const_cast<char*>("\n\n"), 2}};
