@@ -493,7 +493,14 @@ bool Worker::Repoll(Conn* c) {
 
 void Worker::Release(Conn* c) {
   by_waiter_.erase(c->waiter);
-  Tell(ToTree::Kind::kRelease, c->waiter);
+  // Quiet: its client is still there, and what it asks next wakes the
+  // tree, which reads this first (deliveries to the waiter meanwhile are
+  // dropped here: it is no longer in by_waiter_).
+  ToTree m;
+  m.kind = ToTree::Kind::kRelease;
+  m.worker = index_;
+  m.id = c->waiter;
+  to_tree_->PostQuiet(std::move(m));
   c->waiter = 0;
   c->kept = false;
   c->pending = nullptr;
