@@ -398,11 +398,12 @@ void Worker::Process(Conn* c) {
       if (Repoll(c)) continue;
       Release(c);
     }
+    // A /pull: what its next poll looks like, should it be kept (only a
+    // GET without a body; anything else keeps nothing).
+    c->pull_target.clear();
     if (c->parser.get() && !c->parser.has_body()) {
-      // A /pull: what its next poll looks like, should it be kept.
       uint64_t since;
       bool has_since;
-      c->pull_target.clear();
       if (SplitPullTarget(c->parser.target(), &since, &has_since,
                           [c](absl::string_view p) {
                             c->pull_target.append(p.data(), p.size());
