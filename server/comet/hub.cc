@@ -101,9 +101,13 @@ absl::StatusOr<std::optional<std::string>> Hub::PullNow(
 }
 
 Hub::WaiterId Hub::Park(std::vector<Pattern> patterns, uint64_t since,
-                        uint32_t route, bool keep) {
+                        uint32_t route, bool keep, bool answered) {
   Waiter* w = NewWaiter(std::move(patterns), since, /*stream=*/false, route);
   w->keep = keep;
+  if (keep && answered) {
+    w->between = true;
+    ++between_count_;
+  }
   Register(w);
   return w->id;
 }

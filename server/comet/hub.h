@@ -81,9 +81,11 @@ class Hub : public TreeObserver {
   // from its last reply's seq on the same connection is parked by the sink
   // alone (no request, no pattern parsing, no tree read), and nothing is
   // lost between polls. The sink says when the client polls again
-  // (Resumed) and when it is done with the waiter (Gone).
+  // (Resumed) and when it is done with the waiter (Gone). With `answered`
+  // (and `keep`), the pull was answered at once (PullNow) with the
+  // changes up to `since`: the waiter starts between polls.
   WaiterId Park(std::vector<Pattern> patterns, uint64_t since,
-                uint32_t route = 0, bool keep = false);
+                uint32_t route = 0, bool keep = false, bool answered = false);
   // Opens a /stream: `*first` gets its first event (the current leaves, or
   // the changes after `since` when given and honoured) and `*seq` its id;
   // one event per coalesced change follows.

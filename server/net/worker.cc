@@ -622,8 +622,10 @@ void Worker::Mail() {
       case ToWorker::Kind::kHold: {
         auto it = conns_.find(m.id);
         if (it == conns_.end() || it->second->state != Conn::State::kCalling) {
-          // Its client left while the tree parked it.
-          Tell(ToTree::Kind::kGone, m.waiter);
+          // Its client left while the tree parked it (or answered it).
+          Tell(m.body != nullptr && !m.stream ? ToTree::Kind::kRelease
+                                              : ToTree::Kind::kGone,
+               m.waiter);
           break;
         }
         Hold(it->second, m);
@@ -634,6 +636,22 @@ void Worker::Mail() {
 }
 
 void Worker::Hold(Conn* c, ToWorker& m) {
+  if (!m.stream && m.body != nullptr) {
+    // A pull answered at once, its waiter kept for the client's next poll
+    // (unless the request was not one the worker can recognise again).
+    if (c->pull_target.empty()) {
+      Tell(ToTree::Kind::kRelease, m.waiter);
+    } else {
+      c->waiter = m.waiter;
+      by_waiter_[m.waiter] = c;
+      c->kept = true;
+      c->hold_timeout = m.timeout_seconds;
+      c->written_seq = m.seq;
+      c->pending = nullptr;
+    }
+    WriteJsonReply(c, *m.body);
+    return;
+  }
   c->waiter = m.waiter;
   by_waiter_[m.waiter] = c;
   ++held_count_;

@@ -177,17 +177,24 @@ void Workers::Park(uint32_t worker, uint64_t conn, Hold hold, int64_t now) {
     if (hold.has_since) {
       absl::StatusOr<std::optional<std::string>> body =
           hub_.PullNow(hold.patterns, hold.since, now);
-      if (!body.ok() || body->has_value()) {
+      if (body.ok() && body->has_value()) {
+        // Answered at once (its body says seq = the tree's), and kept: the
+        // client's next poll from that seq is its worker's to park.
+        const uint64_t seq = tree_->seq();
+        out.waiter = hub_.Park(std::move(hold.patterns), seq, worker,
+                               /*keep=*/true, /*answered=*/true);
+        out.seq = seq;
+        out.timeout_seconds = hold.timeout_seconds;
+        out.body = std::make_shared<const std::string>(std::move(**body));
+        Send(worker, std::move(out));
+        return;
+      }
+      if (!body.ok()) {
         ToWorker r;
         r.kind = ToWorker::Kind::kReply;
         r.id = conn;
-        if (body.ok()) {
-          r.response = std::make_unique<Response>();
-          r.response->body = std::move(**body);
-        } else {
-          r.response = std::make_unique<Response>(ErrorResponse(body.status()));
-          ++stats_->http_by_status[absl::StrCat(r.response->status)];
-        }
+        r.response = std::make_unique<Response>(ErrorResponse(body.status()));
+        ++stats_->http_by_status[absl::StrCat(r.response->status)];
         Send(worker, std::move(r));
         return;
       }
