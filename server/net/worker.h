@@ -8,7 +8,8 @@
 // event in one writev, the body shared with every waiter that gets the same
 // bytes, no allocation but the connection's own.
 //
-// A pull's waiter is kept between polls (Hub::Park with keep): when its
+// A pull's waiter is kept between polls (Hub::Park with keep; a pull the
+// tree answered at once gets one too, kHold with its reply): when its
 // client asks the same /pull again on the same connection (the same
 // target but for since=, the same Authorization) from the seq of the last
 // reply written to it, the worker parks it itself, with no Request made,
