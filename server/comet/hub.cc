@@ -24,6 +24,8 @@ struct Hub::Waiter {
   bool marked = false;
   bool dead = false;
   bool backed_up = false;  // stream: waiting for its output to drain
+  bool keep = false;       // pull: outlives its replies (Park)
+  bool between = false;    // kept: replied to, its client not back yet
   // The lists this waiter is in, with its index in each.
   std::vector<std::pair<WatchList*, size_t>> lists;
 };
@@ -99,10 +101,24 @@ absl::StatusOr<std::optional<std::string>> Hub::PullNow(
 }
 
 Hub::WaiterId Hub::Park(std::vector<Pattern> patterns, uint64_t since,
-                        uint32_t route) {
+                        uint32_t route, bool keep, bool answered) {
   Waiter* w = NewWaiter(std::move(patterns), since, /*stream=*/false, route);
+  w->keep = keep;
+  if (keep && answered) {
+    w->between = true;
+    ++between_count_;
+  }
   Register(w);
   return w->id;
+}
+
+void Hub::Resumed(WaiterId id, uint64_t since) {
+  Waiter* w = Find(id);
+  // A reply after `since` went out meanwhile: the client has not had it
+  // yet, so it is still between polls.
+  if (w == nullptr || w->dead || !w->between || w->since != since) return;
+  w->between = false;
+  --between_count_;
 }
 
 absl::StatusOr<Hub::WaiterId> Hub::OpenStream(std::vector<Pattern> patterns,
@@ -208,6 +224,15 @@ void Hub::Flush(int64_t now) {
     if (w->stream) {
       w->since = seq;
       ++stats_->stream_events;
+    } else if (w->keep) {
+      // Its client polls again from `seq`; what changes before it does is
+      // delivered too, and held for it by the sink.
+      w->since = seq;
+      ++stats_->pull_replies;
+      if (!w->between) {
+        w->between = true;
+        ++between_count_;
+      }
     } else {
       ++stats_->pull_replies;
       answered.push_back(w);
@@ -221,11 +246,18 @@ void Hub::Flush(int64_t now) {
 
 void Hub::Expire(WaiterId id) {
   Waiter* w = Find(id);
-  if (w == nullptr || w->dead || w->stream) return;
+  // Between polls, a reply is already on its way to the request that
+  // timed out.
+  if (w == nullptr || w->dead || w->stream || w->between) return;
   auto body = std::make_shared<const std::string>(
       absl::StrCat("{\"seq\":", w->since, ",\"items\":[]}"));
   ++stats_->pull_timeouts;
   sink_->Deliver(w->id, body, w->since, /*stream=*/false);
+  if (w->keep) {
+    w->between = true;
+    ++between_count_;
+    return;
+  }
   Finish(w, /*close=*/false);
 }
 
@@ -276,6 +308,7 @@ void Hub::Finish(Waiter* w, bool close) {
   by_id_.erase(w->id);
   --waiter_count_;
   if (w->stream) --stream_count_;
+  if (w->between) --between_count_;
   if (w->marked) {
     // Answered before the flush that would have: take it off the queue.
     auto it = std::find(marked_.begin(), marked_.end(), w);

@@ -10,7 +10,7 @@
 // body.
 //
 // The hub holds no request and knows no socket: it talks to whoever holds
-// the requests (server/net/held_requests.h, over evhttp) through a Sink,
+// the requests (the comet workers, server/net/workers.h) through a Sink,
 // by waiter id. A waiter whose client left is marked dead (Gone) and freed
 // in Flush(), and only there, never inside the callback that noticed.
 //
@@ -73,8 +73,19 @@ class Hub : public TreeObserver {
   // Parks a /pull until a change under `patterns` after `since`. `route`
   // (below 2^16) is kept in the id's top 16 bits (RouteOf): which comet
   // worker holds the request.
+  //
+  // With `keep`, the waiter outlives its reply: it stays registered, its
+  // seq moved to the reply's, "between polls" (not counted in waiters()),
+  // and what changes meanwhile is delivered to it as well — the sink holds
+  // that reply for the client's next poll, so that a client polling again
+  // from its last reply's seq on the same connection is parked by the sink
+  // alone (no request, no pattern parsing, no tree read), and nothing is
+  // lost between polls. The sink says when the client polls again
+  // (Resumed) and when it is done with the waiter (Gone). With `answered`
+  // (and `keep`), the pull was answered at once (PullNow) with the
+  // changes up to `since`: the waiter starts between polls.
   WaiterId Park(std::vector<Pattern> patterns, uint64_t since,
-                uint32_t route = 0);
+                uint32_t route = 0, bool keep = false, bool answered = false);
   // Opens a /stream: `*first` gets its first event (the current leaves, or
   // the changes after `since` when given and honoured) and `*seq` its id;
   // one event per coalesced change follows.
@@ -91,6 +102,10 @@ class Hub : public TreeObserver {
   void Expire(WaiterId id);
   // The client of `id` went away: freed at the next Flush.
   void Gone(WaiterId id);
+  // A kept waiter's client polled again from `since`: parked again, unless
+  // a reply after `since` is already on its way to the sink (then it stays
+  // between polls).
+  void Resumed(WaiterId id, uint64_t since);
   // A stream's output passed its high-water mark (told by a sink that
   // delivers later, on another thread): it is offered nothing until Drained.
   void Backlogged(WaiterId id);
@@ -106,7 +121,10 @@ class Hub : public TreeObserver {
   // Frees every waiter (replying nothing); for shutdown.
   void CloseAll();
 
-  size_t waiters() const { return waiter_count_; }
+  // Parked pulls and open streams (kept waiters between polls are not).
+  size_t waiters() const { return waiter_count_ - between_count_; }
+  // Kept waiters between two polls of their client.
+  size_t between_polls() const { return between_count_; }
   size_t streams() const { return stream_count_; }
   size_t watch_lists() const { return lists_.size(); }
 
@@ -143,6 +161,7 @@ class Hub : public TreeObserver {
   std::vector<Waiter*> dead_;
   size_t waiter_count_ = 0;
   size_t stream_count_ = 0;
+  size_t between_count_ = 0;
 };
 
 }  // namespace canopy

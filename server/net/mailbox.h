@@ -6,8 +6,10 @@
 //   // on the owner's loop, when box.fd() is readable:
 //   for (Message& m : box.TakeAll()) ...
 //
-// A post to an empty mailbox writes the eventfd once; posts to a mailbox
-// already holding messages only queue, so a burst costs one wake-up.
+// The first post after the owner took everything writes the eventfd once;
+// the posts after it only queue, so a burst costs one wake-up. PostQuiet
+// queues without waking the owner at all: for a note the owner needs only
+// before the next message that wakes it (which it then reads first).
 //
 // Threads: Post from any thread; fd() and TakeAll from the owner's.
 #ifndef CANOPY_SERVER_NET_MAILBOX_H_
@@ -35,12 +37,20 @@ class Mailbox {
 
   void Post(T message) { PostAll(&message, 1); }
 
+  // Queues `message` without a wake-up: it is taken with the next message
+  // posted with Post or PostAll (or by the owner's next TakeAll).
+  void PostQuiet(T message) {
+    MutexLock lock(&mu_);
+    items_.push_back(std::move(message));
+  }
+
   // Posts `n` messages (moved from) with one lock and at most one wake-up.
   void PostAll(T* messages, size_t n) {
     bool wake;
     {
       MutexLock lock(&mu_);
-      wake = items_.empty();
+      wake = !woken_;
+      woken_ = true;
       for (size_t i = 0; i < n; ++i) items_.push_back(std::move(messages[i]));
     }
     if (wake && n > 0) {
@@ -52,7 +62,9 @@ class Mailbox {
 
   int fd() const { return fd_; }
 
-  // Everything posted so far, oldest first; clears the wake-up.
+  // Everything posted so far, oldest first; clears the wake-up (read
+  // before taking: a post between the two is taken now, and one after
+  // writes the eventfd again).
   std::vector<T> TakeAll() {
     uint64_t n;
     ssize_t ignored = read(fd_, &n, sizeof n);
@@ -60,6 +72,7 @@ class Mailbox {
     std::vector<T> out;
     MutexLock lock(&mu_);
     out.swap(items_);
+    woken_ = false;
     return out;
   }
 
@@ -67,6 +80,8 @@ class Mailbox {
   const int fd_;
   Mutex mu_;
   std::vector<T> items_ ABSL_GUARDED_BY(mu_);
+  // The eventfd was written since the owner last took everything.
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace canopy

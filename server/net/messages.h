@@ -3,7 +3,9 @@
 // the tree, the hub and every handler.
 //
 //   worker -> tree: a request to answer (kCall), and what became of a
-//                   waiter's client (gone, its time up, backed up, drained)
+//                   waiter's client (gone, its time up, backed up, drained,
+//                   polling again on its own (kResumed), or done with it
+//                   (kRelease))
 //   tree -> worker: a reply (kReply), a request parked as a waiter (kHold),
 //                   and the bodies the hub delivers (kDeliver, shared by
 //                   every waiter that gets the same bytes)
@@ -21,11 +23,24 @@
 namespace canopy {
 
 struct ToTree {
-  enum class Kind { kCall, kGone, kExpire, kBacklogged, kDrained };
+  enum class Kind {
+    kCall,
+    kGone,
+    kExpire,
+    kBacklogged,
+    kDrained,
+    // A pull's client polled again with the cursor of its last reply and
+    // the worker parked it itself (Hub::Resumed).
+    kResumed,
+    // The worker no longer holds the connection of a waiter between polls
+    // (it asked something else, or closed): freed, not counted as gone.
+    kRelease,
+  };
   Kind kind = Kind::kCall;
   uint32_t worker = 0;
-  uint64_t id = 0;  // kCall: the connection (in its worker); else a waiter
-  Request request;  // kCall
+  uint64_t id = 0;   // kCall: the connection (in its worker); else a waiter
+  uint64_t seq = 0;  // kResumed: the cursor the client polled with
+  Request request;   // kCall
 };
 
 struct ToWorker {
@@ -39,7 +54,8 @@ struct ToWorker {
   int timeout_seconds = 0;  // kHold: a pull's
   // kDeliver: the body; kHold: a stream's first event.
   std::shared_ptr<const std::string> body;
-  uint64_t seq = 0;  // kDeliver, kHold (a stream's first event id)
+  // kDeliver; kHold: a stream's first event id, a pull's cursor.
+  uint64_t seq = 0;
 };
 
 }  // namespace canopy

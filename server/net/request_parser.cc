@@ -126,6 +126,10 @@ size_t RequestParser::Feed(absl::string_view bytes) {
   return used;
 }
 
+bool RequestParser::get() const {
+  return state_ == State::kComplete && parser_->method == HTTP_GET;
+}
+
 absl::StatusOr<Request> RequestParser::TakeRequest() {
   if (state_ != State::kComplete) {
     return absl::FailedPreconditionError("no complete request");

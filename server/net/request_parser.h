@@ -116,6 +116,16 @@ class RequestParser {
   // keep-alive"); known once kComplete, false on an error.
   bool keep_alive() const { return keep_alive_; }
 
+  // The complete request as the parser holds it, before TakeRequest(), for
+  // a connection that recognises a request it has seen (a /pull polling
+  // again, worker.cc) without making a Request: the request target as
+  // sent, whether the method is GET, whether a body came, and the
+  // Authorization header as sent.
+  absl::string_view target() const { return url_; }
+  bool get() const;
+  bool has_body() const { return !body_.empty(); }
+  absl::string_view authorization() const { return authorization_; }
+
   // Readies the parser for the next request on the same connection.
   void Reset();
 

@@ -10,11 +10,15 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/net/request_parser.h"
 #include "server/net/response_write.h"
 
@@ -29,20 +33,64 @@ constexpr size_t kStreamHighWater = 1 << 20;
 constexpr size_t kStreamHardLimit = 8 << 20;
 constexpr int kStreamKeepaliveSeconds = 15;
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
+// Timer durations given a queue of their own (libevent's common timeouts:
+// adding and removing such a timer is O(1), not a heap operation); the
+// ones past this many use the heap.
+constexpr size_t kCommonTimeouts = 32;
 // The reap event runs after every other event of a loop turn.
 constexpr int kReapPriority = 1;
 // A connection past --max_connections, one of the reserve, has this long
 // to ask /healthz or /metrics.
 constexpr int kReserveSeconds = 2;
 
-// The head of a comet reply, formatted without allocating: a pull's
-// answer is always 200 and JSON.
-int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out,
-                        size_t cap) {
-  return snprintf(out, cap,
-                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                  "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
-                  body_bytes, keep_alive ? "keep-alive" : "close");
+// Appends `text` at `at` (the caller's buffer is large enough).
+char* Put(char* at, absl::string_view text) {
+  std::memcpy(at, text.data(), text.size());
+  return at + text.size();
+}
+
+// The head of a comet reply, formatted without allocating (nor printf): a
+// pull's answer is always 200 and JSON. `out` holds kReplyHeadBytes.
+constexpr size_t kReplyHeadBytes = 160;
+int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out) {
+  char* at = Put(out,
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 "Content-Length: ");
+  at = std::to_chars(at, out + kReplyHeadBytes, body_bytes).ptr;
+  at = Put(at, keep_alive
+                   ? absl::string_view("\r\nConnection: keep-alive\r\n\r\n")
+                   : absl::string_view("\r\nConnection: close\r\n\r\n"));
+  return static_cast<int>(at - out);
+}
+
+// Splits a request target "/pull?..." into its since= cursor and the rest,
+// given to `piece` in order: "/pull?" and each other parameter (with its
+// '&' if not the first), so that the rest can be kept or compared without
+// allocating. False when the target is not a /pull with a query, or has
+// more than one since=, or one that is not a number; `*has_since` says
+// whether it had one.
+template <class F>
+bool SplitPullTarget(absl::string_view target, uint64_t* since, bool* has_since,
+                     F&& piece) {
+  *has_since = false;
+  if (!absl::ConsumePrefix(&target, "/pull?")) return false;
+  piece(absl::string_view("/pull?"));
+  bool first = true;
+  while (true) {
+    const size_t amp = target.find('&');
+    const absl::string_view p = target.substr(0, amp);
+    if (absl::StartsWith(p, "since=")) {
+      if (*has_since || !absl::SimpleAtoi(p.substr(6), since)) return false;
+      *has_since = true;
+    } else {
+      if (!first) piece(absl::string_view("&"));
+      piece(p);
+      first = false;
+    }
+    if (amp == absl::string_view::npos) break;
+    target.remove_prefix(amp + 1);
+  }
+  return true;
 }
 
 timeval Seconds(int s) {
@@ -74,6 +122,17 @@ struct Worker::Conn {
   bool reserve = false;  // past the cap: /healthz and /metrics only, once
   enum class Deadline { kIdle, kHeaders, kBody } deadline = Deadline::kIdle;
   uint64_t waiter = 0;
+  // A pull's waiter kept between polls (worker.h): the cursor the client
+  // has (the seq of the last reply written, or its hold's), a reply the
+  // hub delivered before the client came back, and what a poll again must
+  // be: its target without since=, and its Authorization.
+  bool kept = false;
+  int hold_timeout = 0;
+  uint64_t written_seq = 0;
+  std::shared_ptr<const std::string> pending;
+  uint64_t pending_seq = 0;
+  std::string pull_target;
+  std::string pull_authorization;
   event* read_event = nullptr;
   event* write_event = nullptr;
   event* timer = nullptr;
@@ -210,8 +269,7 @@ void Worker::OnAccept(evconnlistener*, int fd, sockaddr* addr, int len,
     self->reserve_ids_.push_back(c->id);
     c->keep_alive = false;
     c->deadline = Conn::Deadline::kHeaders;
-    timeval tv = Seconds(kReserveSeconds);
-    evtimer_add(c->timer, &tv);
+    self->ArmTimer(c, kReserveSeconds);
   } else {
     self->AwaitRequest(c);
   }
@@ -309,14 +367,12 @@ void Worker::Process(Conn* c) {
         if (!c->reserve && !c->parser.headers_complete() &&
             c->deadline == Conn::Deadline::kIdle) {
           c->deadline = Conn::Deadline::kHeaders;
-          timeval tv = Seconds(
-              std::min(options_->http_header_timeout, options_->http_timeout));
-          evtimer_add(c->timer, &tv);
+          ArmTimer(c, std::min(options_->http_header_timeout,
+                               options_->http_timeout));
         } else if (!c->reserve && c->parser.headers_complete() &&
                    c->deadline != Conn::Deadline::kBody) {
           c->deadline = Conn::Deadline::kBody;
-          timeval tv = Seconds(options_->http_timeout);
-          evtimer_add(c->timer, &tv);
+          ArmTimer(c, options_->http_timeout);
         }
         if (c->parser.expects_continue() && !c->sent_continue) {
           c->sent_continue = true;
@@ -338,6 +394,26 @@ void Worker::Process(Conn* c) {
     c->keep_alive = c->parser.keep_alive();
     c->head_only = c->parser.head();
     c->sent_continue = false;
+    if (c->waiter != 0) {
+      if (Repoll(c)) continue;
+      Release(c);
+    }
+    // A /pull: what its next poll looks like, should it be kept (only a
+    // GET without a body; anything else keeps nothing).
+    c->pull_target.clear();
+    if (c->parser.get() && !c->parser.has_body()) {
+      uint64_t since;
+      bool has_since;
+      if (SplitPullTarget(c->parser.target(), &since, &has_since,
+                          [c](absl::string_view p) {
+                            c->pull_target.append(p.data(), p.size());
+                          })) {
+        c->pull_authorization.assign(c->parser.authorization().data(),
+                                     c->parser.authorization().size());
+      } else {
+        c->pull_target.clear();
+      }
+    }
     absl::StatusOr<Request> request = c->parser.TakeRequest();
     c->parser.Reset();
     if (!request.ok()) {
@@ -368,6 +444,77 @@ void Worker::Process(Conn* c) {
     call.request.peer = c->peer;
     to_tree_->Post(std::move(call));
   }
+}
+
+bool Worker::Repoll(Conn* c) {
+  if (!c->kept || c->pull_target.empty() || !c->parser.get() ||
+      c->parser.has_body() ||
+      c->parser.authorization() != c->pull_authorization) {
+    return false;
+  }
+  uint64_t since = 0;
+  bool has_since = false;
+  size_t at = 0;
+  bool same = true;
+  const absl::string_view want = c->pull_target;
+  if (!SplitPullTarget(c->parser.target(), &since, &has_since,
+                       [&](absl::string_view p) {
+                         if (same && absl::StartsWith(want.substr(at), p)) {
+                           at += p.size();
+                         } else {
+                           same = false;
+                         }
+                       }) ||
+      !has_since || !same || at != want.size() || since != c->written_seq) {
+    return false;
+  }
+  c->parser.Reset();
+  if (c->pending != nullptr) {
+    // A change came between the polls: its reply, at once.
+    std::shared_ptr<const std::string> body = std::move(c->pending);
+    c->pending = nullptr;
+    c->written_seq = c->pending_seq;
+    ++deliveries_;
+    WriteJsonReply(c, *body);
+    return true;
+  }
+  c->state = Conn::State::kHeld;
+  ++held_count_;
+  ArmTimer(c, c->hold_timeout);
+  ToTree m;
+  m.kind = ToTree::Kind::kResumed;
+  m.worker = index_;
+  m.id = c->waiter;
+  m.seq = since;
+  // Quiet: the hub needs it only before the next message it reads (the
+  // waiter count, a timeout, a new pull against --max_waiters).
+  to_tree_->PostQuiet(std::move(m));
+  return true;
+}
+
+void Worker::Release(Conn* c) {
+  by_waiter_.erase(c->waiter);
+  // Quiet: its client is still there, and what it asks next wakes the
+  // tree, which reads this first (deliveries to the waiter meanwhile are
+  // dropped here: it is no longer in by_waiter_).
+  ToTree m;
+  m.kind = ToTree::Kind::kRelease;
+  m.worker = index_;
+  m.id = c->waiter;
+  to_tree_->PostQuiet(std::move(m));
+  c->waiter = 0;
+  c->kept = false;
+  c->pending = nullptr;
+}
+
+void Worker::WriteJsonReply(Conn* c, const std::string& body) {
+  char head[kReplyHeadBytes];
+  int len = FormatJsonReplyHead(body.size(), c->keep_alive, head);
+  iovec parts[2] = {{head, static_cast<size_t>(len)},
+                    {const_cast<char*>(body.data()), body.size()}};
+  c->state = Conn::State::kWriting;
+  if (!Write(c, parts, c->head_only ? 1 : 2)) return;
+  if (c->out.empty()) Written(c);
 }
 
 void Worker::Reply(Conn* c, const Response& r) {
@@ -475,8 +622,10 @@ void Worker::Mail() {
       case ToWorker::Kind::kHold: {
         auto it = conns_.find(m.id);
         if (it == conns_.end() || it->second->state != Conn::State::kCalling) {
-          // Its client left while the tree parked it.
-          Tell(ToTree::Kind::kGone, m.waiter);
+          // Its client left while the tree parked it (or answered it).
+          Tell(m.body != nullptr && !m.stream ? ToTree::Kind::kRelease
+                                              : ToTree::Kind::kGone,
+               m.waiter);
           break;
         }
         Hold(it->second, m);
@@ -487,13 +636,32 @@ void Worker::Mail() {
 }
 
 void Worker::Hold(Conn* c, ToWorker& m) {
+  if (!m.stream && m.body != nullptr) {
+    // A pull answered at once, its waiter kept for the client's next poll
+    // (unless the request was not one the worker can recognise again).
+    if (c->pull_target.empty()) {
+      Tell(ToTree::Kind::kRelease, m.waiter);
+    } else {
+      c->waiter = m.waiter;
+      by_waiter_[m.waiter] = c;
+      c->kept = true;
+      c->hold_timeout = m.timeout_seconds;
+      c->written_seq = m.seq;
+      c->pending = nullptr;
+    }
+    WriteJsonReply(c, *m.body);
+    return;
+  }
   c->waiter = m.waiter;
   by_waiter_[m.waiter] = c;
   ++held_count_;
   if (!m.stream) {
     c->state = Conn::State::kHeld;
-    timeval tv = Seconds(m.timeout_seconds);
-    evtimer_add(c->timer, &tv);
+    c->kept = !c->pull_target.empty();
+    c->hold_timeout = m.timeout_seconds;
+    c->written_seq = m.seq;
+    c->pending = nullptr;
+    ArmTimer(c, m.timeout_seconds);
     return;
   }
   c->state = Conn::State::kStreaming;
@@ -515,27 +683,38 @@ void Worker::Deliver(ToWorker& m) {
   auto it = by_waiter_.find(m.id);
   if (it == by_waiter_.end()) return;  // its client left
   Conn* c = it->second;
-  ++deliveries_;
   if (c->state == Conn::State::kHeld) {
-    by_waiter_.erase(it);
+    ++deliveries_;
     --held_count_;
-    c->waiter = 0;
+    if (c->kept) {
+      c->written_seq = m.seq;  // the waiter stays, between polls
+    } else {
+      by_waiter_.erase(it);
+      c->waiter = 0;
+    }
     evtimer_del(c->timer);
-    char head[160];
-    int len =
-        FormatJsonReplyHead(m.body->size(), c->keep_alive, head, sizeof head);
-    iovec parts[2] = {{head, static_cast<size_t>(len)},
-                      {const_cast<char*>(m.body->data()), m.body->size()}};
-    c->state = Conn::State::kWriting;
-    if (!Write(c, parts, c->head_only ? 1 : 2)) return;
-    if (c->out.empty()) Written(c);
+    WriteJsonReply(c, *m.body);
     return;
   }
-  if (c->state != Conn::State::kStreaming) return;
+  if (c->state != Conn::State::kStreaming) {
+    // Between polls: held for the client's next poll. A second one means
+    // a client that does not poll again soon: let the waiter go, and its
+    // next poll is answered by the tree from its cursor.
+    if (!c->kept) return;
+    if (c->pending == nullptr) {
+      c->pending = m.body;
+      c->pending_seq = m.seq;
+    } else {
+      Release(c);
+    }
+    return;
+  }
+  ++deliveries_;
   char id[48];
-  int len =
-      snprintf(id, sizeof id,
-               "id: %llu\ndata: ", static_cast<unsigned long long>(m.seq));
+  char* at = Put(id, "id: ");
+  at = std::to_chars(at, id + sizeof id, m.seq).ptr;
+  at = Put(at, "\ndata: ");
+  int len = static_cast<int>(at - id);
   iovec parts[3] = {{id, static_cast<size_t>(len)},
                     {const_cast<char*>(m.body->data()), m.body->size()},
                     {const_cast<char*>("\n\n"), 2}};
@@ -548,10 +727,24 @@ void Worker::Deliver(ToWorker& m) {
   }
 }
 
+void Worker::ArmTimer(Conn* c, int seconds) {
+  timeval tv = Seconds(seconds);
+  const timeval* common = nullptr;
+  if (seconds > 0) {
+    auto it = common_timeouts_.find(seconds);
+    if (it != common_timeouts_.end()) {
+      common = it->second;
+    } else if (common_timeouts_.size() < kCommonTimeouts) {
+      common = event_base_init_common_timeout(base_, &tv);
+      common_timeouts_[seconds] = common;
+    }
+  }
+  evtimer_add(c->timer, common != nullptr ? common : &tv);
+}
+
 void Worker::AwaitRequest(Conn* c) {
   c->deadline = Conn::Deadline::kIdle;
-  timeval tv = Seconds(options_->http_timeout);
-  evtimer_add(c->timer, &tv);
+  ArmTimer(c, options_->http_timeout);
 }
 
 void Worker::Tell(ToTree::Kind kind, uint64_t waiter) {
@@ -590,8 +783,12 @@ void Worker::Close(Conn* c) {
   c->dead = true;
   if (c->waiter != 0) {
     by_waiter_.erase(c->waiter);
-    --held_count_;
-    Tell(ToTree::Kind::kGone, c->waiter);
+    if (c->state == Conn::State::kHeld || c->state == Conn::State::kStreaming) {
+      --held_count_;
+      Tell(ToTree::Kind::kGone, c->waiter);
+    } else {
+      Tell(ToTree::Kind::kRelease, c->waiter);  // between polls
+    }
   }
   event_del(c->read_event);
   event_del(c->write_event);

@@ -8,6 +8,18 @@
 // event in one writev, the body shared with every waiter that gets the same
 // bytes, no allocation but the connection's own.
 //
+// A pull's waiter is kept between polls (Hub::Park with keep; a pull the
+// tree answered at once gets one too, kHold with its reply): when its
+// client asks the same /pull again on the same connection (the same
+// target but for since=, the same Authorization) from the seq of the last
+// reply written to it, the worker parks it itself, with no Request made,
+// no pattern parsed and nothing asked of the tree but a note (kResumed);
+// a reply the hub delivered meanwhile is held (one at most) and written at
+// once. Anything else the connection asks releases the waiter (kRelease)
+// and goes the usual way: the tree answers from the cursor, so nothing is
+// lost. Such a re-poll is not counted against --max_waiters again: its
+// waiter kept its place.
+//
 // /healthz is answered here, without the tree. A connection has
 // --http_timeout (60 s) to send each whole request, headers and body, and
 // --http_header_timeout (10 s) from a request's first byte to the end of
@@ -103,6 +115,13 @@ class Worker {
   // Parses what `c` holds while it is reading, answering what it can.
   void Process(Conn* c);
   void Reply(Conn* c, const Response& r);
+  // A pull's reply: `body` as JSON, after a head formatted in place.
+  void WriteJsonReply(Conn* c, const std::string& body);
+  // The request just parsed is the kept waiter's /pull again from its
+  // cursor: parks it (or answers it with the held reply); true if so.
+  bool Repoll(Conn* c);
+  // Lets go of the kept waiter of a connection between polls.
+  void Release(Conn* c);
   void Hold(Conn* c, ToWorker& m);
   void Deliver(ToWorker& m);
   // Writes `parts` (after what is pending), queueing what the socket does
@@ -115,6 +134,8 @@ class Worker {
   // Closes the oldest reserve connection still waiting for its request;
   // false if there is none.
   bool EvictReserve();
+  // Starts `c`'s timer: `seconds` from now.
+  void ArmTimer(Conn* c, int seconds);
   // Gives `c` --http_timeout to send a whole request.
   void AwaitRequest(Conn* c);
   // Tells the tree's thread what became of `waiter` (kGone, kExpire, ...).
@@ -140,6 +161,8 @@ class Worker {
   int spare_fd_ = -1;  // given up to accept-and-close when out of fds
   RateLimit accept_log_;
   std::unique_ptr<char[]> read_buffer_;
+  // Seconds -> libevent's common timeout for that duration (ArmTimer).
+  absl::flat_hash_map<int, const struct timeval*> common_timeouts_;
 
   std::atomic<size_t> connections_{0};
   std::atomic<size_t> held_count_{0};

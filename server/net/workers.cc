@@ -19,6 +19,10 @@ namespace {
 // The flush runs at the lowest of the base's priorities (Server::Start), so
 // that every socket and message ready in a loop turn is handled first.
 constexpr int kFlushPriority = 2;
+// A flush that answers many waiters posts each worker its deliveries in
+// batches of this many, so that the worker writes the first replies while
+// the flush goes on (one wake-up a batch at most).
+constexpr size_t kDeliveryBatch = 256;
 
 }  // namespace
 
@@ -109,6 +113,12 @@ void Workers::Mail() {
       case ToTree::Kind::kDrained:
         hub_.Drained(m.id);
         break;
+      case ToTree::Kind::kResumed:
+        hub_.Resumed(m.id, m.seq);
+        break;
+      case ToTree::Kind::kRelease:
+        hub_.Gone(m.id);
+        break;
     }
   }
   PostOutboxes();
@@ -167,23 +177,33 @@ void Workers::Park(uint32_t worker, uint64_t conn, Hold hold, int64_t now) {
     if (hold.has_since) {
       absl::StatusOr<std::optional<std::string>> body =
           hub_.PullNow(hold.patterns, hold.since, now);
-      if (!body.ok() || body->has_value()) {
+      if (body.ok() && body->has_value()) {
+        // Answered at once (its body says seq = the tree's), and kept: the
+        // client's next poll from that seq is its worker's to park.
+        const uint64_t seq = tree_->seq();
+        out.waiter = hub_.Park(std::move(hold.patterns), seq, worker,
+                               /*keep=*/true, /*answered=*/true);
+        out.seq = seq;
+        out.timeout_seconds = hold.timeout_seconds;
+        out.body = std::make_shared<const std::string>(std::move(**body));
+        Send(worker, std::move(out));
+        return;
+      }
+      if (!body.ok()) {
         ToWorker r;
         r.kind = ToWorker::Kind::kReply;
         r.id = conn;
-        if (body.ok()) {
-          r.response = std::make_unique<Response>();
-          r.response->body = std::move(**body);
-        } else {
-          r.response = std::make_unique<Response>(ErrorResponse(body.status()));
-          ++stats_->http_by_status[absl::StrCat(r.response->status)];
-        }
+        r.response = std::make_unique<Response>(ErrorResponse(body.status()));
+        ++stats_->http_by_status[absl::StrCat(r.response->status)];
         Send(worker, std::move(r));
         return;
       }
       since = hold.since;
     }
-    out.waiter = hub_.Park(std::move(hold.patterns), since, worker);
+    // Kept: the worker parks the client's next polls itself (worker.h).
+    out.waiter =
+        hub_.Park(std::move(hold.patterns), since, worker, /*keep=*/true);
+    out.seq = since;
     out.timeout_seconds = hold.timeout_seconds;
     Send(worker, std::move(out));
     return;
@@ -216,7 +236,13 @@ bool Workers::Deliver(Hub::WaiterId id,
   m.body = body;
   m.seq = seq;
   uint32_t worker = Hub::RouteOf(id);
-  if (worker < outboxes_.size()) Send(worker, std::move(m));
+  if (worker >= outboxes_.size()) return true;
+  std::vector<ToWorker>& box = outboxes_[worker];
+  box.push_back(std::move(m));
+  if (box.size() >= kDeliveryBatch) {
+    workers_[worker]->mailbox().PostAll(box.data(), box.size());
+    box.clear();
+  }
   return true;
 }
 

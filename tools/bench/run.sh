@@ -4,9 +4,9 @@
 #   2. GET /get of a ~1 KB subtree under wrk, beside nginx serving the same
 #      bytes from a file with one worker;
 #   3. one change fanned out to 10 000 and to 18 000 parked long-poll
-#      waiters, canopyd and nginx + nchan back to back, two rounds
-#      alternating, and each server's memory per waiter
-#      (canopy-pull-fanout);
+#      waiters, canopyd, nginx + nchan and canopy-comet-floor back to back,
+#      ROUNDS rounds alternating, and each server's memory per waiter
+#      (canopy-pull-fanout); medians and ratios;
 #   4. memory per leaf with 1 000 000 leaves pushed through /push.
 # Prints Markdown tables at the end. See docs/BENCHMARKS.md.
 #
@@ -15,7 +15,11 @@
 #   RUN_SECONDS (per throughput run, default 10), WAITERS (fan-out sizes,
 #   default "10000 18000"), MEM_LEAVES (default 1000000), CANOPYD (a
 #   canopyd binary to use instead of building one), ONLY=fanout (run the
-#   fan-out comparison alone), COMET_THREADS (canopyd's --comet_threads; default
+#   fan-out comparison alone), ONLY=steady (the steady mode alone: 10
+#   changes a second for STEADY_SECONDS (default 10) to STEADY_WAITERS
+#   (default 10000) waiters that each poll again from the seq of their last
+#   reply on their connection, canopyd and the floor in turn), ROUNDS
+#   (rounds of each comparison, default 3), COMET_THREADS (canopyd's --comet_threads; default
 #   its own: one per core), NCHAN_WORKERS (nginx's worker_processes for the
 #   fan-out, default 1: compare like with like). The fan-out also runs
 #   canopy-comet-floor with as many threads as canopyd has workers: the
@@ -31,7 +35,11 @@ JOBS=${JOBS:-2}
 RUN_SECONDS=${RUN_SECONDS:-10}
 WAITERS=${WAITERS:-10000 18000}
 ONLY=${ONLY:-}
-case "$ONLY" in "" | fanout) ;; *) echo "run.sh: ONLY must be empty or fanout" >&2; exit 1 ;; esac
+case "$ONLY" in "" | fanout | steady) ;; *) echo "run.sh: ONLY must be empty, fanout or steady" >&2; exit 1 ;; esac
+ROUNDS=${ROUNDS:-3}
+STEADY_WAITERS=${STEADY_WAITERS:-10000}
+STEADY_SECONDS=${STEADY_SECONDS:-10}
+[ "$ONLY" = steady ] && WAITERS=$STEADY_WAITERS
 MAX_WAITERS=0
 for w in $WAITERS; do [ "$w" -gt "$MAX_WAITERS" ] && MAX_WAITERS=$w; done
 MEM_LEAVES=${MEM_LEAVES:-1000000}
@@ -70,10 +78,12 @@ ulimit -n "$(ulimit -Hn)"
 
 # UDP and TCP ingest are not measured here: switch them off where canopyd
 # has them.
+# (The help is read whole first: grep -q on a pipe may end canopyd with
+# SIGPIPE, which pipefail would take for "no such flag".)
 INGEST_OFF=()
+CANOPYD_HELP=$("$CANOPYD" --helpfull 2>&1 || true)
 for proto in udp tcp; do
-  "$CANOPYD" --helpfull 2>&1 | grep -q -- "--${proto}[ =]" &&
-    INGEST_OFF+=("--$proto=off")
+  grep -q -- "--${proto}[ =]" <<<"$CANOPYD_HELP" && INGEST_OFF+=("--$proto=off")
 done
 
 # --- helpers ------------------------------------------------------------------
@@ -131,6 +141,12 @@ num() {
   }'
 }
 
+# median V1 V2 ...: the middle value (the mean of the two middle ones).
+median() {
+  printf '%s\n' "$@" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
+          else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # verdict VALUE OP LIMIT: "yes" or "**no**".
 verdict() {
@@ -332,11 +348,28 @@ fi
 
 # --- 3. fan-out, canopyd beside nginx + nchan --------------------------------
 # Every run on a fresh server, so that its RSS growth is the waiters' and not
-# memory freed by earlier runs and reused. At each size two rounds, the
-# order of the servers swapped in the second, so that a shared machine's
-# noise hurts both sides alike.
+# memory freed by earlier runs and reused. At each size ROUNDS rounds, the
+# order of the servers reversed every other round, so that a shared
+# machine's noise hurts every side alike; medians reported.
 declare -A FAN  # FAN[$waiters,$round,$target] = RESULT line
 FLOOR_THREADS=${COMET_THREADS:-$(nproc)}
+# start_floor: canopy-comet-floor on a free port; sets FLOOR_PORT, FLOOR_PID.
+start_floor() {
+  FLOOR_PORT=$(free_port)
+  "$BIN/canopy-comet-floor" --port="$FLOOR_PORT" --threads="$FLOOR_THREADS" &
+  FLOOR_PID=$!
+  STARTED+=("$FLOOR_PID")
+  local i
+  for i in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$FLOOR_PORT/nchan_status" >/dev/null && break
+    sleep 0.1
+  done
+}
+stop_floor() {
+  kill -TERM "$FLOOR_PID" 2>/dev/null || true
+  wait "$FLOOR_PID" 2>/dev/null || true
+  forget "$FLOOR_PID"
+}
 fanout_run() {  # $1: canopy, nchan or floor, $2: waiters, $3: round
   local name="fanout-$1-$2-$3"
   if [ "$1" = canopy ]; then
@@ -355,34 +388,90 @@ fanout_run() {  # $1: canopy, nchan or floor, $2: waiters, $3: round
       --publish_path="/pub/$channel" --status_path=/nchan_status)
     stop_nginx "$NGINX_MASTER"
   else
-    local port
-    port=$(free_port)
-    "$BIN/canopy-comet-floor" --port="$port" --threads="$FLOOR_THREADS" &
-    local floor_pid=$!
-    STARTED+=("$floor_pid")
-    local i
-    for i in $(seq 1 100); do
-      curl -sf "http://127.0.0.1:$port/nchan_status" >/dev/null && break
-      sleep 0.1
-    done
+    start_floor
     say "fan-out round $3: the floor ($FLOOR_THREADS threads), $2 waiters"
     FAN[$2,$3,$1]=$(run_fanout "$name" timeout 300 "$BIN/canopy-pull-fanout" \
-      --target=nchan --server="127.0.0.1:$port" --waiters="$2" \
-      --server_pid="$floor_pid" --subscribe_path=/sub/floor \
+      --target=nchan --server="127.0.0.1:$FLOOR_PORT" --waiters="$2" \
+      --server_pid="$FLOOR_PID" --subscribe_path=/sub/floor \
       --publish_path=/pub/floor --status_path=/nchan_status)
-    kill -TERM "$floor_pid" 2>/dev/null || true
-    wait "$floor_pid" 2>/dev/null || true
-    forget "$floor_pid"
+    stop_floor
   fi
 }
-for w in $WAITERS; do
-  fanout_run canopy "$w" 1
-  fanout_run nchan "$w" 1
-  fanout_run floor "$w" 1
-  fanout_run floor "$w" 2
-  fanout_run nchan "$w" 2
-  fanout_run canopy "$w" 2
-done
+# Each round in turn, the order reversed every other round.
+round_order() {  # $1: round, then the targets
+  local r=$1
+  shift
+  if [ $((r % 2)) = 1 ]; then
+    printf '%s\n' "$@"
+  else
+    printf '%s\n' "$@" | tac
+  fi
+}
+if [ "$ONLY" != steady ]; then
+  for w in $WAITERS; do
+    for round in $(seq 1 "$ROUNDS"); do
+      for target in $(round_order "$round" canopy nchan floor); do
+        fanout_run "$target" "$w" "$round"
+      done
+    done
+  done
+fi
+
+# --- steady: 10 changes a second, every waiter polling again ------------------
+declare -A STEADY  # STEADY[$round,$target] = RESULT line
+steady_run() {  # $1: canopy or floor, $2: round
+  local name="steady-$1-$2" pid port
+  if [ "$1" = canopy ]; then
+    start_canopyd "$name"
+    pid=$CANOPYD_PID port=$PORT
+  else
+    start_floor
+    pid=$FLOOR_PID port=$FLOOR_PORT
+  fi
+  say "steady round $2: $1, $STEADY_WAITERS waiters, 10 changes/s for ${STEADY_SECONDS}s"
+  STEADY[$2,$1]=$("$BIN/canopy-pull-fanout" --server="127.0.0.1:$port" \
+    --waiters="$STEADY_WAITERS" --server_pid="$pid" --changes_per_second=10 \
+    --seconds="$STEADY_SECONDS" >"$TMP/$name.out" 2>&1 || say "$name: errors"
+    cat "$TMP/$name.out" >&2
+    grep '^RESULT' "$TMP/$name.out" || die "$name failed")
+  if [ "$1" = canopy ]; then stop_canopyd; else stop_floor; fi
+}
+if [ "$ONLY" = steady ]; then
+  for round in $(seq 1 "$ROUNDS"); do
+    for target in $(round_order "$round" canopy floor); do
+      steady_run "$target" "$round"
+    done
+  done
+  echo
+  echo "| round | server | deliveries / expected | p50 ms | p99 ms | max ms | server CPU ms | CPU µs per delivery |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  for round in $(seq 1 "$ROUNDS"); do
+    for target in canopy floor; do
+      r=${STEADY[$round,$target]}
+      label=canopyd
+      [ "$target" = floor ] && label="the floor ($FLOOR_THREADS threads)"
+      printf '| %s | %s | %s / %s | %s | **%s** | %s | %s | %s |\n' "$round" "$label" \
+        "$(num "$(field "$r" deliveries)")" "$(num "$(field "$r" expected)")" \
+        "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" max_ms)" \
+        "$(field "$r" server_cpu_ms)" \
+        "$(awk -v c="$(field "$r" server_cpu_ms)" -v d="$(field "$r" deliveries)" \
+          'BEGIN { if (d > 0) printf "%.1f", c * 1000 / d; else print "n/a" }')"
+    done
+  done
+  echo
+  for target in canopy floor; do
+    p50s=() p99s=() dels=()
+    for round in $(seq 1 "$ROUNDS"); do
+      p50s+=("$(field "${STEADY[$round,$target]}" p50_ms)")
+      p99s+=("$(field "${STEADY[$round,$target]}" p99_ms)")
+      dels+=("$(field "${STEADY[$round,$target]}" deliveries)")
+    done
+    printf 'steady, %s, median of %s rounds: p50 %s ms, p99 %s ms, %s deliveries\n' \
+      "$target" "$ROUNDS" "$(median "${p50s[@]}")" "$(median "${p99s[@]}")" \
+      "$(num "$(median "${dels[@]}")")"
+  done
+  exit 0
+fi
 
 if [ -z "$ONLY" ]; then
   # --- 4. memory per leaf -----------------------------------------------------
@@ -414,7 +503,7 @@ echo
 echo "| waiters | round | server | last reply ms (first / p50 / p99) | delivered | server CPU ms | CPU µs per delivery | client CPU ms | server bytes per parked waiter |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for w in $WAITERS; do
-  for round in 1 2; do
+  for round in $(seq 1 "$ROUNDS"); do
     for target in canopy nchan floor; do
       r=${FAN[$w,$round,$target]}
       label=canopyd
@@ -446,33 +535,42 @@ if [ -z "$ONLY" ]; then
 EOF
 fi
 for w in $WAITERS; do
-  c1=${FAN[$w,1,canopy]} c2=${FAN[$w,2,canopy]}
-  n1=${FAN[$w,1,nchan]} n2=${FAN[$w,2,nchan]}
-  # Best of the two rounds for each server, and each round's own ratio.
-  c_max=$(min "$(field "$c1" max_ms)" "$(field "$c2" max_ms)")
-  n_max=$(min "$(field "$n1" max_ms)" "$(field "$n2" max_ms)")
-  c_cpu=$(min "$(field "$c1" cpu_us_per_delivery)" "$(field "$c2" cpu_us_per_delivery)")
-  n_cpu=$(min "$(field "$n1" cpu_us_per_delivery)" "$(field "$n2" cpu_us_per_delivery)")
-  t_ratio=$(ratio "$c_max" "$n_max")
+  # The median of the rounds for each server, and each round's own ratio.
+  declare -A MS CPU
   all_delivered=yes
-  for r in "$c1" "$c2"; do
-    [ "$(field "$r" delivered)" = "$w" ] || all_delivered=no
+  for target in canopy nchan floor; do
+    ms=() cpu=()
+    for round in $(seq 1 "$ROUNDS"); do
+      ms+=("$(field "${FAN[$w,$round,$target]}" max_ms)")
+      cpu+=("$(field "${FAN[$w,$round,$target]}" cpu_us_per_delivery)")
+      [ "$target" = canopy ] && [ "$(field "${FAN[$w,$round,$target]}" delivered)" != "$w" ] &&
+        all_delivered=no
+    done
+    MS[$target]=$(median "${ms[@]}")
+    CPU[$target]=$(median "${cpu[@]}")
   done
-  printf '| fan-out of one change to %s waiters, last reply, best of 2 | canopyd %s ms vs nginx + nchan %s ms = **%s×** (rounds: %s×, %s×) | ≤ 0.5× nchan | %s |\n' \
-    "$(num "$w")" "$c_max" "$n_max" "$t_ratio" \
-    "$(ratio "$(field "$c1" max_ms)" "$(field "$n1" max_ms)")" \
-    "$(ratio "$(field "$c2" max_ms)" "$(field "$n2" max_ms)")" \
+  rounds_ratio() {  # $1 $2: targets; $3: field
+    local round out=()
+    for round in $(seq 1 "$ROUNDS"); do
+      out+=("$(ratio "$(field "${FAN[$w,$round,$1]}" "$3")" "$(field "${FAN[$w,$round,$2]}" "$3")")×")
+    done
+    local IFS=,
+    printf '%s' "${out[*]}" | sed 's/,/, /g'
+  }
+  t_ratio=$(ratio "${MS[canopy]}" "${MS[nchan]}")
+  printf '| fan-out of one change to %s waiters, last reply, median of %s | canopyd %s ms vs nginx + nchan %s ms = **%s×** (rounds: %s) | ≤ 0.5× nchan | %s |\n' \
+    "$(num "$w")" "$ROUNDS" "${MS[canopy]}" "${MS[nchan]}" "$t_ratio" \
+    "$(rounds_ratio canopy nchan max_ms)" \
     "$([ "$all_delivered" = yes ] && verdict "$t_ratio" "<=" 0.5 || echo "**no**")"
-  printf '| fan-out to %s waiters, server CPU per delivery, best of 2 | canopyd %s µs vs nginx + nchan %s µs = **%s×** (rounds: %s×, %s×) | — | |\n' \
-    "$(num "$w")" "$c_cpu" "$n_cpu" "$(ratio "$c_cpu" "$n_cpu")" \
-    "$(ratio "$(field "$c1" cpu_us_per_delivery)" "$(field "$n1" cpu_us_per_delivery)")" \
-    "$(ratio "$(field "$c2" cpu_us_per_delivery)" "$(field "$n2" cpu_us_per_delivery)")"
-  f1=${FAN[$w,1,floor]} f2=${FAN[$w,2,floor]}
-  f_max=$(min "$(field "$f1" max_ms)" "$(field "$f2" max_ms)")
-  f_cpu=$(min "$(field "$f1" cpu_us_per_delivery)" "$(field "$f2" cpu_us_per_delivery)")
-  printf '| fan-out to %s waiters: the floor (%s threads), best of 2 | %s ms, %s µs per delivery: canopyd is %s× the floor'"'"'s time, nchan %s×; the floor is %s× nchan | — | |\n' \
-    "$(num "$w")" "$FLOOR_THREADS" "$f_max" "$f_cpu" "$(ratio "$c_max" "$f_max")" \
-    "$(ratio "$n_max" "$f_max")" "$(ratio "$f_max" "$n_max")"
+  printf '| fan-out to %s waiters, server CPU per delivery, median of %s | canopyd %s µs vs nginx + nchan %s µs = **%s×** (rounds: %s) | ≤ 6 µs | %s |\n' \
+    "$(num "$w")" "$ROUNDS" "${CPU[canopy]}" "${CPU[nchan]}" \
+    "$(ratio "${CPU[canopy]}" "${CPU[nchan]}")" \
+    "$(rounds_ratio canopy nchan cpu_us_per_delivery)" "$(verdict "${CPU[canopy]}" "<=" 6)"
+  printf '| fan-out to %s waiters: the floor (%s threads), median of %s | %s ms, %s µs per delivery: canopyd is %s× the floor'"'"'s time (rounds: %s) and %s× its CPU, nchan %s× its time; the floor is %s× nchan | — | |\n' \
+    "$(num "$w")" "$FLOOR_THREADS" "$ROUNDS" "${MS[floor]}" "${CPU[floor]}" \
+    "$(ratio "${MS[canopy]}" "${MS[floor]}")" "$(rounds_ratio canopy floor max_ms)" \
+    "$(ratio "${CPU[canopy]}" "${CPU[floor]}")" \
+    "$(ratio "${MS[nchan]}" "${MS[floor]}")" "$(ratio "${MS[floor]}" "${MS[nchan]}")"
 done
 w1=${WAITERS%% *}
 c_pw=$(field "${FAN[$w1,1,canopy]}" bytes_per_waiter)

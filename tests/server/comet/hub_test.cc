@@ -142,6 +142,55 @@ class HubTest : public ::testing::Test {
   Hub hub_;  // after the tree, the stats and the sink it points to
 };
 
+// A kept waiter (the comet workers' pulls) outlives its reply: between
+// polls it is not a parked waiter but still watches, and gets what changes
+// from its last reply's seq; Resumed parks it again unless a reply after
+// the client's cursor is on its way; a timeout while a reply is on its way
+// adds nothing; Gone frees it.
+TEST_F(HubTest, AKeptWaiterOutlivesItsRepliesAndLosesNothingBetweenPolls) {
+  uint64_t since = Push(R"({"web": {"a": 1}})");
+  Hub::WaiterId id = hub_.Park(Patterns({"web"}), since, 0, /*keep=*/true);
+  EXPECT_EQ(hub_.waiters(), 1u);
+  uint64_t s1 = Push(R"({"web": {"a": 2}})");
+  hub_.Flush(kT0);
+  ASSERT_EQ(sink_.To(id).size(), 1u);
+  EXPECT_EQ(sink_.To(id)[0].seq, s1);
+  EXPECT_TRUE(sink_.releases.empty());
+  EXPECT_EQ(hub_.waiters(), 0u);
+  EXPECT_EQ(hub_.between_polls(), 1u);
+  EXPECT_EQ(hub_.watch_lists(), 1u);
+  // A change between polls: delivered from s1, to be held for the client.
+  uint64_t s2 = Push(R"({"web": {"b": 3}})");
+  hub_.Flush(kT0);
+  ASSERT_EQ(sink_.To(id).size(), 2u);
+  EXPECT_EQ(ParseReply(sink_.To(id)[1].body).items, (Items{{"web,b", "3"}}));
+  EXPECT_EQ(sink_.To(id)[1].seq, s2);
+  // The client comes back from s1: that s2 reply is its answer, so it is
+  // still between polls; a timeout meanwhile adds nothing.
+  hub_.Resumed(id, s1);
+  EXPECT_EQ(hub_.waiters(), 0u);
+  hub_.Expire(id);
+  EXPECT_EQ(sink_.To(id).size(), 2u);
+  // Back from s2: parked again, and a timeout answers with s2.
+  hub_.Resumed(id, s2);
+  EXPECT_EQ(hub_.waiters(), 1u);
+  EXPECT_EQ(hub_.between_polls(), 0u);
+  hub_.Expire(id);
+  ASSERT_EQ(sink_.To(id).size(), 3u);
+  EXPECT_EQ(ParseReply(sink_.To(id)[2].body).seq, s2);
+  EXPECT_TRUE(ParseReply(sink_.To(id)[2].body).items.empty());
+  EXPECT_EQ(hub_.between_polls(), 1u);
+  // Let go: freed at the next flush.
+  hub_.Gone(id);
+  hub_.Flush(kT0);
+  EXPECT_EQ(hub_.between_polls(), 0u);
+  EXPECT_EQ(hub_.waiters(), 0u);
+  EXPECT_EQ(hub_.watch_lists(), 0u);
+  Push(R"({"web": {"a": 9}})");
+  hub_.Flush(kT0);
+  EXPECT_EQ(sink_.To(id).size(), 3u);
+}
+
 TEST_F(HubTest, AParkedPullIsAnsweredOnTheNextFlushAndReleased) {
   uint64_t since = Push(R"({"web": {"a": 1, "b": 2}})");
   Hub::WaiterId id = hub_.Park(Patterns({"web"}), since);

@@ -9,11 +9,16 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tests/server/harness.h"
@@ -31,6 +36,79 @@ bool SendAll(int fd, const std::string& bytes) {
   return write(fd, bytes.data(), bytes.size()) ==
          static_cast<ssize_t>(bytes.size());
 }
+
+// One keep-alive connection that asks and reads one reply at a time (the
+// way the pages and `canopy watch` poll).
+class KeepAlive {
+ public:
+  explicit KeepAlive(int port) : fd_(Connect(port)) {}
+  ~KeepAlive() { Close(); }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  bool Send(const std::string& target) {
+    return SendAll(
+        fd_, absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  // The next reply's status and body; status 0 when the connection closed
+  // or nothing came within `seconds`.
+  std::pair<int, std::string> Read(int seconds = 30) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(seconds);
+    while (true) {
+      size_t end = in_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        size_t at = in_.find("Content-Length: ");
+        size_t length = 0;
+        if (at != std::string::npos && at < end) {
+          length = std::stoul(in_.substr(at + 16));
+        }
+        if (in_.size() >= end + 4 + length) {
+          int status = std::stoi(in_.substr(9, 3));
+          std::string body = in_.substr(end + 4, length);
+          in_.erase(0, end + 4 + length);
+          return {status, body};
+        }
+      }
+      const int left =
+          static_cast<int>(absl::ToInt64Milliseconds(deadline - absl::Now()));
+      pollfd p = {fd_, POLLIN, 0};
+      if (left <= 0 || poll(&p, 1, left) != 1) return {0, ""};
+      char buf[4096];
+      ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return {0, ""};
+      in_.append(buf, static_cast<size_t>(n));
+    }
+  }
+  // A /pull of `key` from `since`: its seq, and its items added to `*held`
+  // ("null" for a removal); -1 on anything but a 200.
+  int64_t Pull(const std::string& key, uint64_t since, int timeout,
+               std::map<std::string, std::string>* held) {
+    if (!Send(absl::StrCat("/pull?key=", key, "&since=", since,
+                           "&timeout=", timeout))) {
+      return -1;
+    }
+    auto [status, body] = Read(timeout + 30);
+    if (status != 200) return -1;
+    rapidjson::Document d;
+    d.Parse(body.c_str());
+    if (!d.IsObject()) return -1;
+    for (const auto& item : d["items"].GetArray()) {
+      for (const auto& m : item.GetObject()) {
+        (*held)[m.name.GetString()] =
+            m.value.IsNull() ? "null" : std::to_string(m.value.GetInt());
+      }
+    }
+    last_items_ = d["items"].Size();
+    return static_cast<int64_t>(d["seq"].GetUint64());
+  }
+  size_t last_items() const { return last_items_; }
+
+ private:
+  int fd_;
+  std::string in_;
+  size_t last_items_ = 0;
+};
 
 class WorkersTest : public ::testing::Test {
  protected:
@@ -110,6 +188,156 @@ TEST_F(WorkersTest, PollingClientsOnEveryWorkerEndWithEveryFinalValue) {
   // Every worker took part.
   EXPECT_TRUE(EveryWorkerHas("canopy_worker_requests_total"));
   EXPECT_TRUE(EveryWorkerHas("canopy_worker_deliveries_total"));
+}
+
+// The same burst with each client polling again on its one keep-alive
+// connection, from the seq of its last reply: the worker parks those polls
+// itself (its waiter kept between polls, a change meanwhile held for the
+// next poll or, past one, answered by the tree from the cursor), and every
+// client still ends with every final value.
+TEST_F(WorkersTest, KeepAliveClientsPollingAgainEndWithEveryFinalValue) {
+  constexpr int kKeys = 10;
+  constexpr int kPushes = 10000;
+  constexpr int kClients = 24;
+  std::atomic<bool> pushed{false};
+  std::vector<std::map<std::string, std::string>> held(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      KeepAlive conn(server_->http_port());
+      int64_t since = 0;
+      while (true) {
+        int64_t seq = conn.Pull("keep", since, 2, &held[c]);
+        if (seq < 0) {  // closed: a new connection, from the same cursor
+          conn.~KeepAlive();
+          new (&conn) KeepAlive(server_->http_port());
+          continue;
+        }
+        since = seq;
+        if (pushed.load() && conn.last_items() == 0) break;
+      }
+    });
+  }
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return server_->Metric("canopy_waiters") >= kClients / 2; }));
+  HttpClient pusher = server_->Client();
+  std::map<std::string, std::string> want;
+  for (int i = 0; i < kPushes; ++i) {
+    std::string key = absl::StrCat("k", i % kKeys);
+    auto r = pusher.Request(
+        "POST", "/push", absl::StrCat(R"({"keep": {")", key, R"(": )", i, "}}"),
+        {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+    want[absl::StrCat("keep,", key)] = std::to_string(i);
+  }
+  pushed = true;
+  for (std::thread& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(held[c], want) << "client " << c;
+  // The clients are gone: so are their waiters, parked or between polls.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return server_->Metric("canopy_watch_lists") == 0; }));
+  EXPECT_EQ(server_->Metric("canopy_waiters"), 0);
+}
+
+// One client's polls on one connection, step by step: a kept waiter is
+// parked again by its worker, counted as a waiter while parked and not
+// between polls, gets a change made between polls at once, times out with
+// its seq, is let go when the connection asks something else, and is freed
+// when its client hangs up.
+TEST_F(WorkersTest, AKeptWaiterBetweenPollsLosesNothing) {
+  HttpClient http = server_->Client();
+  auto push = [&](const std::string& body) {
+    auto r = http.Request("POST", "/push", body,
+                          {{"Content-Type", "application/json"}});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+  };
+  push(R"({"kw": {"a": 1}})");
+  std::map<std::string, std::string> held;
+  KeepAlive conn(server_->http_port());
+  // A first poll from 0 answers at once with everything.
+  int64_t seq = conn.Pull("kw", 0, 30, &held);
+  ASSERT_GT(seq, 0);
+  // Parked by the tree, answered by a change.
+  ASSERT_TRUE(
+      conn.Send(absl::StrCat("/pull?key=kw&since=", seq, "&timeout=30")));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 1; }));
+  push(R"({"kw": {"a": 2}})");
+  auto [status, body] = conn.Read();
+  ASSERT_EQ(status, 200);
+  EXPECT_NE(body.find(R"("kw,a":2)"), std::string::npos) << body;
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  seq = static_cast<int64_t>(d["seq"].GetUint64());
+  // Between polls: not a parked waiter, but still watching.
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 0; }));
+  EXPECT_EQ(server_->Metric("canopy_watch_lists"), 1);
+  // A change between polls is the next poll's answer, at once.
+  push(R"({"kw": {"b": 3}})");
+  held.clear();
+  seq = conn.Pull("kw", seq, 30, &held);
+  EXPECT_EQ(held, (std::map<std::string, std::string>{{"kw,b", "3"}}));
+  // Parked again by the worker, and counted.
+  ASSERT_TRUE(
+      conn.Send(absl::StrCat("/pull?key=kw&since=", seq, "&timeout=30")));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 1; }));
+  push(R"({"kw": {"a": 4}})");
+  std::tie(status, body) = conn.Read();
+  EXPECT_NE(body.find(R"("kw,a":4)"), std::string::npos) << body;
+  d.Parse(body.c_str());
+  seq = static_cast<int64_t>(d["seq"].GetUint64());
+  // Several changes between polls: whatever the worker held or let go,
+  // the polls that follow bring every one of them.
+  push(R"({"kw": {"a": 5}})");
+  push(R"({"kw": {"b": 6}})");
+  {
+    auto r = http.Request("DELETE", "/api/q/kw,a");
+    ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : "");
+  }
+  push(R"({"kw": {"c": 7}})");
+  held.clear();
+  for (int i = 0; i < 10 && held.size() < 3; ++i) {
+    seq = conn.Pull("kw", seq, 1, &held);
+    ASSERT_GE(seq, 0);
+  }
+  EXPECT_EQ(held, (std::map<std::string, std::string>{
+                      {"kw,a", "null"}, {"kw,b", "6"}, {"kw,c", "7"}}));
+  // Timeouts, twice from the same cursor: no items, the seq unchanged.
+  for (int i = 0; i < 2; ++i) {
+    held.clear();
+    int64_t again = conn.Pull("kw", seq, 1, &held);
+    EXPECT_EQ(again, seq);
+    EXPECT_TRUE(held.empty());
+  }
+  // Another request on the connection lets the waiter go.
+  ASSERT_TRUE(conn.Send("/get?key=kw"));
+  std::tie(status, body) = conn.Read();
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return server_->Metric("canopy_watch_lists") == 0; }));
+  // Parked again (by the tree), then by the worker; the client hangs up.
+  held.clear();
+  ASSERT_TRUE(
+      conn.Send(absl::StrCat("/pull?key=kw&since=", seq, "&timeout=30")));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 1; }));
+  push(R"({"kw": {"c": 8}})");
+  std::tie(status, body) = conn.Read();
+  d.Parse(body.c_str());
+  seq = static_cast<int64_t>(d["seq"].GetUint64());
+  ASSERT_TRUE(
+      conn.Send(absl::StrCat("/pull?key=kw&since=", seq, "&timeout=30")));
+  ASSERT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 1; }));
+  const double gone = server_->Metric("canopy_waiters_gone_total");
+  conn.Close();
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return server_->Metric("canopy_waiters") == 0; }));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return server_->Metric("canopy_watch_lists") == 0; }));
+  EXPECT_EQ(server_->Metric("canopy_waiters_gone_total"), gone + 1);
 }
 
 // 2 000 parked clients hang up at once: every worker returns to zero
