@@ -179,6 +179,15 @@ absl::StatusOr<std::vector<Pattern>> PatternsOf(const Request& request) {
   return out;
 }
 
+absl::StatusOr<size_t> LimitOf(const Request& request, size_t otherwise) {
+  if (!request.HasParam("limit")) return otherwise;
+  size_t limit = 0;
+  if (!absl::SimpleAtoi(request.Param("limit"), &limit) || limit == 0) {
+    return absl::InvalidArgumentError("limit must be a positive integer");
+  }
+  return limit;
+}
+
 absl::Status QueryRefused(const QueryBudget& budget, HandlerContext& ctx) {
   if (ctx.stats != nullptr) ++ctx.stats->queries_refused;
   return budget.Refusal();

@@ -141,6 +141,9 @@ std::string FormDecode(absl::string_view s);
 // Parses every `key=` parameter as a pattern (none means the whole tree).
 absl::StatusOr<std::vector<Pattern>> PatternsOf(const Request& request);
 
+// The `limit=` parameter (a positive integer), or `otherwise` without one.
+absl::StatusOr<size_t> LimitOf(const Request& request, size_t otherwise);
+
 // A tree query passed its budget: counts it and says why (413).
 absl::Status QueryRefused(const QueryBudget& budget, HandlerContext& ctx);
 

@@ -145,11 +145,9 @@ absl::StatusOr<Response> HandleGet(const Request& request,
   // In a cluster, keys other shards own come from replicas of them.
   const bool stale =
       ctx.cluster != nullptr && !ctx.cluster->Replicate(*patterns);
-  size_t limit = ctx.options->get_limit;
-  if (request.HasParam("limit") &&
-      (!absl::SimpleAtoi(request.Param("limit"), &limit) || limit == 0)) {
-    return absl::InvalidArgumentError("limit must be a positive integer");
-  }
+  absl::StatusOr<size_t> limit_or = LimitOf(request, ctx.options->get_limit);
+  if (!limit_or.ok()) return limit_or.status();
+  const size_t limit = *limit_or;
   JsonOut out;
   out.w.StartObject();
   out.Key("seq");

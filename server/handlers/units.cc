@@ -60,11 +60,9 @@ absl::StatusOr<Response> HandleUnits(const Request& request,
   // carry values, not stated units: those leaves get inferred units).
   const bool stale =
       ctx.cluster != nullptr && !ctx.cluster->Replicate(*patterns);
-  size_t limit = ctx.options->get_limit;
-  if (request.HasParam("limit") &&
-      (!absl::SimpleAtoi(request.Param("limit"), &limit) || limit == 0)) {
-    return absl::InvalidArgumentError("limit must be a positive integer");
-  }
+  absl::StatusOr<size_t> limit_or = LimitOf(request, ctx.options->get_limit);
+  if (!limit_or.ok()) return limit_or.status();
+  const size_t limit = *limit_or;
   QueryBudget budget(ctx.options->query);
   bool truncated = false;
   std::vector<std::pair<std::string, std::string>> units =
