@@ -1,3 +1,6 @@
+// A comet worker (server/net/worker.h): its connections, reading and
+// parsing requests, writing replies, deadlines and closing. The held
+// requests and the hub's deliveries are in worker_held.cc.
 #include "server/net/worker.h"
 
 #include <event2/event.h>
@@ -21,132 +24,17 @@
 #include "absl/strings/strip.h"
 #include "server/net/request_parser.h"
 #include "server/net/response_write.h"
+#include "server/net/worker_conn.h"
 
 namespace canopy {
-namespace {
 
-constexpr size_t kReadBufferBytes = 64 * 1024;
-// Bytes a connection may hold unparsed while its request is answered
-// (pipelined requests); past it the client is not playing by the rules.
-constexpr size_t kMaxPendingInput = 256 * 1024;
-constexpr size_t kStreamHighWater = 1 << 20;
-constexpr size_t kStreamHardLimit = 8 << 20;
-constexpr int kStreamKeepaliveSeconds = 15;
-constexpr size_t kMaxHeaderBytes = 64 * 1024;
-// Timer durations given a queue of their own (libevent's common timeouts:
-// adding and removing such a timer is O(1), not a heap operation); the
-// ones past this many use the heap.
-constexpr size_t kCommonTimeouts = 32;
-// The reap event runs after every other event of a loop turn.
-constexpr int kReapPriority = 1;
-// A connection past --max_connections, one of the reserve, has this long
-// to ask /healthz or /metrics.
-constexpr int kReserveSeconds = 2;
-
-// Appends `text` at `at` (the caller's buffer is large enough).
-char* Put(char* at, absl::string_view text) {
-  std::memcpy(at, text.data(), text.size());
-  return at + text.size();
-}
-
-// The head of a comet reply, formatted without allocating (nor printf): a
-// pull's answer is always 200 and JSON. `out` holds kReplyHeadBytes.
-constexpr size_t kReplyHeadBytes = 160;
-int FormatJsonReplyHead(size_t body_bytes, bool keep_alive, char* out) {
-  char* at = Put(out,
-                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                 "Content-Length: ");
-  at = std::to_chars(at, out + kReplyHeadBytes, body_bytes).ptr;
-  at = Put(at, keep_alive
-                   ? absl::string_view("\r\nConnection: keep-alive\r\n\r\n")
-                   : absl::string_view("\r\nConnection: close\r\n\r\n"));
-  return static_cast<int>(at - out);
-}
-
-// Splits a request target "/pull?..." into its since= cursor and the rest,
-// given to `piece` in order: "/pull?" and each other parameter (with its
-// '&' if not the first), so that the rest can be kept or compared without
-// allocating. False when the target is not a /pull with a query, or has
-// more than one since=, or one that is not a number; `*has_since` says
-// whether it had one.
-template <class F>
-bool SplitPullTarget(absl::string_view target, uint64_t* since, bool* has_since,
-                     F&& piece) {
-  *has_since = false;
-  if (!absl::ConsumePrefix(&target, "/pull?")) return false;
-  piece(absl::string_view("/pull?"));
-  bool first = true;
-  while (true) {
-    const size_t amp = target.find('&');
-    const absl::string_view p = target.substr(0, amp);
-    if (absl::StartsWith(p, "since=")) {
-      if (*has_since || !absl::SimpleAtoi(p.substr(6), since)) return false;
-      *has_since = true;
-    } else {
-      if (!first) piece(absl::string_view("&"));
-      piece(p);
-      first = false;
-    }
-    if (amp == absl::string_view::npos) break;
-    target.remove_prefix(amp + 1);
-  }
-  return true;
-}
-
-timeval Seconds(int s) {
-  timeval tv;
-  tv.tv_sec = s;
-  tv.tv_usec = 0;
-  return tv;
-}
-
-}  // namespace
-
-struct Worker::Conn {
-  enum class State {
-    kReading,    // parsing requests
-    kCalling,    // a request is with the tree's thread
-    kWriting,    // a reply is being written
-    kHeld,       // a /pull parked as a waiter
-    kStreaming,  // a /stream
-  };
-  Worker* worker;
-  uint64_t id;
-  int fd;
-  State state = State::kReading;
-  bool keep_alive = true;
-  bool head_only = false;      // the request was HEAD
-  bool sent_continue = false;  // "100 Continue" written for this request
-  bool backlogged = false;     // a stream past its high-water mark
-  bool dead = false;
-  bool reserve = false;  // past the cap: /healthz and /metrics only, once
-  enum class Deadline { kIdle, kHeaders, kBody } deadline = Deadline::kIdle;
-  uint64_t waiter = 0;
-  // A pull's waiter kept between polls (worker.h): the cursor the client
-  // has (the seq of the last reply written, or its hold's), a reply the
-  // hub delivered before the client came back, and what a poll again must
-  // be: its target without since=, and its Authorization.
-  bool kept = false;
-  int hold_timeout = 0;
-  uint64_t written_seq = 0;
-  std::shared_ptr<const std::string> pending;
-  uint64_t pending_seq = 0;
-  std::string pull_target;
-  std::string pull_authorization;
-  event* read_event = nullptr;
-  event* write_event = nullptr;
-  event* timer = nullptr;
-  RequestParser parser;
-  std::string in;              // read, not yet parsed
-  std::string out;             // to write, not yet taken by the socket
-  sockaddr_storage peer = {};  // the client's address
-
-  Conn(Worker* w, uint64_t i, int f, size_t max_body)
-      : worker(w),
-        id(i),
-        fd(f),
-        parser(RequestLimits{kMaxHeaderBytes, max_body}) {}
-};
+using worker_internal::kCommonTimeouts;
+using worker_internal::kMaxPendingInput;
+using worker_internal::kReadBufferBytes;
+using worker_internal::kReapPriority;
+using worker_internal::kReserveSeconds;
+using worker_internal::Seconds;
+using worker_internal::SplitPullTarget;
 
 Worker::Worker(uint32_t index, const ServerOptions* options,
                Mailbox<ToTree>* to_tree, std::atomic<size_t>* open_connections)
@@ -446,77 +334,6 @@ void Worker::Process(Conn* c) {
   }
 }
 
-bool Worker::Repoll(Conn* c) {
-  if (!c->kept || c->pull_target.empty() || !c->parser.get() ||
-      c->parser.has_body() ||
-      c->parser.authorization() != c->pull_authorization) {
-    return false;
-  }
-  uint64_t since = 0;
-  bool has_since = false;
-  size_t at = 0;
-  bool same = true;
-  const absl::string_view want = c->pull_target;
-  if (!SplitPullTarget(c->parser.target(), &since, &has_since,
-                       [&](absl::string_view p) {
-                         if (same && absl::StartsWith(want.substr(at), p)) {
-                           at += p.size();
-                         } else {
-                           same = false;
-                         }
-                       }) ||
-      !has_since || !same || at != want.size() || since != c->written_seq) {
-    return false;
-  }
-  c->parser.Reset();
-  if (c->pending != nullptr) {
-    // A change came between the polls: its reply, at once.
-    std::shared_ptr<const std::string> body = std::move(c->pending);
-    c->pending = nullptr;
-    c->written_seq = c->pending_seq;
-    ++deliveries_;
-    WriteJsonReply(c, *body);
-    return true;
-  }
-  c->state = Conn::State::kHeld;
-  ++held_count_;
-  ArmTimer(c, c->hold_timeout);
-  ToTree m;
-  m.kind = ToTree::Kind::kResumed;
-  m.worker = index_;
-  m.id = c->waiter;
-  m.seq = since;
-  // Quiet: the hub needs it only before the next message it reads (the
-  // waiter count, a timeout, a new pull against --max_waiters).
-  to_tree_->PostQuiet(std::move(m));
-  return true;
-}
-
-void Worker::Release(Conn* c) {
-  by_waiter_.erase(c->waiter);
-  // Quiet: its client is still there, and what it asks next wakes the
-  // tree, which reads this first (deliveries to the waiter meanwhile are
-  // dropped here: it is no longer in by_waiter_).
-  ToTree m;
-  m.kind = ToTree::Kind::kRelease;
-  m.worker = index_;
-  m.id = c->waiter;
-  to_tree_->PostQuiet(std::move(m));
-  c->waiter = 0;
-  c->kept = false;
-  c->pending = nullptr;
-}
-
-void Worker::WriteJsonReply(Conn* c, const std::string& body) {
-  char head[kReplyHeadBytes];
-  int len = FormatJsonReplyHead(body.size(), c->keep_alive, head);
-  iovec parts[2] = {{head, static_cast<size_t>(len)},
-                    {const_cast<char*>(body.data()), body.size()}};
-  c->state = Conn::State::kWriting;
-  if (!Write(c, parts, c->head_only ? 1 : 2)) return;
-  if (c->out.empty()) Written(c);
-}
-
 void Worker::Reply(Conn* c, const Response& r) {
   std::string head;
   c->keep_alive = AppendResponseHead(r, c->keep_alive, &head);
@@ -599,134 +416,6 @@ void Worker::Written(Conn* c) {
   Process(c);  // a pipelined request may be waiting
 }
 
-void Worker::OnMail(int, short, void* arg) {
-  static_cast<Worker*>(arg)->Mail();
-}
-
-void Worker::Mail() {
-  for (ToWorker& m : mailbox_.TakeAll()) {
-    switch (m.kind) {
-      case ToWorker::Kind::kStop:
-        event_base_loopbreak(base_);
-        return;
-      case ToWorker::Kind::kDeliver:
-        Deliver(m);
-        break;
-      case ToWorker::Kind::kReply: {
-        auto it = conns_.find(m.id);
-        if (it != conns_.end() && it->second->state == Conn::State::kCalling) {
-          Reply(it->second, *m.response);
-        }
-        break;
-      }
-      case ToWorker::Kind::kHold: {
-        auto it = conns_.find(m.id);
-        if (it == conns_.end() || it->second->state != Conn::State::kCalling) {
-          // Its client left while the tree parked it (or answered it).
-          Tell(m.body != nullptr && !m.stream ? ToTree::Kind::kRelease
-                                              : ToTree::Kind::kGone,
-               m.waiter);
-          break;
-        }
-        Hold(it->second, m);
-        break;
-      }
-    }
-  }
-}
-
-void Worker::Hold(Conn* c, ToWorker& m) {
-  if (!m.stream && m.body != nullptr) {
-    // A pull answered at once, its waiter kept for the client's next poll
-    // (unless the request was not one the worker can recognise again).
-    if (c->pull_target.empty()) {
-      Tell(ToTree::Kind::kRelease, m.waiter);
-    } else {
-      c->waiter = m.waiter;
-      by_waiter_[m.waiter] = c;
-      c->kept = true;
-      c->hold_timeout = m.timeout_seconds;
-      c->written_seq = m.seq;
-      c->pending = nullptr;
-    }
-    WriteJsonReply(c, *m.body);
-    return;
-  }
-  c->waiter = m.waiter;
-  by_waiter_[m.waiter] = c;
-  ++held_count_;
-  if (!m.stream) {
-    c->state = Conn::State::kHeld;
-    c->kept = !c->pull_target.empty();
-    c->hold_timeout = m.timeout_seconds;
-    c->written_seq = m.seq;
-    c->pending = nullptr;
-    ArmTimer(c, m.timeout_seconds);
-    return;
-  }
-  c->state = Conn::State::kStreaming;
-  c->keep_alive = false;  // a stream ends with its connection
-  std::string head;
-  AppendStreamHead(&head);
-  std::string id = absl::StrCat("id: ", m.seq, "\ndata: ");
-  iovec parts[4] = {{head.data(), head.size()},
-                    {id.data(), id.size()},
-                    {const_cast<char*>(m.body->data()), m.body->size()},
-                    {const_cast<char*>("\n\n"), 2}};
-  if (!Write(c, parts, 4)) return;
-  timeval tv = Seconds(kStreamKeepaliveSeconds);
-  event_assign(c->timer, base_, -1, EV_PERSIST, &Worker::OnTimer, c);
-  evtimer_add(c->timer, &tv);
-}
-
-void Worker::Deliver(ToWorker& m) {
-  auto it = by_waiter_.find(m.id);
-  if (it == by_waiter_.end()) return;  // its client left
-  Conn* c = it->second;
-  if (c->state == Conn::State::kHeld) {
-    ++deliveries_;
-    --held_count_;
-    if (c->kept) {
-      c->written_seq = m.seq;  // the waiter stays, between polls
-    } else {
-      by_waiter_.erase(it);
-      c->waiter = 0;
-    }
-    evtimer_del(c->timer);
-    WriteJsonReply(c, *m.body);
-    return;
-  }
-  if (c->state != Conn::State::kStreaming) {
-    // Between polls: held for the client's next poll. A second one means
-    // a client that does not poll again soon: let the waiter go, and its
-    // next poll is answered by the tree from its cursor.
-    if (!c->kept) return;
-    if (c->pending == nullptr) {
-      c->pending = m.body;
-      c->pending_seq = m.seq;
-    } else {
-      Release(c);
-    }
-    return;
-  }
-  ++deliveries_;
-  char id[48];
-  char* at = Put(id, "id: ");
-  at = std::to_chars(at, id + sizeof id, m.seq).ptr;
-  at = Put(at, "\ndata: ");
-  int len = static_cast<int>(at - id);
-  iovec parts[3] = {{id, static_cast<size_t>(len)},
-                    {const_cast<char*>(m.body->data()), m.body->size()},
-                    {const_cast<char*>("\n\n"), 2}};
-  if (!Write(c, parts, 3)) return;
-  if (c->out.size() > kStreamHardLimit) {
-    Close(c);  // a client that does not read its stream
-  } else if (c->out.size() > kStreamHighWater && !c->backlogged) {
-    c->backlogged = true;
-    Tell(ToTree::Kind::kBacklogged, c->waiter);
-  }
-}
-
 void Worker::ArmTimer(Conn* c, int seconds) {
   timeval tv = Seconds(seconds);
   const timeval* common = nullptr;
@@ -745,14 +434,6 @@ void Worker::ArmTimer(Conn* c, int seconds) {
 void Worker::AwaitRequest(Conn* c) {
   c->deadline = Conn::Deadline::kIdle;
   ArmTimer(c, options_->http_timeout);
-}
-
-void Worker::Tell(ToTree::Kind kind, uint64_t waiter) {
-  ToTree m;
-  m.kind = kind;
-  m.worker = index_;
-  m.id = waiter;
-  to_tree_->Post(std::move(m));
 }
 
 void Worker::OnTimer(int, short, void* arg) {
