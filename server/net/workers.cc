@@ -1,7 +1,11 @@
 #include "server/net/workers.h"
 
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <ctime>
 #include <memory>
 #include <thread>
@@ -50,11 +54,42 @@ Workers::~Workers() {
   event_free(flush_event_);
 }
 
+namespace {
+
+absl::Status PortIsFree(const sockaddr* addr, socklen_t len) {
+  const uint16_t port =
+      addr->sa_family == AF_INET6
+          ? ntohs(reinterpret_cast<const sockaddr_in6*>(addr)->sin6_port)
+          : ntohs(reinterpret_cast<const sockaddr_in*>(addr)->sin_port);
+  if (port == 0) return absl::OkStatus();  // the kernel picks a free one
+  const int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::OkStatus();  // the workers' own bind will say
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool bound = bind(fd, addr, len) == 0;
+  const int err = errno;
+  close(fd);
+  if (bound || err != EADDRINUSE) return absl::OkStatus();
+  return absl::UnavailableError(
+      "address already in use (is another canopyd running on it?)");
+}
+
+}  // namespace
+
 absl::Status Workers::Start() {
   sockaddr_storage ss;
   socklen_t len = 0;
   if (absl::Status s = ParseSocketAddress(options_->http, &ss, &len); !s.ok()) {
     return s;
+  }
+  // The workers share the port with SO_REUSEPORT, which would as well let
+  // them share it with another canopyd (of the same user) already there,
+  // each answering part of the requests. A socket without the option
+  // cannot join: bound first, it says whether the port is free.
+  if (absl::Status s = PortIsFree(reinterpret_cast<sockaddr*>(&ss), len);
+      !s.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on http ", options_->http, ": ", s.message()));
   }
   int n = options_->comet_threads;
   if (n <= 0) n = std::max(1u, std::thread::hardware_concurrency());

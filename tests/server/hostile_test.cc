@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cfloat>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -147,6 +148,21 @@ TEST_F(HostileTest, QueriesPastTheBudgetGet413WithTheReason) {
   EXPECT_TRUE(absl::StrContains(one.body, "\"w,k42\":42")) << one.body;
   EXPECT_EQ(Get("/pull?key=w,k7&since=0").status, 200);
   EXPECT_EQ(Get("/healthz").status, 200);
+}
+
+// The comet workers share the HTTP port with SO_REUSEPORT, which let a
+// second canopyd (of the same user) start on the port of a running one and
+// silently answer part of its requests. It is refused with one line.
+TEST_F(HostileTest, ASecondCanopydOnTheSamePortIsRefused) {
+  Start();
+  const std::string dir = testing::MakeTempDir();
+  testing::ProgramResult r = testing::RunProgram(
+      "canopyd", {absl::StrCat("--http=127.0.0.1:", server_->http_port()),
+                  "--udp=off", "--tcp=off", absl::StrCat("--data_dir=", dir)});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.err, "already in use")) << r.err;
+  EXPECT_EQ(Get("/healthz").status, 200);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(HostileTest, QueryFlagsMustBePositive) {
