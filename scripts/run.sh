@@ -15,7 +15,8 @@ cmake --build build -j "$(nproc)" --target canopyd canopy-cli canopy-agent canop
 
 mkdir -p var/canopy
 http="${CANOPY_HTTP:-127.0.0.1:7575}"
-build/bin/canopyd --http="$http" --data_dir=var/canopy "$@" &
+rm -f var/canopy/ready
+build/bin/canopyd --http="$http" --data_dir=var/canopy --ready_file=var/canopy/ready "$@" &
 server=$!
 agent=
 stop() {
@@ -26,11 +27,14 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-for _ in $(seq 100); do
-  curl -fsS "http://$http/healthz" >/dev/null 2>&1 && break
+# Ready when this canopyd says so (its ready file), not when something
+# answers on the port: that may be another canopyd left running.
+for _ in $(seq 300); do
+  [ -s var/canopy/ready ] && break
   kill -0 $server 2>/dev/null || exit 1
   sleep 0.1
 done
+[ -s var/canopy/ready ] || { echo "run.sh: canopyd did not start" >&2; exit 1; }
 udp=127.0.0.1:8125  # canopyd's default, unless --udp= is given
 for arg in "$@"; do
   case "$arg" in --udp=*) udp="${arg#--udp=}" ;; esac
