@@ -581,7 +581,10 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
       w.blob.append(cw.blob);
     }
     int64_t last = LastStart(*id);
-    if (cw.late) {
+    // A late window newer than anything stored for its series (history
+    // sent with its timestamps, Graphite's backfill) is in order here: it
+    // is stored, rolled up and packed as a live one would be.
+    if (cw.late && w.start <= last) {
       // Merge into what is stored at every level whose window is complete;
       // a coarse window still open will be rolled up with it.
       for (size_t l = 0; l < n; ++l) {

@@ -175,6 +175,44 @@ TEST(TrendStoreTest, RollupsEqualABruteForceOverRawSamples) {
   }
 }
 
+// History sent with its timestamps for a series that has nothing newer
+// (Graphite's backfill, a relay catching up): each window is late for the
+// tree but in order for the store, so it is rolled up and packed as a live
+// one is. Before, such windows stayed single at the finest level only: the
+// coarse levels never had them and --retention deleted them with it.
+TEST(TrendStoreTest, BackfilledHistoryIsRolledUpAndOutlivesTheFinestLevel) {
+  Rig rig("10s:1h,1m:1d");
+  const int64_t kSpan = 3 * 3600;
+  const int64_t now = kT0 + kSpan + 600;
+  std::vector<Sample> samples = RandomSamples(kT0, kSpan, 7);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    LineSample s;
+    s.action = Action::kAvg;
+    s.value = samples[i].value;
+    s.time = samples[i].time;
+    ASSERT_TRUE(rig.tree().AddSample(*SplitKey("bf"), s, now).ok());
+    if (i % 500 == 499) rig.Flush(now);  // hand-overs as the lines come
+  }
+  rig.Flush(now, /*all=*/true);
+  // Every minute but the newest (still being filled at the 1 m level).
+  EXPECT_GE(rig.store().Read("bf", 1, 0, now).size(), 179u);
+  ASSERT_TRUE(rig.store().EnforceRetention(now, 1000000).ok());
+  TrendResult r = rig.Query("bf", kT0, kT0 + kSpan, 60, TrendFn::kAvg);
+  ASSERT_EQ(r.series.size(), 1u);
+  std::map<int64_t, double> got(r.series[0].points.begin(),
+                                r.series[0].points.end());
+  size_t expected_points = 0;
+  for (int64_t b = kT0; b < kT0 + kSpan; b += 60) {
+    bool any;
+    double want = BruteForce(samples, b, 60, TrendFn::kAvg, &any);
+    if (!any) continue;
+    ++expected_points;
+    ASSERT_TRUE(got.count(b)) << "minute " << (b - kT0) / 60;
+    EXPECT_NEAR(got[b], want, 1e-9 * std::max(1.0, std::fabs(want)));
+  }
+  EXPECT_EQ(got.size(), expected_points);
+}
+
 TEST(TrendStoreTest, TimerPercentilesStayRightAcrossRollups) {
   Rig rig("10s:1d,1m:7d,1h:30d");
   std::mt19937 rng(7);
