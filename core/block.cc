@@ -12,8 +12,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <utility>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 #include "absl/strings/str_cat.h"
 #include "canopy/coding.h"
@@ -142,7 +147,30 @@ absl::StatusOr<Header> ReadHeader(absl::string_view bytes,
 
 }  // namespace
 
+#if defined(__x86_64__)
+// The same CRC32C by the SSE 4.2 instruction, eight bytes at a time: a
+// history read checks every block it decodes.
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(
+    absl::string_view bytes) {
+  uint64_t c = 0xFFFFFFFFu;
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+  }
+  uint32_t c32 = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, static_cast<uint8_t>(*p));
+  return c32 ^ 0xFFFFFFFFu;
+}
+#endif
+
 uint32_t BlockChecksum(absl::string_view bytes) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) return Crc32cSse42(bytes);
+#endif
   uint32_t c = 0xFFFFFFFFu;
   for (char ch : bytes) {
     c = kCrcTable[(c ^ static_cast<uint8_t>(ch)) & 0xff] ^ (c >> 8);

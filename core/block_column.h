@@ -71,31 +71,33 @@ class BitReader {
  public:
   explicit BitReader(absl::string_view bytes) : bytes_(bytes) {}
 
+  // Reads `n` bits, 0 <= n <= 64, into the low bits of `v`.
   bool Read(int n, uint64_t* v) {
-    uint64_t r = 0;
     if (static_cast<uint64_t>(n) > remaining()) return false;
-    while (n > 0) {
-      const int avail = 8 - bit_;
-      const int take = std::min(n, avail);
-      const uint8_t byte = static_cast<uint8_t>(bytes_[pos_]);
-      r = (r << take) | ((byte >> (avail - take)) & ((1u << take) - 1));
-      bit_ += take;
-      n -= take;
-      if (bit_ == 8) {
-        ++pos_;
-        bit_ = 0;
+    const size_t byte = bit_ >> 3;
+    const int skip = static_cast<int>(bit_ & 7);
+    if (n > 0 && skip + n <= 64 && byte + 8 <= bytes_.size()) {
+      // One big-endian load holds them all (the common case).
+      const uint64_t word = DecodeBigEndian64(bytes_.data() + byte);
+      *v = (word << skip) >> (64 - n);
+    } else {
+      uint64_t r = 0;
+      for (int i = 0; i < n; ++i) {
+        const size_t b = bit_ + static_cast<size_t>(i);
+        r = (r << 1) |
+            ((static_cast<uint8_t>(bytes_[b >> 3]) >> (7 - (b & 7))) & 1u);
       }
+      *v = r;
     }
-    *v = r;
+    bit_ += static_cast<size_t>(n);
     return true;
   }
 
-  uint64_t remaining() const { return (bytes_.size() - pos_) * 8 - bit_; }
+  uint64_t remaining() const { return bytes_.size() * 8 - bit_; }
 
  private:
   absl::string_view bytes_;
-  size_t pos_ = 0;
-  int bit_ = 0;  // bits consumed in bytes_[pos_]
+  size_t bit_ = 0;  // bits consumed
 };
 
 // Integer column: bit 0 = one constant (a 7-bit width, then the value in

@@ -148,8 +148,11 @@ void Tree::Sample(Node* leaf, Action action, double value, int64_t now,
   }
   if (time > 0 && time / step < w) {
     uint32_t wt = static_cast<uint32_t>(time / step);
-    if (wt == leaf->cur_.index && !leaf->flushed_) {
-      w = wt;  // its window is still open here: it goes in there
+    if (wt > leaf->cur_.index || (wt == leaf->cur_.index && !leaf->flushed_)) {
+      // Its window is still open here, or newer than anything the leaf
+      // had (history sent with its timestamps, a sender that lags): it
+      // goes in there, and that window ends and is handed over in order.
+      w = wt;
     } else if (options_.history) {
       AddLateSample(leaf, action, value, weight, member, wt);
       return;

@@ -1,5 +1,6 @@
 // A JSON writer for replies: RapidJSON's Writer with helpers for
-// absl::string_view and for numbers (integral values print without ".0").
+// absl::string_view and for numbers (integral values print without ".0",
+// the others as NumberText writes them).
 #ifndef CANOPY_SERVER_JSON_OUT_H_
 #define CANOPY_SERVER_JSON_OUT_H_
 
@@ -9,6 +10,7 @@
 
 #include "absl/strings/string_view.h"
 #include "canopy/key.h"
+#include "canopy/number_text.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -45,14 +47,16 @@ struct JsonOut {
   // saturate to +-DBL_MAX, so that null keeps its one meaning in /get and
   // /pull: "removed". NaN, which has no number, is null.
   void Number(double v) {
-    if (std::isinf(v)) {
-      w.Double(v > 0 ? DBL_MAX : -DBL_MAX);
-    } else if (std::isnan(v)) {
+    if (std::isinf(v)) v = v > 0 ? DBL_MAX : -DBL_MAX;
+    if (std::isnan(v)) {
       w.Null();
     } else if (v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
       w.Int64(static_cast<int64_t>(v));
     } else {
-      w.Double(v);
+      // NumberText's digits (RapidJSON's Grisu2 took twice as long).
+      char buf[kNumberTextMax];
+      const char* end = NumberTextTo(buf, v);
+      w.RawValue(buf, static_cast<size_t>(end - buf), rapidjson::kNumberType);
     }
   }
   std::string Take() {

@@ -4,6 +4,7 @@
 // /version, /functions and /tags/autoComplete/*. The handlers run on the
 // event-loop thread; the work reading the store's series runs on the trend
 // thread (Deferred).
+#include <algorithm>
 #include <map>
 #include <string>
 #include <utility>
@@ -30,8 +31,25 @@ struct FoundNode {
   bool branch = false;
 };
 
+// The figures /render reads of a series by a last path segment
+// (FetchPath): listed as its children, for the series whose action gives
+// them a meaning beyond the series' own value (a timer's percentiles, a
+// counter's rate), as StatsD's Graphite backend lists a timer's mean,
+// upper_90 and count.
+std::vector<absl::string_view> StatSuffixes(Action action) {
+  switch (action) {
+    case Action::kTimer:
+      return {"avg", "count", "max", "min", "p50", "p90", "p99", "sum"};
+    case Action::kAdd:
+      return {"rate", "sum"};
+    default:
+      return {};
+  }
+}
+
 // The nodes at the glob's depth with a stored series at or under them, by
-// dotted path. At most `limit` nodes.
+// dotted path, and the stat suffixes of the series just above it. At most
+// `limit` nodes.
 std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
                                            const PathGlob& glob,
                                            size_t limit = 100000) {
@@ -39,19 +57,40 @@ std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
   std::vector<std::string> fixed = glob.FixedPrefix();
   std::string prefix = absl::StrJoin(fixed, ",");
   size_t d = glob.depth();
-  store.ForEachSeries(prefix, [&](absl::string_view key, Action) {
+  auto node_at = [&](std::string path) -> FoundNode* {
+    auto it = nodes.find(path);
+    if (it == nodes.end()) {
+      if (nodes.size() >= limit) return nullptr;
+      it = nodes.emplace(std::move(path), FoundNode{}).first;
+    }
+    return &it->second;
+  };
+  store.ForEachSeries(prefix, [&](absl::string_view key, Action action) {
     std::vector<absl::string_view> segs = absl::StrSplit(key, ',');
-    if (segs.size() < d) return true;
-    for (size_t i = 0; i < d; ++i) {
+    if (segs.size() + 1 < d) return true;
+    const size_t own = std::min(segs.size(), d);
+    for (size_t i = 0; i < own; ++i) {
       if (!glob.SegmentMatches(i, segs[i])) return true;
     }
-    std::string node = absl::StrJoin(segs.begin(), segs.begin() + d, ".");
-    auto it = nodes.find(node);
-    if (it == nodes.end()) {
-      if (nodes.size() >= limit) return false;
-      it = nodes.emplace(std::move(node), FoundNode{}).first;
+    std::vector<absl::string_view> suffixes = StatSuffixes(action);
+    if (segs.size() + 1 == d) {  // its figures are at the glob's depth
+      for (absl::string_view suffix : suffixes) {
+        if (!glob.SegmentMatches(d - 1, suffix)) continue;
+        FoundNode* n =
+            node_at(absl::StrCat(absl::StrJoin(segs, "."), ".", suffix));
+        if (n == nullptr) return false;
+        n->leaf = true;
+      }
+      return true;
     }
-    (segs.size() == d ? it->second.leaf : it->second.branch) = true;
+    FoundNode* n = node_at(absl::StrJoin(segs.begin(), segs.begin() + d, "."));
+    if (n == nullptr) return false;
+    if (segs.size() == d) {
+      n->leaf = true;
+      if (!suffixes.empty()) n->branch = true;
+    } else {
+      n->branch = true;
+    }
     return true;
   });
   return nodes;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -89,6 +90,76 @@ int64_t TrendStore::StepFor(int64_t from, int64_t to, int64_t want) const {
   return std::max(base, (std::max<int64_t>(1, want) + base - 1) / base * base);
 }
 
+TrendSeries TrendStore::ReadSeries(const SeriesPlan& plan,
+                                   const std::string& key, uint32_t id) const {
+  const bool percentile = plan.fn == TrendFn::kP50 ||
+                          plan.fn == TrendFn::kP90 || plan.fn == TrendFn::kP99;
+  TrendSeries out;
+  out.key = key;
+  TrendWindow bucket;
+  bucket.start = -1;
+  auto emit = [&]() {
+    if (bucket.start < 0 || bucket.count <= 0) return;
+    double v = 0;
+    switch (plan.fn) {
+      case TrendFn::kAvg:
+        v = bucket.sum / bucket.count;
+        break;
+      case TrendFn::kSum:
+        v = bucket.sum;
+        break;
+      case TrendFn::kMin:
+        v = bucket.min;
+        break;
+      case TrendFn::kMax:
+        v = bucket.max;
+        break;
+      case TrendFn::kLast:
+        v = bucket.last;
+        break;
+      case TrendFn::kCount:
+        v = bucket.count;
+        break;
+      case TrendFn::kRate:
+        v = bucket.sum / static_cast<double>(plan.step);
+        break;
+      default: {
+        if (bucket.blob.size() < 2 || bucket.blob[0] != kSketchTag) return;
+        absl::StatusOr<Sketch> sk =
+            Sketch::Deserialize(absl::string_view(bucket.blob).substr(1));
+        if (!sk.ok() || sk->empty()) return;
+        double qv = plan.fn == TrendFn::kP50   ? 0.5
+                    : plan.fn == TrendFn::kP90 ? 0.9
+                                               : 0.99;
+        v = sk->Quantile(qv);
+      }
+    }
+    out.points.emplace_back(bucket.start, v);
+  };
+  auto fold = [&](TrendWindow& w) {
+    if (!percentile) w.blob.clear();  // no need to merge summaries
+    int64_t b = AlignDown(w.start, plan.step);
+    if (b != bucket.start) {
+      emit();
+      bucket = TrendWindow{};
+      bucket.start = b;
+    }
+    MergeWindow(&bucket, w);
+  };
+  int64_t covered = plan.from;  // the chosen level holds data up to here
+  for (TrendWindow& w : ReadId(id, plan.level, plan.from, plan.to)) {
+    fold(w);
+    covered = w.start + plan.base;
+  }
+  // The chosen level's newest window is still being filled: the finest
+  // level has what came since.
+  if (plan.level > 0) {
+    for (TrendWindow& w : ReadId(id, 0, covered, plan.to)) fold(w);
+  }
+  emit();
+  return out;
+}
+
 absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
   if (db_ == nullptr) {
     return absl::UnavailableError(
@@ -137,74 +208,37 @@ absl::StatusOr<TrendResult> TrendStore::Query(const TrendQuery& q) const {
         series.size(), " series x ", buckets, " steps), past the limit of ",
         q.max_points, "; narrow the range or raise step"));
   }
-  bool percentile =
-      q.fn == TrendFn::kP50 || q.fn == TrendFn::kP90 || q.fn == TrendFn::kP99;
-  for (const auto& [key, id] : series) {
-    TrendSeries out;
-    out.key = key;
-    TrendWindow bucket;
-    bucket.start = -1;
-    auto emit = [&]() {
-      if (bucket.start < 0 || bucket.count <= 0) return;
-      double v = 0;
-      switch (q.fn) {
-        case TrendFn::kAvg:
-          v = bucket.sum / bucket.count;
-          break;
-        case TrendFn::kSum:
-          v = bucket.sum;
-          break;
-        case TrendFn::kMin:
-          v = bucket.min;
-          break;
-        case TrendFn::kMax:
-          v = bucket.max;
-          break;
-        case TrendFn::kLast:
-          v = bucket.last;
-          break;
-        case TrendFn::kCount:
-          v = bucket.count;
-          break;
-        case TrendFn::kRate:
-          v = bucket.sum / static_cast<double>(step);
-          break;
-        default: {
-          if (bucket.blob.size() < 2 || bucket.blob[0] != kSketchTag) return;
-          absl::StatusOr<Sketch> sk =
-              Sketch::Deserialize(absl::string_view(bucket.blob).substr(1));
-          if (!sk.ok() || sk->empty()) return;
-          double qv = q.fn == TrendFn::kP50   ? 0.5
-                      : q.fn == TrendFn::kP90 ? 0.9
-                                              : 0.99;
-          v = sk->Quantile(qv);
-        }
-      }
-      out.points.emplace_back(bucket.start, v);
-    };
-    auto fold = [&](const TrendWindow& w0) {
-      TrendWindow w = w0;
-      if (!percentile) w.blob.clear();  // no need to merge summaries
-      int64_t b = AlignDown(w.start, step);
-      if (b != bucket.start) {
-        emit();
-        bucket = TrendWindow{};
-        bucket.start = b;
-      }
-      MergeWindow(&bucket, w);
-    };
-    int64_t covered = from;  // the chosen level holds data up to here
-    for (const TrendWindow& w : ReadId(id, level, from, q.to)) {
-      fold(w);
-      covered = w.start + base;
+  SeriesPlan plan;
+  plan.level = level;
+  plan.base = base;
+  plan.step = step;
+  plan.from = from;
+  plan.to = q.to;
+  plan.fn = q.fn;
+  result.series.resize(series.size());
+  // Large answers (Grafana's 1 000 series over a day) are read by several
+  // threads at once, each a contiguous run of series: LevelDB's reads are
+  // thread-safe and each series is written by the thread that reads it.
+  // The threads are joined before Query returns: nothing outlives it.
+  auto read_run = [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      result.series[i] = ReadSeries(plan, series[i].first, series[i].second);
     }
-    // The chosen level's newest window is still being filled: the finest
-    // level has what came since.
-    if (level > 0) {
-      for (const TrendWindow& w : ReadId(id, 0, covered, q.to)) fold(w);
+  };
+  size_t threads =
+      std::min<size_t>(kQueryThreads, series.size() / kSeriesPerQueryThread);
+  if (threads <= 1) {
+    read_run(0, series.size());
+  } else {
+    std::vector<std::thread> helpers;
+    size_t per = (series.size() + threads - 1) / threads;
+    for (size_t t = 1; t < threads; ++t) {
+      size_t begin = std::min(series.size(), t * per);
+      size_t end = std::min(series.size(), begin + per);
+      helpers.emplace_back(read_run, begin, end);
     }
-    emit();
-    result.series.push_back(std::move(out));
+    read_run(0, std::min(series.size(), per));
+    for (std::thread& h : helpers) h.join();
   }
   return result;
 }

@@ -89,6 +89,7 @@ leveldb::ReadOptions TrendStore::Checked() {
 
 void TrendStore::NoteCorruption(const std::string& what) const {
   ++corruptions_;
+  MutexLock lock(&log_mu_);
   if (corruption_log_.Allow()) {
     CANOPY_LOG("trend store %s is damaged: %s", dir_, what);
   }

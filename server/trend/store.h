@@ -22,7 +22,9 @@
 // what is past --retention), codec.cc (keys and window bytes).
 //
 // Threads: a TrendStore is used by one thread at a time (the trend thread,
-// server/trend/thread.h). LevelDB itself is thread-safe.
+// server/trend/thread.h). LevelDB itself is thread-safe. Query forks
+// reader threads for a large answer and joins them before it returns: they
+// only read (ReadSeries), and damage they find is counted under log_mu_.
 #ifndef CANOPY_SERVER_TREND_STORE_H_
 #define CANOPY_SERVER_TREND_STORE_H_
 
@@ -38,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "canopy/block.h"
 #include "canopy/key.h"
+#include "canopy/mutex.h"
 #include "canopy/sketch.h"
 #include "canopy/tree.h"
 #include "server/log.h"
@@ -149,6 +152,10 @@ class TrendStore {
   absl::StatusOr<size_t> EnforceRetention(int64_t now, size_t budget);
 
   absl::StatusOr<TrendResult> Query(const TrendQuery& query) const;
+  // Query reads a large answer on up to kQueryThreads threads, one for
+  // every kSeriesPerQueryThread series.
+  static constexpr size_t kQueryThreads = 2;
+  static constexpr size_t kSeriesPerQueryThread = 64;
 
   // The step a Query from `from` to `to` asking for `want` seconds gets:
   // a multiple of the step of the level that answers it.
@@ -235,6 +242,19 @@ class TrendStore {
                     leveldb::WriteBatch* batch, bool* created);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
+  // What Query reads of each series: the level, its step, the asked step
+  // and range, the fn.
+  struct SeriesPlan {
+    size_t level = 0;
+    int64_t base = 0;
+    int64_t step = 0;
+    int64_t from = 0;
+    int64_t to = 0;
+    TrendFn fn = TrendFn::kAvg;
+  };
+  // One series of a Query (any thread: it only reads).
+  TrendSeries ReadSeries(const SeriesPlan& plan, const std::string& key,
+                         uint32_t id) const;
   // Reads that verify checksums.
   static leveldb::ReadOptions Checked();
   // Logs (rate-limited) and counts damage.
@@ -264,9 +284,11 @@ class TrendStore {
   std::vector<PackJob> to_pack_;
   std::vector<uint32_t> created_;  // series made by the Write in progress
   mutable std::atomic<uint64_t> corruptions_{0};
+  // Query's threads may find damage at once.
+  mutable Mutex log_mu_;
   std::string verify_cursor_;  // where VerifySome goes on
   bool verified_ = false;
-  mutable RateLimit corruption_log_;
+  mutable RateLimit corruption_log_ ABSL_GUARDED_BY(log_mu_);
 };
 
 }  // namespace canopy

@@ -504,6 +504,46 @@ TEST_F(TreeTest, TimeDatesTheWholeObjectWhereverItStands) {
   EXPECT_EQ(start.count("l2"), 0u);
 }
 
+// A sender whose timestamps lag (collectd, a Graphite relay) or history
+// sent with its timestamps: a sample dated after its leaf's window, though
+// before now, opens its own window, handed over in order (stored, rolled up
+// and sent by remote_write like any other); only one dated into a window
+// the leaf has passed is late.
+TEST_F(TreeTest, ADatedSampleNewerThanItsLeafsWindowIsInOrder) {
+  Tree tree(Tree::Options{.step_seconds = 10, .history = true});
+  auto add = [&](double v, int64_t time, int64_t now) {
+    LineSample s;
+    s.action = Action::kLast;
+    s.value = v;
+    s.time = time;
+    ASSERT_TRUE(tree.AddSample(*SplitKey("lag"), s, now).ok());
+  };
+  auto close = [&](int64_t now) {
+    std::vector<ClosedWindow> closed;
+    tree.CloseWindows(now, &closed);
+    return closed;
+  };
+  add(1, kT0 + 8, kT0 + 11);  // the window at kT0, already over
+  std::vector<ClosedWindow> first = close(kT0 + 11);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].start, kT0);
+  EXPECT_FALSE(first[0].late);
+  add(2, kT0 + 18, kT0 + 21);  // the next one, also a little late
+  add(3, kT0 + 19, kT0 + 21);
+  EXPECT_EQ(
+      tree.Find(*SplitKey("lag"))->Live(Action::kLast, kT0 + 21, 10).value, 3);
+  std::vector<ClosedWindow> second = close(kT0 + 21);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].start, kT0 + 10);
+  EXPECT_EQ(second[0].count, 2);
+  EXPECT_FALSE(second[0].late);
+  add(4, kT0 + 3, kT0 + 25);  // into the window at kT0: late
+  std::vector<ClosedWindow> third = close(kT0 + 31);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].start, kT0);
+  EXPECT_TRUE(third[0].late);
+}
+
 // After a large removal the node slabs left empty go back (and only those):
 // the nodes still in the tree keep their values, and the tree grows again.
 TEST_F(TreeTest, ReleaseMemoryGivesBackEmptySlabsOnly) {

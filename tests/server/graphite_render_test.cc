@@ -223,6 +223,26 @@ TEST_F(GraphiteRenderTest, TimerPercentilesAreMergedNotAveraged) {
   ASSERT_EQ(d.Size(), 1u);
   EXPECT_NEAR(d[0]["datapoints"][0][0].GetDouble(),
               (55 + 90 * 1000 + 90 * 91 / 2.0) / 100, 1e-9);
+  // Grafana's query editor finds the figures: the timer is a series and a
+  // branch whose children are its percentiles, count, sum...
+  rapidjson::Document f;
+  f.Parse(Send("GET", "/metrics/find?query=api.*").body.c_str());
+  ASSERT_TRUE(f.IsArray());
+  ASSERT_EQ(f.Size(), 1u);
+  EXPECT_STREQ(f[0]["id"].GetString(), "api.latency");
+  EXPECT_EQ(f[0]["leaf"].GetInt(), 1);
+  EXPECT_EQ(f[0]["expandable"].GetInt(), 1);
+  f.Parse(Send("GET", "/metrics/find?query=api.latency.p*").body.c_str());
+  ASSERT_TRUE(f.IsArray());
+  std::vector<std::string> ids;
+  for (const auto& n : f.GetArray()) {
+    ids.push_back(n["id"].GetString());
+    EXPECT_EQ(n["leaf"].GetInt(), 1);
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"api.latency.p50", "api.latency.p90",
+                                           "api.latency.p99"}));
+  EXPECT_EQ(Send("GET", "/metrics/expand?query=api.latency.{count,sum}").body,
+            R"({"results":["api.latency.count","api.latency.sum"]})");
 }
 
 TEST_F(GraphiteRenderTest, BadRequestsAre400AndTheServerServesOn) {

@@ -213,6 +213,31 @@ TEST(TrendStoreTest, BackfilledHistoryIsRolledUpAndOutlivesTheFinestLevel) {
   EXPECT_EQ(got.size(), expected_points);
 }
 
+// A large answer is read on several threads (TrendStore::kQueryThreads):
+// it is the same, in the same order, as each series read alone.
+TEST(TrendStoreTest, AQueryOfManySeriesEqualsEachSeriesReadAlone) {
+  Rig rig("10s:1d,1m:7d");
+  const size_t kSeries = 3 * TrendStore::kSeriesPerQueryThread + 5;
+  for (int64_t t = kT0; t < kT0 + 1800; t += 10) {
+    for (size_t i = 0; i < kSeries; ++i) {
+      rig.Add(absl::StrCat("many,s", i), Action::kAvg,
+              static_cast<double>((i * 7 + t / 10) % 100) + 0.5, t);
+    }
+    rig.Flush(t);
+  }
+  rig.Flush(0, /*all=*/true);
+  TrendResult all = rig.Query("many,*", kT0, kT0 + 1800, 60, TrendFn::kAvg);
+  ASSERT_EQ(all.series.size(), kSeries);
+  for (size_t i = 0; i < kSeries; ++i) {
+    const TrendSeries& got = all.series[i];
+    if (i > 0) EXPECT_LT(all.series[i - 1].key, got.key);
+    TrendResult alone = rig.Query(got.key, kT0, kT0 + 1800, 60, TrendFn::kAvg);
+    ASSERT_EQ(alone.series.size(), 1u);
+    EXPECT_EQ(got.points, alone.series[0].points) << got.key;
+    EXPECT_EQ(got.points.size(), 30u) << got.key;
+  }
+}
+
 TEST(TrendStoreTest, TimerPercentilesStayRightAcrossRollups) {
   Rig rig("10s:1d,1m:7d,1h:30d");
   std::mt19937 rng(7);
