@@ -207,6 +207,19 @@ bool DecodeInts(BitReader* in, size_t n, std::vector<uint64_t>* xs) {
   if (n > in->remaining()) return false;
   xs->reserve(n);
   for (size_t i = 0; i < n; ++i) {
+    uint64_t word;
+    if (in->Peek(&word)) {
+      // The prefix and the value in one load when they fit in 57 bits.
+      const int prefix = (word >> 63) == 0 ? 1 : 2;
+      const int width = static_cast<int>(prefix == 1        ? w[0]
+                                         : (word >> 62) & 1 ? w[2]
+                                                            : w[1]);
+      if (prefix + width <= 57) {
+        xs->push_back(width == 0 ? 0 : (word << prefix) >> (64 - width));
+        in->Skip(prefix + width);
+        continue;
+      }
+    }
     uint64_t bit, x;
     if (!in->Read(1, &bit)) return false;
     int width = static_cast<int>(w[0]);

@@ -93,6 +93,17 @@ class BitReader {
     return true;
   }
 
+  // The next bits left-aligned in `*word`, at least 57 of them valid; false
+  // near the end of the stream (then Read bit by bit).
+  bool Peek(uint64_t* word) const {
+    const size_t byte = bit_ >> 3;
+    if (byte + 8 > bytes_.size()) return false;
+    *word = DecodeBigEndian64(bytes_.data() + byte) << (bit_ & 7);
+    return true;
+  }
+  // Skips `n` bits that Peek showed.
+  void Skip(int n) { bit_ += static_cast<size_t>(n); }
+
   uint64_t remaining() const { return bytes_.size() * 8 - bit_; }
 
  private:

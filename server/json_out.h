@@ -1,6 +1,5 @@
 // A JSON writer for replies: RapidJSON's Writer with helpers for
-// absl::string_view and for numbers (integral values print without ".0",
-// the others as NumberText writes them).
+// absl::string_view and for numbers (integral values print without ".0").
 #ifndef CANOPY_SERVER_JSON_OUT_H_
 #define CANOPY_SERVER_JSON_OUT_H_
 
@@ -10,7 +9,6 @@
 
 #include "absl/strings/string_view.h"
 #include "canopy/key.h"
-#include "canopy/number_text.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -53,10 +51,7 @@ struct JsonOut {
     } else if (v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
       w.Int64(static_cast<int64_t>(v));
     } else {
-      // NumberText's digits (RapidJSON's Grisu2 took twice as long).
-      char buf[kNumberTextMax];
-      const char* end = NumberTextTo(buf, v);
-      w.RawValue(buf, static_cast<size_t>(end - buf), rapidjson::kNumberType);
+      w.Double(v);
     }
   }
   std::string Take() {

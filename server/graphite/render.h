@@ -20,8 +20,9 @@
 // sum, min, max, last, count, rate, p50, p90, p99) that is not itself a
 // stored series selects that figure of its parent: "api.latency.p99".
 //
-// Threads: ParseRenderRequest and WriteRender are pure; RenderOn runs on
-// the trend thread.
+// Threads: ParseRenderRequest and WriteRender are pure (WriteRender writes
+// a large answer on a second thread, joined before it returns); RenderOn
+// runs on the trend thread.
 #ifndef CANOPY_SERVER_GRAPHITE_RENDER_H_
 #define CANOPY_SERVER_GRAPHITE_RENDER_H_
 
@@ -43,6 +44,8 @@ namespace graphite {
 
 inline constexpr size_t kMaxRenderPoints = 5000000;
 inline constexpr size_t kMaxRenderSeries = 10000;
+// WriteRender writes JSON on a second thread from 2 x this many series.
+inline constexpr size_t kSeriesPerWriter = 64;
 
 struct RenderRequest {
   std::vector<Expr> targets;

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "server/graphite/evaluate.h"
+#include "server/graphite/render.h"
 #include "server/graphite/series.h"
 #include "server/graphite/target.h"
 
@@ -346,6 +347,42 @@ TEST(Evaluate, FunctionsJsonDescribesEveryFunction) {
     EXPECT_TRUE(f["params"].IsArray());
   }
   EXPECT_EQ(doc.MemberCount(), 27u);
+}
+
+// A large answer is written by two threads and joined: every series once,
+// in order, each point as it is, valid JSON; noNullPoints drops the empty
+// series from either half.
+TEST(WriteRenderTest, ALargeAnswerIsWholeAndInOrder) {
+  for (size_t count : {size_t{3}, 2 * kSeriesPerWriter + 1}) {
+    SeriesList all;
+    for (size_t i = 0; i < count; ++i) {
+      all.push_back(Make("s" + std::to_string(i),
+                         i % 7 == 3 ? std::vector<double>{N, N}
+                                    : std::vector<double>{i + 0.25, N}));
+    }
+    for (bool no_nulls : {false, true}) {
+      Response r = WriteRender(all, /*csv=*/false, no_nulls);
+      rapidjson::Document d;
+      d.Parse(r.body.c_str());
+      ASSERT_TRUE(d.IsArray()) << r.body.substr(0, 200);
+      size_t k = 0;
+      for (size_t i = 0; i < count; ++i) {
+        if (no_nulls && i % 7 == 3) continue;
+        ASSERT_LT(k, d.Size());
+        const auto& one = d[static_cast<rapidjson::SizeType>(k++)];
+        EXPECT_EQ(one["target"].GetString(), "s" + std::to_string(i));
+        const auto& points = one["datapoints"];
+        ASSERT_EQ(points.Size(), no_nulls ? 1u : 2u);
+        if (i % 7 == 3) {
+          EXPECT_TRUE(points[0][0].IsNull());
+        } else {
+          EXPECT_EQ(points[0][0].GetDouble(), i + 0.25);
+        }
+        EXPECT_EQ(points[0][1].GetInt64(), 100);
+      }
+      EXPECT_EQ(k, d.Size());
+    }
+  }
 }
 
 }  // namespace
