@@ -33,7 +33,10 @@ absl::StatusOr<std::vector<ExpireRule>> ParseExpire(absl::string_view spec) {
       return absl::InvalidArgumentError(
           absl::StrCat("bad --expire pattern: ", p.status().message()));
     }
-    rules.push_back(ExpireRule{std::move(*p), seconds});
+    ExpireRule rule;
+    rule.pattern = std::move(*p);
+    rule.seconds = seconds;
+    rules.push_back(std::move(rule));
     pattern.clear();
   }
   if (!pattern.empty()) {

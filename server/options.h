@@ -69,7 +69,7 @@ struct ServerOptions {
 // --expire=PATTERN=DURATION,...
 struct ExpireRule {
   Pattern pattern;
-  int64_t seconds;
+  int64_t seconds = 0;
   // A sweep in progress (Server's tick): the key it stopped after, "" when
   // none is.
   std::string resume;

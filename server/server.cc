@@ -189,6 +189,14 @@ absl::Status Server::Start() {
   listeners_ = std::make_unique<Listeners>(base_, tree_.get(), ingest_.get(),
                                            &stats_, &options_, &protection_);
   if (absl::Status s = listeners_->Start(); !s.ok()) return s;
+  if (trend_) {
+    listeners_->set_backlog(
+        [this] {
+          return tree_->ended_windows() + pending_windows_.size() +
+                 trend_->queued_windows();
+        },
+        [this] { SubmitWindows(/*all=*/false); });
+  }
   absl::StatusOr<std::vector<ExpireRule>> expire = ParseExpire(options_.expire);
   if (!expire.ok()) return expire.status();
   expire_ = std::move(*expire);
@@ -415,6 +423,7 @@ ServerFigures Server::Figures() const {
   f.tcp_connections = listeners_->tcp_connections();
   f.tcp_idle_closed = listeners_->tcp_idle_closed();
   f.tcp_evicted = listeners_->tcp_evicted();
+  f.tcp_paused = listeners_->tcp_paused();
   f.kernel_drops = listeners_->kernel_drops();
   if (trend_) {
     f.history = true;

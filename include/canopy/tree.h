@@ -407,6 +407,9 @@ class Tree {
   size_t open_windows() const {
     return open_windows_.size() - (close_read_ - close_keep_);
   }
+  // Windows ended by samples (or late ones) that wait for the next
+  // hand-over.
+  size_t ended_windows() const { return closed_.size(); }
 
   // Snapshots: the whole live tree (values, windows, actions, markers,
   // units, the seq) as bytes, and back. Restore() replaces the tree's content;

@@ -35,6 +35,7 @@ struct ServerFigures {
   size_t tcp_connections = 0;
   uint64_t tcp_idle_closed = 0;  // silent past --tcp_idle_timeout
   uint64_t tcp_evicted = 0;      // closed for a new one at the cap
+  uint64_t tcp_paused = 0;       // not read while history caught up
   uint64_t kernel_drops = 0;
   bool history = false;  // the trend figures below are set
   size_t trend_series = 0;

@@ -114,6 +114,10 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
           "TCP ingest connections closed, silent the longest, to make room "
           "for a new one at the cap.",
           static_cast<double>(f.tcp_evicted));
+  counter("canopy_tcp_paused_total",
+          "Times a TCP ingest connection was not read while history caught "
+          "up with the windows it ended (back-pressure).",
+          static_cast<double>(f.tcp_paused));
   counter("canopy_udp_kernel_drops_total",
           "Datagrams the kernel dropped before canopyd read them "
           "(the socket's drop count, SO_MEMINFO).",

@@ -45,6 +45,7 @@ struct Listeners::TcpConn {
   Listeners* self = nullptr;
   bufferevent* bev = nullptr;
   bool discarding = false;              // inside a line longer than the limit
+  bool paused = false;                  // not read until the backlog falls
   std::list<TcpConn*>::iterator place;  // in tcp_conns_, newest data last
   int64_t last_active = 0;              // when it last sent (or connected)
   sockaddr_storage peer = {};           // for the log of a rejected line
@@ -63,6 +64,7 @@ Listeners::Listeners(event_base* base, Tree* tree, LineIngest* ingest,
 Listeners::~Listeners() {
   while (!tcp_conns_.empty()) CloseTcp(tcp_conns_.back());
   if (tcp_idle_) event_free(tcp_idle_);
+  if (resume_) event_free(resume_);
   if (udp_event_) event_free(udp_event_);
   if (udp_poll_) event_free(udp_poll_);
   if (udp_fd_ >= 0) close(udp_fd_);
@@ -125,6 +127,7 @@ absl::Status Listeners::Start() {
     tcp_idle_ = evtimer_new(base_, &Listeners::OnTcpIdle, this);
     timeval sweep = {1, 0};
     event_add(tcp_idle_, &sweep);
+    resume_ = evtimer_new(base_, &Listeners::OnResume, this);
     CANOPY_LOG("canopyd listening on tcp %s (port %d)", options_->tcp,
                tcp_port_);
   }
@@ -275,6 +278,10 @@ void Listeners::OnTcpRead(bufferevent* bev, void* arg) {
   while (true) {
     size_t len = evbuffer_get_length(in);
     if (len == 0) return;
+    if (self->backlog_ && self->backlog_() > kPauseAboveWindows) {
+      self->Pause(conn);
+      return;
+    }
     // Up to 1 MiB of complete lines at a time, in one contiguous piece.
     size_t window =
         std::min<size_t>(len, std::max<size_t>(1 << 20, max_line + 1));
@@ -331,7 +338,47 @@ void Listeners::OnTcpIdle(int, short, void* arg) {
   event_add(self->tcp_idle_, &sweep);
 }
 
+void Listeners::Pause(TcpConn* conn) {
+  if (conn->paused) return;
+  conn->paused = true;
+  ++paused_;
+  ++tcp_paused_;
+  bufferevent_disable(conn->bev, EV_READ);
+  if (hand_over_) hand_over_();
+  if (!evtimer_pending(resume_, nullptr)) {
+    timeval soon = {0, 5000};
+    evtimer_add(resume_, &soon);
+  }
+}
+
+void Listeners::OnResume(int, short, void* arg) {
+  Listeners* self = static_cast<Listeners*>(arg);
+  if (self->paused_ == 0) return;
+  timeval soon = {0, 5000};
+  if (self->backlog_() > kPauseAboveWindows / 2) {
+    if (self->hand_over_) self->hand_over_();
+    evtimer_add(self->resume_, &soon);
+    return;
+  }
+  // Each paused connection once (reading one may pause it again, and it
+  // moves to the back of tcp_conns_ as it is read).
+  std::vector<TcpConn*> waiting;
+  for (TcpConn* c : self->tcp_conns_) {
+    if (c->paused) waiting.push_back(c);
+  }
+  for (TcpConn* c : waiting) {
+    c->paused = false;
+    --self->paused_;
+    bufferevent_enable(c->bev, EV_READ);
+    OnTcpRead(c->bev, c);  // what was read before the pause
+  }
+  if (self->paused_ > 0 && !evtimer_pending(self->resume_, nullptr)) {
+    evtimer_add(self->resume_, &soon);
+  }
+}
+
 void Listeners::CloseTcp(TcpConn* conn) {
+  if (conn->paused) --paused_;
   bufferevent_free(conn->bev);
   --tcp_connections_;
   tcp_conns_.erase(conn->place);

@@ -13,6 +13,14 @@
 // --max_tcp_connections (ServerOptions) are open, a new one closes the
 // connection silent the longest (both counted in /metrics).
 //
+// Back-pressure: while history has more than kPauseAboveWindows ended
+// windows not yet written (set_backlog), TCP connections are not read (the
+// sender's socket fills and it waits, as TCP makes it), and read again once
+// the backlog is under half of that. A burst of dated lines then costs
+// bounded memory instead of queuing every window it ends. UDP cannot wait
+// (the kernel drops what overflows its buffer, counted); HTTP pushes are
+// not held.
+//
 // Threads: the event-loop thread, which owns the tree, runs every callback;
 // the listeners own their sockets and TCP connections.
 #ifndef CANOPY_SERVER_NET_LISTENERS_H_
@@ -22,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <vector>
@@ -54,6 +63,18 @@ class Listeners {
   Listeners& operator=(const Listeners&) = delete;
 
   absl::Status Start();
+  // How many ended windows wait for history (the tree's, the hand-over's
+  // and the trend thread's queue); unset: never paused.
+  // `hand_over` is called as connections pause: the windows waiting in the
+  // tree go to the trend thread now rather than at the next tick.
+  void set_backlog(std::function<size_t()> backlog,
+                   std::function<void()> hand_over) {
+    backlog_ = std::move(backlog);
+    hand_over_ = std::move(hand_over);
+  }
+  static constexpr size_t kPauseAboveWindows = 65536;
+  // Times a TCP connection was paused for the backlog.
+  uint64_t tcp_paused() const { return tcp_paused_; }
   int udp_port() const { return udp_port_; }
   int tcp_port() const { return tcp_port_; }
   size_t tcp_connections() const { return tcp_connections_; }
@@ -79,6 +100,9 @@ class Listeners {
   // datagrams read.
   int ReadUdp();
   void CloseTcp(TcpConn* conn);
+  // Stops reading `conn` until the backlog falls (OnResume).
+  void Pause(TcpConn* conn);
+  static void OnResume(int fd, short what, void* arg);
 
   event_base* base_;
   Tree* tree_;
@@ -100,6 +124,11 @@ class Listeners {
   event* tcp_idle_ = nullptr;
   uint64_t tcp_idle_closed_ = 0;
   uint64_t tcp_evicted_ = 0;
+  std::function<size_t()> backlog_;
+  std::function<void()> hand_over_;
+  event* resume_ = nullptr;  // polls the backlog while connections wait
+  size_t paused_ = 0;        // connections not read for the backlog
+  uint64_t tcp_paused_ = 0;
   // recvmmsg buffers.
   std::unique_ptr<char[]> bufs_;
 };

@@ -144,6 +144,8 @@ class TrendStore {
   // number of windows from the front that are on disk: a retry must start
   // after them (a window written twice would be merged with itself).
   static constexpr size_t kWriteSlice = 16384;
+  // Packed blocks go to LevelDB in batches of about this size.
+  static constexpr size_t kPackBatchBytes = 1 << 20;
   absl::Status Write(const std::vector<ClosedWindow>& windows,
                      size_t* written = nullptr);
   // Deletes windows past their level's retention (at most `budget` keys

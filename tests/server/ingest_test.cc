@@ -192,6 +192,35 @@ TEST_F(IngestTest, GraphiteStatsdAndJsonLinesOverTcp) {
   close(fd);
 }
 
+// A burst of dated history over TCP ends windows faster than history
+// writes them: the connection is not read while the backlog is over
+// Listeners::kPauseAboveWindows (the sender waits, as TCP makes it), and
+// every line still lands, every window written.
+TEST_F(IngestTest, ABurstOfHistoryOverTcpIsHeldBackNotQueued) {
+  constexpr int kSeries = 2000;
+  constexpr int kWindows = 90;  // 180 000 windows ended: past the bound
+  const int64_t start = (time(nullptr) / 10 - kWindows - 10) * 10;
+  std::string lines;
+  for (int w = 0; w < kWindows; ++w) {
+    for (int i = 0; i < kSeries; ++i) {
+      absl::StrAppend(&lines, "burst.s", i, " ", w, " ", start + w * 10, "\n");
+    }
+  }
+  int fd = ConnectTcp(server_->tcp_port());
+  ASSERT_GE(fd, 0);
+  SendAll(fd, lines);
+  close(fd);
+  // Each series' last window is still open: the others are all written.
+  const double want = static_cast<double>(kSeries) * (kWindows - 1);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return Metric("canopy_trend_windows_written_total") >= want; },
+      absl::Seconds(60)))
+      << Metric("canopy_trend_windows_written_total");
+  EXPECT_EQ(Metric("canopy_ingest_accepted_total{protocol=\"tcp\"}"),
+            kSeries * kWindows);
+  EXPECT_GE(Metric("canopy_tcp_paused_total"), 1);
+}
+
 TEST_F(IngestTest, TcpLastLineWithoutNewlineCountsAtClose) {
   int fd = ConnectTcp(server_->tcp_port());
   SendAll(fd, "closing.line 9");

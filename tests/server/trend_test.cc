@@ -230,7 +230,9 @@ TEST(TrendStoreTest, AQueryOfManySeriesEqualsEachSeriesReadAlone) {
   ASSERT_EQ(all.series.size(), kSeries);
   for (size_t i = 0; i < kSeries; ++i) {
     const TrendSeries& got = all.series[i];
-    if (i > 0) EXPECT_LT(all.series[i - 1].key, got.key);
+    if (i > 0) {
+      EXPECT_LT(all.series[i - 1].key, got.key);
+    }
     TrendResult alone = rig.Query(got.key, kT0, kT0 + 1800, 60, TrendFn::kAvg);
     ASSERT_EQ(alone.series.size(), 1u);
     EXPECT_EQ(got.points, alone.series[0].points) << got.key;
