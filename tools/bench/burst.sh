@@ -66,9 +66,9 @@ t0=$(date +%s.%N)
 send $C_TCP
 await 900 canopy_loaded
 c_secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-c_hwm=$(kb $CPID VmHWM); c_rss=$(kb $CPID VmRSS)
+c_hwm=$(kb $CPID VmHWM); c_rss=$(kb $CPID VmRSS); c_file=$(kb $CPID RssFile)
 stop $CPID
-echo "canopyd: loaded in ${c_secs}s; peak RSS $((c_hwm / 1024)) MB, RSS at the end $((c_rss / 1024)) MB"
+echo "canopyd: loaded in ${c_secs}s; peak RSS $((c_hwm / 1024)) MB, RSS at the end $((c_rss / 1024)) MB, of it $((c_file / 1024)) MB file pages (LevelDB maps its tables)"
 
 # --- VictoriaMetrics -------------------------------------------------------
 V_HTTP=$(free_port); V_GRAPHITE=$(free_port)
@@ -90,9 +90,9 @@ t0=$(date +%s.%N)
 send $V_GRAPHITE
 await 900 vm_loaded
 v_secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
-v_hwm=$(kb $VPID VmHWM); v_rss=$(kb $VPID VmRSS)
+v_hwm=$(kb $VPID VmHWM); v_rss=$(kb $VPID VmRSS); v_file=$(kb $VPID RssFile)
 stop $VPID
-echo "VictoriaMetrics: loaded in ${v_secs}s; peak RSS $((v_hwm / 1024)) MB, RSS at the end $((v_rss / 1024)) MB"
+echo "VictoriaMetrics: loaded in ${v_secs}s; peak RSS $((v_hwm / 1024)) MB, RSS at the end $((v_rss / 1024)) MB, of it $((v_file / 1024)) MB file pages"
 ratio=$(awk -v a="$c_hwm" -v b="$v_hwm" 'BEGIN {printf "%.2f", a / b}')
 echo "peak RSS canopyd / VictoriaMetrics: $ratio (goal <= 0.5)"
 echo "RESULT lines=$LINES canopyd_peak=$((c_hwm * 1024)) canopyd_rss=$((c_rss * 1024)) canopyd_s=$c_secs vm_peak=$((v_hwm * 1024)) vm_rss=$((v_rss * 1024)) vm_s=$v_secs ratio=$ratio"
