@@ -17,9 +17,11 @@
 // Late windows (a sample dated into a window already stored) are merged into
 // the stored window at every level.
 //
-// The room's files: store.cc (open, series ids, writes, rollups, packing),
-// query.cc (Query, and the retention and fn names), retention.cc (deleting
-// what is past --retention), codec.cc (keys and window bytes).
+// The room's files: store.cc (open, reopen, verify, series ids, reads),
+// write.cc (writes, rollups, late windows, packing), last_starts.cc (each
+// series' newest window start: saved, read back, rebuilt), query.cc (Query,
+// and the retention and fn names), retention.cc (deleting what is past
+// --retention), codec.cc (keys and window bytes).
 //
 // Threads: a TrendStore is used by one thread at a time (the trend thread,
 // server/trend/thread.h). LevelDB itself is thread-safe. Query forks
