@@ -30,7 +30,10 @@ constexpr uint32_t kSnapshotVersion = 2;
 
 }  // namespace
 
-void Tree::Snapshot(std::string* out) const {
+void Tree::Snapshot(
+    std::string* out,
+    const std::function<void(const std::string&)>& spill) const {
+  constexpr size_t kSpillBytes = 4 << 20;
   out->clear();
   out->append(kSnapshotMagic, 8);
   PutVarint64(out, kSnapshotVersion);
@@ -91,10 +94,18 @@ void Tree::Snapshot(std::string* out) const {
         todo.push_back({c, it.depth + 1});
       }
     }
+    if (spill && out->size() >= kSpillBytes) {
+      spill(*out);
+      out->clear();
+    }
   }
   // The end: depth 0 and the number of nodes, so a cut file is refused.
   PutVarint64(out, 0);
   PutVarint64(out, written);
+  if (spill) {
+    spill(*out);
+    out->clear();
+  }
 }
 
 absl::Status Tree::Restore(absl::string_view bytes) {

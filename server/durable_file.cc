@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -17,24 +18,54 @@ namespace canopy {
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& bytes) {
-  std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno)));
+  AtomicFile f(path);
+  f.Append(bytes);
+  return f.Commit();
+}
+
+AtomicFile::AtomicFile(std::string path)
+    : path_(std::move(path)), tmp_(path_ + ".tmp") {
+  f_ = fopen(tmp_.c_str(), "wb");
+  if (f_ == nullptr) {
+    ok_ = false;
+    error_ = errno;
   }
-  bool ok = fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  ok = fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  ok = fclose(f) == 0 && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+}
+
+AtomicFile::~AtomicFile() {
+  if (committed_) return;
+  if (f_ != nullptr) fclose(f_);
+  std::remove(tmp_.c_str());  // no debris
+}
+
+void AtomicFile::Append(const std::string& bytes) {
+  if (!ok_ || bytes.empty()) return;
+  if (fwrite(bytes.data(), 1, bytes.size(), f_) != bytes.size()) {
+    ok_ = false;
+    error_ = errno;
+  }
+}
+
+absl::Status AtomicFile::Commit() {
+  if (f_ == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", tmp_, ": ", std::strerror(error_)));
+  }
+  bool ok = ok_;
+  ok = fflush(f_) == 0 && ok;
+  ok = fsync(fileno(f_)) == 0 && ok;
+  if (ok_ == false && error_ != 0) errno = error_;
+  ok = fclose(f_) == 0 && ok;
+  f_ = nullptr;
+  if (!ok || rename(tmp_.c_str(), path_.c_str()) != 0) {
     std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());  // no debris on a full disk
+    std::remove(tmp_.c_str());  // no debris on a full disk
     return absl::UnavailableError(
-        absl::StrCat("cannot write ", path, ": ", why));
+        absl::StrCat("cannot write ", path_, ": ", why));
   }
+  committed_ = true;
   // The rename itself is durable once the directory is.
-  std::string dir = path.substr(0, path.rfind('/') + 1);
+  std::string dir = path_.substr(0, path_.rfind('/') + 1);
   int dfd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     fsync(dfd);

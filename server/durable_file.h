@@ -20,6 +20,7 @@
 #define CANOPY_SERVER_DURABLE_FILE_H_
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "absl/status/status.h"
@@ -30,6 +31,33 @@ namespace canopy {
 // Writes `bytes` to `path` whole or not at all.
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::string& bytes);
+
+// The same, written piece by piece (a snapshot of ten million leaves is
+// 650 MB: never whole in memory). Append may run on one thread and Commit
+// on another, one after the other. Destroyed without a Commit, the
+// temporary file is removed and `path` left as it was.
+//
+//   AtomicFile f(path);
+//   f.Append(piece); ...            // on the loop, into the page cache
+//   absl::Status s = f.Commit();    // fsync and rename, elsewhere
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  // A failure is kept and returned by Commit.
+  void Append(const std::string& bytes);
+  absl::Status Commit();
+
+ private:
+  std::string path_;
+  std::string tmp_;
+  FILE* f_ = nullptr;
+  bool ok_ = true;
+  int error_ = 0;
+  bool committed_ = false;
+};
 
 class SeqReservation {
  public:

@@ -307,30 +307,37 @@ absl::Status Server::ReserveSeq() {
 }
 
 bool Server::WriteSnapshot(bool now_here) {
-  auto bytes = std::make_shared<std::string>();
-  tree_->Snapshot(bytes.get());
-  std::string path = SnapshotPath(options_);
+  // One at a time: the next would write over the temporary file the trend
+  // thread is still to sync and rename.
+  if (!now_here && snapshot_in_flight_) return true;
+  // Built here a few megabytes at a time into the page cache (the tree
+  // belongs to this thread); made durable (fsync, rename) on the trend
+  // thread unless `now_here`.
+  auto file = std::make_shared<AtomicFile>(SnapshotPath(options_));
+  std::string piece;
+  tree_->Snapshot(&piece,
+                  [&file](const std::string& bytes) { file->Append(bytes); });
   if (now_here || !trend_) {
-    if (absl::Status s = WriteFileAtomically(path, *bytes); !s.ok()) {
+    if (absl::Status s = file->Commit(); !s.ok()) {
       CANOPY_ERROR("snapshot failed: %s", std::string(s.message()));
       return false;
     }
     return true;
   }
-  // Written on the trend thread; the outcome is read back on the loop.
+  // The outcome is read back on the loop.
   auto result = std::make_shared<absl::Status>();
   uint64_t seq = tree_->seq();
-  trend_->Run(
-      [bytes, path, result](TrendStore&) {
-        *result = WriteFileAtomically(path, *bytes);
-      },
-      [this, result, seq] {
-        if (result->ok()) {
-          snapshot_seq_ = seq;
-        } else if (snapshot_log_.Allow()) {
-          CANOPY_ERROR("snapshot failed: %s", std::string(result->message()));
-        }
-      });
+  snapshot_in_flight_ = true;
+  trend_->Run([file, result](TrendStore&) { *result = file->Commit(); },
+              [this, result, seq] {
+                snapshot_in_flight_ = false;
+                if (result->ok()) {
+                  snapshot_seq_ = seq;
+                } else if (snapshot_log_.Allow()) {
+                  CANOPY_ERROR("snapshot failed: %s",
+                               std::string(result->message()));
+                }
+              });
   return true;
 }
 

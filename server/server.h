@@ -126,6 +126,9 @@ class Server {
   void ReleaseAfterRemovals();
   int64_t next_snapshot_ = 0;
   uint64_t snapshot_seq_ = 0;
+  // A periodic snapshot is written and waits for the trend thread to make
+  // it durable (WriteSnapshot skips the next until it is).
+  bool snapshot_in_flight_ = false;
   RateLimit snapshot_log_;  // failed snapshots, logged
   std::unique_ptr<SeqReservation> seq_reservation_;
   RateLimit seq_log_;  // failed reservations, logged

@@ -414,7 +414,12 @@ class Tree {
   // Snapshots: the whole live tree (values, windows, actions, markers,
   // units, the seq) as bytes, and back. Restore() replaces the tree's content;
   // it fails, changing nothing, on bytes it cannot read.
-  void Snapshot(std::string* out) const;
+  // With `spill`, the bytes go to it a few megabytes at a time (each call
+  // gets what is new in `*out`, which is then cleared), the last piece
+  // before Snapshot returns: ten million leaves are 650 MB, never held whole.
+  void Snapshot(
+      std::string* out,
+      const std::function<void(const std::string&)>& spill = {}) const;
   absl::Status Restore(absl::string_view bytes);
 
   const Node* Find(absl::Span<const absl::string_view> segments) const;
