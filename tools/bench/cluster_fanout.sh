@@ -144,47 +144,8 @@ run_nchan() {  # $1: round
     ports+=("$p")
     listen+="    listen 127.0.0.1:$p reuseport backlog=4096;"$'\n'
   done
-  # As run.sh's, with PROCS workers and a port per client: nginx closes
-  # idle keep-alive connections once fewer than 1/16 of worker_connections
-  # are free, hence twice the waiters.
-  cat >"$dir/nginx.conf" <<EOF
-load_module $NCHAN_MODULE;
-worker_processes $PROCS;
-worker_rlimit_nofile $(ulimit -Hn);
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections $((2 * WAITERS + 1000)); }
-http {
-  access_log off;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  default_type application/octet-stream;
-  tcp_nodelay on;
-  keepalive_timeout 300s;
-  keepalive_requests 1000000;
-  nchan_max_reserved_memory 32M;
-  server {
-$listen
-    location ~ ^/sub/(\w+)\$ {
-      nchan_subscriber longpoll;
-      nchan_channel_id \$1;
-      nchan_subscriber_timeout 300s;
-    }
-    location ~ ^/pub/(\w+)\$ {
-      nchan_publisher;
-      nchan_channel_id \$1;
-      nchan_message_buffer_length 1;
-      nchan_message_timeout 60s;
-    }
-    location = /nchan_status { nchan_stub_status; }
-  }
-}
-EOF
-  chmod -R a+rX "$dir"  # nginx's workers may run as another user
+  # PROCS workers and a port per client.
+  nchan_conf "$dir" "$PROCS" $((2 * WAITERS + 1000)) "$listen"
   nginx -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
   local master=$!
   STARTED+=("$master")

@@ -43,3 +43,52 @@ stop() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# nchan_conf DIR WORKERS CONNECTIONS LISTEN: writes DIR/nginx.conf for
+# nginx with nchan serving long-poll subscribers on /sub/<channel> and
+# publishers on /pub/<channel> (one message kept a channel), WORKERS worker
+# processes, CONNECTIONS worker_connections (nginx closes idle keep-alive
+# connections, and with them parked long polls, once fewer than 1/16 of
+# them are free: callers ask for twice their waiters), and LISTEN the
+# server's listen lines. Needs NCHAN_MODULE.
+nchan_conf() {
+  local dir=$1 workers=$2 connections=$3 listen=$4
+  cat >"$dir/nginx.conf" <<EOF
+load_module $NCHAN_MODULE;
+worker_processes $workers;
+worker_rlimit_nofile $(ulimit -Hn);
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections $connections; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  default_type application/octet-stream;
+  tcp_nodelay on;
+  keepalive_timeout 300s;
+  keepalive_requests 1000000;
+  nchan_max_reserved_memory 32M;
+  server {
+$listen
+    location ~ ^/sub/(\w+)\$ {
+      nchan_subscriber longpoll;
+      nchan_channel_id \$1;
+      nchan_subscriber_timeout 300s;
+    }
+    location ~ ^/pub/(\w+)\$ {
+      nchan_publisher;
+      nchan_channel_id \$1;
+      nchan_message_buffer_length 1;
+      nchan_message_timeout 60s;
+    }
+    location = /nchan_status { nchan_stub_status; }
+  }
+}
+EOF
+  chmod -R a+rX "$dir"  # nginx's workers may run as another user
+}

@@ -194,51 +194,11 @@ start_nchan() {
   local dir=$TMP/$1 i
   mkdir -p "$dir"
   NCHAN_PORT=$(free_port)
-  # nginx closes idle keep-alive connections, and with them parked long
-  # polls, once fewer than 1/16 of worker_connections are free: hence twice
-  # the waiters (connections are preallocated, before the RSS is first read;
-  # the open-file limit still bounds the sockets). One message per channel
-  # is all the benchmark publishes; a channel id
+  # One message per channel is all the benchmark publishes; a channel id
   # per run keeps every run on an empty channel, so that a subscriber
   # without a message id waits for the next message.
-  cat >"$dir/nginx.conf" <<EOF
-load_module $NCHAN_MODULE;
-worker_processes ${NCHAN_WORKERS:-1};
-worker_rlimit_nofile $(ulimit -Hn);
-daemon off;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections $((2 * MAX_WAITERS + 1000)); }
-http {
-  access_log off;
-  client_body_temp_path $dir/body;
-  proxy_temp_path $dir/proxy;
-  fastcgi_temp_path $dir/fastcgi;
-  uwsgi_temp_path $dir/uwsgi;
-  scgi_temp_path $dir/scgi;
-  default_type application/octet-stream;
-  tcp_nodelay on;
-  keepalive_timeout 300s;
-  keepalive_requests 1000000;
-  nchan_max_reserved_memory 32M;
-  server {
-    listen 127.0.0.1:$NCHAN_PORT backlog=4096;
-    location ~ ^/sub/(\w+)\$ {
-      nchan_subscriber longpoll;
-      nchan_channel_id \$1;
-      nchan_subscriber_timeout 300s;
-    }
-    location ~ ^/pub/(\w+)\$ {
-      nchan_publisher;
-      nchan_channel_id \$1;
-      nchan_message_buffer_length 1;
-      nchan_message_timeout 60s;
-    }
-    location = /nchan_status { nchan_stub_status; }
-  }
-}
-EOF
-  chmod -R a+rX "$dir"  # nginx's worker may run as another user
+  nchan_conf "$dir" "${NCHAN_WORKERS:-1}" $((2 * MAX_WAITERS + 1000)) \
+    "    listen 127.0.0.1:$NCHAN_PORT backlog=4096;"
   nginx -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
   NGINX_MASTER=$!
   STARTED+=("$NGINX_MASTER")
