@@ -87,8 +87,8 @@ function route(rel) {
         if (s[3] !== 'percent') return null;
         const n = +c;
         const lo = Number.isFinite(n) ? Math.floor(n / 8) * 8 : 0;
-        // Eight cores a chart; the first titled for what a small machine has.
-        return series('cpu', 'cores' + lo, lo === 0 ? 'per core' : `cores from ${lo}`, `core ${c}`, {href: trendHref(`host,${name},cpu,core`)});
+        // Eight cores a chart ("cores", "cores from 8", ...).
+        return series('cpu', 'cores' + lo, lo === 0 ? 'cores' : `cores from ${lo}`, `core ${c}`, {href: trendHref(`host,${name},cpu,core`)});
       }
       // idle is 100 minus the others; percent is in the header.
       if (s.length === 2 && b !== 'percent' && b !== 'idle') return series('cpu', 'cpu', 'CPU', b, {href: trendHref(`host,${name},cpu`)});
