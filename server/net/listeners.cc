@@ -278,9 +278,13 @@ void Listeners::OnTcpRead(bufferevent* bev, void* arg) {
   while (true) {
     size_t len = evbuffer_get_length(in);
     if (len == 0) return;
-    if (self->backlog_ && self->backlog_() > kPauseAboveWindows) {
-      self->Pause(conn);
-      return;
+    if (self->backlog_) {
+      const size_t backlog = self->backlog_();
+      if (backlog <= kPauseAboveWindows / 2) self->stuck_ = false;
+      if (!self->stuck_ && backlog > kPauseAboveWindows) {
+        self->Pause(conn);
+        return;
+      }
     }
     // Up to 1 MiB of complete lines at a time, in one contiguous piece.
     size_t window =
@@ -331,8 +335,15 @@ void Listeners::OnTcpIdle(int, short, void* arg) {
   int64_t before = time(nullptr) - self->options_->tcp_idle_timeout;
   while (!self->tcp_conns_.empty() &&
          self->tcp_conns_.front()->last_active <= before) {
+    TcpConn* c = self->tcp_conns_.front();
+    if (c->paused) {  // waiting for us, not silent
+      c->last_active = time(nullptr);
+      self->tcp_conns_.splice(self->tcp_conns_.end(), self->tcp_conns_,
+                              c->place);
+      continue;
+    }
     ++self->tcp_idle_closed_;
-    self->CloseTcp(self->tcp_conns_.front());
+    self->CloseTcp(c);
   }
   timeval sweep = {1, 0};
   event_add(self->tcp_idle_, &sweep);
@@ -340,6 +351,7 @@ void Listeners::OnTcpIdle(int, short, void* arg) {
 
 void Listeners::Pause(TcpConn* conn) {
   if (conn->paused) return;
+  if (paused_ == 0) paused_at_ = time(nullptr);
   conn->paused = true;
   ++paused_;
   ++tcp_paused_;
@@ -356,9 +368,16 @@ void Listeners::OnResume(int, short, void* arg) {
   if (self->paused_ == 0) return;
   timeval soon = {0, 5000};
   if (self->backlog_() > kPauseAboveWindows / 2) {
-    if (self->hand_over_) self->hand_over_();
-    evtimer_add(self->resume_, &soon);
-    return;
+    // History that does not catch up within kMaxPauseSeconds is stuck (a
+    // full disk, a store being reopened): ingest goes on, the live tree
+    // with it, and the windows wait in memory as they did before, until
+    // the backlog is down to half again.
+    if (time(nullptr) - self->paused_at_ < kMaxPauseSeconds) {
+      if (self->hand_over_) self->hand_over_();
+      evtimer_add(self->resume_, &soon);
+      return;
+    }
+    self->stuck_ = true;
   }
   // Each paused connection once (reading one may pause it again, and it
   // moves to the back of tcp_conns_ as it is read).
@@ -366,9 +385,11 @@ void Listeners::OnResume(int, short, void* arg) {
   for (TcpConn* c : self->tcp_conns_) {
     if (c->paused) waiting.push_back(c);
   }
+  const int64_t now = time(nullptr);
   for (TcpConn* c : waiting) {
     c->paused = false;
     --self->paused_;
+    c->last_active = now;  // a pause is not silence (--tcp_idle_timeout)
     bufferevent_enable(c->bev, EV_READ);
     OnTcpRead(c->bev, c);  // what was read before the pause
   }

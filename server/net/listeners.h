@@ -73,6 +73,9 @@ class Listeners {
     hand_over_ = std::move(hand_over);
   }
   static constexpr size_t kPauseAboveWindows = 65536;
+  // History that has not caught up after this long is taken as stuck:
+  // connections are read again (see OnResume).
+  static constexpr int64_t kMaxPauseSeconds = 5;
   // Times a TCP connection was paused for the backlog.
   uint64_t tcp_paused() const { return tcp_paused_; }
   int udp_port() const { return udp_port_; }
@@ -128,6 +131,8 @@ class Listeners {
   std::function<void()> hand_over_;
   event* resume_ = nullptr;  // polls the backlog while connections wait
   size_t paused_ = 0;        // connections not read for the backlog
+  int64_t paused_at_ = 0;    // when the first of them was paused
+  bool stuck_ = false;       // history stuck: no pausing until it catches up
   uint64_t tcp_paused_ = 0;
   // recvmmsg buffers.
   std::unique_ptr<char[]> bufs_;
