@@ -33,6 +33,9 @@ TrendThread::TrendThread(
     : store_(std::move(store)), on_written_(std::move(on_written)) {
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   series_ = store_->series_count();
+  // A repair at open is counted before the thread starts: /metrics shows
+  // it from the first request, not once the dictionary is read.
+  corruptions_ = store_->corruptions();
   thread_ = std::thread([this] { Main(); });
 }
 
