@@ -52,7 +52,7 @@ echo "== ThreadSanitizer (clang, -Wthread-safety -Werror): where threads meet"
 # they start the TSan-built canopyd and canopy-agent. Only these targets are
 # built; the others' tests show as *_NOT_BUILT and are left out.
 tsan_targets=(canopyd canopy-agent canopy-example-module hub_test trend_thread_test
-  trend_test server_test ingest_test agent_test agent_checks_test
+  trend_test trend_server_test server_test ingest_test agent_test agent_checks_test
   agent_modules_test agent_accesslog_test agent_api_test mutex_test
   workers_test cluster_test robustness_test remote_test remote_outbox_test
   agent_bench_test graphite_functions_test)
