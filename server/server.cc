@@ -441,6 +441,7 @@ ServerFigures Server::Figures() const {
     f.trend_pending_windows = pending_windows_.size();
     f.trend_flush_lag = trend_->flush_lag();
     f.trend_disk_bytes = trend_->disk_bytes();
+    f.trend_cache_bytes = TrendStore::CacheBytes();
     f.trend_windows_written = trend_->windows_written();
     f.trend_write_errors = trend_->write_errors();
     f.trend_corruptions = trend_->corruptions();

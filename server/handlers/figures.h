@@ -45,6 +45,7 @@ struct ServerFigures {
   uint64_t trend_queue_full = 0;     // times the queue refused a batch
   double trend_flush_lag = 0;
   uint64_t trend_disk_bytes = 0;
+  uint64_t trend_cache_bytes = 0;
   uint64_t trend_windows_written = 0;
   uint64_t trend_write_errors = 0;
   uint64_t trend_corruptions = 0;  // damage found in the store

@@ -142,6 +142,9 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
           "Age of the oldest batch waiting for disk.", f.trend_flush_lag);
     gauge("canopy_trend_disk_bytes", "Approximate bytes of stored windows.",
           static_cast<double>(f.trend_disk_bytes));
+    gauge("canopy_trend_cache_bytes",
+          "Bytes of history blocks cached for queries (--trend_cache_mb).",
+          static_cast<double>(f.trend_cache_bytes));
     gauge("canopy_open_windows", "Leaves with a window not yet in history.",
           static_cast<double>(tree->open_windows()));
     gauge("canopy_trend_queued_windows",

@@ -132,8 +132,7 @@ int64_t TrendStore::LastStart(uint32_t id) {
   // First sight since the store opened: the newest stored window (single or
   // packed) tells where the series was.
   int64_t last = -1;
-  std::unique_ptr<leveldb::Iterator> it2(
-      db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it2(db_->NewIterator(WriteReads()));
   for (char kind : {'W', 'B'}) {
     std::string k(1, kind);
     PutBigEndian32(&k, id);

@@ -15,8 +15,7 @@ absl::StatusOr<size_t> TrendStore::EnforceRetention(int64_t now,
                                                     size_t budget) {
   if (db_ == nullptr)
     return absl::UnavailableError("the trend store is closed");
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(WriteReads()));
   // Blocks ("B") and single windows ("W"); the dictionary keys between
   // them are skipped.
   it->Seek(retention_cursor_.empty() ? std::string("B") : retention_cursor_);

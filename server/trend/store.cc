@@ -5,6 +5,7 @@
 #include "server/trend/store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -21,6 +22,7 @@
 #include "leveldb/write_batch.h"
 #include "server/log.h"
 #include "server/trend/codec.h"
+#include "server/trend/pread_env.h"
 
 namespace canopy {
 
@@ -39,6 +41,23 @@ TrendStore::~TrendStore() {
 
 namespace {
 
+// Queries read whole ranges of table blocks (a /render of 1 000 series over
+// a day touches thousands): with LevelDB's default 8 MB cache they were
+// decompressed again at every query (a third of its time). One cache for
+// the process, sized by the first store opened: stores are reopened after
+// errors, and tests open several. The write path does not fill it
+// (WriteReads).
+std::atomic<leveldb::Cache*> shared_cache{nullptr};
+
+leveldb::Cache* SharedCache(size_t bytes) {
+  static leveldb::Cache* const cache = [bytes] {
+    leveldb::Cache* c = leveldb::NewLRUCache(bytes);
+    shared_cache = c;
+    return c;
+  }();
+  return cache;
+}
+
 leveldb::Options StoreOptions(leveldb::Env* env, bool create,
                               const StoreMemory& memory) {
   leveldb::Options options;
@@ -48,16 +67,10 @@ leveldb::Options StoreOptions(leveldb::Env* env, bool create,
   // Damage found while reading is reported, not skipped.
   options.paranoid_checks = true;
   options.write_buffer_size = memory.write_buffer_bytes;
-  // Queries read whole ranges of table blocks (a /render of 1 000 series
-  // over a day touches thousands): with LevelDB's default 8 MB cache they
-  // were decompressed again at every query (a third of its time). One
-  // cache for the process: stores are reopened after errors, and tests
-  // open several.
-  static leveldb::Cache* const cache = leveldb::NewLRUCache(memory.cache_bytes);
-  options.block_cache = cache;
+  options.block_cache = SharedCache(memory.cache_bytes);
   // Budgeted with the server's other descriptors (server.cc).
   options.max_open_files = 256;
-  if (env != nullptr) options.env = env;
+  options.env = env;
   return options;
 }
 
@@ -84,6 +97,11 @@ std::string RepairAdvice(const std::string& dir) {
 }
 
 }  // namespace
+
+size_t TrendStore::CacheBytes() {
+  leveldb::Cache* cache = shared_cache.load();
+  return cache == nullptr ? 0 : cache->TotalCharge();
+}
 
 leveldb::ReadOptions TrendStore::Checked() {
   leveldb::ReadOptions o;
@@ -114,7 +132,8 @@ absl::Status TrendStore::WriteFailed(const leveldb::Status& s) {
 absl::StatusOr<std::unique_ptr<TrendStore>> TrendStore::Open(
     const std::string& dir, Retention retention, leveldb::Env* env, bool repair,
     StoreMemory memory) {
-  leveldb::Env* e = env != nullptr ? env : leveldb::Env::Default();
+  if (env == nullptr) env = PreadEnv();
+  leveldb::Env* e = env;
   const bool has_files = HasDatabaseFiles(e, dir);
   uint64_t repaired = 0;
   auto run_repair = [&](const std::string& why) -> absl::Status {
@@ -215,7 +234,7 @@ absl::Status TrendStore::Reopen() {
   // leaves no debris.
   delete db_;
   db_ = nullptr;
-  leveldb::Env* e = env_ != nullptr ? env_ : leveldb::Env::Default();
+  leveldb::Env* e = env_;
   std::vector<std::string> before;
   (void)e->GetChildren(dir_, &before);
   std::string current_before;
@@ -272,22 +291,38 @@ std::vector<TrendWindow> TrendStore::Read(absl::string_view key, size_t level,
   return ReadId(DecodeBigEndian32(v.data()), level, from, to);
 }
 
+leveldb::ReadOptions TrendStore::WriteReads() {
+  leveldb::ReadOptions o = Checked();
+  o.fill_cache = false;
+  return o;
+}
+
 std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
                                             int64_t from, int64_t to) const {
+  if (to <= from || db_ == nullptr) return {};
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
+  return ReadIdWith(it.get(), it.get(), id, level, from, to);
+}
+
+std::vector<TrendWindow> TrendStore::ReadIdWith(leveldb::Iterator* blocks,
+                                                leveldb::Iterator* windows,
+                                                uint32_t id, size_t level,
+                                                int64_t from,
+                                                int64_t to) const {
   std::vector<TrendWindow> out;
   if (to <= from || db_ == nullptr) return out;
   from = std::max<int64_t>(from, 0);
   to = std::max<int64_t>(to, 0);
   out.reserve(static_cast<size_t>(std::min<int64_t>(
       (to - from) / retention_.levels[level].step + 1, 1 << 16)));
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
   // Packed blocks first (older periods), then single windows (newer).
   int64_t span = BlockSpan(level);
   std::string blo = BlockKey(id, level, AlignDown(from, span));
   std::string bhi = BlockKey(id, level, to);
-  for (it->Seek(blo); it->Valid() && it->key().compare(bhi) < 0; it->Next()) {
-    absl::StatusOr<std::vector<WindowRecord>> block =
-        DecodeBlock(absl::string_view(it->value().data(), it->value().size()));
+  for (blocks->Seek(blo); blocks->Valid() && blocks->key().compare(bhi) < 0;
+       blocks->Next()) {
+    absl::StatusOr<std::vector<WindowRecord>> block = DecodeBlock(
+        absl::string_view(blocks->value().data(), blocks->value().size()));
     if (!block.ok()) {
       NoteCorruption(
           absl::StrCat("a block of series ", id,
@@ -300,19 +335,22 @@ std::vector<TrendWindow> TrendStore::ReadId(uint32_t id, size_t level,
   }
   std::string lo = WindowKey(id, level, from);
   std::string hi = WindowKey(id, level, to);
-  for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
+  for (windows->Seek(lo); windows->Valid() && windows->key().compare(hi) < 0;
+       windows->Next()) {
     TrendWindow w;
     int64_t start =
-        static_cast<int64_t>(DecodeBigEndian64(it->key().data() + 6));
-    if (DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
-                     start, &w)) {
+        static_cast<int64_t>(DecodeBigEndian64(windows->key().data() + 6));
+    if (DecodeWindow(
+            absl::string_view(windows->value().data(), windows->value().size()),
+            start, &w)) {
       out.push_back(std::move(w));
     } else {
       NoteCorruption(
           absl::StrCat("a window of series ", id, " does not decode"));
     }
   }
-  CheckIterator(*it);
+  CheckIterator(*blocks);
+  if (windows != blocks) CheckIterator(*windows);
   // Blocks and single windows usually come in time order already (a late
   // window can leave a single one before a block's): sort only then.
   auto by_start = [](const TrendWindow& a, const TrendWindow& b) {

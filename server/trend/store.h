@@ -119,7 +119,7 @@ struct StoreMemory {
 
 class TrendStore {
  public:
-  // `env` (tests) replaces LevelDB's file system; nullptr is the default.
+  // `env` (tests) replaces LevelDB's file system; nullptr is PreadEnv().
   //
   // Opened with paranoid checks. A directory with LevelDB files but no
   // CURRENT, or one LevelDB finds damaged, is refused with one line
@@ -200,6 +200,9 @@ class TrendStore {
   uint64_t windows_written() const { return windows_written_; }
   // Bytes LevelDB reports for the whole key range.
   uint64_t ApproximateBytes() const;
+  // Bytes held in the process's block cache (StoreMemory::cache_bytes at
+  // most), filled by queries. Any thread.
+  static size_t CacheBytes();
 
   // Reads up to `budget` records on from where the last call stopped,
   // checksums verified; damage found is logged and counted in
@@ -246,6 +249,15 @@ class TrendStore {
                     leveldb::WriteBatch* batch, bool* created);
   std::vector<TrendWindow> ReadId(uint32_t id, size_t level, int64_t from,
                                   int64_t to) const;
+  // ReadId through the caller's iterators, `blocks` for packed blocks and
+  // `windows` for single windows (they may be one). The write path reads
+  // many series in key order through two of its own, each moving forward
+  // in its part of the key space, so that a table block is read once a
+  // slice and not kept in the block cache (WriteReads).
+  std::vector<TrendWindow> ReadIdWith(leveldb::Iterator* blocks,
+                                      leveldb::Iterator* windows, uint32_t id,
+                                      size_t level, int64_t from,
+                                      int64_t to) const;
   // What Query reads of each series: the level, its step, the asked step
   // and range, the fn.
   struct SeriesPlan {
@@ -259,6 +271,10 @@ class TrendStore {
   // One series of a Query (any thread: it only reads).
   TrendSeries ReadSeries(const SeriesPlan& plan, const std::string& key,
                          uint32_t id) const;
+  // The write path's reads: checksums verified, blocks not cached. A burst
+  // of history reads back every window it rolls up; cached, those blocks
+  // filled the block cache that queries want (issue 17).
+  static leveldb::ReadOptions WriteReads();
   // Reads that verify checksums.
   static leveldb::ReadOptions Checked();
   // Logs (rate-limited) and counts damage.

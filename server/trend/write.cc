@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "canopy/coding.h"
@@ -21,8 +22,7 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
   // their own block period; each group joins what is already packed there.
   std::string lo = WindowKey(id, level, 0);
   std::string hi = WindowKey(id, level, period);
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(WriteReads()));
   int64_t span = BlockSpan(level);
   int64_t group = -1;
   std::vector<TrendWindow> windows;
@@ -30,7 +30,7 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
     if (windows.empty()) return;
     std::string key = BlockKey(id, level, group);
     std::string existing;
-    if (db_->Get(leveldb::ReadOptions(), key, &existing).ok()) {
+    if (db_->Get(WriteReads(), key, &existing).ok()) {
       absl::StatusOr<std::vector<WindowRecord>> old = DecodeBlock(existing);
       if (old.ok()) {
         for (WindowRecord& w : *old) windows.push_back(std::move(w));
@@ -127,8 +127,7 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
     std::string existing;
     TrendWindow stored;
     // Only a window no newer than the series' newest can be stored already.
-    bool had = w.start <= last &&
-               db_->Get(leveldb::ReadOptions(), key, &existing).ok() &&
+    bool had = w.start <= last && db_->Get(WriteReads(), key, &existing).ok() &&
                DecodeWindow(existing, w.start, &stored);
     if (had && cw.replayed) continue;  // stored whole before a crash
     // A window stored before a clean stop and continued after the restart:
@@ -169,15 +168,25 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
   }
   created_.clear();
   // Level by level, so that each reads the one below already written.
+  // The finer windows are read through one uncached iterator a level, in
+  // key order (series, then period).
+  std::sort(rollups.begin(), rollups.end(),
+            [](const PackJob& a, const PackJob& b) {
+              return std::tie(a.level, a.id, a.period) <
+                     std::tie(b.level, b.id, b.period);
+            });
   for (size_t l = 1; l < n && !rollups.empty(); ++l) {
     leveldb::WriteBatch up;
     int64_t step = retention_.levels[l].step;
+    std::unique_ptr<leveldb::Iterator> blocks(db_->NewIterator(WriteReads()));
+    std::unique_ptr<leveldb::Iterator> singles(db_->NewIterator(WriteReads()));
     for (const PackJob& job : rollups) {
       if (job.level != l) continue;
       TrendWindow sum;
       sum.start = job.period;
       for (const TrendWindow& f :
-           ReadId(job.id, l - 1, job.period, job.period + step)) {
+           ReadIdWith(blocks.get(), singles.get(), job.id, l - 1, job.period,
+                      job.period + step)) {
         MergeWindow(&sum, f);
       }
       if (sum.count <= 0) continue;
@@ -190,6 +199,8 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
         to_pack_.push_back(PackJob{job.id, l, AlignDown(job.period, span)});
       }
     }
+    blocks.reset();
+    singles.reset();
     s = db_->Write(leveldb::WriteOptions(), &up);
     if (!s.ok()) return WriteFailed(s);
   }
@@ -231,7 +242,7 @@ void TrendStore::MergeStored(uint32_t id, size_t level, int64_t start,
   };
   std::string bkey = BlockKey(id, level, AlignDown(start, BlockSpan(level)));
   std::string bytes;
-  if (db_->Get(leveldb::ReadOptions(), bkey, &bytes).ok()) {
+  if (db_->Get(WriteReads(), bkey, &bytes).ok()) {
     absl::StatusOr<std::vector<WindowRecord>> block = DecodeBlock(bytes);
     if (block.ok()) {
       bool found = false;
@@ -261,7 +272,7 @@ void TrendStore::MergeStored(uint32_t id, size_t level, int64_t start,
   std::string v;
   TrendWindow stored;
   stored.start = start;
-  if (db_->Get(leveldb::ReadOptions(), key, &v).ok()) {
+  if (db_->Get(WriteReads(), key, &v).ok()) {
     DecodeWindow(v, start, &stored);
   }
   merge(&stored);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -34,10 +35,12 @@ struct Sample {
 // Drives a Tree and a TrendStore as canopyd does, with explicit times.
 class Rig {
  public:
-  explicit Rig(const std::string& retention, std::string dir = "")
+  explicit Rig(const std::string& retention, std::string dir = "",
+               StoreMemory memory = {})
       : dir_(dir.empty() ? testing::MakeTempDir() : dir),
         own_(dir.empty()),
-        retention_(retention) {
+        retention_(retention),
+        memory_(memory) {
     Open();
   }
   ~Rig() {
@@ -51,7 +54,8 @@ class Rig {
         static_cast<int>(Retention::Parse(retention_)->levels[0].step);
     tree_ = std::make_unique<Tree>(o);
     auto store =
-        TrendStore::Open(dir_ + "/trend", *Retention::Parse(retention_));
+        TrendStore::Open(dir_ + "/trend", *Retention::Parse(retention_),
+                         /*env=*/nullptr, /*repair=*/false, memory_);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(*store);
   }
@@ -90,11 +94,13 @@ class Rig {
   }
   TrendStore& store() { return *store_; }
   Tree& tree() { return *tree_; }
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
   bool own_;
   std::string retention_;
+  StoreMemory memory_;
   std::unique_ptr<Tree> tree_;
   std::unique_ptr<TrendStore> store_;
 };
@@ -238,6 +244,46 @@ TEST(TrendStoreTest, AQueryOfManySeriesEqualsEachSeriesReadAlone) {
     EXPECT_EQ(got.points, alone.series[0].points) << got.key;
     EXPECT_EQ(got.points.size(), 30u) << got.key;
   }
+}
+
+// Issue 17: writing history (its rollups, packs and merges read back what
+// was written) leaves the block cache to queries, and table files are read,
+// not mapped: a burst of history cost the cache's whole 64 MB and the mapped
+// pages of every table it read in RSS.
+TEST(TrendStoreTest, WritingHistoryLeavesTheCacheToQueriesAndMapsNoTable) {
+  StoreMemory memory;
+  memory.write_buffer_bytes = 64 << 10;  // many tables, read by rollups
+  Rig rig("10s:1d,1m:7d,1h:30d", "", memory);
+  const size_t cached = TrendStore::CacheBytes();
+  const int64_t kSpan = 3 * 3600;
+  for (int64_t t = kT0; t < kT0 + kSpan; t += 10) {
+    for (int i = 0; i < 100; ++i) {
+      rig.Add(absl::StrCat("burst,s", i), Action::kAvg, (i + t) % 97, t);
+    }
+    if (t % 300 == 0) rig.Flush(t);
+  }
+  rig.Flush(0, /*all=*/true);
+  EXPECT_EQ(TrendStore::CacheBytes(), cached);
+  EXPECT_GE(rig.store().Read("burst,s7", 2, 0, kT0 + kSpan).size(), 2u);
+
+  TrendResult r = rig.Query("burst,*", kT0, kT0 + kSpan, 10, TrendFn::kAvg);
+  ASSERT_EQ(r.series.size(), 100u);
+  EXPECT_GT(TrendStore::CacheBytes(), cached);
+
+  std::ifstream maps("/proc/self/maps");
+  std::string line, mapped;
+  while (std::getline(maps, line)) {
+    if (absl::StrContains(line, rig.dir()) && absl::StrContains(line, ".ldb")) {
+      mapped = line;
+    }
+  }
+  EXPECT_EQ(mapped, "");
+  size_t tables = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(rig.dir() + "/trend")) {
+    tables += e.path().extension() == ".ldb";
+  }
+  EXPECT_GT(tables, 1u);
 }
 
 TEST(TrendStoreTest, TimerPercentilesStayRightAcrossRollups) {
