@@ -7,6 +7,7 @@
 #   some_server & STARTED+=($!)
 #   stop "$pid"          # SIGTERM, wait, and no longer tracked
 #   port=$(free_port)
+#   push_leaves "$BIN" "$PORT" 333333   # a tree of 999 999 leaves
 STARTED=()  # pids of what this script started
 
 cleanup() {
@@ -91,4 +92,23 @@ $listen
 }
 EOF
   chmod -R a+rX "$dir"  # nginx's workers may run as another user
+}
+
+# push_leaves BIN PORT PER: pushes 3 x PER leaves through POST /push with
+# BIN/canopy-push-load (10 000 leaves a request, 4 connections): PER gauges
+# (mem,g,<host>,<i>), PER averages (mem,a) and PER counters (mem,c), 500 a
+# host. Prints leaves a second over the three pushes (each run of
+# canopy-push-load times itself: bodies are built before its clock starts).
+push_leaves() {
+  local bin=$1 port=$2 per=$3 k a out secs=0
+  for k in g:last a:avg c:add; do
+    a=${k#*:}
+    out=$(timeout 600 "$bin/canopy-push-load" --server="127.0.0.1:$port" \
+      --connections=4 --leaves=10000 --keyspace="$per" --fanout=500 \
+      --prefix="mem,${k%%:*}" --action="$a" --requests=$(((per + 9999) / 10000)) \
+      --seconds=600 | tail -1)
+    secs=$(awk -v x="$secs" -v y="$(printf '%s\n' "$out" | tr ' ' '\n' | sed -n 's/^seconds=//p')" \
+      'BEGIN {print x + y}')
+  done
+  awk -v n="$((per * 3))" -v s="$secs" 'BEGIN {if (s > 0) printf "%.0f", n / s; else print 0}'
 }

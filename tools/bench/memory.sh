@@ -5,6 +5,9 @@
 #
 #   tools/bench/memory.sh [LEAVES] [STEP_SECONDS] [ROUNDS]
 #   LEAVES=1000000 STEP=10 ROUNDS=3 by default; BUILD=build; CANOPYD=...
+#   ROUNDS may be a time, "60m": rounds follow one another for that long
+#   (an hour of updates), each round's RSS and the history's size on disk
+#   logged, and the lowest and highest RSS after the first round printed.
 #
 # The leaves: a third gauges (mem,g,<host>,<i>), a third averages (mem,a)
 # and a third counters (mem,c), 500 a host, pushed through POST /push with
@@ -62,22 +65,7 @@ metric() {
   curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }
 
-# Pushes every leaf once; prints leaves a second over the three pushes
-# (each a run of canopy-push-load, its own time: bodies are built before
-# its clock starts).
-push_all() {
-  local k a out secs=0
-  for k in g:last a:avg c:add; do
-    a=${k#*:}
-    out=$(timeout 600 "$BIN/canopy-push-load" --server="127.0.0.1:$PORT" \
-      --connections=4 --leaves=10000 --keyspace="$PER" --fanout=500 \
-      --prefix="mem,${k%%:*}" --action="$a" --requests=$(((PER + 9999) / 10000)) \
-      --seconds=600 | tail -1)
-    secs=$(awk -v x="$secs" -v y="$(printf '%s\n' "$out" | tr ' ' '\n' | sed -n 's/^seconds=//p')" \
-      'BEGIN {print x + y}')
-  done
-  awk -v n="$TOTAL" -v s="$secs" 'BEGIN {if (s > 0) printf "%.0f", n / s; else print 0}'
-}
+push_all() { push_leaves "$BIN" "$PORT" "$PER"; }
 
 # Waits until history holds `want` windows in all, at most 600 s.
 await_written() {
@@ -94,7 +82,17 @@ await_written() {
 written=0
 start
 say "canopyd up in ${UP}s; $TOTAL leaves, ${STEP}s windows, $ROUNDS rounds; load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ "$ROUNDS" == *m ]]; then
+  UNTIL=$((SECONDS + ${ROUNDS%m} * 60))
+  ROUNDS=1000000
+else
+  UNTIL=
+fi
+rss_lo=
+rss_hi=0
+rounds_run=0
 for r in $(seq 1 "$ROUNDS"); do
+  [ -n "$UNTIL" ] && [ "$SECONDS" -ge "$UNTIL" ] && break
   # Each round in a window of its own.
   now=$(date +%s)
   sleep $(awk -v n="$now" -v s="$STEP" 'BEGIN {print s - n % s + 0.05}')
@@ -104,8 +102,14 @@ for r in $(seq 1 "$ROUNDS"); do
   await_written "$written"
   rss=$(status_kb "$PID" VmRSS)
   hwm=$(status_kb "$PID" VmHWM)
-  say "round $r: pushed at $lps leaves/s; written; VmRSS $((rss / 1024)) MB, VmHWM $((hwm / 1024)) MB, $((rss * 1024 / TOTAL)) B a leaf"
+  rounds_run=$r
+  if [ "$r" -gt 1 ]; then
+    [ -z "$rss_lo" ] || [ "$rss" -lt "$rss_lo" ] && rss_lo=$rss
+    [ "$rss" -gt "$rss_hi" ] && rss_hi=$rss
+  fi
+  say "round $r: pushed at $lps leaves/s; written; VmRSS $((rss / 1024)) MB, VmHWM $((hwm / 1024)) MB, $((rss * 1024 / TOTAL)) B a leaf; history $(du -sm "$DATA" | cut -f1) MB on disk; load $(cut -d' ' -f1 /proc/loadavg)"
 done
+[ -n "$rss_lo" ] && say "after round 1: VmRSS $((rss_lo / 1024)) - $((rss_hi / 1024)) MB over $((rounds_run - 1)) rounds"
 if [ -n "${HEAPTRACK:-}" ]; then
   kill -TERM "$PID"
   wait
@@ -138,4 +142,4 @@ sleep 2
 rss_half=$(status_kb "$PID" VmRSS)
 left=$(metric canopy_leaves || true)
 say "delete: ${left:-?} leaves left; VmRSS $((rss_full / 1024)) -> $((rss_half / 1024)) MB"
-echo "RESULT leaves=$TOTAL step=$STEP rss=$((rss * 1024)) hwm=$((hwm * 1024)) per_leaf=$((rss * 1024 / TOTAL)) push_lps=$lps restart_s=$restart leaves_back=${leaves_back:-?} rss_restart=$((rss_restart * 1024)) rss_full=$((rss_full * 1024)) rss_half=$((rss_half * 1024)) leaves_left=${left:-?}"
+echo "RESULT leaves=$TOTAL step=$STEP rounds=$rounds_run rss=$((rss * 1024)) hwm=$((hwm * 1024)) rss_low=$((${rss_lo:-0} * 1024)) rss_high=$((rss_hi * 1024)) per_leaf=$((rss * 1024 / TOTAL)) push_lps=$lps restart_s=$restart leaves_back=${leaves_back:-?} rss_restart=$((rss_restart * 1024)) rss_full=$((rss_full * 1024)) rss_half=$((rss_half * 1024)) leaves_left=${left:-?}"
