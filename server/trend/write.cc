@@ -168,8 +168,9 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
   }
   created_.clear();
   // Level by level, so that each reads the one below already written.
-  // The finer windows are read through one uncached iterator a level, in
-  // key order (series, then period).
+  // The finer windows are read in key order (series, then period) through
+  // two uncached iterators a level, one for blocks and one for single
+  // windows (ReadIdWith).
   std::sort(rollups.begin(), rollups.end(),
             [](const PackJob& a, const PackJob& b) {
               return std::tie(a.level, a.id, a.period) <
