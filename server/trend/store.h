@@ -234,8 +234,12 @@ class TrendStore {
   void ScanLastStarts();
   void MergeStored(uint32_t id, size_t level, int64_t start,
                    const TrendWindow& w, leveldb::WriteBatch* batch);
-  // Packs the series' single windows of `level` that lie before `period`.
+  // Packs the series' single windows of `level` that lie before `period`,
+  // read through `singles`, into the blocks read through `blocks`: the
+  // caller's iterators (WriteReads), moved forward in key order over its
+  // jobs so that a table block is read once for all of them.
   void Pack(uint32_t id, size_t level, int64_t period,
+            leveldb::Iterator* singles, leveldb::Iterator* blocks,
             leveldb::WriteBatch* batch);
   int64_t BlockSpan(size_t level) const {
     return retention_.levels[level].step *

@@ -17,21 +17,22 @@
 namespace canopy {
 
 void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
+                      leveldb::Iterator* singles, leveldb::Iterator* blocks,
                       leveldb::WriteBatch* batch) {
   // The single windows of this series and level before `period`, grouped by
   // their own block period; each group joins what is already packed there.
   std::string lo = WindowKey(id, level, 0);
   std::string hi = WindowKey(id, level, period);
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(WriteReads()));
   int64_t span = BlockSpan(level);
   int64_t group = -1;
   std::vector<TrendWindow> windows;
   auto flush = [&]() {
     if (windows.empty()) return;
     std::string key = BlockKey(id, level, group);
-    std::string existing;
-    if (db_->Get(WriteReads(), key, &existing).ok()) {
-      absl::StatusOr<std::vector<WindowRecord>> old = DecodeBlock(existing);
+    blocks->Seek(key);
+    if (blocks->Valid() && blocks->key() == leveldb::Slice(key)) {
+      absl::StatusOr<std::vector<WindowRecord>> old = DecodeBlock(
+          absl::string_view(blocks->value().data(), blocks->value().size()));
       if (old.ok()) {
         for (WindowRecord& w : *old) windows.push_back(std::move(w));
         std::stable_sort(windows.begin(), windows.end(),
@@ -51,12 +52,14 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
     batch->Put(key, writer.Finish());
     windows.clear();
   };
-  for (it->Seek(lo); it->Valid() && it->key().compare(hi) < 0; it->Next()) {
+  for (singles->Seek(lo); singles->Valid() && singles->key().compare(hi) < 0;
+       singles->Next()) {
     int64_t start =
-        static_cast<int64_t>(DecodeBigEndian64(it->key().data() + 6));
+        static_cast<int64_t>(DecodeBigEndian64(singles->key().data() + 6));
     TrendWindow w;
-    if (!DecodeWindow(absl::string_view(it->value().data(), it->value().size()),
-                      start, &w)) {
+    if (!DecodeWindow(
+            absl::string_view(singles->value().data(), singles->value().size()),
+            start, &w)) {
       continue;
     }
     int64_t g = AlignDown(start, span);
@@ -65,7 +68,7 @@ void TrendStore::Pack(uint32_t id, size_t level, int64_t period,
       group = g;
     }
     windows.push_back(std::move(w));
-    batch->Delete(it->key());
+    batch->Delete(singles->key());
   }
   flush();
 }
@@ -210,10 +213,29 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
   // periods in one slice, and one batch of them all (63 MB measured) then
   // landed in the memtable whole, far past its size.
   if (!to_pack_.empty()) {
+    // In key order, one job a series and level: its newest period packs
+    // every window before it, those of its older jobs too. Jobs touch keys
+    // of their own, so iterators made before the first batch is written
+    // read what each needs.
+    std::sort(to_pack_.begin(), to_pack_.end(),
+              [](const PackJob& a, const PackJob& b) {
+                return std::tie(a.id, a.level, a.period) <
+                       std::tie(b.id, b.level, b.period);
+              });
+    size_t kept = 0;
+    for (size_t i = 0; i < to_pack_.size(); ++i) {
+      const bool newer_follows = i + 1 < to_pack_.size() &&
+                                 to_pack_[i + 1].id == to_pack_[i].id &&
+                                 to_pack_[i + 1].level == to_pack_[i].level;
+      if (!newer_follows) to_pack_[kept++] = to_pack_[i];
+    }
+    to_pack_.resize(kept);
+    std::unique_ptr<leveldb::Iterator> singles(db_->NewIterator(WriteReads()));
+    std::unique_ptr<leveldb::Iterator> blocks(db_->NewIterator(WriteReads()));
     leveldb::WriteBatch packs;
     for (size_t i = 0; i < to_pack_.size(); ++i) {
       const PackJob& job = to_pack_[i];
-      Pack(job.id, job.level, job.period, &packs);
+      Pack(job.id, job.level, job.period, singles.get(), blocks.get(), &packs);
       if (packs.ApproximateSize() < kPackBatchBytes &&
           i + 1 < to_pack_.size()) {
         continue;
@@ -227,6 +249,8 @@ absl::Status TrendStore::WriteSlice(const ClosedWindow* begin,
       }
       packs.Clear();
     }
+    CheckIterator(*singles);
+    CheckIterator(*blocks);
     to_pack_.clear();
   }
   return absl::OkStatus();

@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "leveldb/db.h"
 #include "rapidjson/document.h"
 #include "server/trend/store.h"
 #include "tests/server/harness.h"
@@ -95,6 +96,8 @@ class Rig {
   TrendStore& store() { return *store_; }
   Tree& tree() { return *tree_; }
   const std::string& dir() const { return dir_; }
+  // Closes the store (the directory stays until the Rig goes).
+  void Close() { store_.reset(); }
 
  private:
   std::string dir_;
@@ -217,6 +220,43 @@ TEST(TrendStoreTest, BackfilledHistoryIsRolledUpAndOutlivesTheFinestLevel) {
     EXPECT_NEAR(got[b], want, 1e-9 * std::max(1.0, std::fabs(want)));
   }
   EXPECT_EQ(got.size(), expected_points);
+}
+
+// A backfill of one series that ends many block periods in one write: the
+// windows of every ended period are packed, once, and read back exact (the
+// write path packs each series and level once a slice, through iterators
+// shared by its jobs).
+TEST(TrendStoreTest, ABackfillEndingManyBlockPeriodsAtOnceIsPackedWhole) {
+  Rig rig("1s:1d,1m:7d");
+  const int64_t kSpan = 3 * 3600;  // 42 periods of 256 one-second windows
+  const int64_t now = kT0 + kSpan + 60;
+  for (int64_t t = kT0; t < kT0 + kSpan; ++t) {
+    LineSample s;
+    s.action = Action::kLast;
+    s.value = static_cast<double>(t % 1000);
+    s.time = t;
+    ASSERT_TRUE(rig.tree().AddSample(*SplitKey("one"), s, now).ok());
+  }
+  rig.Flush(now, /*all=*/true);  // one write of 10 800 windows
+  std::vector<TrendWindow> got = rig.store().Read("one", 0, 0, now);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kSpan));
+  for (int64_t i = 0; i < kSpan; ++i) {
+    ASSERT_EQ(got[i].start, kT0 + i);
+    ASSERT_EQ(got[i].last, static_cast<double>((kT0 + i) % 1000));
+  }
+  const std::string dir = rig.dir() + "/trend";
+  rig.Close();
+  leveldb::DB* raw = nullptr;
+  ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir, &raw).ok());
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator({}));
+  size_t singles = 0;
+  for (it->Seek("W"); it->Valid() && it->key().starts_with("W"); it->Next()) {
+    ++singles;
+  }
+  // Only the newest period, still open, keeps single windows.
+  EXPECT_GT(singles, 0u);
+  EXPECT_LT(singles, BlockWriter::kWindowsPerBlock + 200u);  // and minutes
 }
 
 // A large answer is read on several threads (TrendStore::kQueryThreads):
