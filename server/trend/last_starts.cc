@@ -49,7 +49,7 @@ void TrendStore::SaveLastStarts() {
 
 bool TrendStore::ReadSavedLastStarts() {
   std::string v;
-  if (!db_->Get(Checked(), kLastStartsKey, &v).ok()) return false;
+  if (!db_->Get(WriteReads(), kLastStartsKey, &v).ok()) return false;
   // Gone before any write: from here on, a kill must not find it.
   leveldb::WriteOptions sync;
   sync.sync = true;

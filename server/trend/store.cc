@@ -182,8 +182,9 @@ void TrendStore::LoadSeries() {
   series_loaded_ = true;
   // The series dictionary lives in memory for the writer. Read here, not
   // in Open: ten million series take seconds, and canopyd serves meanwhile
-  // (the trend thread reads it before its first write).
-  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(Checked()));
+  // (the trend thread reads it before its first write). Read once, around
+  // the block cache, which is the queries'.
+  std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(WriteReads()));
   for (it->Seek("S"); it->Valid() && it->key().starts_with("S"); it->Next()) {
     if (it->value().size() < 4) continue;
     uint32_t id = DecodeBigEndian32(it->value().data());

@@ -275,9 +275,10 @@ class TrendStore {
   // One series of a Query (any thread: it only reads).
   TrendSeries ReadSeries(const SeriesPlan& plan, const std::string& key,
                          uint32_t id) const;
-  // The write path's reads: checksums verified, blocks not cached. A burst
-  // of history reads back every window it rolls up; cached, those blocks
-  // filled the block cache that queries want (issue 17).
+  // The write path's reads (and the dictionary's one read at the start):
+  // checksums verified, blocks not cached. A burst of history reads back
+  // every window it rolls up; cached, those blocks filled the block cache
+  // that queries want (issue 17).
   static leveldb::ReadOptions WriteReads();
   // Reads that verify checksums.
   static leveldb::ReadOptions Checked();

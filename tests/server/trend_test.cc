@@ -304,6 +304,11 @@ TEST(TrendStoreTest, WritingHistoryLeavesTheCacheToQueriesAndMapsNoTable) {
   }
   rig.Flush(0, /*all=*/true);
   EXPECT_EQ(TrendStore::CacheBytes(), cached);
+  // Nor does reading the series dictionary after a restart.
+  rig.Restart();
+  rig.Add("burst,s7", Action::kAvg, 1, kT0 + kSpan);
+  rig.Flush(0, /*all=*/true);
+  EXPECT_EQ(TrendStore::CacheBytes(), cached);
   EXPECT_GE(rig.store().Read("burst,s7", 2, 0, kT0 + kSpan).size(), 2u);
 
   TrendResult r = rig.Query("burst,*", kT0, kT0 + kSpan, 10, TrendFn::kAvg);
