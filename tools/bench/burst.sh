@@ -68,7 +68,7 @@ await 900 canopy_loaded
 c_secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 c_hwm=$(kb $CPID VmHWM); c_rss=$(kb $CPID VmRSS); c_file=$(kb $CPID RssFile)
 stop $CPID
-echo "canopyd: loaded in ${c_secs}s; peak RSS $((c_hwm / 1024)) MB, RSS at the end $((c_rss / 1024)) MB, of it $((c_file / 1024)) MB file pages (LevelDB maps its tables)"
+echo "canopyd: loaded in ${c_secs}s; peak RSS $((c_hwm / 1024)) MB, RSS at the end $((c_rss / 1024)) MB, of it $((c_file / 1024)) MB file pages (its program and libraries; LevelDB's tables are read with pread, not mapped)"
 
 # --- VictoriaMetrics -------------------------------------------------------
 V_HTTP=$(free_port); V_GRAPHITE=$(free_port)

@@ -8,6 +8,9 @@
 #   ROUNDS may be a time, "60m": rounds follow one another for that long
 #   (an hour of updates), each round's RSS and the history's size on disk
 #   logged, and the lowest and highest RSS after the first round printed.
+#   EXPIRE=SECONDS: canopyd runs with --expire=mem,c=SECONDS; after the
+#   DELETE, the counters (a third of the leaves) are left to expire and RSS
+#   is read once they are gone (SECONDS must exceed a round).
 #
 # The leaves: a third gauges (mem,g,<host>,<i>), a third averages (mem,a)
 # and a third counters (mem,c), 500 a host, pushed through POST /push with
@@ -43,7 +46,7 @@ start() {
   rm -f "$TMP/ready"
   T0=$(date +%s.%N)
   ${HEAPTRACK:+heaptrack -o "$HEAPTRACK"} "$CANOPYD" --data_dir="$DATA" --http=127.0.0.1:0 --udp=127.0.0.1:0 \
-    --tcp=127.0.0.1:0 --ready_file="$TMP/ready" --expire= \
+    --tcp=127.0.0.1:0 --ready_file="$TMP/ready" --expire="${EXPIRE:+mem,c=${EXPIRE}s}" \
     --max_nodes=$((TOTAL * 2 + 100000)) --max_body=$((64 << 20)) \
     --retention="${STEP}s:2d,1h:30d" ${EXTRA_FLAGS:-} \
     >>"$TMP/canopyd.log" 2>&1 &
@@ -113,7 +116,18 @@ done
 if [ -n "${HEAPTRACK:-}" ]; then
   kill -TERM "$PID"
   wait
-  echo "RESULT leaves=$TOTAL step=$STEP rss=$((rss * 1024)) hwm=$((hwm * 1024))"
+  rss_expired=0
+if [ -n "${EXPIRE:-}" ]; then
+  for _ in $(seq 1 $((EXPIRE * 5 + 600))); do
+    left_now=$(metric canopy_leaves || echo 0)
+    [ "${left_now%.*}" -le $((${left%.*} - PER + 1000)) ] && break
+    sleep 0.2
+  done
+  sleep 2
+  rss_expired=$(status_kb "$PID" VmRSS)
+  say "expire: $(metric canopy_leaves) leaves left; VmRSS $((rss_half / 1024)) -> $((rss_expired / 1024)) MB"
+fi
+echo "RESULT leaves=$TOTAL step=$STEP rss=$((rss * 1024)) hwm=$((hwm * 1024))"
   exit 0
 fi
 stop "$PID"
@@ -142,4 +156,15 @@ sleep 2
 rss_half=$(status_kb "$PID" VmRSS)
 left=$(metric canopy_leaves || true)
 say "delete: ${left:-?} leaves left; VmRSS $((rss_full / 1024)) -> $((rss_half / 1024)) MB"
-echo "RESULT leaves=$TOTAL step=$STEP rounds=$rounds_run rss=$((rss * 1024)) hwm=$((hwm * 1024)) rss_low=$((${rss_lo:-0} * 1024)) rss_high=$((rss_hi * 1024)) per_leaf=$((rss * 1024 / TOTAL)) push_lps=$lps restart_s=$restart leaves_back=${leaves_back:-?} rss_restart=$((rss_restart * 1024)) rss_full=$((rss_full * 1024)) rss_half=$((rss_half * 1024)) leaves_left=${left:-?}"
+rss_expired=0
+if [ -n "${EXPIRE:-}" ]; then
+  for _ in $(seq 1 $((EXPIRE * 5 + 600))); do
+    left_now=$(metric canopy_leaves || echo 0)
+    [ "${left_now%.*}" -le $((${left%.*} - PER + 1000)) ] && break
+    sleep 0.2
+  done
+  sleep 2
+  rss_expired=$(status_kb "$PID" VmRSS)
+  say "expire: $(metric canopy_leaves) leaves left; VmRSS $((rss_half / 1024)) -> $((rss_expired / 1024)) MB"
+fi
+echo "RESULT leaves=$TOTAL step=$STEP rounds=$rounds_run rss=$((rss * 1024)) hwm=$((hwm * 1024)) rss_low=$((${rss_lo:-0} * 1024)) rss_high=$((rss_hi * 1024)) per_leaf=$((rss * 1024 / TOTAL)) push_lps=$lps restart_s=$restart leaves_back=${leaves_back:-?} rss_restart=$((rss_restart * 1024)) rss_full=$((rss_full * 1024)) rss_half=$((rss_half * 1024)) leaves_left=${left:-?} rss_expired=$((rss_expired * 1024))"

@@ -6,7 +6,8 @@
 # - StatsD CPU a line: canopy-statsd-blast sends RATE lines/s for 5 s over
 #   KEYS names (default 300 000/s over 100 000) to one server, then the
 #   other, ROUNDS times (default 5). A round starts just after a window
-#   boundary and is measured until the lines are accepted and their windows
+#   boundary (both servers first left to finish the set-up's compactions)
+#   and is measured until the lines are accepted and their windows
 #   written to history, less the server's idle CPU over the same time; the
 #   median of the rounds per server, and their ratio (goal: the big tree's
 #   within 20 % of the small one's).
@@ -114,6 +115,19 @@ for name in small big; do
   pid_var=PID_$name
   say "$name: $(metric "${!http_var}" canopy_leaves) leaves ($lps leaves/s pushed), a day of $SERIES series, history written; VmRSS $(awk '$1 == "VmRSS:" {print int($2 / 1024)}' "/proc/${!pid_var}/status") MB"
 done
+
+# Both servers quiet before the rounds: LevelDB's compactions of what the
+# set-up wrote, which would land in some rounds and not others (at most
+# 5 minutes each).
+quiet() {  # quiet PID: under 2 ticks of CPU in 2 s
+  local a
+  a=$(cpu_ticks "$1")
+  sleep 2
+  [ $(($(cpu_ticks "$1") - a)) -lt 2 ]
+}
+await 300 quiet "$PID_small"
+await 300 quiet "$PID_big"
+say "both quiet"
 
 # --- StatsD CPU a line -------------------------------------------------------
 statsd_round() {  # statsd_round NAME: prints CPU ns a line
