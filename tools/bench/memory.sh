@@ -116,17 +116,6 @@ done
 if [ -n "${HEAPTRACK:-}" ]; then
   kill -TERM "$PID"
   wait
-  rss_expired=0
-if [ -n "${EXPIRE:-}" ]; then
-  for _ in $(seq 1 $((EXPIRE * 5 + 600))); do
-    left_now=$(metric canopy_leaves || echo 0)
-    [ "${left_now%.*}" -le $((${left%.*} - PER + 1000)) ] && break
-    sleep 0.2
-  done
-  sleep 2
-  rss_expired=$(status_kb "$PID" VmRSS)
-  say "expire: $(metric canopy_leaves) leaves left; VmRSS $((rss_half / 1024)) -> $((rss_expired / 1024)) MB"
-fi
 echo "RESULT leaves=$TOTAL step=$STEP rss=$((rss * 1024)) hwm=$((hwm * 1024))"
   exit 0
 fi
