@@ -116,7 +116,7 @@ done
 if [ -n "${HEAPTRACK:-}" ]; then
   kill -TERM "$PID"
   wait
-echo "RESULT leaves=$TOTAL step=$STEP rss=$((rss * 1024)) hwm=$((hwm * 1024))"
+  echo "RESULT leaves=$TOTAL step=$STEP rss=$((rss * 1024)) hwm=$((hwm * 1024))"
   exit 0
 fi
 stop "$PID"
