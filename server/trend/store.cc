@@ -68,7 +68,8 @@ leveldb::Options StoreOptions(leveldb::Env* env, bool create,
   options.paranoid_checks = true;
   options.write_buffer_size = memory.write_buffer_bytes;
   options.block_cache = SharedCache(memory.cache_bytes);
-  // Budgeted with the server's other descriptors (server.cc).
+  // Each open table holds a descriptor (PreadEnv reads with pread):
+  // budgeted with the server's other descriptors (server.cc).
   options.max_open_files = 256;
   options.env = env;
   return options;
