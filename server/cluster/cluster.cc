@@ -376,6 +376,22 @@ std::optional<std::string> Cluster::OwnerHttp(
   return p->second.http;
 }
 
+ShardMap Cluster::Shards() const {
+  ShardMap map{ring_, std::nullopt, {}};
+  if (IsShard()) map.self = self_;
+  const int64_t now = NowMs();
+  for (size_t i = 0; i < config_.shards.size(); ++i) {
+    std::string http;
+    auto p = peers_.find(config_.shards[i]);
+    if (!map.Owns(i) && p != peers_.end() &&
+        now - p->second.last_ms < kAliveMs) {
+      http = p->second.http;
+    }
+    map.http.push_back(std::move(http));
+  }
+  return map;
+}
+
 std::string Cluster::StatusJson(absl::string_view key) const {
   const int64_t now = NowMs();
   JsonOut out;

@@ -63,6 +63,7 @@
 #include "canopy/tree.h"
 #include "server/cluster/nats_loop.h"
 #include "server/cluster/ring.h"
+#include "server/cluster/shard_map.h"
 #include "server/ingest/forwarder.h"
 #include "server/ingest/line_ingest.h"
 #include "server/net/mailbox.h"
@@ -129,6 +130,10 @@ class Cluster : public Forwarder {
   // silent): reads that need the owner's history go there (/trend, /graph).
   std::optional<std::string> OwnerHttp(
       absl::Span<const absl::string_view> key) const;
+
+  // The ring and every shard's HTTP address now, for reads gathered from
+  // every shard off this thread (Graphite's /render and /metrics/find).
+  ShardMap Shards() const;
 
   // GET /api/cluster: the nodes and, with a key, its owner.
   std::string StatusJson(absl::string_view key) const;

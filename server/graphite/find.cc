@@ -15,6 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "canopy/http_client.h"
+#include "rapidjson/document.h"
+#include "server/cluster/gather.h"
 #include "server/graphite/evaluate.h"
 #include "server/graphite/handlers.h"
 #include "server/graphite/path_glob.h"
@@ -52,6 +55,7 @@ std::vector<absl::string_view> StatSuffixes(Action action) {
 // `limit` nodes.
 std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
                                            const PathGlob& glob,
+                                           const ShardScope& scope,
                                            size_t limit = 100000) {
   std::map<std::string, FoundNode> nodes;
   std::vector<std::string> fixed = glob.FixedPrefix();
@@ -66,6 +70,7 @@ std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
     return &it->second;
   };
   store.ForEachSeries(prefix, [&](absl::string_view key, Action action) {
+    if (!scope.Own(key)) return true;  // another shard's (gather.h)
     std::vector<absl::string_view> segs = absl::StrSplit(key, ',');
     if (segs.size() + 1 < d) return true;
     const size_t own = std::min(segs.size(), d);
@@ -93,6 +98,36 @@ std::map<std::string, FoundNode> FindNodes(const TrendStore& store,
     }
     return true;
   });
+  return nodes;
+}
+
+// FindNodes over this store, and in a cluster the other shards' nodes
+// for `query` merged in (their /metrics/find answers).
+absl::StatusOr<std::map<std::string, FoundNode>> FindEverywhere(
+    const TrendStore& store, const PathGlob& glob, const std::string& query,
+    const ShardScope& scope) {
+  std::map<std::string, FoundNode> nodes = FindNodes(store, glob, scope);
+  absl::Status asked = scope.AskOthers(
+      absl::StrCat("/metrics/find?format=treejson&query=", UrlEncode(query)),
+      [&](absl::string_view body) {
+        rapidjson::Document d;
+        d.Parse(body.data(), body.size());
+        if (d.HasParseError() || !d.IsArray()) {
+          return absl::InvalidArgumentError("a find answer is not an array");
+        }
+        for (const auto& n : d.GetArray()) {
+          if (!n.IsObject() || !n.HasMember("id") || !n["id"].IsString() ||
+              !n.HasMember("leaf") || !n["leaf"].IsInt() ||
+              !n.HasMember("expandable") || !n["expandable"].IsInt()) {
+            return absl::InvalidArgumentError("a find answer's node is bad");
+          }
+          FoundNode& f = nodes[n["id"].GetString()];
+          f.leaf = f.leaf || n["leaf"].GetInt() != 0;
+          f.branch = f.branch || n["expandable"].GetInt() != 0;
+        }
+        return absl::OkStatus();
+      });
+  if (!asked.ok()) return asked;
   return nodes;
 }
 
@@ -166,8 +201,13 @@ absl::StatusOr<Deferred> HandleMetricsFind(const Request& request,
   }
   if (!ctx.history) return NoHistory();
   bool completer = format == "completer";
-  return Deferred{[glob = std::move(*glob), completer](TrendStore& store) {
-    return FindResponse(FindNodes(store, glob), completer);
+  return Deferred{[glob = std::move(*glob), completer,
+                   query = request.Param("query"),
+                   scope = ShardScopeOf(request, ctx)](TrendStore& store) {
+    absl::StatusOr<std::map<std::string, FoundNode>> nodes =
+        FindEverywhere(store, glob, query, scope);
+    if (!nodes.ok()) return ErrorResponse(nodes.status());
+    return FindResponse(*nodes, completer);
   }};
 }
 
@@ -190,14 +230,18 @@ absl::StatusOr<Deferred> HandleMetricsExpand(const Request& request,
   bool leaves_only = yes("leavesOnly");
   bool group = yes("groupByExpr");
   if (!ctx.history) return NoHistory();
-  return Deferred{[queries, globs, leaves_only, group](TrendStore& store) {
+  return Deferred{[queries, globs, leaves_only, group,
+                   scope = ShardScopeOf(request, ctx)](TrendStore& store) {
     JsonOut out;
     out.w.StartObject();
     out.Key("results");
     if (group) out.w.StartObject();
     std::map<std::string, bool> all;
     for (size_t i = 0; i < globs.size(); ++i) {
-      std::map<std::string, FoundNode> nodes = FindNodes(store, globs[i]);
+      absl::StatusOr<std::map<std::string, FoundNode>> found =
+          FindEverywhere(store, globs[i], queries[i], scope);
+      if (!found.ok()) return ErrorResponse(found.status());
+      const std::map<std::string, FoundNode>& nodes = *found;
       if (group) {
         out.Key(queries[i]);
         out.w.StartArray();
@@ -226,15 +270,31 @@ absl::StatusOr<Deferred> HandleMetricsExpand(const Request& request,
 
 absl::StatusOr<Deferred> HandleMetricsIndex(const Request& request,
                                             HandlerContext& ctx) {
-  (void)request;
   if (!ctx.history) return NoHistory();
-  return Deferred{[](TrendStore& store) {
-    JsonOut out;
-    out.w.StartArray();
+  return Deferred{[scope = ShardScopeOf(request, ctx)](TrendStore& store) {
+    std::vector<std::string> names;
     store.ForEachSeries("", [&](absl::string_view key, Action) {
-      out.String(graphite::KeyToDotted(key));
+      if (scope.Own(key)) names.push_back(graphite::KeyToDotted(key));
       return true;
     });
+    const size_t local = names.size();
+    absl::Status asked =
+        scope.AskOthers("/metrics/index.json", [&](absl::string_view body) {
+          rapidjson::Document d;
+          d.Parse(body.data(), body.size());
+          if (d.HasParseError() || !d.IsArray()) {
+            return absl::InvalidArgumentError("an index is not an array");
+          }
+          for (const auto& n : d.GetArray()) {
+            if (n.IsString()) names.emplace_back(n.GetString());
+          }
+          return absl::OkStatus();
+        });
+    if (!asked.ok()) return ErrorResponse(asked);
+    if (names.size() > local) std::sort(names.begin(), names.end());
+    JsonOut out;
+    out.w.StartArray();
+    for (const std::string& n : names) out.String(n);
     out.w.EndArray();
     return JsonResponse(out);
   }};

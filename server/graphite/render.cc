@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -12,13 +11,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "canopy/number_text.h"
+#include "canopy/http_client.h"
 #include "server/graphite/evaluate.h"
 #include "server/graphite/handlers.h"
 #include "server/graphite/path_glob.h"
 #include "server/graphite/time_text.h"
-#include "server/json_out.h"
 #include "server/trend/store.h"
 
 namespace canopy {
@@ -63,13 +60,18 @@ absl::StatusOr<RenderRequest> ParseRenderRequest(const Request& request,
   }
   std::string nn = absl::AsciiStrToLower(request.Param("noNullPoints"));
   rr.no_null_points = nn == "true" || nn == "1";
+  if (request.HasParam("forwarded") && request.HasParam("step")) {
+    if (!absl::SimpleAtoi(request.Param("step"), &rr.step) || rr.step < 1) {
+      return absl::InvalidArgumentError("a forwarded render's step is bad");
+    }
+  }
   return rr;
 }
 
 absl::StatusOr<SeriesList> FetchPath(const TrendStore& store,
                                      const std::string& path, int64_t from,
                                      int64_t until, int64_t step,
-                                     size_t* budget) {
+                                     size_t* budget, const ShardScope& scope) {
   absl::StatusOr<PathGlob> glob = PathGlob::Parse(path);
   if (!glob.ok()) return glob.status();
   SeriesList out;
@@ -108,6 +110,7 @@ absl::StatusOr<SeriesList> FetchPath(const TrendStore& store,
     bool quantile =
         fn == TrendFn::kP50 || fn == TrendFn::kP90 || fn == TrendFn::kP99;
     for (const TrendSeries& ts : r->series) {
+      if (!scope.Own(ts.key)) continue;  // another shard's (gather.h)
       std::string key = ts.key + suffix;
       if (!suffix.empty() && found.contains(key)) continue;
       found.insert(key);
@@ -150,17 +153,19 @@ absl::StatusOr<SeriesList> FetchPath(const TrendStore& store,
   return out;
 }
 
-Response RenderOn(const TrendStore& store, const RenderRequest& rr) {
+Response RenderOn(const TrendStore& store, const RenderRequest& rr,
+                  const ShardScope& scope) {
   int64_t range = rr.until + 1 - rr.from;
   int64_t want = 1;
   if (rr.max_data_points > 0) {
     want = (range + static_cast<int64_t>(rr.max_data_points) - 1) /
            static_cast<int64_t>(rr.max_data_points);
   }
-  int64_t step = store.StepFor(rr.from, rr.until + 1, want);
+  int64_t step =
+      rr.step > 0 ? rr.step : store.StepFor(rr.from, rr.until + 1, want);
   // The first bucket starts at `from` rounded down to the step, which may
   // add one: then the next step the store offers.
-  for (int i = 0; i < 4 && rr.max_data_points > 0; ++i) {
+  for (int i = 0; i < 4 && rr.max_data_points > 0 && rr.step == 0; ++i) {
     int64_t n = (rr.until + 1 - AlignDown(rr.from, step) + step - 1) / step;
     if (n <= static_cast<int64_t>(rr.max_data_points)) break;
     step = store.StepFor(rr.from, rr.until + 1, step + 1);
@@ -172,8 +177,29 @@ Response RenderOn(const TrendStore& store, const RenderRequest& rr) {
         kMaxRenderPoints, "; narrow the range or set maxDataPoints")));
   }
   size_t budget = kMaxRenderPoints;
-  Fetcher fetch = [&](const std::string& path, int64_t from, int64_t until) {
-    return FetchPath(store, path, from, until, step, &budget);
+  Fetcher fetch = [&](const std::string& path, int64_t from,
+                      int64_t until) -> absl::StatusOr<SeriesList> {
+    absl::StatusOr<SeriesList> here =
+        FetchPath(store, path, from, until, step, &budget, scope);
+    if (!here.ok() || !scope.gather) return here;
+    const size_t local = here->size();
+    absl::Status asked = scope.AskOthers(
+        absl::StrCat("/render?format=json&target=", UrlEncode(path),
+                     "&from=", from, "&until=", until, "&step=", step),
+        [&](absl::string_view body) {
+          absl::StatusOr<SeriesList> theirs =
+              ReadRender(body, path, step, &budget);
+          if (!theirs.ok()) return theirs.status();
+          for (Series& s : *theirs) here->push_back(std::move(s));
+          return absl::OkStatus();
+        });
+    if (!asked.ok()) return asked;
+    if (here->size() > local) {  // in name order, as one store gives them
+      std::stable_sort(
+          here->begin(), here->end(),
+          [](const Series& a, const Series& b) { return a.name < b.name; });
+    }
+    return here;
   };
   EvalRange range_at{rr.from, rr.until, step};
   SeriesList all;
@@ -184,93 +210,6 @@ Response RenderOn(const TrendStore& store, const RenderRequest& rr) {
   }
   all = Consolidate(std::move(all), rr.max_data_points);
   return WriteRender(all, rr.csv, rr.no_null_points);
-}
-
-namespace {
-
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
-Response WriteRender(const SeriesList& series, bool csv, bool no_null_points) {
-  Response r;
-  if (csv) {
-    r.content_type = "text/csv; charset=utf-8";
-    for (const Series& s : series) {
-      std::string name = CsvField(s.name);
-      for (size_t i = 0; i < s.values.size(); ++i) {
-        double v = s.values[i];
-        if (no_null_points && IsNull(v)) continue;
-        int64_t t = s.start + s.step * static_cast<int64_t>(i);
-        absl::StrAppend(
-            &r.body, name, ",",
-            absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixSeconds(t),
-                             absl::UTCTimeZone()),
-            ",", IsNull(v) ? "" : NumberText(v), "\r\n");
-      }
-    }
-    return r;
-  }
-  // Each series is one JSON value of its own; a large answer is written
-  // by two threads, each a run of series, and joined.
-  auto write_run = [&](size_t begin, size_t end, std::string* text) {
-    JsonOut out;
-    for (size_t k = begin; k < end; ++k) {
-      const Series& s = series[k];
-      if (no_null_points &&
-          std::all_of(s.values.begin(), s.values.end(), IsNull)) {
-        continue;
-      }
-      if (out.buffer.GetSize() > 0) out.buffer.Put(',');
-      out.w.Reset(out.buffer);
-      out.w.StartObject();
-      out.Key("target");
-      out.String(s.name);
-      out.Key("tags");
-      out.w.StartObject();
-      out.Key("name");
-      out.String(s.name);
-      out.w.EndObject();
-      out.Key("datapoints");
-      out.w.StartArray();
-      for (size_t i = 0; i < s.values.size(); ++i) {
-        double v = s.values[i];
-        if (no_null_points && IsNull(v)) continue;
-        out.w.StartArray();
-        out.Number(v);  // null for a NaN
-        out.w.Int64(s.start + s.step * static_cast<int64_t>(i));
-        out.w.EndArray();
-      }
-      out.w.EndArray();
-      out.w.EndObject();
-    }
-    *text = out.Take();
-  };
-  std::string first, second;
-  const size_t half =
-      series.size() >= kSeriesPerWriter * 2 ? series.size() / 2 : series.size();
-  if (half < series.size()) {
-    std::thread helper(write_run, half, series.size(), &second);
-    write_run(0, half, &first);
-    helper.join();
-  } else {
-    write_run(0, series.size(), &first);
-  }
-  r.body.reserve(first.size() + second.size() + 3);
-  r.body = "[";
-  r.body += first;
-  if (!first.empty() && !second.empty()) r.body += ',';
-  r.body += second;
-  r.body += ']';
-  return r;
 }
 
 }  // namespace graphite
@@ -284,8 +223,9 @@ absl::StatusOr<Deferred> HandleRender(const Request& request,
     return absl::FailedPreconditionError("this canopyd keeps no history");
   }
   ++ctx.stats->trend_queries;
-  return Deferred{[rr = std::move(*rr)](TrendStore& store) {
-    return graphite::RenderOn(store, rr);
+  return Deferred{[rr = std::move(*rr),
+                   scope = ShardScopeOf(request, ctx)](TrendStore& store) {
+    return graphite::RenderOn(store, rr, scope);
   }};
 }
 

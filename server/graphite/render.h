@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/cluster/gather.h"
 #include "server/graphite/series.h"
 #include "server/graphite/target.h"
 #include "server/handlers/request.h"
@@ -54,6 +55,9 @@ struct RenderRequest {
   size_t max_data_points = 0;  // 0: none asked
   bool csv = false;
   bool no_null_points = false;
+  // Asked by another node of a cluster (forwarded=1): the step it chose,
+  // so that every shard's points fall on the same times. 0: choose here.
+  int64_t step = 0;
 };
 
 // Reads target (repeated), from (default -24h), until (default now),
@@ -62,16 +66,26 @@ struct RenderRequest {
 absl::StatusOr<RenderRequest> ParseRenderRequest(const Request& request,
                                                  int64_t now);
 
-// Evaluates every target over the store and writes the answer (an error
-// Response if one fails).
-Response RenderOn(const TrendStore& store, const RenderRequest& request);
+// Evaluates every target over the store (and, in a cluster, the other
+// shards' series: gather.h) and writes the answer (an error Response if
+// one fails).
+Response RenderOn(const TrendStore& store, const RenderRequest& request,
+                  const ShardScope& scope = ShardScope());
 
-// The series of one path over [from, until] at `step`, counting the
-// points read against `*budget` (an InvalidArgument when it runs out).
+// The series of one path over [from, until] at `step` whose keys `scope`
+// owns, counting the points read against `*budget` (an InvalidArgument
+// when it runs out).
 absl::StatusOr<SeriesList> FetchPath(const TrendStore& store,
                                      const std::string& path, int64_t from,
                                      int64_t until, int64_t step,
-                                     size_t* budget);
+                                     size_t* budget,
+                                     const ShardScope& scope = ShardScope());
+
+// The series of a JSON answer WriteRender wrote (another shard's, for
+// `path` at `step`), counting their points against `*budget`.
+absl::StatusOr<SeriesList> ReadRender(absl::string_view body,
+                                      const std::string& path, int64_t step,
+                                      size_t* budget);
 
 // graphite-web's JSON ([{"target", "datapoints": [[v, t]...], "tags"}])
 // or CSV (name,YYYY-MM-DD HH:MM:SS,value per point, UTC).

@@ -16,8 +16,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "canopy/duration.h"
+#include "canopy/http_client.h"
+#include "canopy/key.h"
 #include "canopy/number_text.h"
 #include "canopy/unit.h"
+#include "rapidjson/document.h"
+#include "server/cluster/gather.h"
 #include "server/handlers/graph_render.h"
 #include "server/handlers/handlers.h"
 
@@ -252,6 +256,122 @@ absl::StatusOr<Response> HandleMarkers(const Request& request,
   return JsonResponse(out);
 }
 
+namespace {
+
+// Whether every pattern names keys only this shard owns: its first
+// --shard_depth segments literal (what the ring hashes; a shorter pattern
+// selects a subtree the shards share) and their owner this node.
+bool OnlyThisShards(const std::vector<Pattern>& patterns,
+                    const ShardScope& scope) {
+  const size_t depth = scope.shards->ring.depth();
+  for (const Pattern& p : patterns) {
+    const std::vector<Pattern::Segment>& segs = p.segments();
+    if (segs.size() < depth) return false;
+    std::vector<absl::string_view> prefix;
+    for (size_t i = 0; i < depth; ++i) {
+      if (segs[i].kind != Pattern::Kind::kLiteral) return false;
+      prefix.push_back(segs[i].text);
+    }
+    if (!scope.OwnSegments(prefix)) return false;
+  }
+  return true;
+}
+
+// The other shards' series of `query` added to `r`, in key order; the
+// same step asked of each (their retention must give it).
+absl::Status GatherTrend(const ShardScope& scope, const TrendQuery& query,
+                         const std::vector<std::string>& keys,
+                         const std::string& fn, TrendResult* r) {
+  std::string target =
+      absl::StrCat("/trend?format=json&from=", query.from, "&to=", query.to - 1,
+                   "&step=", r->step, "&fn=", UrlEncode(fn));
+  for (const std::string& k : keys)
+    absl::StrAppend(&target, "&key=", UrlEncode(k));
+  const size_t local = r->series.size();
+  absl::Status asked = scope.AskOthers(target, [&](absl::string_view body) {
+    rapidjson::Document d;
+    d.Parse(body.data(), body.size());
+    if (d.HasParseError() || !d.IsObject() || !d.HasMember("step") ||
+        !d["step"].IsInt64() || !d.HasMember("series") ||
+        !d["series"].IsArray()) {
+      return absl::InvalidArgumentError("a /trend answer is not one");
+    }
+    if (d["step"].GetInt64() != r->step) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("its step is ", d["step"].GetInt64(), " s, here ",
+                       r->step, " s (is its retention another?)"));
+    }
+    if (d.HasMember("truncated") && d["truncated"].IsTrue())
+      r->truncated = true;
+    for (const auto& s : d["series"].GetArray()) {
+      if (!s.IsObject() || !s.HasMember("key") || !s["key"].IsString() ||
+          !s.HasMember("points") || !s["points"].IsArray()) {
+        return absl::InvalidArgumentError("a /trend series is bad");
+      }
+      TrendSeries ts;
+      ts.key = s["key"].GetString();
+      for (const auto& p : s["points"].GetArray()) {
+        if (!p.IsArray() || p.Size() != 2 || !p[0].IsInt64() ||
+            !(p[1].IsNumber() || p[1].IsNull())) {
+          return absl::InvalidArgumentError("a /trend point is bad");
+        }
+        ts.points.emplace_back(p[0].GetInt64(),
+                               p[1].IsNull() ? std::nan("") : p[1].GetDouble());
+      }
+      r->series.push_back(std::move(ts));
+    }
+    return absl::OkStatus();
+  });
+  if (!asked.ok()) return asked;
+  if (r->series.size() > local) {
+    std::sort(r->series.begin(), r->series.end(),
+              [](const TrendSeries& a, const TrendSeries& b) {
+                return a.key < b.key;
+              });
+  }
+  if (query.max_series > 0 && r->series.size() > query.max_series) {
+    r->series.resize(query.max_series);
+    r->truncated = true;
+  }
+  return absl::OkStatus();
+}
+
+// In a cluster, history under patterns other shards may own is gathered
+// from every shard (server/cluster/gather.h); this store gives only this
+// shard's series. On the loop thread.
+ShardScope TrendScope(const Request& request, const HandlerContext& ctx,
+                      const std::vector<Pattern>& patterns) {
+  ShardScope scope = ShardScopeOf(request, ctx);
+  if (scope.shards && scope.gather && OnlyThisShards(patterns, scope)) {
+    scope.gather = false;
+  }
+  return scope;
+}
+
+// The query over this store (only this shard's series in a cluster), and
+// the other shards' when `scope` gathers. On the trend thread.
+absl::StatusOr<TrendResult> QueryShards(TrendStore& store,
+                                        const TrendQuery& query,
+                                        const ShardScope& scope,
+                                        const std::vector<std::string>& keys,
+                                        const std::string& fn) {
+  TrendQuery here = query;
+  if (scope.shards) {
+    here.accept = [&scope, inner = query.accept](
+                      absl::Span<const absl::string_view> segs) {
+      return scope.OwnSegments(segs) && (!inner || inner(segs));
+    };
+  }
+  absl::StatusOr<TrendResult> r = store.Query(here);
+  if (!r.ok() || !scope.gather) return r;
+  if (absl::Status s = GatherTrend(scope, query, keys, fn, &*r); !s.ok()) {
+    return s;
+  }
+  return r;
+}
+
+}  // namespace
+
 absl::StatusOr<Deferred> HandleTrend(const Request& request,
                                      HandlerContext& ctx) {
   absl::StatusOr<TrendQuery> q = ParseTrendRequest(request, ctx.now);
@@ -265,8 +385,11 @@ absl::StatusOr<Deferred> HandleTrend(const Request& request,
   if (!ctx.history) return NoHistory();
   ++ctx.stats->trend_queries;
   bool csv = request.Param("format") == "csv";
-  return Deferred{[query = std::move(*q), csv](TrendStore& store) {
-    absl::StatusOr<TrendResult> r = store.Query(query);
+  ShardScope scope = TrendScope(request, ctx, q->patterns);
+  return Deferred{[query = std::move(*q), csv, scope = std::move(scope),
+                   keys = request.Params("key"),
+                   fn = request.Param("fn", "avg")](TrendStore& store) {
+    absl::StatusOr<TrendResult> r = QueryShards(store, query, scope, keys, fn);
     return r.ok() ? TrendResponse(*r, csv) : ErrorResponse(r.status());
   }};
 }
@@ -375,18 +498,21 @@ absl::StatusOr<Deferred> HandleGraph(const Request& request,
   const std::string fn = q->fn == TrendFn::kCount  ? "count"
                          : q->fn == TrendFn::kRate ? "rate"
                                                    : "";
-  return Deferred{[query = std::move(*q), o, markers, units,
-                   fn](TrendStore& store) mutable {
-    absl::StatusOr<TrendResult> r = store.Query(query);
-    if (!r.ok()) return ErrorResponse(r.status());
-    o.unit = ChartUnit(*r, units, fn);
-    absl::StatusOr<std::string> bytes = RenderGraph(*r, markers, o);
-    if (!bytes.ok()) return ErrorResponse(bytes.status());
-    Response resp;
-    resp.content_type = GraphContentType(o.format);
-    resp.body = std::move(*bytes);
-    return resp;
-  }};
+  ShardScope scope = TrendScope(request, ctx, q->patterns);
+  return Deferred{
+      [query = std::move(*q), o, markers, units, fn, scope = std::move(scope),
+       key, trend_fn = as_trend.Param("fn", "avg")](TrendStore& store) mutable {
+        absl::StatusOr<TrendResult> r =
+            QueryShards(store, query, scope, {key}, trend_fn);
+        if (!r.ok()) return ErrorResponse(r.status());
+        o.unit = ChartUnit(*r, units, fn);
+        absl::StatusOr<std::string> bytes = RenderGraph(*r, markers, o);
+        if (!bytes.ok()) return ErrorResponse(bytes.status());
+        Response resp;
+        resp.content_type = GraphContentType(o.format);
+        resp.body = std::move(*bytes);
+        return resp;
+      }};
 }
 
 }  // namespace canopy

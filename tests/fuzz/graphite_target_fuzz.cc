@@ -1,7 +1,9 @@
 // Fuzzes the Graphite render API's pure parts (server/graphite/): the target
-// parser, path globs, time texts, and the evaluator over a small fixed
-// data set. No input may crash them or run away; a parsed target written
-// back (ExprText) must parse to the same text.
+// parser, path globs, time texts, the evaluator over a small fixed data
+// set, and the reading of another shard's /render answer. No input may
+// crash them or run away; a parsed target written back (ExprText) must
+// parse to the same text, and an answer read, written and read again must
+// give the same series.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -9,6 +11,7 @@
 #include "canopy/key.h"
 #include "server/graphite/evaluate.h"
 #include "server/graphite/path_glob.h"
+#include "server/graphite/render.h"
 #include "server/graphite/target.h"
 #include "server/graphite/time_text.h"
 
@@ -62,6 +65,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (g.ok()) {
     (void)g->Matches(*canopy::SplitKey("host,web1,cpu"));
     (void)g->Coarse();
+  }
+  size_t budget = 100000;
+  absl::StatusOr<SeriesList> read =
+      canopy::graphite::ReadRender(text, "a.*.p99", 10, &budget);
+  if (read.ok()) {
+    canopy::Response written =
+        canopy::graphite::WriteRender(*read, false, false);
+    size_t again_budget = 100000;
+    absl::StatusOr<SeriesList> again = canopy::graphite::ReadRender(
+        written.body, "a.*.p99", 10, &again_budget);
+    if (!again.ok() || again->size() != read->size()) abort();
+    for (size_t i = 0; i < read->size(); ++i) {
+      const Series& x = (*read)[i];
+      const Series& y = (*again)[i];
+      // (A name that is not UTF-8 is written repaired.)
+      if ((canopy::IsValidUtf8(x.name) && x.name != y.name) ||
+          x.values.size() != y.values.size() ||
+          (!x.values.empty() && x.start != y.start) || !y.quantile) {
+        abort();
+      }
+    }
   }
   (void)canopy::graphite::ParseGraphiteTime(text, 1700000000);
   (void)canopy::graphite::ParseInterval(text);

@@ -1,7 +1,6 @@
-// canopyd nodes in a cluster, black-box: a real nats-server (Debian
-// nats-server) and real canopyd shards on loopback ports. Each test skips,
-// saying why, when nats-server is not installed (scripts/deps.sh installs
-// it, so CI runs them).
+// canopyd nodes in a cluster, black-box: writes, live reads, faults, NATS
+// and carbon-c-relay (the fixture: cluster_fixture.h; reads of history:
+// cluster_reads_test.cc).
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -23,113 +22,11 @@
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "server/cluster/ring.h"
+#include "tests/server/cluster/cluster_fixture.h"
 #include "tests/server/harness.h"
 
 namespace canopy {
 namespace {
-
-using testing::ConnectLoopback;
-using testing::FindProgram;
-using testing::FreePort;
-using testing::ServerProcess;
-using testing::WaitFor;
-
-class NatsServer {
- public:
-  ~NatsServer() { Stop(); }
-  // On `port` (0: a free one), with `extra` flags (a cluster's routes).
-  bool Start(const std::string& program, int port = 0,
-             std::vector<std::string> extra = {}) {
-    port_ = port ? port : FreePort();
-    std::vector<std::string> argv = {program, "-a", "127.0.0.1", "-p",
-                                     absl::StrCat(port_)};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    pid_ = testing::Spawn(argv);
-    return pid_ > 0 && WaitFor([&] {
-             int fd = ConnectLoopback(port_);
-             if (fd < 0) return false;
-             close(fd);
-             return true;
-           });
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  int port() const { return port_; }
-  std::string url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
-
- private:
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
-class ClusterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    program_ = FindProgram("nats-server");
-    if (program_.empty()) {
-      GTEST_SKIP() << "nats-server is not installed (Debian nats-server; "
-                      "scripts/deps.sh installs it)";
-    }
-    ASSERT_TRUE(nats_.Start(program_));
-  }
-
-  std::unique_ptr<ServerProcess> StartNode(const std::string& node,
-                                           const std::string& shards,
-                                           std::string data_dir = "",
-                                           std::string urls = "") {
-    if (urls.empty()) urls = nats_.url();
-    auto s = ServerProcess::Start(
-        {absl::StrCat("--cluster=", urls), absl::StrCat("--node=", node),
-         absl::StrCat("--shards=", shards)},
-        data_dir);
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? std::move(*s) : nullptr;
-  }
-
-  // The value of `key` on `node`, "" if it has none.
-  static std::string Value(const ServerProcess& node, const std::string& key) {
-    auto r = node.Client().Request("GET", absl::StrCat("/get?key=", key));
-    if (!r.ok() || r->status != 200) return "";
-    rapidjson::Document d;
-    d.Parse(r->body.c_str());
-    if (!d.IsObject() || !d.HasMember("items") || !d["items"].IsArray()) {
-      return "";
-    }
-    for (const auto& item : d["items"].GetArray()) {
-      if (!item.IsObject() || !item.HasMember(key.c_str())) continue;
-      const auto& v = item[key.c_str()];
-      if (v.IsNumber()) return absl::StrCat(v.GetDouble());
-      if (v.IsString()) return v.GetString();
-    }
-    return "";
-  }
-
-  // How many nodes /api/cluster on `node` says are alive.
-  static int Alive(const ServerProcess& node) {
-    auto r = node.Client().Request("GET", "/api/cluster");
-    if (!r.ok() || r->status != 200) return -1;
-    rapidjson::Document d;
-    d.Parse(r->body.c_str());
-    int alive = 0;
-    for (const auto& n : d["nodes"].GetArray()) alive += n["alive"].GetBool();
-    return alive;
-  }
-
-  static void SendTcp(int port, const std::string& text) {
-    int fd = ConnectLoopback(port);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(send(fd, text.data(), text.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(text.size()));
-    close(fd);
-  }
-
-  std::string program_;
-  NatsServer nats_;
-};
 
 TEST_F(ClusterTest, WritesThroughAnyNodeLandOnceOnTheirOwner) {
   auto a = StartNode("a", "a,b,c");
@@ -389,15 +286,6 @@ TEST_F(ClusterTest, AnEdgesWaiterIsNotWokenByASnapshotOfWhatItHas) {
       << "woken by a snapshot of the value it had: " << pulled;
 }
 
-// A key that shard `owner` owns of `ring`, under `prefix`.
-std::string KeyOwnedBy(const Ring& ring, size_t owner,
-                       const std::string& prefix) {
-  for (int i = 0;; ++i) {
-    std::string k = absl::StrCat(prefix, ",h", i);
-    if (ring.OwnerOfKey(k) == owner) return k;
-  }
-}
-
 TEST_F(ClusterTest, UnitsStatedOnTheOwnersShowOnEveryNode) {
   auto a = StartNode("a", "a,b");
   auto b = StartNode("b", "a,b");
@@ -590,49 +478,6 @@ TEST_F(ClusterTest, CarbonCRelayInFrontOfTheShards) {
     ADD_FAILURE() << "carbon-c-relay said:\n" << text.str();
   }
   std::filesystem::remove_all(dir);
-}
-
-TEST_F(ClusterTest, HistoryIsReadFromTheOwnerThroughAnyNode) {
-  auto a = StartNode("a", "a,b");
-  auto b = StartNode("b", "a,b");
-  auto edge = StartNode("e1", "a,b");
-  ASSERT_TRUE(a && b && edge);
-  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 3 && Alive(*edge) == 3; }));
-  Ring ring({"a", "b"}, 2);
-  const std::string key = KeyOwnedBy(ring, 1, "tr");  // b's
-  const int64_t now = absl::ToUnixSeconds(absl::Now());
-  const int64_t base = now - now % 60 - 3600;
-  for (int i = 0; i < 6; ++i) {
-    // Through a, which forwards it: b's history gets it.
-    auto r = a->Client().Request("POST", "/push",
-                                 absl::StrCat("{\"time\": ", base + i * 60,
-                                              ", \"", key, ",v\": ", i, "}"),
-                                 {{"Content-Type", "application/json"}});
-    ASSERT_TRUE(r.ok() && r->status == 200);
-  }
-  const std::string target =
-      absl::StrCat("/trend?key=", key, "&from=", base, "&to=", base + 359,
-                   "&step=60&fn=max");
-  for (ServerProcess* reader : {a.get(), edge.get(), b.get()}) {
-    rapidjson::Document d;
-    EXPECT_TRUE(WaitFor([&] {
-      auto r = reader->Client().Request("GET", target);
-      if (!r.ok() || r->status != 200) return false;
-      d.Parse(r->body.c_str());
-      return d.IsObject() && d["series"].Size() == 1 &&
-             d["series"][0]["points"].Size() == 6;
-    })) << "the owner's history, read through another node";
-    if (d.IsObject() && d["series"].Size() == 1 &&
-        d["series"][0]["points"].Size() == 6) {
-      EXPECT_EQ(d["series"][0]["points"][5][1].GetDouble(), 5);
-    }
-  }
-  auto svg = edge->Client().Request(
-      "GET",
-      absl::StrCat("/graph/", key, ".svg?from=", base, "&to=", base + 359));
-  ASSERT_TRUE(svg.ok());
-  EXPECT_EQ(svg->status, 200) << svg->body.substr(0, 200);
-  EXPECT_NE(svg->body.find("<svg"), std::string::npos);
 }
 
 TEST_F(ClusterTest, AloneThereIsNoCluster) {
