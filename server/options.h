@@ -63,7 +63,7 @@ struct ServerOptions {
   std::string node;    // this node's name
   std::string shards;  // the shards' names, comma-separated
   int shard_depth = 2;
-  int cluster_batch_ms = 10;  // how long a batch for another shard waits
+  int cluster_batch_ms = 25;  // how long a batch for another shard waits
 };
 
 // --expire=PATTERN=DURATION,...

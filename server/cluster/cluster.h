@@ -89,7 +89,7 @@ struct ClusterConfig {
   std::string node;                 // this node's name
   std::vector<std::string> shards;  // the shards' names; node may be one
   size_t shard_depth = 2;
-  int batch_ms = 10;  // a batch to another shard (and an ack) waits this long
+  int batch_ms = 25;  // under a stream, a batch to each shard this often
   size_t buffer_bytes = 256 << 20;  // unacknowledged writes kept at most
   std::string http;  // HOST:PORT where the others reach this node's HTTP
 };
@@ -100,7 +100,7 @@ absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
                                                  absl::string_view node,
                                                  absl::string_view shards,
                                                  int shard_depth,
-                                                 int batch_ms = 10);
+                                                 int batch_ms = 25);
 
 class Cluster : public Forwarder {
  public:
@@ -231,12 +231,17 @@ class Cluster : public Forwarder {
   void Tick();
   // writes.cc
   void ApplyWrite(const Inbound& m);
-  void Acknowledged(absl::string_view data);
+  void Acknowledged(absl::string_view data);   // "A1 ID ID ..."
+  void Acknowledge(absl::string_view number);  // one batch of ours
+  // The acknowledgements owed to shard `owner`, to ride with a batch to it.
+  std::string TakeAcks(size_t owner);
   void ScheduleFlush();
   void Flush();
   void SendAcks();
-  // Queues and sends one batch of `kind` ('L' lines, 'J' pushes).
-  void Send(size_t owner, char kind, int64_t now, absl::string_view body);
+  // Queues and sends one batch of `kind` ('L' lines, 'J' pushes) with
+  // `acks` (numbers of the owner's batches, space-separated) in its head.
+  void Send(size_t owner, char kind, int64_t now, absl::string_view body,
+            absl::string_view acks);
   void Publish(const Unacked& u);
   // replicas.cc
   void Lease(const Inbound& m);
@@ -273,11 +278,13 @@ class Cluster : public Forwarder {
   event* flush_event_ = nullptr;
   event* tick_event_ = nullptr;
   bool flush_scheduled_ = false;
+  int64_t last_flush_ms_ = 0;  // when batches last left
 
   // Tree's thread only from here on.
   std::vector<Outbound> out_;  // by shard index
   std::map<uint64_t, Unacked> unacked_;
-  // Acknowledgements not sent yet, by the sender's reply subject.
+  // Acknowledgements not sent yet ("ID ID ..."), by the sender's reply
+  // subject.
   absl::flat_hash_map<std::string, std::string> acks_;
   size_t unacked_bytes_ = 0;
   uint64_t next_id_;

@@ -29,8 +29,11 @@ timeval Millis(int ms) { return {ms / 1000, (ms % 1000) * 1000}; }
 
 }  // namespace
 
-// A batch: "W1 FROM ID NOW KIND\n" then its body, KIND "L" (lines) or "J"
-// (JSON pushes, each "LENGTH\n" then the push).
+// A batch: "W2 FROM ID NOW KIND [ACK...]\n" then its body, KIND "L"
+// (lines) or "J" (JSON pushes, each "LENGTH\n" then the push); the ACKs are
+// the numbers of FROM's batches this node sent and FROM has applied (they
+// ride with the writes FROM sends here, saving a message each: "W1", the
+// head without them, is read too).
 void Cluster::ApplyWrite(const Inbound& m) {
   const size_t nl = m.data.find('\n');
   if (nl == std::string::npos) return;
@@ -38,11 +41,13 @@ void Cluster::ApplyWrite(const Inbound& m) {
       absl::StrSplit(absl::string_view(m.data.data(), nl), ' ');
   uint64_t id = 0;
   int64_t now = 0;
-  if (head.size() != 5 || head[0] != "W1" || !absl::SimpleAtoi(head[2], &id) ||
-      !absl::SimpleAtoi(head[3], &now)) {
+  if (head.size() < 5 || (head[0] != "W2" && head[0] != "W1") ||
+      (head[0] == "W1" && head.size() != 5) ||
+      !absl::SimpleAtoi(head[2], &id) || !absl::SimpleAtoi(head[3], &now)) {
     CANOPY_LOG("cluster: a write batch with a bad head, dropped");
     return;
   }
+  for (size_t i = 5; i < head.size(); ++i) Acknowledge(head[i]);
   const std::string from(head[1]);
   const absl::string_view body = absl::string_view(m.data).substr(nl + 1);
   Seen& seen = seen_[from];
@@ -87,7 +92,7 @@ void Cluster::ApplyWrite(const Inbound& m) {
   // costs far more than its bytes (tools/bench/cluster.sh).
   if (!m.reply.empty()) {
     std::string& ack = acks_[m.reply];
-    absl::StrAppend(&ack, ack.empty() ? "A1 " : " ", id);
+    absl::StrAppend(&ack, ack.empty() ? "" : " ", id);
     ScheduleFlush();
   }
 }
@@ -95,14 +100,26 @@ void Cluster::ApplyWrite(const Inbound& m) {
 void Cluster::Acknowledged(absl::string_view data) {
   if (!absl::ConsumePrefix(&data, "A1 ")) return;
   for (absl::string_view word : absl::StrSplit(data, ' ', absl::SkipEmpty())) {
-    uint64_t id = 0;
-    if (!absl::SimpleAtoi(word, &id)) return;
-    auto it = unacked_.find(id);
-    if (it == unacked_.end()) continue;  // acknowledged already
-    unacked_bytes_ -= it->second.message.size();
-    unacked_.erase(it);
-    ++figures_.batches_acked;
+    Acknowledge(word);
   }
+}
+
+void Cluster::Acknowledge(absl::string_view number) {
+  uint64_t id = 0;
+  if (!absl::SimpleAtoi(number, &id)) return;
+  auto it = unacked_.find(id);
+  if (it == unacked_.end()) return;  // acknowledged already
+  unacked_bytes_ -= it->second.message.size();
+  unacked_.erase(it);
+  ++figures_.batches_acked;
+}
+
+std::string Cluster::TakeAcks(size_t owner) {
+  auto it = acks_.find(absl::StrCat(kAckPrefix, config_.shards[owner]));
+  if (it == acks_.end()) return "";
+  std::string ids = std::move(it->second);
+  acks_.erase(it);
+  return ids;
 }
 
 void Cluster::Trim::RouteJson(absl::string_view, Push* push, int64_t) {
@@ -169,10 +186,15 @@ absl::string_view Cluster::RouteLines(absl::string_view text, int64_t,
   return *local;
 }
 
+// After a quiet spell a batch leaves at the end of this loop turn (a write
+// that comes alone is not held back); under a steady stream, a batch goes
+// to each owner every --cluster_batch_ms.
 void Cluster::ScheduleFlush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
-  timeval tv = Millis(config_.batch_ms);
+  const int64_t wait =
+      std::max<int64_t>(0, last_flush_ms_ + config_.batch_ms - NowMs());
+  timeval tv = Millis(static_cast<int>(wait));
   event_add(flush_event_, &tv);
 }
 
@@ -184,7 +206,8 @@ void Cluster::OnFlushTimer(evutil_socket_t, short, void* arg) {
 
 void Cluster::SendAcks() {
   if (nc_ != nullptr) {
-    for (const auto& [reply, ack] : acks_) {
+    for (const auto& [reply, ids] : acks_) {
+      const std::string ack = absl::StrCat("A1 ", ids);
       natsConnection_Publish(nc_, reply.c_str(), ack.data(),
                              static_cast<int>(ack.size()));
     }
@@ -193,30 +216,33 @@ void Cluster::SendAcks() {
 }
 
 void Cluster::Flush() {
-  SendAcks();
-  const int64_t now = NowMs() / 1000;
+  last_flush_ms_ = NowMs();
+  const int64_t now = last_flush_ms_ / 1000;
   for (size_t owner = 0; owner < out_.size(); ++owner) {
     Outbound& o = out_[owner];
     if (!o.lines.empty()) {
-      Send(owner, 'L', now, o.lines);
+      Send(owner, 'L', now, o.lines, TakeAcks(owner));
       o.lines.clear();
       o.lines_count = 0;
     }
     if (!o.json.empty()) {
-      Send(owner, 'J', now, o.json);
+      Send(owner, 'J', now, o.json, TakeAcks(owner));
       o.json.clear();
       o.pushes = 0;
     }
   }
+  SendAcks();  // those no batch took
 }
 
-void Cluster::Send(size_t owner, char kind, int64_t now,
-                   absl::string_view body) {
+void Cluster::Send(size_t owner, char kind, int64_t now, absl::string_view body,
+                   absl::string_view acks) {
   const uint64_t id = next_id_++;
   Unacked& u = unacked_[id];
   u.owner = owner;
-  u.message = absl::StrCat("W1 ", config_.node, " ", id, " ", now, " ",
-                           absl::string_view(&kind, 1), "\n", body);
+  // A batch sent again carries its acknowledgements again: harmless.
+  u.message = absl::StrCat("W2 ", config_.node, " ", id, " ", now, " ",
+                           absl::string_view(&kind, 1), acks.empty() ? "" : " ",
+                           acks, "\n", body);
   u.sent_ms = NowMs();
   u.attempts = 1;
   unacked_bytes_ += u.message.size();

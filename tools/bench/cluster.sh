@@ -3,6 +3,12 @@
 # (canopy-statsd-blast), first to one canopyd alone, then spread over the
 # three shards of a cluster (nats-server and three canopyd, --shard_depth=3
 # so that the generator's names spread), taking turns, ROUNDS times each.
+# A third arm, "apart", is the floor of any cluster on this machine: three
+# canopyd that know nothing of each other, each sent a third of the load
+# over its own third of the names (as many series in all as the others
+# hold, nothing forwarded). It is what spreading the
+# work over three processes costs by itself (more wake-ups, each with less
+# to do); cluster / apart is what forwarding adds to that.
 # For each run: lines accepted (by their owners) against lines sent, and the
 # CPU time of every server process (canopyd, and nats-server in the cluster)
 # per million lines; the ratio cluster / alone is the forwarding's price.
@@ -11,7 +17,7 @@
 # Usage: tools/bench/cluster.sh
 # Environment: BUILD (build dir, default build), RATE (lines/s in all,
 #   default 300000), SECONDS_ (default 5), ROUNDS (default 3), KEYS (default
-#   30000), BATCH_MS (the shards' --cluster_batch_ms, default 10).
+#   30000), BATCH_MS (the shards' --cluster_batch_ms, default 25).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,7 +27,7 @@ RATE=${RATE:-300000}
 SECS=${SECONDS_:-5}
 ROUNDS=${ROUNDS:-3}
 KEYS=${KEYS:-30000}
-BATCH_MS=${BATCH_MS:-10}
+BATCH_MS=${BATCH_MS:-25}
 TMP=$(mktemp -d /tmp/canopy-cluster-bench.XXXXXX)
 . "$(dirname "$0")/lib.sh"
 die() { echo "cluster.sh: $*" >&2; exit 1; }
@@ -80,6 +86,35 @@ run_alone() {
   echo "alone $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
 }
 
+run_apart() {
+  local pids=() https=() udps=() n
+  for n in a b c; do
+    start_node "apart-$1-$n"
+    pids+=("$NODE_PID"); https+=("$NODE_HTTP"); udps+=("$NODE_UDP")
+  done
+  local before=0 after=0 p
+  for p in "${pids[@]}"; do before=$((before + $(ticks "$p"))); done
+  local i=0 blasters=()
+  for u in "${udps[@]}"; do
+    "$BIN/canopy-statsd-blast" --server="127.0.0.1:$u" \
+      --rate=$((RATE / 3)) --seconds="$SECS" --keys=$((KEYS / 3)) \
+      --prefix="bench$i" >"$TMP/blast-apart-$1-$i" 2>&1 &
+    blasters+=($!)
+    i=$((i + 1))
+  done
+  wait "${blasters[@]}" || die "a generator failed: $(cat "$TMP"/blast-apart-"$1"-*)"
+  sleep 1  # the last datagrams are read
+  for p in "${pids[@]}"; do after=$((after + $(ticks "$p"))); done
+  local sent=0 f
+  for f in "$TMP"/blast-apart-"$1"-*; do
+    sent=$((sent + $(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$f")))
+  done
+  local got
+  got=$(accepted "${https[@]}")
+  for p in "${pids[@]}"; do stop "$p"; done
+  echo "apart $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
+}
+
 run_cluster() {
   local nats_port
   nats_port=$(free_port)
@@ -128,9 +163,9 @@ hz=$(getconf CLK_TCK)
 results=()
 for r in $(seq 1 "$ROUNDS"); do
   if ((r % 2)); then
-    results+=("$(run_alone "$r")" "$(run_cluster "$r")")
+    results+=("$(run_alone "$r")" "$(run_apart "$r")" "$(run_cluster "$r")")
   else
-    results+=("$(run_cluster "$r")" "$(run_alone "$r")")
+    results+=("$(run_cluster "$r")" "$(run_apart "$r")" "$(run_alone "$r")")
   fi
 done
 echo
@@ -143,11 +178,18 @@ for line in "${results[@]}"; do
   awk -v k="$kind" -v r="$round" -v s="$sent" -v g="$got" -v t="$t" -v hz="$hz" \
     'BEGIN { printf "| %s | %s | %d | %d | %.2f | %.3f |\n", k, r, s, g, t / hz, (s > 0 ? t / hz / s * 1e6 : 0) }'
 done
+# Each round's own ratios too (the machine's speed drifts over minutes:
+# the three arms of a round ran within a minute of each other).
+printf '%s\n' "${results[@]}" | awk -v hz="$hz" '
+  { split($3, s, "="); split($5, t, "="); v[$1, $2] = t[2] / hz / s[2] * 1e6; r[$2] = 1 }
+  END { for (k in r) printf "round %s: cluster / alone %.2fx, cluster / apart %.2fx, apart / alone %.2fx\n",
+          k, v["cluster", k] / v["alone", k], v["cluster", k] / v["apart", k], v["apart", k] / v["alone", k] }' | sort
 printf '%s\n' "${results[@]}" | awk -v hz="$hz" '
   { split($3, s, "="); split($5, t, "="); v = t[2] / hz / s[2] * 1e6
-    if ($1 == "alone") a[++na] = v; else c[++nc] = v }
+    if ($1 == "alone") a[++na] = v; else if ($1 == "apart") p[++np] = v; else c[++nc] = v }
   function median(x, n,   i, j, tmp) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { tmp = x[i]; x[i] = x[j]; x[j] = tmp }
     return (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
-  END { ma = median(a, na); mc = median(c, nc)
-        printf "\nmedian CPU s per M lines: alone %.3f, cluster of 3 %.3f: **%.2fx** (goal <= 1.3x)\n", ma, mc, mc / ma }'
+  END { ma = median(a, na); mc = median(c, nc); mp = median(p, np)
+        printf "\nmedian CPU s per M lines: alone %.3f, three apart %.3f, cluster of 3 %.3f\n", ma, mp, mc
+        printf "cluster / alone **%.2fx** (goal <= 1.3x); apart / alone %.2fx (the floor); cluster / apart %.2fx (what forwarding adds)\n", mc / ma, mp / ma, mc / mp }'

@@ -72,15 +72,16 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(nats_.Start(program_));
   }
 
-  std::unique_ptr<ServerProcess> StartNode(const std::string& node,
-                                           const std::string& shards,
-                                           std::string data_dir = "",
-                                           std::string urls = "") {
+  std::unique_ptr<ServerProcess> StartNode(
+      const std::string& node, const std::string& shards,
+      std::string data_dir = "", std::string urls = "",
+      std::vector<std::string> extra = {}) {
     if (urls.empty()) urls = nats_.url();
-    auto s = ServerProcess::Start(
-        {absl::StrCat("--cluster=", urls), absl::StrCat("--node=", node),
-         absl::StrCat("--shards=", shards)},
-        data_dir);
+    std::vector<std::string> flags = {absl::StrCat("--cluster=", urls),
+                                      absl::StrCat("--node=", node),
+                                      absl::StrCat("--shards=", shards)};
+    flags.insert(flags.end(), extra.begin(), extra.end());
+    auto s = ServerProcess::Start(flags, data_dir);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? std::move(*s) : nullptr;
   }

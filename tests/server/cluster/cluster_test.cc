@@ -146,6 +146,24 @@ TEST_F(ClusterTest, WritesForAnOwnerThatIsDownArriveWhenItComesBack) {
   EXPECT_GT(a->Metric("canopy_cluster_batches_resent_total"), 0);
 }
 
+// Batches leave every --cluster_batch_ms under a stream of writes, but a
+// write that comes after a quiet spell leaves at once.
+TEST_F(ClusterTest, AWriteAfterAQuietSpellIsNotHeldForTheBatchInterval) {
+  const std::vector<std::string> slow = {"--cluster_batch_ms=1000"};
+  auto a = StartNode("a", "a,b", "", "", slow);
+  auto b = StartNode("b", "a,b", "", "", slow);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2; }));
+  const std::string key = KeyOwnedBy(Ring({"a", "b"}, 2), 1, "lone") + ",v";
+  auto pushed =
+      a->Client().Request("POST", "/push", absl::StrCat("{\"", key, "\": 7}"),
+                          {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200);
+  EXPECT_TRUE(
+      WaitFor([&] { return Value(*b, key) == "7"; }, absl::Milliseconds(700)))
+      << "a lone write waited for the 1 s batch interval";
+}
+
 TEST_F(ClusterTest, AnyNodeReadsTheOwnersValuesAndWaitsOnThem) {
   auto a = StartNode("a", "a,b,c");
   auto b = StartNode("b", "a,b,c");
