@@ -245,6 +245,22 @@ void Tree::SetText(Node* leaf, absl::string_view text, int64_t now) {
   leaf->MutableExtra()->text.assign(text.data(), text.size());
 }
 
+void Tree::SetSketch(Node* leaf, Sketch sketch, int64_t now) {
+  leaf->cur_.index = static_cast<uint32_t>(now / options_.step_seconds);
+  if (!leaf->has_value_) {
+    leaf->has_value_ = true;
+    ++leaf_count_;
+  }
+  Node::Extra* extra = leaf->MutableExtra();
+  if (leaf->is_text_) {
+    leaf->is_text_ = false;
+    extra->text.clear();
+    extra->text.shrink_to_fit();
+  }
+  leaf->cur_.last = sketch.sum() / sketch.count();
+  extra->sketch = std::make_unique<Sketch>(std::move(sketch));
+}
+
 void Tree::AddMarker(Node* node, absl::string_view text, int64_t time) {
   std::vector<Marker>& m = node->MutableExtra()->markers;
   if (m.size() >= Tree::kMaxMarkersPerNode) m.erase(m.begin());
@@ -288,6 +304,7 @@ size_t Tree::CountNewNodes(const Push& push) const {
         break;
       case PushOp::Kind::kSample:
       case PushOp::Kind::kText:
+      case PushOp::Kind::kSketch:
         visit(op.name);
         break;
       default:
@@ -351,6 +368,16 @@ absl::Status Tree::Apply(const Push& push, int64_t now, ApplyStats* stats) {
         } else {
           SetText(leaf, op.text, time);
         }
+        Touch(leaf);
+        ++leaves;
+        break;
+      }
+      case PushOp::Kind::kSketch: {
+        absl::StatusOr<Sketch> sketch = Sketch::Deserialize(op.text);
+        if (!sketch.ok() || sketch->empty()) break;
+        Node* leaf = Child(stack.back().node, op.name, nullptr);
+        leaf->own_action_ = Action::kTimer;
+        SetSketch(leaf, std::move(*sketch), time);
         Touch(leaf);
         ++leaves;
         break;

@@ -67,6 +67,10 @@ struct PushOp {
     kMarker,  // attach marker `text` to the top node
     kTime,    // date the following samples at epoch second `value` (0: now)
     kUnit,    // set the top node's unit to `text` ("": remove it)
+    // Set child `name` of the top node, a timer, to the distribution
+    // `text` (Sketch::Serialize's bytes). Never parsed from JSON: a cluster's
+    // replica of an owner's timer (server/cluster/replicas.cc).
+    kSketch,
   };
   explicit PushOp(Kind k) : kind(k) {}
   Kind kind;

@@ -521,6 +521,9 @@ class Tree {
   // Drops removed nodes from open_windows_.
   void ForgetRemoved();
   void SetText(Node* leaf, absl::string_view text, int64_t now);
+  // A timer leaf shows `sketch` as its window's distribution (a replica's:
+  // it is not a window of this tree's, and history never gets it).
+  void SetSketch(Node* leaf, Sketch sketch, int64_t now);
   void Touch(Node* leaf);
   void Propagate(Node* node);
   Node* NewNode(const char* name, Node* parent);

@@ -26,7 +26,8 @@ void Walk(const Push& push, const Ring& ring, Visit visit) {
         visit(op, path.size(), static_cast<size_t>(-1));
         break;
       case PushOp::Kind::kSample:
-      case PushOp::Kind::kText: {
+      case PushOp::Kind::kText:
+      case PushOp::Kind::kSketch: {
         path.push_back(op.name);
         const size_t owner = ring.OwnerOfSegments(path);
         path.pop_back();

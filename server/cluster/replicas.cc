@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -46,31 +48,52 @@ bool ParseHead(absl::string_view data, char kind, std::string* owner,
   return true;
 }
 
-// A snapshot's or a feed's body with the units pushes stated for its
-// leaves: `changes` ({"seq", "items", ...}, the leaves under `patterns`
-// changed after `since`) with "units": {KEY: UNIT} added for those that
-// have one (a reader infers the others itself). Readers that predate units
-// ignore the member.
+// A snapshot's or a feed's body with what a reader needs beyond the values
+// /pull shows: `changes` ({"seq", "items", ...}, the leaves under
+// `patterns` changed after `since`) with "units": {KEY: UNIT} added for
+// the leaves a push gave one (a reader infers the others itself), and
+// "sketches": {KEY: BASE64} for timers, their window's distribution
+// (Sketch::Serialize), so that a replica shows the very figures the owner
+// shows and merges them as the owner would. Readers that predate either
+// member ignore it.
 std::string WithUnits(std::string changes, const Tree& tree,
-                      const std::vector<Pattern>& patterns, uint64_t since) {
+                      const std::vector<Pattern>& patterns, uint64_t since,
+                      int64_t now) {
   if (changes.empty() || changes.back() != '}') return changes;
-  JsonOut out;
-  out.w.StartObject();
+  JsonOut units;
+  JsonOut sketches;
+  units.w.StartObject();
+  sketches.w.StartObject();
   absl::flat_hash_set<std::string> seen;
+  std::string bytes;
   for (const Pattern& p : patterns) {
     tree.Collect(p, since, [&](const LeafView& leaf) {
+      if (patterns.size() > 1 && !seen.insert(std::string(leaf.key)).second) {
+        return true;
+      }
       const absl::string_view unit = leaf.node->StatedUnit();
-      if (!unit.empty() &&
-          (patterns.size() == 1 || seen.insert(std::string(leaf.key)).second)) {
-        out.Key(leaf.key);
-        out.String(unit);
+      if (!unit.empty()) {
+        units.Key(leaf.key);
+        units.String(unit);
+      }
+      if (leaf.action == Action::kTimer) {
+        const LiveValue live =
+            leaf.node->Live(leaf.action, now, tree.step_seconds());
+        if (live.sketch != nullptr) {
+          bytes.clear();
+          live.sketch->Serialize(&bytes);
+          sketches.Key(leaf.key);
+          sketches.String(absl::Base64Escape(bytes));
+        }
       }
       return true;
     });
   }
-  out.w.EndObject();
+  units.w.EndObject();
+  sketches.w.EndObject();
   changes.pop_back();
-  absl::StrAppend(&changes, ",\"units\":", out.buffer.GetString(), "}");
+  absl::StrAppend(&changes, ",\"units\":", units.buffer.GetString(),
+                  ",\"sketches\":", sketches.buffer.GetString(), "}");
   return changes;
 }
 
@@ -105,7 +128,7 @@ void Cluster::Lease(const Inbound& m) {
   const std::string body = absl::StrCat(
       "S1 ", config_.node, " ", tree_->seq(), "\n", text, "\n",
       WithUnits(ChangesJson(*tree_, {*p}, 0, /*reset=*/true, now, nullptr),
-                *tree_, {*p}, 0));
+                *tree_, {*p}, 0, now));
   natsConnection_Publish(nc_, m.reply.c_str(), body.data(),
                          static_cast<int>(body.size()));
 }
@@ -131,7 +154,7 @@ void Cluster::Feed() {
   const std::string changes =
       WithUnits(ChangesJson(*tree_, patterns, fed_seq_,
                             /*reset=*/false, now_ms / 1000, &count),
-                *tree_, patterns, fed_seq_);
+                *tree_, patterns, fed_seq_, now_ms / 1000);
   fed_seq_ = tree_->seq();
   if (count == 0) return;
   const std::string body =
@@ -266,6 +289,11 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
   if (doc.HasMember("units") && doc["units"].IsObject()) {
     units = &doc["units"];
   }
+  const rapidjson::Value* sketches = nullptr;
+  if (doc.HasMember("sketches") && doc["sketches"].IsObject()) {
+    sketches = &doc["sketches"];
+  }
+  std::deque<std::string> sketch_bytes;  // what kSketch ops point into
   const int64_t now = NowMs() / 1000;
   Push push;
   std::vector<KeySegments> removed;
@@ -291,13 +319,29 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     double number = 0;
     absl::string_view text;
     bool is_text = false;
+    const std::string* sketch = nullptr;  // a timer's distribution
     if (v.IsNumber()) {
       number = v.GetDouble();
     } else if (v.IsString()) {
       text = absl::string_view(v.GetString(), v.GetStringLength());
       is_text = true;
     } else if (v.IsObject() && v.HasMember("mean") && v["mean"].IsNumber()) {
-      number = v["mean"].GetDouble();  // a timer: its mean (cluster.h)
+      number = v["mean"].GetDouble();  // an owner that sends no sketches
+      auto it =
+          sketches == nullptr
+              ? rapidjson::Value::ConstMemberIterator()
+              : sketches->FindMember(rapidjson::Value(rapidjson::StringRef(
+                    member.name.GetString(), member.name.GetStringLength())));
+      std::string bytes;
+      if (sketches != nullptr && it != sketches->MemberEnd() &&
+          it->value.IsString() &&
+          absl::Base64Unescape(absl::string_view(it->value.GetString(),
+                                                 it->value.GetStringLength()),
+                               &bytes) &&
+          Sketch::Deserialize(bytes).ok()) {
+        sketch_bytes.push_back(std::move(bytes));
+        sketch = &sketch_bytes.back();
+      }
     } else {
       continue;
     }
@@ -319,22 +363,27 @@ void Cluster::ApplyReplica(size_t owner, absl::string_view body,
     if (const Node* n = tree_->Find(*segs); n != nullptr && n->has_value()) {
       const LiveValue live =
           n->Live(n->EffectiveAction(), now, tree_->step_seconds());
-      if (live.has && live.is_text == is_text &&
-          (is_text ? live.text == text : live.value == number) &&
-          (!set_unit || n->StatedUnit() == unit)) {
-        continue;
+      bool same = live.has && live.is_text == is_text &&
+                  (is_text ? live.text == text : live.value == number);
+      if (same && sketch != nullptr) {
+        std::string shown;
+        if (live.sketch != nullptr) live.sketch->Serialize(&shown);
+        same = shown == *sketch;
       }
+      if (same && (!set_unit || n->StatedUnit() == unit)) continue;
     }
     for (size_t i = 0; i + 1 < segs->size(); ++i) {
       PushOp enter(PushOp::Kind::kEnter);
       enter.name = (*segs)[i];
       push.ops.push_back(enter);
     }
-    PushOp leaf(is_text ? PushOp::Kind::kText : PushOp::Kind::kSample);
+    PushOp leaf(is_text  ? PushOp::Kind::kText
+                : sketch ? PushOp::Kind::kSketch
+                         : PushOp::Kind::kSample);
     leaf.name = segs->back();
     leaf.action = is_text ? Action::kInherit : Action::kLast;
     leaf.value = number;
-    leaf.text = text;
+    leaf.text = sketch ? absl::string_view(*sketch) : text;
     push.ops.push_back(leaf);
     if (set_unit) {
       PushOp enter(PushOp::Kind::kEnter);

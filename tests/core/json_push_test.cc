@@ -41,6 +41,9 @@ std::string Trace(const Push& p) {
       case PushOp::Kind::kUnit:
         out += "unit'" + std::string(op.text) + "'";
         break;
+      case PushOp::Kind::kSketch:  // never parsed from JSON
+        out += std::string(op.name) + "=sketch";
+        break;
     }
   }
   return out;

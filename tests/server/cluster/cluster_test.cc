@@ -304,6 +304,67 @@ TEST_F(ClusterTest, AnEdgesWaiterIsNotWokenByASnapshotOfWhatItHas) {
       << "woken by a snapshot of the value it had: " << pulled;
 }
 
+// The raw item of `key` in /get on `node` ("" if none): a timer's object
+// as written.
+std::string RawItem(const ServerProcess& node, const std::string& key) {
+  auto r = node.Client().Request("GET", absl::StrCat("/get?key=", key));
+  if (!r.ok() || r->status != 200 ||
+      r->body.find("\"stale\"") != std::string::npos) {
+    return "";
+  }
+  const std::string head = absl::StrCat("{\"", key, "\":");
+  const size_t at = r->body.find(head);
+  if (at == std::string::npos) return "";
+  const size_t end = r->body.find('}', at + head.size());
+  return end == std::string::npos ? "" : r->body.substr(at, end + 1 - at);
+}
+
+// A timer's window is replicated as its distribution: every node shows
+// the owner's count, mean, min, max and percentiles.
+TEST_F(ClusterTest, ATimerShowsTheSameDistributionOnEveryNode) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  auto edge = StartNode("e1", "a,b");
+  ASSERT_TRUE(a && b && edge);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*edge) == 3; }));
+  Ring ring({"a", "b"}, 2);
+  const std::string node = KeyOwnedBy(ring, 1, "tm");  // b's
+  const std::string key = node + ",lat";
+  std::string lines;
+  for (int i = 1; i <= 200; ++i) {
+    absl::StrAppend(&lines, node, ".lat:", i * 3 % 997, "|ms\n");
+  }
+  // Through a, which forwards them to b.
+  auto pushed = a->Client().Request("POST", "/push", lines,
+                                    {{"Content-Type", "text/plain"}});
+  ASSERT_TRUE(pushed.ok() && pushed->status == 200) << pushed->body;
+  std::string owner;
+  ASSERT_TRUE(WaitFor([&] {
+    owner = RawItem(*b, key);
+    return owner.find("\"count\":200") != std::string::npos;
+  })) << owner;
+  for (ServerProcess* reader : {edge.get(), a.get()}) {
+    std::string shown;
+    EXPECT_TRUE(WaitFor([&] {
+      shown = RawItem(*reader, key);
+      return shown == owner;
+    })) << "owner "
+        << owner << ", replica " << shown;
+  }
+  // The subtree as nested JSON: the same object.
+  const std::string q = absl::StrCat("/api/q/", node, ".json");
+  auto q_owner = b->Client().Request("GET", q);
+  ASSERT_TRUE(q_owner.ok() && q_owner->status == 200);
+  EXPECT_NE(q_owner->body.find("\"p99\""), std::string::npos) << q_owner->body;
+  std::string shown;
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = edge->Client().Request("GET", q);
+    shown = r.ok() && r->status == 200 ? r->body : "";
+    return shown == q_owner->body;
+  })) << "owner "
+      << q_owner->body << ", edge " << shown;
+}
+
 TEST_F(ClusterTest, UnitsStatedOnTheOwnersShowOnEveryNode) {
   auto a = StartNode("a", "a,b");
   auto b = StartNode("b", "a,b");
