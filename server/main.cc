@@ -112,6 +112,10 @@ ABSL_FLAG(std::string, shards, "",
           "them is an edge.");
 ABSL_FLAG(int32_t, shard_depth, 2,
           "How many leading segments of a key choose its shard.");
+ABSL_FLAG(int32_t, cluster_replica_idle_s, 60,
+          "How long an edge (or shard) keeps a replica of another shard's "
+          "keys that no request reads and no waiter waits on, in seconds "
+          "(1-86400; docs/CLUSTER.md).");
 ABSL_FLAG(int32_t, cluster_batch_ms, 25,
           "Under a stream of writes for another shard, how often a batch "
           "leaves for it, in ms (1-1000; a write after a quiet spell leaves "
@@ -209,6 +213,7 @@ int main(int argc, char** argv) {
   options.shards = absl::GetFlag(FLAGS_shards);
   options.shard_depth = absl::GetFlag(FLAGS_shard_depth);
   options.cluster_batch_ms = absl::GetFlag(FLAGS_cluster_batch_ms);
+  options.cluster_replica_idle_s = absl::GetFlag(FLAGS_cluster_replica_idle_s);
   options.write_token = absl::GetFlag(FLAGS_write_token);
   options.read_token = absl::GetFlag(FLAGS_read_token);
   options.protected_mode = absl::GetFlag(FLAGS_protected_mode);

@@ -63,7 +63,9 @@ struct ServerOptions {
   std::string node;    // this node's name
   std::string shards;  // the shards' names, comma-separated
   int shard_depth = 2;
-  int cluster_batch_ms = 25;  // how long a batch for another shard waits
+  int cluster_batch_ms = 25;
+  int cluster_replica_idle_s = 60;  // a replica nobody reads is given up  //
+                                    // how long a batch for another shard waits
 };
 
 // --expire=PATTERN=DURATION,...

@@ -163,9 +163,9 @@ absl::Status Server::Start() {
   }
 
   if (!options_.cluster.empty()) {
-    absl::StatusOr<ClusterConfig> config =
-        ParseClusterConfig(options_.cluster, options_.node, options_.shards,
-                           options_.shard_depth, options_.cluster_batch_ms);
+    absl::StatusOr<ClusterConfig> config = ParseClusterConfig(
+        options_.cluster, options_.node, options_.shards, options_.shard_depth,
+        options_.cluster_batch_ms, options_.cluster_replica_idle_s);
     if (!config.ok()) return config.status();
     if (workers_) {
       // Where the other nodes reach this one's HTTP (/trend of keys it
@@ -184,6 +184,11 @@ absl::Status Server::Start() {
     if (!cluster.ok()) return cluster.status();
     cluster_ = std::move(*cluster);
     ingest_->set_forwarder(cluster_.get());
+    if (workers_) {
+      cluster_->set_watched([this](absl::string_view key) {
+        return workers_->hub().Watched(key);
+      });
+    }
   }
 
   listeners_ = std::make_unique<Listeners>(base_, tree_.get(), ingest_.get(),

@@ -49,8 +49,8 @@ timeval Millis(int ms) { return {ms / 1000, (ms % 1000) * 1000}; }
 absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
                                                  absl::string_view node,
                                                  absl::string_view shards,
-                                                 int shard_depth,
-                                                 int batch_ms) {
+                                                 int shard_depth, int batch_ms,
+                                                 int replica_idle_s) {
   ClusterConfig c;
   for (absl::string_view url :
        absl::StrSplit(cluster, ',', absl::SkipEmpty())) {
@@ -92,6 +92,11 @@ absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
     return absl::InvalidArgumentError("--cluster_batch_ms must be 1 to 1000");
   }
   c.batch_ms = batch_ms;
+  if (replica_idle_s < 1 || replica_idle_s > 86400) {
+    return absl::InvalidArgumentError(
+        "--cluster_replica_idle_s must be 1 to 86400");
+  }
+  c.replica_idle_ms = int64_t{replica_idle_s} * 1000;
   return c;
 }
 

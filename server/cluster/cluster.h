@@ -91,16 +91,16 @@ struct ClusterConfig {
   size_t shard_depth = 2;
   int batch_ms = 25;  // under a stream, a batch to each shard this often
   size_t buffer_bytes = 256 << 20;  // unacknowledged writes kept at most
+  int64_t replica_idle_ms = 60000;  // a replica nobody reads is given up
   std::string http;  // HOST:PORT where the others reach this node's HTTP
 };
 
 // Checks and splits the flags: --cluster (comma-separated NATS URLs),
-// --node, --shards (comma-separated names), --shard_depth, --cluster_batch_ms.
-absl::StatusOr<ClusterConfig> ParseClusterConfig(absl::string_view cluster,
-                                                 absl::string_view node,
-                                                 absl::string_view shards,
-                                                 int shard_depth,
-                                                 int batch_ms = 25);
+// --node, --shards (comma-separated names), --shard_depth, --cluster_batch_ms,
+// --cluster_replica_idle_s.
+absl::StatusOr<ClusterConfig> ParseClusterConfig(
+    absl::string_view cluster, absl::string_view node, absl::string_view shards,
+    int shard_depth, int batch_ms = 25, int replica_idle_s = 60);
 
 class Cluster : public Forwarder {
  public:
@@ -134,6 +134,13 @@ class Cluster : public Forwarder {
   // The ring and every shard's HTTP address now, for reads gathered from
   // every shard off this thread (Graphite's /render and /metrics/find).
   ShardMap Shards() const;
+
+  // Whether a waiter is parked under the fixed prefix `key` (a comma key):
+  // the comet hub's answer, set by the server. A replica read by waiters
+  // is kept even while its key does not exist yet.
+  void set_watched(std::function<bool(absl::string_view key)> watched) {
+    watched_ = std::move(watched);
+  }
 
   // GET /api/cluster: the nodes and, with a key, its owner.
   std::string StatusJson(absl::string_view key) const;
@@ -279,6 +286,7 @@ class Cluster : public Forwarder {
   event* tick_event_ = nullptr;
   bool flush_scheduled_ = false;
   int64_t last_flush_ms_ = 0;  // when batches last left
+  std::function<bool(absl::string_view)> watched_;
 
   // Tree's thread only from here on.
   std::vector<Outbound> out_;  // by shard index

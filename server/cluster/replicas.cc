@@ -30,7 +30,6 @@ using cluster_subject::kSnapshotPrefix;
 constexpr int kFeedMs = 10;            // changes leave at most this late
 constexpr int64_t kLeaseMs = 30000;    // an owner keeps a lease this long
 constexpr int64_t kRenewMs = 10000;    // a reader renews this often
-constexpr int64_t kUnreadMs = 60000;   // and gives a replica up unread
 constexpr int64_t kRetryAskMs = 1000;  // an unanswered lease is asked again
 
 // The head line of a snapshot or a feed: "S1 OWNER SEQ" or "C1 OWNER SEQ".
@@ -218,12 +217,12 @@ void Cluster::RenewReplicas() {
   for (auto it = replicas_.begin(); it != replicas_.end();) {
     Replica& r = it->second;
     // Waiters parked on it (a long poll, a stream open for hours) read it
-    // all along: the comet hub watches the node its fixed prefix names.
-    if (const Node* node = tree_->Find(r.pattern.FixedPrefix());
-        node != nullptr && tree_->GetWatch(node) != nullptr) {
+    // all along, also before its key exists: the comet hub keeps them by
+    // their patterns' fixed prefix.
+    if (watched_ && watched_(JoinKey(r.pattern.FixedPrefix()))) {
       r.read_ms = now;
     }
-    if (now - r.read_ms > kUnreadMs) {
+    if (now - r.read_ms > config_.replica_idle_ms) {
       it = replicas_.erase(it);
       continue;
     }

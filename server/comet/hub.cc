@@ -56,6 +56,11 @@ Hub::Waiter* Hub::NewWaiter(std::vector<Pattern> patterns, uint64_t since,
   return w;
 }
 
+bool Hub::Watched(absl::string_view key) const {
+  auto it = lists_.find(key);
+  return it != lists_.end() && !it->second->waiters.empty();
+}
+
 Hub::Waiter* Hub::Find(WaiterId id) const {
   auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second;

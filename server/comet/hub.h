@@ -127,6 +127,9 @@ class Hub : public TreeObserver {
   size_t between_polls() const { return between_count_; }
   size_t streams() const { return stream_count_; }
   size_t watch_lists() const { return lists_.size(); }
+  // Whether a waiter is registered under the fixed prefix `key` (a comma
+  // key), whether or not its node exists.
+  bool Watched(absl::string_view key) const;
 
   // TreeObserver
   void OnChange(void* watch) override;

@@ -365,6 +365,47 @@ TEST_F(ClusterTest, ATimerShowsTheSameDistributionOnEveryNode) {
       << q_owner->body << ", edge " << shown;
 }
 
+// A long poll on an edge for a key its owner does not have yet holds the
+// replica past --cluster_replica_idle_s: the owner's first write wakes it.
+TEST_F(ClusterTest, AWaiterHoldsTheReplicaOfAKeyNotWrittenYet) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  auto edge = StartNode("e1", "a,b", "", "", {"--cluster_replica_idle_s=1"});
+  ASSERT_TRUE(a && b && edge);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*edge) == 3; }));
+  const std::string key = KeyOwnedBy(Ring({"a", "b"}, 2), 1, "nx") + ",v";
+  uint64_t seq = 0;
+  ASSERT_TRUE(WaitFor([&] {  // the replica synced (nothing there yet)
+    auto r = edge->Client().Request("GET", absl::StrCat("/get?key=", key));
+    if (!r.ok() || r->status != 200 ||
+        r->body.find("\"stale\"") != std::string::npos) {
+      return false;
+    }
+    rapidjson::Document d;
+    d.Parse(r->body.c_str());
+    seq = d["seq"].GetUint64();
+    return true;
+  }));
+  std::string pulled;
+  std::thread poll([&] {
+    auto r = edge->Client().Request(
+        "GET", absl::StrCat("/pull?key=", key, "&since=", seq, "&timeout=20"));
+    if (r.ok()) pulled = r->body;
+  });
+  ASSERT_TRUE(WaitFor([&] { return edge->Metric("canopy_waiters") >= 1; }));
+  // Past the idle time, with the poll the only reader (what is awaited is
+  // that nothing happens: a replica given up).
+  absl::SleepFor(absl::Seconds(3));
+  const auto start = absl::Now();
+  auto w =
+      b->Client().Request("POST", "/push", absl::StrCat("{\"", key, "\": 808}"),
+                          {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(w.ok() && w->status == 200);
+  poll.join();
+  EXPECT_NE(pulled.find("808"), std::string::npos) << pulled;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5)) << "the waiter woke late";
+}
+
 TEST_F(ClusterTest, UnitsStatedOnTheOwnersShowOnEveryNode) {
   auto a = StartNode("a", "a,b");
   auto b = StartNode("b", "a,b");
