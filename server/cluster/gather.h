@@ -20,7 +20,8 @@
 //
 // Threads: ShardScopeOf on the event-loop thread (it reads the Cluster); a
 // ShardScope is plain data, and its calls run on the trend thread
-// (AskOthers waits for each shard in turn, at most kAskSeconds each).
+// (AskOthers asks the shards at once, a short-lived thread each, and waits
+// at most kAskSeconds).
 #ifndef CANOPY_SERVER_CLUSTER_GATHER_H_
 #define CANOPY_SERVER_CLUSTER_GATHER_H_
 
@@ -51,9 +52,9 @@ struct ShardScope {
     return !shards || shards->Owns(shards->ring.OwnerOfSegments(segments));
   }
   // With `gather`: GETs `target` (a path and maybe a query; forwarded=1
-  // is added) from every other shard and hands each 200
-  // answer's body to `on_body`. The first shard that is silent, fails or
-  // answers another status ends it with an error naming the shard.
+  // is added) from every other shard at once and hands each 200 answer's
+  // body to `on_body`, in shard order. The first shard that is silent,
+  // fails or answers another status ends it with an error naming it.
   absl::Status AskOthers(
       absl::string_view target,
       const std::function<absl::Status(absl::string_view body)>& on_body) const;
