@@ -20,9 +20,13 @@
 // sum, min, max, last, count, rate, p50, p90, p99) that is not itself a
 // stored series selects that figure of its parent: "api.latency.p99".
 //
-// Threads: ParseRenderRequest and WriteRender are pure (WriteRender writes
-// a large answer on a second thread, joined before it returns); RenderOn
-// runs on the trend thread.
+// In a cluster each path's series come from every shard, each from its
+// owner (a ShardScope, server/cluster/gather.h): this store's own, and the
+// other shards' /render answers read back (ReadRender) at this step.
+//
+// Threads: ParseRenderRequest, ReadRender and WriteRender are pure
+// (WriteRender writes a large answer on a second thread, joined before it
+// returns); RenderOn runs on the trend thread.
 #ifndef CANOPY_SERVER_GRAPHITE_RENDER_H_
 #define CANOPY_SERVER_GRAPHITE_RENDER_H_
 
