@@ -54,7 +54,7 @@ echo "== ThreadSanitizer (clang, -Wthread-safety -Werror): where threads meet"
 tsan_targets=(canopyd canopy-agent canopy-example-module hub_test trend_thread_test
   trend_test trend_server_test server_test ingest_test agent_test agent_checks_test
   agent_modules_test agent_accesslog_test agent_api_test mutex_test
-  workers_test cluster_test cluster_reads_test robustness_test remote_test remote_outbox_test
+  workers_test cluster_test cluster_reads_test cluster_live_test robustness_test remote_test remote_outbox_test
   agent_bench_test graphite_functions_test)
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCANOPY_TSAN=ON -DCANOPY_BUILD_TESTS=ON -DCANOPY_BUILD_WEB=OFF >/dev/null

@@ -1,7 +1,8 @@
-// The fixture of the cluster tests (cluster_test.cc, cluster_reads_test.cc):
-// a real nats-server (Debian nats-server) and real canopyd nodes on
-// loopback ports. Each test skips, saying why, when nats-server is not
-// installed (scripts/deps.sh installs it, so CI runs them).
+// The fixture of the cluster tests (cluster_test.cc, cluster_live_test.cc,
+// cluster_reads_test.cc): a real nats-server (Debian nats-server) and real
+// canopyd nodes on loopback ports. Each test skips, saying why, when
+// nats-server is not installed (scripts/deps.sh installs it, so CI runs
+// them).
 #ifndef CANOPY_TESTS_SERVER_CLUSTER_CLUSTER_FIXTURE_H_
 #define CANOPY_TESTS_SERVER_CLUSTER_CLUSTER_FIXTURE_H_
 
