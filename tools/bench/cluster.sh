@@ -86,6 +86,32 @@ run_alone() {
   echo "alone $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
 }
 
+# blast_thirds ARM ROUND DISJOINT UDP_PORT...: a generator a node, each a
+# third of RATE (DISJOINT=1: each over its own third of the names, else all
+# over every name); returns when they are done.
+blast_thirds() {
+  local arm=$1 round=$2 disjoint=$3 i=0 u gens=()
+  shift 3
+  for u in "$@"; do
+    local names=(--keys="$KEYS")
+    ((disjoint)) && names=(--keys=$((KEYS / 3)) --prefix="bench$i")
+    "$BIN/canopy-statsd-blast" --server="127.0.0.1:$u" --rate=$((RATE / 3)) \
+      --seconds="$SECS" "${names[@]}" >"$TMP/blast-$arm-$round-$i" 2>&1 &
+    gens+=($!)
+    i=$((i + 1))
+  done
+  wait "${gens[@]}" || die "a generator failed: $(cat "$TMP"/blast-"$arm"-"$round"-*)"
+}
+
+# sent_lines ARM ROUND: the lines that arm's generators sent in that round.
+sent_lines() {
+  local sent=0 f
+  for f in "$TMP"/blast-"$1"-"$2"-*; do
+    sent=$((sent + $(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$f")))
+  done
+  echo "$sent"
+}
+
 run_apart() {
   local pids=() https=() udps=() n
   for n in a b c; do
@@ -94,22 +120,11 @@ run_apart() {
   done
   local before=0 after=0 p
   for p in "${pids[@]}"; do before=$((before + $(ticks "$p"))); done
-  local i=0 blasters=()
-  for u in "${udps[@]}"; do
-    "$BIN/canopy-statsd-blast" --server="127.0.0.1:$u" \
-      --rate=$((RATE / 3)) --seconds="$SECS" --keys=$((KEYS / 3)) \
-      --prefix="bench$i" >"$TMP/blast-apart-$1-$i" 2>&1 &
-    blasters+=($!)
-    i=$((i + 1))
-  done
-  wait "${blasters[@]}" || die "a generator failed: $(cat "$TMP"/blast-apart-"$1"-*)"
+  blast_thirds apart "$1" 1 "${udps[@]}"
   sleep 1  # the last datagrams are read
   for p in "${pids[@]}"; do after=$((after + $(ticks "$p"))); done
-  local sent=0 f
-  for f in "$TMP"/blast-apart-"$1"-*; do
-    sent=$((sent + $(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$f")))
-  done
-  local got
+  local sent got
+  sent=$(sent_lines apart "$1")
   got=$(accepted "${https[@]}")
   for p in "${pids[@]}"; do stop "$p"; done
   echo "apart $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
@@ -131,15 +146,7 @@ run_cluster() {
   sleep 1.5  # heartbeats: every node has heard the others
   local before=0 after=0 p
   for p in "${pids[@]}" "$nats_pid"; do before=$((before + $(ticks "$p"))); done
-  local i=0 blasters=()
-  for u in "${udps[@]}"; do
-    "$BIN/canopy-statsd-blast" --server="127.0.0.1:$u" \
-      --rate=$((RATE / 3)) --seconds="$SECS" --keys="$KEYS" \
-      >"$TMP/blast-cluster-$1-$i" 2>&1 &
-    blasters+=($!)
-    i=$((i + 1))
-  done
-  wait "${blasters[@]}" || die "a generator failed: $(cat "$TMP"/blast-cluster-"$1"-*)"
+  blast_thirds cluster "$1" 0 "${udps[@]}"
   # Until every forwarded batch is acknowledged (at most 10 s).
   for _ in $(seq 1 100); do
     local waiting=0
@@ -149,11 +156,8 @@ run_cluster() {
   done
   sleep 1
   for p in "${pids[@]}" "$nats_pid"; do after=$((after + $(ticks "$p"))); done
-  local sent=0 f
-  for f in "$TMP"/blast-cluster-"$1"-*; do
-    sent=$((sent + $(sed -n 's/^RESULT lines=\([0-9]*\).*/\1/p' "$f")))
-  done
-  local got
+  local sent got
+  sent=$(sent_lines cluster "$1")
   got=$(accepted "${https[@]}")
   for p in "${pids[@]}" "$nats_pid"; do stop "$p"; done
   echo "cluster $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
