@@ -57,11 +57,14 @@ size_t Ring::OwnerOfPrefixHash(uint64_t prefix) const {
 }
 
 uint64_t Ring::PrefixHash(absl::string_view s, bool dots) const {
-  // One pass, byte by byte: names are short, and this runs for every line
-  // a node of a cluster receives.
+  // One pass, byte by byte, over the first depth_ segments only: names are
+  // short, and this runs for every line a node of a cluster receives. A
+  // line protocol's name ends at ':' (StatsD), ' ' (Graphite) or ';' (a
+  // Graphite tag list), so a whole line may be given.
   uint64_t h = kFnvOffset;
   size_t taken = 1;
   for (unsigned char c : s) {
+    if (dots && (c == ':' || c == ' ' || c == ';')) break;
     if (c == ',' || (dots && c == '.')) {
       if (taken == depth_) break;
       ++taken;
@@ -88,8 +91,6 @@ size_t Ring::OwnerOfKey(absl::string_view key) const {
 }
 
 size_t Ring::OwnerOfName(absl::string_view name) const {
-  const size_t tags = name.find(';');
-  if (tags != absl::string_view::npos) name = name.substr(0, tags);
   return OwnerOfPrefixHash(PrefixHash(name, /*dots=*/true));
 }
 

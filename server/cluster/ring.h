@@ -37,7 +37,8 @@ class Ring {
 
   // The owner of a key given as segments, as a comma key, or as a line
   // protocol's name (segments separated by '.' or ','; a Graphite tag list
-  // after ';' is not part of it). Keys shorter than the depth hash whole.
+  // after ';' is not part of it) or a whole line (the name ends at its
+  // StatsD ':' or Graphite ' '). Keys shorter than the depth hash whole.
   size_t OwnerOfSegments(absl::Span<const absl::string_view> segments) const;
   size_t OwnerOfKey(absl::string_view key) const;
   size_t OwnerOfName(absl::string_view name) const;
@@ -49,7 +50,8 @@ class Ring {
   // The owner of a prefix already reduced to its hash.
   size_t OwnerOfPrefixHash(uint64_t prefix) const;
   // Hashes the first depth_ segments of `s`, separated by ',' (and by '.'
-  // too if `dots`), as OwnerOfSegments hashes them.
+  // too if `dots`, which also ends the name at ':', ' ' or ';'), as
+  // OwnerOfSegments hashes them.
   uint64_t PrefixHash(absl::string_view s, bool dots) const;
 
   std::vector<std::string> shards_;

@@ -159,14 +159,11 @@ absl::string_view Cluster::RouteLines(absl::string_view text, int64_t,
     const absl::string_view line = text.substr(pos, nl - pos);
     const size_t start = pos;
     pos = nl + 1;
-    size_t owner = self_;
-    if (!line.empty() && line[0] != '{' && line[0] != '[' &&
-        !StartsJson(line)) {
-      // The name: before a StatsD ':' or a Graphite ' '.
-      size_t end = 0;
-      while (end < line.size() && line[end] != ':' && line[end] != ' ') ++end;
-      owner = ring_.OwnerOfName(line.substr(0, end));
-    }
+    // The owner of the line's name (before a StatsD ':' or a Graphite ' ').
+    const size_t owner =
+        line.empty() || line[0] == '{' || line[0] == '[' || StartsJson(line)
+            ? self_
+            : ring_.OwnerOfName(line);
     if (owner == self_) {
       if (!all_local) absl::StrAppend(local, line, "\n");
       continue;
@@ -176,7 +173,11 @@ absl::string_view Cluster::RouteLines(absl::string_view text, int64_t,
       local->assign(text.data(), start);
     }
     Outbound& o = out_[owner];
-    absl::StrAppend(&o.lines, line, "\n");
+    if (nl < text.size()) {
+      o.lines.append(text.data() + start, nl + 1 - start);  // with its '\n'
+    } else {
+      absl::StrAppend(&o.lines, line, "\n");
+    }
     ++o.lines_count;
     ++figures_.lines_forwarded;
     if (o.lines.size() >= kBatchBytes) Flush();

@@ -21,6 +21,12 @@ TEST(RingTest, AKeyItsNameAndItsSegmentsHaveOneOwner) {
     EXPECT_EQ(ring.OwnerOfName(absl::StrCat("host.", host, ".load;dc=x")),
               owner);
     EXPECT_EQ(ring.OwnerOfSegments({"host", host, "mem"}), owner);
+    // A whole line: its name ends at the StatsD ':' or the Graphite ' '.
+    EXPECT_EQ(ring.OwnerOfName(absl::StrCat("host.", host, ":1|c")), owner);
+    EXPECT_EQ(ring.OwnerOfName(absl::StrCat("host.", host, " 5 1700000000")),
+              owner);
+    EXPECT_EQ(ring.OwnerOfName(absl::StrCat(host, ":1|c|#a:b")),
+              ring.OwnerOfKey(host));
   }
 }
 
