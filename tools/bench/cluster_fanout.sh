@@ -14,13 +14,18 @@
 # change (to the shard; to nginx's publisher), and reckons every reply's
 # latency from its wall-clock time of the push: the last reply of all is
 # the figure, with the servers' CPU time over the delivery.
+# A third side, "floor", is the least any server can do here with the same
+# clients: PROCS canopy-comet-floor processes (one epoll loop each that
+# only writes one reply built once), the first writing the publish on to the
+# others over TCP before answering its own waiters (--relay).
 # Loopback only; every process it starts it stops.
 #
 # Usage: tools/bench/cluster_fanout.sh
 # Environment: BUILD (build dir, default build), WAITERS (per process,
-#   default 18000), PROCS (default 3), ROUNDS (default 3), ONLY (canopy or
-#   nchan: one side only), EDGE_FLAGS (more flags for the edges, e.g.
-#   --comet_threads=1).
+#   default 18000), PROCS (default 3), ROUNDS (default 3), SIDES (default
+#   "canopy nchan floor"; ONLY=canopy or nchan still picks one), EDGE_FLAGS
+#   (more flags for the edges, e.g. --comet_threads=1), FLOOR_THREADS (each
+#   floor process's loops, default 1).
 # Needs: nats-server, nginx with the nchan module (scripts/deps.sh --bench),
 #   canopyd, canopy-pull-fanout and canopy-fanout-push in $BUILD/bin.
 set -euo pipefail
@@ -32,6 +37,8 @@ WAITERS=${WAITERS:-18000}
 PROCS=${PROCS:-3}
 ROUNDS=${ROUNDS:-3}
 ONLY=${ONLY:-}
+SIDES=${SIDES:-${ONLY:-canopy nchan floor}}
+FLOOR_THREADS=${FLOOR_THREADS:-1}
 KEY=bench,fanout
 TMP=$(mktemp -d /tmp/canopy-cluster-fanout.XXXXXX)
 . "$(dirname "$0")/lib.sh"
@@ -46,7 +53,7 @@ for f in /usr/lib/nginx/modules/ngx_nchan_module.so \
   [ -f "$f" ] && NCHAN_MODULE=$f && break
 done
 [ -n "$NCHAN_MODULE" ] || die "needs nginx's nchan module (apt-get install libnginx-mod-nchan)"
-for b in canopyd canopy-pull-fanout canopy-fanout-push; do
+for b in canopyd canopy-pull-fanout canopy-fanout-push canopy-comet-floor; do
   [ -x "$BIN/$b" ] || die "needs $BIN/$b (cmake --build $BUILD --target $b)"
 done
 [ "$(ulimit -Hn)" -ge $((WAITERS + 100)) ] ||
@@ -174,15 +181,41 @@ run_nchan() {  # $1: round
   forget "$master"
 }
 
+run_floor() {  # $1: round
+  local r=$1 ports=() pids=() clients=() i
+  for i in $(seq 1 "$PROCS"); do ports+=("$(free_port)"); done
+  # The others first: the first connects to them to relay each publish.
+  for i in $(seq "$PROCS" -1 1); do
+    local relay=()
+    ((i == 1 && PROCS > 1)) && relay=(--relay="$(IFS=,; echo "${ports[*]:1}")")
+    "$BIN/canopy-comet-floor" --port="${ports[i - 1]}" --threads="$FLOOR_THREADS" \
+      "${relay[@]}" 2>>"$TMP/floor-$r.log" &
+    pids+=($!)
+    STARTED+=("$!")
+    for _ in $(seq 1 100); do
+      curl -sf "http://127.0.0.1:${ports[i - 1]}/nchan_status" >/dev/null && break
+      sleep 0.1
+    done
+  done
+  for i in $(seq 1 "$PROCS"); do
+    clients+=(-- --target=nchan --server="127.0.0.1:${ports[i - 1]}" --subscribe_path=/sub/floor
+      --publish_path=/pub/floor --status_path=/nchan_status)
+  done
+  say "round $r: the floor, $PROCS canopy-comet-floor processes, $PROCS x $WAITERS waiters"
+  fanout "$TMP/floor-$r" --target=nchan --server="127.0.0.1:${ports[0]}" \
+    --publish_path=/pub/floor --server_pid="$(IFS=,; echo "${pids[*]}")" "${clients[@]}"
+  for p in "${pids[@]}"; do stop "$p"; done
+}
+
 results=()
 for r in $(seq 1 "$ROUNDS"); do
-  order="canopy nchan"
-  ((r % 2)) || order="nchan canopy"
+  order=$SIDES
+  ((r % 2)) || order=$(printf '%s\n' $SIDES | tac | paste -sd' ')
   for side in $order; do
-    [ -n "$ONLY" ] && [ "$ONLY" != "$side" ] && continue
     # Not in a $(...): the processes it starts stay on this shell's list.
     run_"$side" "$r" >"$TMP/result-$side-$r"
-    results+=("$(cat "$TMP/result-$side-$r") round=$r")
+    # The floor speaks as nchan; its lines are named for their side.
+    results+=("$(sed "s/target=[a-z]*/target=$side/" "$TMP/result-$side-$r") round=$r")
   done
 done
 
@@ -200,9 +233,11 @@ done
 printf '%s\n' "${results[@]}" | awk '
   { t = ""; m = ""; for (i = 1; i <= NF; i++) { split($i, kv, "=");
       if (kv[1] == "target") t = kv[2]; if (kv[1] == "max_ms") m = kv[2] }
-    if (t == "canopy") c[++nc] = m; else if (t == "nchan") n[++nn] = m }
+    if (t == "canopy") c[++nc] = m; else if (t == "nchan") n[++nn] = m; else if (t == "floor") f[++nf] = m }
   function median(x, k,   i, j, tmp) {
     for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (x[j] < x[i]) { tmp = x[i]; x[i] = x[j]; x[j] = tmp }
     return (k % 2) ? x[(k + 1) / 2] : (x[k / 2] + x[k / 2 + 1]) / 2 }
   END { if (nc && nn) { mc = median(c, nc); mn = median(n, nn)
-        printf "\nmedian last reply: canopy %.1f ms, nginx + nchan %.1f ms: **%.2fx** (goal <= 0.5x)\n", mc, mn, mc / mn } }'
+        printf "\nmedian last reply: canopy %.1f ms, nginx + nchan %.1f ms: **%.2fx** (goal <= 0.5x)\n", mc, mn, mc / mn }
+        if (nf && nn) { mf = median(f, nf)
+        printf "the floor %.1f ms: floor / nchan %.2fx, canopy / floor %.2fx\n", mf, mf / mn, (nc ? mc / mf : 0) } }'

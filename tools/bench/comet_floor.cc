@@ -19,7 +19,13 @@
 // timers, no keep-alive bookkeeping. What is left is the kernel's TCP path
 // and the loop: a floor, not a server (benchmarks only, loopback only).
 //
+// With --relay, a POST /pub/... is first written as it came to each of the
+// other floor processes listed (connected at start): the floor of one
+// change reaching waiters held by several processes, as a cluster's edges
+// hold them (tools/bench/cluster_fanout.sh).
+//
 //   canopy-comet-floor --port=8090 --threads=2
+//   canopy-comet-floor --port=8091 --relay=8092,8093
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -49,10 +55,15 @@
 
 ABSL_FLAG(int, port, 8090, "the loopback port to listen on");
 ABSL_FLAG(int, threads, 1, "event loops, each with its own listener");
+ABSL_FLAG(std::vector<std::string>, relay, {},
+          "loopback ports of other floor processes each publish is sent to");
 
 namespace {
 
 std::atomic<int64_t> g_parked{0};
+
+// Connections to the --relay floors, made before the first request.
+std::vector<int> g_relays;
 
 // The last change published by /push, for a /pull that is behind it.
 std::mutex g_last_mu;
@@ -227,6 +238,9 @@ class Loop {
       const int64_t since = pull ? SinceOf(head) : -1;
       const bool get = absl::StartsWith(head, "GET /get?");
       const bool metrics = absl::StartsWith(head, "GET /metrics");
+      // A publish as it came, for the --relay floors.
+      const std::string again =
+          pub && !g_relays.empty() ? c->in.substr(0, total) : std::string();
       c->in.erase(0, total);
       std::shared_ptr<const std::string> behind;
       if (pull) {
@@ -242,6 +256,10 @@ class Loop {
         c->listed = true;
         g_parked.fetch_add(1);
       } else if (pub) {
+        // The other processes first: their deliveries overlap this one's.
+        for (int fd : g_relays) {
+          (void)!send(fd, again.data(), again.size(), MSG_NOSIGNAL);
+        }
         Send(c, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
         auto reply = JsonReply(message);
         for (auto& loop : g_loops) {
@@ -306,6 +324,33 @@ class Loop {
   std::vector<Conn*> closed_;  // freed at the end of a batch
 };
 
+// A blocking connection to a floor on `port`, tried for up to 10 s.
+int ConnectRelay(const std::string& port_text) {
+  int port = 0;
+  if (!absl::SimpleAtoi(port_text, &port) || port <= 0 || port > 65535) {
+    std::fprintf(stderr, "canopy-comet-floor: --relay: bad port %s\n",
+                 port_text.c_str());
+    std::exit(2);
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      return fd;
+    }
+    close(fd);
+    usleep(100000);
+  }
+  std::fprintf(stderr, "canopy-comet-floor: --relay: port %d: %s\n", port,
+               std::strerror(errno));
+  std::exit(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -313,6 +358,9 @@ int main(int argc, char** argv) {
       "the floor of long-poll fan-out on this machine (benchmarks only)");
   absl::ParseCommandLine(argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
+  for (const std::string& port : absl::GetFlag(FLAGS_relay)) {
+    g_relays.push_back(ConnectRelay(port));
+  }
   const int threads = std::max(1, absl::GetFlag(FLAGS_threads));
   for (int i = 0; i < threads; ++i) {
     g_loops.push_back(std::make_unique<Loop>(absl::GetFlag(FLAGS_port)));
