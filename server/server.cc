@@ -13,11 +13,17 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "canopy/memory.h"
+#include "canopy/number_text.h"
 #include "server/durable_file.h"
+#include "server/ingest/json_ingest.h"
 #include "server/log.h"
 
 namespace canopy {
@@ -374,14 +380,18 @@ void Server::SubmitWindows(bool all) {
   int64_t now = time(nullptr);
   if (all) {
     tree_->CloseAllWindows(&pending_windows_);
+    if (cluster_) cluster_->DropReplicaWindows(&pending_windows_);
     if (!pending_windows_.empty()) trend_->SubmitWindows(&pending_windows_);
     return;
   }
   // A slice is being written: when it is, its done callback goes on.
   if (handing_over_) return;
   bool more = false;
-  if (pending_windows_.empty()) {
+  while (pending_windows_.empty()) {
     more = tree_->CloseWindows(now, &pending_windows_, kHandOverSlice);
+    // A replica's windows are its owner's to keep.
+    if (cluster_) cluster_->DropReplicaWindows(&pending_windows_);
+    if (!more) break;
   }
   if (pending_windows_.empty()) return;
   // When the queue is full the windows stay here and go with the next tick.
@@ -545,33 +555,52 @@ void Server::WriteSelfFigures(int64_t now) {
   int64_t window = now / options_.step_seconds;
   if (window == self_window_) return;
   self_window_ = window;
-  tree_->BeginChange();
-  auto put = [&](std::initializer_list<absl::string_view> key, double v) {
-    LineSample s;
-    s.action = Action::kLast;
-    s.value = v;
-    std::vector<absl::string_view> segs = {"canopy", "self"};
-    segs.insert(segs.end(), key.begin(), key.end());
-    (void)tree_->AddSample(segs, s, now);
-  };
+  std::vector<std::pair<std::string, double>> figures;  // keys below self
   for (const char* proto : {"http", "udp", "tcp"}) {
     auto it = stats_.accepted.find(proto);
-    put({"ingest", proto, "accepted"},
+    figures.emplace_back(
+        absl::StrCat("ingest,", proto, ",accepted"),
         it == stats_.accepted.end() ? 0 : static_cast<double>(it->second));
     auto rej = stats_.rejected.find(proto);
     if (rej != stats_.rejected.end()) {
       for (const auto& [reason, n] : rej->second) {
-        put({"ingest", proto, "rejected", reason}, static_cast<double>(n));
+        figures.emplace_back(
+            absl::StrCat("ingest,", proto, ",rejected,", reason),
+            static_cast<double>(n));
       }
     }
   }
-  put({"ingest", "udp", "kernel_drops"},
-      static_cast<double>(listeners_->kernel_drops()));
-  put({"tree", "nodes"}, static_cast<double>(tree_->node_count()));
-  put({"tree", "leaves"}, static_cast<double>(tree_->leaf_count()));
-  put({"comet", "waiters"},
+  figures.emplace_back("ingest,udp,kernel_drops",
+                       static_cast<double>(listeners_->kernel_drops()));
+  figures.emplace_back("tree,nodes", static_cast<double>(tree_->node_count()));
+  figures.emplace_back("tree,leaves", static_cast<double>(tree_->leaf_count()));
+  figures.emplace_back(
+      "comet,waiters",
       static_cast<double>(workers_ ? workers_->hub().waiters() : 0));
-  put({"memory", "rss"}, static_cast<double>(ResidentBytes()));
+  figures.emplace_back("memory,rss", static_cast<double>(ResidentBytes()));
+  if (cluster_ != nullptr) {
+    // One tree for the cluster: each node's figures under its name, sent
+    // to the owner of canopy,self like any push (its history keeps them,
+    // every node reads them).
+    std::string push = "{\"defaultaction\": \"last\"";
+    for (const auto& [key, value] : figures) {
+      absl::StrAppend(&push, ", \"canopy,self,", cluster_->config().node, ",",
+                      key, "\": ", NumberText(value));
+    }
+    push += "}";
+    JsonApplied r = ApplyJsonPush(tree_.get(), push, now, cluster_.get());
+    if (!r.status.ok()) CANOPY_LOG("own figures: %s", r.status.message());
+    return;
+  }
+  tree_->BeginChange();
+  for (const auto& [key, value] : figures) {
+    std::vector<absl::string_view> segs = {"canopy", "self"};
+    for (absl::string_view seg : absl::StrSplit(key, ',')) segs.push_back(seg);
+    LineSample s;
+    s.action = Action::kLast;
+    s.value = value;
+    (void)tree_->AddSample(segs, s, now);
+  }
 }
 
 }  // namespace canopy

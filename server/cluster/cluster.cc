@@ -381,6 +381,17 @@ std::optional<std::string> Cluster::OwnerHttp(
   return p->second.http;
 }
 
+void Cluster::DropReplicaWindows(std::vector<ClosedWindow>* windows) {
+  const size_t before = windows->size();
+  windows->erase(std::remove_if(windows->begin(), windows->end(),
+                                [this](const ClosedWindow& w) {
+                                  return !IsShard() ||
+                                         ring_.OwnerOfKey(w.key) != self_;
+                                }),
+                 windows->end());
+  figures_.replica_windows += before - windows->size();
+}
+
 ShardMap Cluster::Shards() const {
   ShardMap map{ring_, std::nullopt, {}};
   if (IsShard()) map.self = self_;

@@ -131,6 +131,11 @@ class Cluster : public Forwarder {
   std::optional<std::string> OwnerHttp(
       absl::Span<const absl::string_view> key) const;
 
+  // Takes out of `windows` (ended windows on their way to history) those of
+  // keys another shard owns, the replicas' (an edge's are all of them): the
+  // owner's history has them, and reads of history go there.
+  void DropReplicaWindows(std::vector<ClosedWindow>* windows);
+
   // The ring and every shard's HTTP address now, for reads gathered from
   // every shard off this thread (Graphite's /render and /metrics/find).
   ShardMap Shards() const;
@@ -155,10 +160,11 @@ class Cluster : public Forwarder {
     uint64_t lines_forwarded = 0;
     uint64_t pushes_forwarded = 0;
     uint64_t unacked_bytes = 0;
-    uint64_t leases = 0;         // patterns others read from this shard
-    uint64_t replicas = 0;       // patterns this node replicates
-    uint64_t feeds_sent = 0;     // change bodies published
-    uint64_t replica_items = 0;  // keys applied from owners' feeds
+    uint64_t leases = 0;           // patterns others read from this shard
+    uint64_t replicas = 0;         // patterns this node replicates
+    uint64_t feeds_sent = 0;       // change bodies published
+    uint64_t replica_items = 0;    // keys applied from owners' feeds
+    uint64_t replica_windows = 0;  // replicas' windows kept out of history
     bool connected = false;
   };
   Figures figures() const;

@@ -217,6 +217,10 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
     counter("canopy_cluster_pushes_forwarded_total",
             "JSON pushes (or parts) sent to their owners.",
             static_cast<double>(c.pushes_forwarded));
+    counter("canopy_cluster_replica_windows_total",
+            "Windows of replicated keys kept out of this node's history "
+            "(their owner keeps them).",
+            static_cast<double>(c.replica_windows));
     gauge("canopy_cluster_unacked_bytes",
           "Bytes of write batches waiting for acknowledgement.",
           static_cast<double>(c.unacked_bytes));

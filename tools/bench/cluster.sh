@@ -146,6 +146,8 @@ run_cluster() {
   sleep 1.5  # heartbeats: every node has heard the others
   local before=0 after=0 p
   for p in "${pids[@]}" "$nats_pid"; do before=$((before + $(ticks "$p"))); done
+  local nats_before
+  nats_before=$(ticks "$nats_pid")
   blast_thirds cluster "$1" 0 "${udps[@]}"
   # Until every forwarded batch is acknowledged (at most 10 s).
   for _ in $(seq 1 100); do
@@ -159,8 +161,9 @@ run_cluster() {
   local sent got
   sent=$(sent_lines cluster "$1")
   got=$(accepted "${https[@]}")
+  local nats_ticks=$(($(ticks "$nats_pid") - nats_before))
   for p in "${pids[@]}" "$nats_pid"; do stop "$p"; done
-  echo "cluster $1 sent=$sent accepted=$got cpu_ticks=$((after - before))"
+  echo "cluster $1 sent=$sent accepted=$got cpu_ticks=$((after - before)) nats_ticks=$nats_ticks"
 }
 
 hz=$(getconf CLK_TCK)
@@ -173,27 +176,33 @@ for r in $(seq 1 "$ROUNDS"); do
   fi
 done
 echo
-echo "| run | round | lines sent | accepted by owners | server CPU s | CPU s per M lines |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| run | round | lines sent | accepted by owners | server CPU s | CPU s per M lines | of it nats-server |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 for line in "${results[@]}"; do
   set -- $line
   kind=$1 round=$2
-  sent=${3#sent=} got=${4#accepted=} t=${5#cpu_ticks=}
-  awk -v k="$kind" -v r="$round" -v s="$sent" -v g="$got" -v t="$t" -v hz="$hz" \
-    'BEGIN { printf "| %s | %s | %d | %d | %.2f | %.3f |\n", k, r, s, g, t / hz, (s > 0 ? t / hz / s * 1e6 : 0) }'
+  sent=${3#sent=} got=${4#accepted=} t=${5#cpu_ticks=} n=${6#nats_ticks=}
+  awk -v k="$kind" -v r="$round" -v s="$sent" -v g="$got" -v t="$t" -v n="${n:-}" -v hz="$hz" \
+    'BEGIN { printf "| %s | %s | %d | %d | %.2f | %.3f | %s |\n", k, r, s, g, t / hz,
+               (s > 0 ? t / hz / s * 1e6 : 0), (n == "" ? "" : sprintf("%.3f", n / hz / s * 1e6)) }'
 done
 # Each round's own ratios too (the machine's speed drifts over minutes:
-# the three arms of a round ran within a minute of each other).
+# the three arms of a round ran within a minute of each other). "apart +
+# NATS" is the floor of a cluster whose writes cross nats-server: three
+# apart, plus what nats-server spent carrying the cluster's batches.
 printf '%s\n' "${results[@]}" | awk -v hz="$hz" '
-  { split($3, s, "="); split($5, t, "="); v[$1, $2] = t[2] / hz / s[2] * 1e6; r[$2] = 1 }
-  END { for (k in r) printf "round %s: cluster / alone %.2fx, cluster / apart %.2fx, apart / alone %.2fx\n",
-          k, v["cluster", k] / v["alone", k], v["cluster", k] / v["apart", k], v["apart", k] / v["alone", k] }' | sort
+  { split($3, s, "="); split($5, t, "="); v[$1, $2] = t[2] / hz / s[2] * 1e6; r[$2] = 1
+    if ($1 == "cluster") { split($6, n, "="); nats[$2] = n[2] / hz / s[2] * 1e6 } }
+  END { for (k in r) printf "round %s: cluster / alone %.2fx, cluster / apart %.2fx, apart / alone %.2fx, (apart + NATS) / alone %.2fx\n",
+          k, v["cluster", k] / v["alone", k], v["cluster", k] / v["apart", k], v["apart", k] / v["alone", k],
+          (v["apart", k] + nats[k]) / v["alone", k] }' | sort
 printf '%s\n' "${results[@]}" | awk -v hz="$hz" '
   { split($3, s, "="); split($5, t, "="); v = t[2] / hz / s[2] * 1e6
-    if ($1 == "alone") a[++na] = v; else if ($1 == "apart") p[++np] = v; else c[++nc] = v }
+    if ($1 == "alone") a[++na] = v; else if ($1 == "apart") p[++np] = v
+    else { c[++nc] = v; split($6, n, "="); q[++nq] = n[2] / hz / s[2] * 1e6 } }
   function median(x, n,   i, j, tmp) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (x[j] < x[i]) { tmp = x[i]; x[i] = x[j]; x[j] = tmp }
     return (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }
-  END { ma = median(a, na); mc = median(c, nc); mp = median(p, np)
-        printf "\nmedian CPU s per M lines: alone %.3f, three apart %.3f, cluster of 3 %.3f\n", ma, mp, mc
-        printf "cluster / alone **%.2fx** (goal <= 1.3x); apart / alone %.2fx (the floor); cluster / apart %.2fx (what forwarding adds)\n", mc / ma, mp / ma, mc / mp }'
+  END { ma = median(a, na); mc = median(c, nc); mp = median(p, np); mq = median(q, nq)
+        printf "\nmedian CPU s per M lines: alone %.3f, three apart %.3f, cluster of 3 %.3f (nats-server %.3f of it)\n", ma, mp, mc, mq
+        printf "cluster / alone **%.2fx** (goal <= 1.3x); apart / alone %.2fx (the floor); (apart + NATS) / alone %.2fx (the floor over NATS); cluster / apart %.2fx (what forwarding adds)\n", mc / ma, mp / ma, (mp + mq) / ma, mc / mp }'

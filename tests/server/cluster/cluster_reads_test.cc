@@ -1,7 +1,7 @@
-// Reads of history across a cluster, black-box (the fixture:
-// cluster_fixture.h): /trend and /graph of one key from its owner, and
-// reads over keys of several shards (/render, /metrics/find,
-// /metrics/index.json, /trend with a glob) gathered from every shard.
+// History across a cluster, black-box (the fixture: cluster_fixture.h):
+// /trend and /graph of one key from its owner, reads over keys of several
+// shards (/render, /metrics/find, /metrics/index.json, /trend with a glob)
+// gathered from every shard, and only owners writing a key's history.
 #include <map>
 #include <string>
 #include <vector>
@@ -192,6 +192,53 @@ TEST_F(ClusterTest, ReadsOverEveryShardGatherEachSeriesFromItsOwner) {
            r->body.find("shard c") != std::string::npos;
   };
   EXPECT_TRUE(WaitFor(silent, absl::Seconds(10)));
+}
+
+// A key replicated on an edge and on another shard (read there) goes into
+// its owner's history only: the readers' windows of it are counted and
+// kept out of theirs (before, every reader wrote it again). A node's own
+// figures (canopy,self,NODE,...) go to the owner of canopy,self like any
+// write, so an edge writes no history at all, and every node reads every
+// node's figures.
+TEST_F(ClusterTest, OnlyTheOwnerWritesAKeysHistory) {
+  const std::vector<std::string> windows = {"--retention=1s:1h"};
+  auto a = StartNode("a", "a,b", "", "", windows);
+  auto b = StartNode("b", "a,b", "", "", windows);
+  auto edge = StartNode("e1", "a,b", "", "", windows);
+  ASSERT_TRUE(a && b && edge);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 3 && Alive(*edge) == 3; }));
+  Ring ring({"a", "b"}, 2);
+  const std::string key = absl::StrCat(KeyOwnedBy(ring, 1, "rh"), ",v");
+  int value = 0;
+  auto push = [&] {
+    ++value;
+    auto r = b->Client().Request("POST", "/push",
+                                 absl::StrCat("{\"", key, "\": ", value, "}"),
+                                 {{"Content-Type", "application/json"}});
+    return r.ok() && r->status == 200;
+  };
+  ASSERT_TRUE(push());
+  for (ServerProcess* reader : {a.get(), edge.get()}) {
+    ASSERT_TRUE(WaitFor([&] { return Value(*reader, key) == "1"; }))
+        << "the reader holds the replica";
+  }
+  // New values, a window after another, until both readers have ended
+  // windows of the replica.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        push();
+        return edge->Metric("canopy_cluster_replica_windows_total") >= 2 &&
+               a->Metric("canopy_cluster_replica_windows_total") >= 2 &&
+               b->Metric("canopy_trend_windows_written_total") >= 2;
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(edge->Metric("canopy_trend_windows_written_total"), 0);
+  // The edge's own figures, on its owner and read through every node.
+  const std::string figure = "canopy,self,e1,tree,leaves";
+  for (ServerProcess* reader : {a.get(), b.get(), edge.get()}) {
+    EXPECT_TRUE(WaitFor([&] { return !Value(*reader, figure).empty(); }))
+        << "the edge's figures, read through another node";
+  }
 }
 
 }  // namespace
