@@ -105,6 +105,7 @@ absl::Status Server::Start() {
   ingest_ = std::make_unique<LineIngest>(tree_.get(), &stats_);
 
   if (absl::Status s = RestoreSnapshot(); !s.ok()) return s;
+  restored_seq_ = tree_->seq();
   if (absl::Status s = GuardSeq(); !s.ok()) return s;
   views_ = std::make_unique<ViewStore>(options_.data_dir + "/views.json");
   if (absl::Status s = views_->Load(); !s.ok()) return s;
@@ -185,10 +186,13 @@ absl::Status Server::Start() {
       }
       config->http = absl::StrCat(host, ":", http_port());
     }
+    config->journal_dir = options_.data_dir + "/cluster";
     absl::StatusOr<std::unique_ptr<Cluster>> cluster =
         Cluster::Start(*config, base_, ingest_.get(), tree_.get(), &stats_);
     if (!cluster.ok()) return cluster.status();
     cluster_ = std::move(*cluster);
+    // What this shard acknowledged after its last snapshot.
+    if (absl::Status s = cluster_->Recover(restored_seq_); !s.ok()) return s;
     ingest_->set_forwarder(cluster_.get());
     if (workers_) {
       cluster_->set_watched([this](absl::string_view key) {
@@ -326,6 +330,10 @@ bool Server::WriteSnapshot(bool now_here) {
   // thread unless `now_here`.
   auto file = std::make_shared<AtomicFile>(SnapshotPath(options_));
   std::string piece;
+  const uint64_t seq = tree_->seq();
+  // A cluster's write journal goes on in a file of this seq's: the older
+  // ones are this snapshot's once it is on disk.
+  if (cluster_) cluster_->BeginJournal(seq);
   tree_->Snapshot(&piece,
                   [&file](const std::string& bytes) { file->Append(bytes); });
   if (now_here || !trend_) {
@@ -333,17 +341,18 @@ bool Server::WriteSnapshot(bool now_here) {
       CANOPY_ERROR("snapshot failed: %s", std::string(s.message()));
       return false;
     }
+    if (cluster_) cluster_->ForgetJournal(seq);
     return true;
   }
   // The outcome is read back on the loop.
   auto result = std::make_shared<absl::Status>();
-  uint64_t seq = tree_->seq();
   snapshot_in_flight_ = true;
   trend_->Run([file, result](TrendStore&) { *result = file->Commit(); },
               [this, result, seq] {
                 snapshot_in_flight_ = false;
                 if (result->ok()) {
                   snapshot_seq_ = seq;
+                  if (cluster_) cluster_->ForgetJournal(seq);
                 } else if (snapshot_log_.Allow()) {
                   CANOPY_ERROR("snapshot failed: %s",
                                std::string(result->message()));

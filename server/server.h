@@ -112,6 +112,7 @@ class Server {
   std::unique_ptr<Workers> workers_;  // HTTP and comet
   Protection protection_;             // built by Start, before any door opens
   std::unique_ptr<Listeners> listeners_;
+  uint64_t restored_seq_ = 0;  // the tree's seq as its snapshot restored it
   std::unique_ptr<Cluster> cluster_;  // a node of a cluster, or none
   std::unique_ptr<ViewStore> views_;
   std::vector<ClosedWindow> pending_windows_;  // not yet taken by trend_

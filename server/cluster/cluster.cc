@@ -114,6 +114,10 @@ Cluster::Cluster(const ClusterConfig& config, event_base* base,
   for (size_t i = 0; i < config.shards.size(); ++i) {
     if (config.shards[i] == config.node) self_ = i;
   }
+  // Only shards are sent writes.
+  if (IsShard() && !config.journal_dir.empty()) {
+    journal_ = std::make_unique<WriteJournal>(config.journal_dir);
+  }
   // Batch numbers go on from a point a restarted sender has not used, so
   // that an owner never takes a new batch for an old one it has seen.
   next_id_ = static_cast<uint64_t>(NowMs()) << 16;

@@ -11,7 +11,10 @@
 // batch not acknowledged within a second is sent again, and the owner
 // recognises a batch it has applied already by its sender and number, so
 // nothing is applied twice. Unacknowledged batches are bounded
-// (--cluster_buffer); past that the oldest are dropped and counted.
+// (--cluster_buffer); past that the oldest are dropped and counted. A shard
+// appends each batch to its write journal (journal.h) before applying and
+// acknowledging it, so that what it acknowledged survives kill -9: the
+// tree's snapshot holds what came before the journal's newest file.
 //
 // Every node says it is alive on canopy.hb each second; /api/cluster shows
 // the nodes, their roles, when each was last heard from, and what waits
@@ -37,8 +40,6 @@
 // its own /get, /pull and /stream serve them. A lease lapses when no reader
 // renews it. Until the snapshot has come, /get says "stale": true.
 //
-// Not yet: trend queries and /graph for keys another shard owns (they go
-// to the owner's history), timers replicated whole (their mean is).
 #ifndef CANOPY_SERVER_CLUSTER_CLUSTER_H_
 #define CANOPY_SERVER_CLUSTER_CLUSTER_H_
 
@@ -61,11 +62,13 @@
 #include "absl/types/span.h"
 #include "canopy/key.h"
 #include "canopy/tree.h"
+#include "server/cluster/journal.h"
 #include "server/cluster/nats_loop.h"
 #include "server/cluster/ring.h"
 #include "server/cluster/shard_map.h"
 #include "server/ingest/forwarder.h"
 #include "server/ingest/line_ingest.h"
+#include "server/log.h"
 #include "server/net/mailbox.h"
 #include "server/stats.h"
 
@@ -92,7 +95,8 @@ struct ClusterConfig {
   int batch_ms = 25;  // under a stream, a batch to each shard this often
   size_t buffer_bytes = 256 << 20;  // unacknowledged writes kept at most
   int64_t replica_idle_ms = 60000;  // a replica nobody reads is given up
-  std::string http;  // HOST:PORT where the others reach this node's HTTP
+  std::string http;         // HOST:PORT where the others reach this node's HTTP
+  std::string journal_dir;  // a shard's write journal; "": none
 };
 
 // Checks and splits the flags: --cluster (comma-separated NATS URLs),
@@ -115,6 +119,15 @@ class Cluster : public Forwarder {
   // Sends what is queued and waits up to `timeout_ms` for it to be
   // acknowledged (at shutdown).
   void Drain(int timeout_ms);
+
+  // Before the loop runs: applies what the write journal holds past the
+  // restored snapshot (the tree's seq was `restored_seq` then), batches
+  // already applied known again, and begins the journal's next file.
+  absl::Status Recover(uint64_t restored_seq);
+  // As the tree's snapshot is taken, at the tree's `seq`: the journal
+  // begins a file. Once that snapshot is on disk: the older files go.
+  void BeginJournal(uint64_t seq);
+  void ForgetJournal(uint64_t seq);
 
   // Forwarder.
   void RouteJson(absl::string_view text, Push* push, int64_t now) override;
@@ -165,6 +178,7 @@ class Cluster : public Forwarder {
     uint64_t feeds_sent = 0;       // change bodies published
     uint64_t replica_items = 0;    // keys applied from owners' feeds
     uint64_t replica_windows = 0;  // replicas' windows kept out of history
+    uint64_t journal_errors = 0;   // batches not journaled: not acknowledged
     bool connected = false;
   };
   Figures figures() const;
@@ -304,6 +318,9 @@ class Cluster : public Forwarder {
   uint64_t next_id_;
   absl::flat_hash_map<std::string, Peer> peers_;
   absl::flat_hash_map<std::string, Seen> seen_;
+  std::unique_ptr<WriteJournal> journal_;  // a shard's, with journal_dir
+  bool replaying_ = false;                 // Recover() is applying it
+  RateLimit journal_log_{1};
   int64_t last_heartbeat_ms_ = 0;
   uint64_t heartbeats_ = 0;
   bool connected_ = false;

@@ -54,6 +54,19 @@ void Cluster::ApplyWrite(const Inbound& m) {
   if (seen.ids.contains(id)) {
     ++figures_.batches_duplicate;
   } else {
+    // Journaled before it is applied and acknowledged; a batch that cannot
+    // be is neither, and its sender sends it again.
+    if (journal_ != nullptr && !replaying_) {
+      if (absl::Status s = journal_->Append('W', m.data); !s.ok()) {
+        ++figures_.journal_errors;
+        uint64_t dropped = 0;
+        if (journal_log_.Allow(&dropped)) {
+          CANOPY_ERROR("cluster: a batch from %s is not journaled: %s", from,
+                       s.message());
+        }
+        return;
+      }
+    }
     if (head[4] == "L") {
       // Applied here whoever owns them by this node's ring: a batch is
       // never forwarded twice.
@@ -95,6 +108,59 @@ void Cluster::ApplyWrite(const Inbound& m) {
     absl::StrAppend(&ack, ack.empty() ? "" : " ", id);
     ScheduleFlush();
   }
+}
+
+// The journal's 'S' record: the batches applied, a line a sender:
+// "FROM ID ID ...", oldest first.
+absl::Status Cluster::Recover(uint64_t restored_seq) {
+  if (journal_ == nullptr) return absl::OkStatus();
+  size_t batches = 0;
+  absl::Status s = journal_->Replay(restored_seq, [&](char kind,
+                                                      absl::string_view body) {
+    if (kind == 'S') {
+      seen_.clear();
+      for (absl::string_view line :
+           absl::StrSplit(body, '\n', absl::SkipEmpty())) {
+        std::vector<absl::string_view> words = absl::StrSplit(line, ' ');
+        Seen& seen = seen_[words[0]];
+        for (size_t i = 1; i < words.size(); ++i) {
+          uint64_t id = 0;
+          if (absl::SimpleAtoi(words[i], &id) && seen.ids.insert(id).second) {
+            seen.order.push_back(id);
+          }
+        }
+      }
+    } else if (kind == 'W') {
+      replaying_ = true;
+      ApplyWrite(Inbound{Inbound::Kind::kWrite, body, ""});
+      replaying_ = false;
+      ++batches;
+    }
+  });
+  if (!s.ok()) return s;
+  if (batches > 0) {
+    CANOPY_LOG("cluster: %d batches applied again from the write journal",
+               static_cast<int>(batches));
+  }
+  BeginJournal(tree_->seq());
+  return absl::OkStatus();
+}
+
+void Cluster::BeginJournal(uint64_t seq) {
+  if (journal_ == nullptr) return;
+  std::string seen_record;
+  for (const auto& [from, seen] : seen_) {
+    absl::StrAppend(&seen_record, from);
+    for (uint64_t id : seen.order) absl::StrAppend(&seen_record, " ", id);
+    seen_record += '\n';
+  }
+  if (absl::Status s = journal_->Rotate(seq, seen_record); !s.ok()) {
+    CANOPY_ERROR("cluster: the write journal: %s", s.message());
+  }
+}
+
+void Cluster::ForgetJournal(uint64_t seq) {
+  if (journal_ != nullptr) journal_->Forget(seq);
 }
 
 void Cluster::Acknowledged(absl::string_view data) {

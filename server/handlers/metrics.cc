@@ -221,6 +221,10 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
             "Windows of replicated keys kept out of this node's history "
             "(their owner keeps them).",
             static_cast<double>(c.replica_windows));
+    counter("canopy_cluster_journal_errors_total",
+            "Write batches that could not be journaled (a full disk): not "
+            "applied nor acknowledged, their senders send them again.",
+            static_cast<double>(c.journal_errors));
     gauge("canopy_cluster_unacked_bytes",
           "Bytes of write batches waiting for acknowledgement.",
           static_cast<double>(c.unacked_bytes));

@@ -181,7 +181,8 @@ echo "| --- | --- | --- | --- | --- | --- | --- |"
 for line in "${results[@]}"; do
   set -- $line
   kind=$1 round=$2
-  sent=${3#sent=} got=${4#accepted=} t=${5#cpu_ticks=} n=${6#nats_ticks=}
+  sent=${3#sent=} got=${4#accepted=} t=${5#cpu_ticks=} n=${6:-}
+  n=${n#nats_ticks=}
   awk -v k="$kind" -v r="$round" -v s="$sent" -v g="$got" -v t="$t" -v n="${n:-}" -v hz="$hz" \
     'BEGIN { printf "| %s | %s | %d | %d | %.2f | %.3f | %s |\n", k, r, s, g, t / hz,
                (s > 0 ? t / hz / s * 1e6 : 0), (n == "" ? "" : sprintf("%.3f", n / hz / s * 1e6)) }'

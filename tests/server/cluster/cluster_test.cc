@@ -146,6 +146,62 @@ TEST_F(ClusterTest, WritesForAnOwnerThatIsDownArriveWhenItComesBack) {
   EXPECT_GT(a->Metric("canopy_cluster_batches_resent_total"), 0);
 }
 
+// What an owner acknowledged is in its write journal before the
+// acknowledgement leaves: killed with -9 between two snapshots, it comes
+// back with all of it, the snapshot's part applied once.
+TEST_F(ClusterTest, AnOwnerKilledWithMinus9LosesNothingItAcknowledged) {
+  const std::vector<std::string> often = {"--snapshot_interval=1"};
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b", "", "", often);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2 && Alive(*b) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 20; ++i) {
+    std::string k = absl::StrCat("kill,h", i);
+    if (ring.OwnerOfKey(k) == 1) keys.push_back(absl::StrCat(k, ",v"));
+  }
+  ASSERT_EQ(ring.OwnerOfName("kill.h0.hits"), 1u);
+  // Writes through a: JSON pushes, and StatsD counters as text.
+  auto push = [&](const std::string& body, const std::string& type) {
+    auto r =
+        a->Client().Request("POST", "/push", body, {{"Content-Type", type}});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+  };
+  // Applied on b, then acknowledged to a.
+  auto acknowledged = [&](const std::string& key, const std::string& value) {
+    ASSERT_TRUE(WaitFor([&] { return Value(*b, key) == value; })) << key;
+    ASSERT_TRUE(WaitFor([&] {
+      return a->Metric("canopy_cluster_unacked_bytes") == 0;
+    })) << "b acknowledged everything";
+  };
+  push("kill.h0.hits:5|c", "text/plain");
+  for (size_t i = 0; i < keys.size() / 2; ++i) {
+    push(absl::StrCat("{\"", keys[i], "\": ", i, "}"), "application/json");
+  }
+  acknowledged(keys[keys.size() / 2 - 1], absl::StrCat(keys.size() / 2 - 1));
+  const std::string hits = Value(*b, "kill,h0,hits");
+  ASSERT_FALSE(hits.empty());
+  // In b's snapshot; what follows is in its journal only.
+  const double seq = b->Metric("canopy_seq");
+  ASSERT_TRUE(WaitFor([&] { return b->Metric("canopy_snapshot_seq") >= seq; }));
+  push("kill.h0.more:3|c", "text/plain");
+  for (size_t i = keys.size() / 2; i < keys.size(); ++i) {
+    push(absl::StrCat("{\"", keys[i], "\": ", i, "}"), "application/json");
+  }
+  acknowledged(keys.back(), absl::StrCat(keys.size() - 1));
+  const std::string more = Value(*b, "kill,h0,more");
+  const std::string b_dir = b->data_dir();
+  b->Kill();
+  b = StartNode("b", "a,b", b_dir, "", often);
+  ASSERT_TRUE(b);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(Value(*b, keys[i]), absl::StrCat(i)) << keys[i] << " is lost";
+  }
+  EXPECT_EQ(Value(*b, "kill,h0,hits"), hits) << "applied once, as before";
+  EXPECT_EQ(Value(*b, "kill,h0,more"), more);
+}
+
 // Batches leave every --cluster_batch_ms under a stream of writes, but a
 // write that comes after a quiet spell leaves at once.
 TEST_F(ClusterTest, AWriteAfterAQuietSpellIsNotHeldForTheBatchInterval) {
