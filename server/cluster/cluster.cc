@@ -114,8 +114,7 @@ Cluster::Cluster(const ClusterConfig& config, event_base* base,
   for (size_t i = 0; i < config.shards.size(); ++i) {
     if (config.shards[i] == config.node) self_ = i;
   }
-  // Only shards are sent writes.
-  if (IsShard() && !config.journal_dir.empty()) {
+  if (!config.journal_dir.empty()) {
     journal_ = std::make_unique<WriteJournal>(config.journal_dir);
   }
   // Batch numbers go on from a point a restarted sender has not used, so

@@ -11,10 +11,12 @@
 // batch not acknowledged within a second is sent again, and the owner
 // recognises a batch it has applied already by its sender and number, so
 // nothing is applied twice. Unacknowledged batches are bounded
-// (--cluster_buffer); past that the oldest are dropped and counted. A shard
-// appends each batch to its write journal (journal.h) before applying and
-// acknowledging it, so that what it acknowledged survives kill -9: the
-// tree's snapshot holds what came before the journal's newest file.
+// (--cluster_buffer); past that the oldest are dropped and counted. Every
+// node keeps a write journal (journal.h): a shard appends each batch it is
+// sent before applying and acknowledging it, and a sender each batch it
+// sends and each acknowledgement, so that neither what an owner
+// acknowledged nor what a sender holds for an owner is lost to kill -9.
+// The tree's snapshot holds what came before the journal's newest file.
 //
 // Every node says it is alive on canopy.hb each second; /api/cluster shows
 // the nodes, their roles, when each was last heard from, and what waits
@@ -122,7 +124,8 @@ class Cluster : public Forwarder {
 
   // Before the loop runs: applies what the write journal holds past the
   // restored snapshot (the tree's seq was `restored_seq` then), batches
-  // already applied known again, and begins the journal's next file.
+  // already applied known again, batches sent and not acknowledged held
+  // again (and sent once NATS is there), and begins the journal's next file.
   absl::Status Recover(uint64_t restored_seq);
   // As the tree's snapshot is taken, at the tree's `seq`: the journal
   // begins a file. Once that snapshot is on disk: the older files go.
@@ -178,7 +181,7 @@ class Cluster : public Forwarder {
     uint64_t feeds_sent = 0;       // change bodies published
     uint64_t replica_items = 0;    // keys applied from owners' feeds
     uint64_t replica_windows = 0;  // replicas' windows kept out of history
-    uint64_t journal_errors = 0;   // batches not journaled: not acknowledged
+    uint64_t journal_errors = 0;   // journal records that could not be written
     bool connected = false;
   };
   Figures figures() const;
@@ -282,6 +285,15 @@ class Cluster : public Forwarder {
   void ApplyReplica(size_t owner, absl::string_view body,
                     const std::vector<const Pattern*>& patterns);
   static void OnFeedTimer(evutil_socket_t, short, void* arg);
+  // The write journal's side of sending: a batch sent ('O' records, as
+  // Outgoing writes them; KeepUnsent takes one back at a restart), and one
+  // acknowledged or given up ('A', its number: Forget).
+  std::string Outgoing(const Unacked& u) const;
+  void KeepUnsent(absl::string_view record);
+  void Forget(uint64_t id);
+  // Appends a record (not while replaying); false, counted and logged, if
+  // it could not be.
+  bool Journal(char kind, absl::string_view body);
   int64_t NowMs() const;
   bool IsShard() const { return self_ != kNone; }
 

@@ -56,17 +56,7 @@ void Cluster::ApplyWrite(const Inbound& m) {
   } else {
     // Journaled before it is applied and acknowledged; a batch that cannot
     // be is neither, and its sender sends it again.
-    if (journal_ != nullptr && !replaying_) {
-      if (absl::Status s = journal_->Append('W', m.data); !s.ok()) {
-        ++figures_.journal_errors;
-        uint64_t dropped = 0;
-        if (journal_log_.Allow(&dropped)) {
-          CANOPY_ERROR("cluster: a batch from %s is not journaled: %s", from,
-                       s.message());
-        }
-        return;
-      }
-    }
+    if (!Journal('W', m.data)) return;
     if (head[4] == "L") {
       // Applied here whoever owns them by this node's ring: a batch is
       // never forwarded twice.
@@ -110,13 +100,14 @@ void Cluster::ApplyWrite(const Inbound& m) {
   }
 }
 
-// The journal's 'S' record: the batches applied, a line a sender:
-// "FROM ID ID ...", oldest first.
+// The write journal's records: 'S' (first in each file) the batches
+// applied here, a line a sender ("FROM ID ID ...", oldest first); 'W' a
+// batch another node sent, as it came; 'O' a batch this node sent, as
+// Outgoing writes it; 'A' the number of one acknowledged (or given up).
 absl::Status Cluster::Recover(uint64_t restored_seq) {
   if (journal_ == nullptr) return absl::OkStatus();
   size_t batches = 0;
-  absl::Status s = journal_->Replay(restored_seq, [&](char kind,
-                                                      absl::string_view body) {
+  auto record = [&](char kind, absl::string_view body) {
     if (kind == 'S') {
       seen_.clear();
       for (absl::string_view line :
@@ -135,12 +126,21 @@ absl::Status Cluster::Recover(uint64_t restored_seq) {
       ApplyWrite(Inbound{Inbound::Kind::kWrite, body, ""});
       replaying_ = false;
       ++batches;
+    } else if (kind == 'O') {
+      KeepUnsent(body);
+    } else if (kind == 'A') {
+      uint64_t id = 0;
+      if (absl::SimpleAtoi(body, &id)) Forget(id);
     }
-  });
-  if (!s.ok()) return s;
-  if (batches > 0) {
-    CANOPY_LOG("cluster: %d batches applied again from the write journal",
-               static_cast<int>(batches));
+  };
+  if (absl::Status s = journal_->Replay(restored_seq, record); !s.ok()) {
+    return s;
+  }
+  if (batches > 0 || !unacked_.empty()) {
+    CANOPY_LOG(
+        "cluster: the write journal: %d batches applied again, %d to send "
+        "again",
+        static_cast<int>(batches), static_cast<int>(unacked_.size()));
   }
   BeginJournal(tree_->seq());
   return absl::OkStatus();
@@ -154,13 +154,67 @@ void Cluster::BeginJournal(uint64_t seq) {
     for (uint64_t id : seen.order) absl::StrAppend(&seen_record, " ", id);
     seen_record += '\n';
   }
-  if (absl::Status s = journal_->Rotate(seq, seen_record); !s.ok()) {
-    CANOPY_ERROR("cluster: the write journal: %s", s.message());
+  absl::Status s = journal_->Rotate(seq, seen_record);
+  // The batches still unacknowledged go on in the new file: the older ones
+  // go once the snapshot is on disk.
+  for (const auto& [id, u] : unacked_) {
+    if (!s.ok()) break;
+    s = journal_->Append('O', Outgoing(u));
   }
+  if (!s.ok()) CANOPY_ERROR("cluster: the write journal: %s", s.message());
 }
 
 void Cluster::ForgetJournal(uint64_t seq) {
   if (journal_ != nullptr) journal_->Forget(seq);
+}
+
+std::string Cluster::Outgoing(const Unacked& u) const {
+  return absl::StrCat(config_.shards[u.owner], "\n", u.message);
+}
+
+void Cluster::KeepUnsent(absl::string_view record) {
+  const size_t nl = record.find('\n');
+  if (nl == absl::string_view::npos) return;
+  const absl::string_view owner = record.substr(0, nl);
+  const absl::string_view message = record.substr(nl + 1);
+  std::vector<absl::string_view> head = absl::StrSplit(
+      message.substr(0, message.find('\n')), absl::MaxSplits(' ', 3));
+  uint64_t id = 0;
+  const auto shard =
+      std::find(config_.shards.begin(), config_.shards.end(), owner);
+  if (head.size() < 4 || !absl::SimpleAtoi(head[2], &id) ||
+      shard == config_.shards.end()) {
+    CANOPY_LOG("cluster: a batch for %s in the write journal is given up",
+               owner);
+    return;
+  }
+  Forget(id);
+  Unacked& u = unacked_[id];
+  u.owner = static_cast<size_t>(shard - config_.shards.begin());
+  u.message = std::string(message);
+  u.sent_ms = 0;  // sent again as soon as NATS is there
+  u.attempts = 1;
+  unacked_bytes_ += u.message.size();
+  next_id_ = std::max(next_id_, id + 1);
+}
+
+void Cluster::Forget(uint64_t id) {
+  auto it = unacked_.find(id);
+  if (it == unacked_.end()) return;
+  unacked_bytes_ -= it->second.message.size();
+  unacked_.erase(it);
+}
+
+bool Cluster::Journal(char kind, absl::string_view body) {
+  if (journal_ == nullptr || replaying_) return true;
+  absl::Status s = journal_->Append(kind, body);
+  if (s.ok()) return true;
+  ++figures_.journal_errors;
+  uint64_t dropped = 0;
+  if (journal_log_.Allow(&dropped)) {
+    CANOPY_ERROR("cluster: the write journal: %s", s.message());
+  }
+  return false;
 }
 
 void Cluster::Acknowledged(absl::string_view data) {
@@ -173,10 +227,9 @@ void Cluster::Acknowledged(absl::string_view data) {
 void Cluster::Acknowledge(absl::string_view number) {
   uint64_t id = 0;
   if (!absl::SimpleAtoi(number, &id)) return;
-  auto it = unacked_.find(id);
-  if (it == unacked_.end()) return;  // acknowledged already
-  unacked_bytes_ -= it->second.message.size();
-  unacked_.erase(it);
+  if (unacked_.count(id) == 0) return;  // acknowledged already
+  Forget(id);
+  Journal('A', number);
   ++figures_.batches_acked;
 }
 
@@ -314,12 +367,13 @@ void Cluster::Send(size_t owner, char kind, int64_t now, absl::string_view body,
   u.attempts = 1;
   unacked_bytes_ += u.message.size();
   ++figures_.batches_sent;
+  Journal('O', Outgoing(u));  // kept across a crash of this node
   Publish(u);
   // Bounded: past the buffer the oldest batches are given up, and counted.
   while (unacked_bytes_ > config_.buffer_bytes && !unacked_.empty()) {
-    auto oldest = unacked_.begin();
-    unacked_bytes_ -= oldest->second.message.size();
-    unacked_.erase(oldest);
+    const uint64_t oldest = unacked_.begin()->first;
+    Forget(oldest);
+    Journal('A', absl::StrCat(oldest));
     ++figures_.batches_dropped;
   }
 }

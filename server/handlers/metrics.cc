@@ -222,8 +222,8 @@ absl::StatusOr<Response> HandleMetrics(const Request& request,
             "(their owner keeps them).",
             static_cast<double>(c.replica_windows));
     counter("canopy_cluster_journal_errors_total",
-            "Write batches that could not be journaled (a full disk): not "
-            "applied nor acknowledged, their senders send them again.",
+            "Write journal records that could not be written (a full disk); "
+            "a batch received is then neither applied nor acknowledged.",
             static_cast<double>(c.journal_errors));
     gauge("canopy_cluster_unacked_bytes",
           "Bytes of write batches waiting for acknowledgement.",

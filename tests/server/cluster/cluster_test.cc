@@ -202,6 +202,47 @@ TEST_F(ClusterTest, AnOwnerKilledWithMinus9LosesNothingItAcknowledged) {
   EXPECT_EQ(Value(*b, "kill,h0,more"), more);
 }
 
+// A sender keeps what it holds for an owner in its write journal too:
+// killed with -9 while the owner is down, it sends it when both are back.
+TEST_F(ClusterTest, ASenderKilledWithMinus9SendsWhatItHeldWhenItComesBack) {
+  auto a = StartNode("a", "a,b");
+  auto b = StartNode("b", "a,b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  std::string push = "{";
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 10; ++i) {
+    std::string k = absl::StrCat("held,h", i);
+    if (ring.OwnerOfKey(k) != 1) continue;
+    absl::StrAppend(&push, keys.empty() ? "" : ", ", "\"", k,
+                    ",v\": ", keys.size());
+    keys.push_back(absl::StrCat(k, ",v"));
+  }
+  push += "}";
+  const std::string b_dir = b->data_dir();
+  ASSERT_EQ(b->Stop(), 0);
+  b.reset();
+  auto r = a->Client().Request("POST", "/push", push,
+                               {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(r.ok() && r->status == 200);
+  ASSERT_TRUE(WaitFor([&] {
+    return a->Metric("canopy_cluster_unacked_bytes") > 0;
+  })) << "the batch for b is not waiting";
+  const std::string a_dir = a->data_dir();
+  a->Kill();
+  b = StartNode("b", "a,b", b_dir);
+  a = StartNode("a", "a,b", a_dir);
+  ASSERT_TRUE(a && b);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_TRUE(WaitFor([&] { return Value(*b, keys[i]) == absl::StrCat(i); },
+                        absl::Seconds(20)))
+        << keys[i] << " is lost";
+  }
+  EXPECT_TRUE(
+      WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") == 0; }));
+}
+
 // Batches leave every --cluster_batch_ms under a stream of writes, but a
 // write that comes after a quiet spell leaves at once.
 TEST_F(ClusterTest, AWriteAfterAQuietSpellIsNotHeldForTheBatchInterval) {
