@@ -8,9 +8,19 @@
 namespace canopy {
 namespace {
 
+// An owner for ops that go to every shard: a unit or a marker on a node
+// above the shard depth (its descendants are on every shard).
+constexpr size_t kEvery = static_cast<size_t>(-2);
+
+// The owner of a unit or marker on the node at `path`.
+size_t OwnerOfMark(const Ring& ring, absl::Span<const absl::string_view> path) {
+  return path.size() < ring.depth() ? kEvery : ring.OwnerOfSegments(path);
+}
+
 // Walks a push's ops with the path they stand at, calling
 // visit(op, depth, owner) for every op that writes or marks a node, where owner
-// is the shard that owns that node (-1 for ops that belong to no key: time).
+// is the shard that owns that node (-1 for ops that belong to no key: time;
+// kEvery for marks above the shard depth).
 template <class Visit>
 void Walk(const Push& push, const Ring& ring, Visit visit) {
   KeySegments path;
@@ -36,7 +46,7 @@ void Walk(const Push& push, const Ring& ring, Visit visit) {
       }
       case PushOp::Kind::kMarker:
       case PushOp::Kind::kUnit:
-        visit(op, path.size(), ring.OwnerOfSegments(path));
+        visit(op, path.size(), OwnerOfMark(ring, path));
         break;
       case PushOp::Kind::kTime:
         visit(op, path.size(), static_cast<size_t>(-1));
@@ -49,14 +59,16 @@ void Walk(const Push& push, const Ring& ring, Visit visit) {
 
 std::vector<bool> OwnersOfPush(const Push& push, const Ring& ring) {
   std::vector<bool> owners(ring.shards().size(), false);
-  Walk(push, ring, [&](const PushOp& op, size_t, size_t owner) {
+  auto own = [&](size_t owner) {
+    if (owner == kEvery) owners.assign(owners.size(), true);
     if (owner < owners.size()) owners[owner] = true;
-  });
+  };
+  Walk(push, ring, [&](const PushOp&, size_t, size_t owner) { own(owner); });
   for (const Push::KeyMarker& km : push.key_markers) {
-    owners[ring.OwnerOfSegments(km.key)] = true;
+    own(OwnerOfMark(ring, km.key));
   }
   for (const Push::KeyUnit& ku : push.key_units) {
-    owners[ring.OwnerOfSegments(ku.key)] = true;
+    own(OwnerOfMark(ring, ku.key));
   }
   return owners;
 }
@@ -88,7 +100,7 @@ void KeepOwned(Push* push, const Ring& ring, size_t owner) {
       default:
         break;
     }
-    if (who != owner) return;
+    if (who != owner && who != kEvery) return;
     while (emitted < depth) kept.push_back(*enters[emitted++]);
     kept.push_back(op);
     if (op.kind == PushOp::Kind::kSample || op.kind == PushOp::Kind::kText) {
@@ -102,13 +114,17 @@ void KeepOwned(Push* push, const Ring& ring, size_t owner) {
   }
   push->ops = std::move(kept);
   std::vector<Push::KeyMarker> markers;
+  auto mine = [&](const KeySegments& key) {
+    const size_t who = OwnerOfMark(ring, key);
+    return who == owner || who == kEvery;
+  };
   for (Push::KeyMarker& km : push->key_markers) {
-    if (ring.OwnerOfSegments(km.key) == owner) markers.push_back(km);
+    if (mine(km.key)) markers.push_back(km);
   }
   push->key_markers = std::move(markers);
   std::vector<Push::KeyUnit> units;
   for (Push::KeyUnit& ku : push->key_units) {
-    if (ring.OwnerOfSegments(ku.key) == owner) units.push_back(ku);
+    if (mine(ku.key)) units.push_back(ku);
   }
   push->key_units = std::move(units);
   push->leaves = leaves;

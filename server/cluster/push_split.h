@@ -9,7 +9,9 @@
 //
 // KeepOwned emits an enter only when something under it is kept, so a shard
 // never creates empty nodes for keys it does not own. Markers and units go
-// with the node they mark; a top-level "time" stays for every part.
+// with the node they mark: to its owner, or to every shard for a node above
+// the shard depth (whose descendants are on every shard); a top-level
+// "time" stays for every part.
 //
 // Threads: functions of their arguments only.
 #ifndef CANOPY_SERVER_CLUSTER_PUSH_SPLIT_H_

@@ -144,5 +144,46 @@ TEST(PushSplitTest, AUnitGoesWithTheNodeItNames) {
   EXPECT_EQ(top, 1);
 }
 
+// A unit or a marker on a node above the shard depth goes to every shard:
+// the node's descendants are spread over all of them.
+TEST(PushSplitTest, AMarkAboveTheShardDepthGoesToEveryShard) {
+  Ring ring({"a", "b", "c"}, 2);
+  // A unit and a marker inside the node's object; a unit at the top, for
+  // the node its sibling key names.
+  const char kInside[] =
+      R"({"host": {"unit": "bytes", "marker": "moved", "web1": {"mem": 1}}})";
+  const char kTop[] = R"({"br": {"ie": 2}, "unit": "jobs"})";
+  for (const char* push : {kInside, kTop}) {
+    EXPECT_EQ(OwnersOfPush(Parse(push), ring),
+              (std::vector<bool>{true, true, true}))
+        << push;
+  }
+  for (size_t o = 0; o < 3; ++o) {
+    Push inside = Parse(kInside);
+    KeepOwned(&inside, ring, o);
+    Push top = Parse(kTop);
+    KeepOwned(&top, ring, o);
+    Tree tree{Tree::Options()};
+    ASSERT_TRUE(tree.Apply(inside, 1700000000).ok());
+    ASSERT_TRUE(tree.Apply(top, 1700000000).ok());
+    const Node* host = tree.Find({"host"});
+    ASSERT_NE(host, nullptr) << o;
+    EXPECT_EQ(host->own_unit(), "bytes") << o;
+    const Node* br = tree.Find({"br"});
+    ASSERT_NE(br, nullptr) << o;
+    EXPECT_EQ(br->own_unit(), "jobs") << o;
+    int markers = 0;
+    for (const PushOp& op : inside.ops) {
+      markers += op.kind == PushOp::Kind::kMarker;
+    }
+    EXPECT_EQ(markers, 1) << o;
+    // The samples still go to their owners only.
+    EXPECT_EQ(tree.Find({"host", "web1", "mem"}) != nullptr,
+              ring.OwnerOfKey("host,web1") == o);
+    EXPECT_EQ(tree.Find({"br", "ie"}) != nullptr,
+              ring.OwnerOfKey("br,ie") == o);
+  }
+}
+
 }  // namespace
 }  // namespace canopy
