@@ -135,7 +135,8 @@ absl::Status WriteJournal::Rotate(uint64_t seq, absl::string_view first) {
 
 void WriteJournal::Forget(uint64_t seq) {
   for (uint64_t s : Files()) {
-    if (s < seq && s != open_seq_) unlink(PathOf(s).c_str());
+    const bool open = fd_ >= 0 && s == open_seq_;  // appends go there
+    if (s < seq && !open) unlink(PathOf(s).c_str());
   }
 }
 

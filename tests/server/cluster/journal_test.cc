@@ -61,6 +61,10 @@ TEST(WriteJournalTest, ASnapshotOnDiskForgetsTheFilesBeforeIt) {
   j.Forget(9);
   EXPECT_EQ(j.Files(), (std::vector<uint64_t>{9}));
   EXPECT_EQ(ReplayFrom(dir, 9), (Records{{'S', "x 5\n"}, {'W', "two"}}));
+  // A journal with no file open forgets every file before the seq.
+  WriteJournal later(dir);
+  later.Forget(10);
+  EXPECT_TRUE(later.Files().empty());
 }
 
 TEST(WriteJournalTest, ARecordCutShortEndsItsFilesReplay) {
