@@ -76,7 +76,7 @@ class Server {
   void StopTrend();
   // Every second: closed windows to the trend thread, the snapshot when it
   // is due, the expire sweep; every step: the server's own figures into
-  // canopy,self,...
+  // canopy,self,... (canopy,self,NODE,... in a cluster, sent to its owner)
   void Tick();
   void WriteSelfFigures(int64_t now);
 
