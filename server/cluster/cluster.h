@@ -127,6 +127,10 @@ class Cluster : public Forwarder {
   // already applied known again, batches sent and not acknowledged held
   // again (and sent once NATS is there), and begins the journal's next file.
   absl::Status Recover(uint64_t restored_seq);
+  // Before a reply says a write was accepted (POST /push): what waits for
+  // other shards goes into the write journal, so that it survives kill -9
+  // before its batch leaves.
+  void JournalQueued();
   // As the tree's snapshot is taken, at the tree's `seq`: the journal
   // begins a file. Once that snapshot is on disk: the older files go.
   void BeginJournal(uint64_t seq);
@@ -212,6 +216,9 @@ class Cluster : public Forwarder {
     std::string json;  // pushes, each as "<length>\n<text>"
     size_t lines_count = 0;
     size_t pushes = 0;
+    // How much of lines and json is in the write journal ('Q' records).
+    size_t lines_journaled = 0;
+    size_t json_journaled = 0;
   };
   struct Unacked {
     size_t owner;
@@ -290,6 +297,10 @@ class Cluster : public Forwarder {
   // acknowledged or given up ('A', its number: Forget).
   std::string Outgoing(const Unacked& u) const;
   void KeepUnsent(absl::string_view record);
+  // 'Q' records: "OWNER KIND\n" then bytes queued for OWNER ('L' lines, 'J'
+  // pushes) since the last; Requeue takes one back at a restart.
+  bool JournalQueue(size_t owner, char kind, absl::string_view bytes);
+  void Requeue(absl::string_view record);
   void Forget(uint64_t id);
   // Appends a record (not while replaying); false, counted and logged, if
   // it could not be.

@@ -128,6 +128,8 @@ absl::Status Cluster::Recover(uint64_t restored_seq) {
       ++batches;
     } else if (kind == 'O') {
       KeepUnsent(body);
+    } else if (kind == 'Q') {
+      Requeue(body);
     } else if (kind == 'A') {
       uint64_t id = 0;
       if (absl::SimpleAtoi(body, &id)) Forget(id);
@@ -143,6 +145,9 @@ absl::Status Cluster::Recover(uint64_t restored_seq) {
         static_cast<int>(batches), static_cast<int>(unacked_.size()));
   }
   BeginJournal(tree_->seq());
+  for (const Outbound& o : out_) {
+    if (!o.lines.empty() || !o.json.empty()) ScheduleFlush();
+  }
   return absl::OkStatus();
 }
 
@@ -162,6 +167,59 @@ void Cluster::BeginJournal(uint64_t seq) {
     s = journal_->Append('O', Outgoing(u));
   }
   if (!s.ok()) CANOPY_ERROR("cluster: the write journal: %s", s.message());
+  // And what was journaled as queued and has not left yet.
+  for (size_t owner = 0; owner < out_.size(); ++owner) {
+    Outbound& o = out_[owner];
+    const bool lines = o.lines_journaled > 0, json = o.json_journaled > 0;
+    o.lines_journaled = o.json_journaled = 0;
+    if (lines) JournalQueue(owner, 'L', o.lines);
+    if (json) JournalQueue(owner, 'J', o.json);
+  }
+}
+
+void Cluster::JournalQueued() {
+  if (journal_ == nullptr) return;
+  for (size_t owner = 0; owner < out_.size(); ++owner) {
+    Outbound& o = out_[owner];
+    if (o.lines.size() > o.lines_journaled) {
+      JournalQueue(owner, 'L',
+                   absl::string_view(o.lines).substr(o.lines_journaled));
+    }
+    if (o.json.size() > o.json_journaled) {
+      JournalQueue(owner, 'J',
+                   absl::string_view(o.json).substr(o.json_journaled));
+    }
+  }
+}
+
+bool Cluster::JournalQueue(size_t owner, char kind, absl::string_view bytes) {
+  if (!Journal('Q', absl::StrCat(config_.shards[owner], " ",
+                                 absl::string_view(&kind, 1), "\n", bytes))) {
+    return false;
+  }
+  Outbound& o = out_[owner];
+  (kind == 'L' ? o.lines_journaled : o.json_journaled) =
+      (kind == 'L' ? o.lines : o.json).size();
+  return true;
+}
+
+void Cluster::Requeue(absl::string_view record) {
+  const size_t nl = record.find('\n');
+  const size_t sp = record.find(' ');
+  if (nl == absl::string_view::npos || sp == absl::string_view::npos ||
+      sp + 2 != nl) {
+    return;
+  }
+  const auto shard = std::find(config_.shards.begin(), config_.shards.end(),
+                               record.substr(0, sp));
+  if (shard == config_.shards.end()) return;
+  Outbound& o = out_[static_cast<size_t>(shard - config_.shards.begin())];
+  const absl::string_view bytes = record.substr(nl + 1);
+  if (record[sp + 1] == 'L') {
+    absl::StrAppend(&o.lines, bytes);
+  } else if (record[sp + 1] == 'J') {
+    absl::StrAppend(&o.json, bytes);
+  }
 }
 
 void Cluster::ForgetJournal(uint64_t seq) {
@@ -177,12 +235,13 @@ void Cluster::KeepUnsent(absl::string_view record) {
   if (nl == absl::string_view::npos) return;
   const absl::string_view owner = record.substr(0, nl);
   const absl::string_view message = record.substr(nl + 1);
+  // "W2 FROM ID NOW KIND [ACK...]"
   std::vector<absl::string_view> head = absl::StrSplit(
-      message.substr(0, message.find('\n')), absl::MaxSplits(' ', 3));
+      message.substr(0, message.find('\n')), absl::MaxSplits(' ', 5));
   uint64_t id = 0;
   const auto shard =
       std::find(config_.shards.begin(), config_.shards.end(), owner);
-  if (head.size() < 4 || !absl::SimpleAtoi(head[2], &id) ||
+  if (head.size() < 5 || !absl::SimpleAtoi(head[2], &id) ||
       shard == config_.shards.end()) {
     CANOPY_LOG("cluster: a batch for %s in the write journal is given up",
                owner);
@@ -191,6 +250,9 @@ void Cluster::KeepUnsent(absl::string_view record) {
   Forget(id);
   Unacked& u = unacked_[id];
   u.owner = static_cast<size_t>(shard - config_.shards.begin());
+  // The batch took everything queued for its owner of its kind.
+  Outbound& o = out_[u.owner];
+  (head[4] == "J" ? o.json : o.lines).clear();
   u.message = std::string(message);
   u.sent_ms = 0;  // sent again as soon as NATS is there
   u.attempts = 1;
@@ -344,11 +406,13 @@ void Cluster::Flush() {
       Send(owner, 'L', now, o.lines, TakeAcks(owner));
       o.lines.clear();
       o.lines_count = 0;
+      o.lines_journaled = 0;
     }
     if (!o.json.empty()) {
       Send(owner, 'J', now, o.json, TakeAcks(owner));
       o.json.clear();
       o.pushes = 0;
+      o.json_journaled = 0;
     }
   }
   SendAcks();  // those no batch took

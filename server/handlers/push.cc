@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "canopy/pipe.h"
+#include "server/cluster/cluster.h"
 #include "server/handlers/handlers.h"
 #include "server/ingest/json_ingest.h"
 #include "server/ingest/line_ingest.h"
@@ -97,6 +98,7 @@ absl::StatusOr<Response> HandlePush(const Request& request,
                        r.accepted, " samples written"));
     }
     ++ctx.stats->pushes;
+    if (ctx.cluster != nullptr) ctx.cluster->JournalQueued();
     return Accepted(r.accepted);
   } else if (!type.empty() && type != "application/json" &&
              type != "text/json") {
@@ -112,6 +114,8 @@ absl::StatusOr<Response> HandlePush(const Request& request,
                                   : applied.status;
   }
   ++ctx.stats->pushes;
+  // What waits for other shards survives a crash before it leaves.
+  if (ctx.cluster != nullptr) ctx.cluster->JournalQueued();
   return Accepted(applied.leaves);
 }
 

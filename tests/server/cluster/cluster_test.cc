@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -241,6 +242,42 @@ TEST_F(ClusterTest, ASenderKilledWithMinus9SendsWhatItHeldWhenItComesBack) {
   }
   EXPECT_TRUE(
       WaitFor([&] { return a->Metric("canopy_cluster_unacked_bytes") == 0; }));
+}
+
+// A push's reply comes once what it carries for other shards is in the
+// sender's journal: killed with -9 before the batch leaves, the sender
+// sends it when it is back.
+TEST_F(ClusterTest, APushRepliedToSurvivesItsSenderKilledBeforeItsBatchLeft) {
+  const std::vector<std::string> slow = {"--cluster_batch_ms=1000"};
+  auto a = StartNode("a", "a,b", "", "", slow);
+  auto b = StartNode("b", "a,b");
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(WaitFor([&] { return Alive(*a) == 2; }));
+  Ring ring({"a", "b"}, 2);
+  const std::string first = absl::StrCat(KeyOwnedBy(ring, 1, "q"), ",v");
+  const std::string prefix = KeyOwnedBy(ring, 1, "r");  // "r,hN"
+  const std::string held = absl::StrCat(prefix, ",v");
+  std::string counter = prefix;  // as a StatsD name
+  std::replace(counter.begin(), counter.end(), ',', '.');
+  auto push = [&](const std::string& body, const std::string& type) {
+    auto r =
+        a->Client().Request("POST", "/push", body, {{"Content-Type", type}});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+  };
+  // The first leaves at once; what follows waits for the interval.
+  push(absl::StrCat("{\"", first, "\": 1}"), "application/json");
+  ASSERT_TRUE(WaitFor([&] { return Value(*b, first) == "1"; }));
+  push(absl::StrCat("{\"", held, "\": 2}"), "application/json");
+  push(absl::StrCat(counter, ".more:4|c"), "text/plain");
+  EXPECT_EQ(Value(*b, held), "") << "the batch left already";
+  const std::string a_dir = a->data_dir();
+  a->Kill();
+  a = StartNode("a", "a,b", a_dir, "", slow);
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(WaitFor([&] { return Value(*b, held) == "2"; }))
+      << "the push a replied to is lost";
+  EXPECT_TRUE(
+      WaitFor([&] { return Value(*b, absl::StrCat(prefix, ",more")) == "4"; }));
 }
 
 // Batches leave every --cluster_batch_ms under a stream of writes, but a
