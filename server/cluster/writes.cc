@@ -103,7 +103,9 @@ void Cluster::ApplyWrite(const Inbound& m) {
 // The write journal's records: 'S' (first in each file) the batches
 // applied here, a line a sender ("FROM ID ID ...", oldest first); 'W' a
 // batch another node sent, as it came; 'O' a batch this node sent, as
-// Outgoing writes it; 'A' the number of one acknowledged (or given up).
+// Outgoing writes it (it took what was queued for its owner and kind); 'A'
+// the number of one acknowledged (or given up); 'Q' bytes queued for an
+// owner, not sent yet (JournalQueue).
 absl::Status Cluster::Recover(uint64_t restored_seq) {
   if (journal_ == nullptr) return absl::OkStatus();
   size_t batches = 0;
