@@ -217,10 +217,13 @@ void Cluster::Requeue(absl::string_view record) {
   if (shard == config_.shards.end()) return;
   Outbound& o = out_[static_cast<size_t>(shard - config_.shards.begin())];
   const absl::string_view bytes = record.substr(nl + 1);
+  // In the journal already: the next file takes it again (BeginJournal).
   if (record[sp + 1] == 'L') {
     absl::StrAppend(&o.lines, bytes);
+    o.lines_journaled = o.lines.size();
   } else if (record[sp + 1] == 'J') {
     absl::StrAppend(&o.json, bytes);
+    o.json_journaled = o.json.size();
   }
 }
 
@@ -254,7 +257,13 @@ void Cluster::KeepUnsent(absl::string_view record) {
   u.owner = static_cast<size_t>(shard - config_.shards.begin());
   // The batch took everything queued for its owner of its kind.
   Outbound& o = out_[u.owner];
-  (head[4] == "J" ? o.json : o.lines).clear();
+  if (head[4] == "J") {
+    o.json.clear();
+    o.json_journaled = 0;
+  } else {
+    o.lines.clear();
+    o.lines_journaled = 0;
+  }
   u.message = std::string(message);
   u.sent_ms = 0;  // sent again as soon as NATS is there
   u.attempts = 1;
